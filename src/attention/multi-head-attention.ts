@@ -1,0 +1,193 @@
+import {
+  reshape,
+  type Tensor,
+  type Tensor3D,
+  type Tensor4D,
+  tidy,
+  transpose,
+} from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { checkDim, checkFloatTensor, checkInteger } from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import { initLinear, type LinearParams, linear } from '../nn/linear';
+import type { AttentionOptions } from './attention-setup';
+import { applyRotaryEmbedding, type RotaryEmbeddingOptions } from './rotary-embedding';
+import { scaledDotProductAttention } from './scaled-dot-product-attention';
+
+/** Configuration of {@link initMultiHeadAttention}. */
+export interface MultiHeadAttentionConfig {
+  /** Width of the input and output. */
+  dModel: number;
+  /** Number of query heads; must divide `dModel` unless `headDim` is given. */
+  numHeads: number;
+  /** Number of key/value heads (GQA; 1 = MQA). Must divide `numHeads`. Default `numHeads`. */
+  numKvHeads?: number;
+  /** Per-head width. Default `dModel / numHeads`. */
+  headDim?: number;
+  /** Width of the cross-attention `context`. Default `dModel`. */
+  contextDim?: number;
+  /** Biases on the four projections. Default `true` (as `torch.nn.MultiheadAttention`). */
+  useBias?: boolean;
+}
+
+/**
+ * Parameters of {@link multiHeadAttention}: four projections and the head
+ * counts that say how to split them. Kernels are `[in, out]`, the transpose
+ * of PyTorch's `Linear.weight`.
+ */
+export type MultiHeadAttentionParams = {
+  /** Number of query heads. */
+  numHeads: number;
+  /** Number of key/value heads. */
+  numKvHeads: number;
+  /** `[dModel, numHeads · headDim]`. */
+  query: LinearParams;
+  /** `[contextDim, numKvHeads · headDim]`. */
+  key: LinearParams;
+  /** `[contextDim, numKvHeads · headDim]`. */
+  value: LinearParams;
+  /** `[numHeads · headDim, dModel]`. */
+  output: LinearParams;
+};
+
+/** Options of {@link multiHeadAttention}. */
+export interface MultiHeadAttentionOptions extends AttentionOptions {
+  /**
+   * Keys and values come from this `[batch, tk, contextDim]` sequence
+   * (cross-attention). Default: `x` itself (self-attention).
+   */
+  context?: Tensor3D;
+  /** Rotate queries and keys with RoPE (`true` for the defaults). Default `false`. */
+  rope?: boolean | RotaryEmbeddingOptions;
+  /** Use the memory-efficient chunked path with this block size. Default: off. */
+  chunkSize?: number;
+}
+
+/**
+ * Creates {@link MultiHeadAttentionParams}: Glorot-uniform kernels and zero
+ * biases, reproducible from `seed`.
+ *
+ * @example
+ * ```ts
+ * const params = initMultiHeadAttention({ dModel: 64, numHeads: 8, numKvHeads: 2 }, 42);
+ * ```
+ */
+export function initMultiHeadAttention(
+  config: MultiHeadAttentionConfig,
+  seed: number,
+): MultiHeadAttentionParams {
+  const fn = 'initMultiHeadAttention';
+  const dModel = checkInteger(fn, 'config.dModel', config.dModel, 1);
+  const numHeads = checkInteger(fn, 'config.numHeads', config.numHeads, 1);
+  const numKvHeads = checkInteger(fn, 'config.numKvHeads', config.numKvHeads ?? numHeads, 1);
+  if (numHeads % numKvHeads !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.numKvHeads',
+      `a divisor of numHeads (${numHeads})`,
+      String(numKvHeads),
+    );
+  }
+  if (config.headDim === undefined && dModel % numHeads !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.numHeads',
+      `a divisor of dModel (${dModel}), or config.headDim given`,
+      String(numHeads),
+    );
+  }
+  const headDim = checkInteger(fn, 'config.headDim', config.headDim ?? dModel / numHeads, 1);
+  const contextDim = checkInteger(fn, 'config.contextDim', config.contextDim ?? dModel, 1);
+  const useBias = config.useBias ?? true;
+  const [sq, sk, sv, so] = splitSeed(seed, 4) as [number, number, number, number];
+  return {
+    numHeads,
+    numKvHeads,
+    query: initLinear({ inFeatures: dModel, outFeatures: numHeads * headDim, useBias }, sq),
+    key: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sk),
+    value: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sv),
+    output: initLinear({ inFeatures: numHeads * headDim, outFeatures: dModel, useBias }, so),
+  };
+}
+
+/**
+ * Multi-head attention over plain params: project `x` to queries and
+ * `context` (or `x`) to keys and values, split heads, optionally rotate
+ * with RoPE, attend with {@link scaledDotProductAttention}, merge heads and
+ * project back. With the same weights it matches
+ * `torch.nn.MultiheadAttention(batch_first=True)` (whose boolean masks mean
+ * the opposite: `true` = blocked there, `true` = may attend here).
+ *
+ * @param x - `[batch, time, dModel]`.
+ * @returns `[batch, time, dModel]`.
+ * @example
+ * ```ts
+ * const params = initMultiHeadAttention({ dModel: 64, numHeads: 8 }, 0);
+ * const y = multiHeadAttention(params, tf.randomNormal([2, 10, 64]), { causal: true, rope: true });
+ * ```
+ */
+export function multiHeadAttention(
+  params: MultiHeadAttentionParams,
+  x: Tensor3D,
+  options: MultiHeadAttentionOptions = {},
+): Tensor3D {
+  const fn = 'multiHeadAttention';
+  const input = checkFloatTensor<Tensor3D>(fn, 'x', x, {
+    rank: 3,
+    layout: '[batch, time, dModel]',
+  });
+  const context =
+    options.context === undefined
+      ? input
+      : checkFloatTensor<Tensor3D>(fn, 'options.context', options.context, {
+          rank: 3,
+          layout: '[batch, tk, contextDim]',
+        });
+  checkDim(fn, 'options.context.shape[0]', context.shape[0], input.shape[0], 'x.shape[0] (batch)');
+  const numHeads = checkInteger(fn, 'params.numHeads', params.numHeads, 1);
+  const numKvHeads = checkInteger(fn, 'params.numKvHeads', params.numKvHeads, 1);
+  const kernels = ['query', 'key', 'value', 'output'] as const;
+  for (const name of kernels) {
+    checkFloatTensor(fn, `params.${name}.kernel`, params[name]?.kernel, {
+      rank: 2,
+      layout: '[in, out]',
+    });
+  }
+  const queryWidth = params.query.kernel.shape[1];
+  if (queryWidth % numHeads !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'params.query.kernel.shape[1]',
+      `a multiple of params.numHeads (${numHeads})`,
+      String(queryWidth),
+    );
+  }
+  const headDim = queryWidth / numHeads;
+  checkDim(
+    fn,
+    'params.key.kernel.shape[1]',
+    params.key.kernel.shape[1],
+    numKvHeads * headDim,
+    'numKvHeads · headDim',
+  );
+  const { context: _context, rope, ...attentionOptions } = options;
+  return tidy(() => {
+    // [B, T, heads·D] -> [B, heads, T, D]
+    const splitHeads = (t: Tensor, heads: number): Tensor4D => {
+      const [batch, time] = t.shape as [number, number];
+      return transpose(reshape(t, [batch, time, heads, headDim]), [0, 2, 1, 3]) as Tensor4D;
+    };
+    let q = splitHeads(linear(params.query, input), numHeads);
+    let k = splitHeads(linear(params.key, context), numKvHeads);
+    const v = splitHeads(linear(params.value, context), numKvHeads);
+    if (rope) {
+      const ropeOptions = rope === true ? {} : rope;
+      q = applyRotaryEmbedding(q, ropeOptions);
+      k = applyRotaryEmbedding(k, ropeOptions);
+    }
+    const attended = scaledDotProductAttention(q, k, v, attentionOptions); // [B, H, T, D]
+    const [batch, , time] = attended.shape;
+    const merged = reshape(transpose(attended, [0, 2, 1, 3]), [batch, time, numHeads * headDim]);
+    return linear(params.output, merged as Tensor3D);
+  });
+}

@@ -1,0 +1,30 @@
+import { add, mean, mul, rsqrt, scalar, square, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { checkLastAxisNorm } from './norm-checks';
+
+/** Options of {@link rmsNorm}. */
+export interface RmsNormOptions {
+  /** Added to the mean square before the square root. Default `1e-6` (Llama's). */
+  epsilon?: number;
+}
+
+/**
+ * Root-mean-square normalization over the last axis:
+ * `y = x / sqrt(mean(x²) + epsilon) * gamma`, as Llama's `RMSNorm` and
+ * `torch.nn.RMSNorm`. No centering and no shift. See Zhang & Sennrich,
+ * https://arxiv.org/abs/1910.07467.
+ *
+ * @param x - `[..., features]`.
+ * @param gamma - scale, `[features]`.
+ * @returns `[..., features]`.
+ * @example
+ * ```ts
+ * const y = rmsNorm(tf.randomNormal([2, 5, 16]), tf.ones([16]));
+ * ```
+ */
+export function rmsNorm<T extends Tensor>(x: T, gamma: Tensor, options: RmsNormOptions = {}): T {
+  const epsilon = checkLastAxisNorm('rmsNorm', x, { gamma }, options.epsilon ?? 1e-6);
+  return tidy(() => {
+    const meanSquare = mean(square(x), -1, true);
+    return mul(mul(x, rsqrt(add(meanSquare, scalar(epsilon)))), gamma);
+  }) as T;
+}

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { expectClose, type Tolerance } from './close';
+
+/** A tensor as the reference scripts write it. */
+export interface EncodedTensor {
+  shape: number[];
+  dtype?: 'bool';
+  data: Array<number | boolean>;
+}
+
+/** Reads `test/goldens/<name>.json` (written by `test/reference/<name>.py`). */
+export function loadGoldens<T = Record<string, unknown>>(name: string): T {
+  const path = fileURLToPath(new URL(`../goldens/${name}.json`, import.meta.url));
+  return JSON.parse(readFileSync(path, 'utf8')).cases as T;
+}
+
+/** Builds the tensor a golden encodes (float32, or bool). */
+export function decode<T extends tf.Tensor = tf.Tensor>(e: EncodedTensor): T {
+  if (e.dtype === 'bool') return tf.tensor(e.data as boolean[], e.shape, 'bool') as T;
+  return tf.tensor(e.data as number[], e.shape, 'float32') as T;
+}
+
+/** A golden case with inputs, an output, and gradients of `sum(output * cotangent)`. */
+export interface GradientGolden {
+  inputs: Record<string, EncodedTensor>;
+  output: EncodedTensor;
+  cotangent: EncodedTensor;
+  grads: Record<string, EncodedTensor>;
+}
+
+/**
+ * Feeds a golden's inputs to `f`, then checks the output and the gradients
+ * of `sum(f(...) * cotangent)` with respect to every input in
+ * `golden.grads` (plus any `extra` differentiable tensors and their golden
+ * gradients). Runs inside `tf.tidy`.
+ */
+export function expectMatchesGolden(
+  golden: GradientGolden,
+  f: (inputs: Record<string, tf.Tensor>, extra: tf.Tensor[]) => tf.Tensor,
+  tolerance: Tolerance,
+  extra: Array<{ tensor: EncodedTensor; grad: EncodedTensor }> = [],
+): void {
+  tf.tidy(() => {
+    const inputs = Object.fromEntries(
+      Object.entries(golden.inputs).map(([name, e]) => [name, decode(e)]),
+    );
+    const extraTensors = extra.map((e) => decode(e.tensor));
+    expectClose(f(inputs, extraTensors), decode(golden.output), tolerance);
+    const names = Object.keys(golden.grads);
+    const cotangent = decode(golden.cotangent);
+    const grads = tf.grads((...xs: tf.Tensor[]) => {
+      const replaced = { ...inputs };
+      names.forEach((name, i) => {
+        replaced[name] = xs[i]!;
+      });
+      return tf.sum(tf.mul(f(replaced, xs.slice(names.length)), cotangent));
+    })([...names.map((name) => inputs[name]!), ...extraTensors]);
+    names.forEach((name, i) => {
+      expectClose(grads[i]!, decode(golden.grads[name]!), tolerance);
+    });
+    extra.forEach((e, i) => {
+      expectClose(grads[names.length + i]!, decode(e.grad), tolerance);
+    });
+  });
+}
