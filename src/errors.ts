@@ -26,6 +26,8 @@ export class TfjsBlocksError extends Error {
   readonly actual: string;
 
   /**
+   * Builds the message `<functionName>: <argument> must be <expected>; got <actual>`.
+   *
    * @param functionName - the public function that rejected the input.
    * @param argument - the argument or option at fault.
    * @param expected - what was expected, in words.

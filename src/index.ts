@@ -4,7 +4,15 @@
  *
  * @packageDocumentation
  */
-import './internal/register-gradients';
+// tfjs-core's Node entry registers no gradient functions, and its ESM
+// `register_all_gradients` module cannot be loaded by Node. tfjs-layers (a
+// peer dependency) registers all of core's gradients from both its Node
+// bundle and its ESM build, so importing it makes `tf.grad` work for users
+// who import only `@tensorflow/tfjs-core`. It stays in the entry module:
+// package.json declares side effects for the built entry only, so a bare
+// import in any other module of ours would be dropped when bundling.
+// scripts/check-dist.mjs guards this.
+import '@tensorflow/tfjs-layers';
 
 export { alibiBias, alibiSlopes } from './attention/alibi';
 export type { AttentionOptions } from './attention/attention-setup';

@@ -20,7 +20,7 @@ import { customGradient } from '../internal/custom-gradient';
  * its gradient, instead of NaN. The backward pass is the usual
  * `y * (dy - sum(dy * y))`, so no intermediate of the forward is kept.
  */
-export const maskedSoftmax: (scores: Tensor) => Tensor = customGradient<[Tensor]>(
+export const maskedSoftmax: (scores: Tensor) => Tensor = /* @__PURE__ */ customGradient<[Tensor]>(
   ([scores], save) => {
     const rowMax = max(scores, -1, true);
     const shift = where(isFiniteTensor(rowMax), rowMax, zerosLike(rowMax));

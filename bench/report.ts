@@ -1,0 +1,28 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+const PATH = 'docs/benchmarks.md';
+const HEADER = [
+  '# Benchmarks',
+  '',
+  'Written by the scripts under `bench/` (`npm run bench`); each section says the',
+  'machine and the command that produced it. Compare ratios within one run: absolute',
+  'times vary by ±30% between runs on shared machines.',
+  '',
+].join('\n');
+
+/**
+ * Replaces (or appends) the section `id` of docs/benchmarks.md, leaving the
+ * other benchmarks' sections as they are. Written to a temp file and renamed.
+ */
+export function updateBenchmarkSection(id: string, title: string, body: string): void {
+  const start = `<!-- bench:${id} -->`;
+  const end = `<!-- /bench:${id} -->`;
+  const section = `${start}\n## ${title}\n\n${body}\n${end}`;
+  const current = existsSync(PATH) ? readFileSync(PATH, 'utf8') : HEADER;
+  const pattern = new RegExp(`${start}[\\s\\S]*?${end}`);
+  const next = pattern.test(current)
+    ? current.replace(pattern, section)
+    : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(`${PATH}.tmp`, next);
+  renameSync(`${PATH}.tmp`, PATH);
+}
