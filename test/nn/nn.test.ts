@@ -1,19 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
-import {
-  gelu,
-  initLinear,
-  layerNorm,
-  linear,
-  rmsNorm,
-  silu,
-  TfjsBlocksError,
-} from '../../src/index';
+import { expect, it } from 'vitest';
+import { gelu, initLinear, layerNorm, linear, rmsNorm, silu } from '../../src/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectMatchesGolden, type GradientGolden, loadGoldens } from '../helpers/goldens';
 import { expectGradientsMatchFiniteDifferences } from '../helpers/gradcheck';
 import { expectNoLeak } from '../helpers/leaks';
+import { describeRejections } from '../helpers/rejections';
 
 type Golden = GradientGolden & { options?: { epsilon: number } };
 const goldens = loadGoldens<Record<string, Golden>>('attention');
@@ -99,8 +92,8 @@ describeEachBackend('linear', () => {
   });
 });
 
-describe('nn functions reject bad input with a TfjsBlocksError', () => {
-  const cases: Array<[string, () => unknown, RegExp]> = [
+describeRejections('nn functions reject bad input with a TfjsBlocksError', () => {
+  return [
     [
       'layerNorm gamma size',
       () => layerNorm(tf.zeros([2, 4]), tf.ones([3]), tf.zeros([4])),
@@ -133,10 +126,4 @@ describe('nn functions reject bad input with a TfjsBlocksError', () => {
       /config.inFeatures must be an integer >= 1/,
     ],
   ];
-  for (const [name, call, message] of cases) {
-    it(name, () => {
-      expect(call).toThrow(TfjsBlocksError);
-      expect(call).toThrow(message);
-    });
-  }
 });
