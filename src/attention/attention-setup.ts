@@ -165,8 +165,8 @@ export function attentionBias(
   if (mask !== undefined) {
     const m4 =
       mask.rank === 4 ? mask : reshape(mask, [...Array(4 - mask.rank).fill(1), ...mask.shape]);
-    const cols = m4.shape[3] === 1 || (start === 0 && end === dims.tk);
-    const block = cols ? m4 : slice(m4, [0, 0, 0, start], [-1, -1, -1, end - start]);
+    const spansBlock = m4.shape[3] === 1 || (start === 0 && end === dims.tk);
+    const block = spansBlock ? m4 : slice(m4, [0, 0, 0, start], [-1, -1, -1, end - start]);
     bias = maskToBias(block);
   }
   if (causal) {
