@@ -43,3 +43,69 @@ export { type GeluOptions, gelu, silu } from './nn/activations';
 export { type LayerNormOptions, layerNorm } from './nn/layer-norm';
 export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/linear';
 export { type RmsNormOptions, rmsNorm } from './nn/rms-norm';
+export { applyUpdates, applyUpdatesInPlace } from './optim/apply-updates';
+export { chain } from './optim/chain';
+export { createOptimizer, type Optimizer } from './optim/create-optimizer';
+export { type AdafactorOptions, adafactor } from './optim/optimizers/adafactor';
+export { type AdamOptions, type AdamwOptions, adam, adamw } from './optim/optimizers/adam';
+export {
+  adadelta,
+  adagrad,
+  adamax,
+  type DecoupledDecayOptions,
+  type L2Option,
+  lamb,
+  lion,
+  nadam,
+  type RmspropOptions,
+  radam,
+  rmsprop,
+} from './optim/optimizers/adaptive';
+export type { LearningRateOption } from './optim/optimizers/recipe';
+export { type SgdOptions, sgd } from './optim/optimizers/sgd';
+export {
+  restoreOptimizerState,
+  type SavedOptimizerState,
+  saveOptimizerState,
+} from './optim/state-io';
+export { type NamedTensor, TransformOptimizer } from './optim/tf-optimizer';
+export {
+  addDecayedWeights,
+  type ParameterMask,
+  weightDecayMask,
+} from './optim/transforms/add-decayed-weights';
+export { clipByGlobalNorm, clipByValue } from './optim/transforms/clip';
+export { emaParams } from './optim/transforms/ema-params';
+export type { MomentState } from './optim/transforms/per-parameter';
+export { type ScaleByAdadeltaOptions, scaleByAdadelta } from './optim/transforms/scale-by-adadelta';
+export {
+  type AdafactorState,
+  clipByBlockRms,
+  type ScaleByAdafactorOptions,
+  scaleByAdafactor,
+  scaleByParamBlockRms,
+} from './optim/transforms/scale-by-adafactor';
+export { type ScaleByAdagradOptions, scaleByAdagrad } from './optim/transforms/scale-by-adagrad';
+export { type ScaleByAdamOptions, scaleByAdam } from './optim/transforms/scale-by-adam';
+export { type ScaleByAdamaxOptions, scaleByAdamax } from './optim/transforms/scale-by-adamax';
+export { scaleByLearningRate } from './optim/transforms/scale-by-learning-rate';
+export { type ScaleByLionOptions, scaleByLion } from './optim/transforms/scale-by-lion';
+export { type ScaleByNadamOptions, scaleByNadam } from './optim/transforms/scale-by-nadam';
+export { type ScaleByRadamOptions, scaleByRadam } from './optim/transforms/scale-by-radam';
+export { type ScaleByRmsOptions, scaleByRms } from './optim/transforms/scale-by-rms';
+export { scaleByTrustRatio } from './optim/transforms/scale-by-trust-ratio';
+export type { CountState } from './optim/transforms/stateless';
+export { type TraceOptions, trace } from './optim/transforms/trace';
+export {
+  type ApplyIfFiniteState,
+  applyIfFinite,
+  masked,
+  multiSteps,
+  multiTransform,
+} from './optim/transforms/wrappers';
+export type {
+  GradientTransformation,
+  ScheduleLike,
+  TensorMap,
+  TransformResult,
+} from './optim/types';

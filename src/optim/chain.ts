@@ -1,0 +1,31 @@
+import { dispose } from '@tensorflow/tfjs-core';
+import type { GradientTransformation, TensorMap } from './types';
+
+/**
+ * Composes transformations left to right: each one's updates are the next
+ * one's gradients. The state is the array of the inner states.
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(1e-3));
+ * ```
+ */
+export function chain(
+  ...transforms: GradientTransformation<unknown>[]
+): GradientTransformation<unknown[]> {
+  return {
+    init: (params) => transforms.map((t) => t.init(params)),
+    update(grads, state, params) {
+      let updates: TensorMap = grads;
+      const next: unknown[] = [];
+      transforms.forEach((t, i) => {
+        const result = t.update(updates, state[i], params);
+        // Intermediate updates are ours to free; the first input is the caller's.
+        if (updates !== grads) dispose(Object.values(updates));
+        updates = result.updates;
+        next.push(result.state);
+      });
+      return { updates, state: next };
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { add, clone, mul, sub } from '@tensorflow/tfjs-core';
+import { chain } from '../chain';
+import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { maskIncludes, type ParameterMask } from '../transforms/add-decayed-weights';
+import { perParameterTransform } from '../transforms/per-parameter';
+import {
+  clipByBlockRms,
+  type ScaleByAdafactorOptions,
+  scaleByAdafactor,
+  scaleByParamBlockRms,
+} from '../transforms/scale-by-adafactor';
+import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
+import { eachTensor, mapUpdatesTransform } from '../transforms/stateless';
+import type { GradientTransformation } from '../types';
+import type { LearningRateOption } from './recipe';
+
+/** Options of {@link adafactor}, as optax's `adafactor`. */
+export interface AdafactorOptions extends LearningRateOption, ScaleByAdafactorOptions {
+  /** Scale updates by the parameter's RMS (relative step size). Default `true`. */
+  multiplyByParameterScale?: boolean;
+  /** Clip each update's RMS to this. Default `1.0`; `null` turns clipping off. */
+  clippingThreshold?: number | null;
+  /** Momentum on the updates. Default none. */
+  momentum?: number;
+  /** Decoupled weight decay. Default `0`. */
+  weightDecay?: number;
+  /** Which parameters decay. Default: all. */
+  weightDecayMask?: ParameterMask;
+}
+
+/**
+ * Adafactor, in optax's composition: factored second moments, update
+ * clipping, learning rate, parameter-scale, optional momentum and weight
+ * decay. Default learning rate `1e-2`. See Shazeer & Stern,
+ * https://arxiv.org/abs/1804.04235.
+ *
+ * @example
+ * ```ts
+ * const optimizer = adafactor({ learningRate: 1e-2 });
+ * ```
+ */
+export function adafactor(options: AdafactorOptions = {}): GradientTransformation<unknown[]> {
+  const parts: GradientTransformation<unknown>[] = [scaleByAdafactor(options)];
+  const threshold = options.clippingThreshold === undefined ? 1 : options.clippingThreshold;
+  if (threshold !== null) parts.push(clipByBlockRms(threshold));
+  // optax scales by +lr here and flips the sign last; scaling by -lr now is the same product.
+  parts.push(scaleByLearningRate(options.learningRate ?? 1e-2));
+  if (options.multiplyByParameterScale ?? true) parts.push(scaleByParamBlockRms());
+  if (options.momentum !== undefined) parts.push(emaOfUpdates(options.momentum));
+  const weightDecay = checkNonNegative(
+    'adafactor',
+    'options.weightDecay',
+    options.weightDecay ?? 0,
+  );
+  if (weightDecay > 0) parts.push(subtractDecayedWeights(weightDecay, options.weightDecayMask));
+  return chain(...parts);
+}
+
+/** optax's `ema(decay, debias=False)` of the updates: `m ← decay · m + (1 - decay) · u`, from 0. */
+function emaOfUpdates(decay: number): GradientTransformation<unknown> {
+  const rate = checkDecay('adafactor', 'options.momentum', decay);
+  return perParameterTransform<'mu'>({
+    fn: 'adafactor',
+    moments: ['mu'],
+    rule: (u, { mu }) => {
+      const mu1 = add(mul(mu, rate), mul(u, 1 - rate));
+      return { update: mu1, moments: { mu: mu1 } };
+    },
+  });
+}
+
+/**
+ * optax adds `rate · param` to the positive update before flipping the sign
+ * (so the decay is not scaled by the learning rate); our updates already
+ * carry the sign, so the decay is subtracted.
+ */
+function subtractDecayedWeights(
+  rate: number,
+  mask: ParameterMask | undefined,
+): GradientTransformation<unknown> {
+  const fn = 'adafactor';
+  return mapUpdatesTransform(
+    fn,
+    (updates, _step, params) =>
+      eachTensor(updates, (u, name) => {
+        const p = params![name]!;
+        return mask === undefined || maskIncludes(fn, mask, name, p)
+          ? sub(u, mul(p, rate))
+          : clone(u);
+      }),
+    true,
+  );
+}

@@ -1,0 +1,58 @@
+import { chain } from '../chain';
+import { checkNonNegative } from '../hyperparameters';
+import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
+import { type ScaleByAdamOptions, scaleByAdam } from '../transforms/scale-by-adam';
+import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
+import type { GradientTransformation } from '../types';
+import { type LearningRateOption, l2Recipe } from './recipe';
+
+/** Options of {@link adam}, as `torch.optim.Adam`'s. */
+export interface AdamOptions extends LearningRateOption, ScaleByAdamOptions {
+  /** L2 penalty added to the gradient (coupled). Default `0`. */
+  weightDecay?: number;
+}
+
+/**
+ * Adam with PyTorch's semantics (AMSGrad, L2 `weightDecay`). Default
+ * learning rate `1e-3`. For decoupled decay use {@link adamw}.
+ *
+ * @example
+ * ```ts
+ * const optimizer = adam({ learningRate: 1e-3, amsgrad: true });
+ * ```
+ */
+export function adam(options: AdamOptions = {}): GradientTransformation<unknown[]> {
+  return l2Recipe(
+    'adam',
+    options.weightDecay,
+    [scaleByAdam(options)],
+    options.learningRate ?? 1e-3,
+  );
+}
+
+/** Options of {@link adamw}, as `torch.optim.AdamW`'s. */
+export interface AdamwOptions extends LearningRateOption, ScaleByAdamOptions {
+  /** Decoupled weight decay: `param ← param - lr · weightDecay · param`. Default `1e-2`. */
+  weightDecay?: number;
+  /** Which parameters decay (e.g. {@link weightDecayMask}). Default: all. */
+  mask?: ParameterMask;
+}
+
+/**
+ * AdamW (decoupled weight decay), as `torch.optim.AdamW`:
+ * `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)`. Default
+ * learning rate `1e-3`. See Loshchilov & Hutter, https://arxiv.org/abs/1711.05101.
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(clipByGlobalNorm(1), adamw({ learningRate: 3e-4, weightDecay: 0.1, mask: weightDecayMask }));
+ * ```
+ */
+export function adamw(options: AdamwOptions = {}): GradientTransformation<unknown[]> {
+  const weightDecay = checkNonNegative('adamw', 'options.weightDecay', options.weightDecay ?? 1e-2);
+  return chain(
+    scaleByAdam(options),
+    addDecayedWeights(weightDecay, options.mask),
+    scaleByLearningRate(options.learningRate ?? 1e-3),
+  );
+}

@@ -1,0 +1,40 @@
+import { trace } from '../transforms/trace';
+import type { GradientTransformation } from '../types';
+import { type LearningRateOption, l2Recipe } from './recipe';
+
+/** Options of {@link sgd}, as `torch.optim.SGD`'s. */
+export interface SgdOptions extends LearningRateOption {
+  /** Momentum factor. Default `0` (plain SGD). */
+  momentum?: number;
+  /** Dampening of momentum. Default `0`. */
+  dampening?: number;
+  /** Nesterov momentum. Default `false`. */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient. Default `0`. */
+  weightDecay?: number;
+}
+
+/**
+ * Stochastic gradient descent with PyTorch's semantics: optional L2 weight
+ * decay, momentum (buffer starting at the first gradient), dampening and
+ * Nesterov. Default learning rate `1e-3`.
+ *
+ * @example
+ * ```ts
+ * const optimizer = sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true });
+ * ```
+ */
+export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]> {
+  const momentum = options.momentum ?? 0;
+  const direction =
+    momentum > 0 || options.nesterov
+      ? [
+          trace({
+            decay: momentum,
+            dampening: options.dampening,
+            nesterov: options.nesterov,
+          }) as GradientTransformation<unknown>,
+        ]
+      : [];
+  return l2Recipe('sgd', options.weightDecay, direction, options.learningRate ?? 1e-3);
+}

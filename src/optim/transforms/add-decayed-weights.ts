@@ -1,0 +1,72 @@
+import { add, clone, mul, type Tensor } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../../errors';
+import { checkNonNegative } from '../hyperparameters';
+import type { GradientTransformation, TensorMap } from '../types';
+import { type CountState, mapUpdatesTransform } from './stateless';
+
+/**
+ * Which parameters a transform applies to: a map from name to boolean, or
+ * a predicate over the name and the parameter.
+ */
+export type ParameterMask = Record<string, boolean> | ((name: string, param: Tensor) => boolean);
+
+/** Resolves a {@link ParameterMask} for one parameter; a map must name every parameter. */
+export function maskIncludes(
+  fn: string,
+  mask: ParameterMask,
+  name: string,
+  param: Tensor,
+): boolean {
+  if (typeof mask === 'function') return mask(name, param);
+  const value = mask[name];
+  if (typeof value !== 'boolean') {
+    throw new TfjsBlocksError(fn, `mask.${name}`, 'a boolean for every parameter', String(value));
+  }
+  return value;
+}
+
+/**
+ * Adds `rate · param` to the updates: decoupled weight decay when placed
+ * after the direction (AdamW, Lion, LAMB), L2 regularisation when placed
+ * first (PyTorch's `weight_decay` for SGD and Adam). Parameters outside
+ * `mask` pass unchanged.
+ *
+ * @example
+ * ```ts
+ * const adamwLike = chain(scaleByAdam(), addDecayedWeights(0.01, weightDecayMask), scaleByLearningRate(1e-3));
+ * ```
+ */
+export function addDecayedWeights(
+  rate: number,
+  mask?: ParameterMask,
+): GradientTransformation<CountState> {
+  const fn = 'addDecayedWeights';
+  const weightDecay = checkNonNegative(fn, 'rate', rate);
+  return mapUpdatesTransform(
+    fn,
+    (updates, _step, params) => {
+      const out: TensorMap = {};
+      for (const [name, u] of Object.entries(updates)) {
+        const p = params![name]!;
+        const decays = mask === undefined || maskIncludes(fn, mask, name, p);
+        out[name] = decays && weightDecay > 0 ? add(u, mul(p, weightDecay)) : clone(u);
+      }
+      return out;
+    },
+    true,
+  );
+}
+
+/**
+ * The usual weight-decay mask: decay matrices and other tensors of rank ≥ 2,
+ * but not biases, norm scales or embeddings (by rank, and by names that
+ * contain `bias`, `norm`, `ln`, `embed`, `gamma` or `beta`).
+ *
+ * @example
+ * ```ts
+ * const optimizer = adamw({ learningRate: 3e-4, weightDecay: 0.1, mask: weightDecayMask });
+ * ```
+ */
+export function weightDecayMask(name: string, param: Tensor): boolean {
+  return param.rank >= 2 && !/bias|norm|(^|[^a-z])ln|embed|gamma|beta/i.test(name);
+}

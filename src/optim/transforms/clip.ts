@@ -1,0 +1,54 @@
+import {
+  addN,
+  clipByValue as clipTensor,
+  div,
+  maximum,
+  mul,
+  scalar,
+  sqrt,
+  square,
+  sum,
+} from '@tensorflow/tfjs-core';
+import { checkNumber } from '../../internal/checks';
+import type { GradientTransformation } from '../types';
+import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
+
+/**
+ * Rescales all updates together so that their global L2 norm is at most
+ * `maxNorm` (as `torch.nn.utils.clip_grad_norm_`); no host sync.
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(clipByGlobalNorm(1), adamw({ learningRate: 3e-4 }));
+ * ```
+ */
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<CountState> {
+  const fn = 'clipByGlobalNorm';
+  const limit = checkNumber(fn, 'maxNorm', maxNorm, { min: 0, minExclusive: true });
+  return mapUpdatesTransform(fn, (updates) => {
+    const tensors = Object.values(updates);
+    if (tensors.length === 0) return {};
+    const squares = tensors.map((u) => sum(square(u)));
+    const norm = sqrt(squares.length === 1 ? squares[0]! : addN(squares));
+    // limit / max(norm, limit): 1 when the norm is within the limit.
+    const factor = div(scalar(limit), maximum(norm, limit));
+    return eachTensor(updates, (u) => mul(u, factor));
+  });
+}
+
+/**
+ * Clips every update element to `[-maxAbs, maxAbs]` (as
+ * `torch.nn.utils.clip_grad_value_`).
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(clipByValue(0.5), sgd({ learningRate: 0.1 }));
+ * ```
+ */
+export function clipByValue(maxAbs: number): GradientTransformation<CountState> {
+  const fn = 'clipByValue';
+  const limit = checkNumber(fn, 'maxAbs', maxAbs, { min: 0 });
+  return mapUpdatesTransform(fn, (updates) =>
+    eachTensor(updates, (u) => clipTensor(u, -limit, limit)),
+  );
+}

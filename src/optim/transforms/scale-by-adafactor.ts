@@ -1,0 +1,177 @@
+import {
+  add,
+  expandDims,
+  maximum,
+  mean,
+  mul,
+  pow,
+  rsqrt,
+  scalar,
+  sqrt,
+  square,
+  type Tensor,
+  tidy,
+  zeros,
+} from '@tensorflow/tfjs-core';
+import { checkInteger, checkNumber } from '../../internal/checks';
+import { checkShapes, shapesOf } from '../tree';
+import type { GradientTransformation, TensorMap } from '../types';
+import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
+
+/** Options of {@link scaleByAdafactor}. */
+export interface ScaleByAdafactorOptions {
+  /** Exponent of the second-moment decay `1 - (t + 1)^(-decayRate)`. Default `0.8`. */
+  decayRate?: number;
+  /** Steps subtracted from the count in that decay. Default `0`. */
+  decayOffset?: number;
+  /** Factor a tensor only when its two largest dimensions are at least this. Default `128`. */
+  minDimSizeToFactor?: number;
+  /** Added to `g²`. Default `1e-30`. */
+  eps?: number;
+  /** Factor the second moment of matrices. Default `true`. */
+  factored?: boolean;
+}
+
+/** State of {@link scaleByAdafactor}: per parameter, either row/column statistics or a full second moment. */
+export type AdafactorState = {
+  /** Steps taken so far. */
+  count: number;
+  /** The parameters' shapes, by name. */
+  shapes: Record<string, number[]>;
+  /** Row statistics (factored parameters). */
+  vRow: TensorMap;
+  /** Column statistics (factored parameters). */
+  vCol: TensorMap;
+  /** Full second moment (unfactored parameters). */
+  v: TensorMap;
+};
+
+/** The two dimensions to factor over, `[secondLargest, largest]`, or undefined. */
+function factoredDims(
+  shape: number[],
+  factored: boolean,
+  minDim: number,
+): [number, number] | undefined {
+  if (!factored || shape.length < 2) return undefined;
+  const order = shape.map((d, i) => [d, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const [secondSize, second] = order[order.length - 2]!;
+  const [, largest] = order[order.length - 1]!;
+  return secondSize < minDim ? undefined : [second, largest];
+}
+
+/**
+ * Adafactor's direction `g / sqrt(v̂)`, with `v̂` factored into row and
+ * column statistics for matrices (memory O(n + m) instead of O(n·m)) and
+ * the decay `1 - t^(-0.8)`, as optax's `scale_by_factored_rms`. See Shazeer
+ * & Stern, https://arxiv.org/abs/1804.04235.
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(scaleByAdafactor(), scaleByLearningRate(1e-2));
+ * ```
+ */
+export function scaleByAdafactor(
+  options: ScaleByAdafactorOptions = {},
+): GradientTransformation<AdafactorState> {
+  const fn = 'scaleByAdafactor';
+  const decayRate = checkNumber(fn, 'options.decayRate', options.decayRate ?? 0.8, { min: 0 });
+  const decayOffset = checkInteger(fn, 'options.decayOffset', options.decayOffset ?? 0, 0);
+  const minDim = checkInteger(
+    fn,
+    'options.minDimSizeToFactor',
+    options.minDimSizeToFactor ?? 128,
+    1,
+  );
+  const eps = checkNumber(fn, 'options.eps', options.eps ?? 1e-30, { min: 0 });
+  const factored = options.factored ?? true;
+  const dimsOf = (p: Tensor) => factoredDims(p.shape, factored, minDim);
+  return {
+    init(params) {
+      return tidy(() => {
+        const state: AdafactorState = {
+          count: 0,
+          shapes: shapesOf(params),
+          vRow: {},
+          vCol: {},
+          v: {},
+        };
+        for (const [name, p] of Object.entries(params)) {
+          const dims = dimsOf(p);
+          if (dims) {
+            const [d1, d0] = dims;
+            state.vRow[name] = zeros(p.shape.filter((_, i) => i !== d0));
+            state.vCol[name] = zeros(p.shape.filter((_, i) => i !== d1));
+          } else {
+            state.v[name] = zeros(p.shape);
+          }
+        }
+        return state;
+      });
+    },
+    update(grads, state, _params) {
+      checkShapes(fn, 'grads', grads, state.shapes, 'the optimizer state');
+      const count = state.count + 1;
+      const decay = 1 - (count - decayOffset) ** -decayRate;
+      return tidy(() => {
+        const next: AdafactorState = {
+          count,
+          shapes: structuredClone(state.shapes),
+          vRow: {},
+          vCol: {},
+          v: {},
+        };
+        const updates: TensorMap = {};
+        for (const [name, g] of Object.entries(grads)) {
+          const gradSquare = add(square(g), eps);
+          const dims = dimsOf(g);
+          if (dims) {
+            const [d1, d0] = dims;
+            const vRow = add(mul(state.vRow[name]!, decay), mul(mean(gradSquare, d0), 1 - decay));
+            const vCol = add(mul(state.vCol[name]!, decay), mul(mean(gradSquare, d1), 1 - decay));
+            const reducedD1 = d1 > d0 ? d1 - 1 : d1;
+            const rowFactor = rsqrt(mul(vRow, pow(mean(vRow, reducedD1, true), scalar(-1))));
+            const colFactor = rsqrt(vCol);
+            updates[name] = mul(mul(g, expandDims(rowFactor, d0)), expandDims(colFactor, d1));
+            next.vRow[name] = vRow;
+            next.vCol[name] = vCol;
+          } else {
+            const v = add(mul(state.v[name]!, decay), mul(gradSquare, 1 - decay));
+            updates[name] = mul(g, rsqrt(v));
+            next.v[name] = v;
+          }
+        }
+        return { updates, state: next };
+      });
+    },
+  };
+}
+
+/**
+ * Divides each update by `max(1, rms(update) / threshold)` (Adafactor's
+ * update clipping, optax's `clip_by_block_rms`).
+ */
+export function clipByBlockRms(threshold: number): GradientTransformation<CountState> {
+  const limit = checkNumber('clipByBlockRms', 'threshold', threshold, {
+    min: 0,
+    minExclusive: true,
+  });
+  return mapUpdatesTransform('clipByBlockRms', (updates) =>
+    eachTensor(updates, (u) =>
+      mul(u, pow(maximum(scalar(1), mul(sqrt(mean(square(u))), 1 / limit)), scalar(-1))),
+    ),
+  );
+}
+
+/**
+ * Multiplies each update by `max(rms(param), minScale)` (Adafactor's relative
+ * step, optax's `scale_by_param_block_rms`).
+ */
+export function scaleByParamBlockRms(minScale = 1e-3): GradientTransformation<CountState> {
+  const floor = checkNumber('scaleByParamBlockRms', 'minScale', minScale, { min: 0 });
+  return mapUpdatesTransform(
+    'scaleByParamBlockRms',
+    (updates, _step, params) =>
+      eachTensor(updates, (u, name) => mul(u, maximum(sqrt(mean(square(params![name]!))), floor))),
+    true,
+  );
+}

@@ -1,0 +1,26 @@
+import { mul } from '@tensorflow/tfjs-core';
+import { checkSchedule, valueAt } from '../hyperparameters';
+import type { GradientTransformation, ScheduleLike } from '../types';
+import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
+
+/**
+ * Multiplies the updates by `-learningRate` (by `learningRate(step)` for a
+ * schedule, the step counting from 0): the last link of most chains, which
+ * turns a direction into a descent step.
+ *
+ * @param learningRate - a number >= 0, or a schedule `(step) => number`.
+ * @example
+ * ```ts
+ * const optimizer = chain(scaleByAdam(), scaleByLearningRate((step) => 1e-3 * Math.min(1, step / 100)));
+ * ```
+ */
+export function scaleByLearningRate(
+  learningRate: ScheduleLike,
+): GradientTransformation<CountState> {
+  const fn = 'scaleByLearningRate';
+  const schedule = checkSchedule(fn, 'learningRate', learningRate);
+  return mapUpdatesTransform(fn, (updates, step) => {
+    const lr = valueAt(fn, 'learningRate', schedule, step);
+    return eachTensor(updates, (u) => mul(u, -lr));
+  });
+}

@@ -1,0 +1,45 @@
+import { add, div, mul, sqrt, square, sub } from '@tensorflow/tfjs-core';
+import { checkDecay, checkNonNegative } from '../hyperparameters';
+import type { GradientTransformation } from '../types';
+import { type MomentState, perParameterTransform } from './per-parameter';
+
+/** Options of {@link scaleByRms}. */
+export interface ScaleByRmsOptions {
+  /** Decay of the running mean square (PyTorch's `alpha`). Default `0.99`. */
+  decay?: number;
+  /** Added to the root mean square. Default `1e-8`. */
+  eps?: number;
+  /** Divide by the centred root mean square `sqrt(E[g²] - E[g]²)`. Default `false`. */
+  centered?: boolean;
+}
+
+/**
+ * RMSprop's direction `g / (sqrt(E[g²]) + eps)` (centred on request), as
+ * `torch.optim.RMSprop` computes it; its momentum is a {@link trace}
+ * after this transform. See Hinton's lecture 6e,
+ * https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf.
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(scaleByRms({ centered: true }), trace({ decay: 0.9 }), scaleByLearningRate(1e-2));
+ * ```
+ */
+export function scaleByRms(
+  options: ScaleByRmsOptions = {},
+): GradientTransformation<MomentState<'squareAvg' | 'gradAvg'>> {
+  const fn = 'scaleByRms';
+  const decay = checkDecay(fn, 'options.decay', options.decay ?? 0.99);
+  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-8);
+  const centered = options.centered ?? false;
+  return perParameterTransform<'squareAvg' | 'gradAvg'>({
+    fn,
+    moments: centered ? ['squareAvg', 'gradAvg'] : ['squareAvg'],
+    rule(g, { squareAvg, gradAvg }) {
+      const squareAvg1 = add(mul(squareAvg, decay), mul(square(g), 1 - decay));
+      const gradAvg1 = centered ? add(mul(gradAvg, decay), mul(g, 1 - decay)) : gradAvg;
+      const meanSquare = centered ? sub(squareAvg1, square(gradAvg1)) : squareAvg1;
+      const update = div(g, add(sqrt(meanSquare), eps));
+      return { update, moments: { squareAvg: squareAvg1, gradAvg: gradAvg1 } };
+    },
+  });
+}

@@ -1,0 +1,44 @@
+import { type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../../errors';
+import { checkSameStructure, mapTensors } from '../tree';
+import type { GradientTransformation, TensorMap } from '../types';
+
+/** State of transforms that keep only a step count. */
+export type CountState = {
+  /** Steps taken so far. */
+  count: number;
+};
+
+/**
+ * A transform that maps the updates tensor by tensor and keeps only a step
+ * count (for schedules). `f` runs inside `tf.tidy` and must return fresh
+ * tensors.
+ */
+export function mapUpdatesTransform(
+  fn: string,
+  f: (updates: TensorMap, step: number, params: TensorMap | undefined) => TensorMap,
+  needsParams = false,
+): GradientTransformation<CountState> {
+  return {
+    init: () => ({ count: 0 }),
+    update(grads, state, params) {
+      if (needsParams) {
+        if (!params)
+          throw new TfjsBlocksError(
+            fn,
+            'params',
+            'the current parameters (this transform reads them)',
+            'undefined',
+          );
+        checkSameStructure(fn, 'grads', grads, params);
+      }
+      const updates = tidy(() => f(grads, state.count, params));
+      return { updates, state: { count: state.count + 1 } };
+    },
+  };
+}
+
+/** `mapTensors` with a per-tensor function, for the common case. */
+export function eachTensor(updates: TensorMap, f: (u: Tensor, name: string) => Tensor): TensorMap {
+  return mapTensors(updates, (u, name) => f(u, name));
+}

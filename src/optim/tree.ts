@@ -1,0 +1,113 @@
+import { clone, Tensor, tidy } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { formatShape } from '../internal/checks';
+import type { TensorMap } from './types';
+
+/**
+ * Throws unless `actual` has exactly the names of `expected`, each a float32
+ * tensor of the expected shape: a gradient map that does not fit its
+ * parameters is caught here, by name.
+ */
+export function checkShapes(
+  fn: string,
+  what: string,
+  actual: TensorMap,
+  expected: Record<string, readonly number[]>,
+  expectedWhat = 'the parameters',
+): void {
+  if (actual === null || typeof actual !== 'object') {
+    throw new TfjsBlocksError(
+      fn,
+      what,
+      `a map of named tensors like ${expectedWhat}`,
+      String(actual),
+    );
+  }
+  for (const [name, shape] of Object.entries(expected)) {
+    const a = actual[name];
+    if (!(a instanceof Tensor)) {
+      const got = a === undefined ? 'nothing' : String(a);
+      throw new TfjsBlocksError(
+        fn,
+        `${what}.${name}`,
+        `a tensor (${expectedWhat} have "${name}")`,
+        got,
+      );
+    }
+    if (a.dtype !== 'float32') {
+      throw new TfjsBlocksError(fn, `${what}.${name}`, 'a float32 tensor', `${a.dtype}`);
+    }
+    if (a.shape.length !== shape.length || a.shape.some((d, i) => d !== shape[i])) {
+      throw new TfjsBlocksError(
+        fn,
+        `${what}.${name}`,
+        `shape ${formatShape(shape)} (as in ${expectedWhat})`,
+        `shape ${formatShape(a.shape)}`,
+      );
+    }
+  }
+  for (const name of Object.keys(actual)) {
+    if (!(name in expected)) {
+      const names = Object.keys(expected).join(', ');
+      throw new TfjsBlocksError(
+        fn,
+        `${what}.${name}`,
+        `one of the names in ${expectedWhat} (${names})`,
+        `an extra entry "${name}"`,
+      );
+    }
+  }
+}
+
+/** The shapes of a tensor map, by name. */
+export function shapesOf(map: TensorMap): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(map).map(([name, t]) => [name, [...t.shape]]));
+}
+
+/** {@link checkShapes} against another tensor map's names and shapes. */
+export function checkSameStructure(
+  fn: string,
+  what: string,
+  actual: TensorMap,
+  expected: TensorMap,
+  expectedWhat = 'the parameters',
+): void {
+  checkShapes(fn, what, actual, shapesOf(expected), expectedWhat);
+}
+
+/** Applies `f` to each entry of `map` (and the same-named entries of `others`). */
+export function mapTensors(
+  map: TensorMap,
+  f: (x: Tensor, name: string, ...others: Tensor[]) => Tensor,
+  ...others: TensorMap[]
+): TensorMap {
+  const out: TensorMap = {};
+  for (const [name, x] of Object.entries(map)) {
+    out[name] = f(x, name, ...others.map((o) => o[name]!));
+  }
+  return out;
+}
+
+/** Fresh handles to the same data (cheap: no copy), so state can be returned as new tensors. */
+export function cloneTensors(map: TensorMap): TensorMap {
+  return tidy(() => mapTensors(map, (x) => clone(x)));
+}
+
+/** Deep-copies a state: tensors are cloned, numbers and structure kept. */
+export function cloneState<S>(state: S): S {
+  if (state instanceof Tensor) return clone(state) as S;
+  if (Array.isArray(state)) return state.map((s) => cloneState(s)) as S;
+  if (state !== null && typeof state === 'object') {
+    return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, cloneState(v)])) as S;
+  }
+  return state;
+}
+
+/** Every tensor inside a state, for disposing it. */
+export function stateTensors(state: unknown, into: Tensor[] = []): Tensor[] {
+  if (state instanceof Tensor) into.push(state);
+  else if (Array.isArray(state)) for (const s of state) stateTensors(s, into);
+  else if (state !== null && typeof state === 'object')
+    for (const s of Object.values(state)) stateTensors(s, into);
+  return into;
+}
