@@ -8,7 +8,7 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { applyUpdatesInPlace } from './apply-updates';
 import { restoreOptimizerState, type SavedOptimizerState, saveOptimizerState } from './state-io';
-import { checkSameStructure, stateTensors } from './tree';
+import { checkSameStructure, keepState, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
 /** A transformation bound to variables, for hand-written training loops. */
@@ -52,7 +52,7 @@ export function createOptimizer<S>(
   const names = Object.keys(variables);
   if (names.length === 0)
     throw new TfjsBlocksError(fn, 'variables', 'at least one named tf.Variable', 'none');
-  let state = transform.init(variables);
+  let state = keepState(transform.init(variables));
   let step = 0;
   const params = (): TensorMap => variables;
   const byVariableName = new Map(names.map((n) => [variables[n]!.name, n]));
@@ -63,7 +63,7 @@ export function createOptimizer<S>(
     applyUpdatesInPlace(variables, updates);
     dispose(Object.values(updates));
     dispose(stateTensors(state));
-    state = next;
+    state = keepState(next);
     step += 1;
   };
 
@@ -98,7 +98,7 @@ export function createOptimizer<S>(
     load(saved) {
       const restored = restoreOptimizerState<S>(saved);
       dispose(stateTensors(state));
-      state = restored;
+      state = keepState(restored);
       step = saved.step;
     },
     dispose() {

@@ -10,7 +10,7 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { applyUpdatesInPlace } from './apply-updates';
 import { restoreOptimizerState, saveOptimizerState } from './state-io';
-import { stateTensors } from './tree';
+import { keepState, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
 const SKELETON_NAME = '__tfjs_blocks_state__';
@@ -56,13 +56,13 @@ export class TransformOptimizer extends Optimizer {
     const variables = this.variablesFor(Object.keys(grads));
     if (this.state === undefined) {
       this.names = Object.keys(variables);
-      this.state = this.transform.init(variables);
+      this.state = keepState(this.transform.init(variables));
     }
     const { updates, state } = this.transform.update(grads, this.state, variables);
     applyUpdatesInPlace(variables, updates);
     dispose(Object.values(updates));
     dispose(stateTensors(this.state));
-    this.state = state;
+    this.state = keepState(state);
     this.incrementIterations();
   }
 
@@ -119,7 +119,7 @@ export class TransformOptimizer extends Optimizer {
     });
     if (this.state !== undefined) dispose(stateTensors(this.state));
     this.names = restored.names;
-    this.state = restored.state;
+    this.state = keepState(restored.state);
   }
 
   /** An empty config: transformations are functions and are not serialised. */

@@ -1,4 +1,4 @@
-import { clone, Tensor, tidy } from '@tensorflow/tfjs-core';
+import { clone, keep, Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { formatShape } from '../internal/checks';
 import type { TensorMap } from './types';
@@ -110,4 +110,14 @@ export function stateTensors(state: unknown, into: Tensor[] = []): Tensor[] {
   else if (state !== null && typeof state === 'object')
     for (const s of Object.values(state)) stateTensors(s, into);
   return into;
+}
+
+/**
+ * Marks every tensor of a state with `tf.keep`, so a step taken inside a
+ * caller's `tf.tidy` (as `model.fit` does for each batch) leaves the state
+ * alive; the owner disposes it explicitly.
+ */
+export function keepState<S>(state: S): S {
+  for (const t of stateTensors(state)) keep(t);
+  return state;
 }

@@ -1,6 +1,6 @@
 import { add, clone, mul, sub } from '@tensorflow/tfjs-core';
 import { chain } from '../chain';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkDecay, checkNonNegative, checkSchedule } from '../hyperparameters';
 import { maskIncludes, type ParameterMask } from '../transforms/add-decayed-weights';
 import { perParameterTransform } from '../transforms/per-parameter';
 import {
@@ -40,6 +40,7 @@ export interface AdafactorOptions extends LearningRateOption, ScaleByAdafactorOp
  * ```
  */
 export function adafactor(options: AdafactorOptions = {}): GradientTransformation<unknown[]> {
+  checkSchedule('adafactor', 'options.learningRate', options.learningRate ?? 1e-2);
   const parts: GradientTransformation<unknown>[] = [scaleByAdafactor(options)];
   const threshold = options.clippingThreshold === undefined ? 1 : options.clippingThreshold;
   if (threshold !== null) parts.push(clipByBlockRms(threshold));

@@ -1,5 +1,5 @@
 import { chain } from '../chain';
-import { checkNonNegative } from '../hyperparameters';
+import { checkNonNegative, checkSchedule } from '../hyperparameters';
 import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
 import { type ScaleByAdamOptions, scaleByAdam } from '../transforms/scale-by-adam';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
@@ -49,6 +49,7 @@ export interface AdamwOptions extends LearningRateOption, ScaleByAdamOptions {
  * ```
  */
 export function adamw(options: AdamwOptions = {}): GradientTransformation<unknown[]> {
+  checkSchedule('adamw', 'options.learningRate', options.learningRate ?? 0);
   const weightDecay = checkNonNegative('adamw', 'options.weightDecay', options.weightDecay ?? 1e-2);
   return chain(
     scaleByAdam(options),

@@ -1,5 +1,5 @@
 import { chain } from '../chain';
-import { checkNonNegative } from '../hyperparameters';
+import { checkNonNegative, checkSchedule } from '../hyperparameters';
 import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
 import { type ScaleByAdadeltaOptions, scaleByAdadelta } from '../transforms/scale-by-adadelta';
 import { type ScaleByAdagradOptions, scaleByAdagrad } from '../transforms/scale-by-adagrad';
@@ -154,6 +154,7 @@ export interface DecoupledDecayOptions extends LearningRateOption {
  * ```
  */
 export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
+  checkSchedule('lion', 'options.learningRate', options.learningRate ?? 0);
   const weightDecay = checkNonNegative('lion', 'options.weightDecay', options.weightDecay ?? 1e-3);
   return chain(
     scaleByLion(options),
@@ -175,6 +176,7 @@ export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
 export function lamb(
   options: DecoupledDecayOptions & { b1?: number; b2?: number; eps?: number } = {},
 ) {
+  checkSchedule('lamb', 'options.learningRate', options.learningRate ?? 0);
   const weightDecay = checkNonNegative('lamb', 'options.weightDecay', options.weightDecay ?? 0);
   return chain(
     scaleByAdam({ b1: options.b1, b2: options.b2, eps: options.eps ?? 1e-6 }),

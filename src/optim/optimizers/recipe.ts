@@ -1,5 +1,5 @@
 import { chain } from '../chain';
-import { checkNonNegative } from '../hyperparameters';
+import { checkNonNegative, checkSchedule } from '../hyperparameters';
 import { addDecayedWeights } from '../transforms/add-decayed-weights';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
 import type { GradientTransformation, ScheduleLike } from '../types';
@@ -21,6 +21,7 @@ export function l2Recipe(
   learningRate: ScheduleLike,
 ): GradientTransformation<unknown[]> {
   const decay = checkNonNegative(fn, 'options.weightDecay', weightDecay ?? 0);
+  checkSchedule(fn, 'options.learningRate', learningRate);
   return chain(
     ...(decay > 0 ? [addDecayedWeights(decay) as GradientTransformation<unknown>] : []),
     ...direction,
