@@ -82,26 +82,35 @@ export function perParameterTransform<K extends string>(
       const numbers = spec.numbers
         ? spec.numbers.advance(count, state.numbers)
         : { ...state.numbers };
-      return tidy(() => {
-        const updates: TensorMap = {};
-        const next: Record<string, TensorMap> = Object.fromEntries(moments.map((m) => [m, {}]));
-        for (const [name, grad] of Object.entries(grads)) {
+      const updates: TensorMap = {};
+      const next: Record<string, TensorMap> = Object.fromEntries(moments.map((m) => [m, {}]));
+      // One tidy per parameter: intermediates of a 10M-parameter model are
+      // freed as each tensor is done, not all held to the end of the step.
+      for (const [name, grad] of Object.entries(grads)) {
+        const out = tidy(() => {
           const current = Object.fromEntries(
             moments.map((m) => [m, state.moments[m][name]!]),
           ) as Record<K, Tensor>;
-          const out = spec.rule(grad, current, { count, numbers }, params?.[name]);
+          const result = spec.rule(grad, current, { count, numbers }, params?.[name]);
           // A rule may pass a tensor through, or return one tensor as both the
           // update and a moment; every result must still be its own handle.
           const shared =
-            out.update === grad ||
-            moments.some((m) => out.update === out.moments[m] || out.update === current[m]);
-          updates[name] = shared ? clone(out.update) : out.update;
-          for (const m of moments) {
-            next[m]![name] = out.moments[m] === current[m] ? clone(current[m]) : out.moments[m];
-          }
-        }
-        return { updates, state: { count, numbers, moments: next as Record<K, TensorMap> } };
-      });
+            result.update === grad ||
+            moments.some(
+              (m) => result.update === result.moments[m] || result.update === current[m],
+            );
+          const fresh = Object.fromEntries(
+            moments.map((m) => [
+              m,
+              result.moments[m] === current[m] ? clone(current[m]) : result.moments[m],
+            ]),
+          );
+          return { update: shared ? clone(result.update) : result.update, moments: fresh };
+        });
+        updates[name] = out.update;
+        for (const m of moments) next[m]![name] = out.moments[m]!;
+      }
+      return { updates, state: { count, numbers, moments: next as Record<K, TensorMap> } };
     },
   };
 }

@@ -38,7 +38,10 @@ export function mapUpdatesTransform(
   };
 }
 
-/** `mapTensors` with a per-tensor function, for the common case. */
+/**
+ * Maps each update with its own `tf.tidy`, so intermediates are freed
+ * tensor by tensor (a large model's step would otherwise hold them all).
+ */
 export function eachTensor(updates: TensorMap, f: (u: Tensor, name: string) => Tensor): TensorMap {
-  return mapTensors(updates, (u, name) => f(u, name));
+  return mapTensors(updates, (u, name) => tidy(() => f(u, name)));
 }
