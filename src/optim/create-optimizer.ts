@@ -11,6 +11,12 @@ import { restoreOptimizerState, type SavedOptimizerState, saveOptimizerState } f
 import { checkSameStructure, keepState, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
+/** What {@link Optimizer.save} returns: the state's tensors and skeleton, and the step count. */
+export type SavedOptimizer = SavedOptimizerState & {
+  /** Steps applied before saving. */
+  step: number;
+};
+
 /** A transformation bound to variables, for hand-written training loops. */
 export interface Optimizer<S = unknown> {
   /** The current optimizer state (owned by the optimizer). */
@@ -25,9 +31,9 @@ export interface Optimizer<S = unknown> {
    */
   minimize(loss: () => Scalar, returnLoss?: boolean): Scalar | null;
   /** The state as named tensors and a JSON skeleton (see {@link saveOptimizerState}). */
-  save(): SavedOptimizerState & { step: number };
+  save(): SavedOptimizer;
   /** Replaces the state with a saved one; continues exactly where it left off. */
-  load(saved: SavedOptimizerState & { step: number }): void;
+  load(saved: SavedOptimizer): void;
   /** Frees the state's tensors. */
   dispose(): void;
 }

@@ -16,7 +16,12 @@ import type { GradientTransformation, TensorMap } from './types';
 const SKELETON_NAME = '__tfjs_blocks_state__';
 
 /** A tensor with a name, as `tf.Optimizer.getWeights` returns them. */
-export type NamedTensor = { name: string; tensor: Tensor };
+export type NamedTensor = {
+  /** The weight's name. */
+  name: string;
+  /** Its value. */
+  tensor: Tensor;
+};
 
 /**
  * A `tf.Optimizer` that runs a {@link GradientTransformation}, so
@@ -43,7 +48,11 @@ export class TransformOptimizer extends Optimizer {
   private state: unknown;
   private names: string[] | undefined;
 
-  /** @param transform - the gradient transformation to apply (e.g. {@link adamw}). */
+  /**
+   * Wraps a transformation as a `tf.Optimizer`.
+   *
+   * @param transform - the gradient transformation to apply (e.g. {@link adamw}).
+   */
   constructor(readonly transform: GradientTransformation<unknown>) {
     super();
   }

@@ -149,6 +149,11 @@ export function scaleByAdafactor(
 /**
  * Divides each update by `max(1, rms(update) / threshold)` (Adafactor's
  * update clipping, optax's `clip_by_block_rms`).
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(scaleByAdafactor(), clipByBlockRms(1), scaleByLearningRate(1e-2));
+ * ```
  */
 export function clipByBlockRms(threshold: number): GradientTransformation<CountState> {
   const limit = checkNumber('clipByBlockRms', 'threshold', threshold, {
@@ -165,6 +170,11 @@ export function clipByBlockRms(threshold: number): GradientTransformation<CountS
 /**
  * Multiplies each update by `max(rms(param), minScale)` (Adafactor's relative
  * step, optax's `scale_by_param_block_rms`).
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(scaleByAdafactor(), scaleByLearningRate(1e-2), scaleByParamBlockRms());
+ * ```
  */
 export function scaleByParamBlockRms(minScale = 1e-3): GradientTransformation<CountState> {
   const floor = checkNumber('scaleByParamBlockRms', 'minScale', minScale, { min: 0 });

@@ -16,6 +16,32 @@ import { checkSameStructure, cloneState, mapTensors } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 import { maskIncludes, type ParameterMask } from './add-decayed-weights';
 
+/** State of {@link masked}. */
+export type MaskedState<S> = {
+  /** The parameters the inner transform sees. */
+  names: string[];
+  /** The inner transform's state. */
+  inner: S;
+};
+
+/** State of {@link multiTransform}. */
+export type MultiTransformState = {
+  /** Parameter names by label. */
+  groups: Record<string, string[]>;
+  /** Each label's transform state. */
+  inner: Record<string, unknown>;
+};
+
+/** State of {@link multiSteps}. */
+export type MultiStepsState<S> = {
+  /** Gradients accumulated since the last real step (0 to everyK - 1). */
+  miniStep: number;
+  /** Their sum, per parameter. */
+  accumulated: TensorMap;
+  /** The inner transform's state. */
+  inner: S;
+};
+
 function pick(map: TensorMap | undefined, names: string[]): TensorMap | undefined {
   return map && Object.fromEntries(names.map((n) => [n, map[n]!]));
 }
@@ -32,7 +58,7 @@ function pick(map: TensorMap | undefined, names: string[]): TensorMap | undefine
 export function masked<S>(
   transform: GradientTransformation<S>,
   mask: ParameterMask,
-): GradientTransformation<{ names: string[]; inner: S }> {
+): GradientTransformation<MaskedState<S>> {
   const fn = 'masked';
   const namesOf = (params: TensorMap) =>
     Object.keys(params).filter((n) => maskIncludes(fn, mask, n, params[n]!));
@@ -71,7 +97,7 @@ export function masked<S>(
 export function multiTransform(
   transforms: Record<string, GradientTransformation<unknown>>,
   labels: Record<string, string> | ((name: string, param: Tensor) => string),
-): GradientTransformation<{ groups: Record<string, string[]>; inner: Record<string, unknown> }> {
+): GradientTransformation<MultiTransformState> {
   const fn = 'multiTransform';
   const labelOf = (name: string, p: Tensor) => {
     const label = typeof labels === 'function' ? labels(name, p) : labels[name];
@@ -129,7 +155,7 @@ export function multiTransform(
 export function multiSteps<S>(
   transform: GradientTransformation<S>,
   everyK: number,
-): GradientTransformation<{ miniStep: number; accumulated: TensorMap; inner: S }> {
+): GradientTransformation<MultiStepsState<S>> {
   const fn = 'multiSteps';
   const k = checkInteger(fn, 'everyK', everyK, 1);
   return {
