@@ -5,12 +5,11 @@
 //   npm run bench -- --backend cpu --sizes 128,512 --no-write
 //
 // Not a test: timings depend on the machine. See docs/benchmarks.md.
-import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { scaledDotProductAttention } from 'tfjs-blocks';
-import { updateBenchmarkSection } from './report';
+import { machineLine, reportUnlessDryRun } from './report';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -99,8 +98,6 @@ for (const t of sizes) {
   console.log(rows[rows.length - 1]);
 }
 
-const args = process.argv.slice(2).join(' ');
-const command = args ? `npm run bench -- ${args}` : 'npm run bench';
 const body = [
   `Attention forward + backward (\`tf.grads\` of the sum of the output w.r.t. q, k, v), causal,`,
   `\`[batch, heads, headDim] = [${batch}, ${heads}, ${headDim}]\`, tq = tk = T, chunkSize ${chunkSize},`,
@@ -108,13 +105,10 @@ const body = [
   `alternating so that machine noise hits both alike, after a warm-up each (at least ${repeats}`,
   "runs and ~3 s per path). Peak: `tf.profile`'s peak bytes above the inputs during one step.",
   '',
-  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}. Command: \`${command}\`.`,
+  machineLine('bench'),
   '',
   '| T | runs | plain ms | memory-efficient ms | time ratio | plain peak MiB | memory-efficient peak MiB | peak ratio |',
   '|---|---|---|---|---|---|---|---|',
   ...rows,
 ].join('\n');
-if (!process.argv.includes('--no-write')) {
-  updateBenchmarkSection('attention', 'Attention: plain vs memory-efficient', body);
-  console.log('wrote docs/benchmarks.md');
-}
+reportUnlessDryRun('attention', 'Attention: plain vs memory-efficient', body);

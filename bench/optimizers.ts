@@ -4,12 +4,11 @@
 //
 //   npm run bench:optim                    (wasm and cpu; writes docs/benchmarks.md)
 //   npm run bench:optim -- --backends wasm --no-write
-import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { adamw, createOptimizer } from 'tfjs-blocks';
-import { updateBenchmarkSection } from './report';
+import { machineLine, reportUnlessDryRun } from './report';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -93,7 +92,6 @@ for (const backend of backends) {
   console.log(row);
 }
 
-const args = process.argv.slice(2).join(' ');
 const body = [
   `One optimizer update of ${(parameterCount / 1e6).toFixed(1)}M float32 parameters (8 × [1024, 1024] + biases,`,
   'an embedding [1536, 1024]), fixed gradients, `tf.Variable`s updated in place. Ours:',
@@ -102,13 +100,10 @@ const body = [
   'tfjs: `tf.train.adam(1e-3).applyGradients` (no weight decay). Median milliseconds, the two',
   `alternating, after a warm-up each (at least ${minRuns} runs and ~10 s per backend).`,
   '',
-  `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}. Command: \`${args ? `npm run bench:optim -- ${args}` : 'npm run bench:optim'}\`.`,
+  machineLine('bench:optim'),
   '',
   '| backend | runs | ours adamw ms | tf.train.adam ms | ratio |',
   '|---|---|---|---|---|',
   ...rows,
 ].join('\n');
-if (!process.argv.includes('--no-write')) {
-  updateBenchmarkSection('optimizers', 'Optimizers: adamw update vs tf.train.adam', body);
-  console.log('wrote docs/benchmarks.md');
-}
+reportUnlessDryRun('optimizers', 'Optimizers: adamw update vs tf.train.adam', body);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 const PATH = 'docs/benchmarks.md';
 const HEADER = [
@@ -25,4 +26,19 @@ export function updateBenchmarkSection(id: string, title: string, body: string):
     : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(`${PATH}.tmp`, next);
   renameSync(`${PATH}.tmp`, PATH);
+}
+
+/** The line naming the machine and the command, for a section's body. */
+export function machineLine(script: string): string {
+  const args = process.argv.slice(2).join(' ');
+  const command = args ? `npm run ${script} -- ${args}` : `npm run ${script}`;
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `Machine: ${cpu}, ${cpus().length} cores, Node ${process.version}. Command: \`${command}\`.`;
+}
+
+/** Writes the section unless `--no-write` was given. */
+export function reportUnlessDryRun(id: string, title: string, body: string): void {
+  if (process.argv.includes('--no-write')) return;
+  updateBenchmarkSection(id, title, body);
+  console.log('wrote docs/benchmarks.md');
 }

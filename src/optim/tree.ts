@@ -121,3 +121,21 @@ export function keepState<S>(state: S): S {
   for (const t of stateTensors(state)) keep(t);
   return state;
 }
+
+/** For transforms that read the parameters: they must be given, named and shaped like the gradients. */
+export function requireParams(
+  fn: string,
+  params: TensorMap | undefined,
+  grads: TensorMap,
+): TensorMap {
+  if (!params) {
+    throw new TfjsBlocksError(
+      fn,
+      'params',
+      'the current parameters (this transform reads them)',
+      'undefined',
+    );
+  }
+  checkSameStructure(fn, 'params', params, grads, 'the gradients');
+  return params;
+}

@@ -1,10 +1,7 @@
-import { chain } from '../chain';
-import { checkNonNegative, checkSchedule } from '../hyperparameters';
-import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
+import type { ParameterMask } from '../transforms/add-decayed-weights';
 import { type ScaleByAdamOptions, scaleByAdam } from '../transforms/scale-by-adam';
-import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
 import type { GradientTransformation } from '../types';
-import { type LearningRateOption, l2Recipe } from './recipe';
+import { decoupledRecipe, type LearningRateOption, l2Recipe } from './recipe';
 
 /** Options of {@link adam}, as `torch.optim.Adam`'s. */
 export interface AdamOptions extends LearningRateOption, ScaleByAdamOptions {
@@ -49,11 +46,10 @@ export interface AdamwOptions extends LearningRateOption, ScaleByAdamOptions {
  * ```
  */
 export function adamw(options: AdamwOptions = {}): GradientTransformation<unknown[]> {
-  checkSchedule('adamw', 'options.learningRate', options.learningRate ?? 0);
-  const weightDecay = checkNonNegative('adamw', 'options.weightDecay', options.weightDecay ?? 1e-2);
-  return chain(
+  return decoupledRecipe(
+    'adamw',
+    options,
+    { learningRate: 1e-3, weightDecay: 1e-2 },
     scaleByAdam(options),
-    addDecayedWeights(weightDecay, options.mask),
-    scaleByLearningRate(options.learningRate ?? 1e-3),
   );
 }

@@ -1,11 +1,8 @@
-import { chain } from '../chain';
-import { checkNonNegative, checkSchedule } from '../hyperparameters';
-import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
+import type { ParameterMask } from '../transforms/add-decayed-weights';
 import { type ScaleByAdadeltaOptions, scaleByAdadelta } from '../transforms/scale-by-adadelta';
 import { type ScaleByAdagradOptions, scaleByAdagrad } from '../transforms/scale-by-adagrad';
 import { scaleByAdam } from '../transforms/scale-by-adam';
 import { type ScaleByAdamaxOptions, scaleByAdamax } from '../transforms/scale-by-adamax';
-import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
 import { type ScaleByLionOptions, scaleByLion } from '../transforms/scale-by-lion';
 import { type ScaleByNadamOptions, scaleByNadam } from '../transforms/scale-by-nadam';
 import { type ScaleByRadamOptions, scaleByRadam } from '../transforms/scale-by-radam';
@@ -13,7 +10,7 @@ import { scaleByRms } from '../transforms/scale-by-rms';
 import { scaleByTrustRatio } from '../transforms/scale-by-trust-ratio';
 import { trace } from '../transforms/trace';
 import type { GradientTransformation } from '../types';
-import { type LearningRateOption, l2Recipe } from './recipe';
+import { decoupledRecipe, type LearningRateOption, l2Recipe } from './recipe';
 
 /** L2 weight decay option shared by PyTorch's adaptive optimizers. */
 export interface L2Option {
@@ -154,12 +151,11 @@ export interface DecoupledDecayOptions extends LearningRateOption {
  * ```
  */
 export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
-  checkSchedule('lion', 'options.learningRate', options.learningRate ?? 0);
-  const weightDecay = checkNonNegative('lion', 'options.weightDecay', options.weightDecay ?? 1e-3);
-  return chain(
+  return decoupledRecipe(
+    'lion',
+    options,
+    { learningRate: 1e-4, weightDecay: 1e-3 },
     scaleByLion(options),
-    addDecayedWeights(weightDecay, options.mask),
-    scaleByLearningRate(options.learningRate ?? 1e-4),
   );
 }
 
@@ -176,12 +172,8 @@ export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
 export function lamb(
   options: DecoupledDecayOptions & { b1?: number; b2?: number; eps?: number } = {},
 ) {
-  checkSchedule('lamb', 'options.learningRate', options.learningRate ?? 0);
-  const weightDecay = checkNonNegative('lamb', 'options.weightDecay', options.weightDecay ?? 0);
-  return chain(
-    scaleByAdam({ b1: options.b1, b2: options.b2, eps: options.eps ?? 1e-6 }),
-    addDecayedWeights(weightDecay, options.mask),
+  const direction = scaleByAdam({ b1: options.b1, b2: options.b2, eps: options.eps ?? 1e-6 });
+  return decoupledRecipe('lamb', options, { learningRate: 1e-3, weightDecay: 0 }, direction, [
     scaleByTrustRatio(),
-    scaleByLearningRate(options.learningRate ?? 1e-3),
-  );
+  ]);
 }

@@ -1,6 +1,6 @@
 import { chain } from '../chain';
 import { checkNonNegative, checkSchedule } from '../hyperparameters';
-import { addDecayedWeights } from '../transforms/add-decayed-weights';
+import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
 import type { GradientTransformation, ScheduleLike } from '../types';
 
@@ -25,6 +25,33 @@ export function l2Recipe(
   return chain(
     ...(decay > 0 ? [addDecayedWeights(decay) as GradientTransformation<unknown>] : []),
     ...direction,
+    scaleByLearningRate(learningRate) as GradientTransformation<unknown>,
+  );
+}
+
+/**
+ * Decoupled weight decay (AdamW, Lion, LAMB): the direction, then
+ * `+ weightDecay · param` on the masked parameters, then any scaling that
+ * must see the decayed update (LAMB's trust ratio), then `-learningRate`.
+ */
+export function decoupledRecipe(
+  fn: string,
+  options: LearningRateOption & { weightDecay?: number; mask?: ParameterMask },
+  defaults: { learningRate: number; weightDecay: number },
+  direction: GradientTransformation<unknown>,
+  afterDecay: GradientTransformation<unknown>[] = [],
+): GradientTransformation<unknown[]> {
+  const learningRate = options.learningRate ?? defaults.learningRate;
+  checkSchedule(fn, 'options.learningRate', learningRate);
+  const weightDecay = checkNonNegative(
+    fn,
+    'options.weightDecay',
+    options.weightDecay ?? defaults.weightDecay,
+  );
+  return chain(
+    direction,
+    addDecayedWeights(weightDecay, options.mask) as GradientTransformation<unknown>,
+    ...afterDecay,
     scaleByLearningRate(learningRate) as GradientTransformation<unknown>,
   );
 }

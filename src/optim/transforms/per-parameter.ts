@@ -1,6 +1,5 @@
 import { clone, type Tensor, tidy, zerosLike } from '@tensorflow/tfjs-core';
-import { TfjsBlocksError } from '../../errors';
-import { checkSameStructure } from '../tree';
+import { checkSameStructure, requireParams } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 
 /** State of a per-parameter transform: a step count, running numbers, and one tensor map per moment. */
@@ -68,16 +67,7 @@ export function perParameterTransform<K extends string>(
     update(grads, state, params) {
       const reference = state.moments[moments[0]!];
       if (reference) checkSameStructure(fn, 'grads', grads, reference, 'the optimizer state');
-      if (spec.needsParams) {
-        if (!params)
-          throw new TfjsBlocksError(
-            fn,
-            'params',
-            'the current parameters (this transform reads them)',
-            'undefined',
-          );
-        checkSameStructure(fn, 'params', params, grads, 'the gradients');
-      }
+      if (spec.needsParams) requireParams(fn, params, grads);
       const count = state.count + 1;
       const numbers = spec.numbers
         ? spec.numbers.advance(count, state.numbers)

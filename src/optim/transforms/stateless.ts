@@ -1,6 +1,5 @@
 import { type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { TfjsBlocksError } from '../../errors';
-import { checkSameStructure, mapTensors } from '../tree';
+import { mapTensors, requireParams } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 
 /** State of transforms that keep only a step count. */
@@ -22,16 +21,7 @@ export function mapUpdatesTransform(
   return {
     init: () => ({ count: 0 }),
     update(grads, state, params) {
-      if (needsParams) {
-        if (!params)
-          throw new TfjsBlocksError(
-            fn,
-            'params',
-            'the current parameters (this transform reads them)',
-            'undefined',
-          );
-        checkSameStructure(fn, 'grads', grads, params);
-      }
+      if (needsParams) requireParams(fn, params, grads);
       const updates = tidy(() => f(grads, state.count, params));
       return { updates, state: { count: state.count + 1 } };
     },
