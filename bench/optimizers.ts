@@ -60,7 +60,7 @@ async function measure(backend: string) {
   const runs = { ours: [] as number[], tfjs: [] as number[] };
   const time = async (which: 'ours' | 'tfjs') => {
     const start = performance.now();
-    if (which === 'ours') ourOptimizer.applyGradients(grads);
+    if (which === 'ours') ourOptimizer.step(grads);
     else tfAdam.applyGradients(theirGrads);
     await sync(Object.values(which === 'ours' ? ours : theirs));
     return performance.now() - start;
@@ -95,7 +95,7 @@ for (const backend of backends) {
 const body = [
   `One optimizer update of ${(parameterCount / 1e6).toFixed(1)}M float32 parameters (8 × [1024, 1024] + biases,`,
   'an embedding [1536, 1024]), fixed gradients, `tf.Variable`s updated in place. Ours:',
-  '`createOptimizer(adamw({ learningRate: 1e-3, weightDecay: 0.01 }), variables).applyGradients`',
+  '`createOptimizer(adamw({ learningRate: 1e-3, weightDecay: 0.01 }), variables).step`',
   '(a chain of scaleByAdam, addDecayedWeights and scaleByLearningRate, so it also decays the weights);',
   'tfjs: `tf.train.adam(1e-3).applyGradients` (no weight decay). Median milliseconds, the two',
   `alternating, after a warm-up each (at least ${minRuns} runs and ~10 s per backend).`,

@@ -45,7 +45,11 @@ export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/l
 export { type RmsNormOptions, rmsNorm } from './nn/rms-norm';
 export { applyUpdates, applyUpdatesInPlace } from './optim/apply-updates';
 export { chain } from './optim/chain';
-export { createOptimizer, type Optimizer, type SavedOptimizer } from './optim/create-optimizer';
+export {
+  createOptimizer,
+  type SavedOptimizer,
+  type StatefulOptimizer,
+} from './optim/create-optimizer';
 export { type AdafactorOptions, adafactor } from './optim/optimizers/adafactor';
 export { type AdamOptions, type AdamwOptions, adam, adamw } from './optim/optimizers/adam';
 export {

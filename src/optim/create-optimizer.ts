@@ -11,20 +11,20 @@ import { restoreOptimizerState, type SavedOptimizerState, saveOptimizerState } f
 import { checkSameStructure, keepState, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
-/** What {@link Optimizer.save} returns: the state's tensors and skeleton, and the step count. */
+/** What {@link StatefulOptimizer.save} returns: the state's tensors and skeleton, and the step count. */
 export type SavedOptimizer = SavedOptimizerState & {
   /** Steps applied before saving. */
-  step: number;
+  iterations: number;
 };
 
 /** A transformation bound to variables, for hand-written training loops. */
-export interface Optimizer<S = unknown> {
+export interface StatefulOptimizer<S = unknown> {
   /** The current optimizer state (owned by the optimizer). */
   readonly state: S;
   /** Steps applied so far. */
-  readonly step: number;
-  /** Applies gradients named like the variables; the gradients stay the caller's. */
-  applyGradients(grads: TensorMap): void;
+  readonly iterations: number;
+  /** Applies one step of gradients named like the variables; the gradients stay the caller's. */
+  step(grads: TensorMap): void;
   /**
    * Computes the gradients of `loss` with respect to the variables, applies
    * them, and returns the loss (which the caller disposes) when `returnLoss`.
@@ -53,34 +53,34 @@ export interface Optimizer<S = unknown> {
 export function createOptimizer<S>(
   transform: GradientTransformation<S>,
   variables: Record<string, Variable>,
-): Optimizer<S> {
+): StatefulOptimizer<S> {
   const fn = 'createOptimizer';
   const names = Object.keys(variables);
   if (names.length === 0)
     throw new TfjsBlocksError(fn, 'variables', 'at least one named tf.Variable', 'none');
   let state = keepState(transform.init(variables));
-  let step = 0;
+  let iterations = 0;
   const params = (): TensorMap => variables;
   const byVariableName = new Map(names.map((n) => [variables[n]!.name, n]));
 
-  const applyGradients = (grads: TensorMap) => {
-    checkSameStructure('Optimizer.applyGradients', 'grads', grads, variables, 'the variables');
+  const step = (grads: TensorMap) => {
+    checkSameStructure('StatefulOptimizer.step', 'grads', grads, variables, 'the variables');
     const { updates, state: next } = transform.update(grads, state, params());
     applyUpdatesInPlace(variables, updates);
     dispose(Object.values(updates));
     dispose(stateTensors(state));
     state = keepState(next);
-    step += 1;
+    iterations += 1;
   };
 
   return {
     get state() {
       return state;
     },
-    get step() {
-      return step;
+    get iterations() {
+      return iterations;
     },
-    applyGradients,
+    step,
     minimize(loss, returnLoss = false) {
       const { value, grads } = variableGrads(
         loss,
@@ -90,7 +90,7 @@ export function createOptimizer<S>(
       for (const [variableName, g] of Object.entries(grads))
         named[byVariableName.get(variableName)!] = g as Tensor;
       try {
-        applyGradients(named);
+        step(named);
       } finally {
         dispose(Object.values(grads));
       }
@@ -99,13 +99,13 @@ export function createOptimizer<S>(
       return null;
     },
     save() {
-      return { ...saveOptimizerState(state), step };
+      return { ...saveOptimizerState(state), iterations };
     },
     load(saved) {
       const restored = restoreOptimizerState<S>(saved);
       dispose(stateTensors(state));
       state = keepState(restored);
-      step = saved.step;
+      iterations = saved.iterations;
     },
     dispose() {
       dispose(stateTensors(state));

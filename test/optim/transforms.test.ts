@@ -229,20 +229,20 @@ describe('optimizer state saves and restores bit-identically (cpu)', () => {
     const w = tf.variable(t([1, 2, 3, 4], [2, 2]));
     const b = tf.variable(t([0]));
     const opt = createOptimizer(optimizer(), { w, b });
-    for (let i = 0; i < 10; i++) tf.tidy(() => opt.applyGradients(grads(i)));
+    for (let i = 0; i < 10; i++) tf.tidy(() => opt.step(grads(i)));
     const saved = opt.save();
     const copy = {
       tensors: Object.fromEntries(Object.entries(saved.tensors).map(([k, v]) => [k, tf.clone(v)])),
       skeleton: JSON.parse(JSON.stringify(saved.skeleton)),
-      step: saved.step,
+      iterations: saved.iterations,
     };
     const w2 = tf.variable(tf.clone(w));
     const b2 = tf.variable(tf.clone(b));
-    for (let i = 10; i < 20; i++) tf.tidy(() => opt.applyGradients(grads(i)));
+    for (let i = 10; i < 20; i++) tf.tidy(() => opt.step(grads(i)));
     const resumed = createOptimizer(optimizer(), { w: w2, b: b2 });
     resumed.load(copy);
-    expect(resumed.step).toBe(10);
-    for (let i = 10; i < 20; i++) tf.tidy(() => resumed.applyGradients(grads(i)));
+    expect(resumed.iterations).toBe(10);
+    for (let i = 10; i < 20; i++) tf.tidy(() => resumed.step(grads(i)));
     expectClose(w2, w, { rtol: 0, atol: 0 });
     expectClose(b2, b, { rtol: 0, atol: 0 });
     tf.dispose([w, b, w2, b2, copy.tensors]);
@@ -294,7 +294,7 @@ describeRejections('optimizers reject bad input with a TfjsBlocksError', () => [
     'gradient for an unknown parameter',
     () => {
       const w = tf.variable(tf.zeros([2]));
-      createOptimizer(adamw(), { w }).applyGradients({ w: tf.zeros([2]), v: tf.zeros([2]) });
+      createOptimizer(adamw(), { w }).step({ w: tf.zeros([2]), v: tf.zeros([2]) });
     },
     /grads.v must be one of the names in the variables \(w\); got an extra entry "v"/,
   ],
@@ -302,7 +302,7 @@ describeRejections('optimizers reject bad input with a TfjsBlocksError', () => [
     'gradient missing',
     () => {
       const w = tf.variable(tf.zeros([2]));
-      createOptimizer(adamw(), { w }).applyGradients({});
+      createOptimizer(adamw(), { w }).step({});
     },
     /grads.w must be a tensor \(the variables have "w"\); got nothing/,
   ],
