@@ -1,16 +1,18 @@
 import {
   dispose,
   engine,
+  mul,
   type NamedTensorMap,
   Optimizer,
   scalar,
   type Tensor,
+  tidy,
   type Variable,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { applyUpdatesInPlace } from './apply-updates';
 import { restoreOptimizerState, saveOptimizerState } from './state-io';
-import { keepState, stateTensors } from './tree';
+import { keepState, mapTensors, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
 const SKELETON_NAME = '__tfjs_blocks_state__';
@@ -49,6 +51,13 @@ export class TransformOptimizer extends Optimizer {
   private names: string[] | undefined;
 
   /**
+   * Multiplies every update (default 1). Learning-rate callbacks for
+   * `model.fit` set it, since the chain's own learning rate lives inside
+   * its transforms.
+   */
+  learningRateScale = 1;
+
+  /**
    * Wraps a transformation as a `tf.Optimizer`.
    *
    * @param transform - the gradient transformation to apply (e.g. {@link adamw}).
@@ -68,8 +77,11 @@ export class TransformOptimizer extends Optimizer {
       this.state = keepState(this.transform.init(variables));
     }
     const { updates, state } = this.transform.update(grads, this.state, variables);
-    applyUpdatesInPlace(variables, updates);
+    const scaled =
+      this.learningRateScale === 1 ? updates : scaleAll(updates, this.learningRateScale);
+    applyUpdatesInPlace(variables, scaled);
     dispose(Object.values(updates));
+    if (scaled !== updates) dispose(Object.values(scaled));
     dispose(stateTensors(this.state));
     this.state = keepState(state);
     this.incrementIterations();
@@ -142,4 +154,8 @@ export class TransformOptimizer extends Optimizer {
     this.state = undefined;
     super.dispose();
   }
+}
+
+function scaleAll(updates: TensorMap, factor: number): TensorMap {
+  return tidy(() => mapTensors(updates, (u) => mul(u, factor)));
 }
