@@ -39,6 +39,36 @@ export {
   sinusoidalPositionEncoding,
 } from './attention/sinusoidal-position-encoding';
 export { TfjsBlocksError } from './errors';
+export {
+  type FocalLossOptions,
+  focalLoss,
+  type SigmoidBinaryCrossEntropyOptions,
+  sigmoidBinaryCrossEntropy,
+} from './losses/binary-cross-entropy';
+export { type CtcLossOptions, ctcLoss } from './losses/ctc';
+export { type DistillationLossOptions, distillationLoss } from './losses/distillation';
+export {
+  type CosineEmbeddingLossOptions,
+  cosineEmbeddingLoss,
+  type InfoNceLossOptions,
+  infoNceLoss,
+  type TripletMarginLossOptions,
+  tripletMarginLoss,
+} from './losses/embedding-losses';
+export { type KlDivergenceOptions, klDivergence } from './losses/kl-divergence';
+export { type LayersAdapterOptions, toLayersLoss, toLayersMetric } from './losses/layers-adapter';
+export { perplexity, type TokenMetricOptions, tokenAccuracy } from './losses/metrics';
+export type { Reduction, ReductionOption } from './losses/reduction';
+export {
+  type HuberLossOptions,
+  huberLoss,
+  meanAbsoluteError,
+  meanSquaredError,
+} from './losses/regression';
+export {
+  type SoftmaxCrossEntropyOptions,
+  softmaxCrossEntropy,
+} from './losses/softmax-cross-entropy';
 export { type GeluOptions, gelu, silu } from './nn/activations';
 export { type LayerNormOptions, layerNorm } from './nn/layer-norm';
 export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/linear';

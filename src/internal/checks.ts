@@ -117,3 +117,18 @@ export function checkNumber(
   if (!aboveMin || !belowMax) throw new TfjsBlocksError(fn, name, expected, String(value));
   return value;
 }
+
+/** Throws unless `x` is a float32 tensor with exactly the shape of `reference`. */
+export function checkSameShape(
+  fn: string,
+  name: string,
+  x: unknown,
+  referenceName: string,
+  reference: Tensor,
+): Tensor {
+  const t = checkFloatTensor<Tensor>(fn, name, x);
+  if (t.rank !== reference.rank || t.shape.some((d: number, i: number) => d !== reference.shape[i])) {
+    throw new TfjsBlocksError(fn, name, `the shape of ${referenceName} ${formatShape(reference.shape)}`, `shape ${formatShape(t.shape)}`);
+  }
+  return t;
+}

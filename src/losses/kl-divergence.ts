@@ -1,0 +1,67 @@
+import {
+  div,
+  exp,
+  greater,
+  log,
+  mul,
+  onesLike,
+  sub,
+  sum,
+  type Tensor,
+  tidy,
+  where,
+  zerosLike,
+} from '@tensorflow/tfjs-core';
+import { checkFloatTensor, checkSameShape } from '../internal/checks';
+import { checkReduction, reduce } from './reduction';
+
+/** Options of {@link klDivergence}. */
+export interface KlDivergenceOptions {
+  /** `'mean'` (over all elements, default), `'batchmean'` (sum / batch size: the true KL per example), `'sum'` or `'none'`. */
+  reduction?: 'mean' | 'batchmean' | 'sum' | 'none';
+  /** The target is given as log-probabilities. Default `false`. */
+  logTarget?: boolean;
+}
+
+/**
+ * Kullback–Leibler divergence `KL(target ‖ exp(input))` with PyTorch's
+ * `kl_div` semantics: `input` holds log-probabilities, the pointwise loss is
+ * `target · (log target - input)` (0 where the target is 0), and
+ * `'batchmean'` gives the mathematical KL averaged over the batch.
+ *
+ * @param input - log-probabilities, `[batch, ...]`.
+ * @param target - probabilities (or log-probabilities with `logTarget`), the same shape.
+ * @example
+ * ```ts
+ * const kl = klDivergence(tf.logSoftmax(studentLogits), tf.softmax(teacherLogits), { reduction: 'batchmean' });
+ * ```
+ */
+export function klDivergence(
+  input: Tensor,
+  target: Tensor,
+  options: KlDivergenceOptions = {},
+): Tensor {
+  const fn = 'klDivergence';
+  const x = checkFloatTensor(fn, 'input', input);
+  checkSameShape(fn, 'target', target, 'input', x);
+  const reduction = checkReduction(fn, options.reduction, [
+    'mean',
+    'batchmean',
+    'sum',
+    'none',
+  ] as const);
+  return tidy(() => {
+    let pointwise: Tensor;
+    if (options.logTarget) {
+      pointwise = mul(exp(target), sub(target, x));
+    } else {
+      // xlogy: 0 · log 0 = 0, and no NaN gradient through log 0.
+      const positive = greater(target, 0);
+      const safeTarget = where(positive, target, onesLike(target));
+      pointwise = where(positive, mul(target, sub(log(safeTarget), x)), zerosLike(target));
+    }
+    if (reduction === 'batchmean')
+      return x.rank === 0 ? sum(pointwise) : div(sum(pointwise), x.shape[0]!);
+    return reduce(pointwise, reduction);
+  });
+}
