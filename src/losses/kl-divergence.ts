@@ -1,4 +1,5 @@
 import {
+  add,
   div,
   exp,
   greater,
@@ -13,7 +14,23 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { checkFloatTensor, checkSameShape } from '../internal/checks';
+import { customGradient } from '../internal/custom-gradient';
 import { checkReduction, reduce } from './reduction';
+
+/**
+ * `t · log t` with 0 · log 0 = 0 (PyTorch's xlogy), and its gradient
+ * `log t + 1` (0 where t = 0): a custom gradient, since the mask is a
+ * comparison and tfjs has no gradient for comparisons.
+ */
+const xLogX = customGradient<[Tensor]>(([t], save) => {
+  const positive = greater(t, 0);
+  const safe = where(positive, t, onesLike(t));
+  save([positive, safe]);
+  return {
+    value: where(positive, mul(t, log(safe)), zerosLike(t)),
+    gradFunc: (dy, [mask, s]) => mul(dy, where(mask!, add(log(s!), 1), zerosLike(dy))),
+  };
+});
 
 /** Options of {@link klDivergence}. */
 export interface KlDivergenceOptions {
@@ -55,10 +72,7 @@ export function klDivergence(
     if (options.logTarget) {
       pointwise = mul(exp(target), sub(target, x));
     } else {
-      // xlogy: 0 · log 0 = 0, and no NaN gradient through log 0.
-      const positive = greater(target, 0);
-      const safeTarget = where(positive, target, onesLike(target));
-      pointwise = where(positive, mul(target, sub(log(safeTarget), x)), zerosLike(target));
+      pointwise = sub(xLogX(target), mul(target, x));
     }
     if (reduction === 'batchmean')
       return x.rank === 0 ? sum(pointwise) : div(sum(pointwise), x.shape[0]!);

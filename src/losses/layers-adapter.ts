@@ -1,15 +1,36 @@
-import { cast, reshape, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import {
+  argMax,
+  cast,
+  fill,
+  greater,
+  reshape,
+  sum,
+  type Tensor,
+  tidy,
+  where,
+} from '@tensorflow/tfjs-core';
 
 /** Options of {@link toLayersLoss} and {@link toLayersMetric}. */
 export interface LayersAdapterOptions {
   /**
-   * `yTrue` holds class indices (tfjs-layers passes them as float32 of the
-   * output's rank, e.g. `[batch, 1]`): reshape them to `yPred`'s leading
-   * axes and cast to int32 before calling. Default `false`.
+   * Call the loss with int32 class indices. tfjs-layers' `model.fit` only
+   * accepts targets of the output's shape `[..., classes]`, so give them
+   * one-hot: each row becomes the index of its 1, and an all-zero row
+   * becomes `ignoreIndex` (ignored). Targets whose last axis is 1 are read
+   * as indices directly. Default `false` (targets passed as they are).
    */
   integerLabels?: boolean;
+  /** The index that all-zero one-hot rows become. Default `-100`. */
+  ignoreIndex?: number;
   /** The name tfjs-layers shows in logs and history. Default: the function's name. */
   name?: string;
+}
+
+function toIndices(yTrue: Tensor, yPred: Tensor, ignoreIndex: number): Tensor {
+  const leading = yPred.shape.slice(0, -1);
+  if (yTrue.shape[yTrue.rank - 1] === 1) return cast(reshape(yTrue, leading), 'int32');
+  const index = cast(argMax(yTrue, -1), 'int32');
+  return where(greater(sum(yTrue, -1), 0), index, fill(index.shape, ignoreIndex, 'int32'));
 }
 
 function adapt(
@@ -19,7 +40,7 @@ function adapt(
   const adapted = (yTrue: Tensor, yPred: Tensor) =>
     tidy(() => {
       const labels = options.integerLabels
-        ? cast(reshape(yTrue, yPred.shape.slice(0, -1)), 'int32')
+        ? toIndices(yTrue, yPred, options.ignoreIndex ?? -100)
         : yTrue;
       return f(yPred, labels);
     });
@@ -36,6 +57,7 @@ function adapt(
  * model.compile({
  *   optimizer: new TransformOptimizer(adamw()),
  *   loss: toLayersLoss((logits, labels) => softmaxCrossEntropy(logits, labels, { labelSmoothing: 0.1 }), { integerLabels: true }),
+ *   // ys: one-hot [batch, time, vocab]; all-zero rows are padding
  * });
  * ```
  */
