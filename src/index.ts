@@ -146,3 +146,39 @@ export type {
   TensorMap,
   TransformResult,
 } from './optim/types';
+export {
+  LearningRateScheduler,
+  type LearningRateSchedulerOptions,
+  learningRateScheduler,
+  ReduceLearningRateOnPlateau,
+  type ReduceLearningRateOnPlateauOptions,
+  reduceLearningRateOnPlateau,
+} from './schedules/callbacks';
+export { constantSchedule } from './schedules/constant';
+export {
+  type CosineDecayScheduleOptions,
+  type CosineRestartsScheduleOptions,
+  cosineDecaySchedule,
+  cosineRestartsSchedule,
+  type WarmupCosineDecayScheduleOptions,
+  warmupCosineDecaySchedule,
+} from './schedules/cosine';
+export {
+  type ExponentialDecayScheduleOptions,
+  exponentialDecaySchedule,
+} from './schedules/exponential';
+export { type InverseSqrtScheduleOptions, inverseSqrtSchedule } from './schedules/inverse-sqrt';
+export { joinSchedules } from './schedules/join';
+export { type OneCycleScheduleOptions, oneCycleSchedule } from './schedules/one-cycle';
+export {
+  type PiecewiseConstantScheduleOptions,
+  piecewiseConstantSchedule,
+} from './schedules/piecewise';
+export {
+  type LinearScheduleOptions,
+  linearSchedule,
+  type PolynomialScheduleOptions,
+  polynomialSchedule,
+} from './schedules/polynomial';
+export type { Schedule } from './schedules/schedule';
+export { type WsdScheduleOptions, wsdSchedule } from './schedules/wsd';

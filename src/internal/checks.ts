@@ -127,8 +127,16 @@ export function checkSameShape(
   reference: Tensor,
 ): Tensor {
   const t = checkFloatTensor<Tensor>(fn, name, x);
-  if (t.rank !== reference.rank || t.shape.some((d: number, i: number) => d !== reference.shape[i])) {
-    throw new TfjsBlocksError(fn, name, `the shape of ${referenceName} ${formatShape(reference.shape)}`, `shape ${formatShape(t.shape)}`);
+  if (
+    t.rank !== reference.rank ||
+    t.shape.some((d: number, i: number) => d !== reference.shape[i])
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      `the shape of ${referenceName} ${formatShape(reference.shape)}`,
+      `shape ${formatShape(t.shape)}`,
+    );
   }
   return t;
 }

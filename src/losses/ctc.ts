@@ -58,7 +58,9 @@ function readLengths(fn: string, name: string, lengths: unknown, batch: number):
         : String(lengths),
     );
   }
-  values.forEach((v, i) => checkInteger(fn, `${name}[${i}]`, v, 0));
+  values.forEach((v, i) => {
+    checkInteger(fn, `${name}[${i}]`, v, 0);
+  });
   return values as number[];
 }
 
@@ -124,7 +126,7 @@ function readTargets(
       offset += n;
     }
   }
-  sequences.forEach((seq, b) =>
+  sequences.forEach((seq, b) => {
     seq.forEach((label, i) => {
       if (label < 0 || label >= classes || label === blank) {
         throw new TfjsBlocksError(
@@ -134,8 +136,8 @@ function readTargets(
           String(label),
         );
       }
-    }),
-  );
+    });
+  });
   return sequences;
 }
 

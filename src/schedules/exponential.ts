@@ -1,0 +1,62 @@
+import { checkInteger, checkNumber } from '../internal/checks';
+import { type Schedule, scheduleFrom } from './schedule';
+
+/** Options of {@link exponentialDecaySchedule}, as optax's `exponential_decay`. */
+export interface ExponentialDecayScheduleOptions {
+  /** The value up to step `transitionBegin`. */
+  initValue: number;
+  /** The steps over which the value is multiplied by `decayRate` once: an integer >= 1. */
+  transitionSteps: number;
+  /** The factor per `transitionSteps` steps: a finite number > 0 (> 1 grows). */
+  decayRate: number;
+  /** Decay in whole steps of `transitionSteps` (a staircase) rather than continuously. Default `false`. */
+  staircase?: boolean;
+  /** The step where the decay starts: an integer >= 0. Default `0`. */
+  transitionBegin?: number;
+  /** A floor (a ceiling when `decayRate > 1`) for the value. Default: none. */
+  endValue?: number;
+}
+
+/**
+ * Exponential decay: `initValue * decayRate ** ((step - transitionBegin) / transitionSteps)`
+ * after `transitionBegin` (the exponent floored when `staircase`), clipped at
+ * `endValue` if given.
+ *
+ * PyTorch, base rate `lr`: `ExponentialLR(opt, gamma)` is
+ * `exponentialDecaySchedule({ initValue: lr, transitionSteps: 1, decayRate: gamma })`;
+ * `StepLR(opt, step_size, gamma)` is
+ * `exponentialDecaySchedule({ initValue: lr, transitionSteps: step_size, decayRate: gamma, staircase: true })`.
+ * Plots: docs/schedules.md.
+ *
+ * @param options - see {@link ExponentialDecayScheduleOptions}.
+ * @returns a {@link Schedule}.
+ * @example
+ * ```ts
+ * const stepLr = exponentialDecaySchedule({ initValue: 0.1, transitionSteps: 30, decayRate: 0.1, staircase: true });
+ * stepLr(29); // 0.1
+ * stepLr(30); // 0.01
+ * ```
+ */
+export function exponentialDecaySchedule(options: ExponentialDecayScheduleOptions): Schedule {
+  const fn = 'exponentialDecaySchedule';
+  const init = checkNumber(fn, 'options.initValue', options.initValue);
+  const steps = checkInteger(fn, 'options.transitionSteps', options.transitionSteps, 1);
+  const rate = checkNumber(fn, 'options.decayRate', options.decayRate, {
+    min: 0,
+    minExclusive: true,
+  });
+  const staircase = options.staircase ?? false;
+  const begin = checkInteger(fn, 'options.transitionBegin', options.transitionBegin ?? 0, 0);
+  const end =
+    options.endValue === undefined
+      ? undefined
+      : checkNumber(fn, 'options.endValue', options.endValue);
+  return scheduleFrom(fn, (step) => {
+    const elapsed = step - begin;
+    if (elapsed <= 0) return init;
+    const exponent = staircase ? Math.floor(elapsed / steps) : elapsed / steps;
+    const value = init * rate ** exponent;
+    if (end === undefined) return value;
+    return rate < 1 ? Math.max(value, end) : Math.min(value, end);
+  });
+}
