@@ -38,6 +38,17 @@ export {
   type SinusoidalPositionEncodingOptions,
   sinusoidalPositionEncoding,
 } from './attention/sinusoidal-position-encoding';
+export {
+  initTransformerDecoderBlock,
+  initTransformerEncoderBlock,
+  type TransformerBlockConfig,
+  type TransformerBlockOptions,
+  type TransformerDecoderBlockOptions,
+  type TransformerDecoderBlockParams,
+  type TransformerEncoderBlockParams,
+  transformerDecoderBlock,
+  transformerEncoderBlock,
+} from './blocks/transformer-block';
 export { TfjsBlocksError } from './errors';
 export {
   type FocalLossOptions,
@@ -69,9 +80,35 @@ export {
   type SoftmaxCrossEntropyOptions,
   softmaxCrossEntropy,
 } from './losses/softmax-cross-entropy';
+export {
+  type DecoderLmConfig,
+  type DecoderLmOptions,
+  type DecoderLmParams,
+  type DecoderLmSizes,
+  decoderLm,
+  gpt2Config,
+  initDecoderLm,
+  llamaConfig,
+} from './models/decoder-lm';
 export { type GeluOptions, gelu, silu } from './nn/activations';
+export {
+  type EmbeddingConfig,
+  type EmbeddingParams,
+  embed,
+  initEmbedding,
+  positionEmbedding,
+  tiedOutputProjection,
+} from './nn/embedding';
+export {
+  type FeedForwardActivation,
+  type FeedForwardConfig,
+  type FeedForwardParams,
+  feedForward,
+  initFeedForward,
+} from './nn/feed-forward';
 export { type LayerNormOptions, layerNorm } from './nn/layer-norm';
 export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/linear';
+export { applyNorm, initNorm, type NormConfig, type NormParams } from './nn/norm';
 export { type RmsNormOptions, rmsNorm } from './nn/rms-norm';
 export { applyUpdates, applyUpdatesInPlace } from './optim/apply-updates';
 export { chain } from './optim/chain';

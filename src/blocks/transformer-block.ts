@@ -1,0 +1,350 @@
+import { add, dropout, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import {
+  initMultiHeadAttention,
+  type MultiHeadAttentionParams,
+  multiHeadAttention,
+} from '../attention/multi-head-attention';
+import type { RotaryEmbeddingOptions } from '../attention/rotary-embedding';
+import { TfjsBlocksError } from '../errors';
+import { checkFloatTensor, checkInteger, checkNumber } from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import {
+  checkFeedForwardConfig,
+  type FeedForwardActivation,
+  type FeedForwardParams,
+  feedForward,
+  initFeedForward,
+} from '../nn/feed-forward';
+import { applyNorm, checkNormConfig, initNorm, type NormConfig, type NormParams } from '../nn/norm';
+
+/**
+ * Configuration of a Transformer block. `normPosition` picks the residual
+ * layout: `'pre'` (GPT-2, Llama: `x + f(norm(x))`), `'post'` (the original
+ * Transformer, BERT: `norm(x + f(x))`) or `'parallel'` (GPT-NeoX: attention
+ * and feed-forward both read `x`, `x + attn(norm₁(x)) + ffn(norm₂(x))`).
+ */
+export type TransformerBlockConfig = {
+  /** Width of the residual stream. */
+  dModel: number;
+  /** Query heads; must divide `dModel`. */
+  numHeads: number;
+  /** Key/value heads (GQA; 1 = MQA). Default `numHeads`. */
+  numKvHeads?: number;
+  /** The feed-forward layer (its `dModel` is the block's). */
+  feedForward: {
+    hidden: number;
+    kind: 'mlp' | 'gated';
+    activation: FeedForwardActivation;
+    useBias?: boolean;
+  };
+  /** LayerNorm or RMSNorm, with its epsilon. */
+  norm: NormConfig;
+  /** Residual layout. Default `'pre'`. */
+  normPosition?: 'pre' | 'post' | 'parallel';
+  /** Biases on the attention projections. Default `true`. */
+  attentionBias?: boolean;
+  /** Rotary position embedding on queries and keys. Default off. */
+  rope?: boolean | RotaryEmbeddingOptions;
+  /** Dropout on each residual branch while training. Default `0`. */
+  dropoutRate?: number;
+  /** Dropout on the attention weights while training. Default `0`. */
+  attentionDropoutRate?: number;
+};
+
+/** Parameters of {@link transformerEncoderBlock}. */
+export type TransformerEncoderBlockParams = {
+  /** Norm before (pre) or after (post) self-attention. */
+  attentionNorm: NormParams;
+  /** Self-attention. */
+  attention: MultiHeadAttentionParams;
+  /** Norm around the feed-forward layer. */
+  feedForwardNorm: NormParams;
+  /** Feed-forward layer. */
+  feedForward: FeedForwardParams;
+};
+
+/** Parameters of {@link transformerDecoderBlock}: an encoder block plus optional cross-attention. */
+export type TransformerDecoderBlockParams = TransformerEncoderBlockParams & {
+  /** Norm around cross-attention (when the block attends to a context). */
+  crossAttentionNorm?: NormParams;
+  /** Cross-attention over the encoder's output. */
+  crossAttention?: MultiHeadAttentionParams;
+};
+
+/** Options when applying a block. */
+export type TransformerBlockOptions = {
+  /** Apply dropout (training mode). Default `false`. */
+  training?: boolean;
+  /** Seed of the dropout masks. Default: random. */
+  seed?: number;
+  /** Attention mask over the block's own sequence, broadcastable to `[batch, heads, time, time]` (true = may attend). */
+  mask?: Tensor;
+  /** Position of the first token (RoPE offset, cached decoding). Default `0`. */
+  offset?: number;
+};
+
+/** Options of {@link transformerDecoderBlock}. */
+export type TransformerDecoderBlockOptions = TransformerBlockOptions & {
+  /** Encoder output `[batch, sourceTime, dModel]` for cross-attention. */
+  context?: Tensor3D;
+  /** Mask over the context, broadcastable to `[batch, heads, time, sourceTime]`. */
+  contextMask?: Tensor;
+};
+
+/** Validates a block config; returns it with defaults filled in. */
+export function checkBlockConfig(fn: string, config: TransformerBlockConfig) {
+  const dModel = checkInteger(fn, 'config.dModel', config?.dModel, 1);
+  const numHeads = checkInteger(fn, 'config.numHeads', config.numHeads, 1);
+  if (dModel % numHeads !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.numHeads',
+      `a divisor of dModel (${dModel})`,
+      String(numHeads),
+    );
+  }
+  const normPosition = config.normPosition ?? 'pre';
+  if (!['pre', 'post', 'parallel'].includes(normPosition)) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.normPosition',
+      "'pre', 'post' or 'parallel'",
+      String(normPosition),
+    );
+  }
+  checkNormConfig(fn, 'config.norm', config.norm);
+  checkFeedForwardConfig(fn, 'config.feedForward', { ...config.feedForward, dModel });
+  const dropoutRate = checkNumber(fn, 'config.dropoutRate', config.dropoutRate ?? 0, {
+    min: 0,
+    max: 1,
+  });
+  const attentionDropoutRate = checkNumber(
+    fn,
+    'config.attentionDropoutRate',
+    config.attentionDropoutRate ?? 0,
+    { min: 0, max: 1 },
+  );
+  return {
+    ...config,
+    dModel,
+    numHeads,
+    numKvHeads: config.numKvHeads ?? numHeads,
+    normPosition,
+    dropoutRate,
+    attentionDropoutRate,
+  };
+}
+
+function initAttention(
+  config: ReturnType<typeof checkBlockConfig>,
+  seed: number,
+): MultiHeadAttentionParams {
+  const { dModel, numHeads, numKvHeads } = config;
+  return initMultiHeadAttention(
+    { dModel, numHeads, numKvHeads, useBias: config.attentionBias ?? true },
+    seed,
+  );
+}
+
+/**
+ * Creates the parameters of an encoder block, reproducible from `seed`.
+ *
+ * @example
+ * ```ts
+ * const config: TransformerBlockConfig = { dModel: 64, numHeads: 4, norm: { kind: 'layer' }, feedForward: { hidden: 256, kind: 'mlp', activation: 'gelu' } };
+ * const params = initTransformerEncoderBlock(config, 0);
+ * ```
+ */
+export function initTransformerEncoderBlock(
+  config: TransformerBlockConfig,
+  seed: number,
+): TransformerEncoderBlockParams {
+  const checked = checkBlockConfig('initTransformerEncoderBlock', config);
+  const [sa, sf] = splitSeed(seed, 2) as [number, number];
+  return {
+    attentionNorm: initNorm(checked.norm, checked.dModel),
+    attention: initAttention(checked, sa),
+    feedForwardNorm: initNorm(checked.norm, checked.dModel),
+    feedForward: initFeedForward({ ...checked.feedForward, dModel: checked.dModel }, sf),
+  };
+}
+
+/**
+ * Creates the parameters of a decoder block; `withCrossAttention` adds the
+ * cross-attention sub-layer of an encoder-decoder model.
+ *
+ * @example
+ * ```ts
+ * const params = initTransformerDecoderBlock(config, 0, { withCrossAttention: true });
+ * ```
+ */
+export function initTransformerDecoderBlock(
+  config: TransformerBlockConfig,
+  seed: number,
+  options: { withCrossAttention?: boolean } = {},
+): TransformerDecoderBlockParams {
+  const checked = checkBlockConfig('initTransformerDecoderBlock', config);
+  const [se, sc] = splitSeed(seed, 2) as [number, number];
+  const block: TransformerDecoderBlockParams = initTransformerEncoderBlock(config, se);
+  if (!options.withCrossAttention) return block;
+  return {
+    ...block,
+    crossAttentionNorm: initNorm(checked.norm, checked.dModel),
+    crossAttention: initAttention(checked, sc),
+  };
+}
+
+type Checked = ReturnType<typeof checkBlockConfig>;
+
+/** One residual branch in the configured layout (pre or post norm), with dropout when training. */
+function residual(
+  config: Checked,
+  norm: NormParams,
+  x: Tensor,
+  f: (h: Tensor) => Tensor,
+  drop: (t: Tensor) => Tensor,
+): Tensor {
+  if (config.normPosition === 'post') return applyNorm(config.norm, norm, add(x, drop(f(x))));
+  return add(x, drop(f(applyNorm(config.norm, norm, x))));
+}
+
+function dropper(config: Checked, options: TransformerBlockOptions, count: number) {
+  const seeds = splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), count);
+  let used = 0;
+  const active = options.training === true && config.dropoutRate > 0;
+  return {
+    drop: (t: Tensor) => (active ? dropout(t, config.dropoutRate, undefined, seeds[used++]) : t),
+    attentionSeed: () => seeds[used++]!,
+  };
+}
+
+function attend(
+  config: Checked,
+  params: MultiHeadAttentionParams,
+  x: Tensor,
+  options: TransformerBlockOptions,
+  seed: number,
+  extra: { causal?: boolean; context?: Tensor3D; mask?: Tensor; rope?: boolean },
+): Tensor {
+  const rope =
+    extra.rope && config.rope
+      ? { ...(config.rope === true ? {} : config.rope), offset: options.offset ?? 0 }
+      : undefined;
+  return multiHeadAttention(params, x as Tensor3D, {
+    causal: extra.causal,
+    context: extra.context,
+    mask: extra.mask,
+    rope,
+    dropoutRate: options.training ? config.attentionDropoutRate : 0,
+    seed,
+  });
+}
+
+/**
+ * A Transformer encoder block: bidirectional self-attention and a
+ * feed-forward layer, each in a residual branch. With `normPosition` and
+ * `norm` set to match, it computes `torch.nn.TransformerEncoderLayer`
+ * (`norm_first` = `'pre'`).
+ *
+ * @param x - `[batch, time, dModel]`.
+ * @returns `[batch, time, dModel]`.
+ * @example
+ * ```ts
+ * const y = transformerEncoderBlock(config, params, x, { mask: paddingMask }); // mask [batch, 1, 1, time]
+ * ```
+ */
+export function transformerEncoderBlock(
+  config: TransformerBlockConfig,
+  params: TransformerEncoderBlockParams,
+  x: Tensor3D,
+  options: TransformerBlockOptions = {},
+): Tensor3D {
+  const fn = 'transformerEncoderBlock';
+  const checked = checkBlockConfig(fn, config);
+  checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
+  return tidy(() => {
+    const { drop, attentionSeed } = dropper(checked, options, 4);
+    const selfAttention = (h: Tensor) =>
+      attend(checked, params.attention, h, options, attentionSeed(), {
+        mask: options.mask,
+        rope: true,
+      });
+    const ffn = (h: Tensor) =>
+      feedForward({ ...checked.feedForward, dModel: checked.dModel }, params.feedForward, h);
+    if (checked.normPosition === 'parallel') {
+      const a = selfAttention(applyNorm(checked.norm, params.attentionNorm, x));
+      const f = ffn(applyNorm(checked.norm, params.feedForwardNorm, x));
+      return add(add(x, drop(a)), drop(f));
+    }
+    const h = residual(checked, params.attentionNorm, x, selfAttention, drop);
+    return residual(checked, params.feedForwardNorm, h, ffn, drop);
+  }) as Tensor3D;
+}
+
+/**
+ * A Transformer decoder block: causal self-attention, optional
+ * cross-attention over `options.context` (encoder-decoder models), and a
+ * feed-forward layer. With matching settings it computes GPT-2's and
+ * Llama's blocks and `torch.nn.TransformerDecoderLayer`.
+ *
+ * @param x - `[batch, time, dModel]`.
+ * @returns `[batch, time, dModel]`.
+ * @example
+ * ```ts
+ * const y = transformerDecoderBlock(config, params, x, { context: encoderOutput });
+ * ```
+ */
+export function transformerDecoderBlock(
+  config: TransformerBlockConfig,
+  params: TransformerDecoderBlockParams,
+  x: Tensor3D,
+  options: TransformerDecoderBlockOptions = {},
+): Tensor3D {
+  const fn = 'transformerDecoderBlock';
+  const checked = checkBlockConfig(fn, config);
+  checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
+  if ((options.context === undefined) !== (params.crossAttention === undefined)) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.context',
+      params.crossAttention
+        ? 'given: the block has cross-attention'
+        : 'absent: the block has no cross-attention',
+      options.context === undefined ? 'undefined' : 'a context tensor',
+    );
+  }
+  return tidy(() => {
+    const { drop, attentionSeed } = dropper(checked, options, 6);
+    const selfAttention = (h: Tensor) =>
+      attend(checked, params.attention, h, options, attentionSeed(), {
+        causal: true,
+        mask: options.mask,
+        rope: true,
+      });
+    const ffn = (h: Tensor) =>
+      feedForward({ ...checked.feedForward, dModel: checked.dModel }, params.feedForward, h);
+    if (checked.normPosition === 'parallel') {
+      if (params.crossAttention) {
+        throw new TfjsBlocksError(
+          fn,
+          'config.normPosition',
+          "'pre' or 'post' for a block with cross-attention",
+          "'parallel'",
+        );
+      }
+      const a = selfAttention(applyNorm(checked.norm, params.attentionNorm, x));
+      const f = ffn(applyNorm(checked.norm, params.feedForwardNorm, x));
+      return add(add(x, drop(a)), drop(f));
+    }
+    let h = residual(checked, params.attentionNorm, x, selfAttention, drop);
+    if (params.crossAttention && params.crossAttentionNorm) {
+      const cross = (q: Tensor) =>
+        attend(checked, params.crossAttention!, q, options, attentionSeed(), {
+          context: options.context,
+          mask: options.contextMask,
+        });
+      h = residual(checked, params.crossAttentionNorm, h, cross, drop);
+    }
+    return residual(checked, params.feedForwardNorm, h, ffn, drop);
+  }) as Tensor3D;
+}

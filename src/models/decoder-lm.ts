@@ -1,0 +1,266 @@
+import { add, expandDims, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import {
+  initTransformerDecoderBlock,
+  type TransformerBlockConfig,
+  type TransformerDecoderBlockParams,
+  transformerDecoderBlock,
+} from '../blocks/transformer-block';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, formatShape } from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import {
+  type EmbeddingParams,
+  embed,
+  initEmbedding,
+  positionEmbedding,
+  tiedOutputProjection,
+} from '../nn/embedding';
+import { initLinear, type LinearParams, linear } from '../nn/linear';
+import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+
+/**
+ * A decoder-only language model: token embeddings (plus learned positions,
+ * or RoPE inside attention), `numLayers` decoder blocks, a final norm and
+ * the output projection (tied to the token embedding, or its own).
+ * {@link gpt2Config} and {@link llamaConfig} fill it in for the two common
+ * families.
+ */
+export type DecoderLmConfig = {
+  /** Vocabulary size. */
+  vocabSize: number;
+  /** Longest sequence (size of the learned position table). */
+  maxLength: number;
+  /** Number of decoder blocks. */
+  numLayers: number;
+  /** How positions enter: a learned table added to the embeddings, or RoPE in attention. */
+  positions: 'learned' | 'rope';
+  /** Output projection shares the token embedding. */
+  tieEmbeddings: boolean;
+  /** The blocks' configuration (its `rope` is set from `positions`). */
+  block: TransformerBlockConfig;
+};
+
+/** Parameters of {@link decoderLm}. */
+export type DecoderLmParams = {
+  /** `[vocabSize, dModel]`. */
+  tokenEmbedding: EmbeddingParams;
+  /** `[maxLength, dModel]`, with learned positions. */
+  positionEmbedding?: EmbeddingParams;
+  /** One entry per layer. */
+  blocks: TransformerDecoderBlockParams[];
+  /** The norm after the last block. */
+  finalNorm: NormParams;
+  /** `[dModel, vocabSize]`, when the embeddings are not tied. */
+  lmHead?: LinearParams;
+};
+
+/** Sizes shared by the presets. */
+export type DecoderLmSizes = {
+  vocabSize: number;
+  maxLength: number;
+  dModel: number;
+  numLayers: number;
+  numHeads: number;
+};
+
+/**
+ * GPT-2's architecture: learned positions, pre-norm LayerNorm (ε 1e-5),
+ * GELU (tanh approximation) MLP of width 4·dModel, biases everywhere, tied
+ * embeddings. See Radford et al., 2019.
+ *
+ * @example
+ * ```ts
+ * const config = gpt2Config({ vocabSize: 50257, maxLength: 1024, dModel: 768, numLayers: 12, numHeads: 12 });
+ * ```
+ */
+export function gpt2Config(sizes: DecoderLmSizes): DecoderLmConfig {
+  return {
+    vocabSize: sizes.vocabSize,
+    maxLength: sizes.maxLength,
+    numLayers: sizes.numLayers,
+    positions: 'learned',
+    tieEmbeddings: true,
+    block: {
+      dModel: sizes.dModel,
+      numHeads: sizes.numHeads,
+      norm: { kind: 'layer', epsilon: 1e-5 },
+      normPosition: 'pre',
+      feedForward: {
+        hidden: 4 * sizes.dModel,
+        kind: 'mlp',
+        activation: 'gelu-tanh',
+        useBias: true,
+      },
+      attentionBias: true,
+    },
+  };
+}
+
+/**
+ * Llama's architecture: RoPE, pre-norm RMSNorm (ε 1e-6 by default), SwiGLU
+ * feed-forward, grouped-query attention, no biases, separate output
+ * projection unless `tieEmbeddings`. See Touvron et al., https://arxiv.org/abs/2302.13971.
+ *
+ * @example
+ * ```ts
+ * const config = llamaConfig({ vocabSize: 32000, maxLength: 2048, dModel: 512, numLayers: 8, numHeads: 8, numKvHeads: 2, hidden: 1376 });
+ * ```
+ */
+export function llamaConfig(
+  sizes: DecoderLmSizes & {
+    numKvHeads?: number;
+    hidden: number;
+    epsilon?: number;
+    ropeBase?: number;
+    tieEmbeddings?: boolean;
+  },
+): DecoderLmConfig {
+  return {
+    vocabSize: sizes.vocabSize,
+    maxLength: sizes.maxLength,
+    numLayers: sizes.numLayers,
+    positions: 'rope',
+    tieEmbeddings: sizes.tieEmbeddings ?? false,
+    block: {
+      dModel: sizes.dModel,
+      numHeads: sizes.numHeads,
+      numKvHeads: sizes.numKvHeads,
+      norm: { kind: 'rms', epsilon: sizes.epsilon ?? 1e-6 },
+      normPosition: 'pre',
+      feedForward: { hidden: sizes.hidden, kind: 'gated', activation: 'silu', useBias: false },
+      attentionBias: false,
+      rope: { base: sizes.ropeBase ?? 10000 },
+    },
+  };
+}
+
+function blockConfig(config: DecoderLmConfig): TransformerBlockConfig {
+  return config.positions === 'rope'
+    ? { ...config.block, rope: config.block.rope ?? true }
+    : { ...config.block, rope: false };
+}
+
+function checkConfig(fn: string, config: DecoderLmConfig): void {
+  checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
+  checkInteger(fn, 'config.maxLength', config.maxLength, 1);
+  checkInteger(fn, 'config.numLayers', config.numLayers, 1);
+  if (config.positions !== 'learned' && config.positions !== 'rope') {
+    throw new TfjsBlocksError(
+      fn,
+      'config.positions',
+      "'learned' or 'rope'",
+      String(config.positions),
+    );
+  }
+}
+
+/**
+ * Creates a decoder-only model's parameters, reproducible from `seed`
+ * (embeddings `N(0, 0.02²)`, Glorot-uniform projections, unit norms).
+ *
+ * @example
+ * ```ts
+ * const params = initDecoderLm(gpt2Config({ vocabSize: 64, maxLength: 128, dModel: 128, numLayers: 2, numHeads: 4 }), 0);
+ * ```
+ */
+export function initDecoderLm(config: DecoderLmConfig, seed: number): DecoderLmParams {
+  const fn = 'initDecoderLm';
+  checkConfig(fn, config);
+  const { dModel } = config.block;
+  const seeds = splitSeed(seed, config.numLayers + 3);
+  return {
+    tokenEmbedding: initEmbedding({ rows: config.vocabSize, dim: dModel }, seeds[0]!),
+    ...(config.positions === 'learned'
+      ? {
+          positionEmbedding: initEmbedding(
+            { rows: config.maxLength, dim: dModel, std: 0.01 },
+            seeds[1]!,
+          ),
+        }
+      : {}),
+    blocks: Array.from({ length: config.numLayers }, (_, i) =>
+      initTransformerDecoderBlock(blockConfig(config), seeds[3 + i]!),
+    ),
+    finalNorm: initNorm(config.block.norm, dModel),
+    ...(config.tieEmbeddings
+      ? {}
+      : {
+          lmHead: initLinear(
+            { inFeatures: dModel, outFeatures: config.vocabSize, useBias: false },
+            seeds[2]!,
+          ),
+        }),
+  };
+}
+
+/** Options of {@link decoderLm}. */
+export type DecoderLmOptions = {
+  /** Dropout (training mode). Default `false`. */
+  training?: boolean;
+  /** Dropout seed. Default: random. */
+  seed?: number;
+  /** Padding mask `[batch, time]` (true = real token), combined with the causal mask. */
+  paddingMask?: Tensor;
+};
+
+/**
+ * Runs a decoder-only language model: token ids to next-token logits.
+ *
+ * @param ids - int32 `[batch, time]`, `time <= maxLength`.
+ * @returns logits `[batch, time, vocabSize]`.
+ * @example
+ * ```ts
+ * const logits = decoderLm(config, params, tf.tensor2d([[1, 5, 9]], undefined, 'int32'));
+ * const loss = softmaxCrossEntropy(logits, targets);
+ * ```
+ */
+export function decoderLm(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  options: DecoderLmOptions = {},
+): Tensor3D {
+  const fn = 'decoderLm';
+  checkConfig(fn, config);
+  if (ids?.rank !== 2) {
+    throw new TfjsBlocksError(
+      fn,
+      'ids',
+      'an int32 tensor [batch, time]',
+      ids ? `shape ${formatShape(ids.shape)}` : String(ids),
+    );
+  }
+  const [, time] = ids.shape as [number, number];
+  if (time > config.maxLength) {
+    throw new TfjsBlocksError(
+      fn,
+      'ids.shape[1]',
+      `at most config.maxLength = ${config.maxLength}`,
+      String(time),
+    );
+  }
+  const blockSeeds = splitSeed(
+    options.seed ?? Math.floor(Math.random() * 2 ** 31),
+    config.numLayers,
+  );
+  const blockCfg = blockConfig(config);
+  return tidy(() => {
+    let x = embed(params.tokenEmbedding, ids);
+    if (params.positionEmbedding) x = add(x, positionEmbedding(params.positionEmbedding, time));
+    // [batch, time] -> [batch, 1, 1, time]: padded keys are hidden from every query.
+    const mask = options.paddingMask
+      ? expandDims(expandDims(options.paddingMask, 1), 1)
+      : undefined;
+    params.blocks.forEach((block, i) => {
+      x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
+        training: options.training,
+        seed: blockSeeds[i],
+        mask,
+      });
+    });
+    const h = applyNorm(config.block.norm, params.finalNorm, x);
+    return (
+      params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.tokenEmbedding, h)
+    ) as Tensor3D;
+  });
+}

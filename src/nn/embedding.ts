@@ -1,0 +1,163 @@
+import {
+  gather,
+  getBackend,
+  getKernel,
+  matMul,
+  oneHot,
+  randomNormal,
+  reshape,
+  slice,
+  Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  tidy,
+  unsortedSegmentSum,
+} from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { checkFloatTensor, checkInteger, checkNumber, formatShape } from '../internal/checks';
+import { customGradient } from '../internal/custom-gradient';
+import { checkClassLabels } from '../losses/label-checks';
+
+/** Parameters of an embedding: a `[rows, dim]` table (tokens or positions). */
+export type EmbeddingParams = {
+  /** `[rows, dim]`. */
+  table: Tensor2D;
+};
+
+/** Configuration of {@link initEmbedding}. */
+export type EmbeddingConfig = {
+  /** Number of rows (vocabulary size, or maximum length for positions). */
+  rows: number;
+  /** Embedding width. */
+  dim: number;
+  /** Standard deviation of the normal initialisation. Default `0.02` (GPT-2's). */
+  std?: number;
+};
+
+/**
+ * Creates an embedding table drawn from `N(0, std²)`, reproducible from `seed`.
+ *
+ * @example
+ * ```ts
+ * const tokens = initEmbedding({ rows: 50257, dim: 768 }, 0);
+ * ```
+ */
+export function initEmbedding(config: EmbeddingConfig, seed: number): EmbeddingParams {
+  const fn = 'initEmbedding';
+  const rows = checkInteger(fn, 'config.rows', config.rows, 1);
+  const dim = checkInteger(fn, 'config.dim', config.dim, 1);
+  const std = checkNumber(fn, 'config.std', config.std ?? 0.02, { min: 0 });
+  return { table: randomNormal([rows, dim], 0, std, 'float32', seed) as Tensor2D };
+}
+
+/**
+ * Scatter-adds gradient rows into the table's shape: with
+ * `unsortedSegmentSum` where the backend has it, else as a one-hot matMul
+ * (the wasm backend lacks the kernel that `tf.gather`'s gradient needs).
+ */
+function scatterRows(rowsGrad: Tensor, ids: Tensor, rows: number): Tensor {
+  if (getKernel('UnsortedSegmentSum', getBackend()))
+    return unsortedSegmentSum(rowsGrad, ids as Tensor1D, rows);
+  return matMul(oneHot(ids, rows), rowsGrad as Tensor2D, true, false);
+}
+
+/**
+ * Looks up rows of an embedding table: `table[ids]`. Differentiable with
+ * respect to the table on every backend (see {@link initEmbedding}).
+ *
+ * @param ids - int32 `[...]`, values in `[0, rows)`.
+ * @returns `[..., dim]`.
+ * @example
+ * ```ts
+ * const x = embed(tokens, tf.tensor2d([[15496, 995]], undefined, 'int32')); // [1, 2, 768]
+ * ```
+ */
+export function embed(params: EmbeddingParams, ids: Tensor): Tensor {
+  const fn = 'embed';
+  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
+    rank: 2,
+    layout: '[rows, dim]',
+  });
+  const [rows, dim] = table.shape;
+  checkClassLabels(fn, 'ids', ids, ids instanceof Tensor ? ids.shape : [], rows);
+  return tidy(() => {
+    const flat = reshape(ids, [-1]);
+    const lookup = customGradient<[Tensor]>(([t], save) => {
+      save([flat]);
+      return {
+        value: gather(t, flat),
+        gradFunc: (dy, [savedIds]) => scatterRows(dy, savedIds!, rows),
+      };
+    });
+    return reshape(lookup(table), [...ids.shape, dim]);
+  });
+}
+
+/**
+ * Learned position embeddings for positions `offset … offset + length - 1`
+ * (rows of the table), e.g. GPT-2's `wpe`.
+ *
+ * @returns `[length, dim]`, to add to `[batch, length, dim]` token embeddings.
+ * @example
+ * ```ts
+ * const positions = initEmbedding({ rows: 1024, dim: 768 }, 1);
+ * const x = tf.add(embed(tokens, ids), positionEmbedding(positions, 16));
+ * ```
+ */
+export function positionEmbedding(
+  params: EmbeddingParams,
+  length: number,
+  options: { offset?: number } = {},
+): Tensor2D {
+  const fn = 'positionEmbedding';
+  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
+    rank: 2,
+    layout: '[maxLength, dim]',
+  });
+  checkInteger(fn, 'length', length, 1);
+  const offset = checkInteger(fn, 'options.offset', options.offset ?? 0, 0);
+  if (offset + length > table.shape[0]) {
+    throw new TfjsBlocksError(
+      fn,
+      'length',
+      `at most ${table.shape[0] - offset} (the table has ${table.shape[0]} positions, offset ${offset})`,
+      String(length),
+    );
+  }
+  return slice(table, [offset, 0], [length, -1]);
+}
+
+/**
+ * Output projection tied to the token embedding: `x · tableᵀ` gives logits
+ * over the vocabulary (GPT-2, Llama with tied embeddings).
+ *
+ * @param x - `[..., dim]`.
+ * @returns `[..., rows]`.
+ * @example
+ * ```ts
+ * const logits = tiedOutputProjection(tokens, hidden); // [batch, time, vocab]
+ * ```
+ */
+export function tiedOutputProjection(params: EmbeddingParams, x: Tensor): Tensor {
+  const fn = 'tiedOutputProjection';
+  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
+    rank: 2,
+    layout: '[rows, dim]',
+  });
+  const input = checkFloatTensor(fn, 'x', x, { layout: '[..., dim]' });
+  const [rows, dim] = table.shape;
+  if (input.shape[input.rank - 1] !== dim) {
+    throw new TfjsBlocksError(
+      fn,
+      'x',
+      `[..., ${dim}] (the table's width)`,
+      `shape ${formatShape(input.shape)}`,
+    );
+  }
+  return tidy(() =>
+    reshape(matMul(reshape(input, [-1, dim]) as Tensor2D, table, false, true), [
+      ...input.shape.slice(0, -1),
+      rows,
+    ]),
+  );
+}

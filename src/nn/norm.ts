@@ -1,0 +1,59 @@
+import { ones, type Tensor, type Tensor1D, zeros } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { layerNorm } from './layer-norm';
+import { rmsNorm } from './rms-norm';
+
+/** Which normalization a block uses: LayerNorm (with shift) or RMSNorm (scale only). */
+export type NormConfig = { kind: 'layer'; epsilon?: number } | { kind: 'rms'; epsilon?: number };
+
+/** Parameters of a norm: `gamma` `[features]`, and `beta` for LayerNorm. */
+export type NormParams = {
+  /** Scale, `[features]`. */
+  gamma: Tensor1D;
+  /** Shift, `[features]` (LayerNorm only). */
+  beta?: Tensor1D;
+};
+
+/** Throws unless `config` is a known norm. */
+export function checkNormConfig(fn: string, name: string, config: unknown): NormConfig {
+  const kind = (config as NormConfig | undefined)?.kind;
+  if (kind !== 'layer' && kind !== 'rms') {
+    throw new TfjsBlocksError(fn, `${name}.kind`, "'layer' or 'rms'", String(kind));
+  }
+  return config as NormConfig;
+}
+
+/**
+ * Creates a norm's parameters: ones for the scale, zeros for LayerNorm's shift.
+ *
+ * @example
+ * ```ts
+ * const params = initNorm({ kind: 'rms' }, 64);
+ * ```
+ */
+export function initNorm(config: NormConfig, features: number): NormParams {
+  const gamma = ones([features]) as Tensor1D;
+  return config.kind === 'layer' ? { gamma, beta: zeros([features]) as Tensor1D } : { gamma };
+}
+
+/**
+ * Applies the configured norm over the last axis ({@link layerNorm} or {@link rmsNorm}).
+ *
+ * @example
+ * ```ts
+ * const y = applyNorm({ kind: 'layer', epsilon: 1e-5 }, initNorm({ kind: 'layer' }, 64), x);
+ * ```
+ */
+export function applyNorm<T extends Tensor>(config: NormConfig, params: NormParams, x: T): T {
+  if (config.kind === 'layer') {
+    if (!params.beta)
+      throw new TfjsBlocksError(
+        'applyNorm',
+        'params.beta',
+        'a [features] tensor for LayerNorm',
+        'undefined',
+      );
+    return layerNorm(x, params.gamma, params.beta, { epsilon: config.epsilon });
+  }
+  return rmsNorm(x, params.gamma, { epsilon: config.epsilon });
+}
