@@ -1,0 +1,78 @@
+import { type Tensor, Tensor as TensorClass } from '@tensorflow/tfjs-core';
+import { initializers, type LayerVariable, layers } from '@tensorflow/tfjs-layers';
+
+/** The options every tfjs-layers `Layer` takes (name, inputShape, trainable, …). */
+export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
+
+/** Tensor leaves of a param record by dotted path (`attention.query.kernel`); numbers are skipped. */
+export function tensorLeaves(
+  node: unknown,
+  prefix = '',
+  into: Array<[string, Tensor]> = [],
+): Array<[string, Tensor]> {
+  if (node instanceof TensorClass) into.push([prefix, node]);
+  else if (node !== null && typeof node === 'object') {
+    for (const [key, child] of Object.entries(node))
+      tensorLeaves(child, prefix ? `${prefix}.${key}` : key, into);
+  }
+  return into;
+}
+
+/** `template` with its tensor leaves replaced, by path, from `values`. */
+export function withLeaves<T>(template: T, values: Map<string, Tensor>): T {
+  const walk = (node: unknown, prefix: string): unknown => {
+    if (node instanceof TensorClass) return values.get(prefix) ?? node;
+    if (Array.isArray(node))
+      return node.map((child, i) => walk(child, prefix ? `${prefix}.${i}` : `${i}`));
+    if (node !== null && typeof node === 'object') {
+      return Object.fromEntries(
+        Object.entries(node).map(([k, v]) => [k, walk(v, prefix ? `${prefix}.${k}` : k)]),
+      );
+    }
+    return node;
+  };
+  return walk(template, '') as T;
+}
+
+/**
+ * A tfjs-layers `Layer` whose weights are exactly the tensors of a
+ * functional block's param record: `build` runs the block's seeded `init…`
+ * and turns each tensor into a trainable weight named by its path; `call`
+ * rebuilds the record from the weights and runs the functional block. One
+ * implementation, two doors.
+ */
+export abstract class FunctionalLayer<P> extends layers.Layer {
+  private template: P | undefined;
+  private paramWeights: Array<[string, LayerVariable]> = [];
+
+  /** Creates the block's params for this input shape (tensors the layer then owns). */
+  protected abstract initParams(inputShape: number[]): P;
+
+  /** Creates one weight per tensor of the functional params. */
+  override build(inputShape: number[] | number[][]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as number[];
+    const params = this.initParams(shape);
+    this.paramWeights = tensorLeaves(params).map(([path, value]) => {
+      const weight = this.addWeight(
+        path,
+        value.shape,
+        'float32',
+        initializers.zeros(),
+        undefined,
+        true,
+      );
+      weight.write(value);
+      return [path, weight];
+    });
+    // The template keeps the record's structure and numbers; its tensors are replaced on each call.
+    this.template = params;
+    for (const [, value] of tensorLeaves(params)) value.dispose();
+    this.built = true;
+  }
+
+  /** The functional params, read from the layer's weights. */
+  protected params(): P {
+    const values = new Map(this.paramWeights.map(([path, weight]) => [path, weight.read()]));
+    return withLeaves(this.template as P, values);
+  }
+}
