@@ -1,11 +1,18 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // `node` is its own entry so browser bundles of `index` never see node:fs;
+  // `layers` registers its classes for deserialization when imported.
+  entry: { index: 'src/index.ts', layers: 'src/layers/index.ts', node: 'src/node/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
   clean: true,
   target: 'es2020',
   treeshake: true,
+  // Shared modules (TfjsBlocksError) go to one chunk in both formats, so an
+  // error thrown by tfjs-blocks/node is an instance of the main entry's class.
+  splitting: true,
+  // Keep `node:fs` as written: unambiguous to bundlers, Deno and Bun.
+  removeNodeProtocol: false,
 });

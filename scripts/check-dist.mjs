@@ -1,7 +1,10 @@
 // Loads the built package the way users do, through its `exports` map, once
 // as ESM and once as CommonJS, in fresh Node processes that import only
 // `@tensorflow/tfjs-core` and the cpu backend, and takes a gradient through
-// attention: tfjs-core's Node entry registers no gradients by itself.
+// attention: tfjs-core's Node entry registers no gradients by itself. Then
+// does the same for `tfjs-blocks/node`: a one-layer tfjs-layers model saved
+// into a temp dir and loaded back, and a load error that must be the main
+// entry's TfjsBlocksError (the two entries share one chunk).
 import { execFileSync } from 'node:child_process';
 
 const body = (load) => `
@@ -24,9 +27,77 @@ require('@tensorflow/tfjs-backend-cpu');
 const blocks = require('tfjs-blocks');
 tf.setBackend('cpu');`);
 
+const nodeBody = (load) => `
+${load}
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-blocks-check-dist-'));
+const main = async () => {
+  const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3] })] });
+  await model.save(io.nodeFileSystem(dir));
+  const loaded = await tfl.loadLayersModel(io.nodeFileSystem(dir));
+  const same = model.getWeights().every((w, i) =>
+    w.dataSync().join() === loaded.getWeights()[i].dataSync().join());
+  const files = fs.readdirSync(dir).sort().join();
+  const error = await io.nodeFileSystem(path.join(dir, 'missing')).load().catch((e) => e);
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (!same || files !== 'model.json,weights.bin') throw new Error('round trip failed: ' + files);
+  if (!(error instanceof blocks.TfjsBlocksError)) throw new Error('not a TfjsBlocksError: ' + error);
+  console.log('ok: ' + io.nodeFileSystem.name + ' round trip of ' + model.countParams() + ' params');
+};
+main().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+const nodeEsm = nodeBody(`
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import * as blocks from 'tfjs-blocks';
+import * as io from 'tfjs-blocks/node';
+await tf.setBackend('cpu');`);
+const nodeCjs = nodeBody(`
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const tf = require('@tensorflow/tfjs-core');
+const tfl = require('@tensorflow/tfjs-layers');
+require('@tensorflow/tfjs-backend-cpu');
+const blocks = require('tfjs-blocks');
+const io = require('tfjs-blocks/node');
+tf.setBackend('cpu');`);
+
+// tfjs-blocks/layers: a model of our Layers saved with the node handler and
+// loaded back by tf.loadLayersModel, which needs the classes registered.
+const layersEsm = `
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import { TransformerEncoderBlock } from 'tfjs-blocks/layers';
+import { nodeFileSystem } from 'tfjs-blocks/node';
+await tf.setBackend('cpu');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-blocks-check-layers-'));
+const input = tfl.input({ shape: [5, 8] });
+const block = new TransformerEncoderBlock({ numHeads: 2, norm: { kind: 'layer' }, feedForward: { hidden: 16, kind: 'mlp', activation: 'gelu' } });
+const model = tfl.model({ inputs: input, outputs: block.apply(input) });
+await model.save(nodeFileSystem(dir));
+const loaded = await tfl.loadLayersModel(nodeFileSystem(dir));
+const x = tf.randomNormal([2, 5, 8]);
+const gap = tf.max(tf.abs(tf.sub(model.predict(x), loaded.predict(x)))).dataSync()[0];
+fs.rmSync(dir, { recursive: true, force: true });
+if (gap !== 0) { console.error('layers round trip differs by ' + gap); process.exit(1); }
+console.log('ok: TransformerEncoderBlock saved and reloaded, ' + model.countParams() + ' params');
+`;
+
 for (const [kind, args] of [
   ['ESM', ['--input-type=module', '-e', esm]],
   ['CJS', ['--input-type=commonjs', '-e', cjs]],
+  ['ESM tfjs-blocks/node', ['--input-type=module', '-e', nodeEsm]],
+  ['CJS tfjs-blocks/node', ['--input-type=commonjs', '-e', nodeCjs]],
+  ['ESM tfjs-blocks/layers', ['--input-type=module', '-e', layersEsm]],
 ]) {
   const out = execFileSync(process.execPath, args, {
     encoding: 'utf8',

@@ -39,6 +39,7 @@ export {
   sinusoidalPositionEncoding,
 } from './attention/sinusoidal-position-encoding';
 export {
+  type BlockFeedForwardConfig,
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,

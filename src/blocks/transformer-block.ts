@@ -11,11 +11,24 @@ import { splitSeed } from '../internal/seed';
 import {
   checkFeedForwardConfig,
   type FeedForwardActivation,
+  type FeedForwardConfig,
   type FeedForwardParams,
   feedForward,
   initFeedForward,
 } from '../nn/feed-forward';
 import { applyNorm, checkNormConfig, initNorm, type NormConfig, type NormParams } from '../nn/norm';
+
+/** A block's feed-forward layer: {@link FeedForwardConfig} without `dModel`. */
+export type BlockFeedForwardConfig = {
+  /** Hidden width. */
+  hidden: number;
+  /** `'mlp'` or `'gated'` (SwiGLU, GeGLU). */
+  kind: 'mlp' | 'gated';
+  /** The activation. */
+  activation: FeedForwardActivation;
+  /** Biases. Default `true` for `'mlp'`, `false` for `'gated'`. */
+  useBias?: boolean;
+};
 
 /**
  * Configuration of a Transformer block. `normPosition` picks the residual
@@ -31,12 +44,7 @@ export type TransformerBlockConfig = {
   /** Key/value heads (GQA; 1 = MQA). Default `numHeads`. */
   numKvHeads?: number;
   /** The feed-forward layer (its `dModel` is the block's). */
-  feedForward: {
-    hidden: number;
-    kind: 'mlp' | 'gated';
-    activation: FeedForwardActivation;
-    useBias?: boolean;
-  };
+  feedForward: BlockFeedForwardConfig;
   /** LayerNorm or RMSNorm, with its epsilon. */
   norm: NormConfig;
   /** Residual layout. Default `'pre'`. */

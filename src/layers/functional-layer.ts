@@ -1,5 +1,6 @@
-import { type Tensor, Tensor as TensorClass } from '@tensorflow/tfjs-core';
+import { serialization, type Tensor, Tensor as TensorClass } from '@tensorflow/tfjs-core';
 import { initializers, type LayerVariable, layers } from '@tensorflow/tfjs-layers';
+import { TfjsBlocksError } from '../errors';
 
 /** The options every tfjs-layers `Layer` takes (name, inputShape, trainable, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
@@ -75,4 +76,45 @@ export abstract class FunctionalLayer<P> extends layers.Layer {
     const values = new Map(this.paramWeights.map(([path, weight]) => [path, weight.read()]));
     return withLeaves(this.template as P, values);
   }
+}
+
+/** Keyword arguments tfjs-layers passes to `call`. */
+export type Kwargs = {
+  /** True inside `model.fit`: dropout is on. */
+  training?: boolean;
+  [key: string]: unknown;
+};
+
+/** A layer's initialisation seed: the given one, or a random one fixed at construction (so it serializes). */
+export function layerSeed(seed: number | undefined): number {
+  return seed ?? Math.floor(Math.random() * 2 ** 31);
+}
+
+/** The last dimension of an input shape, which sizes the layer's weights. */
+export function lastDim(fn: string, shape: number[]): number {
+  const d = shape[shape.length - 1];
+  if (d === undefined || d === null || d < 1) {
+    throw new TfjsBlocksError(fn, 'inputShape', 'a known last dimension', String(d));
+  }
+  return d;
+}
+
+/** The first input of a layer called on one tensor or a list. */
+export function firstInput(inputs: Tensor | Tensor[]): Tensor {
+  return Array.isArray(inputs) ? inputs[0]! : inputs;
+}
+
+/** Drops undefined entries: tfjs configs are plain JSON. */
+export function plainConfig(o: Record<string, unknown>): serialization.ConfigDict {
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined),
+  ) as serialization.ConfigDict;
+}
+
+/** Registers a layer class for `tf.loadLayersModel`, under the package name. */
+export function registerLayer(cls: unknown): void {
+  serialization.registerClass(
+    cls as serialization.SerializableConstructor<serialization.Serializable>,
+    'tfjs-blocks',
+  );
 }

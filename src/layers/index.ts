@@ -4,18 +4,17 @@
  *
  * @packageDocumentation
  */
-
-export type { BaseLayerArgs } from './functional-layer';
+export { FeedForward, type FeedForwardLayerArgs } from './feed-forward';
+export type { BaseLayerArgs, Kwargs as LayerCallKwargs } from './functional-layer';
+export { MultiHeadAttention, type MultiHeadAttentionLayerArgs } from './multi-head-attention';
+export { RMSNormalization, type RMSNormalizationLayerArgs } from './rms-normalization';
 export {
-  FeedForward,
-  type FeedForwardLayerArgs,
-  MultiHeadAttention,
-  type MultiHeadAttentionLayerArgs,
-  RMSNormalization,
-  type RMSNormalizationLayerArgs,
   TokenAndPositionEmbedding,
   type TokenAndPositionEmbeddingLayerArgs,
+  type TokenAndPositionEmbeddingParams,
+} from './token-and-position-embedding';
+export {
   type TransformerBlockLayerArgs,
   TransformerDecoderBlock,
   TransformerEncoderBlock,
-} from './layers';
+} from './transformer-blocks';

@@ -56,10 +56,15 @@ export type DecoderLmParams = {
 
 /** Sizes shared by the presets. */
 export type DecoderLmSizes = {
+  /** Vocabulary size. */
   vocabSize: number;
+  /** Longest sequence. */
   maxLength: number;
+  /** Width of the residual stream. */
   dModel: number;
+  /** Number of blocks. */
   numLayers: number;
+  /** Attention heads. */
   numHeads: number;
 };
 

@@ -4,7 +4,19 @@ import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
 
 /** Which normalization a block uses: LayerNorm (with shift) or RMSNorm (scale only). */
-export type NormConfig = { kind: 'layer'; epsilon?: number } | { kind: 'rms'; epsilon?: number };
+export type NormConfig =
+  | {
+      /** LayerNorm: centre, scale and shift. */
+      kind: 'layer';
+      /** Default `1e-5`. */
+      epsilon?: number;
+    }
+  | {
+      /** RMSNorm: scale by the root mean square. */
+      kind: 'rms';
+      /** Default `1e-6`. */
+      epsilon?: number;
+    };
 
 /** Parameters of a norm: `gamma` `[features]`, and `beta` for LayerNorm. */
 export type NormParams = {

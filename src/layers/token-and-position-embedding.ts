@@ -1,0 +1,92 @@
+import { add, cast, type serialization, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { checkInteger } from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import { type EmbeddingParams, embed, initEmbedding, positionEmbedding } from '../nn/embedding';
+import {
+  type BaseLayerArgs,
+  FunctionalLayer,
+  firstInput,
+  layerSeed,
+  registerLayer,
+} from './functional-layer';
+
+/** Weights of {@link TokenAndPositionEmbedding}. */
+export type TokenAndPositionEmbeddingParams = {
+  /** `[vocabSize, dim]`. */
+  tokens: EmbeddingParams;
+  /** `[maxLength, dim]`. */
+  positions: EmbeddingParams;
+};
+
+/** Options of the {@link TokenAndPositionEmbedding} layer. */
+export type TokenAndPositionEmbeddingLayerArgs = BaseLayerArgs & {
+  /** Vocabulary size. */
+  vocabSize: number;
+  /** Longest sequence. */
+  maxLength: number;
+  /** Embedding width. */
+  dim: number;
+  /** Initialisation seed. Default: random. */
+  seed?: number;
+};
+
+/**
+ * Token embedding plus learned position embedding (GPT-2's input layer):
+ * int ids `[batch, time]` to `[batch, time, dim]`. Its gradient works on
+ * the wasm backend.
+ *
+ * @example
+ * ```ts
+ * const ids = tf.input({ shape: [32], dtype: 'int32' });
+ * const x = new TokenAndPositionEmbedding({ vocabSize: 64, maxLength: 32, dim: 128 }).apply(ids);
+ * ```
+ */
+export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionEmbeddingParams> {
+  /** Registered name. */
+  static className = 'TokenAndPositionEmbedding';
+  private readonly args: TokenAndPositionEmbeddingLayerArgs;
+
+  /**
+   * Makes the layer; its weights are created when it first sees an input.
+   *
+   * @param args - see {@link TokenAndPositionEmbeddingLayerArgs}.
+   */
+  constructor(args: TokenAndPositionEmbeddingLayerArgs) {
+    super(args);
+    const fn = 'TokenAndPositionEmbedding';
+    checkInteger(fn, 'args.vocabSize', args.vocabSize, 1);
+    checkInteger(fn, 'args.maxLength', args.maxLength, 1);
+    checkInteger(fn, 'args.dim', args.dim, 1);
+    this.args = { ...args, seed: layerSeed(args.seed) };
+  }
+
+  protected initParams(): TokenAndPositionEmbeddingParams {
+    const [st, sp] = splitSeed(this.args.seed!, 2) as [number, number];
+    return {
+      tokens: initEmbedding({ rows: this.args.vocabSize, dim: this.args.dim }, st),
+      positions: initEmbedding({ rows: this.args.maxLength, dim: this.args.dim, std: 0.01 }, sp),
+    };
+  }
+
+  /** Embeds ids (cast to int32) and adds positions. */
+  override call(inputs: Tensor | Tensor[]): Tensor {
+    return tidy(() => {
+      const ids = cast(firstInput(inputs), 'int32');
+      const { tokens, positions } = this.params();
+      return add(embed(tokens, ids), positionEmbedding(positions, ids.shape[1]!));
+    });
+  }
+
+  /** `[batch, time, dim]`. */
+  override computeOutputShape(inputShape: number[]): number[] {
+    return [...inputShape, this.args.dim];
+  }
+
+  /** Plain-JSON config. */
+  override getConfig(): serialization.ConfigDict {
+    const { vocabSize, maxLength, dim, seed } = this.args;
+    return { ...super.getConfig(), vocabSize, maxLength, dim, seed: seed! };
+  }
+}
+
+registerLayer(TokenAndPositionEmbedding);

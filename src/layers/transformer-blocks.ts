@@ -1,0 +1,171 @@
+import type { serialization, Tensor, Tensor3D } from '@tensorflow/tfjs-core';
+import {
+  checkBlockConfig,
+  initTransformerDecoderBlock,
+  initTransformerEncoderBlock,
+  type TransformerBlockConfig,
+  type TransformerDecoderBlockParams,
+  type TransformerEncoderBlockParams,
+  transformerDecoderBlock,
+  transformerEncoderBlock,
+} from '../blocks/transformer-block';
+import { checkInteger } from '../internal/checks';
+import {
+  type BaseLayerArgs,
+  FunctionalLayer,
+  firstInput,
+  type Kwargs,
+  lastDim,
+  layerSeed,
+  plainConfig,
+  registerLayer,
+} from './functional-layer';
+
+/** Options of the block layers: a {@link TransformerBlockConfig} without `dModel` (taken from the input). */
+export type TransformerBlockLayerArgs = BaseLayerArgs &
+  Omit<TransformerBlockConfig, 'dModel'> & {
+    /** Initialisation seed. Default: random. */
+    seed?: number;
+  };
+
+function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): TransformerBlockConfig {
+  const {
+    numHeads,
+    numKvHeads,
+    feedForward: ff,
+    norm,
+    normPosition,
+    attentionBias,
+    rope,
+    dropoutRate,
+    attentionDropoutRate,
+  } = args;
+  return plainConfig({
+    dModel,
+    numHeads,
+    numKvHeads,
+    feedForward: ff,
+    norm,
+    normPosition,
+    attentionBias,
+    rope,
+    dropoutRate,
+    attentionDropoutRate,
+  }) as TransformerBlockConfig;
+}
+
+function blockLayerConfig(args: TransformerBlockLayerArgs): serialization.ConfigDict {
+  const { dModel: _d, ...config } = blockConfigOf(args, 1);
+  return plainConfig({ ...config, seed: args.seed }) as serialization.ConfigDict;
+}
+
+/**
+ * {@link transformerEncoderBlock} as a layer (bidirectional self-attention
+ * and feed-forward; pre-, post- or parallel-norm).
+ *
+ * @example
+ * ```ts
+ * const block = new TransformerEncoderBlock({ numHeads: 4, norm: { kind: 'layer' }, feedForward: { hidden: 256, kind: 'mlp', activation: 'gelu' } });
+ * const y = block.apply(x);
+ * ```
+ */
+export class TransformerEncoderBlock extends FunctionalLayer<TransformerEncoderBlockParams> {
+  /** Registered name. */
+  static className = 'TransformerEncoderBlock';
+  private readonly args: TransformerBlockLayerArgs;
+
+  /**
+   * Makes the layer; its weights are created when it first sees an input.
+   *
+   * @param args - see {@link TransformerBlockLayerArgs}.
+   */
+  constructor(args: TransformerBlockLayerArgs) {
+    super(args);
+    // dModel comes from the input; check the rest now, with a dModel every head count divides.
+    checkInteger('TransformerEncoderBlock', 'args.numHeads', args.numHeads, 1);
+    checkBlockConfig('TransformerEncoderBlock', blockConfigOf(args, args.numHeads));
+    this.args = { ...args, seed: layerSeed(args.seed) };
+  }
+
+  protected initParams(inputShape: number[]): TransformerEncoderBlockParams {
+    return initTransformerEncoderBlock(
+      blockConfigOf(this.args, lastDim('TransformerEncoderBlock', inputShape)),
+      this.args.seed!,
+    );
+  }
+
+  /** Runs the block (dropout when `training`). */
+  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
+    const x = firstInput(inputs) as Tensor3D;
+    return transformerEncoderBlock(blockConfigOf(this.args, x.shape[2]), this.params(), x, {
+      training: kwargs.training === true,
+    });
+  }
+
+  /** Plain-JSON config. */
+  override getConfig(): serialization.ConfigDict {
+    return { ...super.getConfig(), ...blockLayerConfig(this.args) };
+  }
+}
+
+/**
+ * {@link transformerDecoderBlock} as a layer: causal self-attention and
+ * feed-forward, plus cross-attention when called on `[x, context]`
+ * (set `crossAttention: true`).
+ *
+ * @example
+ * ```ts
+ * const block = new TransformerDecoderBlock({ numHeads: 4, norm: { kind: 'rms' }, feedForward: { hidden: 172, kind: 'gated', activation: 'silu' }, rope: true });
+ * const y = block.apply(x);
+ * ```
+ */
+export class TransformerDecoderBlock extends FunctionalLayer<TransformerDecoderBlockParams> {
+  /** Registered name. */
+  static className = 'TransformerDecoderBlock';
+  private readonly args: TransformerBlockLayerArgs & { crossAttention?: boolean };
+
+  /**
+   * Makes the layer; its weights are created when it first sees an input.
+   *
+   * @param args - block options, and `crossAttention` to attend to a second input.
+   */
+  constructor(args: TransformerBlockLayerArgs & { crossAttention?: boolean }) {
+    super(args);
+    checkInteger('TransformerDecoderBlock', 'args.numHeads', args.numHeads, 1);
+    checkBlockConfig('TransformerDecoderBlock', blockConfigOf(args, args.numHeads));
+    this.args = { ...args, seed: layerSeed(args.seed) };
+  }
+
+  protected initParams(inputShape: number[]): TransformerDecoderBlockParams {
+    const config = blockConfigOf(this.args, lastDim('TransformerDecoderBlock', inputShape));
+    return initTransformerDecoderBlock(config, this.args.seed!, {
+      withCrossAttention: this.args.crossAttention === true,
+    });
+  }
+
+  /** Runs the block on `x` or `[x, context]`. */
+  override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
+    const [x, context] = (Array.isArray(inputs) ? inputs : [inputs]) as Tensor3D[];
+    return transformerDecoderBlock(blockConfigOf(this.args, x!.shape[2]), this.params(), x!, {
+      context,
+      training: kwargs.training === true,
+    });
+  }
+
+  /** Same shape as `x`. */
+  override computeOutputShape(inputShape: number[] | number[][]): number[] {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as number[];
+  }
+
+  /** Plain-JSON config. */
+  override getConfig(): serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      ...blockLayerConfig(this.args),
+      crossAttention: this.args.crossAttention === true,
+    };
+  }
+}
+
+registerLayer(TransformerEncoderBlock);
+registerLayer(TransformerDecoderBlock);
