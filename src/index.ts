@@ -91,6 +91,23 @@ export {
   initDecoderLm,
   llamaConfig,
 } from './models/decoder-lm';
+export {
+  bertConfig,
+  type EncoderClassifierConfig,
+  type EncoderClassifierOptions,
+  type EncoderClassifierParams,
+  encoderClassifier,
+  initEncoderClassifier,
+} from './models/encoder-classifier';
+export {
+  decode,
+  type EncoderDecoderConfig,
+  type EncoderDecoderOptions,
+  type EncoderDecoderParams,
+  encode,
+  encoderDecoder,
+  initEncoderDecoder,
+} from './models/encoder-decoder';
 export { type GeluOptions, gelu, silu } from './nn/activations';
 export {
   type EmbeddingConfig,

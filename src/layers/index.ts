@@ -4,9 +4,20 @@
  *
  * @packageDocumentation
  */
+
+export {
+  feedForward,
+  multiHeadAttention,
+  positionEmbedding,
+  rmsNormalization,
+  tokenAndPositionEmbedding,
+  transformerDecoderBlock,
+  transformerEncoderBlock,
+} from './factories';
 export { FeedForward, type FeedForwardLayerArgs } from './feed-forward';
 export type { BaseLayerArgs, Kwargs as LayerCallKwargs } from './functional-layer';
 export { MultiHeadAttention, type MultiHeadAttentionLayerArgs } from './multi-head-attention';
+export { PositionEmbedding, type PositionEmbeddingLayerArgs } from './position-embedding';
 export { RMSNormalization, type RMSNormalizationLayerArgs } from './rms-normalization';
 export {
   TokenAndPositionEmbedding,

@@ -13,9 +13,11 @@ import {
   transformerDecoderBlock,
 } from '../../src/index';
 import { tensorLeaves } from '../../src/layers/functional-layer';
+import * as blockLayers from '../../src/layers/index';
 import {
   FeedForward,
   MultiHeadAttention,
+  PositionEmbedding,
   RMSNormalization,
   TokenAndPositionEmbedding,
   TransformerDecoderBlock,
@@ -45,6 +47,16 @@ const CASES = () => [
     name: 'RMSNormalization',
     layer: new RMSNormalization(),
     params: () => ({ gamma: tf.ones([16]) }),
+  },
+  {
+    name: 'PositionEmbedding',
+    layer: new PositionEmbedding({ maxLength: 8, seed: 9 }),
+    params: () => ({ table: tf.zeros([8, 16]) }),
+  },
+  {
+    name: 'transformerEncoderBlock (factory)',
+    layer: blockLayers.transformerEncoderBlock({ ...blockArgs, seed: 5 }),
+    params: () => initTransformerEncoderBlock({ ...blockArgs, dModel: 16 }, 0),
   },
   {
     name: 'FeedForward',

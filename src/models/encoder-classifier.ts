@@ -1,0 +1,224 @@
+import {
+  add,
+  cast,
+  div,
+  expandDims,
+  maximum,
+  mul,
+  reshape,
+  slice,
+  sum,
+  type Tensor,
+  type Tensor2D,
+  type Tensor3D,
+  tidy,
+} from '@tensorflow/tfjs-core';
+import {
+  initTransformerEncoderBlock,
+  type TransformerBlockConfig,
+  type TransformerEncoderBlockParams,
+  transformerEncoderBlock,
+} from '../blocks/transformer-block';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, formatShape } from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import { type EmbeddingParams, embed, initEmbedding, positionEmbedding } from '../nn/embedding';
+import { initLinear, type LinearParams, linear } from '../nn/linear';
+import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+
+/**
+ * A BERT-like encoder classifier: token + learned position embeddings, a
+ * norm on the embeddings, encoder blocks, pooling over the sequence, and a
+ * linear head. {@link bertConfig} fills in BERT's choices.
+ */
+export type EncoderClassifierConfig = {
+  /** Vocabulary size. */
+  vocabSize: number;
+  /** Longest sequence. */
+  maxLength: number;
+  /** Number of encoder blocks. */
+  numLayers: number;
+  /** Number of output classes. */
+  numClasses: number;
+  /** `'cls'`: the first token's state (put a [CLS] token first); `'mean'`: mean over non-padding tokens. */
+  pooling: 'cls' | 'mean';
+  /** The encoder blocks' configuration. */
+  block: TransformerBlockConfig;
+};
+
+/** Parameters of {@link encoderClassifier}. */
+export type EncoderClassifierParams = {
+  /** `[vocabSize, dModel]`. */
+  tokenEmbedding: EmbeddingParams;
+  /** `[maxLength, dModel]`. */
+  positionEmbedding: EmbeddingParams;
+  /** Norm on the summed embeddings (BERT's). */
+  embeddingNorm: NormParams;
+  /** One entry per layer. */
+  blocks: TransformerEncoderBlockParams[];
+  /** Norm after the last block, for pre-norm and parallel blocks (they leave the stream unnormalised). */
+  finalNorm?: NormParams;
+  /** `[dModel, numClasses]`. */
+  head: LinearParams;
+};
+
+/**
+ * BERT's encoder: post-norm LayerNorm (ε 1e-12), exact GELU MLP of
+ * 4·dModel, learned positions, [CLS] pooling. See Devlin et al.,
+ * https://arxiv.org/abs/1810.04805.
+ *
+ * @example
+ * ```ts
+ * const config = bertConfig({ vocabSize: 30522, maxLength: 512, dModel: 256, numLayers: 4, numHeads: 4, numClasses: 2 });
+ * ```
+ */
+export function bertConfig(sizes: {
+  vocabSize: number;
+  maxLength: number;
+  dModel: number;
+  numLayers: number;
+  numHeads: number;
+  numClasses: number;
+  pooling?: 'cls' | 'mean';
+}): EncoderClassifierConfig {
+  return {
+    vocabSize: sizes.vocabSize,
+    maxLength: sizes.maxLength,
+    numLayers: sizes.numLayers,
+    numClasses: sizes.numClasses,
+    pooling: sizes.pooling ?? 'cls',
+    block: {
+      dModel: sizes.dModel,
+      numHeads: sizes.numHeads,
+      norm: { kind: 'layer', epsilon: 1e-12 },
+      normPosition: 'post',
+      feedForward: { hidden: 4 * sizes.dModel, kind: 'mlp', activation: 'gelu' },
+    },
+  };
+}
+
+function checkConfig(fn: string, config: EncoderClassifierConfig): void {
+  checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
+  checkInteger(fn, 'config.maxLength', config.maxLength, 1);
+  checkInteger(fn, 'config.numLayers', config.numLayers, 1);
+  checkInteger(fn, 'config.numClasses', config.numClasses, 1);
+  if (config.pooling !== 'cls' && config.pooling !== 'mean') {
+    throw new TfjsBlocksError(fn, 'config.pooling', "'cls' or 'mean'", String(config.pooling));
+  }
+}
+
+/**
+ * Creates an encoder classifier's parameters, reproducible from `seed`.
+ *
+ * @example
+ * ```ts
+ * const params = initEncoderClassifier(bertConfig({ vocabSize: 100, maxLength: 32, dModel: 64, numLayers: 2, numHeads: 4, numClasses: 3 }), 0);
+ * ```
+ */
+export function initEncoderClassifier(
+  config: EncoderClassifierConfig,
+  seed: number,
+): EncoderClassifierParams {
+  checkConfig('initEncoderClassifier', config);
+  const { dModel } = config.block;
+  const seeds = splitSeed(seed, config.numLayers + 3);
+  return {
+    tokenEmbedding: initEmbedding({ rows: config.vocabSize, dim: dModel }, seeds[0]!),
+    positionEmbedding: initEmbedding({ rows: config.maxLength, dim: dModel }, seeds[1]!),
+    embeddingNorm: initNorm(config.block.norm, dModel),
+    blocks: Array.from({ length: config.numLayers }, (_, i) =>
+      initTransformerEncoderBlock(config.block, seeds[3 + i]!),
+    ),
+    ...(config.block.normPosition === 'post'
+      ? {}
+      : { finalNorm: initNorm(config.block.norm, dModel) }),
+    head: initLinear({ inFeatures: dModel, outFeatures: config.numClasses }, seeds[2]!),
+  };
+}
+
+/** Options of {@link encoderClassifier}. */
+export type EncoderClassifierOptions = {
+  /** `[batch, time]` bool or 0/1, true = real token. Padded keys are hidden from attention and from mean pooling. */
+  paddingMask?: Tensor;
+  /** Dropout (training mode). Default `false`. */
+  training?: boolean;
+  /** Dropout seed. Default: random. */
+  seed?: number;
+};
+
+/**
+ * Classifies token sequences.
+ *
+ * @param ids - int32 `[batch, time]`.
+ * @returns logits `[batch, numClasses]`.
+ * @example
+ * ```ts
+ * const logits = encoderClassifier(config, params, ids, { paddingMask });
+ * const loss = softmaxCrossEntropy(logits, labels);
+ * ```
+ */
+export function encoderClassifier(
+  config: EncoderClassifierConfig,
+  params: EncoderClassifierParams,
+  ids: Tensor,
+  options: EncoderClassifierOptions = {},
+): Tensor2D {
+  const fn = 'encoderClassifier';
+  checkConfig(fn, config);
+  if (ids?.rank !== 2)
+    throw new TfjsBlocksError(
+      fn,
+      'ids',
+      'an int32 tensor [batch, time]',
+      ids ? `shape ${formatShape(ids.shape)}` : String(ids),
+    );
+  const [batch, time] = ids.shape as [number, number];
+  if (time > config.maxLength)
+    throw new TfjsBlocksError(
+      fn,
+      'ids.shape[1]',
+      `at most config.maxLength = ${config.maxLength}`,
+      String(time),
+    );
+  const { paddingMask } = options;
+  if (
+    paddingMask &&
+    (paddingMask.rank !== 2 || paddingMask.shape[0] !== batch || paddingMask.shape[1] !== time)
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.paddingMask',
+      `[batch, time] = ${formatShape([batch, time])}`,
+      `shape ${formatShape(paddingMask.shape)}`,
+    );
+  }
+  const seeds = splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), config.numLayers);
+  return tidy(() => {
+    const norm = config.block.norm;
+    let x = add(
+      embed(params.tokenEmbedding, ids),
+      positionEmbedding(params.positionEmbedding, time),
+    );
+    x = applyNorm(norm, params.embeddingNorm, x);
+    const keep = paddingMask ? cast(paddingMask, 'bool') : undefined;
+    const mask = keep ? reshape(keep, [batch, 1, 1, time]) : undefined;
+    params.blocks.forEach((block, i) => {
+      x = transformerEncoderBlock(config.block, block, x as Tensor3D, {
+        mask,
+        training: options.training,
+        seed: seeds[i],
+      });
+    });
+    if (params.finalNorm) x = applyNorm(norm, params.finalNorm, x);
+    let pooled: Tensor;
+    if (config.pooling === 'cls') {
+      pooled = reshape(slice(x, [0, 0, 0], [-1, 1, -1]), [batch, config.block.dModel]);
+    } else {
+      const weights = keep ? expandDims(cast(keep, 'float32'), 2) : undefined;
+      pooled = weights
+        ? div(sum(mul(x, weights), 1), maximum(sum(weights, 1), 1))
+        : div(sum(x, 1), time);
+    }
+    return linear(params.head, pooled) as Tensor2D;
+  });
+}

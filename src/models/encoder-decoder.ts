@@ -1,0 +1,259 @@
+import { add, cast, reshape, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import { sinusoidalPositionEncoding } from '../attention/sinusoidal-position-encoding';
+import {
+  initTransformerDecoderBlock,
+  initTransformerEncoderBlock,
+  type TransformerBlockConfig,
+  type TransformerDecoderBlockParams,
+  type TransformerEncoderBlockParams,
+  transformerDecoderBlock,
+  transformerEncoderBlock,
+} from '../blocks/transformer-block';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, formatShape } from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import { type EmbeddingParams, embed, initEmbedding, tiedOutputProjection } from '../nn/embedding';
+import { initLinear, type LinearParams, linear } from '../nn/linear';
+import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+
+/**
+ * An encoder-decoder (seq2seq) Transformer: the encoder reads the source,
+ * the decoder generates the target with causal self-attention and
+ * cross-attention to the encoder's output. Positions are the fixed
+ * sinusoidal table (added to the embeddings) or RoPE inside attention,
+ * as set by `block.rope`.
+ */
+export type EncoderDecoderConfig = {
+  /** Source vocabulary size. */
+  sourceVocabSize: number;
+  /** Target vocabulary size. */
+  targetVocabSize: number;
+  /** Longest source or target sequence. */
+  maxLength: number;
+  /** Encoder blocks. */
+  numEncoderLayers: number;
+  /** Decoder blocks. */
+  numDecoderLayers: number;
+  /** Configuration shared by encoder and decoder blocks. */
+  block: TransformerBlockConfig;
+  /** The output projection shares the target embedding. Default `true`. */
+  tieEmbeddings?: boolean;
+};
+
+/** Parameters of {@link encoderDecoder}. */
+export type EncoderDecoderParams = {
+  /** `[sourceVocabSize, dModel]`. */
+  sourceEmbedding: EmbeddingParams;
+  /** `[targetVocabSize, dModel]`. */
+  targetEmbedding: EmbeddingParams;
+  /** Encoder blocks. */
+  encoder: TransformerEncoderBlockParams[];
+  /** Decoder blocks (with cross-attention). */
+  decoder: TransformerDecoderBlockParams[];
+  /** Final norms of pre-norm stacks. */
+  encoderNorm?: NormParams;
+  /** Final norm of a pre-norm decoder. */
+  decoderNorm?: NormParams;
+  /** `[dModel, targetVocabSize]`, when embeddings are not tied. */
+  lmHead?: LinearParams;
+};
+
+function checkConfig(fn: string, config: EncoderDecoderConfig): void {
+  checkInteger(fn, 'config.sourceVocabSize', config?.sourceVocabSize, 1);
+  checkInteger(fn, 'config.targetVocabSize', config.targetVocabSize, 1);
+  checkInteger(fn, 'config.maxLength', config.maxLength, 1);
+  checkInteger(fn, 'config.numEncoderLayers', config.numEncoderLayers, 1);
+  checkInteger(fn, 'config.numDecoderLayers', config.numDecoderLayers, 1);
+}
+
+/**
+ * Creates an encoder-decoder's parameters, reproducible from `seed`.
+ *
+ * @example
+ * ```ts
+ * const config: EncoderDecoderConfig = {
+ *   sourceVocabSize: 30, targetVocabSize: 40, maxLength: 32, numEncoderLayers: 2, numDecoderLayers: 2,
+ *   block: { dModel: 64, numHeads: 4, norm: { kind: 'layer' }, feedForward: { hidden: 256, kind: 'mlp', activation: 'gelu' } },
+ * };
+ * const params = initEncoderDecoder(config, 0);
+ * ```
+ */
+export function initEncoderDecoder(
+  config: EncoderDecoderConfig,
+  seed: number,
+): EncoderDecoderParams {
+  checkConfig('initEncoderDecoder', config);
+  const { dModel } = config.block;
+  const pre = config.block.normPosition !== 'post';
+  const seeds = splitSeed(seed, config.numEncoderLayers + config.numDecoderLayers + 3);
+  return {
+    sourceEmbedding: initEmbedding({ rows: config.sourceVocabSize, dim: dModel }, seeds[0]!),
+    targetEmbedding: initEmbedding({ rows: config.targetVocabSize, dim: dModel }, seeds[1]!),
+    encoder: Array.from({ length: config.numEncoderLayers }, (_, i) =>
+      initTransformerEncoderBlock(config.block, seeds[3 + i]!),
+    ),
+    decoder: Array.from({ length: config.numDecoderLayers }, (_, i) =>
+      initTransformerDecoderBlock(config.block, seeds[3 + config.numEncoderLayers + i]!, {
+        withCrossAttention: true,
+      }),
+    ),
+    ...(pre
+      ? {
+          encoderNorm: initNorm(config.block.norm, dModel),
+          decoderNorm: initNorm(config.block.norm, dModel),
+        }
+      : {}),
+    ...(config.tieEmbeddings === false
+      ? {
+          lmHead: initLinear(
+            { inFeatures: dModel, outFeatures: config.targetVocabSize, useBias: false },
+            seeds[2]!,
+          ),
+        }
+      : {}),
+  };
+}
+
+/** Options of {@link encode}, {@link decode} and {@link encoderDecoder}. */
+export type EncoderDecoderOptions = {
+  /** `[batch, sourceTime]` bool or 0/1, true = real source token. */
+  sourceMask?: Tensor;
+  /** Dropout (training mode). Default `false`. */
+  training?: boolean;
+  /** Dropout seed. Default: random. */
+  seed?: number;
+};
+
+function embedWithPositions(
+  config: EncoderDecoderConfig,
+  table: EmbeddingParams,
+  ids: Tensor,
+  fn: string,
+  name: string,
+): Tensor {
+  if (ids?.rank !== 2)
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      'an int32 tensor [batch, time]',
+      ids ? `shape ${formatShape(ids.shape)}` : String(ids),
+    );
+  const time = ids.shape[1]!;
+  if (time > config.maxLength)
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.shape[1]`,
+      `at most config.maxLength = ${config.maxLength}`,
+      String(time),
+    );
+  const x = embed(table, ids);
+  return config.block.rope ? x : add(x, sinusoidalPositionEncoding(time, config.block.dModel));
+}
+
+function keyMask(mask: Tensor | undefined): Tensor | undefined {
+  if (!mask) return undefined;
+  const [batch, time] = mask.shape as [number, number];
+  return reshape(cast(mask, 'bool'), [batch, 1, 1, time]);
+}
+
+/**
+ * Runs the encoder over the source.
+ *
+ * @param sourceIds - int32 `[batch, sourceTime]`.
+ * @returns the memory `[batch, sourceTime, dModel]` that {@link decode} attends to.
+ * @example
+ * ```ts
+ * const memory = encode(config, params, sourceIds, { sourceMask });
+ * ```
+ */
+export function encode(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  sourceIds: Tensor,
+  options: EncoderDecoderOptions = {},
+): Tensor3D {
+  const fn = 'encode';
+  checkConfig(fn, config);
+  const seeds = splitSeed(
+    options.seed ?? Math.floor(Math.random() * 2 ** 31),
+    config.numEncoderLayers,
+  );
+  return tidy(() => {
+    let x = embedWithPositions(config, params.sourceEmbedding, sourceIds, fn, 'sourceIds');
+    const mask = keyMask(options.sourceMask);
+    params.encoder.forEach((block, i) => {
+      x = transformerEncoderBlock(config.block, block, x as Tensor3D, {
+        mask,
+        training: options.training,
+        seed: seeds[i],
+      });
+    });
+    return (
+      params.encoderNorm ? applyNorm(config.block.norm, params.encoderNorm, x) : x
+    ) as Tensor3D;
+  });
+}
+
+/**
+ * Runs the decoder over the target (teacher forcing), attending to the memory.
+ *
+ * @param targetIds - int32 `[batch, targetTime]`.
+ * @param memory - `[batch, sourceTime, dModel]` from {@link encode}.
+ * @returns logits `[batch, targetTime, targetVocabSize]`.
+ * @example
+ * ```ts
+ * const logits = decode(config, params, decoderInputIds, memory, { sourceMask });
+ * ```
+ */
+export function decode(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  targetIds: Tensor,
+  memory: Tensor3D,
+  options: EncoderDecoderOptions = {},
+): Tensor3D {
+  const fn = 'decode';
+  checkConfig(fn, config);
+  const seeds = splitSeed(
+    options.seed ?? Math.floor(Math.random() * 2 ** 31),
+    config.numDecoderLayers,
+  );
+  return tidy(() => {
+    let x = embedWithPositions(config, params.targetEmbedding, targetIds, fn, 'targetIds');
+    const contextMask = keyMask(options.sourceMask);
+    params.decoder.forEach((block, i) => {
+      x = transformerDecoderBlock(config.block, block, x as Tensor3D, {
+        context: memory,
+        contextMask,
+        training: options.training,
+        seed: seeds[i],
+      });
+    });
+    const h = params.decoderNorm ? applyNorm(config.block.norm, params.decoderNorm, x) : x;
+    return (
+      params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.targetEmbedding, h)
+    ) as Tensor3D;
+  });
+}
+
+/**
+ * Encoder then decoder: target-side next-token logits given the source.
+ *
+ * @returns logits `[batch, targetTime, targetVocabSize]`.
+ * @example
+ * ```ts
+ * const logits = encoderDecoder(config, params, sourceIds, decoderInputIds, { sourceMask });
+ * const loss = softmaxCrossEntropy(logits, targetIds);
+ * ```
+ */
+export function encoderDecoder(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  sourceIds: Tensor,
+  targetIds: Tensor,
+  options: EncoderDecoderOptions = {},
+): Tensor3D {
+  return tidy(() =>
+    decode(config, params, targetIds, encode(config, params, sourceIds, options), options),
+  );
+}
