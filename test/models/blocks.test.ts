@@ -15,7 +15,6 @@ import {
   initTransformerEncoderBlock,
   llamaConfig,
   softmaxCrossEntropy,
-  type TensorMap,
   type TransformerBlockConfig,
   tiedOutputProjection,
   transformerDecoderBlock,
@@ -25,6 +24,7 @@ import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectGradientsMatchFiniteDifferences } from '../helpers/gradcheck';
 import { expectNoLeak } from '../helpers/leaks';
+import { flattenParams, trainParams } from '../helpers/params';
 import { describeRejections } from '../helpers/rejections';
 
 const ids = (values: number[][]) => tf.tensor2d(values, undefined, 'int32');
@@ -143,39 +143,21 @@ describeEachBackend('embeddings, feed-forward and blocks', () => {
         hidden: 24,
       }),
     ]) {
-      let params = initDecoderLm(config, 0);
-      const flat = () => ({ ...flatten(params) });
-      const optimizer = chain(clipByGlobalNorm(1), adamw({ learningRate: 3e-2, weightDecay: 0 }));
-      let state = optimizer.init(flat());
+      const initial = initDecoderLm(config, 0);
       const input = ids([[0, 1, 2, 3, 0, 1, 2]]);
       const target = ids([[1, 2, 3, 0, 1, 2, 3]]);
-      const lossAt = (p: typeof params) =>
-        tf.tidy(() => softmaxCrossEntropy(decoderLm(config, p, input), target).dataSync()[0]!);
-      const first = lossAt(params);
       const before = tf.memory().numTensors;
-      for (let i = 0; i < 40; i++) {
-        const names = Object.keys(flat());
-        const { grads } = tf.tidy(() => {
-          const g = tf.grads((...xs: tf.Tensor[]) =>
-            softmaxCrossEntropy(decoderLm(config, unflatten(params, names, xs), input), target),
-          )(names.map((n) => flat()[n]!));
-          return { grads: Object.fromEntries(names.map((n, j) => [n, g[j]!])) };
-        });
-        const { updates, state: next } = optimizer.update(grads, state, flat());
-        const newFlat = tf.tidy(() =>
-          Object.fromEntries(names.map((n) => [n, tf.add(flat()[n]!, updates[n]!)])),
-        );
-        tf.dispose([grads, updates, state as tf.TensorContainer, Object.values(flat())]);
-        params = unflatten(
-          params,
-          names,
-          names.map((n) => newFlat[n]!),
-        );
-        state = next;
-      }
-      expect(tf.memory().numTensors).toBe(before);
-      expect(lossAt(params)).toBeLessThan(first * 0.3);
-      tf.dispose([input, target, Object.values(flat()), state as tf.TensorContainer]);
+      const { params, first, last } = trainParams(
+        initial,
+        (p) => softmaxCrossEntropy(decoderLm(config, p, input), target) as tf.Scalar,
+        chain(clipByGlobalNorm(1), adamw({ learningRate: 3e-2, weightDecay: 0 })),
+        40,
+      );
+      expect(last).toBeLessThan(first * 0.3);
+      // 40 steps keep exactly one set of params alive besides the initial one.
+      const trained = Object.values(flattenParams(params));
+      expect(tf.memory().numTensors).toBe(before + trained.length);
+      tf.dispose([input, target, trained, Object.values(flattenParams(initial))]);
     }
   });
 
@@ -206,30 +188,6 @@ describeEachBackend('embeddings, feed-forward and blocks', () => {
     tf.dispose([params, x, context, ffParams, lm, tokens] as tf.TensorContainer);
   });
 });
-
-/** The model's tensors by path (`blocks.0.attention.query.kernel`), numbers skipped. */
-function flatten(node: unknown, prefix = '', into: TensorMap = {}): TensorMap {
-  if (node instanceof tf.Tensor) into[prefix] = node;
-  else if (node !== null && typeof node === 'object') {
-    for (const [k, v] of Object.entries(node)) flatten(v, prefix ? `${prefix}.${k}` : k, into);
-  }
-  return into;
-}
-
-function unflatten<T>(template: T, names: string[], tensors: tf.Tensor[]): T {
-  const byName = new Map(names.map((n, i) => [n, tensors[i]!]));
-  const walk = (node: unknown, prefix: string): unknown => {
-    if (node instanceof tf.Tensor) return byName.get(prefix) ?? node;
-    if (Array.isArray(node)) return node.map((v, i) => walk(v, prefix ? `${prefix}.${i}` : `${i}`));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(
-        Object.entries(node).map(([k, v]) => [k, walk(v, prefix ? `${prefix}.${k}` : k)]),
-      );
-    }
-    return node;
-  };
-  return walk(template, '') as T;
-}
 
 describeRejections('blocks and models reject bad configs with a TfjsBlocksError', () => [
   [
