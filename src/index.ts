@@ -108,14 +108,18 @@ export {
   encoderDecoder,
   initEncoderDecoder,
 } from './models/encoder-decoder';
+export { initVit, type VitConfig, type VitOptions, type VitParams, vit } from './models/vit';
 export { type GeluOptions, gelu, silu } from './nn/activations';
 export {
   type EmbeddingConfig,
   type EmbeddingParams,
   embed,
   initEmbedding,
+  initTokenAndPositionEmbedding,
   positionEmbedding,
+  type TokenAndPositionEmbeddingParams,
   tiedOutputProjection,
+  tokenAndPositionEmbedding,
 } from './nn/embedding';
 export {
   type FeedForwardActivation,
@@ -126,7 +130,21 @@ export {
 } from './nn/feed-forward';
 export { type LayerNormOptions, layerNorm } from './nn/layer-norm';
 export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/linear';
+export {
+  initMixtureOfExperts,
+  type MixtureOfExpertsConfig,
+  type MixtureOfExpertsParams,
+  type MixtureOfExpertsResult,
+  mixtureOfExperts,
+  type StackedLinearParams,
+} from './nn/mixture-of-experts';
 export { applyNorm, initNorm, type NormConfig, type NormParams } from './nn/norm';
+export {
+  initPatchEmbedding,
+  type PatchEmbeddingConfig,
+  type PatchEmbeddingParams,
+  patchEmbedding,
+} from './nn/patch-embedding';
 export { type RmsNormOptions, rmsNorm } from './nn/rms-norm';
 export { applyUpdates, applyUpdatesInPlace } from './optim/apply-updates';
 export { chain } from './optim/chain';

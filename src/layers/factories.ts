@@ -1,5 +1,7 @@
 import { FeedForward, type FeedForwardLayerArgs } from './feed-forward';
+import { MixtureOfExperts, type MixtureOfExpertsLayerArgs } from './mixture-of-experts';
 import { MultiHeadAttention, type MultiHeadAttentionLayerArgs } from './multi-head-attention';
+import { PatchEmbedding, type PatchEmbeddingLayerArgs } from './patch-embedding';
 import { PositionEmbedding, type PositionEmbeddingLayerArgs } from './position-embedding';
 import { RMSNormalization, type RMSNormalizationLayerArgs } from './rms-normalization';
 import {
@@ -102,4 +104,28 @@ export function transformerDecoderBlock(
   args: TransformerBlockLayerArgs & { crossAttention?: boolean },
 ): TransformerDecoderBlock {
   return new TransformerDecoderBlock(args);
+}
+
+/**
+ * Makes a {@link MixtureOfExperts} layer.
+ *
+ * @example
+ * ```ts
+ * const moe = blocks.mixtureOfExperts({ hidden: 128, numExperts: 8, topK: 2 });
+ * ```
+ */
+export function mixtureOfExperts(args: MixtureOfExpertsLayerArgs): MixtureOfExperts {
+  return new MixtureOfExperts(args);
+}
+
+/**
+ * Makes a {@link PatchEmbedding} layer.
+ *
+ * @example
+ * ```ts
+ * const patches = blocks.patchEmbedding({ patchSize: 4, dim: 64 });
+ * ```
+ */
+export function patchEmbedding(args: PatchEmbeddingLayerArgs): PatchEmbedding {
+  return new PatchEmbedding(args);
 }

@@ -7,7 +7,9 @@
 
 export {
   feedForward,
+  mixtureOfExperts,
   multiHeadAttention,
+  patchEmbedding,
   positionEmbedding,
   rmsNormalization,
   tokenAndPositionEmbedding,
@@ -16,13 +18,14 @@ export {
 } from './factories';
 export { FeedForward, type FeedForwardLayerArgs } from './feed-forward';
 export type { BaseLayerArgs, Kwargs as LayerCallKwargs } from './functional-layer';
+export { MixtureOfExperts, type MixtureOfExpertsLayerArgs } from './mixture-of-experts';
 export { MultiHeadAttention, type MultiHeadAttentionLayerArgs } from './multi-head-attention';
+export { PatchEmbedding, type PatchEmbeddingLayerArgs } from './patch-embedding';
 export { PositionEmbedding, type PositionEmbeddingLayerArgs } from './position-embedding';
 export { RMSNormalization, type RMSNormalizationLayerArgs } from './rms-normalization';
 export {
   TokenAndPositionEmbedding,
   type TokenAndPositionEmbeddingLayerArgs,
-  type TokenAndPositionEmbeddingParams,
 } from './token-and-position-embedding';
 export {
   type TransformerBlockLayerArgs,

@@ -1,7 +1,10 @@
-import { add, cast, type serialization, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { cast, type serialization, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import { checkInteger } from '../internal/checks';
-import { splitSeed } from '../internal/seed';
-import { type EmbeddingParams, embed, initEmbedding, positionEmbedding } from '../nn/embedding';
+import {
+  initTokenAndPositionEmbedding,
+  type TokenAndPositionEmbeddingParams,
+  tokenAndPositionEmbedding,
+} from '../nn/embedding';
 import {
   type BaseLayerArgs,
   FunctionalLayer,
@@ -9,14 +12,6 @@ import {
   layerSeed,
   registerLayer,
 } from './functional-layer';
-
-/** Weights of {@link TokenAndPositionEmbedding}. */
-export type TokenAndPositionEmbeddingParams = {
-  /** `[vocabSize, dim]`. */
-  tokens: EmbeddingParams;
-  /** `[maxLength, dim]`. */
-  positions: EmbeddingParams;
-};
 
 /** Options of the {@link TokenAndPositionEmbedding} layer. */
 export type TokenAndPositionEmbeddingLayerArgs = BaseLayerArgs & {
@@ -61,20 +56,12 @@ export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionE
   }
 
   protected initParams(): TokenAndPositionEmbeddingParams {
-    const [st, sp] = splitSeed(this.args.seed!, 2) as [number, number];
-    return {
-      tokens: initEmbedding({ rows: this.args.vocabSize, dim: this.args.dim }, st),
-      positions: initEmbedding({ rows: this.args.maxLength, dim: this.args.dim, std: 0.01 }, sp),
-    };
+    return initTokenAndPositionEmbedding(this.args, this.args.seed!);
   }
 
   /** Embeds ids (cast to int32) and adds positions. */
   override call(inputs: Tensor | Tensor[]): Tensor {
-    return tidy(() => {
-      const ids = cast(firstInput(inputs), 'int32');
-      const { tokens, positions } = this.params();
-      return add(embed(tokens, ids), positionEmbedding(positions, ids.shape[1]!));
-    });
+    return tidy(() => tokenAndPositionEmbedding(this.params(), cast(firstInput(inputs), 'int32')));
   }
 
   /** `[batch, time, dim]`. */

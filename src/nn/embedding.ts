@@ -1,4 +1,5 @@
 import {
+  add,
   gather,
   getBackend,
   getKernel,
@@ -16,6 +17,7 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { checkFloatTensor, checkInteger, checkNumber, formatShape } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { splitSeed } from '../internal/seed';
 import { checkClassLabels } from '../losses/label-checks';
 
 /** Parameters of an embedding: a `[rows, dim]` table (tokens or positions). */
@@ -159,5 +161,62 @@ export function tiedOutputProjection(params: EmbeddingParams, x: Tensor): Tensor
       ...input.shape.slice(0, -1),
       rows,
     ]),
+  );
+}
+
+/** Parameters of {@link tokenAndPositionEmbedding}. */
+export type TokenAndPositionEmbeddingParams = {
+  /** `[vocabSize, dim]`. */
+  tokens: EmbeddingParams;
+  /** `[maxLength, dim]`. */
+  positions: EmbeddingParams;
+};
+
+/**
+ * Creates token and learned position tables (GPT-2's `wte` and `wpe`).
+ *
+ * @example
+ * ```ts
+ * const params = initTokenAndPositionEmbedding({ vocabSize: 96, maxLength: 128, dim: 128 }, 0);
+ * ```
+ */
+export function initTokenAndPositionEmbedding(
+  config: { vocabSize: number; maxLength: number; dim: number },
+  seed: number,
+): TokenAndPositionEmbeddingParams {
+  const [st, sp] = splitSeed(seed, 2) as [number, number];
+  return {
+    tokens: initEmbedding({ rows: config.vocabSize, dim: config.dim }, st),
+    positions: initEmbedding({ rows: config.maxLength, dim: config.dim, std: 0.01 }, sp),
+  };
+}
+
+/**
+ * Token embeddings plus the learned embeddings of positions
+ * `offset … offset + time - 1`.
+ *
+ * @param ids - int32 `[batch, time]`.
+ * @returns `[batch, time, dim]`.
+ * @example
+ * ```ts
+ * const x = tokenAndPositionEmbedding(params, tf.tensor2d([[5, 1, 9]], undefined, 'int32'));
+ * ```
+ */
+export function tokenAndPositionEmbedding(
+  params: TokenAndPositionEmbeddingParams,
+  ids: Tensor,
+  options: { offset?: number } = {},
+): Tensor {
+  const time = ids instanceof Tensor && ids.rank === 2 ? ids.shape[1]! : -1;
+  if (time < 1) {
+    throw new TfjsBlocksError(
+      'tokenAndPositionEmbedding',
+      'ids',
+      'an int32 tensor [batch, time]',
+      ids instanceof Tensor ? `shape ${formatShape(ids.shape)}` : String(ids),
+    );
+  }
+  return tidy(() =>
+    add(embed(params.tokens, ids), positionEmbedding(params.positions, time, options)),
   );
 }

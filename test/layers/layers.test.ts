@@ -7,18 +7,22 @@ import { expect, it } from 'vitest';
 import {
   adamw,
   initFeedForward,
+  initMixtureOfExperts,
   initMultiHeadAttention,
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
+  learningRateScheduler,
   softmaxCrossEntropy,
   TransformOptimizer,
   toLayersLoss,
   transformerDecoderBlock,
+  warmupCosineDecaySchedule,
 } from '../../src/index';
 import { tensorLeaves } from '../../src/layers/functional-layer';
 import * as blockLayers from '../../src/layers/index';
 import {
   FeedForward,
+  MixtureOfExperts,
   MultiHeadAttention,
   PositionEmbedding,
   RMSNormalization,
@@ -51,6 +55,15 @@ const CASES = () => [
     name: 'RMSNormalization',
     layer: new RMSNormalization(),
     params: () => ({ gamma: tf.ones([16]) }),
+  },
+  {
+    name: 'MixtureOfExperts',
+    layer: new MixtureOfExperts({ hidden: 8, numExperts: 4, topK: 2, seed: 6 }),
+    params: () =>
+      initMixtureOfExperts(
+        { dModel: 16, hidden: 8, numExperts: 4, topK: 2, kind: 'mlp', activation: 'gelu' },
+        0,
+      ),
   },
   {
     name: 'PositionEmbedding',
@@ -93,8 +106,8 @@ async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
 }
 
 describeEachBackend('tfjs-layers Layers', () => {
-  for (const { name, layer, params } of CASES()) {
-    it(`${name}: weights = the functional params, serialization round trip, no leaks`, async () => {
+  CASES().forEach(({ name, layer, params }, index) => {
+    it(`${name}: weights = the functional params, round trips in memory and on disk, no leaks`, async () => {
       const input = tfl.input({ shape: [6, 16] });
       const model = tfl.model({ inputs: input, outputs: layer.apply(input) as tfl.SymbolicTensor });
       const reference = params();
@@ -108,11 +121,59 @@ describeEachBackend('tfjs-layers Layers', () => {
         rtol: 0,
         atol: 0,
       });
+      const dir = mkdtempSync(join(tmpdir(), 'tfjs-blocks-layer-'));
+      await model.save(nodeFileSystem(dir));
+      const fromDisk = await tfl.loadLayersModel(nodeFileSystem(dir));
+      expectClose(fromDisk.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, {
+        rtol: 0,
+        atol: 0,
+      });
+      rmSync(dir, { recursive: true, force: true });
       tf.dispose(x);
       model.dispose();
       loaded.dispose();
+      fromDisk.dispose();
     });
-  }
+
+    it(`${name}: trains in model.fit (${index % 2 === 0 ? 'our adamw' : 'tf.train.adam with a schedule callback'})`, async () => {
+      const input = tfl.input({ shape: [6, 16] });
+      const trained = CASES()[index]!.layer;
+      // x + layer(x) keeps the task learnable for every layer; the layer must still move.
+      const h = tfl.layers
+        .add()
+        .apply([input, trained.apply(input) as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+      const model = tfl.model({
+        inputs: input,
+        outputs: tfl.layers.dense({ units: 1 }).apply(h) as tfl.SymbolicTensor,
+      });
+      const ours = index % 2 === 0;
+      model.compile({
+        optimizer: ours
+          ? new TransformOptimizer(adamw({ learningRate: 1e-2, weightDecay: 0 }))
+          : tf.train.adam(1e-2),
+        loss: 'meanSquaredError',
+      });
+      const x = tf.randomNormal([32, 6, 16], 0, 1, 'float32', 11);
+      const y = tf.sum(tf.slice(x, [0, 0, 0], [-1, -1, 2]), -1, true);
+      const before = trained.getWeights().map((w) => tf.clone(w));
+      const callbacks = ours
+        ? []
+        : [
+            learningRateScheduler(
+              warmupCosineDecaySchedule({ peakValue: 1e-2, warmupSteps: 2, decaySteps: 30 }),
+            ),
+          ];
+      const history = await model.fit(x, y, { epochs: 30, batchSize: 8, verbose: 0, callbacks });
+      const losses = history.history.loss as number[];
+      expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.5);
+      const moved = trained
+        .getWeights()
+        .some((w, i) => tf.tidy(() => tf.any(tf.notEqual(w, before[i]!)).dataSync()[0] === 1));
+      expect(moved).toBe(true);
+      tf.dispose([x, y, before]);
+      model.dispose();
+    });
+  });
 
   it('Layer output equals the functional block on the layer weights', () => {
     tf.tidy(() => {

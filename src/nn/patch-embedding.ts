@@ -1,0 +1,135 @@
+import {
+  add,
+  matMul,
+  reshape,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor3D,
+  type Tensor4D,
+  tidy,
+  transpose,
+} from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { checkFloatTensor, checkInteger, formatShape } from '../internal/checks';
+import { initLinear, type LinearParams } from './linear';
+
+/** Configuration of {@link initPatchEmbedding}. */
+export type PatchEmbeddingConfig = {
+  /** Side of the square patches, in pixels. */
+  patchSize: number;
+  /** Channels of the images (3 for RGB). */
+  channels: number;
+  /** Width of each patch's embedding. */
+  dim: number;
+};
+
+/**
+ * Parameters of {@link patchEmbedding}: a linear map of a flattened patch.
+ * `kernel` rows are ordered (patchRow, patchCol, channel), so
+ * `reshape(kernel, [patchSize, patchSize, channels, dim])` is the equivalent
+ * `tf.conv2d` filter.
+ */
+export type PatchEmbeddingParams = {
+  /** `[patchSize · patchSize · channels, dim]`. */
+  kernel: Tensor2D;
+  /** `[dim]`. */
+  bias: Tensor1D;
+};
+
+/**
+ * Creates {@link PatchEmbeddingParams} with a Glorot-uniform kernel and a
+ * zero bias, reproducible from `seed`.
+ *
+ * @example
+ * ```ts
+ * const params = initPatchEmbedding({ patchSize: 16, channels: 3, dim: 768 }, 0);
+ * ```
+ */
+export function initPatchEmbedding(
+  config: PatchEmbeddingConfig,
+  seed: number,
+): PatchEmbeddingParams {
+  const fn = 'initPatchEmbedding';
+  const patchSize = checkInteger(fn, 'config.patchSize', config?.patchSize, 1);
+  const channels = checkInteger(fn, 'config.channels', config.channels, 1);
+  const dim = checkInteger(fn, 'config.dim', config.dim, 1);
+  const linear = initLinear(
+    { inFeatures: patchSize * patchSize * channels, outFeatures: dim },
+    seed,
+  );
+  return linear as Required<LinearParams>;
+}
+
+/**
+ * Cuts images into non-overlapping square patches and embeds each one
+ * linearly (ViT's input layer, Dosovitskiy et al., https://arxiv.org/abs/2010.11929).
+ *
+ * Patches come out in row-major order (left to right, then top to bottom).
+ * The result equals `tf.conv2d(images, reshape(kernel, [p, p, channels, dim]), p, 'valid')`
+ * plus the bias, reshaped to `[batch, numPatches, dim]`; it is computed with
+ * a rank-4 transpose and one 2-D matMul instead, because the wasm backend
+ * has no Conv2DBackpropFilter (a conv's kernel could not train there) and
+ * its 2-D matMul is its fastest kernel.
+ *
+ * The patch size is read from the params: `kernel.shape[0] = patchSize² · channels`.
+ *
+ * @param images - `[batch, height, width, channels]` (NHWC, tfjs's layout);
+ *   height and width divisible by the patch size.
+ * @returns `[batch, (height / patchSize) · (width / patchSize), dim]`.
+ * @example
+ * ```ts
+ * const params = initPatchEmbedding({ patchSize: 4, channels: 3, dim: 64 }, 0);
+ * const tokens = patchEmbedding(params, tf.randomUniform([2, 32, 32, 3])); // [2, 64, 64]
+ * ```
+ */
+export function patchEmbedding(params: PatchEmbeddingParams, images: Tensor4D): Tensor3D {
+  const fn = 'patchEmbedding';
+  const x = checkFloatTensor<Tensor4D>(fn, 'images', images, {
+    rank: 4,
+    layout: '[batch, height, width, channels]',
+  });
+  const kernel = checkFloatTensor<Tensor2D>(fn, 'params.kernel', params?.kernel, {
+    rank: 2,
+    layout: '[patchSize · patchSize · channels, dim]',
+  });
+  checkFloatTensor(fn, 'params.bias', params.bias, { rank: 1, layout: '[dim]' });
+  const [batch, height, width, channels] = x.shape;
+  const [rows, dim] = kernel.shape;
+  const patchSize = Math.round(Math.sqrt(rows / channels));
+  if (patchSize * patchSize * channels !== rows) {
+    throw new TfjsBlocksError(
+      fn,
+      'params.kernel.shape[0]',
+      `patchSize² · channels with channels = images.shape[3] = ${channels}`,
+      String(rows),
+    );
+  }
+  if (params.bias.shape[0] !== dim) {
+    throw new TfjsBlocksError(
+      fn,
+      'params.bias',
+      `of shape [${dim}]`,
+      formatShape(params.bias.shape),
+    );
+  }
+  if (height % patchSize !== 0 || width % patchSize !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'images',
+      `of height and width divisible by the patch size ${patchSize}`,
+      `shape ${formatShape(x.shape)}`,
+    );
+  }
+  const gridH = height / patchSize;
+  const gridW = width / patchSize;
+  return tidy(() => {
+    // Within one pixel row, (gridCol, patchCol, channel) are contiguous, so
+    // patchCol and channel merge into one axis and a rank-4 transpose (the
+    // rank-6 one is ~100x slower on wasm) moves gridCol before patchRow.
+    const rowsOfPatches = reshape(x, [batch * gridH, patchSize, gridW, patchSize * channels]);
+    const patches = transpose(rowsOfPatches, [0, 2, 1, 3]); // [batch·gridH, gridW, patchRow, patchCol·channel]
+    const flat = reshape(patches, [batch * gridH * gridW, rows]); // rows ordered (patchRow, patchCol, channel)
+    const y = add(matMul(flat as Tensor2D, kernel), params.bias); // [batch·numPatches, dim]
+    return reshape(y, [batch, gridH * gridW, dim]);
+  });
+}
