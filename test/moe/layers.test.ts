@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect, it } from 'vitest';
@@ -6,6 +9,7 @@ import { MixtureOfExperts } from '../../src/layers/mixture-of-experts';
 import { PatchEmbedding } from '../../src/layers/patch-embedding';
 import { initMixtureOfExperts, mixtureOfExperts } from '../../src/nn/mixture-of-experts';
 import { initPatchEmbedding, patchEmbedding } from '../../src/nn/patch-embedding';
+import { nodeFileSystem } from '../../src/node/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
@@ -159,6 +163,16 @@ describeEachBackend('MixtureOfExperts and PatchEmbedding layers', () => {
     // 2 steps an epoch, each adding 0.01 · auxLoss (auxLoss is 1 when perfectly balanced).
     expect(added.length).toBe(32);
     for (const a of added) expect(a).toBeGreaterThan(0.005);
+    // The trained model survives a save to disk through tfjs-blocks/node.
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-blocks-moe-'));
+    await model.save(nodeFileSystem(dir));
+    const fromDisk = await tfl.loadLayersModel(nodeFileSystem(dir));
+    expectClose(fromDisk.predict(images) as tf.Tensor, model.predict(images) as tf.Tensor, {
+      rtol: 0,
+      atol: 0,
+    });
+    rmSync(dir, { recursive: true, force: true });
+    fromDisk.dispose();
     model.dispose();
     tf.dispose([images, labels]);
   });
