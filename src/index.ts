@@ -51,6 +51,21 @@ export {
   transformerEncoderBlock,
 } from './blocks/transformer-block';
 export { TfjsBlocksError } from './errors';
+export { type GenerateOptions, type GenerationModel, generate } from './generate/generate';
+export {
+  applyLogitsProcessors,
+  greedyTokens,
+  type LogitsProcessor,
+  type LogitsProcessorContext,
+  minPProcessor,
+  repetitionPenaltyProcessor,
+  sampleTokens,
+  seededRandom,
+  temperatureProcessor,
+  topKProcessor,
+  topPProcessor,
+} from './generate/logits-processors';
+export { ByteTokenizer, type ByteTokenizerOptions, type Tokenizer } from './generate/tokenizer';
 export {
   type FocalLossOptions,
   focalLoss,

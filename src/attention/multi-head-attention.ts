@@ -172,22 +172,43 @@ export function multiHeadAttention(
   );
   const { context: _context, rope, ...attentionOptions } = options;
   return tidy(() => {
-    // [B, T, heads·D] -> [B, heads, T, D]
-    const splitHeads = (t: Tensor, heads: number): Tensor4D => {
-      const [batch, time] = t.shape as [number, number];
-      return transpose(reshape(t, [batch, time, heads, headDim]), [0, 2, 1, 3]) as Tensor4D;
-    };
-    let q = splitHeads(linear(params.query, input), numHeads);
-    let k = splitHeads(linear(params.key, context), numKvHeads);
-    const v = splitHeads(linear(params.value, context), numKvHeads);
-    if (rope) {
-      const ropeOptions = rope === true ? {} : rope;
-      q = applyRotaryEmbedding(q, ropeOptions);
-      k = applyRotaryEmbedding(k, ropeOptions);
-    }
-    const attended = scaledDotProductAttention(q, k, v, attentionOptions); // [B, H, T, D]
-    const [batch, , time] = attended.shape;
-    const merged = reshape(transpose(attended, [0, 2, 1, 3]), [batch, time, numHeads * headDim]);
-    return linear(params.output, merged as Tensor3D);
+    const heads = { numHeads, numKvHeads, headDim };
+    const q = projectHeads(params.query, input, numHeads, headDim);
+    const k = projectHeads(params.key, context, numKvHeads, headDim);
+    const v = projectHeads(params.value, context, numKvHeads, headDim);
+    const ropeOptions = rope ? (rope === true ? {} : rope) : undefined;
+    const [qr, kr] = ropeOptions
+      ? [applyRotaryEmbedding(q, ropeOptions), applyRotaryEmbedding(k, ropeOptions)]
+      : [q, k];
+    return outputProjection(params, scaledDotProductAttention(qr, kr, v, attentionOptions), heads);
   });
+}
+
+/** `x · kernel + bias`, split into heads: `[B, T, heads·D]` → `[B, heads, T, D]`. */
+export function projectHeads(
+  projection: LinearParams,
+  x: Tensor,
+  heads: number,
+  headDim: number,
+): Tensor4D {
+  const [batch, time] = x.shape as [number, number];
+  return transpose(
+    reshape(linear(projection, x), [batch, time, heads, headDim]),
+    [0, 2, 1, 3],
+  ) as Tensor4D;
+}
+
+/** Merges heads `[B, heads, T, D]` → `[B, T, heads·D]` and applies the output projection. */
+export function outputProjection(
+  params: MultiHeadAttentionParams,
+  attended: Tensor4D,
+  heads: { numHeads: number; headDim: number },
+): Tensor3D {
+  const [batch, , time] = attended.shape;
+  const merged = reshape(transpose(attended, [0, 2, 1, 3]), [
+    batch,
+    time,
+    heads.numHeads * heads.headDim,
+  ]);
+  return linear(params.output, merged as Tensor3D);
 }

@@ -202,7 +202,9 @@ export function initTransformerDecoderBlock(
   };
 }
 
-type Checked = ReturnType<typeof checkBlockConfig>;
+/** A block config with its defaults filled in (see {@link checkBlockConfig}). */
+export type CheckedBlockConfig = ReturnType<typeof checkBlockConfig>;
+type Checked = CheckedBlockConfig;
 
 /** One residual branch in the configured layout (pre or post norm), with dropout when training. */
 function residual(
@@ -323,36 +325,60 @@ export function transformerDecoderBlock(
   }
   return tidy(() => {
     const { drop, attentionSeed } = dropper(checked, options, 6);
-    const selfAttention = (h: Tensor) =>
-      attend(checked, params.attention, h, options, attentionSeed(), {
-        causal: true,
-        mask: options.mask,
-        rope: true,
-      });
-    const ffn = (h: Tensor) =>
-      feedForward({ ...checked.feedForward, dModel: checked.dModel }, params.feedForward, h);
-    if (checked.normPosition === 'parallel') {
-      if (params.crossAttention) {
-        throw new TfjsBlocksError(
-          fn,
-          'config.normPosition',
-          "'pre' or 'post' for a block with cross-attention",
-          "'parallel'",
-        );
-      }
-      const a = selfAttention(applyNorm(checked.norm, params.attentionNorm, x));
-      const f = ffn(applyNorm(checked.norm, params.feedForwardNorm, x));
-      return add(add(x, drop(a)), drop(f));
-    }
-    let h = residual(checked, params.attentionNorm, x, selfAttention, drop);
-    if (params.crossAttention && params.crossAttentionNorm) {
-      const cross = (q: Tensor) =>
+    return decoderBlockLayout(checked, params, x, drop, {
+      self: (h) =>
+        attend(checked, params.attention, h, options, attentionSeed(), {
+          causal: true,
+          mask: options.mask,
+          rope: true,
+        }),
+      cross: (q) =>
         attend(checked, params.crossAttention!, q, options, attentionSeed(), {
           context: options.context,
           mask: options.contextMask,
-        });
-      h = residual(checked, params.crossAttentionNorm, h, cross, drop);
-    }
-    return residual(checked, params.feedForwardNorm, h, ffn, drop);
+        }),
+    });
   }) as Tensor3D;
+}
+
+/** The attention sub-layers of a decoder block, as functions of their normalised input. */
+export type DecoderBlockAttention = {
+  /** Causal self-attention. */
+  self: (h: Tensor) => Tensor;
+  /** Cross-attention (blocks that have it). */
+  cross: (h: Tensor) => Tensor;
+};
+
+/**
+ * A decoder block's residual layout around given attention functions: the
+ * training path passes plain attention, cached generation passes attention
+ * over its key/value cache, and both share this code.
+ */
+export function decoderBlockLayout(
+  config: CheckedBlockConfig,
+  params: TransformerDecoderBlockParams,
+  x: Tensor,
+  drop: (t: Tensor) => Tensor,
+  attention: DecoderBlockAttention,
+): Tensor {
+  const ffn = (h: Tensor) =>
+    feedForward({ ...config.feedForward, dModel: config.dModel }, params.feedForward, h);
+  if (config.normPosition === 'parallel') {
+    if (params.crossAttention) {
+      throw new TfjsBlocksError(
+        'transformerDecoderBlock',
+        'config.normPosition',
+        "'pre' or 'post' for a block with cross-attention",
+        "'parallel'",
+      );
+    }
+    const a = attention.self(applyNorm(config.norm, params.attentionNorm, x));
+    const f = ffn(applyNorm(config.norm, params.feedForwardNorm, x));
+    return add(add(x, drop(a)), drop(f));
+  }
+  let h = residual(config, params.attentionNorm, x, attention.self, drop);
+  if (params.crossAttention && params.crossAttentionNorm) {
+    h = residual(config, params.crossAttentionNorm, h, attention.cross, drop);
+  }
+  return residual(config, params.feedForwardNorm, h, ffn, drop);
 }

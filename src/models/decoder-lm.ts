@@ -1,4 +1,4 @@
-import { add, expandDims, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import { add, cast, expandDims, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
 import {
   initTransformerDecoderBlock,
   type TransformerBlockConfig,
@@ -139,7 +139,8 @@ export function llamaConfig(
   };
 }
 
-function blockConfig(config: DecoderLmConfig): TransformerBlockConfig {
+/** The blocks' config: RoPE on with `positions: 'rope'`, off with learned positions. */
+export function decoderBlockConfig(config: DecoderLmConfig): TransformerBlockConfig {
   return config.positions === 'rope'
     ? { ...config.block, rope: config.block.rope ?? true }
     : { ...config.block, rope: false };
@@ -184,7 +185,7 @@ export function initDecoderLm(config: DecoderLmConfig, seed: number): DecoderLmP
         }
       : {}),
     blocks: Array.from({ length: config.numLayers }, (_, i) =>
-      initTransformerDecoderBlock(blockConfig(config), seeds[3 + i]!),
+      initTransformerDecoderBlock(decoderBlockConfig(config), seeds[3 + i]!),
     ),
     finalNorm: initNorm(config.block.norm, dModel),
     ...(config.tieEmbeddings
@@ -204,8 +205,14 @@ export type DecoderLmOptions = {
   training?: boolean;
   /** Dropout seed. Default: random. */
   seed?: number;
-  /** Padding mask `[batch, time]` (true = real token), combined with the causal mask. */
+  /** Padding mask `[batch, time]`, bool or 0/1 (true = real token), combined with the causal mask. */
   paddingMask?: Tensor;
+  /**
+   * Position of each token `[batch, time]` (int32) for learned positions,
+   * e.g. counting from the first real token of a left-padded row. Default
+   * `0 … time - 1`.
+   */
+  positionIds?: Tensor;
 };
 
 /**
@@ -248,24 +255,56 @@ export function decoderLm(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numLayers,
   );
-  const blockCfg = blockConfig(config);
+  const blockCfg = decoderBlockConfig(config);
   return tidy(() => {
-    let x = embed(params.tokenEmbedding, ids);
-    if (params.positionEmbedding) x = add(x, positionEmbedding(params.positionEmbedding, time));
     // [batch, time] -> [batch, 1, 1, time]: padded keys are hidden from every query.
     const mask = options.paddingMask
-      ? expandDims(expandDims(options.paddingMask, 1), 1)
+      ? expandDims(expandDims(cast(options.paddingMask, 'bool'), 1), 1)
       : undefined;
-    params.blocks.forEach((block, i) => {
-      x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
-        training: options.training,
-        seed: blockSeeds[i],
-        mask,
-      });
-    });
-    const h = applyNorm(config.block.norm, params.finalNorm, x);
-    return (
-      params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.tokenEmbedding, h)
-    ) as Tensor3D;
+    return decoderLmForward(
+      config,
+      params,
+      ids,
+      { positionIds: options.positionIds },
+      (i, block, x) =>
+        transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
+          training: options.training,
+          seed: blockSeeds[i],
+          mask,
+        }),
+    );
   });
+}
+
+/**
+ * Embeddings, the blocks (each run by `runBlock`) and the head: shared by
+ * {@link decoderLm} and cached generation, which runs the blocks over its
+ * key/value cache.
+ */
+export function decoderLmForward(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  positions: { positionIds?: Tensor; offset?: number },
+  runBlock: (index: number, block: TransformerDecoderBlockParams, x: Tensor) => Tensor,
+): Tensor3D {
+  const time = ids.shape[1]!;
+  let x = embed(params.tokenEmbedding, ids);
+  if (params.positionEmbedding) {
+    const table = params.positionEmbedding;
+    const offset = positions.offset ?? 0;
+    x = add(
+      x,
+      positions.positionIds
+        ? embed(table, positions.positionIds)
+        : positionEmbedding(table, time, { offset }),
+    );
+  }
+  params.blocks.forEach((block, i) => {
+    x = runBlock(i, block, x);
+  });
+  const h = applyNorm(config.block.norm, params.finalNorm, x);
+  return (
+    params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.tokenEmbedding, h)
+  ) as Tensor3D;
 }

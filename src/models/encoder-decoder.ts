@@ -1,4 +1,4 @@
-import { add, cast, reshape, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import { add, cast, reshape, slice, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
 import { sinusoidalPositionEncoding } from '../attention/sinusoidal-position-encoding';
 import {
   initTransformerDecoderBlock,
@@ -130,6 +130,7 @@ function embedWithPositions(
   ids: Tensor,
   fn: string,
   name: string,
+  offset = 0,
 ): Tensor {
   if (ids?.rank !== 2)
     throw new TfjsBlocksError(
@@ -139,15 +140,17 @@ function embedWithPositions(
       ids ? `shape ${formatShape(ids.shape)}` : String(ids),
     );
   const time = ids.shape[1]!;
-  if (time > config.maxLength)
+  if (offset + time > config.maxLength)
     throw new TfjsBlocksError(
       fn,
       `${name}.shape[1]`,
-      `at most config.maxLength = ${config.maxLength}`,
+      `at most config.maxLength = ${config.maxLength}${offset ? ` - ${offset} (the offset)` : ''}`,
       String(time),
     );
   const x = embed(table, ids);
-  return config.block.rope ? x : add(x, sinusoidalPositionEncoding(time, config.block.dModel));
+  if (config.block.rope) return x;
+  const table2d = sinusoidalPositionEncoding(offset + time, config.block.dModel);
+  return add(x, offset ? slice(table2d, [offset, 0], [time, -1]) : table2d);
 }
 
 function keyMask(mask: Tensor | undefined): Tensor | undefined {
@@ -219,21 +222,44 @@ export function decode(
     config.numDecoderLayers,
   );
   return tidy(() => {
-    let x = embedWithPositions(config, params.targetEmbedding, targetIds, fn, 'targetIds');
     const contextMask = keyMask(options.sourceMask);
-    params.decoder.forEach((block, i) => {
-      x = transformerDecoderBlock(config.block, block, x as Tensor3D, {
+    return decoderForward(config, params, targetIds, 0, (i, block, x) =>
+      transformerDecoderBlock(config.block, block, x as Tensor3D, {
         context: memory,
         contextMask,
         training: options.training,
         seed: seeds[i],
-      });
-    });
-    const h = params.decoderNorm ? applyNorm(config.block.norm, params.decoderNorm, x) : x;
-    return (
-      params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.targetEmbedding, h)
-    ) as Tensor3D;
+      }),
+    );
   });
+}
+
+/**
+ * Target embeddings (at positions `offset …`), the decoder blocks (each run
+ * by `runBlock`) and the head: shared by {@link decode} and cached generation.
+ */
+export function decoderForward(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  targetIds: Tensor,
+  offset: number,
+  runBlock: (index: number, block: TransformerDecoderBlockParams, x: Tensor) => Tensor,
+): Tensor3D {
+  let x = embedWithPositions(
+    config,
+    params.targetEmbedding,
+    targetIds,
+    'decode',
+    'targetIds',
+    offset,
+  );
+  params.decoder.forEach((block, i) => {
+    x = runBlock(i, block, x);
+  });
+  const h = params.decoderNorm ? applyNorm(config.block.norm, params.decoderNorm, x) : x;
+  return (
+    params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.targetEmbedding, h)
+  ) as Tensor3D;
 }
 
 /**
