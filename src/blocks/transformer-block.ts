@@ -1,4 +1,15 @@
-import { add, dropout, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import {
+  add,
+  concat,
+  dropout,
+  fill,
+  type Tensor,
+  type Tensor3D,
+  tidy,
+  where,
+  zeros,
+} from '@tensorflow/tfjs-core';
+import { alibiBias } from '../attention/alibi';
 import {
   initMultiHeadAttention,
   type MultiHeadAttentionParams,
@@ -53,6 +64,8 @@ export type TransformerBlockConfig = {
   attentionBias?: boolean;
   /** Rotary position embedding on queries and keys. Default off. */
   rope?: boolean | RotaryEmbeddingOptions;
+  /** ALiBi: add the per-head linear distance bias to self-attention scores. Default `false`. */
+  alibi?: boolean;
   /** Dropout on each residual branch while training. Default `0`. */
   dropoutRate?: number;
   /** Dropout on the attention weights while training. Default `0`. */
@@ -240,14 +253,40 @@ function attend(
     extra.rope && config.rope
       ? { ...(config.rope === true ? {} : config.rope), offset: options.offset ?? 0 }
       : undefined;
+  // ALiBi belongs to self-attention (extra.rope marks it), like RoPE.
+  const time = x.shape[1]!;
+  const mask =
+    extra.rope && config.alibi ? withAlibi(extra.mask, params.numHeads, time, time) : extra.mask;
   return multiHeadAttention(params, x as Tensor3D, {
     causal: extra.causal,
     context: extra.context,
-    mask: extra.mask,
+    mask,
     rope,
     dropoutRate: options.training ? config.attentionDropoutRate : 0,
     seed,
   });
+}
+
+/**
+ * An attention mask with ALiBi's bias `[1, heads, tq, tk]` added: a bool
+ * mask becomes 0 / -Infinity first. `tk` may exceed the bias's keys (a
+ * preallocated cache): the extra keys get no bias (they are masked anyway).
+ */
+export function withAlibi(
+  mask: Tensor | undefined,
+  heads: number,
+  tq: number,
+  keys: number,
+  capacity = keys,
+): Tensor {
+  let bias: Tensor = alibiBias(heads, tq, keys);
+  if (capacity > keys) bias = concat([bias, zeros([1, heads, tq, capacity - keys])], 3);
+  if (!mask) return bias;
+  const additive =
+    mask.dtype === 'bool'
+      ? where(mask, zeros(mask.shape), fill(mask.shape, Number.NEGATIVE_INFINITY))
+      : mask;
+  return add(additive, bias);
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type CheckedBlockConfig,
   checkBlockConfig,
   decoderBlockLayout,
+  withAlibi,
 } from '../blocks/transformer-block';
 import {
   type DecoderLmConfig,
@@ -173,7 +174,12 @@ function cachedSelfAttention(
     k = applyRotaryEmbedding(k, rope);
   }
   const next = { key: writeAt(layer.key, k, length), value: writeAt(layer.value, v, length) };
-  const attended = scaledDotProductAttention(q, next.key, next.value, { mask });
+  const t = h.shape[1]!;
+  // ALiBi: the new queries sit at positions length … length + t - 1.
+  const fullMask = config.alibi
+    ? withAlibi(mask, numHeads, t, length + t, layer.key.shape[2])
+    : mask;
+  const attended = scaledDotProductAttention(q, next.key, next.value, { mask: fullMask });
   return { output: outputProjection(params, attended, { numHeads, headDim }), layer: next };
 }
 

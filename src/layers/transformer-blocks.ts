@@ -37,11 +37,13 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     normPosition,
     attentionBias,
     rope,
+    alibi,
     dropoutRate,
     attentionDropoutRate,
   } = args;
   return plainConfig({
     dModel,
+    alibi,
     numHeads,
     numKvHeads,
     feedForward: ff,

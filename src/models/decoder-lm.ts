@@ -32,8 +32,8 @@ export type DecoderLmConfig = {
   maxLength: number;
   /** Number of decoder blocks. */
   numLayers: number;
-  /** How positions enter: a learned table added to the embeddings, or RoPE in attention. */
-  positions: 'learned' | 'rope';
+  /** How positions enter: a learned table added to the embeddings, RoPE in attention, or ALiBi's attention bias. */
+  positions: 'learned' | 'rope' | 'alibi';
   /** Output projection shares the token embedding. */
   tieEmbeddings: boolean;
   /** The blocks' configuration (its `rope` is set from `positions`). */
@@ -141,20 +141,20 @@ export function llamaConfig(
 
 /** The blocks' config: RoPE on with `positions: 'rope'`, off with learned positions. */
 export function decoderBlockConfig(config: DecoderLmConfig): TransformerBlockConfig {
-  return config.positions === 'rope'
-    ? { ...config.block, rope: config.block.rope ?? true }
-    : { ...config.block, rope: false };
+  if (config.positions === 'rope')
+    return { ...config.block, rope: config.block.rope ?? true, alibi: false };
+  return { ...config.block, rope: false, alibi: config.positions === 'alibi' };
 }
 
 function checkConfig(fn: string, config: DecoderLmConfig): void {
   checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
   checkInteger(fn, 'config.maxLength', config.maxLength, 1);
   checkInteger(fn, 'config.numLayers', config.numLayers, 1);
-  if (config.positions !== 'learned' && config.positions !== 'rope') {
+  if (!['learned', 'rope', 'alibi'].includes(config.positions)) {
     throw new TfjsBlocksError(
       fn,
       'config.positions',
-      "'learned' or 'rope'",
+      "'learned', 'rope' or 'alibi'",
       String(config.positions),
     );
   }

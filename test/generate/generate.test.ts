@@ -26,6 +26,7 @@ const llama = llamaConfig({
   numKvHeads: 2,
   hidden: 24,
 });
+const alibi = { ...llama, positions: 'alibi' as const };
 const seq2seq: EncoderDecoderConfig = {
   sourceVocabSize: 10,
   targetVocabSize: 12,
@@ -46,6 +47,10 @@ function models(): Array<[string, GenerationModel]> {
     [
       'Llama style (RoPE, GQA)',
       { kind: 'decoderLm', config: llama, params: initDecoderLm(llama, 2) },
+    ],
+    [
+      'ALiBi (llama-sized, no RoPE)',
+      { kind: 'decoderLm', config: alibi, params: initDecoderLm(alibi, 5) },
     ],
     [
       'encoder-decoder',
@@ -98,6 +103,18 @@ describeEachBackend('generate', () => {
       });
     });
   }
+
+  it('ALiBi changes the logits (the bias is applied), and its model has no position table', async () => {
+    const { decoderLm } = await import('../../src/index');
+    tf.tidy(() => {
+      const params = initDecoderLm(alibi, 5);
+      expect(params.positionEmbedding).toBeUndefined();
+      const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6]], undefined, 'int32');
+      const withBias = decoderLm(alibi, params, ids);
+      const without = decoderLm({ ...alibi, positions: 'learned' }, params, ids);
+      expect(tf.max(tf.abs(tf.sub(withBias, without))).dataSync()[0]).toBeGreaterThan(1e-3);
+    });
+  });
 
   it('beam search with one beam equals greedy; with enough beams it finds the most likely sequence', async () => {
     const [, model] = models()[1]!;
