@@ -50,6 +50,19 @@ export {
   transformerDecoderBlock,
   transformerEncoderBlock,
 } from './blocks/transformer-block';
+export {
+  countParameters,
+  type EnergyEstimate,
+  type EnergyOptions,
+  energyEstimate,
+  type FlopCounts,
+  type MemoryCounts,
+  type ModelCost,
+  type ModelCostOptions,
+  modelCost,
+  type ParameterCounts,
+  type ThroughputSource,
+} from './efficiency/cost';
 export { TfjsBlocksError } from './errors';
 export { type GenerateOptions, type GenerationModel, generate } from './generate/generate';
 export {
