@@ -63,6 +63,19 @@ export {
   type ParameterCounts,
   type ThroughputSource,
 } from './efficiency/cost';
+export {
+  dequantizeParams,
+  dequantizeWeights,
+  type QuantizationReport,
+  type QuantizedLinearParams,
+  type QuantizedParams,
+  type QuantizedTensor,
+  type QuantizeOptions,
+  quantizedBytes,
+  quantizedLinear,
+  quantizeParams,
+  quantizeWeights,
+} from './efficiency/quantization';
 export { TfjsBlocksError } from './errors';
 export { type GenerateOptions, type GenerationModel, generate } from './generate/generate';
 export {

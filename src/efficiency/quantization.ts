@@ -1,0 +1,254 @@
+import { Tensor, type Tensor2D, tensor, tidy } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, formatShape } from '../internal/checks';
+import { linear } from '../nn/linear';
+
+/**
+ * A weight matrix `[in, out]` stored in 8 or 4 bits: symmetric integers and
+ * float32 scales, kept as JS typed arrays so the memory saving is real
+ * (tfjs has no int8 or int4 tensors).
+ */
+export type QuantizedTensor = {
+  /** `'int8'`: one scale per output column; `'int4'`: one scale per group of `groupSize` input rows and column. */
+  format: 'int8' | 'int4';
+  /** The original shape `[in, out]`. */
+  shape: [number, number];
+  /** int8: one value per weight; int4: two weights per byte (low nibble first), as unsigned offsets by 8. */
+  values: Int8Array | Uint8Array;
+  /** int8: `[out]`; int4: `[in / groupSize, out]`, row-major. */
+  scales: Float32Array;
+  /** Input rows per int4 scale (int8: the whole column). */
+  groupSize: number;
+};
+
+/** Options of {@link quantizeWeights}. */
+export type QuantizeOptions = {
+  /** `8` (per-channel symmetric) or `4` (group-wise symmetric). Default `8`. */
+  bits?: 8 | 4;
+  /** int4 group size along the input axis; must divide it. Default `32` (or the whole axis if smaller). */
+  groupSize?: number;
+};
+
+/**
+ * Quantizes a weight matrix `[in, out]`: int8 with one symmetric scale per
+ * output channel (`max|w| / 127`), or int4 with one scale per group of
+ * `groupSize` inputs and output channel (`max|w| / 7`). Each weight is off
+ * by at most half its scale. See Dettmers et al., https://arxiv.org/abs/2208.07339,
+ * and Frantar et al. (GPTQ's group-wise layout), https://arxiv.org/abs/2210.17323.
+ *
+ * @example
+ * ```ts
+ * const q = quantizeWeights(params.feedForward.up.kernel, { bits: 4, groupSize: 32 });
+ * const restored = dequantizeWeights(q); // float32 [in, out]
+ * ```
+ */
+export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}): QuantizedTensor {
+  const fn = 'quantizeWeights';
+  if (!(weights instanceof Tensor) || weights.rank !== 2 || weights.dtype !== 'float32') {
+    throw new TfjsBlocksError(
+      fn,
+      'weights',
+      'a float32 matrix [in, out]',
+      weights instanceof Tensor
+        ? `a ${weights.dtype} tensor of shape ${formatShape(weights.shape)}`
+        : String(weights),
+    );
+  }
+  const bits = options.bits ?? 8;
+  if (bits !== 8 && bits !== 4)
+    throw new TfjsBlocksError(fn, 'options.bits', '8 or 4', String(bits));
+  const [rows, cols] = weights.shape as [number, number];
+  const w = weights.dataSync();
+  if (bits === 8) {
+    const scales = new Float32Array(cols);
+    for (let c = 0; c < cols; c++) {
+      let m = 0;
+      for (let r = 0; r < rows; r++) m = Math.max(m, Math.abs(w[r * cols + c]!));
+      scales[c] = m / 127;
+    }
+    const values = new Int8Array(rows * cols);
+    for (let i = 0; i < values.length; i++) {
+      const s = scales[i % cols]!;
+      values[i] = s === 0 ? 0 : Math.max(-127, Math.min(127, Math.round(w[i]! / s)));
+    }
+    return { format: 'int8', shape: [rows, cols], values, scales, groupSize: rows };
+  }
+  const groupSize = checkInteger(
+    fn,
+    'options.groupSize',
+    options.groupSize ?? Math.min(32, rows),
+    1,
+  );
+  if (rows % groupSize !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.groupSize',
+      `a divisor of the input size ${rows}`,
+      String(groupSize),
+    );
+  }
+  const groups = rows / groupSize;
+  const scales = new Float32Array(groups * cols);
+  for (let g = 0; g < groups; g++) {
+    for (let c = 0; c < cols; c++) {
+      let m = 0;
+      for (let r = g * groupSize; r < (g + 1) * groupSize; r++)
+        m = Math.max(m, Math.abs(w[r * cols + c]!));
+      scales[g * cols + c] = m / 7;
+    }
+  }
+  const values = new Uint8Array(Math.ceil((rows * cols) / 2));
+  for (let i = 0; i < rows * cols; i++) {
+    const s = scales[Math.floor(Math.floor(i / cols) / groupSize) * cols + (i % cols)]!;
+    const q = s === 0 ? 0 : Math.max(-8, Math.min(7, Math.round(w[i]! / s)));
+    const nibble = q + 8;
+    values[i >> 1] =
+      i % 2 === 0 ? (values[i >> 1]! & 0xf0) | nibble : (values[i >> 1]! & 0x0f) | (nibble << 4);
+  }
+  return { format: 'int4', shape: [rows, cols], values, scales, groupSize };
+}
+
+/**
+ * Restores a float32 matrix from {@link quantizeWeights}' output.
+ *
+ * @example
+ * ```ts
+ * const w = dequantizeWeights(quantizeWeights(kernel));
+ * ```
+ */
+export function dequantizeWeights(q: QuantizedTensor): Tensor2D {
+  const [rows, cols] = q.shape;
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < rows * cols; i++) {
+    if (q.format === 'int8') {
+      out[i] = (q.values as Int8Array)[i]! * q.scales[i % cols]!;
+    } else {
+      const byte = q.values[i >> 1]!;
+      const nibble = i % 2 === 0 ? byte & 0x0f : byte >> 4;
+      out[i] =
+        (nibble - 8) *
+        q.scales[Math.floor(Math.floor(i / cols) / q.groupSize) * cols + (i % cols)]!;
+    }
+  }
+  return tensor(out, [rows, cols]) as Tensor2D;
+}
+
+/** Bytes a quantized matrix occupies (values and scales). */
+export function quantizedBytes(q: QuantizedTensor): number {
+  return q.values.byteLength + q.scales.byteLength;
+}
+
+/** Parameters of {@link quantizedLinear}: a quantized kernel and a float bias. */
+export type QuantizedLinearParams = {
+  /** `[inFeatures, outFeatures]`, quantized. */
+  kernel: QuantizedTensor;
+  /** `[outFeatures]`. */
+  bias?: Tensor;
+};
+
+/**
+ * Inference with a weight-only quantized linear layer: the kernel is
+ * dequantized for the product and freed after it, so only the quantized
+ * form stays in memory between calls.
+ *
+ * @param x - `[..., inFeatures]`.
+ * @returns `[..., outFeatures]`.
+ * @example
+ * ```ts
+ * const q = { kernel: quantizeWeights(params.kernel), bias: params.bias };
+ * const y = quantizedLinear(q, x);
+ * ```
+ */
+export function quantizedLinear(params: QuantizedLinearParams, x: Tensor): Tensor {
+  return tidy(() =>
+    linear({ kernel: dequantizeWeights(params.kernel), bias: params.bias as never }, x),
+  );
+}
+
+/** A param record with matrices quantized: what {@link quantizeParams} returns. */
+export type QuantizedParams = unknown;
+
+/** What {@link quantizeParams} reports. */
+export type QuantizationReport = {
+  /** The record with every float32 matrix (rank 2) replaced by a {@link QuantizedTensor}. */
+  params: QuantizedParams;
+  /** float32 bytes of all tensors before. */
+  originalBytes: number;
+  /** Bytes after: quantized matrices plus the untouched tensors. */
+  quantizedBytes: number;
+  /** Names (dotted paths) of the matrices that were quantized. */
+  quantized: string[];
+};
+
+/**
+ * Quantizes every weight matrix of a param record (embeddings and kernels:
+ * rank-2 float32 tensors whose rows split into groups); vectors such as
+ * biases and norm scales stay float32. Reports the memory saved.
+ *
+ * @example
+ * ```ts
+ * const { params: q, originalBytes, quantizedBytes } = quantizeParams(initDecoderLm(config, 0), { bits: 4 });
+ * const restored = dequantizeParams(q); // a float record to run the model with
+ * ```
+ */
+export function quantizeParams(params: unknown, options: QuantizeOptions = {}): QuantizationReport {
+  let originalBytes = 0;
+  let after = 0;
+  const quantized: string[] = [];
+  const groupOk = (rows: number) =>
+    options.bits !== 4 || rows % (options.groupSize ?? Math.min(32, rows)) === 0;
+  const walk = (node: unknown, path: string): unknown => {
+    if (node instanceof Tensor) {
+      originalBytes += node.size * 4;
+      if (node.rank === 2 && node.dtype === 'float32' && groupOk(node.shape[0]!)) {
+        const q = quantizeWeights(node, options);
+        after += quantizedBytes(q);
+        quantized.push(path);
+        return q;
+      }
+      after += node.size * 4;
+      return node;
+    }
+    if (Array.isArray(node))
+      return node.map((child, i) => walk(child, path ? `${path}.${i}` : `${i}`));
+    if (node !== null && typeof node === 'object') {
+      return Object.fromEntries(
+        Object.entries(node).map(([k, v]) => [k, walk(v, path ? `${path}.${k}` : k)]),
+      );
+    }
+    return node;
+  };
+  const out = walk(params, '');
+  return { params: out, originalBytes, quantizedBytes: after, quantized };
+}
+
+function isQuantized(node: unknown): node is QuantizedTensor {
+  return (
+    node !== null &&
+    typeof node === 'object' &&
+    'format' in node &&
+    'scales' in node &&
+    'values' in node
+  );
+}
+
+/**
+ * Rebuilds a float param record from {@link quantizeParams}' output (new
+ * tensors for the quantized matrices; the others are the same tensors).
+ *
+ * @example
+ * ```ts
+ * const logits = decoderLm(config, dequantizeParams(quantizeParams(params).params) as DecoderLmParams, ids);
+ * ```
+ */
+export function dequantizeParams(params: QuantizedParams): unknown {
+  const walk = (node: unknown): unknown => {
+    if (isQuantized(node)) return dequantizeWeights(node);
+    if (node instanceof Tensor) return node;
+    if (Array.isArray(node)) return node.map(walk);
+    if (node !== null && typeof node === 'object')
+      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
+    return node;
+  };
+  return walk(params);
+}
