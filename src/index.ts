@@ -64,6 +64,15 @@ export {
   type ThroughputSource,
 } from './efficiency/cost';
 export {
+  applyPruningMasks,
+  keepPruned,
+  type MagnitudePruningOptions,
+  magnitudePruningMasks,
+  nmSparsityMask,
+  polynomialSparsitySchedule,
+  type SparsityScheduleOptions,
+} from './efficiency/pruning';
+export {
   dequantizeParams,
   dequantizeWeights,
   type QuantizationReport,

@@ -1,0 +1,193 @@
+import { mul, Tensor, tensor, tidy } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, checkNumber, formatShape } from '../internal/checks';
+import { type CountState, eachTensor, mapUpdatesTransform } from '../optim/transforms/stateless';
+import type { GradientTransformation, TensorMap } from '../optim/types';
+
+/** Options of {@link magnitudePruningMasks}. */
+export type MagnitudePruningOptions = {
+  /** Fraction of the included weights to zero, in [0, 1). */
+  sparsity: number;
+  /** `'global'`: one threshold over all included weights; `'per-layer'`: the same fraction in each tensor. Default `'global'`. */
+  scope?: 'global' | 'per-layer';
+  /** Which parameters to prune. Default: tensors of rank ≥ 2 (matrices, not biases or norms). */
+  include?: (name: string, param: Tensor) => boolean;
+};
+
+function absValues(t: Tensor): Float32Array {
+  return Float32Array.from(t.dataSync(), (v) => Math.abs(v));
+}
+
+/** The k-th smallest value (k ≥ 1) of a list. */
+function kthSmallest(values: Float32Array, k: number): number {
+  return Float32Array.from(values).sort()[k - 1]!;
+}
+
+/**
+ * 0/1 masks that zero the smallest-magnitude weights (magnitude pruning),
+ * for the included parameters (`{name: mask}`, float32, each the shape of its
+ * parameter). Ties at the threshold are pruned in order, so exactly
+ * `floor(sparsity · count)` weights go. See Han et al., https://arxiv.org/abs/1506.02626.
+ *
+ * @example
+ * ```ts
+ * const masks = magnitudePruningMasks(params, { sparsity: 0.5, scope: 'global' });
+ * const pruned = applyPruningMasks(params, masks);
+ * ```
+ */
+export function magnitudePruningMasks(
+  params: TensorMap,
+  options: MagnitudePruningOptions,
+): TensorMap {
+  const fn = 'magnitudePruningMasks';
+  const sparsity = checkNumber(fn, 'options.sparsity', options?.sparsity, { min: 0, max: 1 });
+  const scope = options.scope ?? 'global';
+  if (scope !== 'global' && scope !== 'per-layer') {
+    throw new TfjsBlocksError(fn, 'options.scope', "'global' or 'per-layer'", String(scope));
+  }
+  const include = options.include ?? ((_name: string, p: Tensor) => p.rank >= 2);
+  const names = Object.keys(params).filter((n) => include(n, params[n]!));
+  const values = Object.fromEntries(names.map((n) => [n, absValues(params[n]!)]));
+  // Rank every weight; prune the `count` smallest (a stable order breaks ties).
+  const prune = (
+    entries: Array<[string, number, number]>,
+    count: number,
+    into: Record<string, Uint8Array>,
+  ) => {
+    entries.sort((a, b) => a[2] - b[2] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1]));
+    for (let i = 0; i < count; i++) into[entries[i]![0]]![entries[i]![1]] = 0;
+  };
+  const keep: Record<string, Uint8Array> = Object.fromEntries(
+    names.map((n) => [n, new Uint8Array(values[n]!.length).fill(1)]),
+  );
+  const entriesOf = (n: string) =>
+    Array.from(values[n]!, (v, i) => [n, i, v] as [string, number, number]);
+  if (scope === 'global') {
+    const all = names.flatMap(entriesOf);
+    prune(all, Math.floor(sparsity * all.length), keep);
+  } else {
+    for (const n of names) prune(entriesOf(n), Math.floor(sparsity * values[n]!.length), keep);
+  }
+  return Object.fromEntries(
+    names.map((n) => [n, tensor(Float32Array.from(keep[n]!), params[n]!.shape)]),
+  );
+}
+
+/**
+ * N:M structured sparsity mask for a matrix `[in, out]`: in every group of
+ * `m` consecutive inputs of each output column, keep the `n` largest
+ * magnitudes (2:4 is what sparse tensor cores accelerate). See Mishra et
+ * al., https://arxiv.org/abs/2104.08378.
+ *
+ * @example
+ * ```ts
+ * const mask = nmSparsityMask(kernel, { n: 2, m: 4 });
+ * ```
+ */
+export function nmSparsityMask(weights: Tensor, options: { n: number; m: number }): Tensor {
+  const fn = 'nmSparsityMask';
+  if (!(weights instanceof Tensor) || weights.rank !== 2) {
+    throw new TfjsBlocksError(
+      fn,
+      'weights',
+      'a matrix [in, out]',
+      weights instanceof Tensor ? `shape ${formatShape(weights.shape)}` : String(weights),
+    );
+  }
+  const m = checkInteger(fn, 'options.m', options?.m, 1);
+  const n = checkInteger(fn, 'options.n', options.n, 0);
+  if (n > m) throw new TfjsBlocksError(fn, 'options.n', `at most options.m (${m})`, String(n));
+  const [rows, cols] = weights.shape as [number, number];
+  if (rows % m !== 0)
+    throw new TfjsBlocksError(fn, 'options.m', `a divisor of the input size ${rows}`, String(m));
+  const w = weights.dataSync();
+  const keep = new Float32Array(rows * cols);
+  for (let c = 0; c < cols; c++) {
+    for (let g = 0; g < rows; g += m) {
+      const order = Array.from({ length: m }, (_, i) => g + i).sort(
+        (a, b) => Math.abs(w[b * cols + c]!) - Math.abs(w[a * cols + c]!) || a - b,
+      );
+      for (let i = 0; i < n; i++) keep[order[i]! * cols + c] = 1;
+    }
+  }
+  return tensor(keep, [rows, cols]);
+}
+
+/**
+ * `param · mask` for every masked parameter (the others are returned as they
+ * are). The masked tensors are new; the caller keeps ownership of the inputs.
+ *
+ * @example
+ * ```ts
+ * const pruned = applyPruningMasks(params, magnitudePruningMasks(params, { sparsity: 0.8 }));
+ * ```
+ */
+export function applyPruningMasks(params: TensorMap, masks: TensorMap): TensorMap {
+  return tidy(() =>
+    Object.fromEntries(
+      Object.entries(params).map(([n, p]) => [n, masks[n] ? mul(p, masks[n]!) : p]),
+    ),
+  );
+}
+
+/**
+ * A gradient transformation that multiplies each masked parameter's update
+ * by its mask, so pruned weights (zero after {@link applyPruningMasks}) stay
+ * zero while training. Put it last in a {@link chain}: after weight decay.
+ *
+ * @example
+ * ```ts
+ * const optimizer = chain(adamw({ learningRate: 1e-3 }), keepPruned(masks));
+ * ```
+ */
+export function keepPruned(masks: TensorMap): GradientTransformation<CountState> {
+  return mapUpdatesTransform('keepPruned', (updates) =>
+    eachTensor(updates, (u, name) => (masks[name] ? mul(u, masks[name]!) : mul(u, 1))),
+  );
+}
+
+/** Options of {@link polynomialSparsitySchedule}. */
+export type SparsityScheduleOptions = {
+  /** Sparsity at `beginStep`. Default `0`. */
+  initialSparsity?: number;
+  /** Sparsity from `endStep` on. */
+  finalSparsity: number;
+  /** First pruning step. Default `0`. */
+  beginStep?: number;
+  /** Step at which `finalSparsity` is reached. */
+  endStep: number;
+  /** Exponent of the ramp. Default `3`. */
+  power?: number;
+};
+
+/**
+ * Gradual pruning's sparsity ramp (Zhu & Gupta, https://arxiv.org/abs/1710.01878):
+ * `s_t = s_f + (s_i - s_f) · (1 - (t - t₀) / (t₁ - t₀))^power` between the
+ * two steps, constant outside.
+ *
+ * @example
+ * ```ts
+ * const sparsityAt = polynomialSparsitySchedule({ finalSparsity: 0.9, beginStep: 100, endStep: 1000 });
+ * const masks = magnitudePruningMasks(params, { sparsity: sparsityAt(step) });
+ * ```
+ */
+export function polynomialSparsitySchedule(
+  options: SparsityScheduleOptions,
+): (step: number) => number {
+  const fn = 'polynomialSparsitySchedule';
+  const initial = checkNumber(fn, 'options.initialSparsity', options?.initialSparsity ?? 0, {
+    min: 0,
+    max: 1,
+  });
+  const final = checkNumber(fn, 'options.finalSparsity', options.finalSparsity, { min: 0, max: 1 });
+  const begin = checkInteger(fn, 'options.beginStep', options.beginStep ?? 0, 0);
+  const end = checkInteger(fn, 'options.endStep', options.endStep, begin + 1);
+  const power = checkNumber(fn, 'options.power', options.power ?? 3, {
+    min: 0,
+    minExclusive: true,
+  });
+  return (step: number) => {
+    const t = Math.min(Math.max(step, begin), end);
+    return final + (initial - final) * (1 - (t - begin) / (end - begin)) ** power;
+  };
+}
