@@ -270,6 +270,27 @@ export type {
   TransformResult,
 } from './optim/types';
 export {
+  type BinaryLabels,
+  type ConfusionMetrics,
+  demographicParityDifference,
+  demographicParityRatio,
+  equalizedOddsDifference,
+  equalizedOddsRatio,
+  equalOpportunityDifference,
+  equalOpportunityRatio,
+  type FairnessOptions,
+  type GroupConfusionMetrics,
+  type GroupLabel,
+  groupConfusionMetrics,
+  type SensitiveFeatures,
+} from './responsible/fairness';
+export {
+  type FederatedClient,
+  federatedAverage,
+  federatedAveragingRound,
+  type ParamTree,
+} from './responsible/federated-averaging';
+export {
   LearningRateScheduler,
   type LearningRateSchedulerOptions,
   learningRateScheduler,

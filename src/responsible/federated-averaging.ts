@@ -1,0 +1,226 @@
+import { add, dispose, mul, Tensor, tidy } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+
+/**
+ * A nested param record: tensors, plain numbers (hyperparameters, counts),
+ * arrays and objects of them, as the `init…` functions of this library make.
+ */
+export type ParamTree =
+  | Tensor
+  | number
+  | readonly ParamTree[]
+  | { readonly [key: string]: ParamTree };
+
+/** One client of {@link federatedAveragingRound}. */
+export interface FederatedClient<P extends ParamTree = ParamTree> {
+  /**
+   * Trains locally from the global params and returns new params of the same
+   * structure. It must not dispose `params` (the round's caller owns them);
+   * the round disposes what it returns once averaged.
+   */
+  train(params: P): Promise<P> | P;
+  /** The client's number of training samples: its weight in the average. */
+  samples: number;
+}
+
+function kind(x: unknown): string {
+  if (x instanceof Tensor) return `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`;
+  if (Array.isArray(x)) return `an array of length ${x.length}`;
+  if (x !== null && typeof x === 'object')
+    return `an object with keys ${Object.keys(x).join(', ')}`;
+  return typeof x === 'number' ? `${x}` : typeof x;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Walks the client trees in parallel, checking they match, and builds the
+ * averaged tree. `weights` sum to 1.
+ */
+function average(nodes: readonly unknown[], weights: readonly number[], path: string): unknown {
+  const fn = 'federatedAverage';
+  const first = nodes[0];
+  const at = (i: number) => `clientParams[${i}]${path}`;
+  if (first instanceof Tensor) {
+    nodes.forEach((x, i) => {
+      if (!(x instanceof Tensor) || x.isDisposed) {
+        throw new TfjsBlocksError(
+          fn,
+          at(i),
+          kind(first),
+          x instanceof Tensor ? 'a disposed tensor' : kind(x),
+        );
+      }
+      // Integer tensors (step counters, token ids) have no meaningful mean.
+      if (x.dtype !== 'float32' || !sameShape(x.shape, first.shape)) {
+        throw new TfjsBlocksError(
+          fn,
+          at(i),
+          `a float32 tensor of shape [${first.shape.join(', ')}]`,
+          kind(x),
+        );
+      }
+    });
+    return tidy(() =>
+      (nodes as Tensor[]).map((x, i) => mul(x, weights[i]!)).reduce((acc, x) => add(acc, x)),
+    );
+  }
+  if (typeof first === 'number') {
+    nodes.forEach((x, i) => {
+      // Numbers are config (sizes, epsilons): they must agree, not be averaged.
+      if (x !== first && !(Number.isNaN(x) && Number.isNaN(first))) {
+        throw new TfjsBlocksError(fn, at(i), `the number ${first} (as client 0)`, kind(x));
+      }
+    });
+    return first;
+  }
+  if (Array.isArray(first)) {
+    nodes.forEach((x, i) => {
+      if (!Array.isArray(x) || x.length !== first.length) {
+        throw new TfjsBlocksError(fn, at(i), kind(first), kind(x));
+      }
+    });
+    return first.map((_, k) =>
+      average(
+        nodes.map((x) => (x as unknown[])[k]),
+        weights,
+        `${path}[${k}]`,
+      ),
+    );
+  }
+  if (first !== null && typeof first === 'object') {
+    const keys = Object.keys(first);
+    nodes.forEach((x, i) => {
+      const ok =
+        x !== null &&
+        typeof x === 'object' &&
+        !Array.isArray(x) &&
+        !(x instanceof Tensor) &&
+        Object.keys(x).length === keys.length &&
+        keys.every((k) => k in x);
+      if (!ok) throw new TfjsBlocksError(fn, at(i), kind(first), kind(x));
+    });
+    return Object.fromEntries(
+      keys.map((k) => [
+        k,
+        average(
+          nodes.map((x) => (x as Record<string, unknown>)[k]),
+          weights,
+          `${path}.${k}`,
+        ),
+      ]),
+    );
+  }
+  throw new TfjsBlocksError(fn, at(0), 'a tensor, number, array or object', kind(first));
+}
+
+function checkCounts(fn: string, name: string, counts: readonly number[], expected: number): void {
+  if (counts.length !== expected) {
+    throw new TfjsBlocksError(fn, name, `length ${expected} (one per client)`, `${counts.length}`);
+  }
+  counts.forEach((n, i) => {
+    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) {
+      throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a positive finite number', String(n));
+    }
+  });
+}
+
+/**
+ * Federated averaging (FedAvg): the sample-weighted mean of the clients'
+ * params, `θ = Σ_k (n_k / n) θ_k` with `n = Σ_k n_k` (McMahan et al. 2017,
+ * https://arxiv.org/abs/1602.05629).
+ *
+ * Every client's record must have the same structure, tensor shapes and
+ * float32 dtype; plain numbers in the records (config) must be equal across
+ * clients and are kept. Returns new tensors and never disposes its inputs.
+ *
+ * @param clientParams - one param record per client, at least one.
+ * @param sampleCounts - each client's number of training samples (positive; need not be integers).
+ * @returns a new record of the same structure holding the averaged tensors.
+ * @throws TfjsBlocksError on an empty input, counts that are not positive or
+ *   do not match the clients, or records whose structure, shapes, dtypes or
+ *   numbers differ.
+ * @example
+ * ```ts
+ * const a = { kernel: tf.tensor2d([[1, 2]]), width: 2 };
+ * const b = { kernel: tf.tensor2d([[5, 10]]), width: 2 };
+ * const global = federatedAverage([a, b], [600, 200]); // kernel [[2, 4]] = 0.75·a + 0.25·b, width 2
+ * ```
+ */
+export function federatedAverage<P extends ParamTree>(
+  clientParams: readonly P[],
+  sampleCounts: readonly number[],
+): P {
+  const fn = 'federatedAverage';
+  if (!Array.isArray(clientParams) || clientParams.length === 0) {
+    throw new TfjsBlocksError(fn, 'clientParams', 'a non-empty array', kind(clientParams));
+  }
+  checkCounts(fn, 'sampleCounts', sampleCounts, clientParams.length);
+  const total = sampleCounts.reduce((a, b) => a + b, 0);
+  return average(
+    clientParams,
+    sampleCounts.map((n) => n / total),
+    '',
+  ) as P;
+}
+
+function collectTensors(x: unknown, into: Set<Tensor>): Set<Tensor> {
+  if (x instanceof Tensor) into.add(x);
+  else if (x !== null && typeof x === 'object') {
+    for (const v of Object.values(x)) collectTensors(v, into);
+  }
+  return into;
+}
+
+/**
+ * One FedAvg round: each client trains from `global` (one after another, so
+ * clients sharing a backend do not compete for memory) and the results are
+ * averaged with {@link federatedAverage}, weighted by `samples`.
+ *
+ * Ownership: `global` is not disposed (the caller decides when to drop the
+ * previous round's params); the clients' returned params are disposed once
+ * averaged, except any tensor that is also in `global`.
+ *
+ * @param global - the current global params.
+ * @param clients - at least one {@link FederatedClient}.
+ * @returns the new global params (new tensors).
+ * @example
+ * ```ts
+ * let global = initParams();
+ * for (let round = 0; round < 10; round++) {
+ *   const next = await federatedAveragingRound(global, clients);
+ *   tf.dispose(Object.values(global));
+ *   global = next;
+ * }
+ * ```
+ */
+export async function federatedAveragingRound<P extends ParamTree>(
+  global: P,
+  clients: readonly FederatedClient<P>[],
+): Promise<P> {
+  const fn = 'federatedAveragingRound';
+  if (!Array.isArray(clients) || clients.length === 0) {
+    throw new TfjsBlocksError(fn, 'clients', 'a non-empty array', kind(clients));
+  }
+  checkCounts(
+    fn,
+    'clients[].samples',
+    clients.map((c) => c.samples),
+    clients.length,
+  );
+  const keep = collectTensors(global, new Set());
+  const locals: P[] = [];
+  try {
+    for (const client of clients) locals.push(await client.train(global));
+    return federatedAverage(
+      locals,
+      clients.map((c) => c.samples),
+    );
+  } finally {
+    const owned = new Set<Tensor>();
+    for (const p of locals) collectTensors(p, owned);
+    dispose([...owned].filter((t) => !keep.has(t)));
+  }
+}
