@@ -24,7 +24,10 @@ await tf.setBackend(backendFlag >= 0 ? process.argv[backendFlag + 1]! : 'wasm');
 /** Four interleaved spirals in 2-D: a task a small MLP finds hard. */
 function spirals(count: number, seed: number) {
   let s = seed;
-  const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    return s / 2 ** 31;
+  };
   const xs: number[][] = [];
   const ys: number[] = [];
   for (let i = 0; i < count; i++) {

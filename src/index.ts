@@ -101,6 +101,14 @@ export {
   topPProcessor,
 } from './generate/logits-processors';
 export { ByteTokenizer, type ByteTokenizerOptions, type Tokenizer } from './generate/tokenizer';
+export { bfloat16ToFloat32, float16ToFloat32 } from './interop/half-precision';
+export {
+  loadSafetensorsFromResponse,
+  parseSafetensors,
+  type SafetensorsContents,
+  serializeSafetensors,
+} from './interop/safetensors';
+export type { SafetensorsDtype } from './interop/safetensors-format';
 export {
   type FocalLossOptions,
   focalLoss,

@@ -18,11 +18,6 @@ function absValues(t: Tensor): Float32Array {
   return Float32Array.from(t.dataSync(), (v) => Math.abs(v));
 }
 
-/** The k-th smallest value (k ≥ 1) of a list. */
-function kthSmallest(values: Float32Array, k: number): number {
-  return Float32Array.from(values).sort()[k - 1]!;
-}
-
 /**
  * 0/1 masks that zero the smallest-magnitude weights (magnitude pruning),
  * for the included parameters (`{name: mask}`, float32, each the shape of its

@@ -133,7 +133,14 @@ export function dequantizeWeights(q: QuantizedTensor): Tensor2D {
   return tensor(out, [rows, cols]) as Tensor2D;
 }
 
-/** Bytes a quantized matrix occupies (values and scales). */
+/**
+ * Bytes a quantized matrix occupies (values and scales).
+ *
+ * @example
+ * ```ts
+ * const saved = kernel.size * 4 - quantizedBytes(quantizeWeights(kernel, { bits: 4 }));
+ * ```
+ */
 export function quantizedBytes(q: QuantizedTensor): number {
   return q.values.byteLength + q.scales.byteLength;
 }

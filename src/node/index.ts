@@ -5,6 +5,16 @@
  *
  * @packageDocumentation
  */
+
+export {
+  type Checkpoint,
+  type LoadCheckpointOptions,
+  listCheckpoints,
+  loadCheckpoint,
+  type SaveCheckpointOptions,
+  saveCheckpoint,
+} from '../interop/checkpoint';
+export { readSafetensorsFile, writeSafetensorsFile } from '../interop/safetensors-node';
 export {
   MODEL_JSON_FILE,
   NodeFileSystem,

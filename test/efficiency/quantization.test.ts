@@ -48,12 +48,10 @@ describeEachBackend('quantization', () => {
       );
       const q = quantizeWeights(w, { bits: 4, groupSize: 16 });
       const back = dequantizeWeights(q).dataSync();
-      levels.forEach((l, i) =>
-        expect(back[i]).toBeCloseTo(
-          Math.max(-8, Math.min(7, Math.round((l * 7) / 8 / q.scales[0]!))) * q.scales[0]!,
-          6,
-        ),
-      );
+      levels.forEach((l, i) => {
+        const level = Math.max(-8, Math.min(7, Math.round((l * 7) / 8 / q.scales[0]!)));
+        expect(back[i]).toBeCloseTo(level * q.scales[0]!, 6);
+      });
     });
   });
 
