@@ -16,9 +16,14 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { dispose, Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import {
+  syncDirectory,
+  tempPathFor,
+  writeAll,
+  writeFileAtomically,
+} from '../internal/atomic-files';
 import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
 import type { TensorMap } from '../optim/types';
-import { syncDirectory, tempPathFor, writeAll, writeFileAtomically } from './atomic-files';
 import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';
 
 /**

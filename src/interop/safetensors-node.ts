@@ -7,7 +7,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { dispose, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { writeAll, writeFileAtomically } from './atomic-files';
+import { writeAll, writeFileAtomically } from '../internal/atomic-files';
 import type { SafetensorsContents } from './safetensors';
 import { decodeTensor, parseHeader, planWrite, readHeaderLength } from './safetensors-format';
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   copyFile,
-  type FileHandle,
   link,
   mkdir,
   open,
@@ -14,6 +13,7 @@ import {
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { io } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { syncDirectory, writeAll } from '../internal/atomic-files';
 
 /**
  * The topology file's name inside a model directory, as tfjs-node's
@@ -48,7 +48,6 @@ const PREVIOUS_WEIGHTS_FILE = 'weights.previous.bin';
 // on a temp file, and cleanup can recognise them without guessing.
 const TEMP_FILE = /^(model\.json|weights\.bin|weights\.previous\.bin)\.tmp-\d+-[0-9a-f]{8}$/;
 // Bounded writes keep memory flat and let a kill land between chunks.
-const WRITE_CHUNK_BYTES = 4 << 20;
 
 /**
  * Options of {@link nodeFileSystem}.
@@ -478,39 +477,10 @@ function toArrayBuffer(bytes: Buffer): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
-async function writeAll(handle: FileHandle, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength; ) {
-    const length = Math.min(WRITE_CHUNK_BYTES, data.byteLength - offset);
-    const { bytesWritten } = await handle.write(data, offset, length);
-    offset += bytesWritten;
-  }
-}
-
 async function syncFile(path: string): Promise<void> {
   const handle = await open(path, 'r+');
   try {
     await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Makes renames and new entries in `dir` durable. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(dir, 'r');
-  } catch (e) {
-    // Windows cannot open a directory; NTFS journals renames itself.
-    if (process.platform === 'win32') return;
-    throw e;
-  }
-  try {
-    await handle.sync();
-  } catch (e) {
-    // Some filesystems (and Windows) refuse fsync on a directory handle.
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR') throw e;
   } finally {
     await handle.close();
   }

@@ -33,6 +33,7 @@ import {
 import { nodeFileSystem } from '../../src/node/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
+import { roundTrip } from '../helpers/layers';
 import { expectNoLeak } from '../helpers/leaks';
 import { describeRejections } from '../helpers/rejections';
 
@@ -91,19 +92,6 @@ const CASES = () => [
     params: () => initTransformerDecoderBlock({ ...blockArgs, dModel: 16 }, 0),
   },
 ];
-
-async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  // getConfig must be plain JSON: it survives a JSON round trip unchanged.
-  const topology = JSON.parse(JSON.stringify(artifacts!.modelTopology));
-  return tfl.loadLayersModel(tf.io.fromMemory({ ...artifacts!, modelTopology: topology }));
-}
 
 describeEachBackend('tfjs-layers Layers', () => {
   CASES().forEach(({ name, layer, params }, index) => {

@@ -12,24 +12,12 @@ import { initPatchEmbedding, patchEmbedding } from '../../src/nn/patch-embedding
 import { nodeFileSystem } from '../../src/node/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
+import { roundTrip } from '../helpers/layers';
 import { expectNoLeak } from '../helpers/leaks';
 import { describeRejections } from '../helpers/rejections';
 
 const count = (params: unknown) => tensorLeaves(params).reduce((n, [, t]) => n + t.size, 0);
 const moeArgs = { hidden: 12, numExperts: 4, topK: 2, kind: 'gated', activation: 'silu' } as const;
-
-async function roundTrip(model: tfl.LayersModel): Promise<tfl.LayersModel> {
-  let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  // getConfig must be plain JSON: it survives a JSON round trip unchanged.
-  const topology = JSON.parse(JSON.stringify(artifacts!.modelTopology));
-  return tfl.loadLayersModel(tf.io.fromMemory({ ...artifacts!, modelTopology: topology }));
-}
 
 /** The layer's weights as its functional param record, by path. */
 function paramsOf<P>(layer: tfl.layers.Layer, template: P): P {

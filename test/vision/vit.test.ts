@@ -10,6 +10,7 @@ import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectGradientsMatchFiniteDifferences } from '../helpers/gradcheck';
 import { expectNoLeak } from '../helpers/leaks';
+import { flattenParams, unflattenParams } from '../helpers/params';
 import { describeRejections } from '../helpers/rejections';
 
 const tiny: VitConfig = {
@@ -23,30 +24,6 @@ const tiny: VitConfig = {
   numClasses: 2,
   pooling: 'cls',
 };
-
-/** Tensor leaves of a param record by dotted path. */
-function leaves(node: unknown, prefix = '', into: Record<string, tf.Tensor> = {}) {
-  if (node instanceof tf.Tensor) into[prefix] = node;
-  else if (node !== null && typeof node === 'object') {
-    for (const [k, v] of Object.entries(node)) leaves(v, prefix ? `${prefix}.${k}` : k, into);
-  }
-  return into;
-}
-
-/** `template` with each tensor leaf replaced by the same-path entry of `values`. */
-function withValues<T>(template: T, values: Record<string, tf.Tensor>): T {
-  const walk = (node: unknown, prefix: string): unknown => {
-    if (node instanceof tf.Tensor) return values[prefix] ?? node;
-    if (Array.isArray(node)) return node.map((v, i) => walk(v, prefix ? `${prefix}.${i}` : `${i}`));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(
-        Object.entries(node).map(([k, v]) => [k, walk(v, prefix ? `${prefix}.${k}` : k)]),
-      );
-    }
-    return node;
-  };
-  return walk(template, '') as T;
-}
 
 /** 8×8 images bright on the left half (class 0) or the right half (class 1), plus noise. */
 function brightSideImages(count: number, seed: number) {
@@ -124,10 +101,10 @@ describeEachBackend('patchEmbedding and vit', () => {
     const { images, labels } = brightSideImages(16, 7);
     const initial = initVit(tiny, 0);
     const variables = Object.fromEntries(
-      Object.entries(leaves(initial)).map(([k, t]) => [k, tf.variable(t, true, `vit/${k}`)]),
+      Object.entries(flattenParams(initial)).map(([k, t]) => [k, tf.variable(t, true, `vit/${k}`)]),
     );
-    tf.dispose(Object.values(leaves(initial)));
-    const params = withValues(initial as VitParams, variables);
+    tf.dispose(Object.values(flattenParams(initial)));
+    const params = unflattenParams(initial as VitParams, variables);
     const lossOf = () => softmaxCrossEntropy(vit(tiny, params, images), labels) as tf.Scalar;
     const first = tf.tidy(() => lossOf().dataSync()[0]!);
     const optimizer = createOptimizer(adamw({ learningRate: 1e-2, weightDecay: 0 }), variables);
