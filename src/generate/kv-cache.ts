@@ -20,6 +20,7 @@ import {
   type CheckedBlockConfig,
   checkBlockConfig,
   decoderBlockLayout,
+  type TransformerDecoderBlockParams,
   withAlibi,
 } from '../blocks/transformer-block';
 import {
@@ -228,27 +229,31 @@ function advance(cache: KvCache, newValid: boolean[][]) {
 }
 
 /**
- * Runs `t` new tokens of a decoder-only model over its cache.
- *
- * @param ids - int32 `[batch, t]`.
- * @param newValid - per row and new token, whether it is real (false for left padding).
- * @returns logits `[batch, t, vocab]` and the updated cache (the old one's tensors stay the caller's to free).
+ * One cached step of any decoder: the bookkeeping, the masks, and each
+ * block's self-attention over its cache; `forward` runs the model with the
+ * `runBlock` it is given (and may add cross-attention through `cross`).
  */
-export function decoderLmStep(
-  config: DecoderLmConfig,
-  params: DecoderLmParams,
-  ids: Tensor,
+function cachedStep(
   cache: KvCache,
   newValid: boolean[][],
+  checked: CheckedBlockConfig,
+  forward: (
+    positionIds: Tensor,
+    runBlock: (
+      i: number,
+      block: TransformerDecoderBlockParams,
+      x: Tensor,
+      cross: (h: Tensor) => Tensor,
+    ) => Tensor,
+  ) => Tensor3D,
 ): { logits: Tensor3D; cache: KvCache } {
-  const batch = ids.shape[0]!;
+  const batch = newValid.length;
   const step = advance(cache, newValid);
-  const checked = checkBlockConfig('generate', decoderBlockConfig(config));
   const { logits, layers } = tidy(() => {
     const layers: LayerCache[] = [];
     const mask = tensor(step.maskValues, [batch, 1, step.t, cache.maxLength], 'bool');
     const positionIds = tensor(step.positions.flat(), [batch, step.t], 'int32');
-    const logits = decoderLmForward(config, params, ids, { positionIds }, (i, block, x) =>
+    const logits = forward(positionIds, (i, block, x, cross) =>
       decoderBlockLayout(checked, block, x, (d) => d, {
         self: (h) => {
           const r = cachedSelfAttention(
@@ -262,24 +267,45 @@ export function decoderLmStep(
           layers[i] = r.layer;
           return r.output;
         },
-        cross: () => {
-          throw new Error('decoder-only blocks have no cross-attention');
-        },
+        cross,
       }),
     );
     // The new cache tensors are returned with the logits, so tidy keeps them.
     return { logits, layers };
   });
-  return {
-    logits,
-    cache: {
-      ...cache,
-      layers,
-      length: cache.length + step.t,
-      keyValid: step.keyValid,
-      realTokens: step.realTokens,
-    },
+  const next = {
+    ...cache,
+    layers,
+    length: cache.length + step.t,
+    keyValid: step.keyValid,
+    realTokens: step.realTokens,
   };
+  return { logits, cache: next };
+}
+
+/**
+ * Runs `t` new tokens of a decoder-only model over its cache.
+ *
+ * @param ids - int32 `[batch, t]`.
+ * @param newValid - per row and new token, whether it is real (false for left padding).
+ * @returns logits `[batch, t, vocab]` and the updated cache (the old one's tensors stay the caller's to free).
+ */
+export function decoderLmStep(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  cache: KvCache,
+  newValid: boolean[][],
+): { logits: Tensor3D; cache: KvCache } {
+  const checked = checkBlockConfig('generate', decoderBlockConfig(config));
+  const noCross = () => {
+    throw new Error('decoder-only blocks have no cross-attention');
+  };
+  return cachedStep(cache, newValid, checked, (positionIds, runBlock) =>
+    decoderLmForward(config, params, ids, { positionIds }, (i, block, x) =>
+      runBlock(i, block, x, noCross),
+    ),
+  );
 }
 
 /**
@@ -294,45 +320,16 @@ export function encoderDecoderStep(
   ids: Tensor,
   cache: KvCache,
 ): { logits: Tensor3D; cache: KvCache } {
-  const batch = ids.shape[0]!;
-  const t = ids.shape[1]!;
-  const step = advance(
-    cache,
-    Array.from({ length: batch }, () => new Array<boolean>(t).fill(true)),
-  );
+  const [batch, t] = ids.shape as [number, number];
   const checked = checkBlockConfig('generate', config.block);
   const sourceTime = cache.sourceValid![0]!.length;
-  const { logits, layers } = tidy(() => {
-    const layers: LayerCache[] = [];
-    const mask = tensor(step.maskValues, [batch, 1, t, cache.maxLength], 'bool');
+  const allValid = Array.from({ length: batch }, () => new Array<boolean>(t).fill(true));
+  return cachedStep(cache, allValid, checked, (_positions, runBlock) => {
     const crossMask = tensor(cache.sourceValid!.flat(), [batch, 1, 1, sourceTime], 'bool');
-    const logits = decoderForward(config, params, ids, cache.length, (i, block, x) =>
-      decoderBlockLayout(checked, block, x, (d) => d, {
-        self: (h) => {
-          const r = cachedSelfAttention(
-            checked,
-            block.attention,
-            h,
-            cache.layers[i]!,
-            cache.length,
-            mask,
-          );
-          layers[i] = r.layer;
-          return r.output;
-        },
-        cross: (h) => crossAttention(block.crossAttention!, h, cache.cross![i]!, crossMask),
-      }),
+    return decoderForward(config, params, ids, cache.length, (i, block, x) =>
+      runBlock(i, block, x, (h) =>
+        crossAttention(block.crossAttention!, h, cache.cross![i]!, crossMask),
+      ),
     );
-    return { logits, layers };
   });
-  return {
-    logits,
-    cache: {
-      ...cache,
-      layers,
-      length: cache.length + t,
-      keyValid: step.keyValid,
-      realTokens: step.realTokens,
-    },
-  };
 }
