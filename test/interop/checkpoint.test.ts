@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +16,7 @@ import {
 } from '../../src/index';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/interop/checkpoint';
 import { readSafetensorsFile } from '../../src/interop/safetensors-node';
+import { type ChildRun, runScriptToCompletion, startScript } from '../helpers/child-process';
 
 const CHILD = fileURLToPath(new URL('./checkpoint-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -133,34 +133,12 @@ describe('saveCheckpoint / loadCheckpoint', () => {
   });
 });
 
-interface ChildRun {
-  child: ChildProcess;
-  output: () => string;
-  exit: Promise<NodeJS.Signals | number | null>;
-}
-
 function startSave(value: number): ChildRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(value)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
-  const exit = new Promise<NodeJS.Signals | number | null>((done) =>
-    child.on('exit', (code, signal) => done(signal ?? code)),
-  );
-  return { child, output: () => out, exit };
+  return startScript(CHILD, [dir, String(value)], ROOT);
 }
 
 async function saveToCompletion(value: number): Promise<void> {
-  const run = startSave(value);
-  const result = await run.exit;
-  if (result !== 0) throw new Error(`child save failed (${result}):\n${run.output()}`);
+  await runScriptToCompletion(CHILD, [dir, String(value)], ROOT);
 }
 
 /** Kills the child with SIGKILL once a temp step directory holds a params file being written. */

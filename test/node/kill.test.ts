@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -9,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MODEL_JSON_FILE, nodeFileSystem, WEIGHTS_FILE } from '../../src/node/index';
+import { type ChildRun, runScriptToCompletion, startScript } from '../helpers/child-process';
 
 // The child's model: one dense layer, 4096 -> 2048, every weight = its value
 // argument: 32 MiB of weights, so a save takes long enough to be interrupted.
@@ -39,34 +39,12 @@ async function loadedWeightsHash(): Promise<string> {
     .digest('hex');
 }
 
-interface ChildRun {
-  child: ChildProcess;
-  stdout: () => string;
-  exit: Promise<NodeJS.Signals | number | null>;
-}
-
 function startSave(value: number): ChildRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(value)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
-  const exit = new Promise<NodeJS.Signals | number | null>((done) =>
-    child.on('exit', (code, signal) => done(signal ?? code)),
-  );
-  return { child, stdout: () => out, exit };
+  return startScript(CHILD, [dir, String(value)], ROOT);
 }
 
 async function saveToCompletion(value: number): Promise<void> {
-  const run = startSave(value);
-  const result = await run.exit;
-  if (result !== 0) throw new Error(`child save failed (${result}):\n${run.stdout()}`);
+  await runScriptToCompletion(CHILD, [dir, String(value)], ROOT);
 }
 
 /** Kills the child with SIGKILL the moment a file matching `pattern` appears in `dir`. */
@@ -107,9 +85,9 @@ describe('NodeFileSystem save killed with SIGKILL', () => {
     const run = startSave(2);
     const killed = await killWhenFileAppears(run, WEIGHTS_TEMP);
     const result = await run.exit;
-    expect(killed, `the save finished before it could be killed:\n${run.stdout()}`).toBe(true);
+    expect(killed, `the save finished before it could be killed:\n${run.output()}`).toBe(true);
     expect(result).toBe('SIGKILL');
-    expect(run.stdout()).not.toMatch(/saved in/);
+    expect(run.output()).not.toMatch(/saved in/);
     // The temp file is still there, so the kill landed before weights.bin was replaced.
     const leftovers = (await readdir(dir)).filter((n) => WEIGHTS_TEMP.test(n));
     expect(leftovers).toHaveLength(1);
@@ -143,7 +121,7 @@ describe('NodeFileSystem save killed with SIGKILL', () => {
       // The child prints 'saving' right before model.save; kill `delayMs` later.
       await new Promise<void>((ready) => {
         run.child.stdout!.on('data', () => {
-          if (run.stdout().includes('saving')) ready();
+          if (run.output().includes('saving')) ready();
         });
         run.exit.then(() => ready());
       });

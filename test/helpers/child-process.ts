@@ -1,0 +1,40 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/** A child Node process running a TypeScript script, with its output collected. */
+export interface ChildRun {
+  child: ChildProcess;
+  /** stdout and stderr so far. */
+  output: () => string;
+  /** Resolves to the exit signal (e.g. 'SIGKILL') or code. */
+  exit: Promise<NodeJS.Signals | number | null>;
+}
+
+/** Starts `node --import tsx <script> ...args` in `cwd` (the crash tests kill it mid-write). */
+export function startScript(script: string, args: string[], cwd: string): ChildRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
+  const exit = new Promise<NodeJS.Signals | number | null>((done) =>
+    child.on('exit', (code, signal) => done(signal ?? code)),
+  );
+  return { child, output: () => out, exit };
+}
+
+/** Runs the script to the end; throws with its output unless it exits 0. */
+export async function runScriptToCompletion(
+  script: string,
+  args: string[],
+  cwd: string,
+): Promise<void> {
+  const run = startScript(script, args, cwd);
+  const result = await run.exit;
+  if (result !== 0) throw new Error(`child ${script} failed (${result}):\n${run.output()}`);
+}
