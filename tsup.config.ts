@@ -5,6 +5,8 @@ export default defineConfig({
   // `layers` registers its classes for deserialization when imported.
   entry: { index: 'src/index.ts', layers: 'src/layers/index.ts', node: 'src/node/index.ts' },
   format: ['esm', 'cjs'],
+  // Backends are imported on demand by useBackend: never bundle any tfjs package.
+  external: [/^@tensorflow\//],
   dts: true,
   sourcemap: true,
   clean: true,

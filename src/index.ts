@@ -38,6 +38,7 @@ export {
   type SinusoidalPositionEncodingOptions,
   sinusoidalPositionEncoding,
 } from './attention/sinusoidal-position-encoding';
+export { type BackendName, useBackend } from './backends';
 export {
   type BlockFeedForwardConfig,
   initTransformerDecoderBlock,

@@ -1,0 +1,65 @@
+import { getBackend, ready, setBackend } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from './errors';
+
+/** Backends {@link useBackend} knows, by the name the user gives. */
+export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow' | 'tensorflow-gpu';
+
+const PACKAGES: Record<BackendName, { module: string; tfjsName: string }> = {
+  cpu: { module: '@tensorflow/tfjs-backend-cpu', tfjsName: 'cpu' },
+  wasm: { module: '@tensorflow/tfjs-backend-wasm', tfjsName: 'wasm' },
+  webgl: { module: '@tensorflow/tfjs-backend-webgl', tfjsName: 'webgl' },
+  webgpu: { module: '@tensorflow/tfjs-backend-webgpu', tfjsName: 'webgpu' },
+  tensorflow: { module: '@tensorflow/tfjs-node', tfjsName: 'tensorflow' },
+  'tensorflow-gpu': { module: '@tensorflow/tfjs-node-gpu', tfjsName: 'tensorflow' },
+};
+
+/**
+ * Selects and initialises a tfjs backend by name, importing its package
+ * only when asked (so a browser bundle never pulls in tfjs-node, and Node
+ * never loads WebGPU). When the package is missing, the error says what to
+ * `npm install`; when it loads but cannot start (WebGL or WebGPU outside a
+ * browser, no GPU), the error says that.
+ *
+ * @param name - `'cpu'`, `'wasm'`, `'webgl'`, `'webgpu'`, `'tensorflow'` (tfjs-node) or `'tensorflow-gpu'` (tfjs-node-gpu).
+ * @returns the name of the active tfjs backend.
+ * @example
+ * ```ts
+ * import { useBackend } from 'tfjs-blocks';
+ * await useBackend('wasm'); // or 'cpu', 'tensorflow' (after npm install @tensorflow/tfjs-node), 'webgpu' in a browser
+ * ```
+ */
+export async function useBackend(name: BackendName): Promise<string> {
+  const fn = 'useBackend';
+  const entry = PACKAGES[name];
+  if (!entry) {
+    throw new TfjsBlocksError(
+      fn,
+      'name',
+      Object.keys(PACKAGES)
+        .map((n) => `'${n}'`)
+        .join(', '),
+      String(name),
+    );
+  }
+  try {
+    await import(/* @vite-ignore */ entry.module);
+  } catch (e) {
+    throw new TfjsBlocksError(
+      fn,
+      'name',
+      `a backend whose package is installed (npm install ${entry.module})`,
+      `'${name}', whose package could not be loaded: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  const started = await setBackend(entry.tfjsName).catch(() => false);
+  if (!started || getBackend() !== entry.tfjsName) {
+    throw new TfjsBlocksError(
+      fn,
+      'name',
+      `a backend this environment can start (${name === 'webgl' || name === 'webgpu' ? 'a browser with that API' : 'see the backend package’s requirements'})`,
+      `'${name}', which failed to initialise`,
+    );
+  }
+  await ready();
+  return getBackend();
+}
