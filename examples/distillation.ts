@@ -5,8 +5,6 @@
 // with alpha 1, as in Hinton et al.'s transfer-set setting).
 //   npx tsx examples/distillation.ts [--backend cpu]
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import {
   adamw,
   countParameters,
@@ -17,9 +15,9 @@ import {
   softmaxCrossEntropy,
   tokenAccuracy,
 } from 'tfjs-blocks';
+import { startBackendFromArgs } from './cli';
 
-const backendFlag = process.argv.indexOf('--backend');
-await tf.setBackend(backendFlag >= 0 ? process.argv[backendFlag + 1]! : 'wasm');
+await startBackendFromArgs();
 
 /** Four interleaved spirals in 2-D: a task a small MLP finds hard. */
 function spirals(count: number, seed: number) {

@@ -2,8 +2,6 @@
 //   npm run example                 (wasm, the default)
 //   npm run example -- --backend cpu
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
 import {
   alibiBias,
   initMultiHeadAttention,
@@ -11,11 +9,9 @@ import {
   multiHeadAttention,
   scaledDotProductAttention,
 } from 'tfjs-blocks';
+import { startBackendFromArgs } from './cli';
 
-const backendFlag = process.argv.indexOf('--backend');
-const backend = backendFlag >= 0 ? process.argv[backendFlag + 1]! : 'wasm';
-await tf.setBackend(backend);
-console.log(`backend: ${tf.getBackend()}`);
+console.log(`backend: ${await startBackendFromArgs()}`);
 
 // 1. Scaled dot-product attention with grouped-query heads (8 query heads share 2 kv heads).
 const q = tf.randomNormal([2, 8, 64, 32], 0, 1, 'float32', 1) as tf.Tensor4D; // [batch, heads, time, headDim]

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { runScriptToCompletion, startScript } from '../helpers/child-process';
+
+// Examples run as users run them (a child `node --import tsx`), so they cannot rot.
+describe('examples', () => {
+  for (const backend of ['cpu', 'wasm']) {
+    it(`quickstart runs to completion on ${backend}`, async () => {
+      await runScriptToCompletion('examples/quickstart.ts', ['--backend', backend], process.cwd());
+    }, 60_000);
+  }
+
+  it('--backend tensorflow-gpu takes the same path and says what to install when tfjs-node-gpu is absent', async () => {
+    const run = startScript(
+      'examples/quickstart.ts',
+      ['--backend', 'tensorflow-gpu'],
+      process.cwd(),
+    );
+    expect(await run.exit).not.toBe(0);
+    expect(run.output()).toMatch(/npm install @tensorflow\/tfjs-node-gpu/);
+  }, 60_000);
+});
