@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runScriptToCompletion, startScript } from '../helpers/child-process';
 
@@ -7,6 +10,20 @@ describe('examples', () => {
     it(`quickstart runs to completion on ${backend}`, async () => {
       await runScriptToCompletion('examples/quickstart.ts', ['--backend', backend], process.cwd());
     }, 60_000);
+
+    it(`fine-tune (model.fit, save, reload, fine-tune) runs to completion on ${backend}`, async () => {
+      const out = mkdtempSync(join(tmpdir(), 'fine-tune-smoke-'));
+      try {
+        await runScriptToCompletion(
+          'examples/fine-tune.ts',
+          ['--backend', backend, '--epochs', '1', '--out', out],
+          process.cwd(),
+        );
+        expect(existsSync(join(out, 'fine-tuned', 'model.json'))).toBe(true);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }, 120_000);
   }
 
   it('--backend tensorflow-gpu takes the same path and says what to install when tfjs-node-gpu is absent', async () => {
