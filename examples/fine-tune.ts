@@ -59,18 +59,15 @@ function corpus(kind: 'animals' | 'numbers', length: number, seed: number): stri
 function batches(text: string): { x: tf.Tensor2D; y: tf.Tensor3D } {
   const codes = Array.from(text, (c) => c.charCodeAt(0) - 32);
   const starts = Array.from({ length: Math.floor((codes.length - T - 1) / 7) }, (_, i) => i * 7);
-  const x = tf.tensor2d(
-    starts.map((st) => codes.slice(st, st + T)),
-    [starts.length, T],
-    'int32',
-  );
-  const targets = tf.tensor2d(
-    starts.map((st) => codes.slice(st + 1, st + T + 1)),
-    [starts.length, T],
-    'int32',
-  );
-  const y = tf.tidy(() => tf.cast(tf.oneHot(targets, VOCAB), 'float32')) as tf.Tensor3D;
-  targets.dispose();
+  // Windows starting every 7 characters, shifted by `offset` (0 for inputs, 1 for targets).
+  const windows = (offset: number) =>
+    tf.tensor2d(
+      starts.map((st) => codes.slice(st + offset, st + offset + T)),
+      [starts.length, T],
+      'int32',
+    );
+  const x = windows(0);
+  const y = tf.tidy(() => tf.cast(tf.oneHot(windows(1), VOCAB), 'float32')) as tf.Tensor3D;
   return { x, y };
 }
 

@@ -38,3 +38,23 @@ export async function runScriptToCompletion(
   const result = await run.exit;
   if (result !== 0) throw new Error(`child ${script} failed (${result}):\n${run.output()}`);
 }
+
+/**
+ * Waits until the child has printed `marker` (or has exited), SIGKILLs it
+ * `delayMs` later, and resolves to its exit signal or code.
+ */
+export async function killAfterOutput(
+  run: ChildRun,
+  marker: string,
+  delayMs: number,
+): Promise<NodeJS.Signals | number | null> {
+  await new Promise<void>((ready) => {
+    run.child.stdout!.on('data', () => {
+      if (run.output().includes(marker)) ready();
+    });
+    run.exit.then(() => ready());
+  });
+  await new Promise((wait) => setTimeout(wait, delayMs));
+  run.child.kill('SIGKILL');
+  return run.exit;
+}

@@ -16,7 +16,12 @@ import {
 } from '../../src/index';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/interop/checkpoint';
 import { readSafetensorsFile } from '../../src/interop/safetensors-node';
-import { type ChildRun, runScriptToCompletion, startScript } from '../helpers/child-process';
+import {
+  type ChildRun,
+  killAfterOutput,
+  runScriptToCompletion,
+  startScript,
+} from '../helpers/child-process';
 
 const CHILD = fileURLToPath(new URL('./checkpoint-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -216,15 +221,7 @@ describe('saveCheckpoint killed with SIGKILL', () => {
     for (const delayMs of [0, 60, 120, 200, 300]) {
       const next = previous + 1;
       const run = startSave(next);
-      await new Promise<void>((ready) => {
-        run.child.stdout!.on('data', () => {
-          if (run.output().includes('saving')) ready();
-        });
-        run.exit.then(() => ready());
-      });
-      await new Promise((wait) => setTimeout(wait, delayMs));
-      run.child.kill('SIGKILL');
-      const result = await run.exit;
+      const result = await killAfterOutput(run, 'saving', delayMs);
       const loaded = await loadedValue();
       expect(loaded.same, `after a kill ${delayMs} ms in`).toBe(true);
       expect([previous, next], `after a kill ${delayMs} ms in`).toContain(loaded.step);

@@ -8,7 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MODEL_JSON_FILE, nodeFileSystem, WEIGHTS_FILE } from '../../src/node/index';
-import { type ChildRun, runScriptToCompletion, startScript } from '../helpers/child-process';
+import {
+  type ChildRun,
+  killAfterOutput,
+  runScriptToCompletion,
+  startScript,
+} from '../helpers/child-process';
 
 // The child's model: one dense layer, 4096 -> 2048, every weight = its value
 // argument: 32 MiB of weights, so a save takes long enough to be interrupted.
@@ -118,16 +123,8 @@ describe('NodeFileSystem save killed with SIGKILL', () => {
       const previous = i + 1;
       const next = i + 2;
       const run = startSave(next);
-      // The child prints 'saving' right before model.save; kill `delayMs` later.
-      await new Promise<void>((ready) => {
-        run.child.stdout!.on('data', () => {
-          if (run.output().includes('saving')) ready();
-        });
-        run.exit.then(() => ready());
-      });
-      await new Promise((wait) => setTimeout(wait, delayMs));
-      run.child.kill('SIGKILL');
-      const result = await run.exit;
+      // The child prints 'saving' right before model.save.
+      const result = await killAfterOutput(run, 'saving', delayMs);
       const hash = await loadedWeightsHash();
       const landed = hash === weightsHash(next);
       expect(landed || hash === weightsHash(previous), `after a kill ${delayMs} ms in`).toBe(true);
