@@ -3,7 +3,8 @@
 // the 100 labelled points it is given, or from the teacher's soft labels on
 // the same 2,000 inputs used as an unlabelled transfer set (distillationLoss
 // with alpha 1, as in Hinton et al.'s transfer-set setting).
-//   npx tsx examples/distillation.ts [--backend cpu]
+//   npm run example:distillation [-- --backend cpu --steps 600]
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   adamw,
@@ -18,6 +19,11 @@ import {
 import { startBackendFromArgs } from './cli';
 
 await startBackendFromArgs();
+const { values } = parseArgs({
+  options: { steps: { type: 'string', default: '600' } },
+  strict: false,
+});
+const STEPS = Number(values.steps);
 
 /** Four interleaved spirals in 2-D: a task a small MLP finds hard. */
 function spirals(count: number, seed: number) {
@@ -95,7 +101,7 @@ const teacher = train(
   initMlp([2, 128, 128, 4], 10),
   x,
   (l) => softmaxCrossEntropy(l, y) as tf.Scalar,
-  600,
+  STEPS,
   1e-2,
 );
 const teacherLogits = tf.tidy(() => forward(teacher, x));
@@ -104,14 +110,14 @@ const hardOnly = train(
   initMlp(studentWidths, 20),
   few.x,
   (l) => softmaxCrossEntropy(l, few.y) as tf.Scalar,
-  600,
+  STEPS,
   1e-2,
 );
 const distilled = train(
   initMlp(studentWidths, 20),
   x,
   (l) => distillationLoss(l, teacherLogits, { temperature: 2 }) as tf.Scalar,
-  600,
+  STEPS,
   1e-2,
 );
 const rows = [
@@ -120,9 +126,12 @@ const rows = [
   ['student, distilled on 2,000 unlabelled', countParameters(distilled), accuracy(distilled, test)],
 ] as const;
 console.log(
-  `backend ${tf.getBackend()}; 4-class spirals, 1,000 test points, 600 adamw steps each, T = 2`,
+  `backend ${tf.getBackend()}; 4-class spirals, 1,000 test points, ${STEPS} adamw steps each, T = 2`,
 );
 for (const [name, params, acc] of rows)
   console.log(
     `${name.padEnd(42)} ${String(params).padStart(6)} params  test accuracy ${(100 * acc).toFixed(1)}%`,
   );
+if (!(accuracy(teacher, test) > 0.25)) {
+  throw new Error('the teacher is no better than chance (25%)');
+}

@@ -2,6 +2,7 @@
 // docs/schedules/*.svg (no plotting dependency), for docs/schedules.md.
 // Run: npx tsx scripts/plot-schedules.ts
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { lineChartSvg } from '../examples/svg-plot';
 import { constantSchedule } from '../src/schedules/constant';
 import {
   cosineDecaySchedule,
@@ -200,89 +201,18 @@ const PLOTS: Plot[] = [
   },
 ];
 
-const WIDTH = 720;
-const HEIGHT = 300;
-const MARGIN = { left: 64, right: 16, top: 36, bottom: 40 };
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c'];
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function formatTick(value: number): string {
-  if (value === 0) return '0';
-  return Number(value.toPrecision(3)).toExponential().replace('e-', 'e−');
-}
-
-/** Drops points on a straight line between their neighbours: flat and linear stretches cost two points. */
-function simplify(points: Array<[number, number]>): Array<[number, number]> {
-  const kept: Array<[number, number]> = [points[0]!];
-  for (let i = 1; i < points.length - 1; i++) {
-    const [ax, ay] = kept[kept.length - 1]!;
-    const [bx, by] = points[i]!;
-    const [cx, cy] = points[i + 1]!;
-    const offLine =
-      Math.abs((bx - ax) * (cy - ay) - (by - ay) * (cx - ax)) / Math.hypot(cx - ax, cy - ay);
-    if (offLine > 0.05) kept.push(points[i]!);
-  }
-  kept.push(points[points.length - 1]!);
-  return kept;
-}
-
 function render(plot: Plot): string {
-  const series = plot.curves.map(({ schedule }) =>
-    Array.from({ length: plot.steps }, (_, step) => schedule(step)),
-  );
-  const top = Math.max(...series.flat()) * 1.05;
-  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
-  const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const x = (step: number) => MARGIN.left + (step / (plot.steps - 1)) * plotWidth;
-  const y = (value: number) => MARGIN.top + (1 - value / top) * plotHeight;
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="11">`,
-    `<title>${escapeXml(plot.title)}</title>`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text x="${WIDTH / 2}" y="20" text-anchor="middle" font-size="11.5">${escapeXml(plot.title)}</text>`,
-  ];
-  for (let i = 0; i <= 4; i++) {
-    const value = (top / 1.05) * (i / 4);
-    const py = y(value).toFixed(1);
-    parts.push(
-      `<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${py}" y2="${py}" stroke="#e5e5e5"/>`,
-      `<text x="${MARGIN.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${formatTick(value)}</text>`,
-    );
-  }
-  for (let i = 0; i <= 5; i++) {
-    const step = Math.round(((plot.steps - 1) * i) / 5 / 100) * 100;
-    const px = x(step).toFixed(1);
-    parts.push(
-      `<line x1="${px}" x2="${px}" y1="${MARGIN.top}" y2="${HEIGHT - MARGIN.bottom}" stroke="#f0f0f0"/>`,
-      `<text x="${px}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle">${step}</text>`,
-    );
-  }
-  parts.push(
-    `<text x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 6}" text-anchor="middle">step</text>`,
-    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#888"/>`,
-  );
-  series.forEach((values, c) => {
-    const points = simplify(values.map((v, step): [number, number] => [x(step), y(v)]))
-      .map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`)
-      .join(' ');
-    parts.push(
-      `<polyline fill="none" stroke="${COLORS[c % COLORS.length]}" stroke-width="1.5" points="${points}"/>`,
-    );
-    const label = plot.curves[c]!.label;
-    if (label) {
-      const ly = MARGIN.top + 14 + 14 * c;
-      const lx = WIDTH - MARGIN.right - 150;
-      parts.push(
-        `<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${COLORS[c % COLORS.length]}" stroke-width="2"/>`,
-        `<text x="${lx + 24}" y="${ly}" dominant-baseline="middle">${escapeXml(label)}</text>`,
-      );
-    }
+  return lineChartSvg({
+    title: plot.title,
+    xLabel: 'step',
+    series: plot.curves.map(({ label, schedule }) => ({
+      label,
+      points: Array.from({ length: plot.steps }, (_, step): [number, number] => [
+        step,
+        schedule(step),
+      ]),
+    })),
   });
-  parts.push('</svg>');
-  return `${parts.join('\n')}\n`;
 }
 
 const outDir = new URL('../docs/schedules/', import.meta.url);

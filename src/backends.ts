@@ -51,6 +51,7 @@ export async function useBackend(name: BackendName): Promise<string> {
       `'${name}', whose package could not be loaded: ${(e as Error).message.split('\n')[0]}`,
     );
   }
+  const listenersBefore = processListeners();
   const started = await setBackend(entry.tfjsName).catch(() => false);
   if (!started || getBackend() !== entry.tfjsName) {
     throw new TfjsBlocksError(
@@ -61,5 +62,36 @@ export async function useBackend(name: BackendName): Promise<string> {
     );
   }
   await ready();
+  removeListenersAddedSince(listenersBefore);
   return getBackend();
+}
+
+type ErrorEvent = 'uncaughtException' | 'unhandledRejection';
+const ERROR_EVENTS: ErrorEvent[] = ['uncaughtException', 'unhandledRejection'];
+
+function processListeners(): Map<ErrorEvent, unknown[]> | undefined {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  if (typeof proc?.listeners !== 'function') return undefined;
+  return new Map(
+    ERROR_EVENTS.map((event) => [event, proc.listeners(event as 'uncaughtException')]),
+  );
+}
+
+/**
+ * The wasm backend's Emscripten module installs process handlers that
+ * rethrow every uncaught error from inside its one-line minified source, so
+ * Node prints that whole source (hundreds of kilobytes) above the user's own
+ * error. Removing them restores Node's default, which reports the same error
+ * and exits the same way.
+ */
+function removeListenersAddedSince(before: Map<ErrorEvent, unknown[]> | undefined): void {
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  if (!before || !proc) return;
+  for (const event of ERROR_EVENTS) {
+    for (const listener of proc.listeners(event as 'uncaughtException')) {
+      if (!before.get(event)!.includes(listener)) {
+        proc.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
 }

@@ -230,6 +230,7 @@ export {
 } from './optim/optimizers/adaptive';
 export type { LearningRateOption } from './optim/optimizers/recipe';
 export { type SgdOptions, sgd } from './optim/optimizers/sgd';
+export { flattenParams, type ParamTree, unflattenParams } from './optim/param-tree';
 export {
   restoreOptimizerState,
   type SavedOptimizerState,
@@ -298,7 +299,6 @@ export {
   type FederatedClient,
   federatedAverage,
   federatedAveragingRound,
-  type ParamTree,
 } from './responsible/federated-averaging';
 export {
   LearningRateScheduler,

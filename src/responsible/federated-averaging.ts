@@ -1,15 +1,6 @@
 import { add, dispose, mul, Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-
-/**
- * A nested param record: tensors, plain numbers (hyperparameters, counts),
- * arrays and objects of them, as the `init…` functions of this library make.
- */
-export type ParamTree =
-  | Tensor
-  | number
-  | readonly ParamTree[]
-  | { readonly [key: string]: ParamTree };
+import type { ParamTree } from '../optim/param-tree';
 
 /** One client of {@link federatedAveragingRound}. */
 export interface FederatedClient<P extends ParamTree = ParamTree> {

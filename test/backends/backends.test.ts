@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BackendName, TfjsBlocksError, useBackend } from '../../src/index';
+import { startScript } from '../helpers/child-process';
 
 describe('useBackend', () => {
   afterAll(async () => {
@@ -26,4 +27,12 @@ describe('useBackend', () => {
       /name must be 'cpu', 'wasm', 'webgl', 'webgpu', 'tensorflow', 'tensorflow-gpu'; got metal/,
     );
   });
+
+  it('leaves Node to report a later uncaught error, without the wasm module’s minified source', async () => {
+    const run = startScript('test/backends/fixtures/throw-after-wasm.ts', [], process.cwd());
+    expect(await run.exit).toBe(1);
+    expect(run.output()).toMatch(/Error: the user’s own error/);
+    expect(run.output()).not.toMatch(/WasmBackendModule/);
+    expect(run.output().length).toBeLessThan(5_000);
+  }, 60_000);
 });

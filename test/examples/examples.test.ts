@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +23,33 @@ describe('examples', () => {
       } finally {
         rmSync(out, { recursive: true, force: true });
       }
-    }, 120_000);
+    }, 240_000);
+
+    it(`the demo (char-level GPT) trains, samples, checkpoints and plots on ${backend}`, async () => {
+      const out = mkdtempSync(join(tmpdir(), 'char-gpt-smoke-'));
+      try {
+        const output = await runScriptToCompletion(
+          'examples/char-gpt.ts',
+          ['--backend', backend, '--steps', '2', '--batch', '8', '--out', out],
+          process.cwd(),
+        );
+        expect(output).toMatch(/held-out loss [\d.]+ -> [\d.]+/);
+        expect(output).toMatch(/int4 weights: .* held-out perplexity/);
+        expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<polyline/);
+        expect(existsSync(join(out, 'checkpoints', 'step-2', 'params.safetensors'))).toBe(true);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }, 240_000);
+
+    it(`distillation runs to completion on ${backend}`, async () => {
+      const output = await runScriptToCompletion(
+        'examples/distillation.ts',
+        ['--backend', backend, '--steps', '40'],
+        process.cwd(),
+      );
+      expect(output).toMatch(/distilled on 2,000 unlabelled .* test accuracy/);
+    }, 240_000);
   }
 
   it('--backend tensorflow-gpu takes the same path and says what to install when tfjs-node-gpu is absent', async () => {

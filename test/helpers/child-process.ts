@@ -33,10 +33,11 @@ export async function runScriptToCompletion(
   script: string,
   args: string[],
   cwd: string,
-): Promise<void> {
+): Promise<string> {
   const run = startScript(script, args, cwd);
   const result = await run.exit;
   if (result !== 0) throw new Error(`child ${script} failed (${result}):\n${run.output()}`);
+  return run.output();
 }
 
 /**

@@ -1,31 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation, TensorMap } from '../../src/index';
-import { applyUpdates } from '../../src/index';
+import { applyUpdates, flattenParams, unflattenParams } from '../../src/index';
 
-/** A param record's tensors by dotted path (`blocks.0.attention.query.kernel`); numbers are skipped. */
-export function flattenParams(node: unknown, prefix = '', into: TensorMap = {}): TensorMap {
-  if (node instanceof tf.Tensor) into[prefix] = node;
-  else if (node !== null && typeof node === 'object') {
-    for (const [k, v] of Object.entries(node))
-      flattenParams(v, prefix ? `${prefix}.${k}` : k, into);
-  }
-  return into;
-}
-
-/** `template` with its tensors replaced by path from `values`. */
-export function unflattenParams<T>(template: T, values: TensorMap): T {
-  const walk = (node: unknown, prefix: string): unknown => {
-    if (node instanceof tf.Tensor) return values[prefix] ?? node;
-    if (Array.isArray(node)) return node.map((v, i) => walk(v, prefix ? `${prefix}.${i}` : `${i}`));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(
-        Object.entries(node).map(([k, v]) => [k, walk(v, prefix ? `${prefix}.${k}` : k)]),
-      );
-    }
-    return node;
-  };
-  return walk(template, '') as T;
-}
+export { flattenParams, unflattenParams };
 
 /**
  * Trains a nested param record with a gradient transformation for `steps`

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { adamw } from '../../src/index';
+import { adamw, type ParamTree } from '../../src/index';
 import {
   federatedAverage,
   federatedAveragingRound,
-  type ParamTree,
 } from '../../src/responsible/federated-averaging';
 import { expectNoLeak } from '../helpers/leaks';
 import { flattenParams, trainParams } from '../helpers/params';

@@ -1,0 +1,106 @@
+import { Tensor } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import type { TensorMap } from './types';
+
+/**
+ * A nested param record: tensors, plain numbers (hyperparameters, counts),
+ * arrays and objects of them, as the `init…` functions of this library make.
+ *
+ * @example
+ * ```ts
+ * const params: ParamTree = initDecoderLm(config, 0);
+ * ```
+ */
+export type ParamTree =
+  | Tensor
+  | number
+  | readonly ParamTree[]
+  | { readonly [key: string]: ParamTree };
+
+/**
+ * The tensors of a nested param record by dotted path
+ * (`blocks.0.attention.query.kernel`, the names PyTorch state dicts use):
+ * the flat {@link TensorMap} that gradient transformations, `tf.grads` and
+ * `createOptimizer` work on. Numbers and other non-tensor leaves are left out;
+ * {@link unflattenParams} puts them back from the template.
+ *
+ * The tensors are the record's own, not copies.
+ *
+ * @param params - a param record from an `init…` function (or any nesting of records and arrays).
+ * @returns the tensors by dotted path.
+ * @example
+ * ```ts
+ * const params = initDecoderLm(config, 0);
+ * const variables = Object.fromEntries(
+ *   Object.entries(flattenParams(params)).map(([name, t]) => [name, tf.variable(t)]),
+ * );
+ * const optimizer = createOptimizer(adamw({ learningRate: 1e-3 }), variables);
+ * optimizer.minimize(() => loss(unflattenParams(params, variables)));
+ * ```
+ */
+export function flattenParams(params: unknown): TensorMap {
+  const flat: TensorMap = {};
+  const walk = (node: unknown, path: string): void => {
+    if (node instanceof Tensor) {
+      flat[path] = node;
+    } else if (node !== null && typeof node === 'object') {
+      for (const [key, value] of Object.entries(node)) walk(value, path ? `${path}.${key}` : key);
+    }
+  };
+  if (params === null || typeof params !== 'object') {
+    throw new TfjsBlocksError(
+      'flattenParams',
+      'params',
+      'a tensor, or a record or array holding tensors',
+      String(params),
+    );
+  }
+  walk(params, '');
+  return flat;
+}
+
+/**
+ * `template` with each tensor replaced by the tensor of the same dotted path
+ * in `values` (see {@link flattenParams}); the rest of the template (numbers,
+ * structure) is kept. Every tensor of the template must have a replacement
+ * of the same shape, so a renamed or reshaped parameter fails here rather
+ * than deep inside a kernel.
+ *
+ * @param template - the record whose structure to rebuild, e.g. the params from `init…`.
+ * @param values - tensors by dotted path: updated params, variables or gradients.
+ * @returns a new record of the template's structure holding `values`' tensors.
+ * @example
+ * ```ts
+ * const grads = tf.grads((...ws) => loss(unflattenParams(params, Object.fromEntries(names.map((n, i) => [n, ws[i]])))));
+ * ```
+ */
+export function unflattenParams<T>(template: T, values: TensorMap): T {
+  const fn = 'unflattenParams';
+  const walk = (node: unknown, path: string): unknown => {
+    if (node instanceof Tensor) {
+      const value = values[path];
+      if (!(value instanceof Tensor)) {
+        throw new TfjsBlocksError(fn, `values["${path}"]`, 'a tensor', String(value));
+      }
+      if (
+        value.shape.length !== node.shape.length ||
+        value.shape.some((d, i) => d !== node.shape[i])
+      ) {
+        throw new TfjsBlocksError(
+          fn,
+          `values["${path}"]`,
+          `shape [${node.shape.join(', ')}]`,
+          `shape [${value.shape.join(', ')}]`,
+        );
+      }
+      return value;
+    }
+    const child = (key: string | number) => (path ? `${path}.${key}` : `${key}`);
+    if (Array.isArray(node)) return node.map((v, i) => walk(v, child(i)));
+    if (node !== null && typeof node === 'object') {
+      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v, child(k))]));
+    }
+    return node;
+  };
+  return walk(template, '') as T;
+}
