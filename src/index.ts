@@ -281,6 +281,12 @@ export type {
   TransformResult,
 } from './optim/types';
 export {
+  type DifferentiallyPrivateAggregateOptions,
+  type DpSgdOptions,
+  differentiallyPrivateAggregate,
+  dpSgd,
+} from './responsible/dp-sgd';
+export {
   type BinaryLabels,
   type ConfusionMetrics,
   demographicParityDifference,
@@ -300,6 +306,26 @@ export {
   federatedAverage,
   federatedAveragingRound,
 } from './responsible/federated-averaging';
+export {
+  type LinearTape,
+  type PerExampleGradientsOptions,
+  type PerExampleLoss,
+  perExampleGradients,
+  perExampleGradientsOfLinearLayers,
+} from './responsible/per-example-gradients';
+export {
+  computeDpSgdEpsilon,
+  computeDpSgdEpsilonForEpochs,
+  DEFAULT_RDP_ORDERS,
+  type DpSgdEpochsOptions,
+  type DpSgdPrivacy,
+  type DpSgdPrivacyOptions,
+  type EpsilonAtOrder,
+  type RdpConversion,
+  rdpOfSubsampledGaussian,
+  rdpToEpsilon,
+  type SubsampledGaussianOptions,
+} from './responsible/privacy-accountant';
 export {
   LearningRateScheduler,
   type LearningRateSchedulerOptions,
