@@ -10,7 +10,7 @@ import {
   reshape,
   scalar,
   slice,
-  type Tensor,
+  Tensor,
   type Tensor4D,
   where,
   zeros,
@@ -115,7 +115,9 @@ export function setUpAttention(
 
   const { mask } = options;
   if (mask !== undefined) {
-    if (mask.dtype !== 'bool') {
+    // A bool mask skips the float check, so null, non-tensors and disposed
+    // bool masks are caught here rather than inside tfjs.
+    if (!(mask instanceof Tensor) || mask.dtype !== 'bool' || mask.isDisposed) {
       checkFloatTensor(fn, 'options.mask', mask, { layout: '(or a bool tensor)' });
     }
     checkBroadcastsTo(
@@ -187,10 +189,13 @@ export function attentionBias(
 export function addBias(scores: Tensor, bias: Tensor | undefined, dims: AttentionDims): Tensor {
   if (bias === undefined) return scores;
   if (dims.groups === 1) return add(scores, bias);
-  const [b, h, tq, c] = bias.shape as [number, number, number, number];
-  const { batch, kvHeads, groups } = dims;
+  // The bias may broadcast over queries (bq = 1) and keys (bc = 1): the
+  // scores' own sizes come from dims and the scores, not from the bias.
+  const [b, h, bq, bc] = bias.shape as [number, number, number, number];
+  const { batch, kvHeads, groups, tq } = dims;
+  const c = scores.shape[3]!;
   const bias5 =
-    h === 1 ? reshape(bias, [b, 1, 1, tq, c]) : reshape(bias, [b, kvHeads, groups, tq, c]);
+    h === 1 ? reshape(bias, [b, 1, 1, bq, bc]) : reshape(bias, [b, kvHeads, groups, bq, bc]);
   const sum = add(reshape(scores, [batch, kvHeads, groups, tq, c]), bias5);
   return reshape(sum, [batch, kvHeads, groups * tq, c]);
 }

@@ -180,10 +180,40 @@ function checkOptions(
     );
   }
   const temperature = checkNumber(fn, 'options.temperature', options.temperature ?? 1, { min: 0 });
+  // Options used only later (in the loop, or spread) are checked here too, so
+  // a bad one fails at the call with a TfjsBlocksError, not as a TypeError.
+  const stopTokens = options.stopTokens ?? [];
+  if (!Array.isArray(stopTokens)) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.stopTokens',
+      'an array of token ids',
+      String(stopTokens),
+    );
+  }
+  stopTokens.forEach((id, i) => {
+    checkInteger(fn, `options.stopTokens[${i}]`, id, 0);
+  });
+  const logitsProcessors = options.logitsProcessors ?? [];
+  if (!Array.isArray(logitsProcessors) || logitsProcessors.some((p) => typeof p !== 'function')) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.logitsProcessors',
+      'an array of functions',
+      String(logitsProcessors),
+    );
+  }
+  if (options.onToken !== undefined && typeof options.onToken !== 'function') {
+    throw new TfjsBlocksError(fn, 'options.onToken', 'a function', String(options.onToken));
+  }
+  const useCache = options.useCache ?? true;
+  if (typeof useCache !== 'boolean') {
+    throw new TfjsBlocksError(fn, 'options.useCache', 'a boolean', String(useCache));
+  }
   const processors: LogitsProcessor[] = [];
   if (options.repetitionPenalty !== undefined)
     processors.push(repetitionPenaltyProcessor(options.repetitionPenalty));
-  processors.push(...(options.logitsProcessors ?? []));
+  processors.push(...logitsProcessors);
   if (temperature > 0 && temperature !== 1) processors.push(temperatureProcessor(temperature));
   if (options.topK !== undefined) processors.push(topKProcessor(options.topK));
   if (options.topP !== undefined) processors.push(topPProcessor(options.topP));
@@ -194,13 +224,13 @@ function checkOptions(
     processors,
     greedy: temperature === 0,
     random: seededRandom(seed),
-    stop: new Set(options.stopTokens ?? []),
+    stop: new Set(stopTokens),
     numBeams:
       options.numBeams === undefined
         ? undefined
         : checkInteger(fn, 'options.numBeams', options.numBeams, 1),
     lengthPenalty: checkNumber(fn, 'options.lengthPenalty', options.lengthPenalty ?? 1),
-    useCache: options.useCache ?? true,
+    useCache,
     padId: checkInteger(fn, 'options.padId', options.padId ?? 0, 0),
   };
 }

@@ -20,6 +20,7 @@ export function checkClassLabels(
     ignoreIndex === undefined ? '' : ` or ${ignoreIndex}`
   }`;
   if (!(labels instanceof Tensor)) throw new TfjsBlocksError(fn, name, layout, String(labels));
+  if (labels.isDisposed) throw new TfjsBlocksError(fn, name, layout, 'a disposed tensor');
   if (labels.dtype !== 'int32')
     throw new TfjsBlocksError(fn, name, layout, `a ${labels.dtype} tensor`);
   if (

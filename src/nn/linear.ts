@@ -69,7 +69,7 @@ export function initLinear(config: LinearConfig, seed: number): LinearParams {
 export function linear<T extends Tensor>(params: LinearParams, x: T): T {
   const fn = 'linear';
   const input = checkFloatTensor<Tensor>(fn, 'x', x);
-  const kernel = checkFloatTensor<Tensor2D>(fn, 'params.kernel', params.kernel, {
+  const kernel = checkFloatTensor<Tensor2D>(fn, 'params.kernel', params?.kernel, {
     rank: 2,
     layout: '[inFeatures, outFeatures]',
   });

@@ -1,4 +1,5 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
 import { checkDim, checkFloatTensor, checkNumber } from '../internal/checks';
 
 /** Validates `(x, scale/shift..., epsilon)` for norms over the last axis; returns epsilon. */
@@ -9,6 +10,9 @@ export function checkLastAxisNorm(
   epsilon: unknown,
 ): number {
   const input = checkFloatTensor<Tensor>(fn, 'x', x);
+  if (input.rank < 1) {
+    throw new TfjsBlocksError(fn, 'x', 'a float32 tensor of rank >= 1 [..., features]', 'a scalar');
+  }
   const features = input.shape[input.rank - 1]!;
   for (const [name, t] of Object.entries(affine)) {
     const p = checkFloatTensor(fn, name, t, { rank: 1, layout: '[features]' });

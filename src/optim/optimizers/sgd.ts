@@ -1,4 +1,6 @@
+import { checkDecay } from '../hyperparameters';
 import { trace } from '../transforms/trace';
+import { checkSameStructure } from '../tree';
 import type { GradientTransformation } from '../types';
 import { type LearningRateOption, l2Recipe } from './recipe';
 
@@ -25,7 +27,10 @@ export interface SgdOptions extends LearningRateOption {
  * ```
  */
 export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]> {
-  const momentum = options.momentum ?? 0;
+  // Checked here: with momentum 0 no trace is built to check them (NaN and
+  // negative momenta used to fall through to plain SGD).
+  const momentum = checkDecay('sgd', 'options.momentum', options.momentum ?? 0);
+  checkDecay('sgd', 'options.dampening', options.dampening ?? 0);
   const direction =
     momentum > 0 || options.nesterov
       ? [
@@ -36,5 +41,15 @@ export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]>
           }) as GradientTransformation<unknown>,
         ]
       : [];
-  return l2Recipe('sgd', options.weightDecay, direction, options.learningRate ?? 1e-3);
+  const recipe = l2Recipe('sgd', options.weightDecay, direction, options.learningRate ?? 1e-3);
+  if (direction.length > 0) return recipe;
+  // Plain SGD keeps no per-parameter state, so nothing else checks the
+  // gradients against the parameters: a misshapen gradient map is named here.
+  return {
+    init: recipe.init,
+    update(grads, state, params) {
+      if (params) checkSameStructure('sgd', 'grads', grads, params);
+      return recipe.update(grads, state, params);
+    },
+  };
 }
