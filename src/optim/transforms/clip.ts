@@ -1,13 +1,19 @@
 import {
+  abs,
   addN,
   clipByValue as clipTensor,
   div,
+  greater,
+  max,
   maximum,
   mul,
+  onesLike,
   scalar,
   sqrt,
   square,
+  stack,
   sum,
+  where,
 } from '@tensorflow/tfjs-core';
 import { checkNumber } from '../../internal/checks';
 import type { GradientTransformation } from '../types';
@@ -28,8 +34,14 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<CountS
   return mapUpdatesTransform(fn, (updates) => {
     const tensors = Object.values(updates);
     if (tensors.length === 0) return {};
-    const squares = tensors.map((u) => sum(square(u)));
-    const norm = sqrt(squares.length === 1 ? squares[0]! : addN(squares));
+    // The norm is taken of the updates divided by their largest magnitude,
+    // then scaled back: squaring float32 values past ~1.8e19 overflows, and
+    // an Infinity norm would zero the whole step.
+    const peaks = tensors.map((u) => max(abs(u)));
+    const peak = peaks.length === 1 ? peaks[0]! : max(stack(peaks));
+    const scale = where(greater(peak, 0), peak, onesLike(peak));
+    const squares = tensors.map((u) => sum(square(div(u, scale))));
+    const norm = mul(scale, sqrt(squares.length === 1 ? squares[0]! : addN(squares)));
     // limit / max(norm, limit): 1 when the norm is within the limit.
     const factor = div(scalar(limit), maximum(norm, limit));
     return eachTensor(updates, (u) => mul(u, factor));
