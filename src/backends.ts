@@ -1,4 +1,4 @@
-import { getBackend, ready, setBackend } from '@tensorflow/tfjs-core';
+import { findBackendFactory, getBackend, ready, setBackend } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from './errors';
 
 /** Backends {@link useBackend} knows, by the name the user gives. */
@@ -20,12 +20,20 @@ const PACKAGES: Record<BackendName, { module: string; tfjsName: string }> = {
  * `npm install`; when it loads but cannot start (WebGL or WebGPU outside a
  * browser, no GPU), the error says that.
  *
+ * In an app built by a bundler (Vite, webpack, esbuild), import the backend
+ * package yourself: the bundler includes what is imported by name, and
+ * `useBackend` then finds the backend registered and only starts it.
+ *
  * @param name - `'cpu'`, `'wasm'`, `'webgl'`, `'webgpu'`, `'tensorflow'` (tfjs-node) or `'tensorflow-gpu'` (tfjs-node-gpu).
  * @returns the name of the active tfjs backend.
  * @example
  * ```ts
  * import { useBackend } from 'tfjs-blocks';
  * await useBackend('wasm'); // or 'cpu', 'tensorflow' (after npm install @tensorflow/tfjs-node), 'webgpu' in a browser
+ *
+ * // In a bundled browser app:
+ * import '@tensorflow/tfjs-backend-webgpu';
+ * await useBackend('webgpu');
  * ```
  */
 export async function useBackend(name: BackendName): Promise<string> {
@@ -42,7 +50,9 @@ export async function useBackend(name: BackendName): Promise<string> {
     );
   }
   try {
-    await import(/* @vite-ignore */ entry.module);
+    // Already registered (the app imported the package itself, as bundled
+    // browser apps must: bundlers cannot follow this computed import).
+    if (!findBackendFactory(entry.tfjsName)) await import(/* @vite-ignore */ entry.module);
   } catch (e) {
     throw new TfjsBlocksError(
       fn,

@@ -14,6 +14,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkNumber } from '../internal/checks';
+import { nextTask } from '../internal/next-task';
 import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
 import {
   decode,
@@ -472,8 +473,8 @@ async function sampleLoop(
       onToken?.(emitted, step);
       if (finished.every(Boolean) || step === o.maxNewTokens - 1) break;
       logits = decoder.next(tokens.map((t, b) => (finished[b] ? o.padId : t)));
-      // Let the event loop breathe between tokens (streaming UIs repaint here).
-      await Promise.resolve();
+      // A macrotask between tokens: timers and I/O run, a streaming page paints.
+      await nextTask();
     }
   } finally {
     if (logits) logits.dispose();
@@ -534,7 +535,7 @@ async function beamSearch(
       if (step === o.maxNewTokens - 1) break;
       decoder.reorder(next.map((c) => c.beam));
       logits = decoder.next(next.map((c) => c.token));
-      await Promise.resolve();
+      await nextTask();
     }
   } finally {
     if (logits) logits.dispose();

@@ -1,5 +1,4 @@
 import {
-  addN,
   dispose,
   mul,
   type Scalar,
@@ -8,6 +7,7 @@ import {
   type Tensor,
 } from '@tensorflow/tfjs-core';
 import { checkNumber } from '../internal/checks';
+import { sumTensors } from '../internal/reduce';
 import type { FeedForwardActivation } from '../nn/feed-forward';
 import {
   checkMixtureOfExpertsConfig,
@@ -112,7 +112,7 @@ export class MixtureOfExperts extends FunctionalLayer<MixtureOfExpertsParams> {
     const live = this.pendingAuxLosses.filter((t) => !t.isDisposed);
     this.pendingAuxLosses = [];
     if (live.length === 0) return scalar(0);
-    return mul(live.length === 1 ? live[0]! : addN(live), this.args.auxLossWeight!);
+    return mul(sumTensors(live), this.args.auxLossWeight!);
   }
 
   protected initParams(inputShape: number[]): MixtureOfExpertsParams {

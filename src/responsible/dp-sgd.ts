@@ -1,6 +1,5 @@
 import {
   add,
-  addN,
   div,
   matMul,
   maximum,
@@ -16,6 +15,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkNumber, formatShape } from '../internal/checks';
+import { sumTensors } from '../internal/reduce';
 import { splitSeed } from '../internal/seed';
 import { chain } from '../optim/chain';
 import { checkSchedule } from '../optim/hyperparameters';
@@ -166,7 +166,7 @@ export function differentiallyPrivateAggregate(
       const updates = tidy(() => {
         const flat = names.map((n) => reshape(grads[n]!, [batch, -1]) as Tensor2D);
         const squares = flat.map((g) => sum(square(g), 1));
-        const norms = sqrt(squares.length === 1 ? squares[0]! : addN(squares));
+        const norms = sqrt(sumTensors(squares));
         // C / max(‖g_i‖, C) = min(1, C / ‖g_i‖), as a [1, batch] row for one matMul per tensor.
         const factors = reshape(div(scalar(clip), maximum(norms, clip)), [1, batch]) as Tensor2D;
         const out: TensorMap = {};

@@ -1,6 +1,5 @@
 import {
   abs,
-  addN,
   clipByValue as clipTensor,
   div,
   greater,
@@ -11,11 +10,11 @@ import {
   scalar,
   sqrt,
   square,
-  stack,
   sum,
   where,
 } from '@tensorflow/tfjs-core';
 import { checkNumber } from '../../internal/checks';
+import { maximumOfTensors, sumTensors } from '../../internal/reduce';
 import type { GradientTransformation } from '../types';
 import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
 
@@ -38,10 +37,10 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<CountS
     // then scaled back: squaring float32 values past ~1.8e19 overflows, and
     // an Infinity norm would zero the whole step.
     const peaks = tensors.map((u) => max(abs(u)));
-    const peak = peaks.length === 1 ? peaks[0]! : max(stack(peaks));
+    const peak = maximumOfTensors(peaks);
     const scale = where(greater(peak, 0), peak, onesLike(peak));
     const squares = tensors.map((u) => sum(square(div(u, scale))));
-    const norm = mul(scale, sqrt(squares.length === 1 ? squares[0]! : addN(squares)));
+    const norm = mul(scale, sqrt(sumTensors(squares)));
     // limit / max(norm, limit): 1 when the norm is within the limit.
     const factor = div(scalar(limit), maximum(norm, limit));
     return eachTensor(updates, (u) => mul(u, factor));

