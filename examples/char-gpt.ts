@@ -25,9 +25,10 @@ import {
   generate,
   gpt2Config,
   initDecoderLm,
+  paramsToVariables,
   quantizeParams,
+  seededRandom,
   softmaxCrossEntropy,
-  unflattenParams,
   warmupCosineDecaySchedule,
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
@@ -54,17 +55,7 @@ const ALPHABET = `${BOUNDARY}abcdefghijklmnopqrstuvwxyz-`;
 const encode = (s: string) => Array.from(s, (c) => ALPHABET.indexOf(c));
 const decode = (ids: number[]) => ids.map((i) => ALPHABET[i]).join('');
 
-/** A seeded generator (mulberry32): the same seed gives the same run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const rand = random(SEED);
+const rand = seededRandom(SEED);
 const names = [...new Set([...femaleNames(), ...maleNames()].map((n) => n.toLowerCase()))]
   .filter((n) => encode(n).every((i) => i >= 0))
   .sort();
@@ -89,13 +80,10 @@ const config = gpt2Config({
   numLayers: 2,
   numHeads: 4,
 });
-const template = initDecoderLm(config, SEED);
-// Variables by dotted path (`blocks.0.attention.query.kernel`): what the optimizer updates in place.
-const variables = Object.fromEntries(
-  Object.entries(flattenParams(template)).map(([name, t]) => [name, tf.variable(t, true, name)]),
-);
-tf.dispose(Object.values(flattenParams(template)));
-const params = () => unflattenParams(template, variables) as DecoderLmParams;
+const init = initDecoderLm(config, SEED);
+// The model runs on `params`; the optimizer updates `variables` (by dotted path) in place.
+const { params, variables } = paramsToVariables(init);
+tf.dispose(Object.values(flattenParams(init)));
 const optimizer = createOptimizer(
   chain(
     clipByGlobalNorm(1),
@@ -159,7 +147,7 @@ const show = (samples: string[]) =>
 mkdirSync(OUT, { recursive: true });
 const tokensPerStep = BATCH * T;
 console.log(
-  `backend ${backend}: ${countParameters(template).toLocaleString('en-US')} parameters, ` +
+  `backend ${backend}: ${countParameters(params).toLocaleString('en-US')} parameters, ` +
     `${training.length} training names (${trainIds.length} tokens), ${heldOut.length} held out; ` +
     `${STEPS} steps of ${tokensPerStep} tokens`,
 );
@@ -178,8 +166,8 @@ const log = (line: string) => (bar ? bars.log(`${line}\n`) : console.log(line));
 
 const sampleEvery = Math.max(1, Math.round(STEPS / 4));
 const checkpointEvery = Math.max(1, Math.round(STEPS / 2));
-const firstSamples = await sampleNames(params());
-const initialHeldOut = heldOutLoss(params());
+const firstSamples = await sampleNames(params);
+const initialHeldOut = heldOutLoss(params);
 log(`step 0: held-out loss ${initialHeldOut.toFixed(3)}; samples: ${show(firstSamples)}`);
 const trainCurve: Array<[number, number]> = [];
 const heldOutCurve: Array<[number, number]> = [[0, initialHeldOut]];
@@ -187,7 +175,7 @@ let smoothed: number | undefined;
 const started = performance.now();
 for (let step = 1; step <= STEPS; step++) {
   const batch = windows(trainIds, randomStarts(trainIds, BATCH));
-  const loss = optimizer.minimize(() => lossOn(params(), batch), true)!;
+  const loss = optimizer.minimize(() => lossOn(params, batch), true)!;
   const value = loss.dataSync()[0]!;
   tf.dispose([loss, batch.x, batch.y]);
   smoothed = smoothed === undefined ? value : 0.95 * smoothed + 0.05 * value;
@@ -196,9 +184,9 @@ for (let step = 1; step <= STEPS; step++) {
   const speed = Math.round((step * tokensPerStep) / seconds);
   bar?.update(step, { loss: smoothed.toFixed(3), speed });
   if (step % sampleEvery === 0 || step === STEPS) {
-    const held = heldOutLoss(params());
+    const held = heldOutLoss(params);
     heldOutCurve.push([step, held]);
-    const samples = await sampleNames(params());
+    const samples = await sampleNames(params);
     log(
       `step ${step}: train loss ${smoothed.toFixed(3)}, held-out ${held.toFixed(3)}, ` +
         `${speed} tok/s; samples: ${show(samples)}`,
@@ -208,7 +196,7 @@ for (let step = 1; step <= STEPS; step++) {
     const dir = await saveCheckpoint(
       join(OUT, 'checkpoints'),
       {
-        params: params(),
+        params,
         optimizerState: optimizer.state,
         step,
         metadata: { config, alphabet: ALPHABET, seed: SEED },
@@ -235,8 +223,7 @@ writeFileSync(
 );
 
 // ---- Results, then what weight quantization costs.
-const finalParams = params();
-const finalSamples = await sampleNames(finalParams);
+const finalSamples = await sampleNames(params);
 const finalHeldOut = heldOutCurve[heldOutCurve.length - 1]![1];
 console.log(
   `\ntrained ${STEPS} steps in ${seconds.toFixed(0)} s (${Math.round((STEPS * tokensPerStep) / seconds)} tokens/s on ${backend})`,
@@ -252,7 +239,7 @@ console.log(
     `${(100 * realNameShare(finalSamples)).toFixed(0)}% at the end (the rest are new names or misses)`,
 );
 for (const bits of [8, 4] as const) {
-  const report = quantizeParams(finalParams, { bits });
+  const report = quantizeParams(params, { bits });
   const restored = dequantizeParams(report.params) as DecoderLmParams;
   const loss = heldOutLoss(restored);
   console.log(

@@ -230,7 +230,13 @@ export {
 } from './optim/optimizers/adaptive';
 export type { LearningRateOption } from './optim/optimizers/recipe';
 export { type SgdOptions, sgd } from './optim/optimizers/sgd';
-export { flattenParams, type ParamTree, unflattenParams } from './optim/param-tree';
+export {
+  flattenParams,
+  type ParamsToVariablesOptions,
+  type ParamTree,
+  paramsToVariables,
+  unflattenParams,
+} from './optim/param-tree';
 export {
   restoreOptimizerState,
   type SavedOptimizerState,

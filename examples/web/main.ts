@@ -21,11 +21,12 @@ import {
   chain,
   clipByGlobalNorm,
   createOptimizer,
-  type DecoderLmParams,
   decoderLm,
+  flattenParams,
   generate,
   gpt2Config,
   initDecoderLm,
+  paramsToVariables,
   seededRandom,
   softmaxCrossEntropy,
   useBackend,
@@ -115,32 +116,6 @@ const CONFIG = gpt2Config({
   numHeads: 4,
 });
 
-/**
- * Swaps every tensor of a param tree for a `tf.Variable`, and collects them
- * by path (`blocks.0.…`): the model functions take the same tree, and the
- * optimizer (and its weight-decay mask) sees the names.
- */
-function toVariables<P>(tree: P, variables: Record<string, tf.Variable>, path = ''): P {
-  if (tree instanceof tf.Tensor) {
-    const variable = tf.variable(tree);
-    tree.dispose();
-    variables[path] = variable;
-    return variable as unknown as P;
-  }
-  if (Array.isArray(tree)) {
-    return tree.map((child, i) => toVariables(child, variables, `${path}.${i}`)) as P;
-  }
-  if (tree !== null && typeof tree === 'object') {
-    return Object.fromEntries(
-      Object.entries(tree).map(([key, child]) => [
-        key,
-        toVariables(child, variables, path ? `${path}.${key}` : key),
-      ]),
-    ) as P;
-  }
-  return tree;
-}
-
 // ---- backends: imported on demand, so each is its own chunk -----------------
 const LOADERS: Record<Backend, () => Promise<unknown>> = {
   webgpu: () => import('@tensorflow/tfjs-backend-webgpu'),
@@ -214,8 +189,9 @@ async function main(result: DemoResult): Promise<void> {
   if (result.skipped.length) $('skipped').textContent = `(skipped ${result.skipped.join('; ')})`;
   $('status').textContent = 'training';
 
-  const variables: Record<string, tf.Variable> = {};
-  const params: DecoderLmParams = toVariables(initDecoderLm(CONFIG, 0), variables);
+  const init = initDecoderLm(CONFIG, 0);
+  const { params, variables } = paramsToVariables(init);
+  tf.dispose(Object.values(flattenParams(init)));
   const { steps } = result;
   const optimizer = createOptimizer(
     chain(

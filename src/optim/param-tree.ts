@@ -1,4 +1,4 @@
-import { Tensor } from '@tensorflow/tfjs-core';
+import { Tensor, type Variable, variable } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import type { TensorMap } from './types';
 
@@ -103,4 +103,50 @@ export function unflattenParams<T>(template: T, values: TensorMap): T {
     return node;
   };
   return walk(template, '') as T;
+}
+
+/** Options of {@link paramsToVariables}. */
+export interface ParamsToVariablesOptions {
+  /** Whether the variables take gradients. Default `true`. */
+  trainable?: boolean;
+  /**
+   * Prefix of the tfjs variable names (`<prefix>/<dotted path>`); they must be
+   * unique among live variables. Default: tfjs picks unique names.
+   */
+  namePrefix?: string;
+}
+
+/**
+ * A `tf.Variable` for every tensor of a param record: the record to run the
+ * model with (same structure, variables in place of tensors) and the
+ * variables by dotted path, for {@link createOptimizer} or `TransformOptimizer`.
+ * The variables are copies; the original tensors stay the caller's (dispose
+ * them when no longer needed).
+ *
+ * @param params - a param record from an `init…` function.
+ * @param options - `trainable`, `namePrefix`.
+ * @returns `params` (the record over variables) and `variables` (by dotted path).
+ * @example
+ * ```ts
+ * const init = initDecoderLm(config, 0);
+ * const { params, variables } = paramsToVariables(init);
+ * tf.dispose(Object.values(flattenParams(init)));
+ * const optimizer = createOptimizer(adamw({ learningRate: 3e-4 }), variables);
+ * optimizer.minimize(() => softmaxCrossEntropy(decoderLm(config, params, ids), targets));
+ * ```
+ */
+export function paramsToVariables<T>(
+  params: T,
+  options: ParamsToVariablesOptions = {},
+): { params: T; variables: Record<string, Variable> } {
+  const trainable = options.trainable ?? true;
+  const variables: Record<string, Variable> = {};
+  for (const [path, tensor] of Object.entries(flattenParams(params))) {
+    variables[path] = variable(
+      tensor,
+      trainable,
+      options.namePrefix === undefined ? undefined : `${options.namePrefix}/${path}`,
+    );
+  }
+  return { params: unflattenParams(params, variables), variables };
 }

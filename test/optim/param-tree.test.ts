@@ -8,6 +8,7 @@ import {
   flattenParams,
   gpt2Config,
   initDecoderLm,
+  paramsToVariables,
   softmaxCrossEntropy,
   unflattenParams,
 } from '../../src/index';
@@ -30,6 +31,23 @@ describe('flattenParams / unflattenParams', () => {
     expect(rebuilt.rate).toBe(0.5);
     expect(Array.isArray(rebuilt.layers)).toBe(true);
     tf.dispose([a, b, c, replaced['layers.0.kernel']]);
+  });
+
+  it('paramsToVariables copies every tensor into a variable, keeping the structure', () => {
+    const init = { dense: { kernel: tf.ones([2, 2]), units: 2 }, norms: [tf.zeros([2])] };
+    const { params, variables } = paramsToVariables(init, {
+      trainable: false,
+      namePrefix: `copy${Date.now()}`,
+    });
+    expect(Object.keys(variables).sort()).toEqual(['dense.kernel', 'norms.0']);
+    expect(params.dense.kernel).toBe(variables['dense.kernel']);
+    expect(params.dense.units).toBe(2);
+    expect(params.norms[0]).toBeInstanceOf(tf.Variable);
+    expect(variables['dense.kernel']!.trainable).toBe(false);
+    expect(variables['dense.kernel']!.name).toMatch(/^copy\d+\/dense\.kernel$/);
+    tf.dispose(init.dense.kernel); // the variables are copies
+    expect(Array.from(variables['dense.kernel']!.dataSync())).toEqual([1, 1, 1, 1]);
+    tf.dispose([init.norms, Object.values(variables)]);
   });
 
   it('trains a nested model through createOptimizer and variables named by path', () => {

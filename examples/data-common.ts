@@ -1,0 +1,149 @@
+// Shared by the dataset examples (spam-classifier, g2p, vit-shapes): flags,
+// shuffling, trainable copies of our params objects, a training
+// loop with our optimizer, and the "better than the trivial baseline" check.
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  adamw,
+  chain,
+  clipByGlobalNorm,
+  createOptimizer,
+  flattenParams,
+  paramsToVariables,
+  type Schedule,
+  type StatefulOptimizer,
+  warmupCosineDecaySchedule,
+  weightDecayMask,
+} from 'tfjs-blocks';
+
+/**
+ * Reads flags (`--steps 300`, `--check word`) with defaults; a flag whose
+ * default is a number must be given a number. `--backend` is read separately
+ * by startBackendFromArgs. Unknown flags are an error.
+ */
+export function readFlags<F extends Record<string, number | string>>(defaults: F): F {
+  const options = Object.fromEntries(
+    [...Object.keys(defaults), 'backend'].map((k) => [k, { type: 'string' as const }]),
+  );
+  const { values } = parseArgs({ options, strict: true });
+  const out: Record<string, number | string> = { ...defaults };
+  for (const key of Object.keys(defaults)) {
+    const raw = values[key];
+    if (typeof raw !== 'string') continue;
+    if (typeof defaults[key] === 'string') {
+      out[key] = raw;
+      continue;
+    }
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n))
+      throw new Error(`--${key} expects a number, got ${raw}`);
+    out[key] = n;
+  }
+  return out as F;
+}
+
+/** Fisher-Yates, in place, with the given random stream. */
+export function shuffle<X>(xs: X[], random: () => number): X[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+/**
+ * The model's params as `tf.Variable`s (the record to run the model with, and
+ * the variables by path for {@link createOptimizer}); frees the initial tensors.
+ */
+export function makeTrainable<P>(init: P): { params: P; variables: Record<string, tf.Variable> } {
+  const trainable = paramsToVariables(init);
+  tf.dispose(Object.values(flattenParams(init)));
+  return trainable;
+}
+
+/** Options of {@link train}. */
+export type TrainOptions = {
+  /** Optimizer steps. */
+  steps: number;
+  /** Peak learning rate of the warmup-cosine schedule. */
+  learningRate: number;
+  /** Warmup steps (default: a tenth of `steps`). */
+  warmupSteps?: number;
+  /** Decoupled weight decay on matrices only (not on norms, biases, embeddings). Default 0.01. */
+  weightDecay?: number;
+  /** The loss of one batch; `step` counts from 0. Called inside a gradient tape. */
+  loss: (step: number) => tf.Scalar;
+  /** Called every `logEvery` steps with the batch loss. */
+  log?: (step: number, loss: number) => void;
+  /** Default: about ten lines per run. */
+  logEvery?: number;
+};
+
+/**
+ * AdamW with a warmup-cosine schedule and global-norm clipping at 1 — the
+ * usual small-transformer recipe — over `steps` batches.
+ */
+export function train(variables: Record<string, tf.Variable>, options: TrainOptions): void {
+  const { steps, learningRate } = options;
+  const schedule: Schedule = warmupCosineDecaySchedule({
+    peakValue: learningRate,
+    warmupSteps: options.warmupSteps ?? Math.max(1, Math.ceil(steps / 10)),
+    decaySteps: Math.max(steps, 2),
+    endValue: learningRate / 20,
+  });
+  const optimizer: StatefulOptimizer = createOptimizer(
+    chain(
+      clipByGlobalNorm(1),
+      adamw({
+        learningRate: schedule,
+        weightDecay: options.weightDecay ?? 0.01,
+        mask: weightDecayMask,
+      }),
+    ),
+    variables,
+  );
+  const logEvery = options.logEvery ?? Math.max(1, Math.ceil(steps / 10));
+  try {
+    for (let step = 0; step < steps; step++) {
+      const loss = optimizer.minimize(() => options.loss(step), true)!;
+      if (step % logEvery === 0 || step === steps - 1) options.log?.(step, loss.dataSync()[0]!);
+      loss.dispose();
+    }
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** Seconds since `start` (from `performance.now()`), one decimal. */
+export const secondsSince = (start: number): string =>
+  ((performance.now() - start) / 1000).toFixed(1);
+
+/** CPU time of this process so far (user + system, all threads), one decimal: compare with wall time on a busy machine. */
+export const cpuSeconds = (): string => {
+  const { user, system } = process.cpuUsage();
+  return ((user + system) / 1e6).toFixed(1);
+};
+
+/** `0.8731` → `87.3%`. */
+export const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * The example's verdict: throws (so the process exits non-zero) unless the
+ * measured value beats the trivial baseline by more than `margin`.
+ */
+export function requireBetterThan(
+  what: string,
+  measured: number,
+  baseline: number,
+  baselineName: string,
+  margin: number,
+): void {
+  if (!(measured > baseline + margin)) {
+    throw new Error(
+      `${what} ${percent(measured)} is not better than the ${baselineName} baseline ${percent(baseline)} + margin ${percent(margin)}`,
+    );
+  }
+  console.log(
+    `OK: ${what} ${percent(measured)} beats the ${baselineName} baseline ${percent(baseline)} by more than ${percent(margin)}`,
+  );
+}
