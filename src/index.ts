@@ -287,6 +287,11 @@ export type {
   TransformResult,
 } from './optim/types';
 export {
+  disableWasmFastKernels,
+  enableWasmFastKernels,
+  isWasmFastKernelsEnabled,
+} from './perf/wasm-fast-kernels';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,

@@ -1,0 +1,424 @@
+// Training benchmark: tokens/s of a GPT-2-style model's training step
+// (forward + backward + AdamW update) with this library, against the same
+// model written with plain tfjs ops and tf.train.adam (bench/baseline-gpt.ts)
+// and against PyTorch on the CPU (bench/reference/train_gpt.py), in one run;
+// plus the achieved GFLOP/s over the backend's own large-matMul rate, the
+// KV-cache inference speed, and a check that training steps leak no tensors.
+//
+//   npm run bench:train                     (writes docs/benchmarks.md)
+//   npm run bench:train -- --no-write --steps 5 --no-cpu --no-large
+//
+// Flags: --steps N (timed wasm steps, tiny config; default 8), --warmup N (2),
+// --large-steps N (3), --cpu-steps N (2), --leak-steps N (1000), --no-cpu,
+// --no-large, --no-torch, --python PATH, --no-write.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import {
+  adamw,
+  createOptimizer,
+  type DecoderLmConfig,
+  type DecoderLmParams,
+  decoderLm,
+  disableWasmFastKernels,
+  enableWasmFastKernels,
+  flattenParams,
+  generate,
+  gpt2Config,
+  initDecoderLm,
+  modelCost,
+  softmaxCrossEntropy,
+  unflattenParams,
+  useBackend,
+} from 'tfjs-blocks';
+import { createBaselineGpt } from './baseline-gpt';
+import { machineLine, reportUnlessDryRun } from './report';
+
+const argv = process.argv.slice(2);
+const has = (name: string) => argv.includes(`--${name}`);
+function flag(name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+}
+const STEPS = flag('steps', 8);
+const WARMUP = flag('warmup', 2);
+const LARGE_STEPS = flag('large-steps', 3);
+const CPU_STEPS = flag('cpu-steps', 2);
+const LEAK_STEPS = flag('leak-steps', 1000);
+
+type Sizes = {
+  name: string;
+  vocab: number;
+  d: number;
+  heads: number;
+  layers: number;
+  seq: number;
+  batch: number;
+};
+const TINY: Sizes = {
+  name: 'tiny-GPT',
+  vocab: 64,
+  d: 128,
+  heads: 4,
+  layers: 2,
+  seq: 128,
+  batch: 8,
+};
+const LARGE: Sizes = { name: 'larger', vocab: 64, d: 256, heads: 4, layers: 4, seq: 256, batch: 4 };
+const describe = (s: Sizes) =>
+  `vocab ${s.vocab}, d ${s.d}, ${s.heads} heads, ${s.layers} layers, seq ${s.seq}, batch ${s.batch}`;
+const configOf = (s: Sizes): DecoderLmConfig =>
+  gpt2Config({
+    vocabSize: s.vocab,
+    maxLength: s.seq,
+    dModel: s.d,
+    numLayers: s.layers,
+    numHeads: s.heads,
+  });
+const trainingFlopsPerToken = (s: Sizes) =>
+  modelCost(configOf(s), { context: s.seq }).flopsPerToken.training;
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Seeded token batches, the same for every variant. */
+function batchOf(s: Sizes, seed: number): { ids: tf.Tensor2D; targets: tf.Tensor2D } {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    return a % s.vocab;
+  };
+  const rows = () => Array.from({ length: s.batch }, () => Array.from({ length: s.seq }, next));
+  return {
+    ids: tf.tensor2d(rows(), [s.batch, s.seq], 'int32'),
+    targets: tf.tensor2d(rows(), [s.batch, s.seq], 'int32'),
+  };
+}
+
+type TrainResult = {
+  tokensPerS: number;
+  stepMs: number;
+  steps: number;
+  /** tf.memory().numTensors after each timed step. */
+  tensors: number[];
+  loss: number;
+};
+
+/** Times `step` (after `warmup` untimed calls): median over `steps`. */
+function timeSteps(s: Sizes, step: () => number, warmup: number, steps: number): TrainResult {
+  let loss = Number.NaN;
+  for (let i = 0; i < warmup; i++) loss = step();
+  const times: number[] = [];
+  const tensors: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const start = performance.now();
+    loss = step();
+    times.push(performance.now() - start);
+    tensors.push(tf.memory().numTensors);
+  }
+  const stepMs = median(times);
+  return { tokensPerS: (s.batch * s.seq * 1000) / stepMs, stepMs, steps, tensors, loss };
+}
+
+/** This library: decoderLm + softmaxCrossEntropy + createOptimizer(adamw). */
+function trainOurs(s: Sizes, warmup: number, steps: number): TrainResult {
+  const config = configOf(s);
+  const template = initDecoderLm(config, 0);
+  const variables = Object.fromEntries(
+    Object.entries(flattenParams(template)).map(([n, t]) => [n, tf.variable(t, true, `ours.${n}`)]),
+  );
+  tf.dispose(Object.values(flattenParams(template)));
+  const optimizer = createOptimizer(adamw({ learningRate: 1e-3, weightDecay: 0.01 }), variables);
+  const { ids, targets } = batchOf(s, 1);
+  const step = () => {
+    const loss = optimizer.minimize(
+      () =>
+        softmaxCrossEntropy(
+          decoderLm(config, unflattenParams(template, variables) as DecoderLmParams, ids),
+          targets,
+        ) as tf.Scalar,
+      true,
+    )!;
+    const value = loss.dataSync()[0]!;
+    loss.dispose();
+    return value;
+  };
+  try {
+    return timeSteps(s, step, warmup, steps);
+  } finally {
+    optimizer.dispose();
+    tf.dispose([...Object.values(variables), ids, targets]);
+  }
+}
+
+/** The plain-tfjs baseline with tf.train.adam. */
+function trainBaseline(s: Sizes, warmup: number, steps: number): TrainResult {
+  const model = createBaselineGpt({
+    vocabSize: s.vocab,
+    seq: s.seq,
+    dModel: s.d,
+    numHeads: s.heads,
+    numLayers: s.layers,
+  });
+  const { ids, targets } = batchOf(s, 1);
+  try {
+    return timeSteps(s, () => model.trainStep(ids, targets), warmup, steps);
+  } finally {
+    model.dispose();
+    tf.dispose([ids, targets]);
+  }
+}
+
+/** GFLOP/s of an n×n×n 2-D matMul on the current backend. */
+function matMulGflops(n: number, reps: number): number {
+  const a = tf.randomNormal([n, n]);
+  const b = tf.randomNormal([n, n]);
+  tf.matMul(a, b).dispose();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    times.push(performance.now() - start);
+    c.dispose();
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / (median(times) * 1e6);
+}
+
+type TorchResult =
+  | { threads: number; tokensPerS: number; torch: string; matmulGflops: number }
+  | string;
+
+function runTorch(s: Sizes, steps: number): TorchResult {
+  if (has('no-torch')) return 'not run (--no-torch)';
+  const i = argv.indexOf('--python');
+  const candidates = [
+    i >= 0 ? argv[i + 1] : undefined,
+    process.env.TORCH2_PYTHON,
+    '/opt/torch2/bin/python',
+    '/usr/bin/python3',
+  ].filter((p): p is string => !!p && existsSync(p));
+  for (const python of candidates) {
+    const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+    if (probe.status !== 0) continue;
+    const args = [
+      'bench/reference/train_gpt.py',
+      ...Object.entries({
+        vocab: s.vocab,
+        d: s.d,
+        heads: s.heads,
+        layers: s.layers,
+        seq: s.seq,
+        batch: s.batch,
+        steps,
+        warmup: 2,
+      }).flatMap(([k, v]) => [`--${k}`, String(v)]),
+    ];
+    const run = spawnSync(python, args, { encoding: 'utf8', timeout: 600_000 });
+    if (run.status !== 0) return `failed (${python}: ${run.stderr.trim().split('\n').pop()})`;
+    const out = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    return {
+      threads: out.threads,
+      tokensPerS: out.tokens_per_s,
+      torch: out.torch,
+      matmulGflops: out.matmul_gflops,
+    };
+  }
+  return 'not available (no Python with torch found)';
+}
+
+/** Prefill tokens/s and decode ms/token (median over new tokens) with the KV cache. */
+async function inference(
+  context: number,
+): Promise<{ prefillTokensPerS: number; decodeMs: number }> {
+  const config = gpt2Config({
+    vocabSize: 64,
+    maxLength: 1024,
+    dModel: 128,
+    numLayers: 2,
+    numHeads: 4,
+  });
+  const params = initDecoderLm(config, 0);
+  const model = { kind: 'decoderLm' as const, config, params };
+  const prompt = Array.from({ length: context }, (_, i) => (i * 7) % 64);
+  await generate(model, [prompt], { maxNewTokens: 2, temperature: 0 }); // warm-up
+  const prefills: number[] = [];
+  const steps: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    const stamps: number[] = [];
+    const start = performance.now();
+    await generate(model, [prompt], {
+      maxNewTokens: 16,
+      temperature: 0,
+      onToken: () => stamps.push(performance.now()),
+    });
+    prefills.push(stamps[0]! - start);
+    steps.push(...stamps.slice(1).map((t, i) => t - stamps[i]!));
+  }
+  tf.dispose(Object.values(flattenParams(params)));
+  return { prefillTokensPerS: (context * 1000) / median(prefills), decodeMs: median(steps) };
+}
+
+/** numTensors across many steps of the same training loop, on a small model (fast on wasm). */
+function leakCheck(steps: number): { first: number; last: number; max: number } {
+  const s: Sizes = { name: 'leak', vocab: 64, d: 32, heads: 2, layers: 2, seq: 16, batch: 2 };
+  const r = trainOurs(s, 1, steps);
+  return {
+    first: r.tensors[0]!,
+    last: r.tensors[r.tensors.length - 1]!,
+    max: Math.max(...r.tensors),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+const load = () =>
+  existsSync('/proc/loadavg')
+    ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+    : 'n/a';
+const loadStart = load();
+console.log(`load average at start: ${loadStart}`);
+
+type Row = { config: Sizes; variant: string; backend: string; r: TrainResult; matMul: number };
+const rows: Row[] = [];
+const torch: Record<string, TorchResult> = {};
+const gflops: Record<string, number> = {};
+// The load on a shared machine drifts: each row's fraction uses a matMul rate measured just before it.
+const measure = (config: Sizes, variant: string, backend: string, run: () => TrainResult): void => {
+  const matMul = matMulGflops(1024, backend === 'cpu' ? 1 : 3);
+  log({ config, variant, backend, r: run(), matMul });
+};
+const log = (row: Row) => {
+  rows.push(row);
+  console.log(
+    `${row.config.name} | ${row.variant} | ${row.backend} | ${row.r.tokensPerS.toFixed(0)} tokens/s | ${row.r.stepMs.toFixed(0)} ms/step | matMul ${row.matMul.toFixed(1)} GFLOP/s | tensors ${row.r.tensors.join(',')}`,
+  );
+};
+
+await useBackend('wasm');
+gflops.wasm = matMulGflops(1024, 5);
+console.log(`wasm 1024³ matMul: ${gflops.wasm.toFixed(1)} GFLOP/s`);
+const configs = has('no-large') ? [TINY] : [TINY, LARGE];
+for (const s of configs) {
+  const steps = s === TINY ? STEPS : LARGE_STEPS;
+  const warmup = s === TINY ? WARMUP : 1;
+  disableWasmFastKernels();
+  measure(s, 'baseline (plain tfjs, tf.train.adam)', 'wasm', () => trainBaseline(s, warmup, steps));
+  measure(s, 'tfjs-blocks', 'wasm', () => trainOurs(s, warmup, steps));
+  enableWasmFastKernels();
+  measure(s, 'tfjs-blocks + enableWasmFastKernels', 'wasm', () => trainOurs(s, warmup, steps));
+  measure(s, 'baseline + enableWasmFastKernels', 'wasm', () => trainBaseline(s, warmup, steps));
+  disableWasmFastKernels();
+  // PyTorch right after this config's tfjs rows, under a similar load.
+  torch[s.name] = runTorch(s, s === TINY ? 20 : 5);
+  const t = torch[s.name]!;
+  console.log(
+    `PyTorch ${s.name}: ${typeof t === 'string' ? t : `${t.tokensPerS.toFixed(0)} tokens/s, ${t.threads} threads`}`,
+  );
+}
+
+// Inference with the KV cache, stock kernels and fast matMul.
+const inferenceRows: string[] = [];
+const decode: Record<string, Record<number, number>> = {};
+for (const fast of [false, true]) {
+  if (fast) enableWasmFastKernels();
+  const label = fast ? 'wasm + enableWasmFastKernels' : 'wasm';
+  decode[label] = {};
+  for (const context of [32, 512]) {
+    const r = await inference(context);
+    decode[label]![context] = r.decodeMs;
+    const line = `| ${label} | ${context} | ${r.prefillTokensPerS.toFixed(0)} | ${r.decodeMs.toFixed(2)} |`;
+    inferenceRows.push(line);
+    console.log(line);
+  }
+  disableWasmFastKernels();
+}
+
+// Leak check: the tfjs-blocks loop, fast matMul on.
+enableWasmFastKernels();
+const leak = LEAK_STEPS > 0 ? leakCheck(LEAK_STEPS) : undefined;
+disableWasmFastKernels();
+if (leak)
+  console.log(
+    `numTensors over ${LEAK_STEPS} steps: first ${leak.first}, last ${leak.last}, max ${leak.max}`,
+  );
+
+if (!has('no-cpu')) {
+  await useBackend('cpu');
+  gflops.cpu = matMulGflops(1024, 1);
+  console.log(`cpu 1024³ matMul: ${gflops.cpu.toFixed(2)} GFLOP/s`);
+  measure(TINY, 'baseline (plain tfjs, tf.train.adam)', 'cpu', () =>
+    trainBaseline(TINY, 1, CPU_STEPS),
+  );
+  measure(TINY, 'tfjs-blocks', 'cpu', () => trainOurs(TINY, 1, CPU_STEPS));
+}
+
+const loadEnd = load();
+console.log(`load average at end: ${loadEnd}`);
+
+// ---------------------------------------------------------------------------------------------
+const baselineOf = (s: Sizes, backend: string) =>
+  rows.find((r) => r.config === s && r.backend === backend && r.variant.startsWith('baseline ('));
+const table = rows.map((row) => {
+  const base = baselineOf(row.config, row.backend);
+  const t = torch[row.config.name];
+  const achieved = (row.r.tokensPerS * trainingFlopsPerToken(row.config)) / 1e9;
+  const peak = row.matMul;
+  return `| ${row.config.name} | ${row.variant} | ${row.backend} | ${row.r.tokensPerS.toFixed(0)} | ${base ? (row.r.tokensPerS / base.r.tokensPerS).toFixed(2) : '–'} | ${typeof t === 'object' ? (row.r.tokensPerS / t.tokensPerS).toFixed(3) : '–'} | ${achieved.toFixed(2)} | ${peak.toFixed(1)} | ${((100 * achieved) / peak).toFixed(0)}% | ${row.r.tensors[0]} → ${row.r.tensors[row.r.tensors.length - 1]} |`;
+});
+const torchLines = configs.map((s) => {
+  const t = torch[s.name]!;
+  if (typeof t === 'string') return `- PyTorch CPU, ${s.name}: ${t}.`;
+  const achieved = (t.tokensPerS * trainingFlopsPerToken(s)) / 1e9;
+  return `- PyTorch ${t.torch} CPU, ${s.name}: ${t.tokensPerS.toFixed(0)} tokens/s with ${t.threads} threads (torch.get_num_threads()); ${achieved.toFixed(1)} GFLOP/s, ${((100 * achieved) / t.matmulGflops).toFixed(0)}% of its own 1024³ matMul rate (${t.matmulGflops.toFixed(0)} GFLOP/s).`;
+});
+const decodeLines = Object.entries(decode).map(
+  ([label, d]) => `- ${label}: decode t(512)/t(32) = ${(d[512]! / d[32]!).toFixed(2)}.`,
+);
+
+const body = [
+  `Training step = forward + backward + optimizer update on a fixed batch of random tokens, GPT-2-style`,
+  `model (learned positions, pre-norm LayerNorm, GELU MLP 4d, tied embeddings). Median over the timed`,
+  `steps after warm-up: tiny-GPT (${describe(TINY)}) ${STEPS} steps on wasm, ${CPU_STEPS} on cpu;`,
+  `larger (${describe(LARGE)}) ${LARGE_STEPS} steps. “tfjs-blocks” is \`decoderLm\` +`,
+  '`softmaxCrossEntropy` + `createOptimizer(adamw(...))`; the baseline is bench/baseline-gpt.ts (plain tfjs',
+  'ops, batched matMul attention, `tf.train.adam`). GFLOP/s counts `modelCost(...).flopsPerToken.training`',
+  '(6N plus attention at the full context) per token; “% of matMul” divides it by the same backend’s',
+  '1024×1024×1024 2-D matMul rate measured just before that row (the load drifts). PyTorch runs right',
+  'after each config’s tfjs rows. Tensors: `tf.memory().numTensors` after the first',
+  'and the last timed step.',
+  '',
+  machineLine('bench:train'),
+  `Load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}: a shared machine, compare ratios.`,
+  '',
+  `1024³ matMul: wasm ${gflops.wasm!.toFixed(1)} GFLOP/s${gflops.cpu ? `, cpu ${gflops.cpu.toFixed(2)} GFLOP/s` : ''}.`,
+  '',
+  '| config | variant | backend | tokens/s | × baseline | × PyTorch | GFLOP/s | matMul GFLOP/s | % of matMul | tensors |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...table,
+  '',
+  ...torchLines,
+  '',
+  'Inference with the KV cache (tiny-GPT weights, maxLength 1024, batch 1, greedy): prefill tokens/s is',
+  'the prompt’s length over the time to the first token; decode is the median time between tokens.',
+  '',
+  '| backend | context | prefill tokens/s | decode ms/token |',
+  '|---|---|---|---|',
+  ...inferenceRows,
+  '',
+  ...decodeLines,
+  '',
+  leak
+    ? `Leak check: ${LEAK_STEPS} training steps of the tfjs-blocks loop (wasm + enableWasmFastKernels; d 32, 2 layers, seq 16, batch 2): numTensors ${leak.first} after the first step, ${leak.last} after the last, at most ${leak.max}.`
+    : 'Leak check not run.',
+].join('\n');
+reportUnlessDryRun(
+  'training',
+  'Training: tokens/s against a plain-tfjs baseline and PyTorch',
+  body,
+);

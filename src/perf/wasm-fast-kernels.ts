@@ -1,0 +1,505 @@
+import {
+  _FusedMatMul,
+  BatchMatMul,
+  broadcast_util,
+  type DataId,
+  getKernel,
+  type KernelConfig,
+  type KernelFunc,
+  registerKernel,
+  Slice,
+  slice_util,
+  type TensorInfo,
+  Transpose,
+  unregisterKernel,
+  util,
+} from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+
+/*
+ * Why: the wasm backend's matMul reaches XNNPACK's fast (packed, SIMD)
+ * fully-connected path only for `transposeA = transposeB = false` and a
+ * batch of 1 (tfjs-backend-wasm's batch_mat_mul_impl.cc); every other
+ * matMul (all matMul gradients, batched attention products) runs a plain
+ * loop some 10-20x slower. The replacement kernels below keep every
+ * float32 matMul on the fast path: explicit transposes instead of the
+ * flags, and one XNNPACK call per batch slice on zero-copy views of the
+ * operands and of the output.
+ */
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` these kernels use (internal, stable across 4.x). */
+type WasmBackend = {
+  wasm: {
+    HEAPU8: Uint8Array;
+    cwrap: (name: string, ret: null, argTypes: string[]) => (...args: unknown[]) => void;
+    tfjs: {
+      registerTensor(id: number, size: number, memoryOffset: number): void;
+      disposeData(id: number): void;
+    };
+  };
+  dataIdMap: { get(dataId: DataId): { id: number; memoryOffset: number } };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  disposeData(dataId: DataId, force?: boolean): boolean;
+};
+
+type WasmFns = {
+  batchMatMul: (...args: unknown[]) => void;
+  fusedMatMul: (...args: unknown[]) => void;
+};
+
+const KERNELS = [BatchMatMul, _FusedMatMul, Slice] as const;
+const BACKEND = 'wasm';
+let saved: Map<string, KernelConfig> | undefined;
+const wasmFns = new WeakMap<object, WasmFns>();
+
+function fnsOf(backend: WasmBackend): WasmFns {
+  let fns = wasmFns.get(backend);
+  if (!fns) {
+    // The same C entry points (and argument lists) the stock kernels bind.
+    fns = {
+      batchMatMul: backend.wasm.cwrap(BatchMatMul, null, [
+        'number',
+        'array',
+        'number',
+        'number',
+        'array',
+        'number',
+        'number',
+        'number',
+        'number',
+      ]),
+      fusedMatMul: backend.wasm.cwrap(_FusedMatMul, null, [
+        'number',
+        'array',
+        'number',
+        'number',
+        'array',
+        'number',
+        'number',
+        'number',
+        'number',
+        'number',
+        'number',
+        'number',
+        'number',
+      ]),
+    };
+    wasmFns.set(backend, fns);
+  }
+  return fns;
+}
+
+const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
+
+/** Registers a float32 view of `size` elements at byte `offset` in the wasm tensor table; returns its id. */
+function view(backend: WasmBackend, offset: number, size: number): number {
+  const id = backend.dataIdNextNumber++;
+  backend.wasm.tfjs.registerTensor(id, size, offset);
+  return id;
+}
+
+/** `x` (seen as `[batch, rows, cols]`) transposed to `[batch, cols, rows]`, by the stock Transpose kernel. */
+function transposeLast2(
+  backend: WasmBackend,
+  x: TensorInfo,
+  batch: number,
+  rows: number,
+  cols: number,
+): TensorInfo {
+  const transpose = getKernel(Transpose, BACKEND)!.kernelFunc;
+  return transpose({
+    inputs: { x: { dataId: x.dataId, shape: [batch, rows, cols], dtype: x.dtype } },
+    backend: backend as never,
+    attrs: { perm: [0, 2, 1] },
+  }) as TensorInfo;
+}
+
+type Plan = {
+  outShape: number[];
+  batchA: number;
+  batchB: number;
+  m: number;
+  k: number;
+  n: number;
+  /** For each output batch slice, the slice of `a` and of `b` it reads. */
+  pairs: Array<[number, number]>;
+};
+
+/** Shapes and broadcast slice pairs of a matMul, or undefined when it is not a case handled here. */
+function plan(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): Plan | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+  const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const kb = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
+  const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  if (k !== kb || m === 0 || n === 0 || k === 0) return null;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  let outer: number[];
+  try {
+    outer = broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  } catch {
+    return null;
+  }
+  const batchA = util.sizeFromShape(outerA);
+  const batchB = util.sizeFromShape(outerB);
+  const batchOut = util.sizeFromShape(outer);
+  const pairs: Array<[number, number]> = [];
+  if (batchA === batchOut && batchB === batchOut && sameShape(outerA, outerB)) {
+    for (let i = 0; i < batchOut; i++) pairs.push([i, i]);
+  } else {
+    // General broadcasting: map each output batch index to each operand's index.
+    const stridesOut = util.computeStrides(outer);
+    const index = (dims: number[], coords: number[]) => {
+      const offset = outer.length - dims.length;
+      let flat = 0;
+      for (let d = 0; d < dims.length; d++) {
+        const c = dims[d] === 1 ? 0 : coords[d + offset]!;
+        flat = flat * dims[d]! + c;
+      }
+      return flat;
+    };
+    for (let i = 0; i < batchOut; i++) {
+      const coords: number[] = [];
+      let rest = i;
+      for (const s of stridesOut) {
+        coords.push(Math.floor(rest / s));
+        rest %= s;
+      }
+      coords.push(rest);
+      const full = outer.length === 0 ? [] : coords.slice(0, outer.length);
+      pairs.push([index(outerA, full), index(outerB, full)]);
+    }
+  }
+  return { outShape: [...outer, m, n], batchA, batchB, m, k, n, pairs };
+}
+
+function sameShape(x: number[], y: number[]): boolean {
+  return x.length === y.length && x.every((d, i) => d === y[i]);
+}
+
+/** Already on XNNPACK's fast path as it stands. */
+function alreadyFast(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean) {
+  return (
+    !transposeA &&
+    !transposeB &&
+    util.sizeFromShape(a.shape.slice(0, -2)) === 1 &&
+    util.sizeFromShape(b.shape.slice(0, -2)) === 1
+  );
+}
+
+/**
+ * Runs the product of `plan` with both operands laid out untransposed
+ * (`a` as `[batchA, m, k]`, `b` as `[batchB, k, n]`), one XNNPACK call per
+ * output slice (or one call in all when `b` is shared and `a` is not
+ * broadcast: `[batchA·m, k] · [k, n]`). `call(aId, aShape, bId, bShape, outId)`
+ * runs one batch-1 product.
+ */
+function runSlices(
+  backend: WasmBackend,
+  p: Plan,
+  a: DataId,
+  b: DataId,
+  out: DataId,
+  call: (aId: number, aShape: Uint8Array, bId: number, bShape: Uint8Array, outId: number) => void,
+): void {
+  const aMem = backend.dataIdMap.get(a).memoryOffset;
+  const bMem = backend.dataIdMap.get(b).memoryOffset;
+  const outMem = backend.dataIdMap.get(out).memoryOffset;
+  const { m, k, n, pairs } = p;
+  const ids: number[] = [];
+  try {
+    const foldable = p.batchB === 1 && pairs.every(([ia], i) => ia === i);
+    if (foldable) {
+      const rows = pairs.length * m;
+      const aId = view(backend, aMem, rows * k);
+      ids.push(aId);
+      const bId = view(backend, bMem, k * n);
+      ids.push(bId);
+      const outId = view(backend, outMem, rows * n);
+      ids.push(outId);
+      call(aId, shapeBytes([1, rows, k]), bId, shapeBytes([1, k, n]), outId);
+      return;
+    }
+    const aShape = shapeBytes([1, m, k]);
+    const bShape = shapeBytes([1, k, n]);
+    // One view per distinct slice of b: XNNPACK caches the packed weights by tensor id.
+    const bViews = new Map<number, number>();
+    for (let i = 0; i < pairs.length; i++) {
+      const [ia, ib] = pairs[i]!;
+      const aId = view(backend, aMem + ia * m * k * 4, m * k);
+      ids.push(aId);
+      let bId = bViews.get(ib);
+      if (bId === undefined) {
+        bId = view(backend, bMem + ib * k * n * 4, k * n);
+        ids.push(bId);
+        bViews.set(ib, bId);
+      }
+      const outId = view(backend, outMem + i * m * n * 4, m * n);
+      ids.push(outId);
+      call(aId, aShape, bId, bShape, outId);
+    }
+  } finally {
+    // Unregisters the views (and, through XNNPACK's disposal callbacks, the
+    // operators cached on them); the memory stays the operands'.
+    for (const id of ids) backend.wasm.tfjs.disposeData(id);
+  }
+}
+
+/** Untransposed operands for `p`, with the temporaries to free afterwards. */
+function untransposed(
+  backend: WasmBackend,
+  p: Plan,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): { a: DataId; b: DataId; temps: DataId[] } {
+  const temps: DataId[] = [];
+  let aId = a.dataId;
+  let bId = b.dataId;
+  if (transposeA) {
+    aId = transposeLast2(backend, a, p.batchA, p.k, p.m).dataId;
+    temps.push(aId);
+  }
+  if (transposeB) {
+    bId = transposeLast2(backend, b, p.batchB, p.n, p.k).dataId;
+    temps.push(bId);
+  }
+  return { a: aId, b: bId, temps };
+}
+
+function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const backend = args.backend as unknown as WasmBackend;
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  const original = saved!.get(BatchMatMul)!.kernelFunc;
+  const p = plan(a, b, transposeA, transposeB);
+  if (!p || alreadyFast(a, b, transposeA, transposeB)) return original(args) as TensorInfo;
+  const { batchMatMul } = fnsOf(backend);
+  const ops = untransposed(backend, p, a, b, transposeA, transposeB);
+  const out = backend.makeOutput(p.outShape, 'float32');
+  try {
+    runSlices(backend, p, ops.a, ops.b, out.dataId, (aId, aShape, bId, bShape, outId) =>
+      batchMatMul(aId, aShape, 3, bId, bShape, 3, false, false, outId),
+    );
+  } finally {
+    for (const t of ops.temps) backend.disposeData(t);
+  }
+  return out;
+}
+
+const FUSABLE = new Set(['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu']);
+const ACTIVATION_CODE: Record<string, number> = {
+  linear: 0,
+  relu: 1,
+  relu6: 2,
+  prelu: 3,
+  leakyrelu: 4,
+  sigmoid: 5,
+  elu: 6,
+};
+
+function fastFusedMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const backend = args.backend as unknown as WasmBackend;
+  const { a, b, bias, preluActivationWeights } = args.inputs as {
+    a: TensorInfo;
+    b: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
+  const attrs = args.attrs as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation: string;
+    leakyreluAlpha?: number;
+  };
+  const { transposeA, transposeB, activation } = attrs;
+  const original = saved!.get(_FusedMatMul)!.kernelFunc;
+  const p = plan(a, b, transposeA, transposeB);
+  const simple =
+    p !== null &&
+    preluActivationWeights == null &&
+    FUSABLE.has(activation) &&
+    (bias == null || (bias.shape.length === 1 && bias.shape[0] === p.n));
+  if (!simple || alreadyFast(a, b, transposeA, transposeB)) return original(args) as TensorInfo;
+  const { fusedMatMul } = fnsOf(backend);
+  const biasId = bias == null ? 0 : backend.dataIdMap.get(bias.dataId).id;
+  const ops = untransposed(backend, p, a, b, transposeA, transposeB);
+  const out = backend.makeOutput(p.outShape, 'float32');
+  try {
+    runSlices(backend, p, ops.a, ops.b, out.dataId, (aId, aShape, bId, bShape, outId) =>
+      fusedMatMul(
+        aId,
+        aShape,
+        3,
+        bId,
+        bShape,
+        3,
+        false,
+        false,
+        ACTIVATION_CODE[activation],
+        biasId,
+        0,
+        attrs.leakyreluAlpha ?? 0,
+        outId,
+      ),
+    );
+  } finally {
+    for (const t of ops.temps) backend.disposeData(t);
+  }
+  return out;
+}
+
+/**
+ * Slice by block copies inside the wasm heap. The stock kernel copies the
+ * whole input out of the heap (`readSync`) and then copies row by row, which
+ * makes reading the first `t` steps of a key/value cache cost O(capacity)
+ * plus a JS call per row.
+ */
+function fastSlice(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { begin, size } = args.attrs as { begin: number | number[]; size?: number | number[] };
+  if (x.dtype === 'string') return saved!.get(Slice)!.kernelFunc(args) as TensorInfo;
+  const [b, s] = slice_util.parseSliceParams(x as never, begin, size) as [number[], number[]];
+  const out = backend.makeOutput(s, x.dtype);
+  const total = util.sizeFromShape(s);
+  if (total === 0) return out;
+  const shape = x.shape;
+  const bytes = util.bytesPerElement(x.dtype);
+  // Trailing axes taken whole merge into one contiguous block per outer index.
+  let d = shape.length - 1;
+  let inner = 1;
+  while (d >= 0 && b[d] === 0 && s[d] === shape[d]) {
+    inner *= shape[d]!;
+    d--;
+  }
+  const heap = backend.wasm.HEAPU8; // read after makeOutput: malloc may grow the heap
+  const xMem = backend.dataIdMap.get(x.dataId).memoryOffset;
+  const outMem = backend.dataIdMap.get(out.dataId).memoryOffset;
+  if (d < 0) {
+    heap.copyWithin(outMem, xMem, xMem + total * bytes);
+    return out;
+  }
+  const strides = [...util.computeStrides(shape), 1];
+  const blockBytes = s[d]! * inner * bytes;
+  const base = b[d]! * strides[d]!;
+  const outer = s.slice(0, d);
+  const count = util.sizeFromShape(outer);
+  const index = new Array<number>(d).fill(0);
+  for (let o = 0; o < count; o++) {
+    let src = base;
+    for (let i = 0; i < d; i++) src += (b[i]! + index[i]!) * strides[i]!;
+    const from = xMem + src * bytes;
+    heap.copyWithin(outMem + o * blockBytes, from, from + blockBytes);
+    for (let i = d - 1; i >= 0; i--) {
+      if (++index[i]! < outer[i]!) break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * Opt-in faster kernels for the **wasm** backend: replaces its
+ * `BatchMatMul`, `_FusedMatMul` and `Slice` kernels.
+ *
+ * - matMul: tfjs-backend-wasm 4.x uses XNNPACK only for an untransposed
+ *   product with a batch of 1; transposed products (every matMul gradient)
+ *   and batched ones (attention) run a scalar loop 10-20x slower. The
+ *   replacements transpose explicitly and run one XNNPACK product per batch
+ *   slice on views of the operands (no copies), folding
+ *   `[batch, m, k] · [k, n]` into one product. Batch broadcasting is
+ *   supported, and fused products add their bias correctly off the fast
+ *   path (the stock kernels get both wrong for some shapes). Other dtypes,
+ *   empty shapes and PReLU-fused products go to the stock kernels. Results
+ *   equal the stock kernels' within float32 rounding (sums are taken in a
+ *   different order).
+ * - slice: block copies inside the wasm heap instead of copying the whole
+ *   input out to JavaScript and back row by row (what made cached decoding
+ *   slow down with the context).
+ *
+ * **This changes global tfjs state**: the kernel registry is shared by
+ * every user of tfjs in the process (and by other copies of this library).
+ * Call {@link disableWasmFastKernels} to put the stock kernels back. It
+ * relies on internals of tfjs-backend-wasm 4.x (its tensor table, heap and
+ * C entry points) and has no effect on other backends.
+ *
+ * @returns `true` if the kernels were replaced now, `false` if they already were.
+ * @throws TfjsBlocksError when the wasm backend's kernels are not registered
+ *   (import `@tensorflow/tfjs-backend-wasm` first).
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { disableWasmFastKernels, enableWasmFastKernels, useBackend } from 'tfjs-blocks';
+ * await useBackend('wasm');
+ * enableWasmFastKernels(); // training steps run ~3x faster
+ * // ...
+ * disableWasmFastKernels();
+ * ```
+ */
+export function enableWasmFastKernels(): boolean {
+  if (saved) return false;
+  const originals = new Map<string, KernelConfig>();
+  for (const name of KERNELS) {
+    const config = getKernel(name, BACKEND);
+    if (!config) {
+      throw new TfjsBlocksError(
+        'enableWasmFastKernels',
+        'the wasm backend',
+        "registered (import '@tensorflow/tfjs-backend-wasm' before calling)",
+        `no '${name}' kernel for 'wasm'`,
+      );
+    }
+    originals.set(name, config);
+  }
+  saved = originals;
+  const replacements: Record<string, KernelFunc> = {
+    [BatchMatMul]: fastBatchMatMul as KernelFunc,
+    [_FusedMatMul]: fastFusedMatMul as KernelFunc,
+    [Slice]: fastSlice as KernelFunc,
+  };
+  for (const name of KERNELS) {
+    const original = originals.get(name)!;
+    unregisterKernel(name, BACKEND);
+    registerKernel({ ...original, kernelFunc: replacements[name]! });
+  }
+  return true;
+}
+
+/**
+ * Puts back the wasm backend's stock `BatchMatMul`, `_FusedMatMul` and
+ * `Slice` kernels replaced by {@link enableWasmFastKernels}.
+ *
+ * @returns `true` if they were restored now, `false` if they were not replaced.
+ * @example
+ * ```ts
+ * disableWasmFastKernels();
+ * ```
+ */
+export function disableWasmFastKernels(): boolean {
+  if (!saved) return false;
+  for (const name of KERNELS) {
+    if (getKernel(name, BACKEND)) unregisterKernel(name, BACKEND);
+    registerKernel(saved.get(name)!);
+  }
+  saved = undefined;
+  return true;
+}
+
+/**
+ * Whether {@link enableWasmFastKernels}'s kernels are in place.
+ *
+ * @example
+ * ```ts
+ * if (!isWasmFastKernelsEnabled()) enableWasmFastKernels();
+ * ```
+ */
+export function isWasmFastKernelsEnabled(): boolean {
+  return saved !== undefined;
+}

@@ -1,0 +1,329 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { decoderLm, flattenParams, gpt2Config, initDecoderLm } from '../../src/index';
+import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
+import { unflattenParams } from '../../src/optim/param-tree';
+import {
+  disableWasmFastKernels,
+  enableWasmFastKernels,
+  isWasmFastKernelsEnabled,
+} from '../../src/perf/wasm-fast-kernels';
+import { expectNoLeak } from '../helpers/leaks';
+
+/** A seeded generator, so failures reproduce. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/**
+ * `|fast - stock| <= 1e-5 · (|a|·|b|)` elementwise: relative to the sum of the
+ * products' magnitudes, the scale of float32 rounding in a dot product.
+ */
+function expectClose(fast: tf.Tensor, stock: tf.Tensor, scale: tf.Tensor, rel = 1e-5): void {
+  expect(fast.shape).toEqual(stock.shape);
+  const f = fast.dataSync();
+  const s = stock.dataSync();
+  const m = scale.dataSync();
+  let worst = 0;
+  for (let i = 0; i < s.length; i++) {
+    const err = Math.abs(f[i]! - s[i]!) / (m[i]! + 1e-30);
+    if (!(err <= worst)) worst = Number.isNaN(err) ? Number.POSITIVE_INFINITY : err;
+  }
+  expect(worst).toBeLessThanOrEqual(rel);
+}
+
+const stored = (shape: number[], transposeLast: boolean) =>
+  transposeLast
+    ? [...shape.slice(0, -2), shape[shape.length - 1]!, shape[shape.length - 2]!]
+    : shape;
+
+describe('enableWasmFastKernels [wasm]', () => {
+  beforeAll(async () => {
+    expect(await tf.setBackend('wasm')).toBe(true);
+    await tf.ready();
+  });
+  afterEach(() => {
+    disableWasmFastKernels();
+  });
+  afterAll(async () => {
+    disableWasmFastKernels();
+    await tf.setBackend('cpu');
+  });
+
+  // [outer of a, outer of b, m, k, n]: batch 1, dims of 1, 2-D, 4-D, shared b, broadcasting.
+  const shapes: Array<[number[], number[], number, number, number]> = [
+    [[], [], 7, 5, 3],
+    [[], [], 1, 1, 1],
+    [[], [], 1, 9, 4],
+    [[], [], 6, 1, 5],
+    [[], [], 33, 17, 1],
+    [[1], [1], 8, 8, 8],
+    [[3], [3], 5, 4, 6],
+    [[2, 3], [2, 3], 16, 8, 16],
+    [[2, 3], [2, 3], 1, 4, 1],
+    [[4], [], 12, 8, 6],
+    [[2, 5], [], 3, 7, 2],
+    [[4], [1], 5, 3, 2],
+    [[1], [4], 5, 3, 2],
+    [[], [3], 4, 6, 5],
+    [[2, 1], [3], 6, 5, 4],
+    [[2, 1], [1, 3], 2, 2, 2],
+  ];
+  for (const [outerA, outerB, m, k, n] of shapes) {
+    for (const [transposeA, transposeB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
+      const title = `[${outerA}|${m}x${k}] · [${outerB}|${k}x${n}], transposeA ${transposeA}, transposeB ${transposeB}`;
+      it(`matches the stock kernel: ${title}`, () => {
+        const rand = random(m * 1000 + k * 100 + n + outerA.length * 7 + outerB.length * 13);
+        const aShape = stored([...outerA, m, k], transposeA);
+        const bShape = stored([...outerB, k, n], transposeB);
+        const a = tf.tensor(
+          Array.from({ length: aShape.reduce((x, y) => x * y, 1) }, () => rand() * 2 - 1),
+          aShape,
+        );
+        const b = tf.tensor(
+          Array.from({ length: bShape.reduce((x, y) => x * y, 1) }, () => rand() * 2 - 1),
+          bShape,
+        );
+        // The stock kernel is wrong for some broadcast batches: compare with explicitly broadcast operands there.
+        const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+        const full = (x: tf.Tensor, last2: number[]) =>
+          tf.broadcastTo(x, [...outer, ...last2]) as tf.Tensor;
+        const same = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+        const operands = () =>
+          same || outerB.length === 0
+            ? [a, b]
+            : [full(a, aShape.slice(-2)), full(b, bShape.slice(-2))];
+        disableWasmFastKernels();
+        const [sa, sb] = operands() as [tf.Tensor, tf.Tensor];
+        const stock = tf.matMul(sa, sb, transposeA, transposeB);
+        const scale = tf.matMul(tf.abs(sa), tf.abs(sb), transposeA, transposeB);
+        enableWasmFastKernels();
+        const fast = tf.matMul(a, b, transposeA, transposeB);
+        expectClose(fast, stock, scale);
+        tf.dispose([a, b, sa, sb, stock, scale, fast]);
+      });
+    }
+  }
+
+  it('matches matMul + bias + activation for fused products (the stock fused kernel does not)', () => {
+    // tfjs-backend-wasm 4.22's fused kernel adds the bias at the wrong index
+    // off its fast path (transposes or batches), so the reference here is
+    // the unfused ops on the stock kernels.
+    const rand = random(7);
+    const t = (shape: number[]) =>
+      tf.tensor(
+        Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => rand() * 2 - 1),
+        shape,
+      );
+    const activate = {
+      linear: (y: tf.Tensor) => y,
+      relu: tf.relu,
+      elu: tf.elu,
+      sigmoid: tf.sigmoid,
+    } as const;
+    for (const [aShape, bShape, transposeA, transposeB] of [
+      [[6, 5], [5, 4], false, false],
+      [[5, 6], [5, 4], true, false],
+      [[6, 5], [4, 5], false, true],
+      [[3, 6, 5], [3, 5, 4], false, false],
+      [[3, 5, 6], [3, 4, 5], true, true],
+      [[2, 3, 6, 5], [5, 4], false, false],
+    ] as Array<[number[], number[], boolean, boolean]>) {
+      for (const activation of ['linear', 'relu', 'elu', 'sigmoid'] as const) {
+        const a = t(aShape);
+        const b = t(bShape);
+        const bias = t([4]);
+        disableWasmFastKernels();
+        const reference = activate[activation](
+          tf.add(tf.matMul(a, b, transposeA, transposeB), bias),
+        );
+        const scale = tf.add(tf.matMul(tf.abs(a), tf.abs(b), transposeA, transposeB), tf.abs(bias));
+        enableWasmFastKernels();
+        const fast = tf.fused.matMul({ a, b, transposeA, transposeB, bias, activation });
+        expectClose(fast, reference, scale);
+        tf.dispose([a, b, bias, reference, fast, scale]);
+      }
+    }
+  });
+
+  it('gives the same gradients for a small GPT', () => {
+    const config = gpt2Config({
+      vocabSize: 16,
+      maxLength: 8,
+      dModel: 16,
+      numLayers: 2,
+      numHeads: 2,
+    });
+    const template = initDecoderLm(config, 3);
+    const flat = flattenParams(template);
+    const names = Object.keys(flat);
+    const ids = tf.tensor2d(
+      Array.from({ length: 2 }, (_, r) => Array.from({ length: 8 }, (_, i) => (i * 5 + r) % 16)),
+      undefined,
+      'int32',
+    );
+    const targets = tf.tensor2d(
+      Array.from({ length: 2 }, (_, r) => Array.from({ length: 8 }, (_, i) => (i * 3 + r) % 16)),
+      undefined,
+      'int32',
+    );
+    const gradients = () => {
+      const loss = (...ws: tf.Tensor[]) =>
+        softmaxCrossEntropy(
+          decoderLm(
+            config,
+            unflattenParams(template, Object.fromEntries(names.map((n, i) => [n, ws[i]!]))),
+            ids,
+          ),
+          targets,
+        ) as tf.Scalar;
+      return tf.grads(loss)(names.map((n) => flat[n]!));
+    };
+    disableWasmFastKernels();
+    const stock = gradients();
+    enableWasmFastKernels();
+    const before = tf.memory().numTensors;
+    const fast = gradients();
+    expect(tf.memory().numTensors - before).toBe(fast.length);
+    for (let i = 0; i < names.length; i++) {
+      const s = stock[i]!.dataSync();
+      const f = fast[i]!.dataSync();
+      const scale = Math.max(...Array.from(s, Math.abs), 1e-12);
+      const worst = Math.max(...Array.from(s, (v, j) => Math.abs(v - f[j]!)));
+      // An absolute floor: some gradients (the key bias's) are exactly zero up to rounding.
+      expect(worst, names[i]).toBeLessThan(1e-4 * scale + 1e-6);
+    }
+    tf.dispose([...stock, ...fast, ids, targets, ...Object.values(flat)]);
+  });
+
+  it('slices exactly as the stock kernel (ranks 1-5, dtypes, edge ranges)', () => {
+    const rand = random(11);
+    const cases: Array<[number[], number[], number[]]> = [
+      [[10], [3], [4]],
+      [[10], [0], [-1]],
+      [
+        [4, 6],
+        [1, 2],
+        [2, 3],
+      ],
+      [
+        [4, 6],
+        [0, 0],
+        [4, 6],
+      ],
+      [
+        [4, 6],
+        [2, 0],
+        [2, -1],
+      ],
+      [
+        [3, 4, 5],
+        [1, 0, 0],
+        [1, 4, 5],
+      ],
+      [
+        [3, 4, 5],
+        [0, 1, 2],
+        [-1, 2, 2],
+      ],
+      [
+        [1, 4, 16, 8],
+        [0, 0, 0, 0],
+        [-1, -1, 5, -1],
+      ],
+      [
+        [1, 4, 16, 8],
+        [0, 0, 7, 0],
+        [-1, -1, 9, -1],
+      ],
+      [
+        [2, 3, 4, 5],
+        [1, 1, 1, 1],
+        [1, 2, 3, 4],
+      ],
+      [
+        [2, 3, 4, 5, 2],
+        [0, 1, 0, 2, 1],
+        [2, 1, 4, 3, 1],
+      ],
+      [
+        [5, 5],
+        [2, 2],
+        [0, 3],
+      ],
+    ];
+    for (const [shape, begin, size] of cases) {
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const n = shape.reduce((x, y) => x * y, 1);
+        const x = tf.tensor(
+          Array.from({ length: n }, () => Math.floor(rand() * 100) - 50),
+          shape,
+          dtype,
+        );
+        disableWasmFastKernels();
+        const stock = tf.slice(x, begin, size);
+        enableWasmFastKernels();
+        const fast = tf.slice(x, begin, size);
+        expect(fast.shape).toEqual(stock.shape);
+        expect(fast.dtype).toBe(dtype);
+        expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+        tf.dispose([x, stock, fast]);
+      }
+    }
+  });
+
+  it('leaks no tensors and no backend memory', () => {
+    enableWasmFastKernels();
+    const a = tf.randomNormal([4, 8, 6]);
+    const b = tf.randomNormal([4, 5, 6]);
+    const w = tf.randomNormal([6, 3]);
+    const bias = tf.randomNormal([3]);
+    const zeros = tf.zeros([5]);
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    // Warm up, then count the backend's data ids around many calls.
+    tf.dispose([tf.matMul(a, b, false, true), tf.matMul(a, w)]);
+    const dataIds = backend.numDataIds();
+    for (let i = 0; i < 20; i++) {
+      expectNoLeak(() => tf.matMul(a, b, false, true));
+      expectNoLeak(() => tf.matMul(a, a, true, false));
+      expectNoLeak(() => tf.matMul(a, w));
+      expectNoLeak(() => tf.fused.matMul({ a, b, transposeB: true, bias: zeros }));
+      expectNoLeak(() => tf.fused.matMul({ a, b: w, bias, activation: 'relu' }));
+      expectNoLeak(() => tf.slice(a, [1, 2, 0], [2, 3, -1]));
+    }
+    expect(backend.numDataIds()).toBe(dataIds);
+    tf.dispose([a, b, w, bias, zeros]);
+  });
+
+  it('restores the stock kernels, and enabling twice is harmless', () => {
+    const before = tf.getKernel('BatchMatMul', 'wasm');
+    const fusedBefore = tf.getKernel('_FusedMatMul', 'wasm');
+    expect(isWasmFastKernelsEnabled()).toBe(false);
+    expect(enableWasmFastKernels()).toBe(true);
+    expect(enableWasmFastKernels()).toBe(false);
+    expect(isWasmFastKernelsEnabled()).toBe(true);
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(before!.kernelFunc);
+    expect(tf.getKernel('BatchMatMul', 'cpu')!.backendName).toBe('cpu');
+    expect(disableWasmFastKernels()).toBe(true);
+    expect(disableWasmFastKernels()).toBe(false);
+    expect(tf.getKernel('BatchMatMul', 'wasm')).toBe(before);
+    expect(tf.getKernel('_FusedMatMul', 'wasm')).toBe(fusedBefore);
+    // Non-float inputs go to the stock kernel (which rejects them).
+    enableWasmFastKernels();
+    const i = tf.tensor2d([[1, 2]], undefined, 'int32');
+    expect(() => tf.matMul(i, tf.transpose(i))).toThrow(/float32/);
+    i.dispose();
+  });
+});
