@@ -1,14 +1,4 @@
-import {
-  add,
-  erf,
-  mul,
-  pow,
-  scalar,
-  sigmoid,
-  type Tensor,
-  tanh,
-  tidy,
-} from '@tensorflow/tfjs-core';
+import { add, erf, mul, scalar, sigmoid, type Tensor, tanh, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkFloatTensor } from '../internal/checks';
 
@@ -48,7 +38,7 @@ export function gelu<T extends Tensor>(x: T, options: GeluOptions = {}): T {
       approximate === 'none'
         ? erf(mul(x, scalar(Math.SQRT1_2)))
         : tanh(
-            mul(add(x, mul(pow(x, scalar(3)), scalar(0.044715))), scalar(Math.sqrt(2 / Math.PI))),
+            mul(add(x, mul(mul(mul(x, x), x), scalar(0.044715))), scalar(Math.sqrt(2 / Math.PI))),
           );
     return mul(mul(x, scalar(0.5)), add(inner, scalar(1)));
   }) as T;
