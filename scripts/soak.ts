@@ -28,14 +28,14 @@ import {
   clipByGlobalNorm,
   countParameters,
   createOptimizer,
-  type DecoderLmParams,
   decoderLm,
   flattenParams,
   generate,
   gpt2Config,
   initDecoderLm,
+  paramsToVariables,
+  seededRandom,
   softmaxCrossEntropy,
-  unflattenParams,
   warmupCosineDecaySchedule,
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
@@ -98,12 +98,9 @@ const config = gpt2Config({
   numLayers: 2,
   numHeads: 4,
 });
-const template = initDecoderLm(config, SEED);
-const variables = Object.fromEntries(
-  Object.entries(flattenParams(template)).map(([name, t]) => [name, tf.variable(t, true, name)]),
-);
-tf.dispose(Object.values(flattenParams(template)));
-const params = () => unflattenParams(template, variables) as DecoderLmParams;
+const init = initDecoderLm(config, SEED);
+const { params, variables } = paramsToVariables(init);
+tf.dispose(Object.values(flattenParams(init)));
 const optimizer = createOptimizer(
   chain(
     clipByGlobalNorm(1),
@@ -120,17 +117,7 @@ const optimizer = createOptimizer(
   variables,
 );
 
-/** mulberry32: the same seed gives the same batches. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-const rand = random(SEED + 17);
+const rand = seededRandom(SEED + 17);
 /** Rows of `x_{t+1} = (a · x_t + b) mod 64`, a ∈ {1, 3, 5}, b ∈ {1, 2}: learnable from context. */
 function batch(): { x: tf.Tensor2D; y: tf.Tensor2D } {
   const xs: number[] = [];
@@ -184,7 +171,7 @@ const record = (step: number, plain: boolean) => {
   });
 };
 console.log(
-  `soak on ${backend}: ${countParameters(template).toLocaleString('en-US')} parameters, ` +
+  `soak on ${backend}: ${countParameters(params).toLocaleString('en-US')} parameters, ` +
     `${STEPS} steps of batch ${BATCH} x ${T}, checkpoint every ${CHECKPOINT_EVERY} ` +
     `(keepLast 2, in ${CHECKPOINTS}), generation every ${GENERATE_EVERY}, warm-up ${WARMUP}`,
 );
@@ -195,7 +182,7 @@ for (let step = 1; step <= STEPS; step++) {
   const cpu0 = process.cpuUsage();
   const { x, y } = batch();
   const loss = optimizer.minimize(
-    () => softmaxCrossEntropy(decoderLm(config, params(), x), y) as tf.Scalar,
+    () => softmaxCrossEntropy(decoderLm(config, params, x), y) as tf.Scalar,
     true,
   )!;
   const value = loss.dataSync()[0]!;
@@ -204,7 +191,7 @@ for (let step = 1; step <= STEPS; step++) {
   let plain = true;
   if (step % GENERATE_EVERY === 0) {
     plain = false;
-    const rows = await generate({ kind: 'decoderLm', config, params: params() }, [[1, 2, 3]], {
+    const rows = await generate({ kind: 'decoderLm', config, params }, [[1, 2, 3]], {
       maxNewTokens: 8,
       temperature: 0.8,
       seed: step,
@@ -217,7 +204,7 @@ for (let step = 1; step <= STEPS; step++) {
     console.log(`checkpointing step ${step} checksum ${paramsChecksum()}`);
     await saveCheckpoint(
       CHECKPOINTS,
-      { params: params(), optimizerState: optimizer.state, step, metadata: { config, seed: SEED } },
+      { params, optimizerState: optimizer.state, step, metadata: { config, seed: SEED } },
       { keepLast: 2 },
     );
     console.log(`checkpoint step ${step} saved`);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decoderLm, flattenParams, gpt2Config, initDecoderLm } from '../../src/index';
+import { decoderLm, flattenParams, gpt2Config, initDecoderLm, seededRandom } from '../../src/index';
 import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
 import { unflattenParams } from '../../src/optim/param-tree';
 import {
@@ -10,17 +10,6 @@ import {
   isWasmFastKernelsEnabled,
 } from '../../src/perf/wasm-fast-kernels';
 import { expectNoLeak } from '../helpers/leaks';
-
-/** A seeded generator, so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * `|fast - stock| <= 1e-5 · (|a|·|b|)` elementwise: relative to the sum of the
@@ -85,7 +74,7 @@ describe('enableWasmFastKernels [wasm]', () => {
     ] as const) {
       const title = `[${outerA}|${m}x${k}] · [${outerB}|${k}x${n}], transposeA ${transposeA}, transposeB ${transposeB}`;
       it(`matches the stock kernel: ${title}`, () => {
-        const rand = random(m * 1000 + k * 100 + n + outerA.length * 7 + outerB.length * 13);
+        const rand = seededRandom(m * 1000 + k * 100 + n + outerA.length * 7 + outerB.length * 13);
         const aShape = stored([...outerA, m, k], transposeA);
         const bShape = stored([...outerB, k, n], transposeB);
         const a = tf.tensor(
@@ -121,7 +110,7 @@ describe('enableWasmFastKernels [wasm]', () => {
     // tfjs-backend-wasm 4.22's fused kernel adds the bias at the wrong index
     // off its fast path (transposes or batches), so the reference here is
     // the unfused ops on the stock kernels.
-    const rand = random(7);
+    const rand = seededRandom(7);
     const t = (shape: number[]) =>
       tf.tensor(
         Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => rand() * 2 - 1),
@@ -209,7 +198,7 @@ describe('enableWasmFastKernels [wasm]', () => {
   });
 
   it('slices exactly as the stock kernel (ranks 1-5, dtypes, edge ranges)', () => {
-    const rand = random(11);
+    const rand = seededRandom(11);
     const cases: Array<[number[], number[], number[]]> = [
       [[10], [3], [4]],
       [[10], [0], [-1]],

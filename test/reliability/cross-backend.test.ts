@@ -73,6 +73,7 @@ import {
   rmsNorm,
   rmsprop,
   scaledDotProductAttention,
+  seededRandom,
   sgd,
   sigmoidBinaryCrossEntropy,
   silu,
@@ -110,17 +111,7 @@ interface Case {
   exact?: boolean;
 }
 
-// ---- Deterministic inputs (mulberry32), the same numbers on every backend.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-let rand = random(1);
+let rand = seededRandom(1);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 /** Uniform in [-scale, scale). */
 const uniform = (shape: number[], scale = 1) =>
@@ -891,7 +882,7 @@ async function runOn(backend: string, c: Case, raw: Record<string, RawTensor>, s
       const outputs = outs.map((o) => Float64Array.from(o.dataSync() as ArrayLike<number>));
       computed = { outputs, grads: [] };
       if (grad.length === 0) return;
-      const cotRand = random(seed);
+      const cotRand = seededRandom(seed);
       const cotangents = outs.map((o) =>
         tf.tensor(
           Array.from({ length: o.size }, () => 2 * cotRand() - 1),
@@ -979,7 +970,7 @@ describe('cross-backend agreement: wasm against cpu, outputs and gradients', () 
   CASES.forEach((c, index) => {
     it(`${c.fn}: ${c.variant}`, async () => {
       await tf.setBackend('cpu');
-      rand = random(1000 + index);
+      rand = seededRandom(1000 + index);
       const made = c.setup();
       casesSetup.set(c, made);
       const raw = Object.fromEntries(Object.entries(made.inputs).map(([k, t]) => [k, toRaw(t)]));
