@@ -235,6 +235,7 @@ export {
   type ParamsToVariablesOptions,
   type ParamTree,
   paramsToVariables,
+  type TrainableParams,
   unflattenParams,
 } from './optim/param-tree';
 export {
@@ -329,6 +330,7 @@ export {
   computeDpSgdEpsilonForEpochs,
   DEFAULT_RDP_ORDERS,
   type DpSgdEpochsOptions,
+  type DpSgdEpochsPrivacy,
   type DpSgdPrivacy,
   type DpSgdPrivacyOptions,
   type EpsilonAtOrder,

@@ -116,6 +116,14 @@ export interface ParamsToVariablesOptions {
   namePrefix?: string;
 }
 
+/** What {@link paramsToVariables} returns. */
+export interface TrainableParams<T> {
+  /** The param record over the variables: what the model functions take. */
+  params: T;
+  /** The same variables by dotted path: what the optimizers take. */
+  variables: Record<string, Variable>;
+}
+
 /**
  * A `tf.Variable` for every tensor of a param record: the record to run the
  * model with (same structure, variables in place of tensors) and the
@@ -138,7 +146,7 @@ export interface ParamsToVariablesOptions {
 export function paramsToVariables<T>(
   params: T,
   options: ParamsToVariablesOptions = {},
-): { params: T; variables: Record<string, Variable> } {
+): TrainableParams<T> {
   const trainable = options.trainable ?? true;
   const variables: Record<string, Variable> = {};
   for (const [path, tensor] of Object.entries(flattenParams(params))) {

@@ -357,6 +357,14 @@ export interface DpSgdEpochsOptions {
   orders?: readonly number[];
 }
 
+/** What {@link computeDpSgdEpsilonForEpochs} returns: the privacy, and the settings it was computed for. */
+export interface DpSgdEpochsPrivacy extends DpSgdPrivacy {
+  /** Optimizer steps: `ceil(epochs · datasetSize / batchSize)`. */
+  steps: number;
+  /** Poisson sampling rate: `batchSize / datasetSize`. */
+  samplingRate: number;
+}
+
 /**
  * {@link computeDpSgdEpsilon} from training settings: sampling rate `B / N`
  * and `ceil(epochs · N / B)` steps (TF Privacy's `compute_dp_sgd_privacy`
@@ -369,9 +377,7 @@ export interface DpSgdEpochsOptions {
  * }); // steps 14063, epsilon ≈ 2.60
  * ```
  */
-export function computeDpSgdEpsilonForEpochs(
-  options: DpSgdEpochsOptions,
-): DpSgdPrivacy & { steps: number; samplingRate: number } {
+export function computeDpSgdEpsilonForEpochs(options: DpSgdEpochsOptions): DpSgdEpochsPrivacy {
   const fn = 'computeDpSgdEpsilonForEpochs';
   const datasetSize = checkInteger(fn, 'options.datasetSize', options.datasetSize, 1);
   const batchSize = checkInteger(fn, 'options.batchSize', options.batchSize, 1);
