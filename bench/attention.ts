@@ -9,12 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { scaledDotProductAttention } from 'tfjs-blocks';
-import { machineLine, reportUnlessDryRun } from './report';
+import { flag, machineLine, reportUnlessDryRun } from './report';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
 const backend = flag('backend', 'wasm');
 const sizes = flag('sizes', '128,512,1024,2048').split(',').map(Number);
 const repeats = Number(flag('repeats', '3'));

@@ -3,8 +3,8 @@
 // loop (perExampleGradients, one backward pass per example), same model,
 // same batch, alternating in one run. Prints the figures; writes nothing.
 //
-//   npx tsx bench/dp-sgd.ts                          (cpu and wasm)
-//   npx tsx bench/dp-sgd.ts --backends wasm --repeats 5 --batch 64
+//   npm run bench:dp-sgd                             (cpu and wasm)
+//   npm run bench:dp-sgd -- --backends wasm --repeats 5 --batch 64
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -14,11 +14,8 @@ import {
   perExampleGradientsOfLinearLayers,
   softmaxCrossEntropy,
 } from 'tfjs-blocks';
+import { flag } from './report';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
 const backends = flag('backends', 'cpu,wasm').split(',');
 const repeats = Number(flag('repeats', '3'));
 const batchSize = Number(flag('batch', '64'));

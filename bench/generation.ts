@@ -7,12 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { type GenerationModel, generate, gpt2Config, initDecoderLm } from 'tfjs-blocks';
-import { machineLine, reportUnlessDryRun } from './report';
+import { flag, machineLine, reportUnlessDryRun } from './report';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
 const backend = flag('backend', 'wasm');
 const contexts = flag('contexts', '32,128,256,512').split(',').map(Number);
 const newTokens = Number(flag('tokens', '16'));

@@ -8,12 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { adamw, createOptimizer } from 'tfjs-blocks';
-import { machineLine, reportUnlessDryRun } from './report';
+import { flag, machineLine, reportUnlessDryRun } from './report';
 
-function flag(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-}
 const backends = flag('backends', 'wasm,cpu').split(',');
 const minRuns = Number(flag('repeats', '5'));
 

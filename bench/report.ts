@@ -42,3 +42,9 @@ export function reportUnlessDryRun(id: string, title: string, body: string): voi
   updateBenchmarkSection(id, title, body);
   console.log('wrote docs/benchmarks.md');
 }
+
+/** The value after `--<name>` on the command line, or `fallback`. */
+export function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}

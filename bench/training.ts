@@ -34,19 +34,16 @@ import {
   useBackend,
 } from 'tfjs-blocks';
 import { createBaselineGpt } from './baseline-gpt';
-import { machineLine, reportUnlessDryRun } from './report';
+import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const argv = process.argv.slice(2);
 const has = (name: string) => argv.includes(`--${name}`);
-function flag(name: string, fallback: number): number {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : fallback;
-}
-const STEPS = flag('steps', 8);
-const WARMUP = flag('warmup', 2);
-const LARGE_STEPS = flag('large-steps', 3);
-const CPU_STEPS = flag('cpu-steps', 2);
-const LEAK_STEPS = flag('leak-steps', 1000);
+const numberFlag = (name: string, fallback: number): number => Number(flag(name, String(fallback)));
+const STEPS = numberFlag('steps', 8);
+const WARMUP = numberFlag('warmup', 2);
+const LARGE_STEPS = numberFlag('large-steps', 3);
+const CPU_STEPS = numberFlag('cpu-steps', 2);
+const LEAK_STEPS = numberFlag('leak-steps', 1000);
 
 type Sizes = {
   name: string;
