@@ -84,6 +84,9 @@ export function setUpAttention(
   v: unknown,
   options: AttentionOptions,
 ): AttentionSetup {
+  if (options === null || typeof options !== 'object') {
+    throw new TfjsBlocksError(fn, 'options', 'an options object (or nothing)', String(options));
+  }
   const query = checkFloatTensor<Tensor4D>(fn, 'q', q, { rank: 4, layout: QUERY_LAYOUT });
   const key = checkFloatTensor<Tensor4D>(fn, 'k', k, { rank: 4, layout: KV_LAYOUT });
   const value = checkFloatTensor<Tensor4D>(fn, 'v', v, { rank: 4, layout: KV_LAYOUT });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   generate,
   gpt2Config,
@@ -10,6 +10,7 @@ import {
   scaledDotProductAttention,
   sgd,
   softmaxCrossEntropy,
+  TfjsBlocksError,
 } from '../../src/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectRejected, expectRejectedAsync } from './support';
@@ -105,5 +106,22 @@ describeEachBackend('regression: invalid inputs found by the property tests', ()
     } finally {
       tf.dispose(model.params as unknown as tf.TensorContainer);
     }
+  });
+});
+
+describe('regressions: inputs named by the property tests', () => {
+  const q = () => tf.zeros([1, 1, 2, 2]) as tf.Tensor4D;
+  it('scaledDotProductAttention with options = null names options', () => {
+    const x = q();
+    const call = () => scaledDotProductAttention(x, x, x, null as unknown as Record<string, never>);
+    expect(call).toThrow(TfjsBlocksError);
+    expect(call).toThrow(/scaledDotProductAttention: options must be an options object/);
+    x.dispose();
+  });
+
+  it('sgd with nesterov and no momentum is rejected, as in PyTorch', () => {
+    expect(() => sgd({ nesterov: true })).toThrow(/sgd: options.nesterov must be false unless/);
+    expect(() => sgd({ nesterov: true, momentum: 0.9, dampening: 0.1 })).toThrow(TfjsBlocksError);
+    expect(() => sgd({ nesterov: true, momentum: 0.9 })).not.toThrow();
   });
 });

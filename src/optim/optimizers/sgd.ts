@@ -1,3 +1,4 @@
+import { TfjsBlocksError } from '../../errors';
 import { checkDecay } from '../hyperparameters';
 import { trace } from '../transforms/trace';
 import { checkSameStructure } from '../tree';
@@ -30,7 +31,16 @@ export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]>
   // Checked here: with momentum 0 no trace is built to check them (NaN and
   // negative momenta used to fall through to plain SGD).
   const momentum = checkDecay('sgd', 'options.momentum', options.momentum ?? 0);
-  checkDecay('sgd', 'options.dampening', options.dampening ?? 0);
+  const dampening = checkDecay('sgd', 'options.dampening', options.dampening ?? 0);
+  // As torch.optim.SGD: Nesterov's look-ahead needs momentum and no dampening.
+  if (options.nesterov && (momentum <= 0 || dampening !== 0)) {
+    throw new TfjsBlocksError(
+      'sgd',
+      'options.nesterov',
+      'false unless options.momentum > 0 and options.dampening = 0',
+      `true with momentum ${momentum} and dampening ${dampening}`,
+    );
+  }
   const direction =
     momentum > 0 || options.nesterov
       ? [
