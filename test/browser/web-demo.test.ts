@@ -5,34 +5,15 @@
 // screenshot per backend goes to test-results/web-demo-<backend>.png.
 // Without /usr/bin/chromium (or $CHROMIUM_PATH), or when it cannot start, the
 // tests are skipped, loudly: `.ci/run` installs it.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
-import { build, type PreviewServer, preview } from 'vite';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoResult } from '../../examples/web/main';
+import { buildAndServe, hasChromium, launchChromium, type ServedPage } from '../helpers/browser';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `SKIPPED test/browser/web-demo.test.ts: ${CHROMIUM} not found (apt-get install chromium, or set CHROMIUM_PATH)`,
-  );
-}
+const chromiumFound = hasChromium('test/browser/web-demo.test.ts');
 
-// Flags that work on these machines (../shared/notes/tfjs-facts.md). WebGPU's
-// adapter is then SwiftShader, on the CPU: about 0.3 GFLOP/s, hence the tiny run.
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
-  '--enable-unsafe-webgpu',
-];
 // 8 steps take the loss from ln(28) ≈ 3.34 to about 2.9. Most of a run is
 // compiling shaders (WebGPU: ~100 pipelines, 20-60 s on SwiftShader with two
 // busy cores), hence the long limit.
@@ -42,40 +23,22 @@ const RUN_TIMEOUT_MS = 240_000;
 /** WebGPU validation errors reach the console as warnings, and the work they drop is silently lost. */
 const GPU_VALIDATION = /is invalid|exceeds the maximum|validation/i;
 
-describe.skipIf(!hasChromium)('browser demo (examples/web) in headless Chromium', () => {
+describe.skipIf(!chromiumFound)('browser demo (examples/web) in headless Chromium', () => {
   const configFile = 'examples/web/vite.config.ts';
-  let outDir = '';
-  let server: PreviewServer | undefined;
+  let page: ServedPage | undefined;
   let browser: Browser | undefined;
   let url = '';
   let launchError = '';
 
   beforeAll(async () => {
-    try {
-      // launch() gives each browser a fresh temporary user-data dir.
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
-    } catch (e) {
-      launchError = (e as Error).message.split('\n')[0]!;
-      console.warn(`SKIPPED browser demo tests: Chromium did not start: ${launchError}`);
-      return;
-    }
-    // A build (a few seconds) rather than the dev server: it tests what ships,
-    // and no edit elsewhere in the checkout can reload the page mid-run.
-    outDir = mkdtempSync(join(tmpdir(), 'web-demo-'));
-    await build({ configFile, build: { outDir, emptyOutDir: true }, logLevel: 'warn' });
-    server = await preview({
-      configFile,
-      build: { outDir },
-      preview: { port: 0, host: '127.0.0.1', strictPort: false },
-      logLevel: 'warn',
-    });
-    url = server.resolvedUrls!.local[0]!;
+    ({ browser, launchError } = await launchChromium('browser demo tests'));
+    if (browser) page = await buildAndServe(configFile, 'web-demo-');
+    url = page?.url ?? '';
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    if (outDir) rmSync(outDir, { recursive: true, force: true });
+    await page?.close();
   });
 
   for (const backend of ['webgpu', 'webgl', 'wasm']) {
