@@ -14,7 +14,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { dispose, Tensor } from '@tensorflow/tfjs-core';
+import { dispose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
   syncDirectory,
@@ -22,6 +22,7 @@ import {
   writeAll,
   writeFileAtomically,
 } from '../internal/atomic-files';
+import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
 import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
 import type { TensorMap } from '../optim/types';
 import { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';
@@ -85,65 +86,39 @@ const JSON_FILE = 'checkpoint.json';
 const LATEST_FILE = 'latest';
 const STEP_DIR = /^step-(\d+)$/;
 const TEMP_ENTRY = /\.tmp-\d+-[0-9a-f]{8}$/;
-const TENSOR_KEY = '$tensor';
 
 /** Takes params apart into tensors by dotted path and a JSON skeleton naming them. */
-function flattenParams(params: unknown): { tensors: TensorMap; skeleton: unknown } {
-  const tensors: TensorMap = {};
-  const walk = (node: unknown, path: string): unknown => {
-    if (node instanceof Tensor) {
-      if (path in tensors) {
-        throw new TfjsBlocksError(
-          'saveCheckpoint',
-          `params.${path}`,
-          'a unique dotted path',
-          'a duplicate',
-        );
-      }
-      tensors[path] = node;
-      return { [TENSOR_KEY]: path };
-    }
-    const child = (key: string) => (path ? `${path}.${key}` : key);
-    if (Array.isArray(node)) return node.map((v, i) => walk(v, child(String(i))));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v, child(k))]));
-    }
-    if (
-      node === undefined ||
-      typeof node === 'function' ||
-      typeof node === 'symbol' ||
-      typeof node === 'bigint'
-    ) {
+function splitParams(params: unknown): { tensors: TensorMap; skeleton: unknown } {
+  return splitTensors(params, {
+    separator: '.',
+    rejectLeaf(path, type) {
       throw new TfjsBlocksError(
         'saveCheckpoint',
         `params.${path}`,
         'tensors, records, arrays or JSON values',
-        typeof node,
+        type,
       );
-    }
-    return node;
-  };
-  return { tensors, skeleton: walk(params, '') };
+    },
+    rejectDuplicate(path) {
+      throw new TfjsBlocksError(
+        'saveCheckpoint',
+        `params.${path}`,
+        'a unique dotted path',
+        'a duplicate',
+      );
+    },
+  });
 }
 
-/** The inverse of {@link flattenParams}; takes ownership of the tensors it places. */
-function unflattenParams(skeleton: unknown, tensors: TensorMap, fn: string): unknown {
-  const walk = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(walk);
-    if (node !== null && typeof node === 'object') {
-      const path = (node as Record<string, unknown>)[TENSOR_KEY];
-      if (typeof path === 'string') {
-        const t = tensors[path];
-        if (t === undefined) {
-          throw new TfjsBlocksError(fn, PARAMS_FILE, `a tensor named "${path}"`, 'none');
-        }
-        return t;
-      }
-      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
+/** The inverse of {@link splitParams}; takes ownership of the tensors it places. */
+function joinParams(skeleton: unknown, tensors: TensorMap, fn: string): unknown {
+  return joinTensors(skeleton, (path) => {
+    const t = tensors[path];
+    if (t === undefined) {
+      throw new TfjsBlocksError(fn, PARAMS_FILE, `a tensor named "${path}"`, 'none');
     }
-    return node;
-  };
-  return walk(skeleton);
+    return t;
+  });
 }
 
 function stepDirectoryName(step: number): string {
@@ -200,7 +175,7 @@ export async function saveCheckpoint(
     throw new TfjsBlocksError(fn, 'options.keepLast', 'a positive integer', String(keepLast));
   }
   // Everything that can be rejected is rejected before the disk is touched.
-  const params = flattenParams(checkpoint.params);
+  const params = splitParams(checkpoint.params);
   const optimizer =
     checkpoint.optimizerState === undefined
       ? undefined
@@ -387,7 +362,7 @@ export async function loadCheckpoint<P = unknown, S = unknown>(
       }
     }
     return {
-      params: unflattenParams(saved.params, params.tensors, fn) as P,
+      params: joinParams(saved.params, params.tensors, fn) as P,
       ...(optimizerState === undefined ? {} : { optimizerState: optimizerState as S }),
       step: saved.step as number,
       rng: saved.rng ?? undefined,

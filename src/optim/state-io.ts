@@ -1,5 +1,6 @@
 import { Tensor, tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
 import type { TensorMap } from './types';
 
 /** An optimizer state taken apart for saving: named tensors plus a JSON skeleton. */
@@ -9,8 +10,6 @@ export type SavedOptimizerState = {
   /** The state's structure and numbers, with each tensor replaced by `{"$tensor": path}`. */
   skeleton: unknown;
 };
-
-const TENSOR_KEY = '$tensor';
 
 /**
  * Takes an optimizer state apart into named tensors (for a checkpoint
@@ -25,38 +24,17 @@ const TENSOR_KEY = '$tensor';
  * ```
  */
 export function saveOptimizerState(state: unknown): SavedOptimizerState {
-  const tensors: TensorMap = {};
-  const walk = (node: unknown, path: string): unknown => {
-    if (node instanceof Tensor) {
-      tensors[path] = node;
-      return { [TENSOR_KEY]: path };
-    }
-    if (Array.isArray(node))
-      return node.map((child, i) => walk(child, path ? `${path}/${i}` : `${i}`));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(
-        Object.entries(node).map(([key, child]) => [
-          key,
-          walk(child, path ? `${path}/${key}` : key),
-        ]),
-      );
-    }
-    if (
-      node === undefined ||
-      typeof node === 'function' ||
-      typeof node === 'symbol' ||
-      typeof node === 'bigint'
-    ) {
+  return splitTensors(state, {
+    separator: '/',
+    rejectLeaf(path, type) {
       throw new TfjsBlocksError(
         'saveOptimizerState',
         path || 'state',
         'tensors, numbers, strings, booleans, arrays and objects',
-        typeof node,
+        type,
       );
-    }
-    return node;
-  };
-  return { tensors, skeleton: walk(state, '') };
+    },
+  });
 }
 
 /**
@@ -69,25 +47,16 @@ export function saveOptimizerState(state: unknown): SavedOptimizerState {
  * ```
  */
 export function restoreOptimizerState<S = unknown>(saved: SavedOptimizerState): S {
-  const walk = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(walk);
-    if (node !== null && typeof node === 'object') {
-      const path = (node as Record<string, unknown>)[TENSOR_KEY];
-      if (typeof path === 'string') {
-        const t = saved.tensors[path];
-        if (!(t instanceof Tensor)) {
-          throw new TfjsBlocksError(
-            'restoreOptimizerState',
-            `tensors["${path}"]`,
-            'a tensor named in the skeleton',
-            String(t),
-          );
-        }
-        return tensor(t.dataSync(), t.shape, t.dtype);
-      }
-      return Object.fromEntries(Object.entries(node).map(([key, child]) => [key, walk(child)]));
+  return joinTensors(saved.skeleton, (path) => {
+    const t = saved.tensors[path];
+    if (!(t instanceof Tensor)) {
+      throw new TfjsBlocksError(
+        'restoreOptimizerState',
+        `tensors["${path}"]`,
+        'a tensor named in the skeleton',
+        String(t),
+      );
     }
-    return node;
-  };
-  return walk(saved.skeleton) as S;
+    return tensor(t.dataSync(), t.shape, t.dtype);
+  }) as S;
 }
