@@ -1,4 +1,4 @@
-import { add, erf, mul, scalar, sigmoid, type Tensor, tanh, tidy } from '@tensorflow/tfjs-core';
+import { add, erf, mul, scalar, sigmoid, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkFloatTensor } from '../internal/checks';
 
@@ -34,13 +34,14 @@ export function gelu<T extends Tensor>(x: T, options: GeluOptions = {}): T {
     throw new TfjsBlocksError(fn, 'options.approximate', "'none' or 'tanh'", String(approximate));
   }
   return tidy(() => {
-    const inner =
-      approximate === 'none'
-        ? erf(mul(x, scalar(Math.SQRT1_2)))
-        : tanh(
-            mul(add(x, mul(mul(mul(x, x), x), scalar(0.044715))), scalar(Math.sqrt(2 / Math.PI))),
-          );
-    return mul(mul(x, scalar(0.5)), add(inner, scalar(1)));
+    if (approximate === 'none') {
+      return mul(mul(x, scalar(0.5)), add(erf(mul(x, scalar(Math.SQRT1_2))), scalar(1)));
+    }
+    // 0.5 (1 + tanh(u)) = sigmoid(2u): the same function in fewer ops, and
+    // sigmoid has a vectorised kernel on wasm (XNNPACK) where tanh has not.
+    const c = 2 * Math.sqrt(2 / Math.PI);
+    const u2 = mul(x, add(mul(mul(x, x), scalar(c * 0.044715)), scalar(c)));
+    return mul(x, sigmoid(u2));
   }) as T;
 }
 

@@ -8,6 +8,7 @@ import {
   type KernelFunc,
   registerKernel,
   Slice,
+  Sum,
   slice_util,
   type TensorInfo,
   Transpose,
@@ -48,7 +49,7 @@ type WasmFns = {
   fusedMatMul: (...args: unknown[]) => void;
 };
 
-const KERNELS = [BatchMatMul, _FusedMatMul, Slice] as const;
+const KERNELS = [BatchMatMul, _FusedMatMul, Slice, Sum] as const;
 const BACKEND = 'wasm';
 let saved: Map<string, KernelConfig> | undefined;
 const wasmFns = new WeakMap<object, WasmFns>();
@@ -193,6 +194,16 @@ function alreadyFast(a: TensorInfo, b: TensorInfo, transposeA: boolean, transpos
 }
 
 /**
+ * A product with a different `b` per slice and very few rows of `a` (one
+ * decoding step's attention: one query per head) costs XNNPACK as much to
+ * pack `b` as to multiply, and the explicit transpose copies `b` once more:
+ * the stock loop, which reads `b` once in place, is faster there.
+ */
+function rowByRow(p: Plan): boolean {
+  return p.m === 1 && p.batchB > 1;
+}
+
+/**
  * Runs the product of `plan` with both operands laid out untransposed
  * (`a` as `[batchA, m, k]`, `b` as `[batchB, k, n]`), one XNNPACK call per
  * output slice (or one call in all when `b` is shared and `a` is not
@@ -279,7 +290,9 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   const original = saved!.get(BatchMatMul)!.kernelFunc;
   const p = plan(a, b, transposeA, transposeB);
-  if (!p || alreadyFast(a, b, transposeA, transposeB)) return original(args) as TensorInfo;
+  if (!p || alreadyFast(a, b, transposeA, transposeB) || rowByRow(p)) {
+    return original(args) as TensorInfo;
+  }
   const { batchMatMul } = fnsOf(backend);
   const ops = untransposed(backend, p, a, b, transposeA, transposeB);
   const out = backend.makeOutput(p.outShape, 'float32');
@@ -406,8 +419,43 @@ function fastSlice(args: Parameters<KernelFunc>[0]): TensorInfo {
 }
 
 /**
+ * A float32 sum over leading axes (`[rows, ...rest]` summed over the rows:
+ * every bias, LayerNorm and broadcast gradient) as one pass down the rows
+ * in the heap, accumulated in float64. The stock kernel transposes the
+ * reduced axes innermost first and runs 5-10x slower on such shapes; other
+ * reductions go to it.
+ */
+function fastSum(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+  const shape = x.shape;
+  const axes = [...new Set(util.parseAxisParam(axis, shape))].sort((i, j) => i - j);
+  const lead = axes.length;
+  const leading = lead > 0 && lead < shape.length && axes.every((a, i) => a === i);
+  if (x.dtype !== 'float32' || !leading) return saved!.get(Sum)!.kernelFunc(args) as TensorInfo;
+  const rows = util.sizeFromShape(shape.slice(0, lead));
+  const cols = util.sizeFromShape(shape.slice(lead));
+  const outShape = keepDims
+    ? [...new Array<number>(lead).fill(1), ...shape.slice(lead)]
+    : shape.slice(lead);
+  const out = backend.makeOutput(outShape, 'float32');
+  if (cols === 0) return out;
+  // Views made after makeOutput: malloc may grow (and so replace) the heap.
+  const buffer = backend.wasm.HEAPU8.buffer;
+  const xs = new Float32Array(buffer, backend.dataIdMap.get(x.dataId).memoryOffset, rows * cols);
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const offset = r * cols;
+    for (let c = 0; c < cols; c++) acc[c]! += xs[offset + c]!;
+  }
+  new Float32Array(buffer, backend.dataIdMap.get(out.dataId).memoryOffset, cols).set(acc);
+  return out;
+}
+
+/**
  * Opt-in faster kernels for the **wasm** backend: replaces its
- * `BatchMatMul`, `_FusedMatMul` and `Slice` kernels.
+ * `BatchMatMul`, `_FusedMatMul`, `Slice` and `Sum` kernels.
  *
  * - matMul: tfjs-backend-wasm 4.x uses XNNPACK only for an untransposed
  *   product with a batch of 1; transposed products (every matMul gradient)
@@ -419,10 +467,15 @@ function fastSlice(args: Parameters<KernelFunc>[0]): TensorInfo {
  *   path (the stock kernels get both wrong for some shapes). Other dtypes,
  *   empty shapes and PReLU-fused products go to the stock kernels. Results
  *   equal the stock kernels' within float32 rounding (sums are taken in a
- *   different order).
+ *   different order). Batched products with one row per slice (a
+ *   decoding step's attention) stay on the stock kernel, which reads the
+ *   keys in place: packing them for XNNPACK costs as much as the product.
  * - slice: block copies inside the wasm heap instead of copying the whole
  *   input out to JavaScript and back row by row (what made cached decoding
  *   slow down with the context).
+ * - sum over leading axes (bias, LayerNorm and broadcast gradients): one
+ *   pass down the rows, accumulated in float64, where the stock kernel
+ *   transposes first; other reductions and dtypes go to the stock kernel.
  *
  * **This changes global tfjs state**: the kernel registry is shared by
  * every user of tfjs in the process (and by other copies of this library).
@@ -463,6 +516,7 @@ export function enableWasmFastKernels(): boolean {
     [BatchMatMul]: fastBatchMatMul as KernelFunc,
     [_FusedMatMul]: fastFusedMatMul as KernelFunc,
     [Slice]: fastSlice as KernelFunc,
+    [Sum]: fastSum as KernelFunc,
   };
   for (const name of KERNELS) {
     const original = originals.get(name)!;
@@ -473,8 +527,8 @@ export function enableWasmFastKernels(): boolean {
 }
 
 /**
- * Puts back the wasm backend's stock `BatchMatMul`, `_FusedMatMul` and
- * `Slice` kernels replaced by {@link enableWasmFastKernels}.
+ * Puts back the wasm backend's stock `BatchMatMul`, `_FusedMatMul`, `Slice`
+ * and `Sum` kernels replaced by {@link enableWasmFastKernels}.
  *
  * @returns `true` if they were restored now, `false` if they were not replaced.
  * @example

@@ -273,6 +273,70 @@ describe('enableWasmFastKernels [wasm]', () => {
     }
   });
 
+  it('sums like the stock kernel (leading axes in one pass; other reductions and dtypes go to it)', () => {
+    const rand = seededRandom(5);
+    // [shape, axis, keepDims]: leading axes (the fast pass) and others (stock).
+    const cases: Array<[number[], number | number[], boolean]> = [
+      [[1024, 128], 0, false],
+      [[37, 5], 0, true],
+      [[8, 16, 24], [0, 1], false],
+      [[8, 16, 24], [1, 0], true],
+      [[8, 16, 24], [-3], false],
+      [[1, 7], 0, false],
+      [[6, 1], 0, false],
+      [[0, 4], 0, false],
+      [[4, 0], 0, false],
+      [[8, 16, 24], 1, false],
+      [[8, 16, 24], -1, true],
+      [[8, 16, 24], [0, 2], false],
+      [[8, 16], [0, 1], false],
+      [[9], 0, false],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const n = shape.reduce((x, y) => x * y, 1);
+        const values = Array.from({ length: n }, () =>
+          dtype === 'int32'
+            ? Math.floor(rand() * 100) - 50
+            : (rand() - 0.5) * 10 ** (rand() * 6 - 3),
+        );
+        const x = tf.tensor(values, shape, dtype);
+        disableWasmFastKernels();
+        const stock = tf.sum(x, axis, keepDims);
+        const scale = tf.sum(tf.abs(x), axis, keepDims);
+        enableWasmFastKernels();
+        const fast = tf.sum(x, axis, keepDims);
+        expect(fast.dtype).toBe(stock.dtype);
+        if (n === 0) {
+          // The stock kernel returns uninitialised memory for a sum over an
+          // empty axis; the sum of nothing is 0 (int32 still goes to it).
+          expect(fast.shape).toEqual(stock.shape);
+          if (dtype === 'float32') {
+            expect(Array.from(fast.dataSync()).every((v) => v === 0)).toBe(true);
+          }
+        } else if (dtype === 'int32') {
+          expect(fast.shape).toEqual(stock.shape);
+          expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+        } else {
+          expectClose(fast, stock, scale);
+        }
+        tf.dispose([x, stock, fast, scale]);
+      }
+    }
+  });
+
+  it('leaves one-row batched products (a decoding step’s attention) to the stock kernel, with equal results', () => {
+    const rand = seededRandom(8);
+    const q = tf.tensor(Array.from({ length: 2 * 4 * 16 }, rand), [2, 4, 1, 16]);
+    const k = tf.tensor(Array.from({ length: 2 * 4 * 40 * 16 }, rand), [2, 4, 40, 16]);
+    disableWasmFastKernels();
+    const stock = tf.matMul(q, k, false, true);
+    enableWasmFastKernels();
+    const fast = tf.matMul(q, k, false, true);
+    expect(Array.from(fast.dataSync())).toEqual(Array.from(stock.dataSync()));
+    tf.dispose([q, k, stock, fast]);
+  });
+
   it('leaks no tensors and no backend memory', () => {
     enableWasmFastKernels();
     const a = tf.randomNormal([4, 8, 6]);
@@ -291,6 +355,8 @@ describe('enableWasmFastKernels [wasm]', () => {
       expectNoLeak(() => tf.fused.matMul({ a, b, transposeB: true, bias: zeros }));
       expectNoLeak(() => tf.fused.matMul({ a, b: w, bias, activation: 'relu' }));
       expectNoLeak(() => tf.slice(a, [1, 2, 0], [2, 3, -1]));
+      expectNoLeak(() => tf.sum(a, [0, 1]));
+      expectNoLeak(() => tf.sum(a, 0, true));
     }
     expect(backend.numDataIds()).toBe(dataIds);
     tf.dispose([a, b, w, bias, zeros]);
