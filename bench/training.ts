@@ -10,9 +10,11 @@
 //
 // Flags: --steps N (timed wasm steps, tiny config; default 8), --warmup N (2),
 // --large-steps N (3), --cpu-steps N (2), --leak-steps N (1000), --no-cpu,
-// --no-large, --no-torch, --python PATH, --no-write.
+// --no-large, --no-torch, --no-parallel, --workers N (data-parallel workers; default the
+// core count, at least 2), --python PATH, --no-write.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -33,7 +35,9 @@ import {
   unflattenParams,
   useBackend,
 } from 'tfjs-blocks';
+import { startDataParallel } from 'tfjs-blocks/node';
 import { createBaselineGpt } from './baseline-gpt';
+import type { GptTaskOptions } from './gpt-task';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const argv = process.argv.slice(2);
@@ -44,6 +48,7 @@ const WARMUP = numberFlag('warmup', 2);
 const LARGE_STEPS = numberFlag('large-steps', 3);
 const CPU_STEPS = numberFlag('cpu-steps', 2);
 const LEAK_STEPS = numberFlag('leak-steps', 1000);
+const WORKERS = numberFlag('workers', Math.max(2, availableParallelism()));
 
 type Sizes = {
   name: string;
@@ -107,14 +112,19 @@ type TrainResult = {
 };
 
 /** Times `step` (after `warmup` untimed calls): median over `steps`. */
-function timeSteps(s: Sizes, step: () => number, warmup: number, steps: number): TrainResult {
+async function timeSteps(
+  s: Sizes,
+  step: () => number | Promise<number>,
+  warmup: number,
+  steps: number,
+): Promise<TrainResult> {
   let loss = Number.NaN;
-  for (let i = 0; i < warmup; i++) loss = step();
+  for (let i = 0; i < warmup; i++) loss = await step();
   const times: number[] = [];
   const tensors: number[] = [];
   for (let i = 0; i < steps; i++) {
     const start = performance.now();
-    loss = step();
+    loss = await step();
     times.push(performance.now() - start);
     tensors.push(tf.memory().numTensors);
   }
@@ -123,7 +133,7 @@ function timeSteps(s: Sizes, step: () => number, warmup: number, steps: number):
 }
 
 /** This library: decoderLm + softmaxCrossEntropy + createOptimizer(adamw). */
-function trainOurs(s: Sizes, warmup: number, steps: number): TrainResult {
+async function trainOurs(s: Sizes, warmup: number, steps: number): Promise<TrainResult> {
   const config = configOf(s);
   const template = initDecoderLm(config, 0);
   const variables = Object.fromEntries(
@@ -146,15 +156,42 @@ function trainOurs(s: Sizes, warmup: number, steps: number): TrainResult {
     return value;
   };
   try {
-    return timeSteps(s, step, warmup, steps);
+    return await timeSteps(s, step, warmup, steps);
   } finally {
     optimizer.dispose();
     tf.dispose([...Object.values(variables), ids, targets]);
   }
 }
 
+/**
+ * The same model, loss and optimizer over `workers` worker threads
+ * (startDataParallel with bench/gpt-task.ts), each on wasm, on the same
+ * global batch: each worker gets batch / workers rows.
+ */
+async function trainDataParallel(
+  s: Sizes,
+  workers: number,
+  fastKernels: boolean,
+  warmup: number,
+  steps: number,
+): Promise<TrainResult> {
+  const taskOptions: GptTaskOptions = { config: configOf(s), fastKernels };
+  const trainer = await startDataParallel(new URL('./gpt-task.ts', import.meta.url), {
+    workers,
+    backend: 'wasm',
+    taskOptions,
+  });
+  const batch = batchOf(s, 1);
+  try {
+    return await timeSteps(s, () => trainer.step(batch), warmup, steps);
+  } finally {
+    await trainer.close();
+    tf.dispose([batch.ids, batch.targets]);
+  }
+}
+
 /** The plain-tfjs baseline with tf.train.adam. */
-function trainBaseline(s: Sizes, warmup: number, steps: number): TrainResult {
+async function trainBaseline(s: Sizes, warmup: number, steps: number): Promise<TrainResult> {
   const model = createBaselineGpt({
     vocabSize: s.vocab,
     seq: s.seq,
@@ -164,7 +201,7 @@ function trainBaseline(s: Sizes, warmup: number, steps: number): TrainResult {
   });
   const { ids, targets } = batchOf(s, 1);
   try {
-    return timeSteps(s, () => model.trainStep(ids, targets), warmup, steps);
+    return await timeSteps(s, () => model.trainStep(ids, targets), warmup, steps);
   } finally {
     model.dispose();
     tf.dispose([ids, targets]);
@@ -263,9 +300,9 @@ async function inference(
 }
 
 /** numTensors across many steps of the same training loop, on a small model (fast on wasm). */
-function leakCheck(steps: number): { first: number; last: number; max: number } {
+async function leakCheck(steps: number): Promise<{ first: number; last: number; max: number }> {
   const s: Sizes = { name: 'leak', vocab: 64, d: 32, heads: 2, layers: 2, seq: 16, batch: 2 };
-  const r = trainOurs(s, 1, steps);
+  const r = await trainOurs(s, 1, steps);
   return {
     first: r.tensors[0]!,
     last: r.tensors[r.tensors.length - 1]!,
@@ -286,9 +323,14 @@ const rows: Row[] = [];
 const torch: Record<string, TorchResult> = {};
 const gflops: Record<string, number> = {};
 // The load on a shared machine drifts: each row's fraction uses a matMul rate measured just before it.
-const measure = (config: Sizes, variant: string, backend: string, run: () => TrainResult): void => {
+const measure = async (
+  config: Sizes,
+  variant: string,
+  backend: string,
+  run: () => Promise<TrainResult>,
+): Promise<void> => {
   const matMul = matMulGflops(1024, backend === 'cpu' ? 1 : 3);
-  log({ config, variant, backend, r: run(), matMul });
+  log({ config, variant, backend, r: await run(), matMul });
 };
 const log = (row: Row) => {
   rows.push(row);
@@ -305,12 +347,28 @@ for (const s of configs) {
   const steps = s === TINY ? STEPS : LARGE_STEPS;
   const warmup = s === TINY ? WARMUP : 1;
   disableWasmFastKernels();
-  measure(s, 'baseline (plain tfjs, tf.train.adam)', 'wasm', () => trainBaseline(s, warmup, steps));
-  measure(s, 'tfjs-blocks', 'wasm', () => trainOurs(s, warmup, steps));
+  await measure(s, 'baseline (plain tfjs, tf.train.adam)', 'wasm', () =>
+    trainBaseline(s, warmup, steps),
+  );
+  await measure(s, 'tfjs-blocks', 'wasm', () => trainOurs(s, warmup, steps));
   enableWasmFastKernels();
-  measure(s, 'tfjs-blocks + enableWasmFastKernels', 'wasm', () => trainOurs(s, warmup, steps));
-  measure(s, 'baseline + enableWasmFastKernels', 'wasm', () => trainBaseline(s, warmup, steps));
+  await measure(s, 'tfjs-blocks + enableWasmFastKernels', 'wasm', () =>
+    trainOurs(s, warmup, steps),
+  );
+  await measure(s, 'baseline + enableWasmFastKernels', 'wasm', () =>
+    trainBaseline(s, warmup, steps),
+  );
   disableWasmFastKernels();
+  if (!has('no-parallel')) {
+    for (const workers of [1, WORKERS]) {
+      await measure(
+        s,
+        `tfjs-blocks + enableWasmFastKernels, startDataParallel ${workers} worker${workers > 1 ? 's' : ''}`,
+        'wasm',
+        () => trainDataParallel(s, workers, true, warmup, steps),
+      );
+    }
+  }
   // PyTorch right after this config's tfjs rows, under a similar load.
   torch[s.name] = runTorch(s, s === TINY ? 20 : 5);
   const t = torch[s.name]!;
@@ -338,7 +396,7 @@ for (const fast of [false, true]) {
 
 // Leak check: the tfjs-blocks loop, fast matMul on.
 enableWasmFastKernels();
-const leak = LEAK_STEPS > 0 ? leakCheck(LEAK_STEPS) : undefined;
+const leak = LEAK_STEPS > 0 ? await leakCheck(LEAK_STEPS) : undefined;
 disableWasmFastKernels();
 if (leak)
   console.log(
@@ -349,10 +407,10 @@ if (!has('no-cpu')) {
   await useBackend('cpu');
   gflops.cpu = matMulGflops(1024, 1);
   console.log(`cpu 1024³ matMul: ${gflops.cpu.toFixed(2)} GFLOP/s`);
-  measure(TINY, 'baseline (plain tfjs, tf.train.adam)', 'cpu', () =>
+  await measure(TINY, 'baseline (plain tfjs, tf.train.adam)', 'cpu', () =>
     trainBaseline(TINY, 1, CPU_STEPS),
   );
-  measure(TINY, 'tfjs-blocks', 'cpu', () => trainOurs(TINY, 1, CPU_STEPS));
+  await measure(TINY, 'tfjs-blocks', 'cpu', () => trainOurs(TINY, 1, CPU_STEPS));
 }
 
 const loadEnd = load();

@@ -4,8 +4,12 @@
 // attention: tfjs-core's Node entry registers no gradients by itself. Then
 // does the same for `tfjs-blocks/node`: a one-layer tfjs-layers model saved
 // into a temp dir and loaded back, and a load error that must be the main
-// entry's TfjsBlocksError (the two entries share one chunk).
+// entry's TfjsBlocksError (the two entries share one chunk). Last, data-parallel
+// training from a CommonJS main over two workers running an ESM task file
+// (inside the package, so that it resolves `tfjs-blocks` to the build).
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const body = (load) => `
 ${load}
@@ -92,18 +96,56 @@ if (gap !== 0) { console.error('layers round trip differs by ' + gap); process.e
 console.log('ok: TransformerEncoderBlock saved and reloaded, ' + model.countParams() + ' params');
 `;
 
-for (const [kind, args] of [
-  ['ESM', ['--input-type=module', '-e', esm]],
-  ['CJS', ['--input-type=commonjs', '-e', cjs]],
-  ['ESM tfjs-blocks/node', ['--input-type=module', '-e', nodeEsm]],
-  ['CJS tfjs-blocks/node', ['--input-type=commonjs', '-e', nodeCjs]],
-  ['ESM tfjs-blocks/layers', ['--input-type=module', '-e', layersEsm]],
-]) {
-  const out = execFileSync(process.execPath, args, {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const line = out.split('\n').find((l) => l.startsWith('ok:'));
-  if (!line) throw new Error(`${kind} import of the built package failed:\n${out}`);
-  console.log(`${kind}: ${line}`);
+// The task file lives in a temp folder inside the package (removed after).
+const taskDir = mkdtempSync(join(process.cwd(), '.check-dist-'));
+const taskFile = join(taskDir, 'task.mjs');
+writeFileSync(
+  taskFile,
+  `
+import { adamw, decoderLm, gpt2Config, initDecoderLm, softmaxCrossEntropy } from 'tfjs-blocks';
+import { dataParallelTask } from 'tfjs-blocks/node';
+const config = gpt2Config({ vocabSize: 12, maxLength: 6, dModel: 8, numLayers: 1, numHeads: 2 });
+export default dataParallelTask(() => ({
+  params: initDecoderLm(config, 0),
+  optimizer: adamw({ learningRate: 1e-2 }),
+  loss: (params, batch) => softmaxCrossEntropy(decoderLm(config, params, batch.ids), batch.targets),
+}));
+`,
+);
+const parallelCjs = `
+const tf = require('@tensorflow/tfjs-core');
+const { useBackend } = require('tfjs-blocks');
+const { startDataParallel } = require('tfjs-blocks/node');
+(async () => {
+  await useBackend('wasm');
+  const trainer = await startDataParallel(${JSON.stringify(taskFile)}, { workers: 2 });
+  const ids = tf.tensor2d(Array.from({ length: 24 }, (_, i) => i % 12), [4, 6], 'int32');
+  const losses = [];
+  for (let i = 0; i < 4; i++) losses.push(await trainer.step({ ids, targets: ids }));
+  const params = await trainer.params();
+  await trainer.close();
+  if (!(losses[3] < losses[0])) throw new Error('loss did not fall: ' + losses.join());
+  console.log('ok: ' + startDataParallel.name + ', 2 workers, loss ' + losses[0].toFixed(3) + ' -> ' + losses[3].toFixed(3) + ', ' + Object.keys(params).length + ' params');
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+try {
+  for (const [kind, args] of [
+    ['ESM', ['--input-type=module', '-e', esm]],
+    ['CJS', ['--input-type=commonjs', '-e', cjs]],
+    ['ESM tfjs-blocks/node', ['--input-type=module', '-e', nodeEsm]],
+    ['CJS tfjs-blocks/node', ['--input-type=commonjs', '-e', nodeCjs]],
+    ['ESM tfjs-blocks/layers', ['--input-type=module', '-e', layersEsm]],
+    ['CJS tfjs-blocks/node data-parallel', ['--input-type=commonjs', '-e', parallelCjs]],
+  ]) {
+    const out = execFileSync(process.execPath, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const line = out.split('\n').find((l) => l.startsWith('ok:'));
+    if (!line) throw new Error(`${kind} import of the built package failed:\n${out}`);
+    console.log(`${kind}: ${line}`);
+  }
+} finally {
+  rmSync(taskDir, { recursive: true, force: true });
 }

@@ -1,7 +1,8 @@
 /**
  * tfjs-blocks/node: save and load tfjs models on Node's file system without
- * tfjs-node, atomically. Kept out of the main entry so browser bundles never
- * see `node:fs`.
+ * tfjs-node, atomically, and train data-parallel over `worker_threads`. Kept
+ * out of the main entry so browser bundles never see `node:fs` or
+ * `node:worker_threads`.
  *
  * @packageDocumentation
  */
@@ -15,6 +16,17 @@ export {
   saveCheckpoint,
 } from '../interop/checkpoint';
 export { readSafetensorsFile, writeSafetensorsFile } from '../interop/safetensors-node';
+export {
+  type DataParallelOptions,
+  type DataParallelTrainer,
+  startDataParallel,
+} from './data-parallel';
+export {
+  type DataParallelTask,
+  type DataParallelTaskContext,
+  type DataParallelTaskDefinition,
+  dataParallelTask,
+} from './data-parallel-task';
 export {
   MODEL_JSON_FILE,
   NodeFileSystem,

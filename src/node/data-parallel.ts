@@ -1,0 +1,395 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type Tensor, tensor } from '@tensorflow/tfjs-core';
+import type { BackendName } from '../backends';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger } from '../internal/checks';
+import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
+import {
+  deserialiseError,
+  type FromWorker,
+  type HostTensor,
+  type ParamLayout,
+  TASK_MARKER,
+  type ToWorker,
+  type WorkerStart,
+} from './data-parallel-protocol';
+
+/** Options of {@link startDataParallel}. */
+export type DataParallelOptions = {
+  /** Workers (each its own thread and tfjs backend); default `os.availableParallelism()`. */
+  workers?: number;
+  /** Backend of every worker; default `'wasm'` (one thread each in Node, so workers add up). */
+  backend?: BackendName;
+  /** Passed to the task's factory as `context.options`; must be structured-cloneable. */
+  taskOptions?: unknown;
+  /** Node flags of the worker threads; default: the main process's. */
+  execArgv?: string[];
+};
+
+/** A running data-parallel training job (see {@link startDataParallel}). */
+export interface DataParallelTrainer {
+  /** How many workers train. */
+  readonly workers: number;
+  /** The parameters' dotted paths and shapes, in the order the gradients are laid out. */
+  readonly layout: ReadonlyArray<{ name: string; shape: number[] }>;
+  /** Steps applied so far (a skipped or failed step does not count). */
+  readonly steps: number;
+  /**
+   * One training step on `batch`: its tensors are split along axis 0 into one
+   * contiguous shard per worker (sizes differing by at most one), each worker
+   * computes its shard's loss and gradients, the gradients are averaged
+   * weighted by shard size, and every worker applies the optimizer. Resolves
+   * to the batch's loss (the shard losses' weighted mean). If a worker's loss
+   * throws, no worker updates and the promise rejects with that error.
+   * The batch's tensors stay the caller's.
+   */
+  step(batch: Record<string, Tensor>): Promise<number>;
+  /**
+   * A worker's current parameters (worker 0's by default; every replica holds
+   * the same), as new tensors on this thread's backend, by dotted path.
+   */
+  params(worker?: number): Promise<Record<string, Tensor>>;
+  /** Stops the workers and frees their memory. */
+  close(): Promise<void>;
+}
+
+type Pending = {
+  replies: Map<number, FromWorker>;
+  resolve: (replies: Map<number, FromWorker>) => void;
+  reject: (e: Error) => void;
+  /** Workers whose reply this waits for. */
+  from: number[];
+};
+
+/**
+ * Starts data-parallel training over Node `worker_threads`: `workers`
+ * threads, each with its own tfjs backend and a full replica of the model,
+ * train on shards of each batch; their gradients are averaged through a
+ * `SharedArrayBuffer` (each worker sums one segment: no copy through the main
+ * thread), and each applies the same optimizer update to the same averaged
+ * gradients, so the replicas stay equal, as in PyTorch's
+ * DistributedDataParallel. The task module declares the model with
+ * {@link dataParallelTask}.
+ *
+ * Worth it when one backend instance leaves cores idle: Node's wasm backend
+ * runs on one thread, so on a machine with n cores up to n workers help
+ * (docs/performance.md has the measured speed-up on 2 cores). With n
+ * workers each shard is 1/n of the batch: keep batches large enough that a
+ * shard still fills the matMuls.
+ *
+ * @param task - path or file URL of a module that calls {@link dataParallelTask}.
+ * @param options - `workers`, `backend`, `taskOptions`, `execArgv`.
+ * @returns the trainer, once every worker has built its replica and holds worker 0's parameters.
+ * @example
+ * ```ts
+ * import { startDataParallel } from 'tfjs-blocks/node';
+ *
+ * const trainer = await startDataParallel(new URL('./gpt-task.ts', import.meta.url), { workers: 2 });
+ * for (let step = 0; step < 100; step++) {
+ *   const { ids, targets } = nextBatch(); // int32 [batch, time] each
+ *   const loss = await trainer.step({ ids, targets });
+ *   tf.dispose([ids, targets]);
+ * }
+ * const params = await trainer.params(); // by dotted path: unflattenParams(template, params)
+ * await trainer.close();
+ * ```
+ */
+export async function startDataParallel(
+  task: string | URL,
+  options: DataParallelOptions = {},
+): Promise<DataParallelTrainer> {
+  const fn = 'startDataParallel';
+  if (!(task instanceof URL) && (typeof task !== 'string' || task === '')) {
+    throw new TfjsBlocksError(fn, 'task', 'a module path or file URL', String(task));
+  }
+  const count = checkInteger(fn, 'options.workers', options.workers ?? availableParallelism(), 1);
+  const url = task instanceof URL ? task : pathToFileURL(resolve(task));
+  const workers: Worker[] = [];
+  let pending: Pending | undefined;
+  let failure: Error | undefined;
+  let closing = false;
+  let control: Int32Array | undefined;
+  let nextId = 1;
+  let steps = 0;
+  /** The last exchange: calls made without awaiting the one before run in order. */
+  let previous: Promise<void> | undefined;
+  const exited = new Set<number>();
+
+  /** Ends the run after a worker died: waiting workers are released, every call rejects. */
+  const fail = (error: Error) => {
+    if (failure || closing) return;
+    failure = error;
+    if (control) Atomics.store(control, CONTROL.aborted, 1);
+    for (const w of workers) void w.terminate();
+    pending?.reject(error);
+    pending = undefined;
+  };
+  const onMessage = (rank: number, message: FromWorker) => {
+    if (!pending) return;
+    if (message.type === 'failed' && message.id === -1) {
+      fail(deserialiseError(message.error, rank));
+      return;
+    }
+    pending.replies.set(rank, message);
+    if (pending.replies.size === pending.from.length) {
+      const done = pending;
+      pending = undefined;
+      done.resolve(done.replies);
+    }
+  };
+  /** Posts one message per worker in `from` and waits for each one's reply. */
+  const exchange = (
+    from: number[],
+    message: (rank: number) => { value: ToWorker; transfer?: ArrayBuffer[] } | undefined,
+  ): Promise<Map<number, FromWorker>> => {
+    if (failure) return Promise.reject(failure);
+    if (closing) {
+      return Promise.reject(
+        new TfjsBlocksError('DataParallelTrainer', 'trainer', 'a running trainer', 'a closed one'),
+      );
+    }
+    const chained = (previous ?? Promise.resolve()).then(
+      () =>
+        new Promise<Map<number, FromWorker>>((resolve, reject) => {
+          if (failure) return reject(failure);
+          pending = { replies: new Map(), resolve, reject, from };
+          for (const rank of from) {
+            const m = message(rank);
+            if (m) workers[rank]!.postMessage(m.value, m.transfer ?? []);
+          }
+        }),
+    );
+    previous = chained.then(
+      () => undefined,
+      () => undefined,
+    );
+    return chained;
+  };
+
+  const ranks = Array.from({ length: count }, (_, r) => r);
+  const ready = new Promise<Map<number, FromWorker>>((resolve, reject) => {
+    pending = { replies: new Map(), resolve, reject, from: ranks };
+  });
+  for (const rank of ranks) {
+    const start: WorkerStart = {
+      [TASK_MARKER]: true,
+      rank,
+      workers: count,
+      backend: options.backend ?? 'wasm',
+      options: options.taskOptions,
+    };
+    const worker = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: { ...start, task: url.href, typescript: /\.[cm]?ts$/.test(url.pathname) },
+      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
+    });
+    worker.on('message', (m: FromWorker) => onMessage(rank, m));
+    worker.on('error', (e) =>
+      fail(new Error(`data-parallel worker ${rank} crashed: ${e.message}`)),
+    );
+    worker.on('exit', (code) => {
+      exited.add(rank);
+      if (closing) return;
+      fail(
+        new TfjsBlocksError(
+          fn,
+          'task',
+          'a module that calls dataParallelTask(...) and keeps serving',
+          `worker ${rank} exited with code ${code}`,
+        ),
+      );
+    });
+    workers.push(worker);
+  }
+
+  let layout: ParamLayout[];
+  try {
+    const replies = await ready;
+    layout = (replies.get(0) as Extract<FromWorker, { type: 'ready' }>).layout;
+    const signature = JSON.stringify(layout);
+    for (const rank of ranks) {
+      const other = (replies.get(rank) as Extract<FromWorker, { type: 'ready' }>).layout;
+      if (JSON.stringify(other) !== signature) {
+        throw new TfjsBlocksError(
+          fn,
+          'task',
+          'a factory that builds the same parameter names and shapes in every worker',
+          `worker ${rank} differs from worker 0`,
+        );
+      }
+    }
+    const total = layout.reduce((n, p) => n + p.size, 0);
+    const buffers = allocateSharedBuffers(count, total);
+    control = new Int32Array(buffers.control);
+    await exchange(ranks, () => ({ value: { type: 'buffers', buffers } }));
+  } catch (e) {
+    closing = true;
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw e;
+  }
+
+  const rejectFailures = (replies: Map<number, FromWorker>) => {
+    for (const rank of ranks) {
+      const reply = replies.get(rank)!;
+      if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
+    }
+  };
+
+  return {
+    workers: count,
+    layout: layout.map(({ name, shape }) => ({ name, shape })),
+    get steps() {
+      return steps;
+    },
+    async step(batch) {
+      const shards = splitBatch('DataParallelTrainer.step', batch, count);
+      const rows = shards.rows;
+      const replies = await exchange(ranks, (rank) => {
+        const shard = shards.shards[rank]!;
+        return {
+          value: { type: 'step', id: nextId++, shard, weight: shards.sizes[rank]! / rows },
+          transfer: Object.values(shard).map((t) => t.values.buffer as ArrayBuffer),
+        };
+      });
+      rejectFailures(replies);
+      let loss = 0;
+      for (const rank of ranks) {
+        const reply = replies.get(rank) as Extract<FromWorker, { type: 'stepped' }>;
+        loss += (shards.sizes[rank]! / rows) * reply.loss;
+      }
+      steps += 1;
+      return loss;
+    },
+    async params(worker = 0) {
+      const rank = checkInteger('DataParallelTrainer.params', 'worker', worker, 0);
+      if (rank >= count) {
+        throw new TfjsBlocksError(
+          'DataParallelTrainer.params',
+          'worker',
+          `an integer < ${count}`,
+          `${rank}`,
+        );
+      }
+      const replies = await exchange([rank], () => ({ value: { type: 'params', id: nextId++ } }));
+      const reply = replies.get(rank)!;
+      if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
+      const { values } = reply as Extract<FromWorker, { type: 'params' }>;
+      return Object.fromEntries(
+        layout.map(({ name, shape }) => [name, tensor(values[name]!, shape, 'float32')]),
+      );
+    },
+    async close() {
+      if (closing) return;
+      await previous;
+      closing = true;
+      await Promise.all(
+        workers.map(
+          (w, rank) =>
+            new Promise<void>((resolve) => {
+              if (exited.has(rank)) return resolve();
+              w.once('exit', () => resolve());
+              w.postMessage({ type: 'close' } satisfies ToWorker);
+              // A worker stuck in a long step is stopped rather than waited for.
+              setTimeout(() => void w.terminate(), 5_000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/**
+ * Each worker's entry: loads tsx's loader first for a task written in
+ * TypeScript (Node 20 applies no loader hooks to a worker's own entry, not
+ * even those of the main process's `--import`), then the task module, whose
+ * `dataParallelTask` call serves. A failure to load is posted as a failed
+ * start, so the main thread reports it rather than a bare exit.
+ */
+const BOOTSTRAP = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  if (workerData.typescript) {
+    let api;
+    try {
+      api = await import('tsx/esm/api');
+    } catch (e) {
+      throw new Error('a task written in TypeScript needs tsx (npm install -D tsx), or compile it to JavaScript: ' + e.message);
+    }
+    api.register();
+  }
+  await import(workerData.task);
+})().catch((e) => {
+  parentPort.postMessage({ type: 'failed', id: -1, error: { name: e && e.name || 'Error', message: e && e.message || String(e), stack: e && e.stack } });
+});
+`;
+
+/**
+ * The batch's tensors as host arrays cut along axis 0 into `parts`
+ * contiguous shards, checked to share a leading dimension of at least `parts`.
+ */
+function splitBatch(
+  fn: string,
+  batch: Record<string, Tensor>,
+  parts: number,
+): { rows: number; sizes: number[]; shards: Array<Record<string, HostTensor>> } {
+  if (batch === null || typeof batch !== 'object' || Object.keys(batch).length === 0) {
+    throw new TfjsBlocksError(fn, 'batch', 'a record of tensors by name', String(batch));
+  }
+  let rows: number | undefined;
+  for (const [name, t] of Object.entries(batch)) {
+    if (typeof t?.dataSync !== 'function' || t.isDisposed) {
+      throw new TfjsBlocksError(fn, `batch.${name}`, 'a live tensor', String(t));
+    }
+    if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
+      throw new TfjsBlocksError(
+        fn,
+        `batch.${name}`,
+        'a float32, int32 or bool tensor',
+        `a ${t.dtype} tensor`,
+      );
+    }
+    const leading = t.shape[0];
+    if (leading === undefined) {
+      throw new TfjsBlocksError(fn, `batch.${name}`, 'a tensor of rank 1 or more', 'a scalar');
+    }
+    rows ??= leading;
+    if (leading !== rows) {
+      throw new TfjsBlocksError(
+        fn,
+        `batch.${name}`,
+        `${rows} rows along axis 0, like the batch's first tensor`,
+        `shape [${t.shape.join(', ')}]`,
+      );
+    }
+  }
+  if (rows! < parts) {
+    throw new TfjsBlocksError(
+      fn,
+      'batch',
+      `at least one row per worker (${parts})`,
+      `${rows} rows`,
+    );
+  }
+  const sizes: number[] = [];
+  const shards: Array<Record<string, HostTensor>> = Array.from({ length: parts }, () => ({}));
+  for (let rank = 0; rank < parts; rank++) {
+    const [start, end] = shareOf(rows!, parts, rank);
+    sizes.push(end - start);
+  }
+  for (const [name, t] of Object.entries(batch)) {
+    const rowSize = t.size / rows!;
+    const values = t.dataSync() as Float32Array | Int32Array | Uint8Array;
+    for (let rank = 0; rank < parts; rank++) {
+      const [start, end] = shareOf(rows!, parts, rank);
+      shards[rank]![name] = {
+        values: values.slice(start * rowSize, end * rowSize),
+        shape: [end - start, ...t.shape.slice(1)],
+        dtype: t.dtype as HostTensor['dtype'],
+      };
+    }
+  }
+  return { rows: rows!, sizes, shards };
+}
