@@ -31,9 +31,9 @@ import {
   type KvCache,
 } from './kv-cache';
 import {
-  applyLogitsProcessors,
   greedyTokens,
   type LogitsProcessor,
+  type LogitsProcessorContext,
   minPProcessor,
   repetitionPenaltyProcessor,
   sampleTokens,
@@ -441,6 +441,40 @@ function makeDecoder(model: GenerationModel, prompts: number[][], o: Checked): D
     : encoderDecoderDecoder(model, prompts, o);
 }
 
+/**
+ * Runs `processors` in order on `logits`, as `applyLogitsProcessors` does,
+ * but reads the logits with `await data()` before each processor and once
+ * at the end, so that the processors' and the token pickers' `dataSync`
+ * find the values already on the CPU. On WebGPU a synchronous read of a
+ * tensor that is only on the GPU goes through a canvas: slow, and on some
+ * adapters (SwiftShader) it returns zeros and loses the device; `data()`
+ * downloads asynchronously and leaves a CPU copy behind. Never disposes
+ * `logits`; returns it unchanged when there are no processors, else a
+ * tensor the caller owns. Disposes its intermediates, also when a processor
+ * or a read throws.
+ */
+async function processLogits(
+  logits: Tensor2D,
+  processors: LogitsProcessor[],
+  context: LogitsProcessorContext,
+): Promise<Tensor2D> {
+  let current = logits;
+  try {
+    for (const processor of processors) {
+      await current.data();
+      const next = processor(current, context);
+      // A processor that breaks the contract and returns its input must not lose it.
+      if (current !== logits && current !== next) dispose(current);
+      current = next;
+    }
+    await current.data();
+    return current;
+  } catch (e) {
+    if (current !== logits) dispose(current);
+    throw e;
+  }
+}
+
 async function sampleLoop(
   model: GenerationModel,
   prompts: number[][],
@@ -457,9 +491,14 @@ async function sampleLoop(
         tokens: prompts.map((p, b) => [...(model.kind === 'decoderLm' ? p : []), ...generated[b]!]),
         step,
       };
-      const processed = applyLogitsProcessors(logits, o.processors, context);
-      const tokens = o.greedy ? greedyTokens(processed) : sampleTokens(processed, o.random);
-      dispose([logits, processed]);
+      const processed = await processLogits(logits, o.processors, context);
+      let tokens: number[];
+      try {
+        tokens = o.greedy ? greedyTokens(processed) : sampleTokens(processed, o.random);
+      } finally {
+        if (processed !== logits) processed.dispose();
+      }
+      logits.dispose();
       logits = undefined;
       const emitted = tokens.map((t, b) => {
         if (finished[b]) return null;
@@ -502,16 +541,24 @@ async function beamSearch(
   let logits: Tensor2D | undefined = decoder.first;
   try {
     for (let step = 0; step < o.maxNewTokens && logits; step++) {
-      const logProbs = tidy(() =>
-        logSoftmax(
-          applyLogitsProcessors(logits!, o.processors, {
-            tokens: live.map((h) => [...prompt, ...h.tokens]),
-            step,
-          }),
-        ),
-      );
-      const values = logProbs.arraySync() as number[][];
-      dispose([logits, logProbs]);
+      const processed = await processLogits(logits, o.processors, {
+        tokens: live.map((h) => [...prompt, ...h.tokens]),
+        step,
+      });
+      let logProbs: Tensor2D;
+      try {
+        logProbs = tidy(() => logSoftmax(processed));
+      } finally {
+        if (processed !== logits) processed.dispose();
+      }
+      let values: number[][];
+      try {
+        // Asynchronous, as in processLogits: no synchronous GPU readback on WebGPU.
+        values = (await logProbs.array()) as number[][];
+      } finally {
+        logProbs.dispose();
+      }
+      logits.dispose();
       logits = undefined;
       const candidates: Array<{ beam: number; token: number; score: number }> = [];
       values.forEach((row, beam) => {

@@ -270,7 +270,10 @@ export function repetitionPenaltyProcessor(penalty: number): LogitsProcessor {
  * Runs `processors` in order on `logits` and returns the result as a fresh
  * tensor, disposing every intermediate (never `logits` itself). Order
  * matters: temperature before top-p changes which tokens the nucleus holds.
- * With no processors it returns a copy of `logits`.
+ * With no processors it returns a copy of `logits`. The sort-based
+ * processors (top-k, top-p, min-p, repetition penalty) read their input with
+ * `dataSync`; on WebGPU, where that can mean a synchronous GPU readback,
+ * `generate` instead runs them one at a time after `await data()`.
  *
  * @param logits - next-token logits, float32 `[batch, vocab]`.
  * @param processors - applied first to last.
@@ -308,7 +311,9 @@ export function applyLogitsProcessors(
  * Greedy decoding: the arg-max token of each row, the lowest id among equal
  * maxima (NaN logits are never chosen).
  *
- * @param logits - float32 `[batch, vocab]`; read with `dataSync`.
+ * @param logits - float32 `[batch, vocab]`; read with `dataSync` (on WebGPU,
+ *   `await logits.data()` first: a synchronous read of a GPU-only tensor there
+ *   goes through a canvas, slow and on some adapters device-losing).
  * @returns one token id per row; throws {@link TfjsBlocksError} for a row
  *   where every logit is `-Infinity` or NaN.
  * @example
@@ -347,7 +352,9 @@ export function greedyTokens(logits: Tensor2D): number[] {
  * never drawn, so masks from the processors hold. Rows are drawn in order,
  * one `random()` call each, so a seeded generator repeats exactly.
  *
- * @param logits - float32 `[batch, vocab]`; read with `dataSync`.
+ * @param logits - float32 `[batch, vocab]`; read with `dataSync` (on WebGPU,
+ *   `await logits.data()` first: a synchronous read of a GPU-only tensor there
+ *   goes through a canvas, slow and on some adapters device-losing).
  * @param random - a uniform generator on [0, 1), e.g. {@link seededRandom} or `Math.random`.
  * @returns one token id per row; throws {@link TfjsBlocksError} for a row with
  *   NaN or `+Infinity`, a row where every logit is `-Infinity`, or a `random()`

@@ -30,7 +30,9 @@ function checkLogits(fn: string, logits: Tensor): number {
 
 /**
  * Fraction of counted targets whose arg-max logit is the label (0 when every
- * target is ignored).
+ * target is ignored). Labels are range-checked as in
+ * {@link softmaxCrossEntropy}; on WebGPU, unchecked GPU-only labels are not,
+ * and an out-of-range one counts as a wrong prediction.
  *
  * @param logits - `[..., classes]`.
  * @param labels - int32 `[...]`.
@@ -63,7 +65,10 @@ export function tokenAccuracy(
 
 /**
  * Perplexity, `exp(mean cross-entropy)` over the counted targets (1 when
- * every target is ignored).
+ * every target is ignored). Labels are range-checked as in
+ * {@link softmaxCrossEntropy} (with the same WebGPU exception); a check that
+ * passed is remembered, so `perplexity` then `tokenAccuracy` on the same
+ * labels reads them once.
  *
  * @param logits - `[..., classes]`.
  * @param labels - int32 `[...]`.

@@ -46,6 +46,16 @@ export interface SoftmaxCrossEntropyOptions extends ReductionOption {
  * with zero gradients. Computed from `logSoftmax`, so logits of ±1e4 give
  * finite values and gradients.
  *
+ * Integer labels are range-checked on the host: a label outside
+ * `[0, classes)` (other than `ignoreIndex`) throws a `TfjsBlocksError`
+ * naming it. A check that passed is remembered per tensor, so passing the
+ * same labels again reads nothing. On WebGPU, labels whose values exist only
+ * on the GPU (the output of a GPU op, never read with `data()`) and that were
+ * never checked are not range-checked, because a synchronous read there can
+ * lose the device: an out-of-range label then gets an all-zero one-hot row,
+ * adding no cross-entropy (only the smoothing and z-loss terms) while still
+ * counting in the mean's denominator.
+ *
  * @param logits - `[..., classes]` float32 (the class axis is last, unlike PyTorch's axis 1).
  * @param labels - int32 `[...]` class indices, or float32 `[..., classes]` probabilities.
  * @returns a scalar, or `[...]` per-target losses with `reduction: 'none'`.

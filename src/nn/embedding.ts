@@ -75,6 +75,16 @@ function scatterRows(rowsGrad: Tensor, ids: Tensor, rows: number): Tensor {
  * Looks up rows of an embedding table: `table[ids]`. Differentiable with
  * respect to the table on every backend (see {@link initEmbedding}).
  *
+ * `ids` are range-checked on the host (an id outside `[0, rows)` throws a
+ * `TfjsBlocksError`); a check that passed is remembered per tensor, so the
+ * same ids passed again (a gradient pass after the forward one) read
+ * nothing. On WebGPU, ids whose values exist only on the GPU (the output of
+ * a GPU op, never read with `data()`) and that were never checked are not
+ * range-checked, because a synchronous read there can lose the device: an
+ * out-of-range id then looks up a row of zeros, and its gradient is dropped
+ * or lands on an unspecified row (WGSL leaves out-of-bounds writes to the
+ * implementation).
+ *
  * @param ids - int32 `[...]`, values in `[0, rows)`.
  * @returns `[..., dim]`.
  * @example

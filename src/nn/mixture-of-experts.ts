@@ -9,6 +9,7 @@ import {
   relu,
   reshape,
   type Scalar,
+  slice,
   softmax,
   sum,
   type Tensor,
@@ -23,6 +24,7 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { checkDim, checkFloatTensor, checkInteger, formatShape } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { sumTensors } from '../internal/reduce';
 import { splitSeed } from '../internal/seed';
 import { gelu, silu } from './activations';
 import { checkFeedForwardConfig, type FeedForwardActivation } from './feed-forward';
@@ -183,8 +185,14 @@ function topKMask(topK: number): (probs: Tensor) => Tensor {
   return customGradient<[Tensor]>(([probs]) => {
     const numExperts = probs.shape[1]!;
     const { indices } = topk(probs, topK); // [tokens, topK]
-    const picked = reshape(oneHot(reshape(indices, [-1]), numExperts), [-1, topK, numExperts]);
-    return { value: sum(picked, 1), gradFunc: (dy) => zerosLike(dy) };
+    // One one-hot per routing slot, added up: rank 2 throughout. Summing the
+    // [tokens, topK, numExperts] one-hot over axis 1 would transpose it, and
+    // tfjs-backend-webgpu 4.22 emits invalid WGSL for a rank-3 transpose of an
+    // int32 buffer (a cast to float32 does not help: it keeps the int32 buffer).
+    const slots = Array.from({ length: topK }, (_, k) =>
+      oneHot(reshape(slice(indices, [0, k], [-1, 1]), [-1]), numExperts),
+    );
+    return { value: sumTensors(slots), gradFunc: (dy) => zerosLike(dy) };
   });
 }
 

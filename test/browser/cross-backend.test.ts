@@ -10,9 +10,10 @@
 // op runs on the GPU backend. A table of the figures is printed at the end.
 // Without /usr/bin/chromium (or $CHROMIUM_PATH), or when it cannot start, the
 // tests are skipped, loudly.
-//   npm run test:cross-backend        # webgl and webgpu (and the Node suite): 4.5-6 min on 2 busy cores
-//   npx vitest run test/browser/cross-backend.test.ts   # webgl only, as `npm test` runs it
-//   CROSS_BACKEND_REPORT=/tmp/xbb.json TFJS_BLOCKS_WEBGPU_SUITE=1 npx vitest run test/browser/cross-backend.test.ts
+//   npm run test:cross-backend        # webgl and webgpu (and the Node suite): about 3 min on 2 busy cores
+//   npx vitest run test/browser/cross-backend.test.ts   # both halves, as `npm test` runs them
+//   TFJS_BLOCKS_WEBGPU_SUITE=0 npx vitest run test/browser/cross-backend.test.ts   # webgl only
+//   CROSS_BACKEND_REPORT=/tmp/xbb.json npx vitest run test/browser/cross-backend.test.ts
 import { writeFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,58 +37,7 @@ const KNOWN_FAILURES: Record<
   Record<string, { signature: RegExp; why: string; freshPasses?: boolean }>
 > = {
   webgl: {},
-  webgpu: {
-    'mixtureOfExperts: 4 experts, top-2, gated silu: output and aux loss': {
-      signature:
-        /type mismatch for argument 2 in call to 'setOutputAtIndex', expected 'f32', got 'i32'/,
-      why:
-        'tfjs-backend-webgpu 4.22 builds invalid WGSL for a rank-3 int32 transpose ' +
-        '(TransposeProgram); the pipeline is dropped and the output is garbage',
-    },
-    'generate: greedy, seeded sampling (temperature 0.8) and beam search (3 beams); 2 prompts of different lengths: the tokens':
-      {
-        signature: /device lost|A valid external Instance reference no longer exists/,
-        why:
-          'generate reads logits with dataSync / arraySync; on WebGPU that reads through a ' +
-          'canvas, which on the SwiftShader adapter returns zeros and loses the device',
-      },
-    'cosineEmbeddingLoss / tripletMarginLoss / infoNceLoss: [6, 8] embeddings': {
-      signature: /A valid external Instance reference no longer exists/,
-      why:
-        'infoNceLoss hands one labels tensor to softmaxCrossEntropy twice (both ' +
-        'directions): the second range check (dataSync) reads it after the first call ' +
-        'uploaded it, through a canvas that on SwiftShader returns zeros and loses the device',
-    },
-    'perplexity / tokenAccuracy: logits [3, 5, 7]': {
-      signature: /A valid external Instance reference no longer exists/,
-      why:
-        'the case gives the same labels to perplexity and then tokenAccuracy: the second ' +
-        'range check (dataSync) reads them after upload, through a canvas that on ' +
-        'SwiftShader returns zeros and loses the device',
-    },
-    ...Object.fromEntries(
-      [
-        'embed: ids [3, 5] into a [20, 8] table (gradient: our scatter, not tf.gather’s)',
-        'tokenAndPositionEmbedding: offset 2',
-        'decoderLm: gpt2Config (vocab 24, d 16, 2 layers)',
-        'decoderLm: llamaConfig (RoPE, RMSNorm, gated silu, GQA)',
-        'encoderDecoder: source mask, 2 + 2 layers',
-        'encoderClassifier: bertConfig (post-LN), mean pooling',
-        'softmaxCrossEntropy: integer labels with -100 (ignored), mean',
-        'softmaxCrossEntropy: label smoothing 0.1, z-loss 1e-3, none',
-      ].map((k) => [
-        k,
-        {
-          signature: /A valid external Instance reference no longer exists/,
-          why:
-            'the gradient pass reuses the id / label tensors the forward pass uploaded; ' +
-            'their range check (dataSync) then reads back through a canvas, which on the ' +
-            'SwiftShader adapter returns zeros and loses the device',
-          freshPasses: true,
-        },
-      ]),
-    ),
-  },
+  webgpu: {},
 };
 
 const key = (r: Pick<CaseResult, 'fn' | 'variant'>) => `${r.fn}: ${r.variant}`;
@@ -202,13 +152,8 @@ describe.skipIf(!chromiumFound)('cross-backend agreement in headless Chromium', 
           ctx.skip();
           return;
         }
-        if (backend === 'webgpu' && process.env.TFJS_BLOCKS_WEBGPU_SUITE !== '1') {
-          // SwiftShader compiles a shader per op and shape: 2.5-4 min here, too long for
-          // every `npm test`. `npm run test:cross-backend` runs it.
-          console.warn(
-            'SKIPPED webgpu cross-backend run in the default test run (about 3 min on ' +
-              'SwiftShader): run `npm run test:cross-backend` (TFJS_BLOCKS_WEBGPU_SUITE=1)',
-          );
+        if (backend === 'webgpu' && process.env.TFJS_BLOCKS_WEBGPU_SUITE === '0') {
+          console.warn('SKIPPED webgpu cross-backend run: TFJS_BLOCKS_WEBGPU_SUITE=0');
           ctx.skip();
           return;
         }

@@ -204,6 +204,35 @@ describeEachBackend('generate', () => {
       Object.values(flattenParams(model.params)),
     ]);
   });
+
+  it('a processor that throws mid-chain leaves no tensor behind (sampling and beam search)', async () => {
+    const model: GenerationModel = {
+      kind: 'decoderLm',
+      config: gpt2,
+      params: initDecoderLm(gpt2, 6),
+    };
+    // After a processor that made a fresh tensor, which must then be disposed.
+    const copy: LogitsProcessor = (logits) => tf.clone(logits);
+    const failOnStep1: LogitsProcessor = (logits, { step }) => {
+      if (step === 1) throw new Error('processor failed');
+      return tf.clone(logits);
+    };
+    const before = tf.memory().numTensors;
+    const options = {
+      maxNewTokens: 4,
+      temperature: 0.7,
+      topK: 5,
+      logitsProcessors: [copy, failOnStep1],
+    };
+    await expect(generate(model, [[1, 2], [3]], { ...options, seed: 1 })).rejects.toThrow(
+      'processor failed',
+    );
+    await expect(generate(model, [[1, 2]], { ...options, numBeams: 2 })).rejects.toThrow(
+      'processor failed',
+    );
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(flattenParams(model.params)));
+  });
 });
 
 describeRejections('generate rejects bad input with a TfjsBlocksError', () => {

@@ -987,9 +987,11 @@ export interface CompareOptions {
   /**
    * Give the gradient pass its own copies of the inputs instead of reusing
    * the forward pass's tensors. For WebGPU: once a tensor has been uploaded,
-   * its `dataSync` (which tfjs-blocks' id and label range checks use) reads
-   * back through a canvas, which on a SwiftShader adapter returns zeros and
-   * loses the device. Default false (the Node suite's behaviour).
+   * its `dataSync` reads back through a canvas, which on a SwiftShader
+   * adapter returns zeros and loses the device; a case that failed only
+   * because it reread an uploaded input can be measured this way (none does
+   * now: tfjs-blocks' id and label range checks remember what they checked).
+   * Default false (the Node suite's behaviour).
    */
   freshInputs?: boolean;
 }
