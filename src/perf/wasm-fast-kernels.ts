@@ -4,6 +4,7 @@ import {
   broadcast_util,
   type DataId,
   getKernel,
+  Identity,
   type KernelConfig,
   type KernelFunc,
   registerKernel,
@@ -42,6 +43,7 @@ type WasmBackend = {
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: string): TensorInfo;
   disposeData(dataId: DataId, force?: boolean): boolean;
+  incRef(dataId: DataId): void;
 };
 
 type WasmFns = {
@@ -49,7 +51,7 @@ type WasmFns = {
   fusedMatMul: (...args: unknown[]) => void;
 };
 
-const KERNELS = [BatchMatMul, _FusedMatMul, Slice, Sum] as const;
+const KERNELS = [BatchMatMul, _FusedMatMul, Slice, Sum, Identity] as const;
 const BACKEND = 'wasm';
 let saved: Map<string, KernelConfig> | undefined;
 const wasmFns = new WeakMap<object, WasmFns>();
@@ -454,8 +456,22 @@ function fastSum(args: Parameters<KernelFunc>[0]): TensorInfo {
 }
 
 /**
+ * A copy that shares the input's memory, counted by reference as the wasm
+ * backend's own `Reshape` does (tensor data is immutable). tfjs clones every
+ * tensor a kernel saves for its gradient through `Identity`, which the stock
+ * kernel copies: some 260 copies per training step of a small GPT.
+ */
+function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === 'string') return saved!.get(Identity)!.kernelFunc(args) as TensorInfo;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
  * Opt-in faster kernels for the **wasm** backend: replaces its
- * `BatchMatMul`, `_FusedMatMul`, `Slice` and `Sum` kernels.
+ * `BatchMatMul`, `_FusedMatMul`, `Slice`, `Sum` and `Identity` kernels.
  *
  * - matMul: tfjs-backend-wasm 4.x uses XNNPACK only for an untransposed
  *   product with a batch of 1; transposed products (every matMul gradient)
@@ -476,6 +492,8 @@ function fastSum(args: Parameters<KernelFunc>[0]): TensorInfo {
  * - sum over leading axes (bias, LayerNorm and broadcast gradients): one
  *   pass down the rows, accumulated in float64, where the stock kernel
  *   transposes first; other reductions and dtypes go to the stock kernel.
+ * - identity (`tf.clone`, and every tensor saved for a gradient): shares
+ *   the input's memory by reference count instead of copying it.
  *
  * **This changes global tfjs state**: the kernel registry is shared by
  * every user of tfjs in the process (and by other copies of this library).
@@ -517,6 +535,7 @@ export function enableWasmFastKernels(): boolean {
     [_FusedMatMul]: fastFusedMatMul as KernelFunc,
     [Slice]: fastSlice as KernelFunc,
     [Sum]: fastSum as KernelFunc,
+    [Identity]: sharedIdentity as KernelFunc,
   };
   for (const name of KERNELS) {
     const original = originals.get(name)!;
@@ -527,8 +546,8 @@ export function enableWasmFastKernels(): boolean {
 }
 
 /**
- * Puts back the wasm backend's stock `BatchMatMul`, `_FusedMatMul`, `Slice`
- * and `Sum` kernels replaced by {@link enableWasmFastKernels}.
+ * Puts back the wasm backend's stock `BatchMatMul`, `_FusedMatMul`, `Slice`,
+ * `Sum` and `Identity` kernels replaced by {@link enableWasmFastKernels}.
  *
  * @returns `true` if they were restored now, `false` if they were not replaced.
  * @example

@@ -337,6 +337,26 @@ describe('enableWasmFastKernels [wasm]', () => {
     tf.dispose([q, k, stock, fast]);
   });
 
+  it('clones by sharing memory: equal values, each copy outlives the other', () => {
+    enableWasmFastKernels();
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const x = tf.tensor([1, 0, 3, 4], [2, 2], dtype);
+      const ids = backend.numDataIds();
+      const y = tf.clone(x);
+      expect(backend.numDataIds()).toBe(ids);
+      expect(y.dtype).toBe(dtype);
+      x.dispose();
+      expect(Array.from(y.dataSync())).toEqual(dtype === 'bool' ? [1, 0, 1, 1] : [1, 0, 3, 4]);
+      y.dispose();
+      expect(backend.numDataIds()).toBe(ids - 1);
+    }
+    const s = tf.tensor(['a', 'b']);
+    const t = tf.clone(s);
+    expect(t.dataSync()).toEqual(['a', 'b']);
+    tf.dispose([s, t]);
+  });
+
   it('leaks no tensors and no backend memory', () => {
     enableWasmFastKernels();
     const a = tf.randomNormal([4, 8, 6]);
@@ -357,6 +377,8 @@ describe('enableWasmFastKernels [wasm]', () => {
       expectNoLeak(() => tf.slice(a, [1, 2, 0], [2, 3, -1]));
       expectNoLeak(() => tf.sum(a, [0, 1]));
       expectNoLeak(() => tf.sum(a, 0, true));
+      expectNoLeak(() => tf.clone(a));
+      expectNoLeak(() => tf.grad((x: tf.Tensor) => tf.sum(tf.matMul(x, w)))(a));
     }
     expect(backend.numDataIds()).toBe(dataIds);
     tf.dispose([a, b, w, bias, zeros]);
