@@ -318,7 +318,15 @@ const load = () =>
 const loadStart = load();
 console.log(`load average at start: ${loadStart}`);
 
-type Row = { config: Sizes; variant: string; backend: string; r: TrainResult; matMul: number };
+type Row = {
+  config: Sizes;
+  variant: string;
+  backend: string;
+  r: TrainResult;
+  matMul: number;
+  /** Threads working on the step (data-parallel workers): the matMul rate available is cores × matMul. */
+  cores: number;
+};
 const rows: Row[] = [];
 const torch: Record<string, TorchResult> = {};
 const gflops: Record<string, number> = {};
@@ -328,9 +336,10 @@ const measure = async (
   variant: string,
   backend: string,
   run: () => Promise<TrainResult>,
+  cores = 1,
 ): Promise<void> => {
   const matMul = matMulGflops(1024, backend === 'cpu' ? 1 : 3);
-  log({ config, variant, backend, r: await run(), matMul });
+  log({ config, variant, backend, r: await run(), matMul, cores });
 };
 const log = (row: Row) => {
   rows.push(row);
@@ -365,7 +374,10 @@ for (const s of configs) {
         s,
         `tfjs-blocks + enableWasmFastKernels, startDataParallel ${workers} worker${workers > 1 ? 's' : ''}`,
         'wasm',
-        () => trainDataParallel(s, workers, true, warmup, steps),
+        // Each worker's V8 tiers its own copy of the wasm code up over its
+        // first ~8 steps (the main thread's is warm already): 10 warm-up steps.
+        () => trainDataParallel(s, workers, true, 10, steps),
+        workers,
       );
     }
   }
@@ -423,8 +435,8 @@ const table = rows.map((row) => {
   const base = baselineOf(row.config, row.backend);
   const t = torch[row.config.name];
   const achieved = (row.r.tokensPerS * trainingFlopsPerToken(row.config)) / 1e9;
-  const peak = row.matMul;
-  return `| ${row.config.name} | ${row.variant} | ${row.backend} | ${row.r.tokensPerS.toFixed(0)} | ${base ? (row.r.tokensPerS / base.r.tokensPerS).toFixed(2) : '–'} | ${typeof t === 'object' ? (row.r.tokensPerS / t.tokensPerS).toFixed(3) : '–'} | ${achieved.toFixed(2)} | ${peak.toFixed(1)} | ${((100 * achieved) / peak).toFixed(0)}% | ${row.r.tensors[0]} → ${row.r.tensors[row.r.tensors.length - 1]} |`;
+  const peak = row.matMul * row.cores;
+  return `| ${row.config.name} | ${row.variant} | ${row.backend} | ${row.r.tokensPerS.toFixed(0)} | ${base ? (row.r.tokensPerS / base.r.tokensPerS).toFixed(2) : '–'} | ${typeof t === 'object' ? (row.r.tokensPerS / t.tokensPerS).toFixed(3) : '–'} | ${achieved.toFixed(2)} | ${peak.toFixed(1)}${row.cores > 1 ? ` (${row.cores} × ${row.matMul.toFixed(1)})` : ''} | ${((100 * achieved) / peak).toFixed(0)}% | ${row.r.tensors[0]} → ${row.r.tensors[row.r.tensors.length - 1]} |`;
 });
 const torchLines = configs.map((s) => {
   const t = torch[s.name]!;
@@ -444,7 +456,9 @@ const body = [
   '`softmaxCrossEntropy` + `createOptimizer(adamw(...))`; the baseline is bench/baseline-gpt.ts (plain tfjs',
   'ops, batched matMul attention, `tf.train.adam`). GFLOP/s counts `modelCost(...).flopsPerToken.training`',
   '(6N plus attention at the full context) per token; “% of matMul” divides it by the same backend’s',
-  '1024×1024×1024 2-D matMul rate measured just before that row (the load drifts). PyTorch runs right',
+  '1024×1024×1024 2-D matMul rate measured just before that row (the load drifts), times the number of',
+  'workers for the data-parallel rows (each worker has a core and a wasm backend of its own; the',
+  'tensors column counts the main thread’s, which holds only the batch). PyTorch runs right',
   'after each config’s tfjs rows. Tensors: `tf.memory().numTensors` after the first',
   'and the last timed step.',
   '',
