@@ -55,7 +55,10 @@ export type DataParallelTaskDefinition<P> = {
 };
 
 /** What {@link dataParallelTask} returns: a marker the main thread may ignore. */
-export type DataParallelTask = { readonly kind: 'tfjs-blocks/data-parallel-task' };
+export type DataParallelTask = {
+  /** Always `'tfjs-blocks/data-parallel-task'`. */
+  readonly kind: 'tfjs-blocks/data-parallel-task';
+};
 
 /**
  * Declares the module that each data-parallel worker runs: call it at the top

@@ -29,12 +29,20 @@ export type DataParallelOptions = {
   execArgv?: string[];
 };
 
+/** One parameter of a {@link DataParallelTrainer}'s layout. */
+export type DataParallelParam = {
+  /** The dotted path, as `flattenParams` names it. */
+  name: string;
+  /** The parameter's shape. */
+  shape: number[];
+};
+
 /** A running data-parallel training job (see {@link startDataParallel}). */
 export interface DataParallelTrainer {
   /** How many workers train. */
   readonly workers: number;
   /** The parameters' dotted paths and shapes, in the order the gradients are laid out. */
-  readonly layout: ReadonlyArray<{ name: string; shape: number[] }>;
+  readonly layout: ReadonlyArray<DataParallelParam>;
   /** Steps applied so far (a skipped or failed step does not count). */
   readonly steps: number;
   /**

@@ -18,6 +18,7 @@ export {
 export { readSafetensorsFile, writeSafetensorsFile } from '../interop/safetensors-node';
 export {
   type DataParallelOptions,
+  type DataParallelParam,
   type DataParallelTrainer,
   startDataParallel,
 } from './data-parallel';
