@@ -1,3 +1,4 @@
+import { type Tensor, tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import type { SharedBuffers } from './data-parallel-memory';
 
@@ -28,6 +29,27 @@ export type HostTensor = {
   dtype: 'float32' | 'int32' | 'bool';
 };
 
+/** A copy of `t`'s values for posting to another thread. */
+export function toHost(t: Tensor): HostTensor {
+  return {
+    values: (t.dataSync() as HostTensor['values']).slice(),
+    shape: t.shape.slice(),
+    dtype: t.dtype as HostTensor['dtype'],
+  };
+}
+
+/** A tensor on this thread's backend from posted values. */
+export function fromHost(h: HostTensor): Tensor {
+  return tensor(h.values, h.shape, h.dtype);
+}
+
+/** An optimizer state as it crosses threads: its tensors' values and its skeleton. */
+export type HostOptimizerState = {
+  tensors: Record<string, HostTensor>;
+  skeleton: unknown;
+  iterations: number;
+};
+
 /** One trainable parameter in the flat gradient layout, in worker order. */
 export type ParamLayout = { name: string; shape: number[]; size: number };
 
@@ -35,6 +57,13 @@ export type ToWorker =
   | { type: 'buffers'; buffers: SharedBuffers }
   | { type: 'step'; id: number; shard: Record<string, HostTensor>; weight: number }
   | { type: 'params'; id: number }
+  | { type: 'checkpoint'; id: number }
+  | {
+      type: 'restore';
+      id: number;
+      params: Record<string, HostTensor>;
+      optimizer?: HostOptimizerState;
+    }
   | { type: 'close' };
 
 /** An error as it crosses the thread boundary (TfjsBlocksError keeps its fields). */
@@ -51,7 +80,9 @@ export type FromWorker =
   | { type: 'stepped'; id: number; loss: number }
   | { type: 'skipped'; id: number }
   | { type: 'failed'; id: number; error: SerialisedError }
-  | { type: 'params'; id: number; values: Record<string, Float32Array> };
+  | { type: 'params'; id: number; values: Record<string, Float32Array> }
+  | { type: 'checkpoint'; id: number; optimizer: HostOptimizerState }
+  | { type: 'restored'; id: number };
 
 export function serialiseError(e: unknown): SerialisedError {
   if (e instanceof TfjsBlocksError) {

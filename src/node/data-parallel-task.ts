@@ -3,7 +3,6 @@ import {
   dispose,
   type Scalar,
   type Tensor,
-  type TensorLike,
   tensor,
   tidy,
   type Variable,
@@ -17,11 +16,12 @@ import type { GradientTransformation, TensorMap } from '../optim/types';
 import { barrier, CONTROL, reduceSegment, type SharedBuffers } from './data-parallel-memory';
 import {
   type FromWorker,
-  type HostTensor,
+  fromHost,
   type ParamLayout,
   serialiseError,
   TASK_MARKER,
   type ToWorker,
+  toHost,
   type WorkerStart,
 } from './data-parallel-protocol';
 
@@ -154,6 +154,23 @@ async function serve<P>(
           { type: 'params', id: message.id, values },
           Object.values(values).map((v) => v.buffer as ArrayBuffer),
         );
+      } else if (message.type === 'checkpoint') {
+        // The state's own tensors: copied out before anything can dispose them.
+        const saved = replica.optimizer.save();
+        const tensors = Object.fromEntries(
+          Object.entries(saved.tensors).map(([path, t]) => [path, toHost(t)]),
+        );
+        post(
+          {
+            type: 'checkpoint',
+            id: message.id,
+            optimizer: { tensors, skeleton: saved.skeleton, iterations: saved.iterations },
+          },
+          Object.values(tensors).map((t) => t.values.buffer as ArrayBuffer),
+        );
+      } else if (message.type === 'restore') {
+        restore(replica, message);
+        post({ type: 'restored', id: message.id });
       } else if (message.type === 'close') {
         replica.optimizer.dispose();
         dispose(Object.values(replica.variables));
@@ -274,7 +291,7 @@ function trainStep<P>(
   let error: unknown;
   const batch: Record<string, Tensor> = {};
   try {
-    for (const [name, t] of Object.entries(message.shard)) batch[name] = hostToTensor(t);
+    for (const [name, t] of Object.entries(message.shard)) batch[name] = fromHost(t);
     const varList = layout.map(({ name }) => variables[name]!);
     const { value, grads } = variableGrads(
       () => replica.definition.loss(replica.params, batch),
@@ -329,6 +346,28 @@ function trainStep<P>(
   return { type: 'stepped', id: message.id, loss };
 }
 
-function hostToTensor(t: HostTensor): Tensor {
-  return tensor(t.values as TensorLike, t.shape, t.dtype);
+/**
+ * Sets this replica's parameters (names and shapes checked on the main
+ * thread) and, when given, its optimizer state: every worker gets the same
+ * values, so the replicas stay equal.
+ */
+function restore<P>(replica: Replica<P>, message: Extract<ToWorker, { type: 'restore' }>): void {
+  // The optimizer first: its load is all or nothing and the one part that can
+  // fail here (a state of another optimizer), so a failure changes nothing.
+  if (message.optimizer) {
+    const { tensors, skeleton, iterations } = message.optimizer;
+    const held = Object.fromEntries(
+      Object.entries(tensors).map(([path, t]) => [path, fromHost(t)]),
+    );
+    try {
+      replica.optimizer.load({ tensors: held, skeleton, iterations });
+    } finally {
+      dispose(Object.values(held));
+    }
+  }
+  for (const { name } of replica.layout) {
+    const value = fromHost(message.params[name]!);
+    replica.variables[name]!.assign(value);
+    value.dispose();
+  }
 }

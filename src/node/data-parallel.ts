@@ -2,18 +2,23 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type Tensor, tensor } from '@tensorflow/tfjs-core';
+import { dispose, type Tensor, tensor } from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backends';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger } from '../internal/checks';
+import { flattenParams } from '../optim/param-tree';
+import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
 import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
 import {
   deserialiseError,
   type FromWorker,
+  fromHost,
+  type HostOptimizerState,
   type HostTensor,
   type ParamLayout,
   TASK_MARKER,
   type ToWorker,
+  toHost,
   type WorkerStart,
 } from './data-parallel-protocol';
 
@@ -60,9 +65,32 @@ export interface DataParallelTrainer {
    * the same), as new tensors on this thread's backend, by dotted path.
    */
   params(worker?: number): Promise<Record<string, Tensor>>;
+  /**
+   * What to save to resume the run: worker 0's parameters (by dotted path)
+   * and optimizer state, as new tensors on this thread, and {@link steps}.
+   * Shaped for `saveCheckpoint`; the caller disposes the tensors.
+   */
+  checkpoint(): Promise<DataParallelCheckpoint>;
+  /**
+   * Gives every worker these parameters (names and shapes as in
+   * {@link layout}; nested records or dotted paths) and, when given, this
+   * optimizer state, e.g. from `loadCheckpoint`; `step` sets {@link steps}.
+   * The tensors stay the caller's.
+   */
+  restore(checkpoint: { params: unknown; optimizerState?: unknown; step?: number }): Promise<void>;
   /** Stops the workers and frees their memory. */
   close(): Promise<void>;
 }
+
+/** What {@link DataParallelTrainer.checkpoint} returns. */
+export type DataParallelCheckpoint = {
+  /** Worker 0's parameters by dotted path. */
+  params: Record<string, Tensor>;
+  /** Worker 0's optimizer state (every worker holds the same). */
+  optimizerState: unknown;
+  /** Steps applied so far. */
+  step: number;
+};
 
 type Pending = {
   replies: Map<number, FromWorker>;
@@ -246,6 +274,25 @@ export async function startDataParallel(
     }
   };
 
+  async function readParams(worker = 0): Promise<Record<string, Tensor>> {
+    const rank = checkInteger('DataParallelTrainer.params', 'worker', worker, 0);
+    if (rank >= count) {
+      throw new TfjsBlocksError(
+        'DataParallelTrainer.params',
+        'worker',
+        `an integer < ${count}`,
+        `${rank}`,
+      );
+    }
+    const replies = await exchange([rank], () => ({ value: { type: 'params', id: nextId++ } }));
+    const reply = replies.get(rank)!;
+    if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
+    const { values } = reply as Extract<FromWorker, { type: 'params' }>;
+    return Object.fromEntries(
+      layout.map(({ name, shape }) => [name, tensor(values[name]!, shape, 'float32')]),
+    );
+  }
+
   return {
     workers: count,
     layout: layout.map(({ name, shape }) => ({ name, shape })),
@@ -271,23 +318,84 @@ export async function startDataParallel(
       steps += 1;
       return loss;
     },
-    async params(worker = 0) {
-      const rank = checkInteger('DataParallelTrainer.params', 'worker', worker, 0);
-      if (rank >= count) {
+    params: readParams,
+    async checkpoint() {
+      const params = await readParams(0);
+      const replies = await exchange([0], () => ({ value: { type: 'checkpoint', id: nextId++ } }));
+      const reply = replies.get(0)!;
+      if (reply.type === 'failed') {
+        dispose(Object.values(params));
+        throw deserialiseError(reply.error, 0);
+      }
+      const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
+        .optimizer;
+      const held = Object.fromEntries(
+        Object.entries(tensors).map(([path, t]) => [path, fromHost(t)]),
+      );
+      try {
+        return {
+          params,
+          optimizerState: restoreOptimizerState({ tensors: held, skeleton }),
+          step: steps,
+        };
+      } finally {
+        dispose(Object.values(held));
+      }
+    },
+    async restore(checkpoint) {
+      const fn = 'DataParallelTrainer.restore';
+      if (checkpoint === null || typeof checkpoint !== 'object') {
         throw new TfjsBlocksError(
-          'DataParallelTrainer.params',
-          'worker',
-          `an integer < ${count}`,
-          `${rank}`,
+          fn,
+          'checkpoint',
+          '{ params, optimizerState?, step? }',
+          String(checkpoint),
         );
       }
-      const replies = await exchange([rank], () => ({ value: { type: 'params', id: nextId++ } }));
-      const reply = replies.get(rank)!;
-      if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
-      const { values } = reply as Extract<FromWorker, { type: 'params' }>;
-      return Object.fromEntries(
-        layout.map(({ name, shape }) => [name, tensor(values[name]!, shape, 'float32')]),
-      );
+      const step =
+        checkpoint.step === undefined
+          ? undefined
+          : checkInteger(fn, 'checkpoint.step', checkpoint.step, 0);
+      const flat = flattenParams(checkpoint.params);
+      const expected = new Set(layout.map((p) => p.name));
+      const extra = Object.keys(flat).find((name) => !expected.has(name));
+      if (extra !== undefined) {
+        throw new TfjsBlocksError(
+          fn,
+          `checkpoint.params.${extra}`,
+          'a parameter of the task',
+          'an unknown name',
+        );
+      }
+      const params: Record<string, HostTensor> = {};
+      for (const { name, shape } of layout) {
+        const t = flat[name];
+        if (t?.dtype !== 'float32' || t.shape.join() !== shape.join()) {
+          throw new TfjsBlocksError(
+            fn,
+            `checkpoint.params.${name}`,
+            `a float32 tensor of shape [${shape.join(', ')}]`,
+            t ? `a ${t.dtype} tensor of shape [${t.shape.join(', ')}]` : 'nothing',
+          );
+        }
+        params[name] = toHost(t);
+      }
+      let optimizer: HostOptimizerState | undefined;
+      if (checkpoint.optimizerState !== undefined) {
+        const saved = saveOptimizerState(checkpoint.optimizerState);
+        optimizer = {
+          tensors: Object.fromEntries(
+            Object.entries(saved.tensors).map(([p, t]) => [p, toHost(t)]),
+          ),
+          skeleton: saved.skeleton,
+          iterations: step ?? steps,
+        };
+      }
+      const replies = await exchange(ranks, () => ({
+        value: { type: 'restore', id: nextId++, params, ...(optimizer ? { optimizer } : {}) },
+      }));
+      rejectFailures(replies);
+      if (step !== undefined) steps = step;
     },
     async close() {
       if (closing) return;

@@ -17,6 +17,7 @@ export {
 } from '../interop/checkpoint';
 export { readSafetensorsFile, writeSafetensorsFile } from '../interop/safetensors-node';
 export {
+  type DataParallelCheckpoint,
   type DataParallelOptions,
   type DataParallelParam,
   type DataParallelTrainer,

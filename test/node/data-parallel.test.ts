@@ -3,6 +3,10 @@
 // survive a failing shard without diverging, and reject bad calls with typed
 // errors. The workers run the TypeScript fixtures (through tsx). Worker
 // start-up is the slow part (~1-3 s each), so the checks share trainers.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,7 +18,12 @@ import {
   softmaxCrossEntropy,
   TfjsBlocksError,
 } from '../../src/index';
-import { type DataParallelTrainer, startDataParallel } from '../../src/node/index';
+import {
+  type DataParallelTrainer,
+  loadCheckpoint,
+  saveCheckpoint,
+  startDataParallel,
+} from '../../src/node/index';
 import {
   TINY_GPT,
   type TinyTaskOptions,
@@ -57,6 +66,14 @@ function trainHere(batches: Batch[], name: TinyTaskOptions['optimizer']) {
   });
   optimizer.dispose();
   return { losses, variables };
+}
+
+/** Every tensor in a nested value. */
+function tfTensorsOf(value: unknown, into: tf.Tensor[] = []): tf.Tensor[] {
+  if (value instanceof tf.Tensor) into.push(value);
+  else if (value !== null && typeof value === 'object')
+    for (const v of Object.values(value)) tfTensorsOf(v, into);
+  return into;
 }
 
 /** Largest difference over all parameters, over their largest entry. */
@@ -182,6 +199,70 @@ describe('startDataParallel: 2 workers, AdamW', () => {
       /DataParallelTrainer: trainer must be a running trainer; got a closed one/,
     );
     a.dispose();
+  });
+});
+
+describe('startDataParallel: checkpoint and restore', () => {
+  it('a run saved with saveCheckpoint and restored into new workers continues exactly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tfjs-blocks-dp-'));
+    const first = await start(2, { optimizer: 'adamw' });
+    const second = await start(2, { optimizer: 'adamw' });
+    const batches = [batchOf(4, 11), batchOf(4, 12), batchOf(4, 13)];
+    try {
+      await first.step(batches[0]!);
+      await first.step(batches[1]!);
+      const before = tf.memory().numTensors;
+      const saved = await first.checkpoint();
+      expect(saved.step).toBe(2);
+      await saveCheckpoint(dir, saved);
+      tf.dispose([...Object.values(saved.params), ...tfTensorsOf(saved.optimizerState)]);
+      expect(tf.memory().numTensors).toBe(before);
+
+      const loaded = await loadCheckpoint(dir);
+      await second.restore(loaded);
+      tf.dispose([...tfTensorsOf(loaded.params), ...tfTensorsOf(loaded.optimizerState)]);
+      expect(second.steps).toBe(2);
+      // Adam's moments and step count came along: the next step is the same step.
+      const a = await first.step(batches[2]!);
+      const b = await second.step(batches[2]!);
+      expect(b).toBe(a);
+      for (const w of [0, 1]) {
+        const x = await first.params(w);
+        const y = await second.params(w);
+        expect(maxError(y, x), `worker ${w}`).toBe(0);
+        tf.dispose([...Object.values(x), ...Object.values(y)]);
+      }
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      tf.dispose(batches.flatMap((b) => [b.ids, b.targets]));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects params of another shape or name, and leaves the workers as they were', async () => {
+    const trainer = await start(2, { optimizer: 'sgd' });
+    try {
+      const params = await trainer.params();
+      const name = 'blocks.0.attention.query.kernel';
+      const wrong = { ...params, [name]: tf.zeros([3, 3]) };
+      await expect(trainer.restore({ params: wrong })).rejects.toThrow(
+        /checkpoint.params.blocks.0.attention.query.kernel must be a float32 tensor of shape \[8, 8\]; got a float32 tensor of shape \[3, 3\]/,
+      );
+      const extra = { ...params, 'head.kernel': tf.zeros([2]) };
+      await expect(trainer.restore({ params: extra })).rejects.toThrow(
+        /checkpoint.params.head.kernel/,
+      );
+      const after = await trainer.params(1);
+      expect(maxError(after, params)).toBe(0);
+      tf.dispose([
+        ...Object.values(params),
+        ...Object.values(after),
+        wrong[name]!,
+        extra['head.kernel']!,
+      ]);
+    } finally {
+      await trainer.close();
+    }
   });
 });
 
