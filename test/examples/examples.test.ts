@@ -52,6 +52,24 @@ describe('examples', () => {
     }, 240_000);
   }
 
+  for (const backend of ['cpu', 'wasm']) {
+    it(`data-parallel training over 2 ${backend} workers lowers the held-out loss and saves a checkpoint`, async () => {
+      const out = mkdtempSync(join(tmpdir(), 'data-parallel-smoke-'));
+      try {
+        const output = await runScriptToCompletion(
+          'examples/data-parallel.ts',
+          ['--backend', backend, '--workers', '2', '--steps', '12', '--batch', '8', '--out', out],
+          process.cwd(),
+        );
+        expect(output).toMatch(new RegExp(`trained 12 steps in [\\d.]+ s on 2 ${backend} workers`));
+        expect(output).toMatch(/held-out loss 3\.369 -> [\d.]+ nats\/char/);
+        expect(existsSync(join(out, 'step-12', 'params.safetensors'))).toBe(true);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }, 240_000);
+  }
+
   it('--backend tensorflow-gpu takes the same path and says what to install when tfjs-node-gpu is absent', async () => {
     const run = startScript(
       'examples/quickstart.ts',
