@@ -12,9 +12,6 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiBar, Presets } from 'cli-progress';
 import {
-  adamw,
-  chain,
-  clipByGlobalNorm,
   countParameters,
   createOptimizer,
   type DecoderLmParams,
@@ -23,13 +20,11 @@ import {
   enableWasmFastKernels,
   flattenParams,
   generate,
-  gpt2Config,
   initDecoderLm,
   paramsToVariables,
   quantizeParams,
   seededRandom,
   softmaxCrossEntropy,
-  warmupCosineDecaySchedule,
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
 import { startBackendFromArgs } from './cli';
@@ -43,6 +38,7 @@ import {
   randomStarts,
   windows,
 } from './names-data';
+import { namesGptConfig, namesGptOptimizer, TIME } from './names-gpt';
 import { lineChartSvg } from './svg-plot';
 
 const { values: flags } = parseArgs({
@@ -67,35 +63,15 @@ if (fastKernels) enableWasmFastKernels();
 const rand = seededRandom(SEED);
 const { training, heldOut, known, trainIds, heldOutIds } = loadNames(rand);
 
-// ---- Model: GPT-2's architecture, small.
-const T = 32; // context: a few names
+// ---- Model: GPT-2's architecture, small (examples/names-gpt.ts).
+const T = TIME;
 const BATCH = Number(flags.batch);
-const config = gpt2Config({
-  vocabSize: ALPHABET.length,
-  maxLength: T,
-  dModel: 64,
-  numLayers: 2,
-  numHeads: 4,
-});
+const config = namesGptConfig;
 const init = initDecoderLm(config, SEED);
 // The model runs on `params`; the optimizer updates `variables` (by dotted path) in place.
 const { params, variables } = paramsToVariables(init);
 tf.dispose(Object.values(flattenParams(init)));
-const optimizer = createOptimizer(
-  chain(
-    clipByGlobalNorm(1),
-    adamw({
-      learningRate: warmupCosineDecaySchedule({
-        peakValue: 3e-3,
-        warmupSteps: Math.min(100, Math.ceil(STEPS / 10)),
-        decaySteps: STEPS,
-        endValue: 3e-4,
-      }),
-      weightDecay: 0.01,
-    }),
-  ),
-  variables,
-);
+const optimizer = createOptimizer(namesGptOptimizer(STEPS), variables);
 
 // 64 held-out windows, evenly spread: about 2,000 characters, some 290 names.
 const heldOutBatch = windows(heldOutIds, evenStarts(heldOutIds, 64, T), T);

@@ -2,28 +2,9 @@
 // character-level GPT, its loss and its optimizer (a schedule over the run's
 // steps), with the fast wasm kernels in every worker.
 import type * as tf from '@tensorflow/tfjs-core';
-import {
-  adamw,
-  chain,
-  clipByGlobalNorm,
-  decoderLm,
-  enableWasmFastKernels,
-  gpt2Config,
-  initDecoderLm,
-  softmaxCrossEntropy,
-  warmupCosineDecaySchedule,
-} from 'tfjs-blocks';
+import { decoderLm, enableWasmFastKernels, initDecoderLm, softmaxCrossEntropy } from 'tfjs-blocks';
 import { type DataParallelTaskContext, dataParallelTask } from 'tfjs-blocks/node';
-import { ALPHABET } from './names-data';
-
-export const TIME = 32;
-export const namesGptConfig = gpt2Config({
-  vocabSize: ALPHABET.length,
-  maxLength: TIME,
-  dModel: 64,
-  numLayers: 2,
-  numHeads: 4,
-});
+import { namesGptConfig, namesGptOptimizer } from './names-gpt';
 
 export type NamesTaskOptions = { steps: number; seed: number; fastKernels: boolean };
 
@@ -32,18 +13,7 @@ export default dataParallelTask((context: DataParallelTaskContext) => {
   if (fastKernels) enableWasmFastKernels();
   return {
     params: initDecoderLm(namesGptConfig, seed),
-    optimizer: chain(
-      clipByGlobalNorm(1),
-      adamw({
-        learningRate: warmupCosineDecaySchedule({
-          peakValue: 3e-3,
-          warmupSteps: Math.min(100, Math.ceil(steps / 10)),
-          decaySteps: steps,
-          endValue: 3e-4,
-        }),
-        weightDecay: 0.01,
-      }),
-    ),
+    optimizer: namesGptOptimizer(steps),
     loss: (params, batch) =>
       softmaxCrossEntropy(
         decoderLm(namesGptConfig, params, batch.ids as tf.Tensor2D),

@@ -23,8 +23,9 @@ import {
 import { saveCheckpoint, startDataParallel } from 'tfjs-blocks/node';
 import { startBackendFromArgs } from './cli';
 import { cpuSeconds, secondsSince } from './data-common';
-import { type NamesTaskOptions, namesGptConfig, TIME } from './data-parallel-task';
+import type { NamesTaskOptions } from './data-parallel-task';
 import { evenStarts, loadNames, randomStarts, windows } from './names-data';
+import { namesGptConfig, TIME } from './names-gpt';
 
 const { values: flags } = parseArgs({
   options: {

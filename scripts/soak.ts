@@ -23,9 +23,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  adamw,
-  chain,
-  clipByGlobalNorm,
   countParameters,
   createOptimizer,
   decoderLm,
@@ -36,10 +33,10 @@ import {
   paramsToVariables,
   seededRandom,
   softmaxCrossEntropy,
-  warmupCosineDecaySchedule,
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
 import { startBackendFromArgs } from '../examples/cli';
+import { namesGptOptimizer } from '../examples/names-gpt';
 
 const { values: flags } = parseArgs({
   options: {
@@ -101,21 +98,7 @@ const config = gpt2Config({
 const init = initDecoderLm(config, SEED);
 const { params, variables } = paramsToVariables(init);
 tf.dispose(Object.values(flattenParams(init)));
-const optimizer = createOptimizer(
-  chain(
-    clipByGlobalNorm(1),
-    adamw({
-      learningRate: warmupCosineDecaySchedule({
-        peakValue: 3e-3,
-        warmupSteps: Math.min(100, Math.ceil(STEPS / 10)),
-        decaySteps: STEPS,
-        endValue: 3e-4,
-      }),
-      weightDecay: 0.01,
-    }),
-  ),
-  variables,
-);
+const optimizer = createOptimizer(namesGptOptimizer(STEPS), variables);
 
 const rand = seededRandom(SEED + 17);
 /** Rows of `x_{t+1} = (a · x_t + b) mod 64`, a ∈ {1, 3, 5}, b ∈ {1, 2}: learnable from context. */
