@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { type GenerationModel, generate, gpt2Config, initDecoderLm } from 'tfjs-blocks';
+import { type GenerationModel, initDecoderLm } from 'tfjs-blocks';
+import { decodingConfig, timeDecoding, warmUpDecoding } from './decoding';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const backend = flag('backend', 'wasm');
@@ -14,27 +15,16 @@ const contexts = flag('contexts', '32,128,256,512').split(',').map(Number);
 const newTokens = Number(flag('tokens', '16'));
 await tf.setBackend(backend);
 
-const config = gpt2Config({
-  vocabSize: 64,
-  maxLength: 1024,
-  dModel: 128,
-  numLayers: 2,
-  numHeads: 4,
-});
-const model: GenerationModel = { kind: 'decoderLm', config, params: initDecoderLm(config, 0) };
+const model: GenerationModel = {
+  kind: 'decoderLm',
+  config: decodingConfig,
+  params: initDecoderLm(decodingConfig, 0),
+};
 
 async function msPerToken(context: number, useCache: boolean): Promise<number> {
-  const prompt = Array.from({ length: context }, (_, i) => (i * 7) % 64);
   // The prompt's prefill is timed apart: t(step) is what one more token costs.
-  const stamps: number[] = [];
-  await generate(model, [prompt], { maxNewTokens: 2, temperature: 0, useCache }); // warm-up
-  await generate(model, [prompt], {
-    maxNewTokens: newTokens,
-    temperature: 0,
-    useCache,
-    onToken: () => stamps.push(performance.now()),
-  });
-  const steps = stamps.slice(1).map((t, i) => t - stamps[i]!);
+  await warmUpDecoding(model, context, useCache);
+  const steps = (await timeDecoding(model, context, newTokens, useCache)).stepMs;
   steps.sort((a, b) => a - b);
   return steps[Math.floor(steps.length / 2)]!;
 }

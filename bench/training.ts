@@ -27,7 +27,6 @@ import {
   disableWasmFastKernels,
   enableWasmFastKernels,
   flattenParams,
-  generate,
   gpt2Config,
   initDecoderLm,
   modelCost,
@@ -37,6 +36,7 @@ import {
 } from 'tfjs-blocks';
 import { startDataParallel } from 'tfjs-blocks/node';
 import { createBaselineGpt } from './baseline-gpt';
+import { decodingConfig, timeDecoding, warmUpDecoding } from './decoding';
 import type { GptTaskOptions } from './gpt-task';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
@@ -271,29 +271,15 @@ function runTorch(s: Sizes, steps: number): TorchResult {
 async function inference(
   context: number,
 ): Promise<{ prefillTokensPerS: number; decodeMs: number }> {
-  const config = gpt2Config({
-    vocabSize: 64,
-    maxLength: 1024,
-    dModel: 128,
-    numLayers: 2,
-    numHeads: 4,
-  });
-  const params = initDecoderLm(config, 0);
-  const model = { kind: 'decoderLm' as const, config, params };
-  const prompt = Array.from({ length: context }, (_, i) => (i * 7) % 64);
-  await generate(model, [prompt], { maxNewTokens: 2, temperature: 0 }); // warm-up
+  const params = initDecoderLm(decodingConfig, 0);
+  const model = { kind: 'decoderLm' as const, config: decodingConfig, params };
+  await warmUpDecoding(model, context);
   const prefills: number[] = [];
   const steps: number[] = [];
   for (let rep = 0; rep < 3; rep++) {
-    const stamps: number[] = [];
-    const start = performance.now();
-    await generate(model, [prompt], {
-      maxNewTokens: 16,
-      temperature: 0,
-      onToken: () => stamps.push(performance.now()),
-    });
-    prefills.push(stamps[0]! - start);
-    steps.push(...stamps.slice(1).map((t, i) => t - stamps[i]!));
+    const { prefillMs, stepMs } = await timeDecoding(model, context, 16);
+    prefills.push(prefillMs);
+    steps.push(...stepMs);
   }
   tf.dispose(Object.values(flattenParams(params)));
   return { prefillTokensPerS: (context * 1000) / median(prefills), decodeMs: median(steps) };
