@@ -43,6 +43,16 @@ export function fromHost(h: HostTensor): Tensor {
   return tensor(h.values, h.shape, h.dtype);
 }
 
+/** {@link toHost} of every tensor of a map. */
+export function toHostMap(tensors: Record<string, Tensor>): Record<string, HostTensor> {
+  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, toHost(t)]));
+}
+
+/** {@link fromHost} of every entry of a map: new tensors the caller disposes. */
+export function fromHostMap(hosts: Record<string, HostTensor>): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(hosts).map(([name, h]) => [name, fromHost(h)]));
+}
+
 /** An optimizer state as it crosses threads: its tensors' values and its skeleton. */
 export type HostOptimizerState = {
   tensors: Record<string, HostTensor>;

@@ -17,11 +17,12 @@ import { barrier, CONTROL, reduceSegment, type SharedBuffers } from './data-para
 import {
   type FromWorker,
   fromHost,
+  fromHostMap,
   type ParamLayout,
   serialiseError,
   TASK_MARKER,
   type ToWorker,
-  toHost,
+  toHostMap,
   type WorkerStart,
 } from './data-parallel-protocol';
 
@@ -157,9 +158,7 @@ async function serve<P>(
       } else if (message.type === 'checkpoint') {
         // The state's own tensors: copied out before anything can dispose them.
         const saved = replica.optimizer.save();
-        const tensors = Object.fromEntries(
-          Object.entries(saved.tensors).map(([path, t]) => [path, toHost(t)]),
-        );
+        const tensors = toHostMap(saved.tensors);
         post(
           {
             type: 'checkpoint',
@@ -356,9 +355,7 @@ function restore<P>(replica: Replica<P>, message: Extract<ToWorker, { type: 'res
   // fail here (a state of another optimizer), so a failure changes nothing.
   if (message.optimizer) {
     const { tensors, skeleton, iterations } = message.optimizer;
-    const held = Object.fromEntries(
-      Object.entries(tensors).map(([path, t]) => [path, fromHost(t)]),
-    );
+    const held = fromHostMap(tensors);
     try {
       replica.optimizer.load({ tensors: held, skeleton, iterations });
     } finally {

@@ -12,13 +12,14 @@ import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory'
 import {
   deserialiseError,
   type FromWorker,
-  fromHost,
+  fromHostMap,
   type HostOptimizerState,
   type HostTensor,
   type ParamLayout,
   TASK_MARKER,
   type ToWorker,
   toHost,
+  toHostMap,
   type WorkerStart,
 } from './data-parallel-protocol';
 
@@ -329,9 +330,7 @@ export async function startDataParallel(
       }
       const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
         .optimizer;
-      const held = Object.fromEntries(
-        Object.entries(tensors).map(([path, t]) => [path, fromHost(t)]),
-      );
+      const held = fromHostMap(tensors);
       try {
         return {
           params,
@@ -384,9 +383,7 @@ export async function startDataParallel(
       if (checkpoint.optimizerState !== undefined) {
         const saved = saveOptimizerState(checkpoint.optimizerState);
         optimizer = {
-          tensors: Object.fromEntries(
-            Object.entries(saved.tensors).map(([p, t]) => [p, toHost(t)]),
-          ),
+          tensors: toHostMap(saved.tensors),
           skeleton: saved.skeleton,
           iterations: step ?? steps,
         };
