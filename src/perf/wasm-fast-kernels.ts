@@ -59,28 +59,14 @@ const wasmFns = new WeakMap<object, WasmFns>();
 function fnsOf(backend: WasmBackend): WasmFns {
   let fns = wasmFns.get(backend);
   if (!fns) {
-    // The same C entry points (and argument lists) the stock kernels bind.
+    // The same C entry points (and argument lists) the stock kernels bind:
+    // (aId, aShape, aRank, bId, bShape, bRank, transposeA, transposeB, …, outId).
+    const operands = ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number'];
     fns = {
-      batchMatMul: backend.wasm.cwrap(BatchMatMul, null, [
-        'number',
-        'array',
-        'number',
-        'number',
-        'array',
-        'number',
-        'number',
-        'number',
-        'number',
-      ]),
+      batchMatMul: backend.wasm.cwrap(BatchMatMul, null, [...operands, 'number']),
+      // … activation, biasId, preluActivationWeightsId, leakyreluAlpha, outId.
       fusedMatMul: backend.wasm.cwrap(_FusedMatMul, null, [
-        'number',
-        'array',
-        'number',
-        'number',
-        'array',
-        'number',
-        'number',
-        'number',
+        ...operands,
         'number',
         'number',
         'number',
