@@ -140,3 +140,32 @@ export function checkSameShape(
   }
   return t;
 }
+
+/**
+ * The size of the leading (batch) axis that every tensor of `tensors` shares,
+ * for maps of named tensors that make one batch. The tensors must already be
+ * checked to be live and of rank >= 1; the first one that differs is named
+ * in the error, next to the first tensor of the map (`name` prefixes both).
+ */
+export function sharedLeadingDim(
+  fn: string,
+  name: string,
+  tensors: Record<string, Tensor>,
+): number {
+  let size = -1;
+  let first = '';
+  for (const [key, t] of Object.entries(tensors)) {
+    if (size < 0) {
+      size = t.shape[0]!;
+      first = key;
+    } else if (t.shape[0] !== size) {
+      throw new TfjsBlocksError(
+        fn,
+        `${name}.${key}.shape[0]`,
+        `the batch size ${size} (as ${name}.${first})`,
+        String(t.shape[0]),
+      );
+    }
+  }
+  return size;
+}

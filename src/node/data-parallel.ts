@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { dispose, type Tensor, tensor } from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backends';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, sharedLeadingDim } from '../internal/checks';
 import { flattenParams } from '../optim/param-tree';
 import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
 import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
@@ -451,7 +451,6 @@ function splitBatch(
   if (batch === null || typeof batch !== 'object' || Object.keys(batch).length === 0) {
     throw new TfjsBlocksError(fn, 'batch', 'a record of tensors by name', String(batch));
   }
-  let rows: number | undefined;
   for (const [name, t] of Object.entries(batch)) {
     if (typeof t?.dataSync !== 'function' || t.isDisposed) {
       throw new TfjsBlocksError(fn, `batch.${name}`, 'a live tensor', String(t));
@@ -464,21 +463,12 @@ function splitBatch(
         `a ${t.dtype} tensor`,
       );
     }
-    const leading = t.shape[0];
-    if (leading === undefined) {
+    if (t.rank === 0) {
       throw new TfjsBlocksError(fn, `batch.${name}`, 'a tensor of rank 1 or more', 'a scalar');
     }
-    rows ??= leading;
-    if (leading !== rows) {
-      throw new TfjsBlocksError(
-        fn,
-        `batch.${name}`,
-        `${rows} rows along axis 0, like the batch's first tensor`,
-        `shape [${t.shape.join(', ')}]`,
-      );
-    }
   }
-  if (rows! < parts) {
+  const rows = sharedLeadingDim(fn, 'batch', batch);
+  if (rows < parts) {
     throw new TfjsBlocksError(
       fn,
       'batch',
@@ -489,14 +479,14 @@ function splitBatch(
   const sizes: number[] = [];
   const shards: Array<Record<string, HostTensor>> = Array.from({ length: parts }, () => ({}));
   for (let rank = 0; rank < parts; rank++) {
-    const [start, end] = shareOf(rows!, parts, rank);
+    const [start, end] = shareOf(rows, parts, rank);
     sizes.push(end - start);
   }
   for (const [name, t] of Object.entries(batch)) {
-    const rowSize = t.size / rows!;
+    const rowSize = t.size / rows;
     const values = t.dataSync() as Float32Array | Int32Array | Uint8Array;
     for (let rank = 0; rank < parts; rank++) {
-      const [start, end] = shareOf(rows!, parts, rank);
+      const [start, end] = shareOf(rows, parts, rank);
       shards[rank]![name] = {
         values: values.slice(start * rowSize, end * rowSize),
         shape: [end - start, ...t.shape.slice(1)],
@@ -504,5 +494,5 @@ function splitBatch(
       };
     }
   }
-  return { rows: rows!, sizes, shards };
+  return { rows: rows, sizes, shards };
 }

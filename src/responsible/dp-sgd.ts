@@ -14,7 +14,7 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber, formatShape } from '../internal/checks';
+import { checkInteger, checkNumber, formatShape, sharedLeadingDim } from '../internal/checks';
 import { sumTensors } from '../internal/reduce';
 import { splitSeed } from '../internal/seed';
 import { chain } from '../optim/chain';
@@ -49,8 +49,6 @@ function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undef
       describe(grads),
     );
   }
-  let batch = -1;
-  let first = '';
   for (const [name, g] of Object.entries(grads)) {
     if (!(g instanceof Tensor) || g.isDisposed || g.dtype !== 'float32' || g.rank < 1) {
       const got = g instanceof Tensor && g.isDisposed ? 'a disposed tensor' : describe(g);
@@ -59,17 +57,6 @@ function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undef
         `grads.${name}`,
         'a float32 tensor [batch, ...param.shape]',
         got,
-      );
-    }
-    if (batch < 0) {
-      batch = g.shape[0]!;
-      first = name;
-    } else if (g.shape[0] !== batch) {
-      throw new TfjsBlocksError(
-        fn,
-        `grads.${name}.shape[0]`,
-        `the batch size ${batch} (as grads.${first})`,
-        String(g.shape[0]),
       );
     }
     if (params !== undefined) {
@@ -93,6 +80,7 @@ function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undef
       }
     }
   }
+  const batch = sharedLeadingDim(fn, 'grads', grads);
   if (params !== undefined) {
     const absent = Object.keys(params).find((n) => !(n in grads));
     if (absent !== undefined) {

@@ -17,7 +17,7 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape } from '../internal/checks';
+import { checkInteger, formatShape, sharedLeadingDim } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { type LinearParams, linear } from '../nn/linear';
 import type { TensorMap } from '../optim/types';
@@ -86,25 +86,13 @@ function checkBatch(fn: string, batch: unknown): number {
   if (entries.length === 0) {
     throw new TfjsBlocksError(fn, 'batch', 'at least one named tensor', 'an empty map');
   }
-  let size = -1;
-  let first = '';
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor) || t.isDisposed || t.rank === 0) {
       const got = t instanceof Tensor && t.isDisposed ? 'a disposed tensor' : describe(t);
       throw new TfjsBlocksError(fn, `batch.${name}`, 'a tensor of rank >= 1 [batch, ...]', got);
     }
-    if (size < 0) {
-      size = t.shape[0]!;
-      first = name;
-    } else if (t.shape[0] !== size) {
-      throw new TfjsBlocksError(
-        fn,
-        `batch.${name}.shape[0]`,
-        `the batch size ${size} (as batch.${first})`,
-        String(t.shape[0]),
-      );
-    }
   }
+  const size = sharedLeadingDim(fn, 'batch', batch as TensorMap);
   if (size === 0) throw new TfjsBlocksError(fn, 'batch', 'at least one example', 'batch size 0');
   return size;
 }

@@ -182,7 +182,7 @@ describe('startDataParallel: 2 workers, AdamW', () => {
     const b = tf.zeros([3, 6], 'int32');
     const one = tf.zeros([1, 6], 'int32');
     await expect(trainer.step({ ids: a, targets: b })).rejects.toThrow(
-      /batch.targets must be 4 rows along axis 0/,
+      /batch.targets.shape\[0\] must be the batch size 4 \(as batch.ids\); got 3/,
     );
     await expect(trainer.step({ ids: one, targets: one })).rejects.toThrow(
       /batch must be at least one row per worker \(2\); got 1 rows/,
