@@ -90,7 +90,7 @@ export type FromWorker =
   | { type: 'stepped'; id: number; loss: number }
   | { type: 'skipped'; id: number }
   | { type: 'failed'; id: number; error: SerialisedError }
-  | { type: 'params'; id: number; values: Record<string, Float32Array> }
+  | { type: 'params'; id: number; values: Record<string, HostTensor> }
   | { type: 'checkpoint'; id: number; optimizer: HostOptimizerState }
   | { type: 'restored'; id: number };
 

@@ -145,15 +145,10 @@ async function serve<P>(
       } else if (message.type === 'step') {
         post(trainStep(replica, shared!, start, message, steps++));
       } else if (message.type === 'params') {
-        const values = Object.fromEntries(
-          replica.layout.map(({ name }) => [
-            name,
-            Float32Array.from(replica.variables[name]!.dataSync() as Float32Array),
-          ]),
-        );
+        const values = toHostMap(replica.variables);
         post(
           { type: 'params', id: message.id, values },
-          Object.values(values).map((v) => v.buffer as ArrayBuffer),
+          Object.values(values).map((v) => v.values.buffer as ArrayBuffer),
         );
       } else if (message.type === 'checkpoint') {
         // The state's own tensors: copied out before anything can dispose them.

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { dispose, type Tensor, tensor } from '@tensorflow/tfjs-core';
+import { dispose, type Tensor } from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backends';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger, sharedLeadingDim } from '../internal/checks';
@@ -288,10 +288,7 @@ export async function startDataParallel(
     const replies = await exchange([rank], () => ({ value: { type: 'params', id: nextId++ } }));
     const reply = replies.get(rank)!;
     if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
-    const { values } = reply as Extract<FromWorker, { type: 'params' }>;
-    return Object.fromEntries(
-      layout.map(({ name, shape }) => [name, tensor(values[name]!, shape, 'float32')]),
-    );
+    return fromHostMap((reply as Extract<FromWorker, { type: 'params' }>).values);
   }
 
   return {
