@@ -8,7 +8,7 @@ import {
 } from '../../src/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
-import { randn, randomMask, repeatHeads, runs } from './support';
+import { type Attend, attendValueAndGrads, randn, randomMask, repeatHeads, runs } from './support';
 
 const TOL = { rtol: 1e-4, atol: 2e-5 };
 
@@ -72,29 +72,6 @@ function inputs(c: Case) {
   return { q, k, v, cotangent, mask };
 }
 
-type Attend = (
-  q: tf.Tensor4D,
-  k: tf.Tensor4D,
-  v: tf.Tensor4D,
-  o: ScaledDotProductAttentionOptions,
-) => tf.Tensor4D;
-
-/** Output and gradients of `sum(attend(q, k, v) * cotangent)` with respect to q, k, v. */
-function valueAndGrads(
-  attend: Attend,
-  [q, k, v]: tf.Tensor4D[],
-  cotangent: tf.Tensor,
-  options: ScaledDotProductAttentionOptions,
-) {
-  const output = attend(q!, k!, v!, options);
-  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
-    tf.sum(
-      tf.mul(attend(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, options), cotangent),
-    ),
-  )([q!, k!, v!]);
-  return { output, grads };
-}
-
 const plain: Attend = (q, k, v, o) => scaledDotProductAttention(q, k, v, o);
 
 describeEachBackend('property: attention paths agree', () => {
@@ -104,8 +81,8 @@ describeEachBackend('property: attention paths agree', () => {
         tf.tidy(() => {
           const { q, k, v, cotangent, mask } = inputs(c);
           const options = { causal: c.causal, mask };
-          const reference = valueAndGrads(plain, [q, k, v], cotangent, options);
-          const chunked = valueAndGrads(
+          const reference = attendValueAndGrads(plain, [q, k, v], cotangent, options);
+          const chunked = attendValueAndGrads(
             (a, b, d, o) => memoryEfficientAttention(a, b, d, { ...o, chunkSize: c.chunkSize }),
             [q, k, v],
             cotangent,
@@ -132,9 +109,9 @@ describeEachBackend('property: attention paths agree', () => {
             mask,
             ...(chunked ? { chunkSize: c.chunkSize } : {}),
           };
-          const gqa = valueAndGrads(plain, [q, k, v], cotangent, options);
+          const gqa = attendValueAndGrads(plain, [q, k, v], cotangent, options);
           // The reference: MHA on repeated heads; the k/v gradient sums over each group.
-          const mha = valueAndGrads(
+          const mha = attendValueAndGrads(
             (a, b, d, o) =>
               scaledDotProductAttention(a, repeatHeads(b, groups), repeatHeads(d, groups), {
                 ...o,

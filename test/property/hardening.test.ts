@@ -18,7 +18,6 @@ import {
   radam,
   rmsNorm,
   rmsprop,
-  type ScaledDotProductAttentionOptions,
   scaledDotProductAttention,
   sgd,
   softmaxCrossEntropy,
@@ -26,14 +25,7 @@ import {
 import { stateTensors } from '../../src/optim/tree';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
-import { allFinite, maxAbs } from './support';
-
-type Attend = (
-  q: tf.Tensor4D,
-  k: tf.Tensor4D,
-  v: tf.Tensor4D,
-  o: ScaledDotProductAttentionOptions,
-) => tf.Tensor4D;
+import { type Attend, allFinite, attendValueAndGrads, maxAbs } from './support';
 
 const PATHS: Array<[string, Attend]> = [
   ['plain', (q, k, v, o) => scaledDotProductAttention(q, k, v, o)],
@@ -42,15 +34,9 @@ const PATHS: Array<[string, Attend]> = [
 
 /** Output and the gradients of sum(output · w) for a fixed cotangent w. */
 function attendWithGrads(attend: Attend, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o = {}) {
-  const w = tf.linspace(-1, 1, q.shape[0]! * q.shape[1]! * q.shape[2]! * v.shape[3]!);
-  const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
-    const out = attend(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, o);
-    return tf.sum(tf.mul(out, tf.reshape(w, out.shape)));
-  };
-  return {
-    output: attend(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, o),
-    grads: tf.grads(f)([q, k, v]),
-  };
+  const shape = [q.shape[0]!, q.shape[1]!, q.shape[2]!, v.shape[3]!];
+  const w = tf.reshape(tf.linspace(-1, 1, shape[0]! * shape[1]! * shape[2]! * shape[3]!), shape);
+  return attendValueAndGrads(attend, [q, k, v], w, o);
 }
 
 const READY: Array<[string, () => GradientTransformation<unknown>]> = [

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type fc from 'fast-check';
 import { expect } from 'vitest';
-import { TfjsBlocksError } from '../../src/index';
+import { type ScaledDotProductAttentionOptions, TfjsBlocksError } from '../../src/index';
 
 /** The one seed every property in test/property runs with (see docs/reliability.md). */
 export const SEED = 42;
@@ -84,4 +84,28 @@ export async function expectRejectedAsync(
   const error = thrown as TfjsBlocksError;
   expect(error.argument).toMatch(argument);
   expect(error.message).toContain(error.argument);
+}
+
+/** An attention path, with scaledDotProductAttention's signature. */
+export type Attend = (
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  o: ScaledDotProductAttentionOptions,
+) => tf.Tensor4D;
+
+/** Output and gradients of `sum(attend(q, k, v) · cotangent)` with respect to q, k, v. */
+export function attendValueAndGrads(
+  attend: Attend,
+  [q, k, v]: tf.Tensor[],
+  cotangent: tf.Tensor,
+  options: ScaledDotProductAttentionOptions = {},
+) {
+  const output = attend(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, options);
+  const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+    tf.sum(
+      tf.mul(attend(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, options), cotangent),
+    ),
+  )([q!, k!, v!]);
+  return { output, grads };
 }
