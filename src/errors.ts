@@ -1,3 +1,11 @@
+/** The most characters any one part of a {@link TfjsBlocksError} message keeps. */
+const MAX_MESSAGE_PART = 1000;
+
+/** `text` cut to {@link MAX_MESSAGE_PART} characters. */
+function capPart(text: string): string {
+  return text.length <= MAX_MESSAGE_PART ? text : `${text.slice(0, MAX_MESSAGE_PART)}…`;
+}
+
 /**
  * The one error class tfjs-blocks throws for invalid input.
  *
@@ -34,6 +42,11 @@ export class TfjsBlocksError extends Error {
    * @param actual - what came, in words.
    */
   constructor(functionName: string, argument: string, expected: string, actual: string) {
+    // Callers describe values with describeValue, which already caps them;
+    // capping here too covers any part built by hand from a user's string.
+    [functionName, argument, expected, actual] = [functionName, argument, expected, actual].map(
+      capPart,
+    ) as [string, string, string, string];
     super(`${functionName}: ${argument} must be ${expected}; got ${actual}`);
     this.name = 'TfjsBlocksError';
     this.functionName = functionName;

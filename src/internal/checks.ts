@@ -6,11 +6,35 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function describeValue(x: unknown): string {
+/**
+ * The most characters of a user's value an error message quotes. Values come
+ * from users and files: a message that printed a whole buffer could run to
+ * millions of characters (or fail with a RangeError in `String()` itself).
+ */
+export const MAX_QUOTED_CHARS = 120;
+
+/** `text`, cut to {@link MAX_QUOTED_CHARS} with a note of how much was left out. */
+export function truncateForMessage(text: string, max = MAX_QUOTED_CHARS): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/**
+ * Describes a value for the `actual` part of an error message, never quoting
+ * more than {@link MAX_QUOTED_CHARS} of it and never stringifying a buffer.
+ */
+export function describeValue(x: unknown): string {
   if (x instanceof Tensor) return `a ${x.dtype} tensor of shape ${formatShape(x.shape)}`;
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
-  return `${typeof x} ${String(x)}`;
+  if (ArrayBuffer.isView(x)) {
+    const length = 'length' in x ? (x as unknown as ArrayLike<unknown>).length : x.byteLength;
+    return `a ${x.constructor.name} of length ${length}`;
+  }
+  if (x instanceof ArrayBuffer) return `an ArrayBuffer of ${x.byteLength} bytes`;
+  if (typeof x === 'object') return 'an object';
+  if (typeof x === 'symbol') return 'a symbol';
+  return `${typeof x} ${truncateForMessage(String(x))}`;
 }
 
 export interface TensorSpec {
@@ -168,4 +192,76 @@ export function sharedLeadingDim(
     }
   }
   return size;
+}
+
+/**
+ * The option names of an options type `T`, as a list checked by the compiler
+ * to be complete and exact: pass every key of `T` mapped to `true`
+ * (`optionKeys<GenerateOptions>({ maxNewTokens: true, … })`). Used with
+ * {@link checkOptionKeys}, it keeps the runtime list in step with the type.
+ */
+export function optionKeys<T extends object>(
+  keys: { readonly [K in keyof Required<T>]: true },
+): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
+
+/**
+ * Throws unless `options` is `undefined` or a plain object whose own keys are
+ * all in `known`. A typo such as `maxNewToken` would otherwise run silently
+ * with the default; the error names the closest known option.
+ *
+ * @param name - how the options object is named in messages, `options` by default.
+ */
+export function checkOptionKeys(
+  fn: string,
+  options: unknown,
+  known: readonly string[],
+  name = 'options',
+): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TfjsBlocksError(fn, name, 'an options object', describeValue(options));
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const suggestion = closestName(key, known);
+    const hint = suggestion === undefined ? '' : ` (did you mean '${suggestion}'?)`;
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.${truncateForMessage(key, 60)}`,
+      `one of the known options${hint}`,
+      'an unknown option',
+    );
+  }
+}
+
+/** The entry of `candidates` nearest to `name` by edit distance, if any is near enough. */
+function closestName(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  const lower = name.toLowerCase();
+  for (const candidate of candidates) {
+    const d = editDistance(lower, candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), two rows of memory. */
+function editDistance(a: string, b: string): number {
+  if (a.length > 64 || b.length > 64) return Math.max(a.length, b.length);
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -1,0 +1,92 @@
+// Shared checks that every public function's messages go through.
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
+import {
+  checkOptionKeys,
+  describeValue,
+  MAX_QUOTED_CHARS,
+  optionKeys,
+} from '../../src/internal/checks';
+
+interface ExampleOptions {
+  maxNewTokens?: number;
+  temperature?: number;
+  topK?: number;
+}
+const KNOWN = optionKeys<ExampleOptions>({ maxNewTokens: true, temperature: true, topK: true });
+
+function caught(f: () => void): TfjsBlocksError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TfjsBlocksError);
+    return e as TfjsBlocksError;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('checkOptionKeys', () => {
+  it('accepts undefined, an empty object and known keys', () => {
+    expect(() => checkOptionKeys('f', undefined, KNOWN)).not.toThrow();
+    expect(() => checkOptionKeys('f', {}, KNOWN)).not.toThrow();
+    expect(() => checkOptionKeys('f', { maxNewTokens: 3, topK: undefined }, KNOWN)).not.toThrow();
+  });
+
+  it('rejects an unknown key, naming the closest known option', () => {
+    const e = caught(() => checkOptionKeys('generate', { maxNewToken: 3 }, KNOWN));
+    expect(e.functionName).toBe('generate');
+    expect(e.argument).toBe('options.maxNewToken');
+    expect(e.expected).toContain("did you mean 'maxNewTokens'?");
+    expect(e.actual).toBe('an unknown option');
+  });
+
+  it('suggests nothing when no known option is near', () => {
+    const e = caught(() => checkOptionKeys('f', { somethingElse: 1 }, KNOWN));
+    expect(e.expected).toBe('one of the known options');
+  });
+
+  it('matches case-insensitively and names nested objects', () => {
+    const e = caught(() => checkOptionKeys('f', { topk: 1 }, KNOWN, 'options.sampling'));
+    expect(e.argument).toBe('options.sampling.topk');
+    expect(e.expected).toContain("'topK'");
+  });
+
+  it('rejects options that are not an object', () => {
+    for (const bad of [null, 3, 'x', [1]]) {
+      expect(caught(() => checkOptionKeys('f', bad, KNOWN)).argument).toBe('options');
+    }
+  });
+
+  it('treats inherited names as unknown own keys', () => {
+    const e = caught(() => checkOptionKeys('f', JSON.parse('{"__proto__": 1}'), KNOWN));
+    expect(e.argument).toBe('options.__proto__');
+    expect(() => checkOptionKeys('f', { toString: 1 }, KNOWN)).toThrow(TfjsBlocksError);
+  });
+});
+
+describe('message caps', () => {
+  it('describes buffers by type and length, never by their contents', () => {
+    expect(describeValue(new Int8Array(10_000_000))).toBe('a Int8Array of length 10000000');
+    expect(describeValue(new ArrayBuffer(16))).toBe('an ArrayBuffer of 16 bytes');
+    expect(describeValue(new DataView(new ArrayBuffer(4)))).toBe('a DataView of length 4');
+  });
+
+  it('cuts long strings', () => {
+    const text = describeValue('x'.repeat(1_000_000));
+    expect(text.length).toBeLessThan(MAX_QUOTED_CHARS + 60);
+    expect(text).toContain('more characters');
+  });
+
+  it('describes tensors by dtype and shape', () => {
+    const t = tf.zeros([2, 3]);
+    expect(describeValue(t)).toBe('a float32 tensor of shape [2, 3]');
+    t.dispose();
+  });
+
+  it('caps every part of a hand-built TfjsBlocksError', () => {
+    const e = new TfjsBlocksError('f', 'x', 'small', 'y'.repeat(5_000_000));
+    expect(e.message.length).toBeLessThan(1100);
+    expect(e.actual.length).toBeLessThanOrEqual(1001);
+  });
+});
