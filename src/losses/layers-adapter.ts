@@ -86,7 +86,12 @@ function adapt(
 
 /**
  * Turns a loss of `(predictions, targets)` into what `model.compile({loss})`
- * expects, `(yTrue, yPred) => Tensor` (note the swapped order).
+ * expects, `(yTrue, yPred) => Tensor` (note the swapped order). Unknown
+ * option keys are rejected with the closest valid name.
+ *
+ * tfjs-layers saves only loss names, not functions: a model saved with
+ * `includeOptimizer: true` reloads without this loss (tfjs warns), so compile
+ * it again with `{ optimizer: loaded.optimizer, loss: toLayersLoss(…) }`.
  *
  * @example
  * ```ts
