@@ -59,7 +59,17 @@ const READY_OPTIMIZERS = {
   adafactor,
 } as const;
 
-/** The name of a ready optimizer: `'adamw'`, `'adam'`, `'sgd'`, `'lion'`, … */
+/**
+ * The name of a ready optimizer, as an {@link OptimizerRecipe} names it:
+ * `'sgd'`, `'adam'`, `'adamw'`, `'adamax'`, `'nadam'`, `'radam'`,
+ * `'adagrad'`, `'adadelta'`, `'rmsprop'`, `'lion'`, `'lamb'`, `'adafactor'`.
+ *
+ * @example
+ * ```ts
+ * const name: ReadyOptimizerName = 'lion';
+ * new TransformOptimizer({ optimizer: name, options: { learningRate: 1e-4 } });
+ * ```
+ */
 export type ReadyOptimizerName = keyof typeof READY_OPTIMIZERS;
 
 /**
