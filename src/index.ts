@@ -243,7 +243,12 @@ export {
   type SavedOptimizerState,
   saveOptimizerState,
 } from './optim/state-io';
-export { type NamedTensor, TransformOptimizer } from './optim/tf-optimizer';
+export {
+  type NamedTensor,
+  type OptimizerRecipe,
+  type ReadyOptimizerName,
+  TransformOptimizer,
+} from './optim/tf-optimizer';
 export {
   addDecayedWeights,
   type ParameterMask,

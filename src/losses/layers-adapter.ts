@@ -9,6 +9,8 @@ import {
   tidy,
   where,
 } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 
 /** Options of {@link toLayersLoss} and {@link toLayersMetric}. */
 export interface LayersAdapterOptions {
@@ -24,6 +26,40 @@ export interface LayersAdapterOptions {
   ignoreIndex?: number;
   /** The name tfjs-layers shows in logs and history. Default: the function's name. */
   name?: string;
+}
+
+const ADAPTER_KEYS = optionKeys<LayersAdapterOptions>({
+  integerLabels: true,
+  ignoreIndex: true,
+  name: true,
+});
+
+/** Throws unless `f` is a function and `options` holds only known, well-typed options. */
+function checkAdapterArgs(fn: string, argument: string, f: unknown, options: unknown): void {
+  if (typeof f !== 'function') {
+    throw new TfjsBlocksError(
+      fn,
+      argument,
+      'a function of (predictions, targets)',
+      describeValue(f),
+    );
+  }
+  checkOptionKeys(fn, options, ADAPTER_KEYS);
+  const { integerLabels, ignoreIndex, name } = (options ?? {}) as LayersAdapterOptions;
+  if (integerLabels !== undefined && typeof integerLabels !== 'boolean') {
+    throw new TfjsBlocksError(
+      fn,
+      'options.integerLabels',
+      'a boolean',
+      describeValue(integerLabels),
+    );
+  }
+  if (ignoreIndex !== undefined) {
+    checkInteger(fn, 'options.ignoreIndex', ignoreIndex, Number.MIN_SAFE_INTEGER);
+  }
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
+    throw new TfjsBlocksError(fn, 'options.name', 'a non-empty string', describeValue(name));
+  }
 }
 
 function toIndices(yTrue: Tensor, yPred: Tensor, ignoreIndex: number): Tensor {
@@ -50,7 +86,12 @@ function adapt(
 
 /**
  * Turns a loss of `(predictions, targets)` into what `model.compile({loss})`
- * expects, `(yTrue, yPred) => Tensor` (note the swapped order).
+ * expects, `(yTrue, yPred) => Tensor` (note the swapped order). Unknown
+ * option keys are rejected with the closest valid name.
+ *
+ * tfjs-layers saves only loss names, not functions: a model saved with
+ * `includeOptimizer: true` reloads without this loss (tfjs warns), so compile
+ * it again with `{ optimizer: loaded.optimizer, loss: toLayersLoss(…) }`.
  *
  * @example
  * ```ts
@@ -65,7 +106,8 @@ export function toLayersLoss(
   loss: (predictions: Tensor, targets: Tensor) => Tensor,
   options: LayersAdapterOptions = {},
 ): (yTrue: Tensor, yPred: Tensor) => Tensor {
-  return adapt(loss, options);
+  checkAdapterArgs('toLayersLoss', 'loss', loss, options);
+  return adapt(loss, { ...options });
 }
 
 /**
@@ -81,5 +123,6 @@ export function toLayersMetric(
   metric: (predictions: Tensor, targets: Tensor) => Tensor,
   options: LayersAdapterOptions = {},
 ): (yTrue: Tensor, yPred: Tensor) => Tensor {
-  return adapt(metric, options);
+  checkAdapterArgs('toLayersMetric', 'metric', metric, options);
+  return adapt(metric, { ...options });
 }

@@ -1,14 +1,9 @@
-import {
-  dispose,
-  type Scalar,
-  type Tensor,
-  type Variable,
-  variableGrads,
-} from '@tensorflow/tfjs-core';
+import { dispose, type Scalar, Tensor, Variable, variableGrads } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { applyUpdatesInPlace } from './apply-updates';
 import { restoreOptimizerState, type SavedOptimizerState, saveOptimizerState } from './state-io';
-import { checkSameStructure, keepState, stateTensors } from './tree';
+import { checkSameStructure, cloneTensors, keepState, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
 /** What {@link StatefulOptimizer.save} returns: the state's tensors and skeleton, and the step count. */
@@ -17,9 +12,15 @@ export type SavedOptimizer = SavedOptimizerState & {
   iterations: number;
 };
 
+const SAVED_KEYS = optionKeys<SavedOptimizer>({ tensors: true, skeleton: true, iterations: true });
+
 /** A transformation bound to variables, for hand-written training loops. */
 export interface StatefulOptimizer<S = unknown> {
-  /** The current optimizer state (owned by the optimizer). */
+  /**
+   * The current optimizer state: the optimizer's own tensors, valid until
+   * the next step, `load` or `dispose` (do not dispose them; use `save()`
+   * for a snapshot).
+   */
   readonly state: S;
   /** Steps applied so far. */
   readonly iterations: number;
@@ -30,9 +31,17 @@ export interface StatefulOptimizer<S = unknown> {
    * them, and returns the loss (which the caller disposes) when `returnLoss`.
    */
   minimize(loss: () => Scalar, returnLoss?: boolean): Scalar | null;
-  /** The state as named tensors and a JSON skeleton (see {@link saveOptimizerState}). */
+  /**
+   * A snapshot of the state as named tensors and a JSON skeleton (see
+   * {@link saveOptimizerState}), with the step count. The tensors are copies
+   * that the caller owns (dispose them when done): they stay valid and
+   * unchanged while training goes on.
+   */
   save(): SavedOptimizer;
-  /** Replaces the state with a saved one; continues exactly where it left off. */
+  /**
+   * Replaces the state with a saved one (copying its tensors: the caller
+   * keeps `saved`); continues exactly where it left off.
+   */
   load(saved: SavedOptimizer): void;
   /** Frees the state's tensors. */
   dispose(): void;
@@ -55,9 +64,29 @@ export function createOptimizer<S>(
   variables: Record<string, Variable>,
 ): StatefulOptimizer<S> {
   const fn = 'createOptimizer';
+  if (variables === null || typeof variables !== 'object' || Array.isArray(variables)) {
+    throw new TfjsBlocksError(
+      fn,
+      'variables',
+      'a record of named tf.Variables',
+      describeValue(variables),
+    );
+  }
   const names = Object.keys(variables);
   if (names.length === 0)
     throw new TfjsBlocksError(fn, 'variables', 'at least one named tf.Variable', 'none');
+  for (const name of names) {
+    const v: unknown = variables[name];
+    if (!(v instanceof Variable) || v.isDisposed) {
+      const actual =
+        v instanceof Tensor
+          ? v.isDisposed
+            ? 'a disposed variable'
+            : 'a tensor that is not a tf.Variable'
+          : describeValue(v);
+      throw new TfjsBlocksError(fn, `variables.${name}`, 'a live tf.Variable', actual);
+    }
+  }
   let state = keepState(transform.init(variables));
   let iterations = 0;
   const params = (): TensorMap => variables;
@@ -99,9 +128,11 @@ export function createOptimizer<S>(
       return null;
     },
     save() {
-      return { ...saveOptimizerState(state), iterations };
+      const { tensors, skeleton } = saveOptimizerState(state);
+      return { tensors: cloneTensors(tensors), skeleton, iterations };
     },
     load(saved) {
+      checkSaved('StatefulOptimizer.load', saved);
       const restored = restoreOptimizerState<S>(saved);
       dispose(stateTensors(state));
       state = keepState(restored);
@@ -111,4 +142,37 @@ export function createOptimizer<S>(
       dispose(stateTensors(state));
     },
   };
+}
+
+/** Throws unless `saved` has the fields of {@link SavedOptimizer}, with live tensors. */
+function checkSaved(fn: string, saved: unknown): asserts saved is SavedOptimizer {
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) {
+    throw new TfjsBlocksError(
+      fn,
+      'saved',
+      'what save() returned: { tensors, skeleton, iterations }',
+      describeValue(saved),
+    );
+  }
+  checkOptionKeys(fn, saved, SAVED_KEYS, 'saved');
+  const { tensors, iterations } = saved as Partial<SavedOptimizer>;
+  checkInteger(fn, 'saved.iterations', iterations, 0);
+  if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
+    throw new TfjsBlocksError(
+      fn,
+      'saved.tensors',
+      'a record of named tensors',
+      describeValue(tensors),
+    );
+  }
+  for (const [path, t] of Object.entries(tensors)) {
+    if (t instanceof Tensor && t.isDisposed) {
+      throw new TfjsBlocksError(
+        fn,
+        `saved.tensors["${path}"]`,
+        'a live tensor',
+        'a disposed tensor',
+      );
+    }
+  }
 }

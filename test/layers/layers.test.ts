@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   adamw,
   initFeedForward,
@@ -13,8 +13,10 @@ import {
   initTransformerEncoderBlock,
   learningRateScheduler,
   softmaxCrossEntropy,
+  TfjsBlocksError,
   TransformOptimizer,
   toLayersLoss,
+  toLayersMetric,
   transformerDecoderBlock,
   warmupCosineDecaySchedule,
 } from '../../src/index';
@@ -278,3 +280,37 @@ describeRejections('Layers reject bad configs at construction', () => [
     /args.activation must be/,
   ],
 ]);
+
+describe('the model.compile loss adapter rejects unknown and ill-typed options', () => {
+  const loss = (l: tf.Tensor, t: tf.Tensor) => softmaxCrossEntropy(l, t);
+  const argumentOf = (call: () => unknown): string => {
+    try {
+      call();
+    } catch (e) {
+      expect(e).toBeInstanceOf(TfjsBlocksError);
+      return (e as TfjsBlocksError).argument;
+    }
+    throw new Error('expected a TfjsBlocksError; nothing was thrown');
+  };
+
+  it('an unknown key names the closest option (toLayersLoss and toLayersMetric)', () => {
+    expect(argumentOf(() => toLayersLoss(loss, { integerLabel: true } as never))).toBe(
+      'options.integerLabel',
+    );
+    expect(() => toLayersLoss(loss, { integerLabel: true } as never)).toThrow(
+      /did you mean 'integerLabels'/,
+    );
+    expect(argumentOf(() => toLayersMetric(loss, { ignoreIdx: 0 } as never))).toBe(
+      'options.ignoreIdx',
+    );
+  });
+
+  it('ill-typed options and a missing function', () => {
+    expect(argumentOf(() => toLayersLoss(loss, { integerLabels: 'yes' as never }))).toBe(
+      'options.integerLabels',
+    );
+    expect(argumentOf(() => toLayersLoss(loss, { ignoreIndex: 0.5 }))).toBe('options.ignoreIndex');
+    expect(argumentOf(() => toLayersMetric(loss, { name: '' }))).toBe('options.name');
+    expect(argumentOf(() => toLayersLoss(undefined as never))).toBe('loss');
+  });
+});
