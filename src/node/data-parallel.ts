@@ -514,26 +514,33 @@ export async function startDataParallel(
     },
     params: readParams,
     async checkpoint() {
-      const params = await readParams(0);
-      const replies = await exchange('DataParallelTrainer.checkpoint', [0], () => ({
+      // Both requests are queued at once: a close() called right after lets
+      // the whole checkpoint finish, and no tensor is left if either fails.
+      const reading = readParams(0);
+      const saving = exchange('DataParallelTrainer.checkpoint', [0], () => ({
         value: { type: 'checkpoint', id: nextId++ },
       }));
-      const reply = replies.get(0)!;
-      if (reply.type === 'failed') {
-        dispose(Object.values(params));
-        throw deserialiseError(reply.error, 0);
-      }
-      const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
-        .optimizer;
-      const held = fromHostMap(tensors);
+      const [params, replies] = await Promise.allSettled([reading, saving]);
+      if (params.status === 'rejected') throw params.reason;
       try {
-        return {
-          params,
-          optimizerState: restoreOptimizerState({ tensors: held, skeleton }),
-          step: steps,
-        };
-      } finally {
-        dispose(Object.values(held));
+        if (replies.status === 'rejected') throw replies.reason;
+        const reply = replies.value.get(0)!;
+        if (reply.type === 'failed') throw deserialiseError(reply.error, 0);
+        const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
+          .optimizer;
+        const held = fromHostMap(tensors);
+        try {
+          return {
+            params: params.value,
+            optimizerState: restoreOptimizerState({ tensors: held, skeleton }),
+            step: steps,
+          };
+        } finally {
+          dispose(Object.values(held));
+        }
+      } catch (e) {
+        dispose(Object.values(params.value));
+        throw e;
       }
     },
     async restore(checkpoint) {

@@ -381,6 +381,18 @@ describe('startDataParallel: a worker that never replies', () => {
     tf.dispose(batch.x);
   }, 30_000);
 
+  it('a checkpoint() called just before close() completes, and close() waits for it', async () => {
+    const trainer = await startHang({});
+    const before = tf.memory().numTensors;
+    const saving = trainer.checkpoint();
+    await trainer.close();
+    expect(live.size).toBe(0);
+    const saved = await saving;
+    expect(Object.keys(saved.params)).toEqual(['w']);
+    tf.dispose([...Object.values(saved.params), ...tfTensorsOf(saved.optimizerState)]);
+    expect(tf.memory().numTensors, 'no tensor left').toBe(before);
+  }, 30_000);
+
   it('a module that never calls dataParallelTask but keeps its thread alive fails start-up after startTimeoutMs', async () => {
     const idle = new URL('./data-parallel-idle-task.ts', import.meta.url);
     const error = await typedRejection(
