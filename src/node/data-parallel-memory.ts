@@ -19,8 +19,19 @@ export const CONTROL = {
    * update; two flags (3 and 4), used on alternate steps.
    */
   stepFailed: 3,
+  /**
+   * First of one flag per worker (`waiting + rank`): 1 while that worker
+   * waits at a barrier. When a request times out, the main thread names the
+   * workers that are not waiting (the stuck ones) rather than their peers
+   * that wait for them.
+   */
+  waiting: 5,
 } as const;
-export const CONTROL_LENGTH = 5;
+
+/** Int32 entries of the control block for `workers` workers. */
+export function controlLength(workers: number): number {
+  return CONTROL.waiting + workers;
+}
 
 /** The buffers the main thread allocates once the workers report the parameter count. */
 export type SharedBuffers = {
@@ -28,7 +39,7 @@ export type SharedBuffers = {
   slots: SharedArrayBuffer;
   /** `total` float32: the averaged gradients (and, at start, rank 0's parameters). */
   result: SharedArrayBuffer;
-  /** {@link CONTROL_LENGTH} int32. */
+  /** {@link controlLength} int32. */
   control: SharedArrayBuffer;
 };
 
@@ -36,7 +47,7 @@ export function allocateSharedBuffers(workers: number, total: number): SharedBuf
   return {
     slots: new SharedArrayBuffer(workers * total * 4),
     result: new SharedArrayBuffer(total * 4),
-    control: new SharedArrayBuffer(CONTROL_LENGTH * 4),
+    control: new SharedArrayBuffer(controlLength(workers) * 4),
   };
 }
 
@@ -49,22 +60,29 @@ export class BarrierAbortedError extends Error {
 }
 
 /**
- * Blocks until all `parties` workers have called it for this generation.
- * Waits in slices so that an abort (set by the main thread when a worker
- * dies) is noticed instead of hanging forever.
+ * Blocks worker `rank` until all `parties` workers have called it for this
+ * generation. Waits in slices so that an abort (set by the main thread when a
+ * worker dies or times out) is noticed instead of hanging forever; the main
+ * thread also terminates the workers, which ends an `Atomics.wait` at once.
+ * While it waits, the worker's `waiting` flag is set.
  */
-export function barrier(control: Int32Array, parties: number, sliceMs = 50): void {
+export function barrier(control: Int32Array, parties: number, rank: number, sliceMs = 50): void {
   const generation = Atomics.load(control, CONTROL.generation);
-  if (Atomics.add(control, CONTROL.arrived, 1) === parties - 1) {
-    // Reset before bumping: nobody can leave (and arrive again) before the bump.
-    Atomics.store(control, CONTROL.arrived, 0);
-    Atomics.add(control, CONTROL.generation, 1);
-    Atomics.notify(control, CONTROL.generation);
-    return;
-  }
-  while (Atomics.load(control, CONTROL.generation) === generation) {
-    if (Atomics.load(control, CONTROL.aborted) !== 0) throw new BarrierAbortedError();
-    Atomics.wait(control, CONTROL.generation, generation, sliceMs);
+  Atomics.store(control, CONTROL.waiting + rank, 1);
+  try {
+    if (Atomics.add(control, CONTROL.arrived, 1) === parties - 1) {
+      // Reset before bumping: nobody can leave (and arrive again) before the bump.
+      Atomics.store(control, CONTROL.arrived, 0);
+      Atomics.add(control, CONTROL.generation, 1);
+      Atomics.notify(control, CONTROL.generation);
+      return;
+    }
+    while (Atomics.load(control, CONTROL.generation) === generation) {
+      if (Atomics.load(control, CONTROL.aborted) !== 0) throw new BarrierAbortedError();
+      Atomics.wait(control, CONTROL.generation, generation, sliceMs);
+    }
+  } finally {
+    Atomics.store(control, CONTROL.waiting + rank, 0);
   }
 }
 

@@ -10,6 +10,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { type BackendName, useBackend } from '../backends';
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { createOptimizer, type StatefulOptimizer } from '../optim/create-optimizer';
 import { flattenParams, paramsToVariables } from '../optim/param-tree';
 import type { GradientTransformation, TensorMap } from '../optim/types';
@@ -54,6 +55,12 @@ export type DataParallelTaskDefinition<P> = {
    */
   loss: (params: NoInfer<P>, batch: Record<string, Tensor>) => Scalar;
 };
+
+const DEFINITION_KEYS = optionKeys<DataParallelTaskDefinition<unknown>>({
+  params: true,
+  optimizer: true,
+  loss: true,
+});
 
 /** What {@link dataParallelTask} returns: a marker the main thread may ignore. */
 export type DataParallelTask = {
@@ -151,9 +158,10 @@ async function serve<P>(
           Object.values(values).map((v) => v.values.buffer as ArrayBuffer),
         );
       } else if (message.type === 'checkpoint') {
-        // The state's own tensors: copied out before anything can dispose them.
+        // save() returns copies that are ours: read them to the host, then free them.
         const saved = replica.optimizer.save();
         const tensors = toHostMap(saved.tensors);
+        dispose(Object.values(saved.tensors));
         post(
           {
             type: 'checkpoint',
@@ -183,9 +191,10 @@ function makeReplica<P>(definition: DataParallelTaskDefinition<P>): Replica<P> {
       fn,
       'factory()',
       'an object { params, optimizer, loss }',
-      String(definition),
+      describeValue(definition),
     );
   }
+  checkOptionKeys(fn, definition, DEFINITION_KEYS, 'factory()');
   if (typeof definition.loss !== 'function') {
     throw new TfjsBlocksError(fn, 'factory().loss', 'a function', typeof definition.loss);
   }
@@ -195,7 +204,7 @@ function makeReplica<P>(definition: DataParallelTaskDefinition<P>): Replica<P> {
       fn,
       'factory().optimizer',
       'a gradient transformation ({ init, update })',
-      String(optimizer),
+      describeValue(optimizer),
     );
   }
   const initial = flattenParams(definition.params);
@@ -246,7 +255,7 @@ function synchronise<P>(
       offset += size;
     }
   }
-  barrier(shared.control, start.workers);
+  barrier(shared.control, start.workers, start.rank);
   if (start.rank !== 0) {
     let offset = 0;
     for (const { name, shape, size } of replica.layout) {
@@ -257,7 +266,7 @@ function synchronise<P>(
     }
   }
   // Nobody may overwrite the result region (first step) before everyone has read it.
-  barrier(shared.control, start.workers);
+  barrier(shared.control, start.workers, start.rank);
 }
 
 /**
@@ -313,10 +322,10 @@ function trainStep<P>(
   } finally {
     dispose(Object.values(batch));
   }
-  barrier(shared.control, start.workers);
+  barrier(shared.control, start.workers, start.rank);
   const failed = Atomics.load(shared.control, failedFlag) !== 0;
   if (!failed) reduceSegment(shared.slots, shared.result, start.workers, start.rank);
-  barrier(shared.control, start.workers);
+  barrier(shared.control, start.workers, start.rank);
   if (failed) {
     if (start.rank === 0) Atomics.store(shared.control, failedFlag, 0);
     return error === undefined

@@ -5,7 +5,14 @@ import { Worker } from 'node:worker_threads';
 import { dispose, type Tensor } from '@tensorflow/tfjs-core';
 import type { BackendName } from '../backends';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, sharedLeadingDim } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+  sharedLeadingDim,
+  truncateForMessage,
+} from '../internal/checks';
 import { flattenParams } from '../optim/param-tree';
 import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
 import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
@@ -33,7 +40,53 @@ export type DataParallelOptions = {
   taskOptions?: unknown;
   /** Node flags of the worker threads; default: the main process's. */
   execArgv?: string[];
+  /**
+   * The longest wait, in ms, for the workers' replies to one request once the
+   * trainer runs (`step`, `params`, `checkpoint`, `restore`), counted from
+   * when the request reaches the workers; default 600,000 (10 minutes):
+   * several times a wasm training step of a GPT-2-small-sized model on one
+   * core, so a slow step is never cut short, while a worker stuck in an
+   * endless loop still fails the call. When it passes, every worker is
+   * terminated and the call rejects with a `TfjsBlocksError` naming the stuck
+   * worker; the trainer is stopped (its replicas may differ). `Infinity`
+   * waits for ever.
+   */
+  stepTimeoutMs?: number;
+  /**
+   * The longest wait, in ms, for every worker to load the task, build its
+   * replica and receive worker 0's parameters; default 120,000 (2 minutes):
+   * start-up loads tsx and the backend, compiles the wasm module and runs the
+   * factory (which may read a checkpoint) in every worker, all at once. When
+   * it passes, the workers are terminated and `startDataParallel` rejects
+   * with a `TfjsBlocksError` naming the workers that did not start (a
+   * module that never calls `dataParallelTask`, say). `Infinity` waits for ever.
+   */
+  startTimeoutMs?: number;
+  /**
+   * How long, in ms, `close()` lets a call in progress finish and the
+   * workers exit by themselves before it terminates them; default 5,000.
+   */
+  closeTimeoutMs?: number;
 };
+
+const DATA_PARALLEL_OPTION_KEYS = optionKeys<DataParallelOptions>({
+  workers: true,
+  backend: true,
+  taskOptions: true,
+  execArgv: true,
+  stepTimeoutMs: true,
+  startTimeoutMs: true,
+  closeTimeoutMs: true,
+});
+
+/** Default {@link DataParallelOptions.stepTimeoutMs}. */
+const DEFAULT_STEP_TIMEOUT_MS = 600_000;
+/** Default {@link DataParallelOptions.startTimeoutMs}. */
+const DEFAULT_START_TIMEOUT_MS = 120_000;
+/** Default {@link DataParallelOptions.closeTimeoutMs}. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/** The longest delay `setTimeout` honours (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One parameter of a {@link DataParallelTrainer}'s layout. */
 export type DataParallelParam = {
@@ -79,7 +132,12 @@ export interface DataParallelTrainer {
    * The tensors stay the caller's.
    */
   restore(checkpoint: { params: unknown; optimizerState?: unknown; step?: number }): Promise<void>;
-  /** Stops the workers and frees their memory. */
+  /**
+   * Stops the workers and frees their memory. A call in progress gets
+   * `closeTimeoutMs` to finish (then it rejects naming the stuck worker);
+   * workers that have not exited by then are terminated. Resolves once every
+   * worker thread has exited; later calls reject.
+   */
   close(): Promise<void>;
 }
 
@@ -94,12 +152,19 @@ export type DataParallelCheckpoint = {
 };
 
 type Pending = {
+  /** The public function waiting, for messages. */
+  fn: string;
   replies: Map<number, FromWorker>;
   resolve: (replies: Map<number, FromWorker>) => void;
   reject: (e: Error) => void;
   /** Workers whose reply this waits for. */
   from: number[];
+  /** Fails the run when the workers do not all reply in time. */
+  timer?: ReturnType<typeof setTimeout>;
 };
+
+/** How long a request may wait, and what its timeout error says was expected. */
+type Deadline = { ms: number; expected: string };
 
 /**
  * Starts data-parallel training over Node `worker_threads`: `workers`
@@ -118,7 +183,14 @@ type Pending = {
  * shard still fills the matMuls.
  *
  * @param task - path or file URL of a module that calls {@link dataParallelTask}.
- * @param options - `workers`, `backend`, `taskOptions`, `execArgv`.
+ * A worker that never replies (an endless loss, a task module that never
+ * calls `dataParallelTask` but keeps its thread alive) cannot hang the run:
+ * start-up and every request are bounded by `startTimeoutMs` and
+ * `stepTimeoutMs`, and `close()` by `closeTimeoutMs`, after which the
+ * workers are terminated.
+ *
+ * @param options - `workers`, `backend`, `taskOptions`, `execArgv`,
+ *   `stepTimeoutMs`, `startTimeoutMs`, `closeTimeoutMs`.
  * @returns the trainer, once every worker has built its replica and holds worker 0's parameters.
  * @example
  * ```ts
@@ -140,59 +212,140 @@ export async function startDataParallel(
 ): Promise<DataParallelTrainer> {
   const fn = 'startDataParallel';
   if (!(task instanceof URL) && (typeof task !== 'string' || task === '')) {
-    throw new TfjsBlocksError(fn, 'task', 'a module path or file URL', String(task));
+    throw new TfjsBlocksError(fn, 'task', 'a module path or file URL', describeValue(task));
   }
+  checkOptionKeys(fn, options, DATA_PARALLEL_OPTION_KEYS);
   const count = checkInteger(fn, 'options.workers', options.workers ?? availableParallelism(), 1);
+  const stepTimeoutMs = checkTimeout(
+    fn,
+    'stepTimeoutMs',
+    options.stepTimeoutMs,
+    DEFAULT_STEP_TIMEOUT_MS,
+    true,
+  );
+  const startTimeoutMs = checkTimeout(
+    fn,
+    'startTimeoutMs',
+    options.startTimeoutMs,
+    DEFAULT_START_TIMEOUT_MS,
+    true,
+  );
+  const closeTimeoutMs = checkTimeout(
+    fn,
+    'closeTimeoutMs',
+    options.closeTimeoutMs,
+    DEFAULT_CLOSE_TIMEOUT_MS,
+    false,
+  );
   const url = task instanceof URL ? task : pathToFileURL(resolve(task));
   const workers: Worker[] = [];
+  /** One promise per worker, settled when its thread has exited. */
+  const exits: Array<Promise<void>> = [];
   let pending: Pending | undefined;
+  /** Why the run stopped (a worker died, failed to start or timed out); every call rejects after. */
   let failure: Error | undefined;
   let closing = false;
+  let closed: Promise<void> | undefined;
+  let terminated: Promise<void> | undefined;
   let control: Int32Array | undefined;
   let nextId = 1;
   let steps = 0;
   /** The last exchange: calls made without awaiting the one before run in order. */
-  let previous: Promise<void> | undefined;
+  let previous: Promise<void> = Promise.resolve();
   const exited = new Set<number>();
+  const ranks = Array.from({ length: count }, (_, r) => r);
+  const stepDeadline: Deadline = {
+    ms: stepTimeoutMs,
+    expected: `to reply within options.stepTimeoutMs (${stepTimeoutMs} ms)`,
+  };
 
-  /** Ends the run after a worker died: waiting workers are released, every call rejects. */
+  /** Terminates every worker (once); resolves when every thread has exited. */
+  const terminateAll = (): Promise<void> => {
+    terminated ??= Promise.allSettled(workers.map((w) => w.terminate())).then(() => undefined);
+    return terminated;
+  };
+  /**
+   * Ends the run: workers waiting at a barrier are released, every worker is
+   * terminated, and then the pending call rejects with `error`; later calls
+   * reject too. Terminating also ends a worker blocked in an endless loop or
+   * in `Atomics.wait`.
+   */
   const fail = (error: Error) => {
-    if (failure || closing) return;
+    if (failure) return;
     failure = error;
     if (control) Atomics.store(control, CONTROL.aborted, 1);
-    for (const w of workers) void w.terminate();
-    pending?.reject(error);
+    const stuck = pending;
     pending = undefined;
+    if (stuck) clearTimeout(stuck.timer);
+    void terminateAll().then(() => stuck?.reject(error));
   };
+  /**
+   * The error for `p`'s workers that have not replied. Those waiting at a
+   * barrier wait for a peer: the others are named, the stuck ones.
+   */
+  const noReply = (p: Pending, expected: string, actual: string) => {
+    const missing = p.from.filter((rank) => !p.replies.has(rank));
+    const shared = control;
+    const busy = shared
+      ? missing.filter((rank) => Atomics.load(shared, CONTROL.waiting + rank) === 0)
+      : missing;
+    const named = busy.length > 0 ? busy : missing;
+    const argument = `${named.length === 1 ? 'worker' : 'workers'} ${named.join(', ')}`;
+    return new TfjsBlocksError(p.fn, argument, expected, actual);
+  };
+  /** Starts `p`'s clock: when `deadline` passes before every reply, the run fails. */
+  const arm = (p: Pending, deadline: Deadline) => {
+    if (deadline.ms === Infinity) return;
+    const ms = Math.max(1, Math.round(deadline.ms));
+    p.timer = setTimeout(() => {
+      if (pending !== p) return;
+      fail(
+        noReply(
+          p,
+          deadline.expected,
+          `no reply after ${ms} ms; every worker was terminated and the trainer can no longer be used`,
+        ),
+      );
+    }, ms);
+  };
+  /** What a call gets once the run has stopped or been closed. */
+  const notRunning = () =>
+    failure
+      ? new TfjsBlocksError(
+          'DataParallelTrainer',
+          'trainer',
+          'a running trainer',
+          `one stopped by an earlier failure (${truncateForMessage(failure.message, 300)})`,
+        )
+      : new TfjsBlocksError('DataParallelTrainer', 'trainer', 'a running trainer', 'a closed one');
   const onMessage = (rank: number, message: FromWorker) => {
-    if (!pending) return;
     if (message.type === 'failed' && message.id === -1) {
       fail(deserialiseError(message.error, rank));
       return;
     }
+    if (!pending) return;
     pending.replies.set(rank, message);
     if (pending.replies.size === pending.from.length) {
       const done = pending;
       pending = undefined;
+      clearTimeout(done.timer);
       done.resolve(done.replies);
     }
   };
-  /** Posts one message per worker in `from` and waits for each one's reply. */
+  /** Posts one message per worker in `from` and waits, at most `deadline`, for each one's reply. */
   const exchange = (
+    caller: string,
     from: number[],
     message: (rank: number) => { value: ToWorker; transfer?: ArrayBuffer[] } | undefined,
+    deadline: Deadline = stepDeadline,
   ): Promise<Map<number, FromWorker>> => {
-    if (failure) return Promise.reject(failure);
-    if (closing) {
-      return Promise.reject(
-        new TfjsBlocksError('DataParallelTrainer', 'trainer', 'a running trainer', 'a closed one'),
-      );
-    }
-    const chained = (previous ?? Promise.resolve()).then(
+    if (failure || closing) return Promise.reject(notRunning());
+    const chained = previous.then(
       () =>
         new Promise<Map<number, FromWorker>>((resolve, reject) => {
-          if (failure) return reject(failure);
-          pending = { replies: new Map(), resolve, reject, from };
+          if (failure) return reject(notRunning());
+          pending = { fn: caller, replies: new Map(), resolve, reject, from };
+          arm(pending, deadline);
           for (const rank of from) {
             const m = message(rank);
             if (m) workers[rank]!.postMessage(m.value, m.transfer ?? []);
@@ -205,10 +358,41 @@ export async function startDataParallel(
     );
     return chained;
   };
+  /**
+   * `close()`: lets the call in progress finish and the workers exit, within
+   * `closeTimeoutMs`, then terminates whatever is left; resolves when every
+   * thread has exited.
+   */
+  const shutDown = async () => {
+    closing = true;
+    const deadline = Date.now() + closeTimeoutMs;
+    if (!(await settlesWithin(previous, closeTimeoutMs)) && !failure) {
+      const stuck = pending;
+      fail(
+        stuck
+          ? noReply(
+              stuck,
+              `to reply before close() stopped the workers (options.closeTimeoutMs = ${closeTimeoutMs} ms)`,
+              'no reply; every worker was terminated',
+            )
+          : notRunning(),
+      );
+    }
+    if (!failure) {
+      for (const [rank, w] of workers.entries()) {
+        if (!exited.has(rank)) w.postMessage({ type: 'close' } satisfies ToWorker);
+      }
+      await settlesWithin(Promise.all(exits), Math.max(0, deadline - Date.now()));
+    }
+    // Workers that did not exit by themselves (a task that keeps its thread busy) are stopped.
+    await terminateAll();
+  };
 
-  const ranks = Array.from({ length: count }, (_, r) => r);
+  const startDeadline = Date.now() + startTimeoutMs;
+  const startExpected = `to be ready within options.startTimeoutMs (${startTimeoutMs} ms): a task module that calls dataParallelTask(...)`;
   const ready = new Promise<Map<number, FromWorker>>((resolve, reject) => {
-    pending = { replies: new Map(), resolve, reject, from: ranks };
+    pending = { fn, replies: new Map(), resolve, reject, from: ranks };
+    arm(pending, { ms: startTimeoutMs, expected: startExpected });
   });
   for (const rank of ranks) {
     const start: WorkerStart = {
@@ -227,18 +411,24 @@ export async function startDataParallel(
     worker.on('error', (e) =>
       fail(new Error(`data-parallel worker ${rank} crashed: ${e.message}`)),
     );
-    worker.on('exit', (code) => {
-      exited.add(rank);
-      if (closing) return;
-      fail(
-        new TfjsBlocksError(
-          fn,
-          'task',
-          'a module that calls dataParallelTask(...) and keeps serving',
-          `worker ${rank} exited with code ${code}`,
-        ),
-      );
-    });
+    exits.push(
+      new Promise<void>((resolve) => {
+        worker.once('exit', (code) => {
+          exited.add(rank);
+          resolve();
+          // Exits are expected once close() has told the workers to stop.
+          if (closing && !pending) return;
+          fail(
+            new TfjsBlocksError(
+              pending?.fn ?? 'DataParallelTrainer',
+              'task',
+              'a module that calls dataParallelTask(...) and keeps serving',
+              `worker ${rank} exited with code ${code}`,
+            ),
+          );
+        });
+      }),
+    );
     workers.push(worker);
   }
 
@@ -261,10 +451,14 @@ export async function startDataParallel(
     const total = layout.reduce((n, p) => n + p.size, 0);
     const buffers = allocateSharedBuffers(count, total);
     control = new Int32Array(buffers.control);
-    await exchange(ranks, () => ({ value: { type: 'buffers', buffers } }));
+    await exchange(fn, ranks, () => ({ value: { type: 'buffers', buffers } }), {
+      ms: startTimeoutMs === Infinity ? Infinity : Math.max(1, startDeadline - Date.now()),
+      expected: startExpected,
+    });
   } catch (e) {
     closing = true;
-    await Promise.all(workers.map((w) => w.terminate()));
+    if (pending) clearTimeout(pending.timer);
+    await terminateAll();
     throw e;
   }
 
@@ -285,7 +479,9 @@ export async function startDataParallel(
         `${rank}`,
       );
     }
-    const replies = await exchange([rank], () => ({ value: { type: 'params', id: nextId++ } }));
+    const replies = await exchange('DataParallelTrainer.params', [rank], () => ({
+      value: { type: 'params', id: nextId++ },
+    }));
     const reply = replies.get(rank)!;
     if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
     return fromHostMap((reply as Extract<FromWorker, { type: 'params' }>).values);
@@ -300,7 +496,7 @@ export async function startDataParallel(
     async step(batch) {
       const shards = splitBatch('DataParallelTrainer.step', batch, count);
       const rows = shards.rows;
-      const replies = await exchange(ranks, (rank) => {
+      const replies = await exchange('DataParallelTrainer.step', ranks, (rank) => {
         const shard = shards.shards[rank]!;
         return {
           value: { type: 'step', id: nextId++, shard, weight: shards.sizes[rank]! / rows },
@@ -318,24 +514,33 @@ export async function startDataParallel(
     },
     params: readParams,
     async checkpoint() {
-      const params = await readParams(0);
-      const replies = await exchange([0], () => ({ value: { type: 'checkpoint', id: nextId++ } }));
-      const reply = replies.get(0)!;
-      if (reply.type === 'failed') {
-        dispose(Object.values(params));
-        throw deserialiseError(reply.error, 0);
-      }
-      const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
-        .optimizer;
-      const held = fromHostMap(tensors);
+      // Both requests are queued at once: a close() called right after lets
+      // the whole checkpoint finish, and no tensor is left if either fails.
+      const reading = readParams(0);
+      const saving = exchange('DataParallelTrainer.checkpoint', [0], () => ({
+        value: { type: 'checkpoint', id: nextId++ },
+      }));
+      const [params, replies] = await Promise.allSettled([reading, saving]);
+      if (params.status === 'rejected') throw params.reason;
       try {
-        return {
-          params,
-          optimizerState: restoreOptimizerState({ tensors: held, skeleton }),
-          step: steps,
-        };
-      } finally {
-        dispose(Object.values(held));
+        if (replies.status === 'rejected') throw replies.reason;
+        const reply = replies.value.get(0)!;
+        if (reply.type === 'failed') throw deserialiseError(reply.error, 0);
+        const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
+          .optimizer;
+        const held = fromHostMap(tensors);
+        try {
+          return {
+            params: params.value,
+            optimizerState: restoreOptimizerState({ tensors: held, skeleton }),
+            step: steps,
+          };
+        } finally {
+          dispose(Object.values(held));
+        }
+      } catch (e) {
+        dispose(Object.values(params.value));
+        throw e;
       }
     },
     async restore(checkpoint) {
@@ -345,7 +550,7 @@ export async function startDataParallel(
           fn,
           'checkpoint',
           '{ params, optimizerState?, step? }',
-          String(checkpoint),
+          describeValue(checkpoint),
         );
       }
       const step =
@@ -385,28 +590,15 @@ export async function startDataParallel(
           iterations: step ?? steps,
         };
       }
-      const replies = await exchange(ranks, () => ({
+      const replies = await exchange('DataParallelTrainer.restore', ranks, () => ({
         value: { type: 'restore', id: nextId++, params, ...(optimizer ? { optimizer } : {}) },
       }));
       rejectFailures(replies);
       if (step !== undefined) steps = step;
     },
-    async close() {
-      if (closing) return;
-      await previous;
-      closing = true;
-      await Promise.all(
-        workers.map(
-          (w, rank) =>
-            new Promise<void>((resolve) => {
-              if (exited.has(rank)) return resolve();
-              w.once('exit', () => resolve());
-              w.postMessage({ type: 'close' } satisfies ToWorker);
-              // A worker stuck in a long step is stopped rather than waited for.
-              setTimeout(() => void w.terminate(), 5_000).unref();
-            }),
-        ),
-      );
+    close() {
+      closed ??= shutDown();
+      return closed;
     },
   };
 }
@@ -446,11 +638,11 @@ function splitBatch(
   parts: number,
 ): { rows: number; sizes: number[]; shards: Array<Record<string, HostTensor>> } {
   if (batch === null || typeof batch !== 'object' || Object.keys(batch).length === 0) {
-    throw new TfjsBlocksError(fn, 'batch', 'a record of tensors by name', String(batch));
+    throw new TfjsBlocksError(fn, 'batch', 'a record of tensors by name', describeValue(batch));
   }
   for (const [name, t] of Object.entries(batch)) {
     if (typeof t?.dataSync !== 'function' || t.isDisposed) {
-      throw new TfjsBlocksError(fn, `batch.${name}`, 'a live tensor', String(t));
+      throw new TfjsBlocksError(fn, `batch.${name}`, 'a live tensor', describeValue(t));
     }
     if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
       throw new TfjsBlocksError(
@@ -492,4 +684,47 @@ function splitBatch(
     }
   }
   return { rows: rows, sizes, shards };
+}
+
+/**
+ * `value` (default `fallback`) checked as a timeout option: milliseconds in
+ * `(0, 2^31 - 1]`, or `Infinity` where `unbounded` allows it.
+ */
+function checkTimeout(
+  fn: string,
+  key: string,
+  value: unknown,
+  fallback: number,
+  unbounded: boolean,
+): number {
+  const ms = value ?? fallback;
+  if (unbounded && ms === Infinity) return ms;
+  if (typeof ms !== 'number' || !(ms > 0 && ms <= MAX_TIMER_MS)) {
+    throw new TfjsBlocksError(
+      fn,
+      `options.${key}`,
+      `a number of milliseconds in (0, ${MAX_TIMER_MS}]${unbounded ? ' or Infinity' : ''}`,
+      describeValue(ms),
+    );
+  }
+  return ms;
+}
+
+/** Whether `promise` settles within `ms` (its rejection counts as settling). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

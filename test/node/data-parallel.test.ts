@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createOptimizer,
   decoderLm,
@@ -19,6 +19,7 @@ import {
   TfjsBlocksError,
 } from '../../src/index';
 import {
+  type DataParallelOptions,
   type DataParallelTrainer,
   loadCheckpoint,
   saveCheckpoint,
@@ -29,6 +30,22 @@ import {
   type TinyTaskOptions,
   tinyOptimizer,
 } from '../fixtures/data-parallel/tiny-gpt-config';
+import type { HangTaskOptions } from './data-parallel-hang-task';
+
+// Every worker thread the library starts, until its 'exit' fires: the tests
+// check that none outlives close() or a failed call.
+const live = vi.hoisted(() => new Set<object>());
+vi.mock('node:worker_threads', async (importOriginal) => {
+  const original = await importOriginal<typeof import('node:worker_threads')>();
+  class TrackedWorker extends original.Worker {
+    constructor(...args: ConstructorParameters<typeof original.Worker>) {
+      super(...args);
+      live.add(this);
+      this.once('exit', () => live.delete(this));
+    }
+  }
+  return { ...original, Worker: TrackedWorker };
+});
 
 const fixture = (name: string) => new URL(`../fixtures/data-parallel/${name}`, import.meta.url);
 const start = (workers: number, taskOptions: TinyTaskOptions) =>
@@ -194,6 +211,7 @@ describe('startDataParallel: 2 workers, AdamW', () => {
 
   it('rejects calls once closed', async () => {
     await trainer.close();
+    expect(live.size, 'no worker thread outlives close()').toBe(0);
     const a = tf.zeros([4, 6], 'int32');
     await expect(trainer.step({ ids: a, targets: a })).rejects.toThrow(
       /DataParallelTrainer: trainer must be a running trainer; got a closed one/,
@@ -277,5 +295,167 @@ describe('startDataParallel: bad tasks', () => {
     await expect(startDataParallel(fixture('tiny-gpt-task.ts'), { workers: 0 })).rejects.toThrow(
       /options.workers must be an integer >= 1/,
     );
+  });
+});
+
+describe('startDataParallel: a worker that never replies', () => {
+  const hangTask = new URL('./data-parallel-hang-task.ts', import.meta.url);
+  const startHang = (taskOptions: HangTaskOptions, timeouts: Record<string, number> = {}) =>
+    startDataParallel(hangTask, { workers: 2, backend: 'cpu', taskOptions, ...timeouts });
+  const rowsOf = (rows: number) => ({ x: tf.ones([rows, 2]) });
+  /** The rejection of `promise`, which must be a TfjsBlocksError. */
+  const typedRejection = async (promise: Promise<unknown>) => {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TfjsBlocksError);
+    return error as TfjsBlocksError;
+  };
+
+  it('a loss that loops for ever on worker 1 fails the step after stepTimeoutMs, naming worker 1, and stops the trainer', async () => {
+    const trainer = await startHang({ hangAt: { rank: 1, call: 1 } }, { stepTimeoutMs: 300 });
+    const batch = rowsOf(4);
+    const started = Date.now();
+    const error = await typedRejection(trainer.step(batch));
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // Worker 0 waits at the barrier for worker 1: the stuck one is worker 1.
+    expect(error.functionName).toBe('DataParallelTrainer.step');
+    expect(error.argument).toBe('worker 1');
+    expect(error.message).toMatch(/options.stepTimeoutMs \(300 ms\); got no reply after 300 ms/);
+    expect(live.size, 'every worker was terminated before the step rejected').toBe(0);
+    // The replicas may differ now: every later call fails, typed.
+    for (const call of [trainer.step(batch), trainer.params(), trainer.checkpoint()]) {
+      const later = await typedRejection(call);
+      expect(later.argument).toBe('trainer');
+      expect(later.message).toMatch(
+        /stopped by an earlier failure \(DataParallelTrainer.step: worker 1/,
+      );
+    }
+    await trainer.close();
+    tf.dispose(batch.x);
+  }, 30_000);
+
+  it('a worker that hangs only on the 2nd step: the 1st trains, the 2nd fails naming worker 0', async () => {
+    const trainer = await startHang({ hangAt: { rank: 0, call: 2 } }, { stepTimeoutMs: 300 });
+    const batch = rowsOf(4);
+    expect(await trainer.step(batch)).toBeCloseTo(1, 5);
+    const error = await typedRejection(trainer.step(batch));
+    expect(error.argument).toBe('worker 0');
+    expect(trainer.steps).toBe(1);
+    expect(live.size).toBe(0);
+    await trainer.close();
+    tf.dispose(batch.x);
+  }, 30_000);
+
+  it('close() during a stuck step terminates the workers within closeTimeoutMs; the step rejects naming the worker', async () => {
+    const trainer = await startHang(
+      { hangAt: { rank: 1, call: 1 }, keepAlive: true },
+      { stepTimeoutMs: 600_000, closeTimeoutMs: 300 },
+    );
+    const batch = rowsOf(4);
+    const stepping = typedRejection(trainer.step(batch));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await trainer.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(live.size, 'no worker thread outlives close()').toBe(0);
+    const error = await stepping;
+    expect(error.functionName).toBe('DataParallelTrainer.step');
+    expect(error.argument).toBe('worker 1');
+    expect(error.message).toMatch(/before close\(\) stopped the workers/);
+    const later = await typedRejection(trainer.params());
+    expect(later.argument).toBe('trainer');
+    await trainer.close(); // a second close is a no-op
+    tf.dispose(batch.x);
+  }, 30_000);
+
+  it('close() terminates workers that keep their thread alive after being told to stop', async () => {
+    const trainer = await startHang({ keepAlive: true }, { closeTimeoutMs: 300 });
+    const batch = rowsOf(4);
+    await trainer.step(batch);
+    const started = Date.now();
+    await trainer.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(live.size).toBe(0);
+    tf.dispose(batch.x);
+  }, 30_000);
+
+  it('a checkpoint() called just before close() completes, and close() waits for it', async () => {
+    const trainer = await startHang({});
+    const before = tf.memory().numTensors;
+    const saving = trainer.checkpoint();
+    await trainer.close();
+    expect(live.size).toBe(0);
+    const saved = await saving;
+    expect(Object.keys(saved.params)).toEqual(['w']);
+    tf.dispose([...Object.values(saved.params), ...tfTensorsOf(saved.optimizerState)]);
+    expect(tf.memory().numTensors, 'no tensor left').toBe(before);
+  }, 30_000);
+
+  it('a module that never calls dataParallelTask but keeps its thread alive fails start-up after startTimeoutMs', async () => {
+    const idle = new URL('./data-parallel-idle-task.ts', import.meta.url);
+    const error = await typedRejection(
+      startDataParallel(idle, { workers: 2, backend: 'cpu', startTimeoutMs: 1_500 }),
+    );
+    expect(error.functionName).toBe('startDataParallel');
+    expect(error.argument).toBe('workers 0, 1');
+    expect(error.message).toMatch(/ready within options.startTimeoutMs \(1500 ms\)/);
+    expect(live.size).toBe(0);
+  }, 30_000);
+
+  it('a worker that crashes during start-up fails startDataParallel, and no thread outlives it', async () => {
+    await expect(startHang({ crashRank: 1, keepAlive: true })).rejects.toThrow(
+      /data-parallel worker 1 crashed: planned crash during start-up/,
+    );
+    expect(live.size).toBe(0);
+  }, 30_000);
+});
+
+describe('startDataParallel: options', () => {
+  const hangTask = new URL('./data-parallel-hang-task.ts', import.meta.url);
+  const argumentOf = async (promise: Promise<unknown>) => {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TfjsBlocksError);
+    return (error as TfjsBlocksError).argument;
+  };
+
+  it('rejects unknown option keys with the closest valid name, before starting any worker', async () => {
+    const options = { workers: 1, stepTimeout: 300 } as unknown as DataParallelOptions;
+    await expect(startDataParallel(hangTask, options)).rejects.toThrow(
+      /did you mean 'stepTimeoutMs'/,
+    );
+    expect(await argumentOf(startDataParallel(hangTask, options))).toBe('options.stepTimeout');
+    expect(live.size).toBe(0);
+  });
+
+  it('rejects timeouts that are not positive millisecond counts', async () => {
+    for (const [key, value] of [
+      ['stepTimeoutMs', 0],
+      ['startTimeoutMs', -1],
+      ['stepTimeoutMs', Number.NaN],
+      ['startTimeoutMs', 2 ** 31],
+      ['closeTimeoutMs', Number.POSITIVE_INFINITY],
+    ] as const) {
+      expect(await argumentOf(startDataParallel(hangTask, { workers: 1, [key]: value }))).toBe(
+        `options.${key}`,
+      );
+    }
+    expect(live.size).toBe(0);
+  });
+
+  it('rejects a task definition with an unknown key, naming it', async () => {
+    const error = await startDataParallel(hangTask, {
+      workers: 1,
+      backend: 'cpu',
+      taskOptions: { extraKey: true } satisfies HangTaskOptions,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TfjsBlocksError);
+    expect((error as TfjsBlocksError).argument).toBe('factory().learningRate');
+    expect((error as TfjsBlocksError).message).toMatch(/in data-parallel worker 0/);
+    expect(live.size).toBe(0);
   });
 });
