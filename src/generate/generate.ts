@@ -4,7 +4,7 @@ import {
   logSoftmax,
   reshape,
   slice,
-  Tensor,
+  type Tensor,
   type Tensor2D,
   type Tensor3D,
   tensor,
@@ -17,7 +17,6 @@ import {
   checkInteger,
   checkNumber,
   checkOptionKeys,
-  checkSameShape,
   describeValue,
   optionKeys,
 } from '../internal/checks';
@@ -43,6 +42,7 @@ import {
   type LogitsProcessorContext,
   minPProcessor,
   repetitionPenaltyProcessor,
+  runProcessor,
   sampleTokens,
   seededRandom,
   temperatureProcessor,
@@ -651,19 +651,7 @@ async function processLogits(
   try {
     for (const { name, run } of processors) {
       await current.data();
-      const next: unknown = run(current, context);
-      if (next !== current) {
-        try {
-          checkSameShape('generate', name, next, 'the logits', logits);
-        } catch (e) {
-          // A fresh tensor of the wrong shape is ours to free, like any result.
-          if (next instanceof Tensor && next !== logits) dispose(next);
-          throw e;
-        }
-      }
-      // A processor that breaks the contract and returns its input must not lose it.
-      if (current !== logits && current !== next) dispose(current);
-      current = next as Tensor2D;
+      current = runProcessor('generate', name, run, current, context, logits);
     }
     await current.data();
     return current;
