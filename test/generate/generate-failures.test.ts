@@ -241,6 +241,22 @@ describeEachBackend('generate: errors reject and leave no tensor behind', () => 
     }
   });
 
+  it('a cache that cannot be allocated frees the encoder output and the cross-attention keys', async () => {
+    // Decoder attention params that disagree with the config: 16 / 3 heads is
+    // no head width, so allocating the self-attention cache fails after the
+    // encoder ran and the cross-attention keys were projected.
+    const [first, ...rest] = s2s.params.decoder;
+    const broken: GenerationModel = {
+      ...s2s,
+      params: {
+        ...s2s.params,
+        decoder: [{ ...first!, attention: { ...first!.attention, numHeads: 3 } }, ...rest],
+      },
+    };
+    const error = await rejection(() => generate(broken, prompts, ok));
+    expect(error).toBeInstanceOf(Error);
+  });
+
   it('a processor that throws at the first step, or a sampler that throws, frees everything', async () => {
     const failing: LogitsProcessor = () => {
       throw new Error('processor failed');
