@@ -347,6 +347,15 @@ export function runProcessor(
 ): Tensor2D {
   const next: unknown = processor(current, context);
   if (next === current) return current;
+  if (typeof (next as PromiseLike<unknown> | null)?.then === 'function') {
+    // An async processor: its tensor would come too late and be lost, and its
+    // rejection go unhandled. Free whatever it resolves to; name it.
+    (next as PromiseLike<unknown>).then(
+      (value) => dispose(value as Tensor),
+      () => undefined,
+    );
+    throw new TfjsBlocksError(fn, name, 'a synchronous function returning a tensor', 'a promise');
+  }
   try {
     checkSameShape(fn, name, next, 'the logits', logits);
   } catch (e) {

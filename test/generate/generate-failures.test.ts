@@ -306,6 +306,13 @@ describeEachBackend('generate: errors reject and leave no tensor behind', () => 
         () => generate(lm, prompts, { ...ok, numBeams, logitsProcessors: [notATensor] }),
         'options.logitsProcessors[0]',
       );
+      // An async processor: named, its tensor freed, its promise not left dangling.
+      const asyncProcessor = (async (l: tf.Tensor2D) => tf.clone(l)) as unknown as LogitsProcessor;
+      await expectRejected(
+        () => generate(lm, prompts, { ...ok, numBeams, logitsProcessors: [asyncProcessor] }),
+        'options.logitsProcessors[0]',
+        /a synchronous function returning a tensor; got a promise/,
+      );
     }
   });
 
