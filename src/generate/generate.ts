@@ -13,7 +13,13 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
+import {
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+} from '../internal/checks';
 import { nextTask } from '../internal/next-task';
 import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
 import {
@@ -36,6 +42,7 @@ import {
   type LogitsProcessorContext,
   minPProcessor,
   repetitionPenaltyProcessor,
+  runProcessor,
   sampleTokens,
   seededRandom,
   temperatureProcessor,
@@ -88,17 +95,72 @@ export type GenerateOptions = {
   lengthPenalty?: number;
   /** Decode with the key/value cache. Default `true`. */
   useCache?: boolean;
-  /** Streaming: called after each step with each row's new token (`null` once a row has stopped). Not called by beam search. */
+  /**
+   * Streaming: called after each step with each row's new token (`null` once
+   * a row has stopped). It may be async (the type says `void` so that any
+   * function fits): if it returns a promise, the next step waits for it; if
+   * it throws or its promise rejects, `generate` rejects with that error
+   * (after freeing its tensors). Not called by beam search.
+   */
   onToken?: (tokens: Array<number | null>, step: number) => void;
-  /** Id used for left padding. Default `0`. */
+  /** Id used for left padding: a token id the model takes (for an encoder-decoder, in both vocabularies). Default `0`. */
   padId?: number;
   /** Extra logits processors, run after the repetition penalty and before temperature and truncation. */
   logitsProcessors?: LogitsProcessor[];
+  /**
+   * Stops generation: once it is aborted, `generate` rejects with the
+   * signal's `reason` (an `AbortError` by default) before its next step,
+   * after freeing its tensors. Default: none.
+   */
+  signal?: AbortSignal;
 };
+
+const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
+  maxNewTokens: true,
+  temperature: true,
+  topK: true,
+  topP: true,
+  minP: true,
+  repetitionPenalty: true,
+  stopTokens: true,
+  seed: true,
+  numBeams: true,
+  lengthPenalty: true,
+  useCache: true,
+  onToken: true,
+  padId: true,
+  logitsProcessors: true,
+  signal: true,
+});
+
+const DECODER_LM_MODEL_KEYS = optionKeys<Extract<GenerationModel, { kind: 'decoderLm' }>>({
+  kind: true,
+  config: true,
+  params: true,
+});
+
+const ENCODER_DECODER_MODEL_KEYS = optionKeys<Extract<GenerationModel, { kind: 'encoderDecoder' }>>(
+  { kind: true, config: true, params: true, decoderStartId: true },
+);
+
+/**
+ * The widest beam search `generate` runs. Each step feeds every beam through
+ * the model and keeps up to `numBeams × (numBeams + stop tokens)` candidates
+ * in JS, so the cost grows with the square of the width; published beam
+ * search uses 1 to about 100 beams, and wider beams are known to lower the
+ * quality of the output rather than raise it. 1024 leaves room for
+ * exhaustive searches over short continuations (12² = 144 beams cover every
+ * 2-token continuation of a 12-token vocabulary) while a typo such as `5e7`
+ * fails at the call instead of ending the process with an out-of-memory abort.
+ */
+const MAX_BEAMS = 1024;
+
+/** A processor with the option that put it there, for messages. */
+type NamedProcessor = { name: string; run: LogitsProcessor };
 
 type Checked = {
   maxNewTokens: number;
-  processors: LogitsProcessor[];
+  processors: NamedProcessor[];
   greedy: boolean;
   random: () => number;
   stop: Set<number>;
@@ -106,24 +168,89 @@ type Checked = {
   lengthPenalty: number;
   useCache: boolean;
   padId: number;
+  onToken: GenerateOptions['onToken'];
+  signal: AbortSignal | undefined;
 };
 
-function vocabularies(model: GenerationModel): {
-  input: number;
-  output: number;
-  maxLength: number;
-} {
-  return model.kind === 'decoderLm'
-    ? {
-        input: model.config.vocabSize,
-        output: model.config.vocabSize,
-        maxLength: model.config.maxLength,
-      }
-    : {
-        input: model.config.sourceVocabSize,
-        output: model.config.targetVocabSize,
-        maxLength: model.config.maxLength,
-      };
+/** Checks the model record and reads the sizes generation checks ids against. */
+function checkModel(
+  fn: string,
+  model: GenerationModel,
+): { input: number; output: number; maxLength: number } {
+  if (model === null || typeof model !== 'object') {
+    throw new TfjsBlocksError(
+      fn,
+      'model',
+      "a {kind: 'decoderLm' | 'encoderDecoder', config, params} record",
+      describeValue(model),
+    );
+  }
+  const kind: unknown = model.kind;
+  if (kind !== 'decoderLm' && kind !== 'encoderDecoder') {
+    throw new TfjsBlocksError(
+      fn,
+      'model.kind',
+      "'decoderLm' or 'encoderDecoder'",
+      describeValue(kind),
+    );
+  }
+  checkOptionKeys(
+    fn,
+    model,
+    kind === 'decoderLm' ? DECODER_LM_MODEL_KEYS : ENCODER_DECODER_MODEL_KEYS,
+    'model',
+  );
+  const config: unknown = model.config;
+  if (config === null || typeof config !== 'object') {
+    throw new TfjsBlocksError(fn, 'model.config', 'a model config', describeValue(config));
+  }
+  // The model functions check the config again; these sizes are used first, here.
+  const size = (name: string, value: unknown) => checkInteger(fn, `model.config.${name}`, value, 1);
+  const maxLength = size('maxLength', model.config.maxLength);
+  if (model.kind === 'decoderLm') {
+    const vocab = size('vocabSize', model.config.vocabSize);
+    return { input: vocab, output: vocab, maxLength };
+  }
+  const sizes = {
+    input: size('sourceVocabSize', model.config.sourceVocabSize),
+    output: size('targetVocabSize', model.config.targetVocabSize),
+    maxLength,
+  };
+  checkTokenId(fn, 'model.decoderStartId', model.decoderStartId, sizes.output);
+  return sizes;
+}
+
+/** Throws unless `id` is an integer in `[0, vocab)`. */
+function checkTokenId(fn: string, name: string, id: unknown, vocab: number): number {
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocab) {
+    throw new TfjsBlocksError(fn, name, `a token id in [0, ${vocab})`, describeValue(id));
+  }
+  return id;
+}
+
+/**
+ * Throws unless `list` is an array; returns its entries, each checked by
+ * `check(entry, name)`. Walks every index, so a hole (`[1, , 3]`, which
+ * `forEach` and `some` skip) is named as one instead of passing as
+ * `undefined`.
+ */
+function checkList<T>(
+  fn: string,
+  name: string,
+  list: unknown,
+  expected: string,
+  check: (entry: unknown, entryName: string) => T,
+): T[] {
+  if (!Array.isArray(list)) throw new TfjsBlocksError(fn, name, expected, describeValue(list));
+  const out: T[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const entryName = `${name}[${i}]`;
+    if (!(i in list)) {
+      throw new TfjsBlocksError(fn, entryName, expected, 'a hole (an empty array slot)');
+    }
+    out.push(check(list[i], entryName));
+  }
+  return out;
 }
 
 function checkOptions(
@@ -132,37 +259,25 @@ function checkOptions(
   options: GenerateOptions,
 ): Checked {
   const fn = 'generate';
-  if (!Array.isArray(prompts) || prompts.length === 0) {
-    throw new TfjsBlocksError(
-      fn,
-      'prompts',
-      'a non-empty array of token-id arrays',
-      String(prompts),
-    );
+  const { input, output, maxLength } = checkModel(fn, model);
+  checkOptionKeys(fn, options, GENERATE_OPTION_KEYS);
+  if (options === undefined) {
+    throw new TfjsBlocksError(fn, 'options', 'an options object with maxNewTokens', 'undefined');
   }
-  const { input, maxLength } = vocabularies(model);
-  prompts.forEach((prompt, b) => {
-    if (!Array.isArray(prompt) || prompt.length === 0) {
-      throw new TfjsBlocksError(
-        fn,
-        `prompts[${b}]`,
-        'a non-empty array of token ids',
-        Array.isArray(prompt) ? 'an empty prompt' : String(prompt),
-      );
+  const promptsExpected = 'a non-empty array of token-id arrays';
+  if (Array.isArray(prompts) && prompts.length === 0) {
+    throw new TfjsBlocksError(fn, 'prompts', promptsExpected, 'an empty array');
+  }
+  checkList(fn, 'prompts', prompts, promptsExpected, (prompt, name) => {
+    if (Array.isArray(prompt) && prompt.length === 0) {
+      throw new TfjsBlocksError(fn, name, 'a non-empty array of token ids', 'an empty prompt');
     }
-    prompt.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= input) {
-        throw new TfjsBlocksError(
-          fn,
-          `prompts[${b}][${i}]`,
-          `a token id in [0, ${input})`,
-          String(id),
-        );
-      }
-    });
+    return checkList(fn, name, prompt, 'an array of token ids', (id, idName) =>
+      checkTokenId(fn, idName, id, input),
+    );
   });
   const maxNewTokens = checkInteger(fn, 'options.maxNewTokens', options.maxNewTokens, 1);
-  const longest = Math.max(...prompts.map((p) => p.length));
+  const longest = prompts.reduce((most, p) => Math.max(most, p.length), 0);
   const needed = model.kind === 'decoderLm' ? longest + maxNewTokens : maxNewTokens;
   if (model.kind === 'encoderDecoder' && longest > maxLength) {
     throw new TfjsBlocksError(
@@ -183,42 +298,71 @@ function checkOptions(
   const temperature = checkNumber(fn, 'options.temperature', options.temperature ?? 1, { min: 0 });
   // Options used only later (in the loop, or spread) are checked here too, so
   // a bad one fails at the call with a TfjsBlocksError, not as a TypeError.
-  const stopTokens = options.stopTokens ?? [];
-  if (!Array.isArray(stopTokens)) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.stopTokens',
-      'an array of token ids',
-      String(stopTokens),
-    );
-  }
-  stopTokens.forEach((id, i) => {
-    checkInteger(fn, `options.stopTokens[${i}]`, id, 0);
-  });
-  const logitsProcessors = options.logitsProcessors ?? [];
-  if (!Array.isArray(logitsProcessors) || logitsProcessors.some((p) => typeof p !== 'function')) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.logitsProcessors',
-      'an array of functions',
-      String(logitsProcessors),
-    );
-  }
+  // Stop tokens are ids the model can emit: any other could never stop a row.
+  const stopTokens = checkList(
+    fn,
+    'options.stopTokens',
+    options.stopTokens ?? [],
+    'an array of token ids',
+    (id, name) => checkTokenId(fn, name, id, output),
+  );
+  const logitsProcessors = checkList(
+    fn,
+    'options.logitsProcessors',
+    options.logitsProcessors ?? [],
+    'an array of functions',
+    (p, name) => {
+      if (typeof p !== 'function')
+        throw new TfjsBlocksError(fn, name, 'a function', describeValue(p));
+      return { name, run: p as LogitsProcessor };
+    },
+  );
   if (options.onToken !== undefined && typeof options.onToken !== 'function') {
-    throw new TfjsBlocksError(fn, 'options.onToken', 'a function', String(options.onToken));
+    throw new TfjsBlocksError(fn, 'options.onToken', 'a function', describeValue(options.onToken));
   }
   const useCache = options.useCache ?? true;
   if (typeof useCache !== 'boolean') {
-    throw new TfjsBlocksError(fn, 'options.useCache', 'a boolean', String(useCache));
+    throw new TfjsBlocksError(fn, 'options.useCache', 'a boolean', describeValue(useCache));
   }
-  const processors: LogitsProcessor[] = [];
+  const signal = options.signal;
+  if (
+    signal !== undefined &&
+    (signal === null ||
+      typeof signal !== 'object' ||
+      typeof (signal as { aborted?: unknown }).aborted !== 'boolean')
+  ) {
+    throw new TfjsBlocksError(fn, 'options.signal', 'an AbortSignal', describeValue(signal));
+  }
+  let numBeams: number | undefined;
+  if (options.numBeams !== undefined) {
+    numBeams = checkInteger(fn, 'options.numBeams', options.numBeams, 1);
+    if (numBeams > MAX_BEAMS) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.numBeams',
+        `an integer from 1 to at most ${MAX_BEAMS}`,
+        String(numBeams),
+      );
+    }
+  }
+  // Padding goes through the embedding: of the sources, and for an
+  // encoder-decoder also of the decoder (the input of a row that has stopped).
+  const padId = checkTokenId(
+    fn,
+    'options.padId',
+    options.padId ?? 0,
+    model.kind === 'decoderLm' ? input : Math.min(input, output),
+  );
+  const processors: NamedProcessor[] = [];
+  const add = (name: string, run: LogitsProcessor) => processors.push({ name, run });
   if (options.repetitionPenalty !== undefined)
-    processors.push(repetitionPenaltyProcessor(options.repetitionPenalty));
+    add('options.repetitionPenalty', repetitionPenaltyProcessor(options.repetitionPenalty));
   processors.push(...logitsProcessors);
-  if (temperature > 0 && temperature !== 1) processors.push(temperatureProcessor(temperature));
-  if (options.topK !== undefined) processors.push(topKProcessor(options.topK));
-  if (options.topP !== undefined) processors.push(topPProcessor(options.topP));
-  if (options.minP !== undefined) processors.push(minPProcessor(options.minP));
+  if (temperature > 0 && temperature !== 1)
+    add('options.temperature', temperatureProcessor(temperature));
+  if (options.topK !== undefined) add('options.topK', topKProcessor(options.topK));
+  if (options.topP !== undefined) add('options.topP', topPProcessor(options.topP));
+  if (options.minP !== undefined) add('options.minP', minPProcessor(options.minP));
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   return {
     maxNewTokens,
@@ -226,14 +370,33 @@ function checkOptions(
     greedy: temperature === 0,
     random: seededRandom(seed),
     stop: new Set(stopTokens),
-    numBeams:
-      options.numBeams === undefined
-        ? undefined
-        : checkInteger(fn, 'options.numBeams', options.numBeams, 1),
+    numBeams,
     lengthPenalty: checkNumber(fn, 'options.lengthPenalty', options.lengthPenalty ?? 1),
     useCache,
-    padId: checkInteger(fn, 'options.padId', options.padId ?? 0, 0),
+    padId,
+    onToken: options.onToken,
+    signal,
   };
+}
+
+/** Throws the signal's reason (an `AbortError` if it has none) once it is aborted. */
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  if (reason !== undefined) throw reason;
+  const error = new Error('generate: aborted');
+  error.name = 'AbortError';
+  throw error;
+}
+
+/** `make()`; if it throws, `release()` first: a decoder frees what it allocated when its prefill fails. */
+function orRelease<T>(make: () => T, release: () => void): T {
+  try {
+    return make();
+  } catch (e) {
+    release();
+    throw e;
+  }
 }
 
 /**
@@ -255,8 +418,12 @@ function lastPosition(logits: Tensor3D): Tensor2D {
   return reshape(slice(logits, [0, time - 1, 0], [rows, 1, vocab]), [rows, vocab]) as Tensor2D;
 }
 
+function longestLength(rows: number[][]): number {
+  return rows.reduce((most, row) => Math.max(most, row.length), 0);
+}
+
 function leftPad(prompts: number[][], padId: number) {
-  const width = Math.max(...prompts.map((p) => p.length));
+  const width = longestLength(prompts);
   return {
     ids: prompts.map((p) => [...new Array<number>(width - p.length).fill(padId), ...p]),
     valid: prompts.map((p) => [
@@ -291,20 +458,24 @@ function decoderLmDecoder(
       return logits;
     };
     return {
-      first: advance(ids, valid),
+      first: orRelease(
+        () => advance(ids, valid),
+        () => disposeKvCache(cache),
+      ),
       next: (tokens) =>
         advance(
           tokens.map((t) => [t]),
           tokens.map(() => [true]),
         ),
       reorder(rows) {
-        const index = tensor1d(rows, 'int32');
-        const layers = cache.layers.map((l) => ({
-          key: gather(l.key, index),
-          value: gather(l.value, index),
-        }));
+        const layers = tidy(() => {
+          const index = tensor1d(rows, 'int32');
+          return cache.layers.map((l) => ({
+            key: gather(l.key, index),
+            value: gather(l.value, index),
+          }));
+        });
         disposeKvCache(cache);
-        index.dispose();
         cache = {
           ...cache,
           layers,
@@ -349,7 +520,7 @@ function encoderDecoderDecoder(
   o: Checked,
 ): Decoder {
   const { config, params, decoderStartId } = model;
-  const width = Math.max(...sources.map((s) => s.length));
+  const width = longestLength(sources);
   const sourceValid = sources.map((s) => [
     ...s.map(() => true),
     ...new Array<boolean>(width - s.length).fill(false),
@@ -359,12 +530,18 @@ function encoderDecoderDecoder(
     ...new Array<number>(width - s.length).fill(o.padId),
   ]);
   let sourceMask = tensor(sourceValid.flat(), [sources.length, width], 'bool');
-  let memory = tidy(() =>
-    encode(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask }),
+  let memory = orRelease(
+    () =>
+      tidy(() => encode(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask })),
+    () => sourceMask.dispose(),
   );
+  const release = () => dispose([memory, sourceMask]);
   let targets = sources.map(() => [decoderStartId]);
   if (o.useCache) {
-    let cache = initEncoderDecoderCache(config, params, memory, sourceValid, 1 + o.maxNewTokens);
+    let cache = orRelease(
+      () => initEncoderDecoderCache(config, params, memory, sourceValid, 1 + o.maxNewTokens),
+      release,
+    );
     const advance = (tokens: number[]) => {
       const { logits, cache: next } = tidy(() => {
         const r = encoderDecoderStep(
@@ -384,18 +561,27 @@ function encoderDecoderDecoder(
       return logits;
     };
     return {
-      first: advance(targets.map((t) => t[0]!)),
+      first: orRelease(
+        () => advance(targets.map((t) => t[0]!)),
+        () => {
+          disposeKvCache(cache);
+          release();
+        },
+      ),
       next: advance,
       reorder(rows) {
-        const index = tensor1d(rows, 'int32');
-        const pick = (l: { key: Tensor; value: Tensor }) => ({
-          key: gather(l.key, index),
-          value: gather(l.value, index),
+        const { layers, cross } = tidy(() => {
+          const index = tensor1d(rows, 'int32');
+          const pick = (l: { key: Tensor; value: Tensor }) => ({
+            key: gather(l.key, index),
+            value: gather(l.value, index),
+          });
+          return {
+            layers: cache.layers.map(pick) as KvCache['layers'],
+            cross: cache.cross!.map(pick) as KvCache['layers'],
+          };
         });
-        const layers = cache.layers.map(pick) as KvCache['layers'];
-        const cross = cache.cross!.map(pick) as KvCache['layers'];
         disposeKvCache(cache);
-        index.dispose();
         cache = {
           ...cache,
           layers,
@@ -407,7 +593,7 @@ function encoderDecoderDecoder(
       },
       dispose() {
         disposeKvCache(cache);
-        dispose([memory, sourceMask]);
+        release();
       },
     };
   }
@@ -418,20 +604,22 @@ function encoderDecoderDecoder(
       ),
     );
   return {
-    first: run(),
+    first: orRelease(run, release),
     next(tokens) {
       targets = targets.map((row, b) => [...row, tokens[b]!]);
       return run();
     },
     reorder(rows) {
       targets = rows.map((r) => targets[r]!.slice());
-      const index = tensor1d(rows, 'int32');
-      const [m, s] = [gather(memory, index) as Tensor3D, gather(sourceMask, index)];
-      dispose([memory, sourceMask, index]);
+      const [m, s] = tidy(() => {
+        const index = tensor1d(rows, 'int32');
+        return [gather(memory, index) as Tensor3D, gather(sourceMask, index)];
+      });
+      release();
       memory = m;
       sourceMask = s;
     },
-    dispose: () => dispose([memory, sourceMask]),
+    dispose: release,
   };
 }
 
@@ -450,22 +638,20 @@ function makeDecoder(model: GenerationModel, prompts: number[][], o: Checked): D
  * adapters (SwiftShader) it returns zeros and loses the device; `data()`
  * downloads asynchronously and leaves a CPU copy behind. Never disposes
  * `logits`; returns it unchanged when there are no processors, else a
- * tensor the caller owns. Disposes its intermediates, also when a processor
- * or a read throws.
+ * tensor the caller owns. Each processor must return a float32 tensor of
+ * the logits' shape (a {@link TfjsBlocksError} names it otherwise).
+ * Disposes its intermediates, also when a processor or a read throws.
  */
 async function processLogits(
   logits: Tensor2D,
-  processors: LogitsProcessor[],
+  processors: NamedProcessor[],
   context: LogitsProcessorContext,
 ): Promise<Tensor2D> {
   let current = logits;
   try {
-    for (const processor of processors) {
+    for (const { name, run } of processors) {
       await current.data();
-      const next = processor(current, context);
-      // A processor that breaks the contract and returns its input must not lose it.
-      if (current !== logits && current !== next) dispose(current);
-      current = next;
+      current = runProcessor('generate', name, run, current, context, logits);
     }
     await current.data();
     return current;
@@ -475,12 +661,7 @@ async function processLogits(
   }
 }
 
-async function sampleLoop(
-  model: GenerationModel,
-  prompts: number[][],
-  o: Checked,
-  onToken: GenerateOptions['onToken'],
-) {
+async function sampleLoop(model: GenerationModel, prompts: number[][], o: Checked) {
   const decoder = makeDecoder(model, prompts, o);
   const generated: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
@@ -509,17 +690,45 @@ async function sampleLoop(
         generated[b]!.push(t);
         return t;
       });
-      onToken?.(emitted, step);
+      // Awaited: an async onToken paces the loop, and its rejection rejects generate.
+      await o.onToken?.(emitted, step);
       if (finished.every(Boolean) || step === o.maxNewTokens - 1) break;
+      throwIfAborted(o.signal);
       logits = decoder.next(tokens.map((t, b) => (finished[b] ? o.padId : t)));
       // A macrotask between tokens: timers and I/O run, a streaming page paints.
       await nextTask();
+      throwIfAborted(o.signal);
     }
   } finally {
     if (logits) logits.dispose();
     decoder.dispose();
   }
   return generated;
+}
+
+/**
+ * The ids of the `count` highest `scores` above `-Infinity` (all of them if
+ * fewer), the lower id first among equal scores at the cut, in id order.
+ */
+function bestTokens(scores: Float64Array, count: number): number[] {
+  const valid: number[] = [];
+  for (let i = 0; i < scores.length; i++) if (scores[i]! > -Infinity) valid.push(i);
+  if (valid.length <= count) return valid;
+  // Ascending; the cut is the count-th largest score.
+  const sorted = Float64Array.from(valid, (i) => scores[i]!).sort();
+  const cut = sorted[valid.length - count]!;
+  let ties = count;
+  for (let j = valid.length - count; j < valid.length; j++) if (sorted[j]! > cut) ties--;
+  const best: number[] = [];
+  for (const i of valid) {
+    const s = scores[i]!;
+    if (s > cut) best.push(i);
+    else if (s === cut && ties > 0) {
+      best.push(i);
+      ties--;
+    }
+  }
+  return best;
 }
 
 type Hypothesis = { tokens: number[]; score: number };
@@ -530,14 +739,14 @@ async function beamSearch(
   o: Checked,
   beams: number,
 ): Promise<number[]> {
-  const decoder = makeDecoder(model, new Array(beams).fill(prompt), o);
-  // Only beam 0 is live at first, so the identical copies do not fill the beam.
-  let live: Hypothesis[] = Array.from({ length: beams }, (_, i) => ({
-    tokens: [],
-    score: i === 0 ? 0 : -Infinity,
-  }));
+  // The prompt runs once, as one row; the first reorder copies it to the beams.
+  const decoder = makeDecoder(model, [prompt], o);
+  let live: Hypothesis[] = [{ tokens: [], score: 0 }];
   const done: Hypothesis[] = [];
   const normalised = (h: Hypothesis) => h.score / Math.max(1, h.tokens.length) ** o.lengthPenalty;
+  // Of each row, the loop below can take at most `beams` tokens that go on and
+  // every stop token: no other candidate of that row can be reached.
+  const perRow = beams + o.stop.size;
   let logits: Tensor2D | undefined = decoder.first;
   try {
     for (let step = 0; step < o.maxNewTokens && logits; step++) {
@@ -551,21 +760,25 @@ async function beamSearch(
       } finally {
         if (processed !== logits) processed.dispose();
       }
-      let values: number[][];
+      let values: Float32Array;
       try {
         // Asynchronous, as in processLogits: no synchronous GPU readback on WebGPU.
-        values = (await logProbs.array()) as number[][];
+        values = (await logProbs.data()) as Float32Array;
       } finally {
         logProbs.dispose();
       }
+      const vocab = logits.shape[1];
       logits.dispose();
       logits = undefined;
       const candidates: Array<{ beam: number; token: number; score: number }> = [];
-      values.forEach((row, beam) => {
-        row.forEach((lp, token) => {
-          const score = live[beam]!.score + lp;
-          if (score > -Infinity) candidates.push({ beam, token, score });
-        });
+      const scores = new Float64Array(vocab);
+      live.forEach((h, beam) => {
+        for (let token = 0; token < vocab; token++) {
+          scores[token] = h.score + values[beam * vocab + token]!;
+        }
+        for (const token of bestTokens(scores, perRow)) {
+          candidates.push({ beam, token, score: scores[token]! });
+        }
       });
       candidates.sort((a, b) => b.score - a.score || a.beam - b.beam || a.token - b.token);
       const next: Array<{ beam: number; token: number; score: number }> = [];
@@ -580,9 +793,11 @@ async function beamSearch(
       if (done.length >= beams || next.length === 0) break;
       live = next.map((c) => ({ tokens: [...live[c.beam]!.tokens, c.token], score: c.score }));
       if (step === o.maxNewTokens - 1) break;
+      throwIfAborted(o.signal);
       decoder.reorder(next.map((c) => c.beam));
       logits = decoder.next(next.map((c) => c.token));
       await nextTask();
+      throwIfAborted(o.signal);
     }
   } finally {
     if (logits) logits.dispose();
@@ -600,6 +815,12 @@ async function beamSearch(
  * (`numBeams`). Prompts of different lengths are left-padded and masked.
  * With `useCache` (the default) the prompt is run once and each new token
  * reuses the cached keys and values.
+ *
+ * Never throws at the call: invalid input (including an unknown option key)
+ * rejects the promise with a {@link TfjsBlocksError}; an error of a
+ * processor, of `onToken` or of the model, or an aborted `signal`, rejects
+ * it with that error. Whichever way it ends, it leaves no tensor behind but
+ * none: it allocates no output tensors.
  *
  * @param prompts - token ids per prompt (the source sequences for an encoder-decoder).
  * @returns the generated ids per prompt, without the prompt and the stop token.
@@ -620,20 +841,20 @@ async function beamSearch(
  * });
  * ```
  */
-export function generate(
+export async function generate(
   model: GenerationModel,
   prompts: number[][],
   options: GenerateOptions,
 ): Promise<number[][]> {
-  // Checked before the first await, so bad input throws at the call.
+  // An async function: a bad argument rejects the promise rather than throwing at the call.
   const checked = checkOptions(model, prompts, options);
+  throwIfAborted(checked.signal);
   const beams = checked.numBeams;
-  if (beams !== undefined) {
-    return (async () => {
-      const results: number[][] = [];
-      for (const prompt of prompts) results.push(await beamSearch(model, prompt, checked, beams));
-      return results;
-    })();
+  if (beams === undefined) return sampleLoop(model, prompts, checked);
+  const results: number[][] = [];
+  for (const prompt of prompts) {
+    results.push(await beamSearch(model, prompt, checked, beams));
+    throwIfAborted(checked.signal);
   }
-  return sampleLoop(model, prompts, checked, options.onToken);
+  return results;
 }

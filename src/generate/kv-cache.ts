@@ -84,22 +84,29 @@ function emptyLayers(
   }));
 }
 
-/** An empty cache for a decoder-only model. */
+/**
+ * An empty cache for a decoder-only model. Allocated in one `tidy`, so a
+ * failure part-way (a layer that does not fit) frees the layers made before.
+ */
 export function initDecoderLmCache(
   params: DecoderLmParams,
   batch: number,
   maxLength: number,
 ): KvCache {
-  return {
+  return tidy(() => ({
     layers: emptyLayers(params.blocks.length, batch, maxLength, params.blocks[0]!.attention),
     length: 0,
     maxLength,
     keyValid: Array.from({ length: batch }, () => new Array<boolean>(maxLength).fill(false)),
     realTokens: new Array<number>(batch).fill(0),
-  };
+  }));
 }
 
-/** An empty decoder cache with the cross-attention keys and values of `memory` computed once. */
+/**
+ * An empty decoder cache with the cross-attention keys and values of
+ * `memory` computed once. Allocated in one `tidy`: if the self-attention
+ * layers fail, the cross-attention keys already made are freed.
+ */
 export function initEncoderDecoderCache(
   config: EncoderDecoderConfig,
   params: EncoderDecoderParams,
@@ -109,8 +116,8 @@ export function initEncoderDecoderCache(
 ): KvCache {
   const checked = checkBlockConfig('generate', config.block);
   const batch = memory.shape[0];
-  const cross = tidy(() =>
-    params.decoder.map((block) => ({
+  return tidy(() => ({
+    cross: params.decoder.map((block) => ({
       key: projectHeads(
         block.crossAttention!.key,
         memory,
@@ -124,16 +131,13 @@ export function initEncoderDecoderCache(
         checked.dModel / checked.numHeads,
       ),
     })),
-  );
-  return {
     layers: emptyLayers(params.decoder.length, batch, maxLength, params.decoder[0]!.attention),
     length: 0,
     maxLength,
     keyValid: Array.from({ length: batch }, () => new Array<boolean>(maxLength).fill(false)),
     realTokens: new Array<number>(batch).fill(0),
-    cross,
     sourceValid,
-  };
+  }));
 }
 
 /** Frees a cache's tensors (the cross-attention ones too unless `keepCross`). */

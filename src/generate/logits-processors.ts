@@ -1,6 +1,12 @@
-import { clone, dispose, div, type Tensor2D, tensor2d, tidy } from '@tensorflow/tfjs-core';
+import { clone, dispose, div, Tensor, type Tensor2D, tensor2d, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, checkNumber } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkNumber,
+  checkSameShape,
+  describeValue,
+} from '../internal/checks';
 
 /** What a processor sees besides the logits. */
 export type LogitsProcessorContext = {
@@ -237,24 +243,28 @@ export function repetitionPenaltyProcessor(penalty: number): LogitsProcessor {
     const [batch, vocab] = x.shape;
     const tokens = context?.tokens;
     if (!Array.isArray(tokens) || tokens.length !== batch) {
-      const actual = Array.isArray(tokens) ? `${tokens.length} rows` : String(tokens);
+      const actual = Array.isArray(tokens) ? `${tokens.length} rows` : describeValue(tokens);
       throw new TfjsBlocksError(fn, 'context.tokens', `one row per logits row (${batch})`, actual);
     }
-    tokens.forEach((row, r) => {
+    // Index loops: forEach would skip a hole, which then reads as undefined below.
+    for (let r = 0; r < batch; r++) {
+      const row: unknown = tokens[r];
       if (!Array.isArray(row)) {
-        throw new TfjsBlocksError(fn, `context.tokens[${r}]`, 'an array of token ids', String(row));
+        const actual = r in tokens ? describeValue(row) : 'a hole (an empty array slot)';
+        throw new TfjsBlocksError(fn, `context.tokens[${r}]`, 'an array of token ids', actual);
       }
-      for (const id of row) {
-        if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+      for (let i = 0; i < row.length; i++) {
+        const id: unknown = row[i];
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocab) {
           throw new TfjsBlocksError(
             fn,
-            `context.tokens[${r}]`,
-            `integer ids in [0, ${vocab})`,
-            `an id ${id}`,
+            `context.tokens[${r}][${i}]`,
+            `an integer id in [0, ${vocab})`,
+            i in row ? describeValue(id) : 'a hole (an empty array slot)',
           );
         }
       }
-    });
+    }
     return mapRows(fn, x, (row, out, r) => {
       // Reads the input row, so an id seen many times is penalised once, as
       // Hugging Face's gather-then-scatter does.
@@ -294,17 +304,67 @@ export function applyLogitsProcessors(
 ): Tensor2D {
   const fn = 'applyLogitsProcessors';
   const x = checkLogits(fn, logits);
-  if (!Array.isArray(processors) || processors.some((p) => typeof p !== 'function')) {
-    throw new TfjsBlocksError(fn, 'processors', 'an array of functions', String(processors));
+  if (!Array.isArray(processors)) {
+    throw new TfjsBlocksError(fn, 'processors', 'an array of functions', describeValue(processors));
+  }
+  // An index loop: `some` and for-of would not name a hole.
+  for (let i = 0; i < processors.length; i++) {
+    if (typeof processors[i] !== 'function') {
+      const actual =
+        i in processors ? describeValue(processors[i]) : 'a hole (an empty array slot)';
+      throw new TfjsBlocksError(fn, `processors[${i}]`, 'a function', actual);
+    }
   }
   let current = x;
-  for (const processor of processors) {
-    const next = processor(current, context);
-    // A processor that breaks the contract and returns its input must not lose it.
-    if (current !== x && current !== next) dispose(current);
-    current = next;
+  try {
+    processors.forEach((processor, i) => {
+      current = runProcessor(fn, `processors[${i}]`, processor, current, context, x);
+    });
+  } catch (e) {
+    // The intermediate of the processors that ran is ours; the input stays the caller's.
+    if (current !== x) dispose(current);
+    throw e;
   }
   return current === x ? clone(x) : current;
+}
+
+/**
+ * One link of a processor chain: `processor(current, context)`, which must
+ * be a float32 tensor of the shape of `logits` (the chain's input), else a
+ * {@link TfjsBlocksError} names the processor as `name`. Disposes `current`
+ * once replaced, unless it is `logits` (the caller's); a processor that
+ * returns its input keeps it. On a throw, `current` is left to the caller
+ * and a wrong result is freed. Internal: {@link applyLogitsProcessors} and
+ * `generate` run their chains through it.
+ */
+export function runProcessor(
+  fn: string,
+  name: string,
+  processor: LogitsProcessor,
+  current: Tensor2D,
+  context: LogitsProcessorContext,
+  logits: Tensor2D,
+): Tensor2D {
+  const next: unknown = processor(current, context);
+  if (next === current) return current;
+  if (typeof (next as PromiseLike<unknown> | null)?.then === 'function') {
+    // An async processor: its tensor would come too late and be lost, and its
+    // rejection go unhandled. Free whatever it resolves to; name it.
+    (next as PromiseLike<unknown>).then(
+      (value) => dispose(value as Tensor),
+      () => undefined,
+    );
+    throw new TfjsBlocksError(fn, name, 'a synchronous function returning a tensor', 'a promise');
+  }
+  try {
+    checkSameShape(fn, name, next, 'the logits', logits);
+  } catch (e) {
+    // A fresh tensor of the wrong kind is ours to free, as any result would be.
+    if (next instanceof Tensor && next !== logits) dispose(next);
+    throw e;
+  }
+  if (current !== logits) dispose(current);
+  return next as Tensor2D;
 }
 
 /**
@@ -373,7 +433,7 @@ export function sampleTokens(logits: Tensor2D, random: () => number): number[] {
       fn,
       'random',
       'a function returning numbers in [0, 1)',
-      typeof random,
+      describeValue(random),
     );
   }
   const [batch, vocab] = x.shape;
@@ -439,7 +499,7 @@ export function sampleTokens(logits: Tensor2D, random: () => number): number[] {
 export function seededRandom(seed: number): () => number {
   const fn = 'seededRandom';
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
-    throw new TfjsBlocksError(fn, 'seed', 'a safe integer', `${typeof seed} ${String(seed)}`);
+    throw new TfjsBlocksError(fn, 'seed', 'a safe integer', describeValue(seed));
   }
   // Fold the high bits into the 32-bit state so seeds like 1 and 2 ** 32 + 1 differ.
   const high = Math.floor(seed / 2 ** 32);

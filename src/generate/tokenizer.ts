@@ -1,4 +1,5 @@
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 
 /**
  * What generation needs from a tokenizer: text to ids, ids to text, and the
@@ -28,6 +29,8 @@ export interface ByteTokenizerOptions {
    */
   specialTokens?: string[];
 }
+
+const BYTE_TOKENIZER_OPTION_KEYS = optionKeys<ByteTokenizerOptions>({ specialTokens: true });
 
 const BYTES = 256;
 
@@ -69,30 +72,36 @@ export class ByteTokenizer implements Tokenizer {
    * Makes a tokenizer with the given special tokens.
    *
    * @param options - see {@link ByteTokenizerOptions}; throws
-   *   {@link TfjsBlocksError} for special tokens that are not distinct
-   *   non-empty strings.
+   *   {@link TfjsBlocksError} for an unknown option key and for special
+   *   tokens that are not distinct non-empty strings.
    */
   constructor(options: ByteTokenizerOptions = {}) {
     const fn = 'ByteTokenizer';
-    const specials = options.specialTokens ?? [];
+    checkOptionKeys(fn, options, BYTE_TOKENIZER_OPTION_KEYS);
+    const specials: unknown = options.specialTokens ?? [];
     if (!Array.isArray(specials)) {
       throw new TfjsBlocksError(
         fn,
         'options.specialTokens',
         'an array of strings',
-        typeof specials,
+        describeValue(specials),
       );
     }
     const ids = new Map<string, number>();
-    specials.forEach((s, i) => {
+    // An index loop: forEach would skip a hole (`['<eos>', , '<pad>']`) and shift the ids.
+    for (let i = 0; i < specials.length; i++) {
+      const s: unknown = specials[i];
       const name = `options.specialTokens[${i}]`;
       if (typeof s !== 'string' || s.length === 0) {
-        throw new TfjsBlocksError(fn, name, 'a non-empty string', JSON.stringify(s) ?? String(s));
+        const actual = i in specials ? describeValue(s) : 'a hole (an empty array slot)';
+        throw new TfjsBlocksError(fn, name, 'a non-empty string', actual);
       }
-      if (ids.has(s)) throw new TfjsBlocksError(fn, name, 'a string not given before', `'${s}'`);
+      if (ids.has(s)) {
+        throw new TfjsBlocksError(fn, name, 'a string not given before', describeValue(s));
+      }
       ids.set(s, BYTES + i);
-    });
-    this.specials = [...specials];
+    }
+    this.specials = [...(specials as string[])];
     this.specialIds = ids;
     this.vocabSize = BYTES + specials.length;
   }
@@ -108,7 +117,7 @@ export class ByteTokenizer implements Tokenizer {
    */
   encode(text: string): number[] {
     if (typeof text !== 'string') {
-      throw new TfjsBlocksError('ByteTokenizer.encode', 'text', 'a string', typeof text);
+      throw new TfjsBlocksError('ByteTokenizer.encode', 'text', 'a string', describeValue(text));
     }
     return Array.from(this.encoder.encode(text));
   }
@@ -125,20 +134,24 @@ export class ByteTokenizer implements Tokenizer {
    */
   decode(ids: number[]): string {
     const fn = 'ByteTokenizer.decode';
-    if (!Array.isArray(ids)) throw new TfjsBlocksError(fn, 'ids', 'an array of ids', typeof ids);
+    if (!Array.isArray(ids)) {
+      throw new TfjsBlocksError(fn, 'ids', 'an array of ids', describeValue(ids));
+    }
     let text = '';
     let run: number[] = [];
     const flush = () => {
       if (run.length > 0) text += this.decoder.decode(Uint8Array.from(run));
       run = [];
     };
-    ids.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+    // An index loop: forEach would skip a hole (`[104, , 105]`) silently.
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
         throw new TfjsBlocksError(
           fn,
           `ids[${i}]`,
           `an integer in [0, ${this.vocabSize})`,
-          String(id),
+          i in ids ? describeValue(id) : 'a hole (an empty array slot)',
         );
       }
       if (id < BYTES) {
@@ -148,7 +161,7 @@ export class ByteTokenizer implements Tokenizer {
         flush();
         text += this.specials[id - BYTES]!;
       }
-    });
+    }
     flush();
     return text;
   }
@@ -170,7 +183,7 @@ export class ByteTokenizer implements Tokenizer {
         'ByteTokenizer.tokenId',
         'special',
         `a special token given to the constructor (${known})`,
-        `'${special}'`,
+        describeValue(special),
       );
     }
     return id;

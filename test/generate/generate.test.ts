@@ -14,7 +14,6 @@ import {
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { flattenParams } from '../helpers/params';
-import { describeRejections } from '../helpers/rejections';
 
 const gpt2 = gpt2Config({ vocabSize: 12, maxLength: 24, dModel: 16, numLayers: 2, numHeads: 4 });
 const llama = llamaConfig({
@@ -235,32 +234,4 @@ describeEachBackend('generate', () => {
   });
 });
 
-describeRejections('generate rejects bad input with a TfjsBlocksError', () => {
-  const model: GenerationModel = {
-    kind: 'decoderLm',
-    config: gpt2,
-    params: initDecoderLm(gpt2, 0),
-  };
-  return [
-    [
-      'empty prompt',
-      () => generate(model, [[]], { maxNewTokens: 2 }),
-      /prompts\[0\] must be a non-empty array of token ids; got an empty prompt/,
-    ],
-    [
-      'no prompts',
-      () => generate(model, [], { maxNewTokens: 2 }),
-      /prompts must be a non-empty array/,
-    ],
-    [
-      'id out of vocabulary',
-      () => generate(model, [[1, 12]], { maxNewTokens: 2 }),
-      /prompts\[0\]\[1\] must be a token id in \[0, 12\); got 12/,
-    ],
-    [
-      'beyond the context',
-      () => generate(model, [[1, 2, 3, 4, 5]], { maxNewTokens: 20 }),
-      /options.maxNewTokens must be at most 19 \(the model's context of 24 minus the longest prompt, 5\); got 20/,
-    ],
-  ];
-});
+// Bad input (which now rejects rather than throws) is in generate-failures.test.ts.

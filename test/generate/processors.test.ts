@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
 import {
   applyLogitsProcessors,
   greedyTokens,
@@ -376,6 +377,42 @@ describeEachBackend('logits processors', () => {
       logits.dispose();
     });
 
+    it('applyLogitsProcessors frees the intermediate when a later processor throws', () => {
+      const logits = tf.tensor2d([[1, 2, 3, 4]]);
+      const before = tf.memory().numTensors;
+      const failing: LogitsProcessor = () => {
+        throw new Error('processor failed');
+      };
+      expect(() =>
+        applyLogitsProcessors(logits, [temperatureProcessor(0.5), failing], context(1)),
+      ).toThrow('processor failed');
+      expect(tf.memory().numTensors).toBe(before);
+      expect(logits.isDisposed).toBe(false);
+      logits.dispose();
+    });
+
+    it('applyLogitsProcessors names a processor that returns the wrong shape or no tensor, and frees both', () => {
+      const logits = tf.tensor2d([[1, 2, 3, 4]]);
+      const before = tf.memory().numTensors;
+      const wrongShape: LogitsProcessor = () => tf.zeros([2, 4]) as tf.Tensor2D;
+      const notATensor = (() => [[1, 2, 3, 4]]) as unknown as LogitsProcessor;
+      for (const [bad, argument] of [
+        [wrongShape, 'processors[1]'],
+        [notATensor, 'processors[1]'],
+      ] as const) {
+        let error: unknown;
+        try {
+          applyLogitsProcessors(logits, [temperatureProcessor(0.5), bad], context(1));
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(TfjsBlocksError);
+        expect((error as TfjsBlocksError).argument).toBe(argument);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      logits.dispose();
+    });
+
     it('greedyTokens and sampleTokens add no tensor', () => {
       const logits = tf.tensor2d([[1, 2, 3, 4]]);
       expectNoLeak(() => {
@@ -422,7 +459,7 @@ describeRejections('logits processors reject bad options and inputs', () => {
     [
       'penalty context with an id out of range',
       () => repetitionPenaltyProcessor(1.2)(logits, context(1, [3])),
-      /context.tokens\[0\] must be integer ids in \[0, 3\); got an id 3/,
+      /context.tokens\[0\]\[0\] must be an integer id in \[0, 3\); got number 3/,
     ],
     [
       'sampling a fully masked row',
@@ -447,7 +484,38 @@ describeRejections('logits processors reject bad options and inputs', () => {
     [
       'a processor that is not a function',
       () => applyLogitsProcessors(logits, [42 as unknown as LogitsProcessor], context(1)),
-      /applyLogitsProcessors: processors must be an array of functions/,
+      /applyLogitsProcessors: processors\[0\] must be a function; got number 42/,
     ],
   ];
+});
+
+describe('logits processors name the slot at fault', () => {
+  function argumentOf(call: () => unknown): string {
+    try {
+      call();
+    } catch (e) {
+      expect(e).toBeInstanceOf(TfjsBlocksError);
+      return (e as TfjsBlocksError).argument;
+    }
+    throw new Error('did not throw');
+  }
+  const logits = tf.tensor2d([[1, 2, 3]]);
+
+  it('a hole in the processor list', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+    const processors = [temperatureProcessor(1), , topKProcessor(1)] as LogitsProcessor[];
+    expect(argumentOf(() => applyLogitsProcessors(logits, processors, context(1)))).toBe(
+      'processors[1]',
+    );
+  });
+
+  it('a hole or an out-of-range id in the repetition penalty context', () => {
+    const penalise = repetitionPenaltyProcessor(1.2);
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+    const holed = { tokens: [[0, , 1] as number[]], step: 0 };
+    expect(argumentOf(() => penalise(logits, holed))).toBe('context.tokens[0][1]');
+    expect(argumentOf(() => penalise(logits, { tokens: [[0, 1, 7]], step: 0 }))).toBe(
+      'context.tokens[0][2]',
+    );
+  });
 });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
 import { seededRandom } from '../../src/generate/logits-processors';
-import { ByteTokenizer, type Tokenizer } from '../../src/generate/tokenizer';
+import {
+  ByteTokenizer,
+  type ByteTokenizerOptions,
+  type Tokenizer,
+} from '../../src/generate/tokenizer';
 import { describeRejections } from '../helpers/rejections';
 
 /** A random code point in [0, 0x10FFFF] outside the surrogate range, which has no UTF-8 form. */
@@ -96,16 +101,16 @@ describeRejections('ByteTokenizer rejects bad input', () => {
     [
       'an id past the vocabulary',
       () => tokenizer.decode([104, 257]),
-      /ByteTokenizer.decode: ids\[1\] must be an integer in \[0, 257\); got 257/,
+      /ByteTokenizer.decode: ids\[1\] must be an integer in \[0, 257\); got number 257/,
     ],
     ['a negative id', () => tokenizer.decode([-1]), /ids\[0\] must be an integer in \[0, 257\)/],
-    ['a fractional id', () => tokenizer.decode([1.5]), /got 1.5/],
-    ['NaN', () => tokenizer.decode([Number.NaN]), /got NaN/],
+    ['a fractional id', () => tokenizer.decode([1.5]), /got number 1.5/],
+    ['NaN', () => tokenizer.decode([Number.NaN]), /got number NaN/],
     ['a special id with no specials', () => new ByteTokenizer().decode([256]), /\[0, 256\)/],
     [
       'an unknown special token',
       () => tokenizer.tokenId('<pad>'),
-      /ByteTokenizer.tokenId: special must be a special token given to the constructor \(<eos>\); got '<pad>'/,
+      /ByteTokenizer.tokenId: special must be a special token given to the constructor \(<eos>\); got string <pad>/,
     ],
     [
       'duplicate special tokens',
@@ -123,4 +128,45 @@ describeRejections('ByteTokenizer rejects bad input', () => {
       /ByteTokenizer.encode: text must be a string; got number/,
     ],
   ];
+});
+
+describe('ByteTokenizer names the option or slot at fault', () => {
+  /** The TfjsBlocksError `call` throws. */
+  function thrown(call: () => unknown): TfjsBlocksError {
+    try {
+      call();
+    } catch (e) {
+      expect(e).toBeInstanceOf(TfjsBlocksError);
+      return e as TfjsBlocksError;
+    }
+    throw new Error('did not throw');
+  }
+
+  it('rejects an unknown option key with the closest name', () => {
+    const e = thrown(
+      () => new ByteTokenizer({ specialToken: ['<eos>'] } as unknown as ByteTokenizerOptions),
+    );
+    expect(e.argument).toBe('options.specialToken');
+    expect(e.message).toMatch(/did you mean 'specialTokens'/);
+  });
+
+  it('rejects null options (not a TypeError)', () => {
+    expect(thrown(() => new ByteTokenizer(null as unknown as ByteTokenizerOptions)).argument).toBe(
+      'options',
+    );
+  });
+
+  it('names a hole in specialTokens (it would shift the ids of the ones after it)', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+    const specialTokens = ['<eos>', , '<pad>'] as string[];
+    const e = thrown(() => new ByteTokenizer({ specialTokens }));
+    expect(e.argument).toBe('options.specialTokens[1]');
+    expect(e.actual).toMatch(/a hole/);
+  });
+
+  it('names a hole in the ids to decode', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+    const e = thrown(() => new ByteTokenizer().decode([104, , 105] as number[]));
+    expect(e.argument).toBe('ids[1]');
+  });
 });
