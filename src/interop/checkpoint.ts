@@ -18,7 +18,7 @@
  * ever half-deleted.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { dispose, Tensor } from '@tensorflow/tfjs-core';
@@ -473,7 +473,7 @@ export async function saveCheckpoint(
       writeAll(h, new TextEncoder().encode(`${name}\n`)),
     );
     if (keepLast !== undefined) {
-      const steps = await listCheckpoints(root);
+      const steps = await listSteps(root, fn);
       for (const old of steps.slice(0, Math.max(0, steps.length - keepLast))) {
         if (old !== checkpoint.step) await removeTree(join(root, stepDirectoryName(old)));
       }
@@ -555,10 +555,13 @@ async function isComplete(dir: string): Promise<boolean> {
  * ```
  */
 export async function listCheckpoints(directory: string): Promise<number[]> {
-  const fn = 'listCheckpoints';
-  checkDirectory(directory, fn);
-  const root = resolve(directory);
-  let entries: import('node:fs').Dirent[];
+  checkDirectory(directory, 'listCheckpoints');
+  return listSteps(resolve(directory), 'listCheckpoints');
+}
+
+/** {@link listCheckpoints} of a resolved `root`; `fn` names the public caller in errors. */
+async function listSteps(root: string, fn: string): Promise<number[]> {
+  let entries: Dirent[];
   try {
     entries = await readdir(root, { withFileTypes: true });
   } catch (e) {
@@ -580,7 +583,7 @@ export async function listCheckpoints(directory: string): Promise<number[]> {
 
 /** The steps to try without an explicit step: the one `latest` names, then the rest, newest first. */
 async function loadOrder(root: string): Promise<number[]> {
-  const steps = (await listCheckpoints(root)).reverse();
+  const steps = (await listSteps(root, LOAD)).reverse();
   if (steps.length === 0) {
     throw new TfjsBlocksError(
       LOAD,
@@ -595,8 +598,12 @@ async function loadOrder(root: string): Promise<number[]> {
   } catch {
     // No `latest` (a crash before the first pointer landed): use the listing.
   }
-  if (named === undefined || !steps.includes(named)) return steps;
-  return [named, ...steps.filter((s) => s !== named)];
+  if (named === undefined) return steps;
+  if (steps.includes(named)) return [named, ...steps.filter((s) => s !== named)];
+  // `latest` names a step directory that is there but incomplete: try it
+  // first anyway, so the fallback says what it skipped instead of going quiet.
+  if (await exists(join(root, stepDirectoryName(named)))) return [named, ...steps];
+  return steps;
 }
 
 /**
@@ -689,7 +696,7 @@ async function readStep<P, S>(
     text = await readFile(join(dir, JSON_FILE), 'utf8');
   } catch (e) {
     if (errorCode(e) === 'ENOENT' && !(await exists(dir))) {
-      const saved = await listCheckpoints(root).catch(() => [] as number[]);
+      const saved = await listSteps(root, fn).catch(() => [] as number[]);
       throw new TfjsBlocksError(
         fn,
         'options.step',
