@@ -9,6 +9,7 @@
 
 export {
   type Checkpoint,
+  type CheckpointWarning,
   type LoadCheckpointOptions,
   listCheckpoints,
   loadCheckpoint,

@@ -1,5 +1,6 @@
-import { Tensor, tensor } from '@tensorflow/tfjs-core';
+import { dispose, Tensor, tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { describeValue, truncateForMessage } from '../internal/checks';
 import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
 import type { TensorMap } from './types';
 
@@ -34,6 +35,11 @@ export function saveOptimizerState(state: unknown): SavedOptimizerState {
         type,
       );
     },
+    rejectDuplicate(path) {
+      // Keys holding the separator ('a/b' beside a: {b}) would collide: the
+      // later tensor would silently overwrite the earlier one in the file.
+      throw new TfjsBlocksError('saveOptimizerState', path, 'a unique path', 'a duplicate');
+    },
   });
 }
 
@@ -47,16 +53,40 @@ export function saveOptimizerState(state: unknown): SavedOptimizerState {
  * ```
  */
 export function restoreOptimizerState<S = unknown>(saved: SavedOptimizerState): S {
-  return joinTensors(saved.skeleton, (path) => {
-    const t = saved.tensors[path];
-    if (!(t instanceof Tensor)) {
-      throw new TfjsBlocksError(
-        'restoreOptimizerState',
-        `tensors["${path}"]`,
-        'a tensor named in the skeleton',
-        String(t),
-      );
-    }
-    return tensor(t.dataSync(), t.shape, t.dtype);
-  }) as S;
+  const fn = 'restoreOptimizerState';
+  if (saved === null || typeof saved !== 'object') {
+    throw new TfjsBlocksError(fn, 'saved', '{tensors, skeleton}', describeValue(saved));
+  }
+  const { tensors } = saved;
+  if (tensors === null || typeof tensors !== 'object') {
+    throw new TfjsBlocksError(fn, 'saved.tensors', 'a record of tensors', describeValue(tensors));
+  }
+  // Copies made before a later marker fails are freed, so a throw leaves no tensor behind.
+  const copies: Tensor[] = [];
+  try {
+    return joinTensors(saved.skeleton, {
+      tensorAt(path) {
+        // Own keys only: `constructor` or `toString` must not resolve to Object's members.
+        const t = Object.hasOwn(tensors, path) ? tensors[path] : undefined;
+        if (!(t instanceof Tensor)) {
+          throw new TfjsBlocksError(
+            fn,
+            `tensors["${truncateForMessage(path, 60)}"]`,
+            'a tensor named in the skeleton',
+            describeValue(t),
+          );
+        }
+        const copy = tensor(t.dataSync(), t.shape, t.dtype);
+        copies.push(copy);
+        return copy;
+      },
+      rejectMarker(at) {
+        const where = at ? `skeleton.${at}` : 'skeleton';
+        throw new TfjsBlocksError(fn, where, '{"$tensor": "<name>"}', 'a malformed marker');
+      },
+    }) as S;
+  } catch (e) {
+    dispose(copies);
+    throw e;
+  }
 }

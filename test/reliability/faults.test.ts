@@ -4,8 +4,9 @@
 //     and training goes on lowering the loss; on cpu and wasm.
 // (b) kill -9 during the soak's periodic checkpoint (scripts/soak.ts as a
 //     child process): loadCheckpoint gives the last complete step, bit for
-//     bit. Kills during a checkpoint of a large model and during a model
-//     save are covered by test/interop/checkpoint.test.ts and
+//     bit, and the next save takes over the killed soak's stale lock.
+//     Kills during a checkpoint of a large model and during a model save
+//     are covered by test/interop/checkpoint.test.ts and
 //     test/node/kill.test.ts and are not repeated here.
 import { watch } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -26,7 +27,7 @@ import {
   type TensorMap,
   warmupCosineDecaySchedule,
 } from '../../src/index';
-import { listCheckpoints, loadCheckpoint } from '../../src/node/index';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/node/index';
 import { describeEachBackend } from '../helpers/backends';
 import { type ChildRun, startScript } from '../helpers/child-process';
 
@@ -317,6 +318,13 @@ describe('fault injection: kill -9 during the soak’s periodic checkpoint', () 
     expect(new Set(counts)).toEqual(new Set([back.step]));
     tf.dispose([back.params as tf.TensorContainer, back.optimizerState as tf.TensorContainer]);
     expect(tf.memory().numTensors).toBe(before);
+    // The killed soak's lock is still there (its pid is gone): the next save
+    // takes it over, lands, and sweeps the killed save's temp entries away.
+    expect(await readdir(checkpoints)).toContain('lock');
+    const w = tf.scalar(0);
+    await saveCheckpoint(checkpoints, { params: { w }, step: inProgress + 1000 });
+    tf.dispose(w);
+    expect((await readdir(checkpoints)).filter((e) => TEMP.test(e) || e === 'lock')).toEqual([]);
     console.log(
       `soak killed during the step-${inProgress} checkpoint (${midWrite ? 'mid-write: temp directory left' : 'after its rename'}); ` +
         `complete on disk: ${complete.join(', ')}; loaded step ${back.step}`,
