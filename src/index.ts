@@ -108,6 +108,7 @@ export {
   loadSafetensorsFromResponse,
   parseSafetensors,
   type SafetensorsContents,
+  type SafetensorsReadOptions,
   serializeSafetensors,
 } from './interop/safetensors';
 export type { SafetensorsDtype } from './interop/safetensors-format';
