@@ -103,11 +103,17 @@ export {
 } from './generate/logits-processors';
 export { ByteTokenizer, type ByteTokenizerOptions, type Tokenizer } from './generate/tokenizer';
 export { bfloat16ToFloat32, float16ToFloat32 } from './interop/half-precision';
-export { fromHuggingFace, type HuggingFaceFamily, toHuggingFace } from './interop/huggingface';
+export {
+  type FromHuggingFaceOptions,
+  fromHuggingFace,
+  type HuggingFaceFamily,
+  toHuggingFace,
+} from './interop/huggingface';
 export {
   loadSafetensorsFromResponse,
   parseSafetensors,
   type SafetensorsContents,
+  type SafetensorsReadOptions,
   serializeSafetensors,
 } from './interop/safetensors';
 export type { SafetensorsDtype } from './interop/safetensors-format';

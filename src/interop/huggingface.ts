@@ -1,11 +1,48 @@
-import { clone, concat, slice, type Tensor, tidy, transpose } from '@tensorflow/tfjs-core';
+import { clone, concat, slice, Tensor, tidy, transpose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { formatShape } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  describeValue,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
+import { emptyRecord, hasName, ownEntry } from '../internal/records';
 import type { DecoderLmConfig, DecoderLmParams } from '../models/decoder-lm';
 import type { TensorMap } from '../optim/types';
 
 /** A Hugging Face checkpoint family whose tensor names and layouts we map. */
 export type HuggingFaceFamily = 'gpt2' | 'llama';
+
+const FAMILIES: readonly string[] = ['gpt2', 'llama'] satisfies HuggingFaceFamily[];
+
+/**
+ * Options of {@link fromHuggingFace}.
+ *
+ * @example
+ * ```ts
+ * // Load the first layers of a deeper checkpoint on purpose.
+ * const options: FromHuggingFaceOptions = { ignoreExtraTensors: true };
+ * ```
+ */
+export interface FromHuggingFaceOptions {
+  /**
+   * Load even when the state dict holds tensors the config has no place for
+   * (more layers than `config.numLayers`, a head the family does not have).
+   * Default `false`: such tensors are an error that lists them, since they
+   * mean the config does not describe the checkpoint (a 12-layer checkpoint
+   * read with a 6-layer config would load as a truncated model). Buffers
+   * that are not parameters (GPT-2's causal masks `h.N.attn.bias` and
+   * `h.N.attn.masked_bias`, Llama's `rotary_emb.inv_freq`, a tied
+   * `lm_head.weight`) are never counted as extra.
+   */
+  ignoreExtraTensors?: boolean;
+}
+
+const FROM_OPTIONS = optionKeys<FromHuggingFaceOptions>({ ignoreExtraTensors: true });
+
+/** The most names an error lists; the rest are counted. */
+const LISTED_NAMES = 8;
 
 type Entry = {
   /** Hugging Face tensor name. */
@@ -64,6 +101,81 @@ function entries(family: HuggingFaceFamily, config: DecoderLmConfig): Entry[] {
   return list;
 }
 
+/**
+ * State-dict entries that hold no parameter: causal-mask and RoPE buffers
+ * PyTorch saves with the weights, and the tied output head's copy.
+ */
+function knownBuffers(family: HuggingFaceFamily, config: DecoderLmConfig): Set<string> {
+  const names = new Set<string>();
+  for (let i = 0; i < config.numLayers; i++) {
+    if (family === 'gpt2') {
+      for (const prefix of ['transformer.', '']) {
+        names.add(`${prefix}h.${i}.attn.bias`);
+        names.add(`${prefix}h.${i}.attn.masked_bias`);
+      }
+    } else {
+      names.add(`model.layers.${i}.self_attn.rotary_emb.inv_freq`);
+    }
+  }
+  if (family === 'gpt2' || config.tieEmbeddings) names.add('lm_head.weight');
+  return names;
+}
+
+/** `names`, quoted and listed up to {@link LISTED_NAMES}, the rest counted. */
+function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, LISTED_NAMES).map((n) => JSON.stringify(n.slice(0, 120)));
+  const more = names.length > LISTED_NAMES ? `, and ${names.length - LISTED_NAMES} more` : '';
+  return `${shown.join(', ')}${more}`;
+}
+
+function checkFamily(fn: string, family: unknown): HuggingFaceFamily {
+  if (typeof family !== 'string' || !FAMILIES.includes(family)) {
+    throw new TfjsBlocksError(
+      fn,
+      'family',
+      `one of ${FAMILIES.map((f) => `'${f}'`).join(', ')}`,
+      describeValue(family),
+    );
+  }
+  return family as HuggingFaceFamily;
+}
+
+/** The sizes the name map and the shapes read: whole numbers, heads that divide the width. */
+function checkConfig(fn: string, config: unknown): DecoderLmConfig {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new TfjsBlocksError(fn, 'config', 'a DecoderLmConfig', describeValue(config));
+  }
+  const c = config as DecoderLmConfig;
+  checkInteger(fn, 'config.vocabSize', c.vocabSize, 1);
+  checkInteger(fn, 'config.maxLength', c.maxLength, 1);
+  checkInteger(fn, 'config.numLayers', c.numLayers, 1);
+  const block = c.block as unknown;
+  if (block === null || typeof block !== 'object') {
+    throw new TfjsBlocksError(fn, 'config.block', 'a block config', describeValue(block));
+  }
+  const d = checkInteger(fn, 'config.block.dModel', c.block.dModel, 1);
+  const heads = checkInteger(fn, 'config.block.numHeads', c.block.numHeads, 1);
+  if (d % heads !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.block.numHeads',
+      `a divisor of config.block.dModel (${d}), so that heads have a whole size`,
+      String(heads),
+    );
+  }
+  const kv = checkInteger(fn, 'config.block.numKvHeads', c.block.numKvHeads ?? heads, 1);
+  if (heads % kv !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.block.numKvHeads',
+      `a divisor of config.block.numHeads (${heads})`,
+      String(kv),
+    );
+  }
+  checkInteger(fn, 'config.block.feedForward.hidden', c.block.feedForward?.hidden, 1);
+  return c;
+}
+
 function setPath(root: Record<string, unknown>, path: string[], value: unknown): void {
   let node = root;
   path.slice(0, -1).forEach((key, i) => {
@@ -74,9 +186,13 @@ function setPath(root: Record<string, unknown>, path: string[], value: unknown):
   node[path[path.length - 1]!] = value;
 }
 
+/** The value at `path`, through own keys only; `undefined` where a step is missing. */
 function getPath(root: unknown, path: string[]): unknown {
   return path.reduce<unknown>(
-    (node, key) => (node as Record<string, unknown> | undefined)?.[key],
+    (node, key) =>
+      node !== null && typeof node === 'object'
+        ? ownEntry(node as Record<string, unknown>, key)
+        : undefined,
     root,
   );
 }
@@ -85,9 +201,11 @@ function getPath(root: unknown, path: string[]): unknown {
  * Builds {@link DecoderLmParams} from a Hugging Face GPT-2 or Llama state
  * dict (e.g. read with `readSafetensorsFile`): GPT-2's Conv1D weights are
  * already `[in, out]` and its `c_attn` is split into q, k, v; Llama's
- * `Linear` weights are transposed. Every tensor is checked by name and shape
- * before anything is built, so a bad checkpoint loads nothing. The returned
- * tensors are new; the state dict stays the caller's.
+ * `Linear` weights are transposed. Every tensor is checked by name, shape
+ * and dtype (float32) before anything is built, and tensors the config has
+ * no place for are an error unless `options.ignoreExtraTensors` (see
+ * {@link FromHuggingFaceOptions}), so a bad checkpoint loads nothing. The
+ * returned tensors are new; the state dict stays the caller's.
  *
  * @example
  * ```ts
@@ -99,25 +217,58 @@ export function fromHuggingFace(
   family: HuggingFaceFamily,
   config: DecoderLmConfig,
   stateDict: TensorMap,
+  options?: FromHuggingFaceOptions,
 ): DecoderLmParams {
   const fn = 'fromHuggingFace';
+  checkFamily(fn, family);
+  checkConfig(fn, config);
+  if (stateDict === null || typeof stateDict !== 'object' || Array.isArray(stateDict)) {
+    throw new TfjsBlocksError(
+      fn,
+      'stateDict',
+      'a record of named tensors',
+      describeValue(stateDict),
+    );
+  }
+  checkOptionKeys(fn, options, FROM_OPTIONS);
   const expected = expectedShapes(family, config);
   for (const { hf } of entries(family, config)) {
-    const t = stateDict[hf];
+    const t = ownEntry(stateDict, hf);
     const shape = expected[hf]!;
-    if (!t)
+    if (t === undefined)
       throw new TfjsBlocksError(
         fn,
         `stateDict["${hf}"]`,
         `a tensor of shape ${formatShape(shape)}`,
         'nothing',
       );
+    if (!(t instanceof Tensor) || t.isDisposed || t.dtype !== 'float32') {
+      const got = t instanceof Tensor && t.isDisposed ? 'a disposed tensor' : describeValue(t);
+      throw new TfjsBlocksError(
+        fn,
+        `stateDict["${hf}"]`,
+        `a float32 tensor of shape ${formatShape(shape)}`,
+        got,
+      );
+    }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new TfjsBlocksError(
         fn,
         `stateDict["${hf}"]`,
         `shape ${formatShape(shape)}`,
         `shape ${formatShape(t.shape)}`,
+      );
+    }
+  }
+  if (!options?.ignoreExtraTensors) {
+    const buffers = knownBuffers(family, config);
+    const extra = Object.keys(stateDict).filter((n) => !hasName(expected, n) && !buffers.has(n));
+    if (extra.length > 0) {
+      throw new TfjsBlocksError(
+        fn,
+        'stateDict',
+        `only tensors a ${config.numLayers}-layer ${family} config maps (pass options.ignoreExtraTensors to load anyway)`,
+        `${extra.length} more: ${listNames(extra)}`,
       );
     }
   }
@@ -161,7 +312,7 @@ function expectedShapes(
   const headDim = d / heads;
   const kv = (config.block.numKvHeads ?? heads) * headDim;
   const hidden = config.block.feedForward.hidden;
-  const shapes: Record<string, number[]> = {};
+  const shapes = emptyRecord<number[]>();
   for (const { hf } of entries(family, config)) {
     const name = hf.split('.').slice(-2).join('.');
     const table: Record<string, number[]> = {
@@ -192,6 +343,8 @@ function expectedShapes(
  * Exports {@link DecoderLmParams} under Hugging Face's names and layouts
  * (the inverse of {@link fromHuggingFace}), ready for `writeSafetensorsFile`
  * and `transformers`' `from_pretrained` (with a matching `config.json`).
+ * Every parameter the config maps must be a live tensor of `params`; a
+ * missing one is named before any tensor is made.
  *
  * @example
  * ```ts
@@ -203,27 +356,39 @@ export function toHuggingFace(
   config: DecoderLmConfig,
   params: DecoderLmParams,
 ): TensorMap {
-  return tidy(() => {
-    const out: TensorMap = {};
-    for (const { hf, path, transposed } of entries(family, config)) {
-      if (path[path.length - 2] === 'qkv') {
-        const part = path[path.length - 1]!;
-        const base = path.slice(0, -2);
-        const pieces = ['query', 'key', 'value'].map(
-          (n) => getPath(params, [...base, n, part]) as Tensor,
-        );
-        out[hf] = concat(pieces, pieces[0]!.rank - 1);
-      } else {
-        const t = getPath(params, path) as Tensor;
-        if (!t)
-          throw new TfjsBlocksError(
-            'toHuggingFace',
-            `params.${path.join('.')}`,
-            'a tensor',
-            'nothing',
-          );
-        out[hf] = transposed ? transpose(t) : clone(t);
+  const fn = 'toHuggingFace';
+  checkFamily(fn, family);
+  checkConfig(fn, config);
+  if (params === null || typeof params !== 'object') {
+    throw new TfjsBlocksError(fn, 'params', 'DecoderLmParams', describeValue(params));
+  }
+  // Every source tensor, found before any is made.
+  const sources = entries(family, config).map(({ hf, path, transposed }) => {
+    const qkv = path[path.length - 2] === 'qkv';
+    const base = path.slice(0, -2);
+    const part = path[path.length - 1]!;
+    const paths = qkv ? ['query', 'key', 'value'].map((n) => [...base, n, part]) : [path];
+    const tensors = paths.map((p) => {
+      const t = getPath(params, p);
+      if (!(t instanceof Tensor) || t.isDisposed) {
+        const got =
+          t === undefined
+            ? 'nothing'
+            : t instanceof Tensor
+              ? 'a disposed tensor'
+              : describeValue(t);
+        throw new TfjsBlocksError(fn, `params.${p.join('.')}`, 'a tensor', got);
       }
+      return t;
+    });
+    return { hf, qkv, transposed, tensors };
+  });
+  return tidy(() => {
+    const out = emptyRecord<Tensor>();
+    for (const { hf, qkv, transposed, tensors } of sources) {
+      const t = tensors[0]!;
+      if (qkv) out[hf] = concat(tensors, t.rank - 1);
+      else out[hf] = transposed ? transpose(t) : clone(t);
     }
     return out;
   });

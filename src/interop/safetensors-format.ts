@@ -11,6 +11,8 @@
  */
 import { type DataType, type Tensor, tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { describeValue, truncateForMessage } from '../internal/checks';
+import { emptyRecord, hasName } from '../internal/records';
 import { bfloat16ToFloat32, float16ToFloat32 } from './half-precision';
 
 /**
@@ -92,6 +94,23 @@ const WRITE_DTYPES: Partial<Record<DataType, SafetensorsDtype>> = {
  * @internal Shared by the interop modules; not exported from the package.
  */
 export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * The most tensors a reader accepts from one file unless told otherwise
+ * (`options.maxTensors`). Each tensor costs a tfjs tensor and its
+ * bookkeeping (about 1.4 KB even when empty), so a hostile header of a
+ * million empty tensors would cost gigabytes before any check on the data.
+ * Real checkpoints stay far below: Hugging Face shards hold a few hundred to
+ * ~10,000 tensors each, and even DeepSeek-V3 (671B parameters, 256 experts in
+ * 58 layers) merged into a single file would hold about 91,000.
+ *
+ * @example
+ * ```ts
+ * parseHeader(json, bufferBytes, 'parseSafetensors', DEFAULT_MAX_TENSORS);
+ * ```
+ *
+ * @internal Shared by the interop modules; not exported from the package.
+ */
+export const DEFAULT_MAX_TENSORS = 100_000;
 const METADATA_KEY = '__metadata__';
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -127,6 +146,23 @@ export function readHeaderLength(prefix: Uint8Array, fileBytes: number, fn: stri
   return Number(n);
 }
 
+/**
+ * A header value for a message: JSON when it is a string (cut short) or a
+ * short list of numbers, else described. A header may hold megabytes: it is
+ * never stringified whole.
+ */
+function quoteJson(x: unknown): string {
+  if (typeof x === 'string') return JSON.stringify(truncateForMessage(x));
+  if (
+    Array.isArray(x) &&
+    x.length <= 16 &&
+    x.every((v) => typeof v === 'number' || typeof v === 'boolean' || v === null)
+  ) {
+    return JSON.stringify(x);
+  }
+  return describeValue(x);
+}
+
 function isNonNegativeInteger(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
@@ -134,13 +170,16 @@ function isNonNegativeInteger(x: unknown): x is number {
 /**
  * Parses and validates the JSON header: every entry's dtype, shape and
  * offsets, that each entry's byte length matches its shape and dtype, and
- * that the entries cover the `bufferBytes`-byte buffer exactly.
+ * that the entries cover the `bufferBytes`-byte buffer exactly, and that
+ * there are at most `maxTensors` of them (checked before any entry is).
+ * Tensor names may be any string (`__proto__` included): the metadata
+ * record has no prototype.
  *
  * @returns the entries, sorted by offset, and the string metadata.
  *
  * @example
  * ```ts
- * const { entries, metadata } = parseHeader(jsonBytes, fileBytes - 8 - n, 'parseSafetensors');
+ * const { entries, metadata } = parseHeader(jsonBytes, fileBytes - 8 - n, 'parseSafetensors', 100_000);
  * ```
  *
  * @internal Shared by the interop modules; not exported from the package.
@@ -149,6 +188,7 @@ export function parseHeader(
   json: Uint8Array,
   bufferBytes: number,
   fn: string,
+  maxTensors: number,
 ): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
@@ -162,23 +202,29 @@ export function parseHeader(
     );
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    throw new TfjsBlocksError(fn, 'header', 'a JSON object', JSON.stringify(header));
+    throw new TfjsBlocksError(fn, 'header', 'a JSON object', quoteJson(header));
   }
-  const metadata: Record<string, string> = {};
+  // JSON.parse makes every name an own key, `__proto__` included.
+  const names = Object.keys(header);
+  const count = names.length - (hasName(header, METADATA_KEY) ? 1 : 0);
+  if (count > maxTensors) {
+    throw new TfjsBlocksError(
+      fn,
+      'header',
+      `at most ${maxTensors} tensors (options.maxTensors)`,
+      `${count} tensors`,
+    );
+  }
+  const metadata = emptyRecord<string>();
   const entries: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === METADATA_KEY) {
       if (info === null || typeof info !== 'object' || Array.isArray(info)) {
-        throw new TfjsBlocksError(fn, METADATA_KEY, 'an object of strings', JSON.stringify(info));
+        throw new TfjsBlocksError(fn, METADATA_KEY, 'an object of strings', quoteJson(info));
       }
       for (const [key, value] of Object.entries(info)) {
         if (typeof value !== 'string') {
-          throw new TfjsBlocksError(
-            fn,
-            `${METADATA_KEY}.${key}`,
-            'a string',
-            JSON.stringify(value),
-          );
+          throw new TfjsBlocksError(fn, `${METADATA_KEY}.${key}`, 'a string', quoteJson(value));
         }
         metadata[key] = value;
       }
@@ -219,16 +265,17 @@ function parseEntry(
 ): SafetensorsEntry {
   const arg = `tensor "${name}"`;
   if (info === null || typeof info !== 'object' || Array.isArray(info)) {
-    throw new TfjsBlocksError(fn, arg, '{dtype, shape, data_offsets}', JSON.stringify(info));
+    throw new TfjsBlocksError(fn, arg, '{dtype, shape, data_offsets}', quoteJson(info));
   }
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+  // Own keys only: `constructor` or `toString` is no dtype.
+  if (typeof dtype !== 'string' || !hasName(DTYPE_BYTES, dtype)) {
     const why = UNSUPPORTED_DTYPES.has(dtype as string) ? ' (no tfjs dtype holds it)' : '';
     throw new TfjsBlocksError(
       fn,
       `${arg}.dtype`,
       `one of ${Object.keys(DTYPE_BYTES).join(', ')}`,
-      `${JSON.stringify(dtype)}${why}`,
+      `${quoteJson(dtype)}${why}`,
     );
   }
   if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
@@ -236,7 +283,7 @@ function parseEntry(
       fn,
       `${arg}.shape`,
       'an array of non-negative integers',
-      JSON.stringify(shape),
+      quoteJson(shape),
     );
   }
   if (
@@ -249,7 +296,7 @@ function parseEntry(
       fn,
       `${arg}.data_offsets`,
       '[begin, end] with 0 <= begin <= end',
-      JSON.stringify(offsets),
+      quoteJson(offsets),
     );
   }
   const [begin, end] = offsets as [number, number];
@@ -382,20 +429,21 @@ export function planWrite(
   metadata: Record<string, string> | undefined,
   fn: string,
 ): { header: Uint8Array; parts: PlannedTensor[]; totalBytes: number } {
-  const json: Record<string, unknown> = {};
+  // No prototype: a tensor named `__proto__` is written as an entry like any other.
+  const json = emptyRecord<unknown>();
   if (metadata !== undefined) {
-    if (metadata === null || typeof metadata !== 'object') {
-      throw new TfjsBlocksError(fn, 'metadata', 'an object of strings', String(metadata));
+    if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
+      throw new TfjsBlocksError(fn, 'metadata', 'an object of strings', describeValue(metadata));
     }
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') {
-        throw new TfjsBlocksError(fn, `metadata.${key}`, 'a string', JSON.stringify(value));
+        throw new TfjsBlocksError(fn, `metadata.${key}`, 'a string', quoteJson(value));
       }
     }
     json[METADATA_KEY] = metadata;
   }
-  if (tensors === null || typeof tensors !== 'object') {
-    throw new TfjsBlocksError(fn, 'tensors', 'a record of tensors', String(tensors));
+  if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
+    throw new TfjsBlocksError(fn, 'tensors', 'a record of tensors', describeValue(tensors));
   }
   const parts: PlannedTensor[] = [];
   let offset = 0;
@@ -404,7 +452,7 @@ export function planWrite(
       throw new TfjsBlocksError(fn, 'tensors', `no tensor named "${METADATA_KEY}"`, 'one');
     }
     if (t === null || typeof t !== 'object' || !('dtype' in t) || !('dataSync' in t)) {
-      throw new TfjsBlocksError(fn, `tensors["${name}"]`, 'a tensor', String(t));
+      throw new TfjsBlocksError(fn, `tensors["${name}"]`, 'a tensor', describeValue(t));
     }
     const dtype = WRITE_DTYPES[t.dtype];
     if (dtype === undefined) {

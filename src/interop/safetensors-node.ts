@@ -8,7 +8,9 @@ import { resolve } from 'node:path';
 import { dispose, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { writeAll, writeFileAtomically } from '../internal/atomic-files';
-import type { SafetensorsContents } from './safetensors';
+import { describeValue } from '../internal/checks';
+import { emptyRecord } from '../internal/records';
+import { readLimit, type SafetensorsContents, type SafetensorsReadOptions } from './safetensors';
 import { decodeTensor, parseHeader, planWrite, readHeaderLength } from './safetensors-format';
 
 async function readExactly(
@@ -39,8 +41,10 @@ async function readExactly(
  * conversion of that tensor alone).
  *
  * @param path - the file.
- * @returns new tensors (the caller disposes them) and the metadata.
- * @throws TfjsBlocksError on a truncated or malformed file.
+ * @param options - `maxTensors` (default 100,000), as `parseSafetensors`'s.
+ * @returns new tensors (the caller disposes them, in a record with no
+ *   prototype, so any tensor name is safe) and the metadata.
+ * @throws TfjsBlocksError on a truncated or malformed file, or one with more than `maxTensors` tensors.
  *
  * @example
  * ```ts
@@ -49,13 +53,17 @@ async function readExactly(
  * const { tensors, metadata } = await readSafetensorsFile('model.safetensors');
  * ```
  */
-export async function readSafetensorsFile(path: string): Promise<SafetensorsContents> {
+export async function readSafetensorsFile(
+  path: string,
+  options?: SafetensorsReadOptions,
+): Promise<SafetensorsContents> {
   const fn = 'readSafetensorsFile';
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TfjsBlocksError(fn, 'path', 'a non-empty string', String(path));
+    throw new TfjsBlocksError(fn, 'path', 'a non-empty string', describeValue(path));
   }
+  const maxTensors = readLimit(fn, options);
   const handle = await open(resolve(path), 'r');
-  const tensors: Record<string, Tensor> = {};
+  const tensors = emptyRecord<Tensor>();
   try {
     const fileBytes = (await handle.stat()).size;
     const prefix = new Uint8Array(8);
@@ -64,7 +72,7 @@ export async function readSafetensorsFile(path: string): Promise<SafetensorsCont
     const json = new Uint8Array(n);
     await readExactly(handle, json, 8, fn);
     const start = 8 + n;
-    const { entries, metadata } = parseHeader(json, fileBytes - start, fn);
+    const { entries, metadata } = parseHeader(json, fileBytes - start, fn, maxTensors);
     for (const entry of entries) {
       // A fresh ArrayBuffer is 8-byte aligned, so decodeTensor views it without a copy.
       const bytes = new Uint8Array(entry.end - entry.begin);
@@ -107,7 +115,7 @@ export async function writeSafetensorsFile(
 ): Promise<void> {
   const fn = 'writeSafetensorsFile';
   if (typeof path !== 'string' || path.length === 0) {
-    throw new TfjsBlocksError(fn, 'path', 'a non-empty string', String(path));
+    throw new TfjsBlocksError(fn, 'path', 'a non-empty string', describeValue(path));
   }
   const { header, parts } = planWrite(tensors, metadata, fn);
   await writeFileAtomically(resolve(path), async (handle) => {

@@ -7,7 +7,15 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { dispose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { decodeTensor, parseHeader, planWrite, readHeaderLength } from './safetensors-format';
+import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { emptyRecord } from '../internal/records';
+import {
+  DEFAULT_MAX_TENSORS,
+  decodeTensor,
+  parseHeader,
+  planWrite,
+  readHeaderLength,
+} from './safetensors-format';
 
 /**
  * What {@link parseSafetensors} returns.
@@ -18,10 +26,47 @@ import { decodeTensor, parseHeader, planWrite, readHeaderLength } from './safete
  * ```
  */
 export interface SafetensorsContents {
-  /** Every tensor by name, new (the caller disposes them). */
+  /**
+   * Every tensor by name, new (the caller disposes them). A record with no
+   * prototype: a tensor may be named `__proto__`, `constructor` or
+   * `toString`, as Python writes them, and nothing else is inherited.
+   */
   tensors: Record<string, Tensor>;
-  /** The `__metadata__` strings (`{}` when absent). */
+  /** The `__metadata__` strings (empty when absent; no prototype either). */
   metadata: Record<string, string>;
+}
+
+/**
+ * Options of the safetensors readers ({@link parseSafetensors},
+ * {@link loadSafetensorsFromResponse}, and `readSafetensorsFile` in
+ * `tfjs-blocks/node`).
+ *
+ * @example
+ * ```ts
+ * const { tensors } = parseSafetensors(bytes, { maxTensors: 500_000 });
+ * ```
+ */
+export interface SafetensorsReadOptions {
+  /**
+   * The most tensors a file may hold; a header with more is rejected before
+   * any tensor is made (each costs about 1.4 KB of bookkeeping even when
+   * empty). Default `100000`: Hugging Face shards hold up to ~10,000 tensors
+   * and a whole DeepSeek-V3 in one file about 91,000.
+   */
+  maxTensors?: number;
+}
+
+const READ_OPTIONS = optionKeys<SafetensorsReadOptions>({ maxTensors: true });
+
+/**
+ * Checks a reader's options and returns its tensor limit.
+ *
+ * @internal Shared by the safetensors readers; not exported from the package.
+ */
+export function readLimit(fn: string, options: SafetensorsReadOptions | undefined): number {
+  checkOptionKeys(fn, options, READ_OPTIONS);
+  const max = options?.maxTensors;
+  return max === undefined ? DEFAULT_MAX_TENSORS : checkInteger(fn, 'options.maxTensors', max, 0);
 }
 
 /**
@@ -34,8 +79,9 @@ export interface SafetensorsContents {
  * any tensor is made, and errors name the tensor at fault.
  *
  * @param buffer - the whole file.
+ * @param options - `maxTensors` (default 100,000), see {@link SafetensorsReadOptions}.
  * @returns new tensors (the caller disposes them) and the metadata.
- * @throws TfjsBlocksError on a truncated or malformed file.
+ * @throws TfjsBlocksError on a truncated or malformed file, or one with more than `maxTensors` tensors.
  *
  * @example
  * ```ts
@@ -45,16 +91,37 @@ export interface SafetensorsContents {
  * console.log(tensors['lm_head.weight'].shape, metadata.format);
  * ```
  */
-export function parseSafetensors(buffer: ArrayBuffer | Uint8Array): SafetensorsContents {
-  const fn = 'parseSafetensors';
+export function parseSafetensors(
+  buffer: ArrayBuffer | Uint8Array,
+  options?: SafetensorsReadOptions,
+): SafetensorsContents {
+  return parseWith('parseSafetensors', buffer, readLimit('parseSafetensors', options));
+}
+
+function parseWith(
+  fn: string,
+  buffer: ArrayBuffer | Uint8Array,
+  maxTensors: number,
+): SafetensorsContents {
   if (!(buffer instanceof ArrayBuffer) && !(buffer instanceof Uint8Array)) {
-    throw new TfjsBlocksError(fn, 'buffer', 'an ArrayBuffer or a Uint8Array', String(buffer));
+    throw new TfjsBlocksError(
+      fn,
+      'buffer',
+      'an ArrayBuffer or a Uint8Array',
+      describeValue(buffer),
+    );
   }
   const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer);
   const n = readHeaderLength(bytes, bytes.byteLength, fn);
   const start = 8 + n;
-  const { entries, metadata } = parseHeader(bytes.subarray(8, start), bytes.byteLength - start, fn);
-  const tensors: Record<string, Tensor> = {};
+  const { entries, metadata } = parseHeader(
+    bytes.subarray(8, start),
+    bytes.byteLength - start,
+    fn,
+    maxTensors,
+  );
+  // No prototype: a tensor named `__proto__` is stored as an entry, not as the prototype.
+  const tensors = emptyRecord<Tensor>();
   try {
     for (const entry of entries) {
       // A copy per tensor: the tensor must not keep the whole file alive.
@@ -107,6 +174,7 @@ export function serializeSafetensors(
  * {@link parseSafetensors}.
  *
  * @param response - a response whose body is the whole file.
+ * @param options - `maxTensors` (default 100,000), see {@link SafetensorsReadOptions}.
  * @returns new tensors (the caller disposes them) and the metadata.
  * @throws TfjsBlocksError when the response is not OK or the file is malformed.
  *
@@ -120,22 +188,20 @@ export function serializeSafetensors(
  */
 export async function loadSafetensorsFromResponse(
   response: Response,
+  options?: SafetensorsReadOptions,
 ): Promise<SafetensorsContents> {
+  const fn = 'loadSafetensorsFromResponse';
+  const maxTensors = readLimit(fn, options);
   if (!response || typeof response.arrayBuffer !== 'function') {
-    throw new TfjsBlocksError(
-      'loadSafetensorsFromResponse',
-      'response',
-      'a fetch Response',
-      String(response),
-    );
+    throw new TfjsBlocksError(fn, 'response', 'a fetch Response', describeValue(response));
   }
   if (!response.ok) {
     throw new TfjsBlocksError(
-      'loadSafetensorsFromResponse',
+      fn,
       'response',
       'a successful response',
       `status ${response.status} ${response.statusText} from ${response.url || 'an unknown URL'}`,
     );
   }
-  return parseSafetensors(await response.arrayBuffer());
+  return parseWith(fn, await response.arrayBuffer(), maxTensors);
 }

@@ -1,9 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { io } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { syncDirectory, writeAll } from '../internal/atomic-files';
+import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { hasName } from '../internal/records';
 
 /**
  * The topology file's name inside a model directory, as tfjs-node's
@@ -57,6 +70,8 @@ export interface NodeFileSystemOptions {
    */
   durable?: boolean;
 }
+
+const NODE_FILE_SYSTEM_OPTIONS = optionKeys<NodeFileSystemOptions>({ durable: true });
 
 /** The steps of a save, in order; tests stop a save after each of them. */
 export type SaveStep =
@@ -127,6 +142,15 @@ export class NodeFileSystem implements io.IOHandler {
         'path',
         'a non-empty string',
         describeValue(path),
+      );
+    }
+    checkOptionKeys('nodeFileSystem', options, NODE_FILE_SYSTEM_OPTIONS);
+    if (options.durable !== undefined && typeof options.durable !== 'boolean') {
+      throw new TfjsBlocksError(
+        'nodeFileSystem',
+        'options.durable',
+        'a boolean',
+        describeValue(options.durable),
       );
     }
     this.path = resolve(path);
@@ -300,11 +324,6 @@ async function step(name: SaveStep): Promise<void> {
   if (saveStepHook !== undefined) await saveStepHook(name);
 }
 
-function describeValue(x: unknown): string {
-  if (typeof x === 'string') return `'${x}'`;
-  return x === null ? 'null' : `${typeof x} ${String(x)}`;
-}
-
 function missing(path: string): string {
   return `'${path}', which does not exist`;
 }
@@ -359,7 +378,78 @@ async function readModelJson(
       `something else in '${path}'`,
     );
   }
+  if (manifest !== undefined) {
+    (manifest as io.WeightsManifestConfig).forEach((group, g) => {
+      group.weights.forEach((spec, i) => {
+        checkWeightSpec(fn, `${MODEL_JSON_FILE} weightsManifest[${g}].weights[${i}]`, spec, path);
+      });
+    });
+  }
   return parsed as io.ModelJSON;
+}
+
+/** dtypes a weight spec (or its quantization) may name, by bytes per value. */
+const BYTES_PER_VALUE: Readonly<Record<string, number>> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  complex64: 8,
+  uint8: 1,
+  uint16: 2,
+  float16: 2,
+};
+
+/**
+ * Throws unless `spec` is a weight spec whose size can be computed: a name,
+ * a shape of non-negative integers, a known dtype (own keys only: a dtype
+ * `constructor` is no dtype), and a known quantization dtype if quantized.
+ */
+function checkWeightSpec(fn: string, argument: string, spec: unknown, path: string): void {
+  const where = ` in '${path}'`;
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    throw new TfjsBlocksError(
+      fn,
+      argument,
+      'a weight spec {name, shape, dtype}',
+      `${describeValue(spec)}${where}`,
+    );
+  }
+  const { name, shape, dtype, quantization } = spec as Record<string, unknown>;
+  if (typeof name !== 'string') {
+    throw new TfjsBlocksError(fn, `${argument}.name`, 'a string', `${describeValue(name)}${where}`);
+  }
+  if (
+    !Array.isArray(shape) ||
+    !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)
+  ) {
+    const got =
+      Array.isArray(shape) && shape.length <= 8 ? `[${shape.join(', ')}]` : describeValue(shape);
+    throw new TfjsBlocksError(
+      fn,
+      `${argument}.shape`,
+      'an array of non-negative integers',
+      `${got}${where}`,
+    );
+  }
+  const dtypes = [...Object.keys(BYTES_PER_VALUE), 'string'];
+  if (typeof dtype !== 'string' || !(hasName(BYTES_PER_VALUE, dtype) || dtype === 'string')) {
+    throw new TfjsBlocksError(
+      fn,
+      `${argument}.dtype`,
+      `one of ${dtypes.join(', ')}`,
+      `${describeValue(dtype)}${where}`,
+    );
+  }
+  if (quantization === undefined) return;
+  const qDtype = (quantization as { dtype?: unknown } | null)?.dtype;
+  if (typeof qDtype !== 'string' || !['uint8', 'uint16', 'float16'].includes(qDtype)) {
+    throw new TfjsBlocksError(
+      fn,
+      `${argument}.quantization.dtype`,
+      'one of uint8, uint16, float16',
+      `${describeValue(qDtype)}${where}`,
+    );
+  }
 }
 
 /** Whether the model's weights all live in `file`, and only there. */
@@ -394,16 +484,6 @@ function modelJsonFor(artifacts: io.ModelArtifacts): io.ModelJSON {
   return modelJson;
 }
 
-const BYTES_PER_VALUE = {
-  float32: 4,
-  int32: 4,
-  bool: 1,
-  complex64: 8,
-  uint8: 1,
-  uint16: 2,
-  float16: 2,
-};
-
 /** Bytes a group's specs occupy, or `undefined` when a string tensor makes it data-dependent. */
 function expectedBytes(specs: io.WeightsManifestEntry[]): number | undefined {
   let total = 0;
@@ -411,7 +491,7 @@ function expectedBytes(specs: io.WeightsManifestEntry[]): number | undefined {
     const dtype = spec.quantization?.dtype ?? spec.dtype;
     if (dtype === 'string') return undefined;
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    total += size * BYTES_PER_VALUE[dtype];
+    total += size * BYTES_PER_VALUE[dtype]!;
   }
   return total;
 }
@@ -423,16 +503,19 @@ async function readWeights(
   const fn = 'NodeFileSystem.load';
   const specs: io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];
+  // Symlinks are followed: the check that a file stays inside is made on real paths.
+  const realDir = await realpath(dir);
   for (const [g, group] of manifest.entries()) {
     let groupBytes = 0;
     for (const [i, file] of group.paths.entries()) {
       const argument = `weightsManifest[${g}].paths[${i}]`;
-      const path = resolve(dir, file);
-      const rel = relative(dir, path);
-      if (rel.startsWith('..') || isAbsolute(rel)) {
-        throw new TfjsBlocksError(fn, argument, 'a path inside the model directory', `'${file}'`);
+      const inside = 'a path inside the model directory';
+      if (file.length === 0) {
+        throw new TfjsBlocksError(fn, argument, 'a file name', "'' (the directory itself)");
       }
-      const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+      const path = resolve(dir, file);
+      if (!isInside(dir, path)) throw new TfjsBlocksError(fn, argument, inside, `'${file}'`);
+      const real = await realpath(path).catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'ENOENT') {
           throw new TfjsBlocksError(
             fn,
@@ -443,6 +526,13 @@ async function readWeights(
         }
         throw e;
       });
+      if (!isInside(realDir, real)) {
+        throw new TfjsBlocksError(fn, argument, inside, `'${file}', a link to '${real}'`);
+      }
+      if (!(await stat(real)).isFile()) {
+        throw new TfjsBlocksError(fn, argument, 'a weights file', `'${file}', not a file`);
+      }
+      const bytes = await readFile(real);
       groupBytes += bytes.byteLength;
       buffers.push(toArrayBuffer(bytes));
     }
@@ -458,6 +548,15 @@ async function readWeights(
     specs.push(...group.weights);
   }
   return [specs, buffers.length === 1 ? buffers[0]! : buffers];
+}
+
+/**
+ * Whether `path` lies strictly below `dir` (both absolute). A name such as
+ * `..weights.bin` is inside; only a `..` path segment leaves.
+ */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
 
 function toArrayBuffer(bytes: Buffer): ArrayBuffer {

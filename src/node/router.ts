@@ -1,5 +1,6 @@
 import { io } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { describeValue } from '../internal/checks';
 import { NodeFileSystem } from './file-system';
 
 /**
@@ -43,7 +44,7 @@ export function registerNodeFileSystemRouter(scheme: string = NODE_FILE_SYSTEM_S
       'registerNodeFileSystemRouter',
       'scheme',
       "a URL prefix ending in '://', such as 'node://'",
-      typeof scheme === 'string' ? `'${scheme}'` : typeof scheme,
+      describeValue(scheme),
     );
   }
   if (registered.has(scheme)) return;

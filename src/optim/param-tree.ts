@@ -1,5 +1,7 @@
 import { Tensor, type Variable, variable } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { emptyRecord, ownEntry } from '../internal/records';
 import type { TensorMap } from './types';
 
 /**
@@ -24,7 +26,8 @@ export type ParamTree =
  * `createOptimizer` work on. Numbers and other non-tensor leaves are left out;
  * {@link unflattenParams} puts them back from the template.
  *
- * The tensors are the record's own, not copies.
+ * The tensors are the record's own, not copies. The map has no prototype,
+ * so any key (`__proto__`, `constructor`) is an ordinary entry.
  *
  * @param params - a param record from an `init…` function (or any nesting of records and arrays).
  * @returns the tensors by dotted path.
@@ -39,7 +42,7 @@ export type ParamTree =
  * ```
  */
 export function flattenParams(params: unknown): TensorMap {
-  const flat: TensorMap = {};
+  const flat: TensorMap = emptyRecord();
   const walk = (node: unknown, path: string): void => {
     if (node instanceof Tensor) {
       flat[path] = node;
@@ -52,7 +55,7 @@ export function flattenParams(params: unknown): TensorMap {
       'flattenParams',
       'params',
       'a tensor, or a record or array holding tensors',
-      String(params),
+      describeValue(params),
     );
   }
   walk(params, '');
@@ -78,9 +81,11 @@ export function unflattenParams<T>(template: T, values: TensorMap): T {
   const fn = 'unflattenParams';
   const walk = (node: unknown, path: string): unknown => {
     if (node instanceof Tensor) {
-      const value = values[path];
+      // Own entries only: a path such as `constructor` is not read from Object.prototype.
+      const value = ownEntry(values, path);
       if (!(value instanceof Tensor)) {
-        throw new TfjsBlocksError(fn, `values["${path}"]`, 'a tensor', String(value));
+        const got = value === undefined ? 'nothing' : describeValue(value);
+        throw new TfjsBlocksError(fn, `values["${path}"]`, 'a tensor', got);
       }
       if (
         value.shape.length !== node.shape.length ||
@@ -105,7 +110,14 @@ export function unflattenParams<T>(template: T, values: TensorMap): T {
   return walk(template, '') as T;
 }
 
-/** Options of {@link paramsToVariables}. */
+/**
+ * Options of {@link paramsToVariables}.
+ *
+ * @example
+ * ```ts
+ * const options: ParamsToVariablesOptions = { trainable: false, namePrefix: 'teacher' };
+ * ```
+ */
 export interface ParamsToVariablesOptions {
   /** Whether the variables take gradients. Default `true`. */
   trainable?: boolean;
@@ -115,6 +127,11 @@ export interface ParamsToVariablesOptions {
    */
   namePrefix?: string;
 }
+
+const PARAMS_TO_VARIABLES_OPTIONS = optionKeys<ParamsToVariablesOptions>({
+  trainable: true,
+  namePrefix: true,
+});
 
 /** What {@link paramsToVariables} returns. */
 export interface TrainableParams<T> {
@@ -147,8 +164,9 @@ export function paramsToVariables<T>(
   params: T,
   options: ParamsToVariablesOptions = {},
 ): TrainableParams<T> {
+  checkOptionKeys('paramsToVariables', options, PARAMS_TO_VARIABLES_OPTIONS);
   const trainable = options.trainable ?? true;
-  const variables: Record<string, Variable> = {};
+  const variables: Record<string, Variable> = emptyRecord();
   for (const [path, tensor] of Object.entries(flattenParams(params))) {
     variables[path] = variable(
       tensor,

@@ -1,12 +1,14 @@
 import { clone, keep, Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { formatShape } from '../internal/checks';
+import { describeValue, formatShape } from '../internal/checks';
+import { emptyRecord, hasName, ownEntry, recordFromEntries } from '../internal/records';
 import type { TensorMap } from './types';
 
 /**
  * Throws unless `actual` has exactly the names of `expected`, each a float32
  * tensor of the expected shape: a gradient map that does not fit its
- * parameters is caught here, by name.
+ * parameters is caught here, by name. Only own keys count, so names such as
+ * `constructor` or `toString` are never found on `Object.prototype`.
  */
 export function checkShapes(
   fn: string,
@@ -20,13 +22,13 @@ export function checkShapes(
       fn,
       what,
       `a map of named tensors like ${expectedWhat}`,
-      String(actual),
+      describeValue(actual),
     );
   }
   for (const [name, shape] of Object.entries(expected)) {
-    const a = actual[name];
+    const a = ownEntry(actual, name);
     if (!(a instanceof Tensor)) {
-      const got = a === undefined ? 'nothing' : String(a);
+      const got = a === undefined ? 'nothing' : describeValue(a);
       throw new TfjsBlocksError(
         fn,
         `${what}.${name}`,
@@ -47,7 +49,7 @@ export function checkShapes(
     }
   }
   for (const name of Object.keys(actual)) {
-    if (!(name in expected)) {
+    if (!hasName(expected, name)) {
       const names = Object.keys(expected).join(', ');
       throw new TfjsBlocksError(
         fn,
@@ -59,9 +61,9 @@ export function checkShapes(
   }
 }
 
-/** The shapes of a tensor map, by name. */
+/** The shapes of a tensor map, by name (a record with no prototype). */
 export function shapesOf(map: TensorMap): Record<string, number[]> {
-  return Object.fromEntries(Object.entries(map).map(([name, t]) => [name, [...t.shape]]));
+  return recordFromEntries(Object.entries(map).map(([name, t]) => [name, [...t.shape]]));
 }
 
 /** {@link checkShapes} against another tensor map's names and shapes. */
@@ -75,15 +77,19 @@ export function checkSameStructure(
   checkShapes(fn, what, actual, shapesOf(expected), expectedWhat);
 }
 
-/** Applies `f` to each entry of `map` (and the same-named entries of `others`). */
+/**
+ * Applies `f` to each entry of `map` (and the same-named own entries of
+ * `others`). The result has no prototype, so a parameter named `__proto__`
+ * is an entry like any other.
+ */
 export function mapTensors(
   map: TensorMap,
   f: (x: Tensor, name: string, ...others: Tensor[]) => Tensor,
   ...others: TensorMap[]
 ): TensorMap {
-  const out: TensorMap = {};
+  const out = emptyRecord<Tensor>();
   for (const [name, x] of Object.entries(map)) {
-    out[name] = f(x, name, ...others.map((o) => o[name]!));
+    out[name] = f(x, name, ...others.map((o) => ownEntry(o, name)!));
   }
   return out;
 }

@@ -14,7 +14,14 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber, formatShape, sharedLeadingDim } from '../internal/checks';
+import {
+  checkInteger,
+  checkNumber,
+  describeValue,
+  formatShape,
+  sharedLeadingDim,
+} from '../internal/checks';
+import { hasName, ownEntry } from '../internal/records';
 import { sumTensors } from '../internal/reduce';
 import { splitSeed } from '../internal/seed';
 import { chain } from '../optim/chain';
@@ -34,11 +41,6 @@ export interface DifferentiallyPrivateAggregateOptions {
   seed: number;
 }
 
-function describe(x: unknown): string {
-  if (x instanceof Tensor) return `a ${x.dtype} tensor of shape ${formatShape(x.shape)}`;
-  return x === null ? 'null' : typeof x;
-}
-
 /** Checks the per-example gradients (and the params, if given); returns the batch size. */
 function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undefined): number {
   if (grads === null || typeof grads !== 'object' || Object.keys(grads).length === 0) {
@@ -46,12 +48,12 @@ function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undef
       fn,
       'grads',
       'a non-empty map of per-example gradients [batch, ...param.shape]',
-      describe(grads),
+      describeValue(grads),
     );
   }
   for (const [name, g] of Object.entries(grads)) {
     if (!(g instanceof Tensor) || g.isDisposed || g.dtype !== 'float32' || g.rank < 1) {
-      const got = g instanceof Tensor && g.isDisposed ? 'a disposed tensor' : describe(g);
+      const got = g instanceof Tensor && g.isDisposed ? 'a disposed tensor' : describeValue(g);
       throw new TfjsBlocksError(
         fn,
         `grads.${name}`,
@@ -60,7 +62,8 @@ function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undef
       );
     }
     if (params !== undefined) {
-      const p = params[name];
+      // Own entries only: a gradient named `toString` has no inherited parameter.
+      const p = ownEntry(params, name);
       const shape = g.shape.slice(1);
       if (!(p instanceof Tensor)) {
         throw new TfjsBlocksError(
@@ -82,7 +85,7 @@ function checkPerExample(fn: string, grads: TensorMap, params: TensorMap | undef
   }
   const batch = sharedLeadingDim(fn, 'grads', grads);
   if (params !== undefined) {
-    const absent = Object.keys(params).find((n) => !(n in grads));
+    const absent = Object.keys(params).find((n) => !hasName(grads, n));
     if (absent !== undefined) {
       throw new TfjsBlocksError(
         fn,

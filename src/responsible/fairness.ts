@@ -1,5 +1,6 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { describeValue, truncateForMessage } from '../internal/checks';
 
 /**
  * Binary labels or predictions: `0`/`1` numbers, booleans, or a tensor of
@@ -61,11 +62,15 @@ export interface GroupConfusionMetrics {
   overall: ConfusionMetrics;
 }
 
-function describe(x: unknown): string {
-  if (x instanceof Tensor) return `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`;
-  if (Array.isArray(x)) return `an array of length ${x.length}`;
-  if (typeof x === 'string') return JSON.stringify(x);
-  return String(x);
+/**
+ * One sample's value or a group label as a message quotes it (`"a"`, `2`,
+ * `true`, a string cut short); anything else through the shared
+ * {@link describeValue}, which never prints a buffer.
+ */
+function quoteSample(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(truncateForMessage(v));
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return describeValue(v);
 }
 
 function readValues(fn: string, name: string, x: unknown): readonly unknown[] {
@@ -77,14 +82,14 @@ function readValues(fn: string, name: string, x: unknown): readonly unknown[] {
     return Array.from(x.dataSync() as ArrayLike<unknown>);
   }
   if (Array.isArray(x)) return x;
-  throw new TfjsBlocksError(fn, name, 'an array or tensor', describe(x));
+  throw new TfjsBlocksError(fn, name, 'an array or tensor', describeValue(x));
 }
 
 function readBinary(fn: string, name: string, x: unknown): boolean[] {
   return readValues(fn, name, x).map((v, i) => {
     if (v === 1 || v === true) return true;
     if (v === 0 || v === false) return false;
-    throw new TfjsBlocksError(fn, `${name}[${i}]`, '0, 1, true or false', describe(v));
+    throw new TfjsBlocksError(fn, `${name}[${i}]`, '0, 1, true or false', quoteSample(v));
   });
 }
 
@@ -92,7 +97,7 @@ function readGroups(fn: string, name: string, x: unknown): GroupLabel[] {
   return readValues(fn, name, x).map((v, i) => {
     if (typeof v === 'string' || typeof v === 'boolean') return v;
     if (typeof v === 'number' && !Number.isNaN(v)) return v;
-    throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a string, number or boolean', describe(v));
+    throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a string, number or boolean', quoteSample(v));
   });
 }
 
@@ -145,7 +150,12 @@ function computeGroups(
   if (options.groups !== undefined) {
     for (const g of readGroups(fn, 'options.groups', options.groups as unknown)) {
       if (counts.has(g)) {
-        throw new TfjsBlocksError(fn, 'options.groups', 'distinct values', `${describe(g)} twice`);
+        throw new TfjsBlocksError(
+          fn,
+          'options.groups',
+          'distinct values',
+          `${quoteSample(g)} twice`,
+        );
       }
       counts.set(g, [0, 0, 0, 0]);
     }
@@ -159,7 +169,7 @@ function computeGroups(
           fn,
           `sensitiveFeatures[${i}]`,
           'one of options.groups',
-          describe(groups[i]),
+          quoteSample(groups[i]),
         );
       }
       c = [0, 0, 0, 0];
@@ -176,7 +186,7 @@ function computeGroups(
         fn,
         'options.groups',
         'groups with at least one sample',
-        `${describe(g)} with none`,
+        `${quoteSample(g)} with none`,
       );
     }
   }

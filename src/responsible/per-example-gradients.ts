@@ -17,7 +17,7 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape, sharedLeadingDim } from '../internal/checks';
+import { checkInteger, describeValue, sharedLeadingDim } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { type LinearParams, linear } from '../nn/linear';
 import type { TensorMap } from '../optim/types';
@@ -54,14 +54,14 @@ export interface PerExampleGradientsOptions {
   microbatchSize?: number;
 }
 
-function describe(x: unknown): string {
-  if (x instanceof Tensor) return `a ${x.dtype} tensor of shape ${formatShape(x.shape)}`;
-  return x === null ? 'null' : typeof x;
-}
-
 function checkParams(fn: string, params: unknown): string[] {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) {
-    throw new TfjsBlocksError(fn, 'params', 'a map of named float32 tensors', describe(params));
+    throw new TfjsBlocksError(
+      fn,
+      'params',
+      'a map of named float32 tensors',
+      describeValue(params),
+    );
   }
   const names = Object.keys(params);
   if (names.length === 0) {
@@ -70,7 +70,7 @@ function checkParams(fn: string, params: unknown): string[] {
   for (const name of names) {
     const p = (params as TensorMap)[name];
     if (!(p instanceof Tensor) || p.isDisposed || p.dtype !== 'float32') {
-      const got = p instanceof Tensor && p.isDisposed ? 'a disposed tensor' : describe(p);
+      const got = p instanceof Tensor && p.isDisposed ? 'a disposed tensor' : describeValue(p);
       throw new TfjsBlocksError(fn, `params.${name}`, 'a float32 tensor', got);
     }
   }
@@ -80,7 +80,7 @@ function checkParams(fn: string, params: unknown): string[] {
 /** Checks the batch tensors share a leading dimension and returns it. */
 function checkBatch(fn: string, batch: unknown): number {
   if (batch === null || typeof batch !== 'object' || Array.isArray(batch)) {
-    throw new TfjsBlocksError(fn, 'batch', 'a map of named tensors', describe(batch));
+    throw new TfjsBlocksError(fn, 'batch', 'a map of named tensors', describeValue(batch));
   }
   const entries = Object.entries(batch as TensorMap);
   if (entries.length === 0) {
@@ -88,7 +88,7 @@ function checkBatch(fn: string, batch: unknown): number {
   }
   for (const [name, t] of entries) {
     if (!(t instanceof Tensor) || t.isDisposed || t.rank === 0) {
-      const got = t instanceof Tensor && t.isDisposed ? 'a disposed tensor' : describe(t);
+      const got = t instanceof Tensor && t.isDisposed ? 'a disposed tensor' : describeValue(t);
       throw new TfjsBlocksError(fn, `batch.${name}`, 'a tensor of rank >= 1 [batch, ...]', got);
     }
   }
@@ -103,7 +103,7 @@ function checkLosses(fn: string, losses: unknown, size: number): Tensor {
       fn,
       'loss(params, batch, tape)',
       `a tensor of per-example losses of shape [${size}]`,
-      describe(losses),
+      describeValue(losses),
     );
   }
   return losses;

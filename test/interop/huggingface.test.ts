@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   decoderLm,
   fromHuggingFace,
   generate,
   gpt2Config,
   llamaConfig,
+  TfjsBlocksError,
   toHuggingFace,
 } from '../../src/index';
 import { readSafetensorsFile } from '../../src/node/index';
@@ -99,4 +100,105 @@ it('a failed load leaves no tensor behind', () => {
   );
   expect(tf.memory().numTensors).toBe(before);
   wte.dispose();
+});
+
+/** The error `call` throws (it must throw a TfjsBlocksError), checking that it leaks nothing. */
+function thrownWithoutLeak(call: () => unknown): TfjsBlocksError {
+  const before = tf.memory().numTensors;
+  try {
+    call();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TfjsBlocksError);
+    expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+    return e as TfjsBlocksError;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('fromHuggingFace rejects checkpoints the config does not describe', () => {
+  const gpt2Path = `${dir}gpt2.safetensors`;
+
+  it('extra tensors (a deeper checkpoint) are an error listing them, unless ignoreExtraTensors', async () => {
+    const stateDict = (await readSafetensorsFile(gpt2Path)).tensors;
+    const deeper = { ...stateDict };
+    for (const name of Object.keys(stateDict).filter((n) => n.startsWith('transformer.h.1.'))) {
+      deeper[name.replace('.h.1.', '.h.2.')] = stateDict[name]!;
+    }
+    const e = thrownWithoutLeak(() => fromHuggingFace('gpt2', configs.gpt2, deeper));
+    expect(e.argument).toBe('stateDict');
+    expect(e.actual).toMatch(/^12 more: "transformer\.h\.2\.attn\.c_attn\.bias", .*, and 4 more$/);
+    const params = fromHuggingFace('gpt2', configs.gpt2, deeper, { ignoreExtraTensors: true });
+    expect(params.blocks).toHaveLength(2);
+    tf.dispose(Object.values(flattenParams(params)));
+    tf.dispose(Object.values(stateDict));
+  });
+
+  it("known buffers (GPT-2's h.N.attn.bias, a tied lm_head) are not extra", async () => {
+    const stateDict = (await readSafetensorsFile(`${dir}gpt2.safetensors`)).tensors;
+    const mask = tf.ones([1, 1, s.maxLength, s.maxLength]);
+    const withBuffers = {
+      ...stateDict,
+      'transformer.h.0.attn.bias': mask,
+      'transformer.h.1.attn.masked_bias': mask,
+      'lm_head.weight': stateDict['transformer.wte.weight']!,
+    };
+    const params = fromHuggingFace('gpt2', configs.gpt2, withBuffers);
+    tf.dispose([mask, Object.values(flattenParams(params)), Object.values(stateDict)]);
+  });
+
+  it('a weight of another dtype is named (int32 weights used to fail only in the forward pass)', async () => {
+    const stateDict = (await readSafetensorsFile(`${dir}llama.safetensors`)).tensors;
+    const ints = tf.zeros([s.vocab, s.dModel], 'int32');
+    const e = thrownWithoutLeak(() =>
+      fromHuggingFace('llama', configs.llama, { ...stateDict, 'model.embed_tokens.weight': ints }),
+    );
+    expect(e.argument).toBe('stateDict["model.embed_tokens.weight"]');
+    expect(e.expected).toMatch(/^a float32 tensor/);
+    expect(e.actual).toBe(`a int32 tensor of shape [${s.vocab}, ${s.dModel}]`);
+    const notATensor = thrownWithoutLeak(() =>
+      fromHuggingFace('llama', configs.llama, { ...stateDict, 'model.norm.weight': [1] as never }),
+    );
+    expect(notATensor.argument).toBe('stateDict["model.norm.weight"]');
+    tf.dispose([ints, Object.values(stateDict)]);
+  });
+
+  it('a head size that is not whole, an unknown family, null inputs and unknown options', () => {
+    const llama = configs.llama;
+    const odd = { ...llama, block: { ...llama.block, numHeads: 6, numKvHeads: 2 } };
+    const cases: [() => unknown, string][] = [
+      [() => fromHuggingFace('llama', odd, {}), 'config.block.numHeads'],
+      [
+        () => fromHuggingFace('llama', { ...llama, block: { ...llama.block, numKvHeads: 3 } }, {}),
+        'config.block.numKvHeads',
+      ],
+      [() => fromHuggingFace('mistral' as never, llama, {}), 'family'],
+      [() => fromHuggingFace('llama', null as never, {}), 'config'],
+      [() => fromHuggingFace('llama', llama, null as never), 'stateDict'],
+      [
+        () => fromHuggingFace('llama', llama, {}, { ignoreExtraTensor: true } as never),
+        'options.ignoreExtraTensor',
+      ],
+      [() => toHuggingFace('llama', odd, {} as never), 'config.block.numHeads'],
+      [() => toHuggingFace('gpt-2' as never, configs.gpt2, {} as never), 'family'],
+      [() => toHuggingFace('llama', llama, null as never), 'params'],
+      [() => toHuggingFace('gpt2', configs.gpt2, {} as never), 'params.tokenEmbedding.table'],
+    ];
+    for (const [call, argument] of cases) {
+      expect(thrownWithoutLeak(call).argument, argument).toBe(argument);
+    }
+    const message = thrownWithoutLeak(cases[0]![0]).message;
+    expect(message).not.toMatch(/2\.666/);
+  });
+
+  it('toHuggingFace names a missing q/k/v piece before making any tensor', async () => {
+    const stateDict = (await readSafetensorsFile(`${dir}gpt2.safetensors`)).tensors;
+    const params = fromHuggingFace('gpt2', configs.gpt2, stateDict);
+    const attention = params.blocks[1]!.attention as unknown as Record<string, unknown>;
+    const key = attention.key;
+    delete attention.key;
+    const e = thrownWithoutLeak(() => toHuggingFace('gpt2', configs.gpt2, params));
+    expect(e.argument).toBe('params.blocks.1.attention.key.kernel');
+    attention.key = key;
+    tf.dispose([Object.values(flattenParams(params)), Object.values(stateDict)]);
+  });
 });

@@ -381,3 +381,182 @@ beforeAll(() => {
 afterAll(() => {
   expect(tf.getBackend()).toBe(backendBefore);
 });
+
+/** Read as a key, never as the accessor. */
+const PROTO = '__proto__';
+
+/** The error `call` throws (it must throw). */
+function thrown(call: () => unknown): TfjsBlocksError {
+  try {
+    call();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TfjsBlocksError);
+    return e as TfjsBlocksError;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('hostile names', () => {
+  // Bytes as Python's safetensors writes them: the header is plain JSON, and
+  // Python has no reason to avoid these names.
+  const header =
+    '{"__metadata__":{"__proto__":"meta","toString":"t"},' +
+    '"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},' +
+    '"constructor":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},' +
+    '"toString":{"dtype":"I32","shape":[1],"data_offsets":[8,12]}}';
+  const buffer = new Uint8Array(new Float32Array([1.5, -2, 0]).buffer);
+  new DataView(buffer.buffer).setInt32(8, 7, true);
+  const pythonBytes = () => makeFile(header, buffer);
+  const names = ['__proto__', 'constructor', 'toString'];
+
+  function checkContents({
+    tensors,
+    metadata,
+  }: {
+    tensors: Record<string, tf.Tensor>;
+    metadata: Record<string, string>;
+  }) {
+    expect(Object.getPrototypeOf(tensors)).toBe(null);
+    expect(Object.keys(tensors).sort()).toEqual(names);
+    const get = (name: string) => tensors[name]!;
+    expect(Array.from(get(PROTO).dataSync())).toEqual([1.5]);
+    expect(Array.from(get('constructor').dataSync())).toEqual([-2]);
+    expect(get('toString').dtype).toBe('int32');
+    expect(Array.from(get('toString').dataSync())).toEqual([7]);
+    expect(Object.hasOwn(metadata, PROTO)).toBe(true);
+    expect(metadata[PROTO]).toBe('meta');
+    expect(metadata.toString).toBe('t');
+  }
+
+  it('tensors named __proto__, constructor and toString round-trip through bytes, with no leak', () => {
+    const before = tf.memory().numTensors;
+    const first = parseSafetensors(pythonBytes());
+    checkContents(first);
+    const again = parseSafetensors(serializeSafetensors(first.tensors, first.metadata));
+    checkContents(again);
+    tf.dispose([Object.values(first.tensors), Object.values(again.tensors)]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('and through files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tfjs-blocks-st-'));
+    try {
+      await writeFile(join(dir, 'python.safetensors'), pythonBytes());
+      const before = tf.memory().numTensors;
+      const first = await readSafetensorsFile(join(dir, 'python.safetensors'));
+      checkContents(first);
+      await writeSafetensorsFile(join(dir, 'ours.safetensors'), first.tensors, first.metadata);
+      const again = await readSafetensorsFile(join(dir, 'ours.safetensors'));
+      checkContents(again);
+      tf.dispose([Object.values(first.tensors), Object.values(again.tensors)]);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a written tensor named __proto__ is an entry of the header, not lost', () => {
+    const t = tf.tensor1d([3]);
+    const tensors = JSON.parse('{"__proto__": 0}');
+    tensors[PROTO] = t;
+    const bytes = serializeSafetensors(tensors);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const written = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    expect(Object.keys(written)).toEqual([PROTO]);
+    const back = parseSafetensors(bytes).tensors;
+    expect(Array.from(back[PROTO]!.dataSync())).toEqual([3]);
+    tf.dispose([t, back[PROTO]!]);
+  });
+
+  for (const dtype of ['constructor', 'toString', '__proto__']) {
+    it(`rejects the dtype "${dtype}" (an inherited key, not a dtype)`, () => {
+      const file = makeFile(
+        `{"w":{"dtype":"${dtype}","shape":[1],"data_offsets":[0,4]}}`,
+        new Uint8Array(4),
+      );
+      const e = thrown(() => parseSafetensors(file));
+      expect(e.argument).toBe('tensor "w".dtype');
+      expect(e.actual).toBe(`"${dtype}"`);
+    });
+  }
+});
+
+describe('hostile sizes', () => {
+  /** A header of `count` zero-size tensors. */
+  const emptyTensors = (count: number) =>
+    makeFile(
+      Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [
+          `t${i}`,
+          { dtype: 'F32', shape: [0], data_offsets: [0, 0] },
+        ]),
+      ),
+    );
+
+  it('rejects more tensors than maxTensors (default 100,000) before making any', async () => {
+    const before = tf.memory().numTensors;
+    const e = thrown(() => parseSafetensors(emptyTensors(100_001)));
+    expect(e.argument).toBe('header');
+    expect(e.expected).toMatch(/at most 100000 tensors/);
+    expect(e.actual).toBe('100001 tensors');
+    expect(thrown(() => parseSafetensors(emptyTensors(4), { maxTensors: 3 })).actual).toBe(
+      '4 tensors',
+    );
+    const ok = parseSafetensors(emptyTensors(3), { maxTensors: 3 });
+    expect(Object.keys(ok.tensors)).toHaveLength(3);
+    tf.dispose(Object.values(ok.tensors));
+    const dir = await mkdtemp(join(tmpdir(), 'tfjs-blocks-st-'));
+    try {
+      await writeFile(join(dir, 'many.safetensors'), emptyTensors(4));
+      await expect(
+        readSafetensorsFile(join(dir, 'many.safetensors'), { maxTensors: 3 }),
+      ).rejects.toMatchObject({ argument: 'header', actual: '4 tensors' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await expect(
+      loadSafetensorsFromResponse(new Response(emptyTensors(4).buffer as ArrayBuffer), {
+        maxTensors: 3,
+      }),
+    ).rejects.toMatchObject({ argument: 'header' });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('rejects unknown and invalid reader options, naming the closest option', async () => {
+    const bytes = emptyTensors(1);
+    const e = thrown(() => parseSafetensors(bytes, { maxTensor: 3 } as never));
+    expect(e.argument).toBe('options.maxTensor');
+    expect(e.expected).toMatch(/did you mean 'maxTensors'/);
+    expect(thrown(() => parseSafetensors(bytes, { maxTensors: -1 })).argument).toBe(
+      'options.maxTensors',
+    );
+    await expect(
+      readSafetensorsFile('x.safetensors', { maxTensor: 3 } as never),
+    ).rejects.toMatchObject({
+      argument: 'options.maxTensor',
+    });
+    await expect(
+      loadSafetensorsFromResponse(new Response(bytes.buffer as ArrayBuffer), {
+        maxtensors: 3,
+      } as never),
+    ).rejects.toMatchObject({ argument: 'options.maxtensors' });
+  });
+
+  it('messages quote no buffer: a 10-million-element Int8Array is described, not printed', () => {
+    const big = new Int8Array(10e6);
+    const parse = thrown(() => parseSafetensors(big as never));
+    expect(parse.argument).toBe('buffer');
+    expect(parse.actual).toBe('a Int8Array of length 10000000');
+    expect(parse.message.length).toBeLessThan(300);
+    const write = thrown(() => serializeSafetensors({ w: big as never }));
+    expect(write.argument).toBe('tensors["w"]');
+    expect(write.actual).toBe('a Int8Array of length 10000000');
+    // A header value is never stringified whole either.
+    const longDtype = makeFile({ w: { dtype: 'x'.repeat(1e6), shape: [0], data_offsets: [0, 0] } });
+    expect(thrown(() => parseSafetensors(longDtype)).message.length).toBeLessThan(500);
+    const longShape = makeFile({
+      w: { dtype: 'F32', shape: new Array(1e5).fill(-1), data_offsets: [0, 0] },
+    });
+    expect(thrown(() => parseSafetensors(longShape)).actual).toBe('an array');
+  });
+});

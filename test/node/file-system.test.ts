@@ -1,4 +1,15 @@
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -336,5 +347,121 @@ describe('nodeFileSystem atomicity', () => {
     expect(weightsOf(loaded)).toEqual(weightsOf(model));
     model.dispose();
     loaded.dispose();
+  });
+});
+
+describe('nodeFileSystem with hostile directories and manifests', () => {
+  async function loadError(path: string): Promise<TfjsBlocksError> {
+    const error = await nodeFileSystem(path)
+      .load()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TfjsBlocksError);
+    return error as TfjsBlocksError;
+  }
+
+  /** Saves a model into `dir/model`, then rewrites its manifest with `edit`. */
+  async function savedWith(
+    edit: (group: { paths: string[]; weights: unknown[] }) => void,
+  ): Promise<string> {
+    const modelDir = join(dir, 'model');
+    const model = makeModel();
+    await model.save(nodeFileSystem(modelDir));
+    model.dispose();
+    const json = JSON.parse(await readFile(join(modelDir, MODEL_JSON_FILE), 'utf8'));
+    edit(json.weightsManifest[0]);
+    await writeFile(join(modelDir, MODEL_JSON_FILE), JSON.stringify(json));
+    return modelDir;
+  }
+
+  it('refuses a symlink inside the directory that points outside it', async () => {
+    const modelDir = await savedWith(() => {});
+    await rename(join(modelDir, WEIGHTS_FILE), join(dir, 'outside.bin'));
+    await symlink(join(dir, 'outside.bin'), join(modelDir, WEIGHTS_FILE));
+    const e = await loadError(modelDir);
+    expect(e.argument).toBe('weightsManifest[0].paths[0]');
+    expect(e.expected).toBe('a path inside the model directory');
+    expect(e.actual).toContain('outside.bin');
+  });
+
+  it('follows a symlink that stays inside, and reaches a model directory through a symlink', async () => {
+    const modelDir = await savedWith((group) => {
+      group.paths = ['link.bin'];
+    });
+    await symlink(WEIGHTS_FILE, join(modelDir, 'link.bin'));
+    await symlink(modelDir, join(dir, 'alias'));
+    const loaded = await tfl.loadLayersModel(nodeFileSystem(join(dir, 'alias')));
+    expect(loaded.getWeights()).toHaveLength(4);
+    loaded.dispose();
+  });
+
+  it('loads a legitimate file named ..weights.bin', async () => {
+    const modelDir = await savedWith((group) => {
+      group.paths = ['..weights.bin'];
+    });
+    await rename(join(modelDir, WEIGHTS_FILE), join(modelDir, '..weights.bin'));
+    const loaded = await tfl.loadLayersModel(nodeFileSystem(modelDir));
+    const model = makeModel();
+    expect(weightsOf(loaded)).toEqual(weightsOf(model));
+    model.dispose();
+    loaded.dispose();
+  });
+
+  const badManifests: [string, (group: { paths: string[]; weights: unknown[] }) => void, string][] =
+    [
+      ['a null weight spec', (g) => (g.weights[0] = null), 'weights[0]'],
+      [
+        'a negative shape',
+        (g) => ((g.weights[1] as { shape: number[] }).shape = [-8]),
+        'weights[1].shape',
+      ],
+      [
+        'an inherited key as dtype',
+        (g) => ((g.weights[0] as { dtype: string }).dtype = 'constructor'),
+        'weights[0].dtype',
+      ],
+      [
+        'a spec with no name',
+        (g) => delete (g.weights[0] as { name?: string }).name,
+        'weights[0].name',
+      ],
+    ];
+  for (const [label, edit, argument] of badManifests) {
+    it(`names ${label}`, async () => {
+      const e = await loadError(await savedWith(edit));
+      expect(e.argument).toBe(`${MODEL_JSON_FILE} weightsManifest[0].${argument}`);
+    });
+  }
+
+  it('names an empty weights path and one that is a directory (used to be EISDIR)', async () => {
+    const empty = await loadError(await savedWith((g) => (g.paths = [''])));
+    expect(empty.argument).toBe('weightsManifest[0].paths[0]');
+    expect(empty.expected).toBe('a file name');
+    await rm(join(dir, 'model'), { recursive: true });
+    const modelDir = await savedWith((g) => (g.paths = ['sub']));
+    await mkdir(join(modelDir, 'sub'));
+    const sub = await loadError(modelDir);
+    expect(sub.argument).toBe('weightsManifest[0].paths[0]');
+    expect(sub.expected).toBe('a weights file');
+  });
+
+  it('rejects unknown options, naming the closest one, and a non-boolean durable', () => {
+    let e = (() => {
+      try {
+        nodeFileSystem(dir, { durabel: false } as never);
+      } catch (error) {
+        return error as TfjsBlocksError;
+      }
+    })();
+    expect(e).toBeInstanceOf(TfjsBlocksError);
+    expect(e!.argument).toBe('options.durabel');
+    expect(e!.expected).toMatch(/did you mean 'durable'/);
+    e = (() => {
+      try {
+        new NodeFileSystem(dir, { durable: 'no' as never });
+      } catch (error) {
+        return error as TfjsBlocksError;
+      }
+    })();
+    expect(e!.argument).toBe('options.durable');
   });
 });

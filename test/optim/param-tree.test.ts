@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
 import {
   adamw,
+  applyUpdates,
   createOptimizer,
   type DecoderLmParams,
   decoderLm,
@@ -9,9 +11,12 @@ import {
   gpt2Config,
   initDecoderLm,
   paramsToVariables,
+  sgd,
   softmaxCrossEntropy,
+  type TensorMap,
   unflattenParams,
 } from '../../src/index';
+import { stateTensors } from '../../src/optim/tree';
 import { describeRejections } from '../helpers/rejections';
 
 describe('flattenParams / unflattenParams', () => {
@@ -81,7 +86,7 @@ describeRejections('flattenParams / unflattenParams reject', () => {
     [
       'a missing tensor',
       () => unflattenParams({ dense: { kernel } }, {}),
-      /unflattenParams: values\["dense.kernel"\] must be a tensor; got undefined/,
+      /unflattenParams: values\["dense.kernel"\] must be a tensor; got nothing/,
     ],
     [
       'a tensor of another shape',
@@ -90,3 +95,101 @@ describeRejections('flattenParams / unflattenParams reject', () => {
     ],
   ];
 });
+
+/** Read as a key, never as the accessor. */
+const PROTO = '__proto__';
+
+describe('parameter names that are also Object.prototype keys', () => {
+  // Python state dicts and user records may use any string as a name.
+  const hostile = ['constructor', 'toString', '__proto__'] as const;
+  /** A map whose own keys are exactly `names` (`__proto__` included, as JSON.parse makes it). */
+  function named(names: readonly string[], make: (i: number) => tf.Tensor): TensorMap {
+    return Object.fromEntries(names.map((n, i) => [n, make(i)]));
+  }
+
+  for (const [label, optimizer] of [
+    ['sgd', () => sgd({ learningRate: 0.5 })],
+    ['sgd with momentum', () => sgd({ learningRate: 0.5, momentum: 0.9 })],
+    ['adamw', () => adamw({ learningRate: 0.5, weightDecay: 0.1 })],
+  ] as const) {
+    it(`${label} updates params named ${hostile.join(', ')}, with no leak`, () => {
+      const params = named(hostile, (i) => tf.fill([2], i + 1));
+      const grads = named(hostile, () => tf.ones([2]));
+      const transform = optimizer();
+      const before = tf.memory().numTensors;
+      const state = transform.init(params);
+      const { updates, state: next } = transform.update(grads, state, params);
+      const stepped = applyUpdates(params, updates);
+      expect(Object.keys(stepped).sort()).toEqual([...hostile].sort());
+      for (const name of hostile) {
+        expect(Object.hasOwn(stepped, name), name).toBe(true);
+        const moved = Array.from(stepped[name]!.dataSync());
+        const start = hostile.indexOf(name) + 1;
+        for (const v of moved) expect(v, name).toBeLessThan(start);
+      }
+      // The `__proto__` update is an entry, not the record's prototype.
+      expect(Object.hasOwn(updates, '__proto__')).toBe(true);
+      tf.dispose([Object.values(updates), Object.values(stepped), stateTensors(state)]);
+      tf.dispose(stateTensors(next));
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([Object.values(params), Object.values(grads)]);
+    });
+
+    it(`${label} rejects an extra gradient named toString, or a missing one named constructor`, () => {
+      const params = named(['w'], () => tf.ones([2]));
+      const transform = optimizer();
+      const state = transform.init(params);
+      const before = tf.memory().numTensors;
+      const extra = named(['w', 'toString'], () => tf.ones([2]));
+      let error: unknown;
+      try {
+        transform.update(extra, state, params);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TfjsBlocksError);
+      expect((error as TfjsBlocksError).argument).toBe('grads.toString');
+      const constructorParams = named(['constructor'], () => tf.ones([2]));
+      const state2 = transform.init(constructorParams);
+      const missing = named(['w'], () => tf.ones([2]));
+      error = undefined;
+      try {
+        transform.update(missing, state2, constructorParams);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TfjsBlocksError);
+      // Before: Object.prototype.constructor was taken for the gradient.
+      expect((error as TfjsBlocksError).argument).toBe('grads.constructor');
+      expect((error as TfjsBlocksError).actual).toBe('nothing');
+      expect(tf.memory().numTensors).toBe(before + 4 + stateTensors(state2).length);
+      tf.dispose([Object.values(extra), Object.values(missing), Object.values(params)]);
+      tf.dispose([stateTensors(state), stateTensors(state2), Object.values(constructorParams)]);
+    });
+  }
+
+  it('flattenParams and unflattenParams keep keys named __proto__, constructor and toString', () => {
+    const t = [tf.ones([1]), tf.ones([2]), tf.zeros([2])];
+    const tree = JSON.parse('{"__proto__": {"constructor": 0}, "toString": 1}');
+    tree[PROTO].constructor = t[0];
+    tree.toString = t[1];
+    const flat = flattenParams(tree);
+    expect(Object.keys(flat).sort()).toEqual(['__proto__.constructor', 'toString']);
+    expect(Object.getPrototypeOf(flat)).toBe(null);
+    const rebuilt = unflattenParams(tree, { ...flat, toString: t[2]! } as TensorMap);
+    expect(Object.hasOwn(rebuilt, '__proto__')).toBe(true);
+    expect(rebuilt[PROTO].constructor).toBe(t[0]);
+    expect(rebuilt.toString).toBe(t[2]);
+    // A value missing for `constructor` is reported, not read from Object.prototype.
+    expect(() => unflattenParams({ constructor: t[0] }, {})).toThrow(/values\["constructor"\]/);
+    tf.dispose(t);
+  });
+});
+
+describeRejections('paramsToVariables rejects unknown option keys', () => [
+  [
+    'a misspelt trainable',
+    () => paramsToVariables({ w: tf.zeros([1]) }, { trainabel: false } as never),
+    /options.trainabel must be one of the known options \(did you mean 'trainable'\?\)/,
+  ],
+]);

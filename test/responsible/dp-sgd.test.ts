@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
 import { applyUpdates, chain, scaleByLearningRate, softmaxCrossEntropy } from '../../src/index';
 import type { TensorMap } from '../../src/optim/types';
 import { differentiallyPrivateAggregate, dpSgd } from '../../src/responsible/dp-sgd';
@@ -382,4 +383,20 @@ describeRejections('DP aggregation rejects bad input', () => {
       /grads.u must be named like a parameter/,
     ],
   ];
+});
+
+it('DP aggregation names a missing gradient for a parameter named constructor', () => {
+  // `'constructor' in grads` is true for every plain object: only own keys count.
+  const dp = differentiallyPrivateAggregate({ l2NormClip: 1, noiseMultiplier: 1, seed: 0 });
+  const params = { w: tf.zeros([2]), constructor: tf.zeros([3]) } as unknown as TensorMap;
+  const grads = { w: tf.zeros([4, 2]) };
+  let error: unknown;
+  try {
+    dp.update(grads, { count: 0 }, params);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(TfjsBlocksError);
+  expect((error as TfjsBlocksError).argument).toBe('grads.constructor');
+  tf.dispose([Object.values(params), grads.w]);
 });

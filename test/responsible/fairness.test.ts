@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
 import {
   demographicParityDifference,
   demographicParityRatio,
@@ -244,3 +245,15 @@ describeRejections('fairness metrics reject bad input', () => [
     /yPred must be an array or tensor; got a disposed tensor/,
   ],
 ]);
+
+it('describes a 10-million-element typed array instead of printing it', () => {
+  let error: unknown;
+  try {
+    demographicParityDifference(new Int8Array(10e6) as never, ['a', 'b']);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(TfjsBlocksError);
+  expect((error as TfjsBlocksError).argument).toBe('yPred');
+  expect((error as TfjsBlocksError).actual).toBe('a Int8Array of length 10000000');
+});

@@ -1,5 +1,6 @@
 import { add, clone, mul, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
+import { emptyRecord } from '../../internal/records';
 import { checkNonNegative } from '../hyperparameters';
 import type { GradientTransformation, TensorMap } from '../types';
 import { type CountState, mapUpdatesTransform } from './stateless';
@@ -45,7 +46,7 @@ export function addDecayedWeights(
   return mapUpdatesTransform(
     fn,
     (updates, _step, params) => {
-      const out: TensorMap = {};
+      const out: TensorMap = emptyRecord(); // names may be `__proto__`
       for (const [name, u] of Object.entries(updates)) {
         const p = params![name]!;
         const decays = mask === undefined || maskIncludes(fn, mask, name, p);

@@ -1,4 +1,5 @@
 import { clone, type Tensor, tidy, zerosLike } from '@tensorflow/tfjs-core';
+import { emptyRecord, ownEntry, recordFromEntries } from '../../internal/records';
 import { checkSameStructure, requireParams } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 
@@ -54,7 +55,7 @@ export function perParameterTransform<K extends string>(
         moments: Object.fromEntries(
           moments.map((m) => [
             m,
-            Object.fromEntries(
+            recordFromEntries(
               Object.entries(params).map(([name, p]) => [
                 name,
                 spec.initMoment ? spec.initMoment(p, m) : zerosLike(p),
@@ -72,16 +73,24 @@ export function perParameterTransform<K extends string>(
       const numbers = spec.numbers
         ? spec.numbers.advance(count, state.numbers)
         : { ...state.numbers };
-      const updates: TensorMap = {};
-      const next: Record<string, TensorMap> = Object.fromEntries(moments.map((m) => [m, {}]));
+      // Parameter names may be any string (`__proto__` included): prototype-less records.
+      const updates: TensorMap = emptyRecord();
+      const next: Record<string, TensorMap> = Object.fromEntries(
+        moments.map((m) => [m, emptyRecord<Tensor>()]),
+      );
       // One tidy per parameter: intermediates of a 10M-parameter model are
       // freed as each tensor is done, not all held to the end of the step.
       for (const [name, grad] of Object.entries(grads)) {
         const out = tidy(() => {
           const current = Object.fromEntries(
-            moments.map((m) => [m, state.moments[m][name]!]),
+            moments.map((m) => [m, ownEntry(state.moments[m], name)!]),
           ) as Record<K, Tensor>;
-          const result = spec.rule(grad, current, { count, numbers }, params?.[name]);
+          const result = spec.rule(
+            grad,
+            current,
+            { count, numbers },
+            params && ownEntry(params, name),
+          );
           // A rule may pass a tensor through, or return one tensor as both the
           // update and a moment; every result must still be its own handle.
           const shared =
