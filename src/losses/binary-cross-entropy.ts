@@ -1,5 +1,6 @@
 import { add, mul, pow, sigmoid, softplus, sub, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import { checkFloatTensor, checkNumber, checkSameShape } from '../internal/checks';
+import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, type ReductionOption, reduce } from './reduction';
 
 /** Options of {@link sigmoidBinaryCrossEntropy}. */
@@ -11,7 +12,9 @@ export interface SigmoidBinaryCrossEntropyOptions extends ReductionOption {
 /**
  * Binary cross-entropy on logits, as `torch.nn.functional.binary_cross_entropy_with_logits`:
  * `posWeight · y · softplus(-x) + (1 - y) · softplus(x)`, written with
- * softplus so logits of ±1e4 stay finite.
+ * softplus so logits of ±1e4 stay finite. A logit of ±Infinity gives 0 for
+ * the matching target and +Infinity for the other (PyTorch: NaN for both),
+ * with PyTorch's gradient (0 or ±1).
  *
  * @param logits - float32, any shape.
  * @param targets - float32 in [0, 1], the shape of `logits`.
@@ -33,9 +36,17 @@ export function sigmoidBinaryCrossEntropy(
   return tidy(() => reduce(binaryCrossEntropyTerms(x, targets, options.posWeight), reduction));
 }
 
+/**
+ * The per-element terms. Each softplus is weighted with {@link multiplyNoNan}:
+ * a logit of ±Infinity makes one softplus +Infinity, and its weight (`y` or
+ * `1 - y`) may be 0 (a certain, correct prediction), where a plain product
+ * gives NaN. PyTorch returns NaN there; the loss is 0 (or +Infinity when the
+ * certain prediction is wrong), with PyTorch's gradient.
+ */
 function binaryCrossEntropyTerms(x: Tensor, y: Tensor, posWeight?: Tensor): Tensor {
-  const positive = mul(y, softplus(mul(x, -1)));
-  return add(posWeight ? mul(positive, posWeight) : positive, mul(sub(1, y), softplus(x)));
+  const positive = multiplyNoNan(softplus(mul(x, -1)), y);
+  const negative = multiplyNoNan(softplus(x), sub(1, y));
+  return add(posWeight ? mul(positive, posWeight) : positive, negative);
 }
 
 /** Options of {@link focalLoss}. */

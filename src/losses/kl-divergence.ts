@@ -15,6 +15,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { checkFloatTensor, checkSameShape } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, reduce } from './reduction';
 
 /**
@@ -45,6 +46,8 @@ export interface KlDivergenceOptions {
  * `kl_div` semantics: `input` holds log-probabilities, the pointwise loss is
  * `target · (log target - input)` (0 where the target is 0), and
  * `'batchmean'` gives the mathematical KL averaged over the batch.
+ * Where the target is 0 the term is 0 even if `input` is `-Infinity` (a
+ * masked class: PyTorch gives NaN there), with PyTorch's gradient.
  *
  * @param input - log-probabilities, `[batch, ...]`.
  * @param target - probabilities (or log-probabilities with `logTarget`), the same shape.
@@ -69,10 +72,12 @@ export function klDivergence(
   ] as const);
   return tidy(() => {
     let pointwise: Tensor;
+    // multiplyNoNan: where the target is 0, the term is 0 even if the input
+    // is -Infinity (a masked class), not 0 · -Infinity = NaN as in PyTorch.
     if (options.logTarget) {
-      pointwise = mul(exp(target), sub(target, x));
+      pointwise = multiplyNoNan(sub(target, x), exp(target));
     } else {
-      pointwise = sub(xLogX(target), mul(target, x));
+      pointwise = sub(xLogX(target), multiplyNoNan(x, target));
     }
     if (reduction === 'batchmean')
       return x.rank === 0 ? sum(pointwise) : div(sum(pointwise), x.shape[0]!);
