@@ -2,6 +2,7 @@ import { add, mul, sign } from '@tensorflow/tfjs-core';
 import { checkDecay } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
+import { keepNaN } from './stateless';
 
 /** Options of {@link scaleByLion}. */
 export interface ScaleByLionOptions {
@@ -13,6 +14,7 @@ export interface ScaleByLionOptions {
 
 /**
  * Lion's direction `sign(b1 · m + (1 - b1) · g)`, then `m ← b2 · m + (1 - b2) · g`.
+ * A NaN gradient gives a NaN update (where `sign` alone would give 0), as in Adam.
  * See Chen et al., https://arxiv.org/abs/2302.06675 (Algorithm 2).
  *
  * @example
@@ -30,7 +32,10 @@ export function scaleByLion(
     fn,
     moments: ['mu'],
     rule(g, { mu }) {
-      const update = sign(add(mul(mu, b1), mul(g, 1 - b1)));
+      const interpolated = add(mul(mu, b1), mul(g, 1 - b1));
+      // sign(NaN) is 0: a NaN gradient (and the NaN momentum it leaves) would
+      // freeze the coordinate forever instead of showing up in the update.
+      const update = keepNaN(interpolated, sign(interpolated));
       return { update, moments: { mu: add(mul(mu, b2), mul(g, 1 - b2)) } };
     },
   });
