@@ -1,4 +1,5 @@
 import { add, mul, sign } from '@tensorflow/tfjs-core';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
 import { checkDecay } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
@@ -11,6 +12,12 @@ export interface ScaleByLionOptions {
   /** Decay of the momentum. Default `0.99`. */
   b2?: number;
 }
+
+/** The option names of {@link ScaleByLionOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_LION_KEYS = optionKeys<ScaleByLionOptions>({
+  b1: true,
+  b2: true,
+});
 
 /**
  * Lion's direction `sign(b1 · m + (1 - b1) · g)`, then `m ← b2 · m + (1 - b2) · g`.
@@ -26,6 +33,7 @@ export function scaleByLion(
   options: ScaleByLionOptions = {},
 ): GradientTransformation<MomentState<'mu'>> {
   const fn = 'scaleByLion';
+  checkOptionKeys(fn, options, SCALE_BY_LION_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.99);
   return perParameterTransform<'mu'>({
