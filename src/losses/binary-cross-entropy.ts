@@ -1,5 +1,11 @@
 import { add, mul, pow, sigmoid, softplus, sub, type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { checkFloatTensor, checkNumber, checkSameShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkNumber,
+  checkOptionKeys,
+  checkSameShape,
+  optionKeys,
+} from '../internal/checks';
 import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, type ReductionOption, reduce } from './reduction';
 
@@ -8,6 +14,11 @@ export interface SigmoidBinaryCrossEntropyOptions extends ReductionOption {
   /** Weight of the positive term, broadcast over the last axis (e.g. `[classes]`). Default none (1). */
   posWeight?: Tensor;
 }
+
+const BINARY_CROSS_ENTROPY_KEYS = optionKeys<SigmoidBinaryCrossEntropyOptions>({
+  reduction: true,
+  posWeight: true,
+});
 
 /**
  * Binary cross-entropy on logits, as `torch.nn.functional.binary_cross_entropy_with_logits`:
@@ -29,6 +40,7 @@ export function sigmoidBinaryCrossEntropy(
   options: SigmoidBinaryCrossEntropyOptions = {},
 ): Tensor {
   const fn = 'sigmoidBinaryCrossEntropy';
+  checkOptionKeys(fn, options, BINARY_CROSS_ENTROPY_KEYS);
   const x = checkFloatTensor(fn, 'logits', logits);
   checkSameShape(fn, 'targets', targets, 'logits', x);
   const reduction = checkReduction(fn, options.reduction);
@@ -57,6 +69,8 @@ export interface FocalLossOptions extends ReductionOption {
   gamma?: number;
 }
 
+const FOCAL_LOSS_KEYS = optionKeys<FocalLossOptions>({ reduction: true, alpha: true, gamma: true });
+
 /**
  * Sigmoid focal loss for dense detection, as torchvision's
  * `sigmoid_focal_loss`: binary cross-entropy scaled by `(1 - p_t)^γ` and
@@ -71,6 +85,7 @@ export interface FocalLossOptions extends ReductionOption {
  */
 export function focalLoss(logits: Tensor, targets: Tensor, options: FocalLossOptions = {}): Tensor {
   const fn = 'focalLoss';
+  checkOptionKeys(fn, options, FOCAL_LOSS_KEYS);
   const x = checkFloatTensor(fn, 'logits', logits);
   checkSameShape(fn, 'targets', targets, 'logits', x);
   const reduction = checkReduction(fn, options.reduction);

@@ -13,8 +13,9 @@ import {
   where,
   zerosLike,
 } from '@tensorflow/tfjs-core';
-import { checkFloatTensor, checkSameShape } from '../internal/checks';
+import { checkFloatTensor, checkOptionKeys, checkSameShape, optionKeys } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { checkFlag } from '../optim/hyperparameters';
 import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, reduce } from './reduction';
 
@@ -41,6 +42,8 @@ export interface KlDivergenceOptions {
   logTarget?: boolean;
 }
 
+const KL_DIVERGENCE_KEYS = optionKeys<KlDivergenceOptions>({ reduction: true, logTarget: true });
+
 /**
  * Kullback–Leibler divergence `KL(target ‖ exp(input))` with PyTorch's
  * `kl_div` semantics: `input` holds log-probabilities, the pointwise loss is
@@ -62,6 +65,8 @@ export function klDivergence(
   options: KlDivergenceOptions = {},
 ): Tensor {
   const fn = 'klDivergence';
+  checkOptionKeys(fn, options, KL_DIVERGENCE_KEYS);
+  const logTarget = checkFlag(fn, 'options.logTarget', options.logTarget, false);
   const x = checkFloatTensor(fn, 'input', input);
   checkSameShape(fn, 'target', target, 'input', x);
   const reduction = checkReduction(fn, options.reduction, [
@@ -74,7 +79,7 @@ export function klDivergence(
     let pointwise: Tensor;
     // multiplyNoNan: where the target is 0, the term is 0 even if the input
     // is -Infinity (a masked class), not 0 · -Infinity = NaN as in PyTorch.
-    if (options.logTarget) {
+    if (logTarget) {
       pointwise = multiplyNoNan(sub(target, x), exp(target));
     } else {
       pointwise = sub(xLogX(target), multiplyNoNan(x, target));

@@ -23,7 +23,9 @@ import {
   checkFloatTensor,
   checkInteger,
   checkNumber,
+  checkOptionKeys,
   formatShape,
+  optionKeys,
 } from '../internal/checks';
 import { checkClassLabels } from './label-checks';
 import { multiplyNoNan } from './multiply-no-nan';
@@ -40,6 +42,14 @@ export interface SoftmaxCrossEntropyOptions extends ReductionOption {
   /** Adds `zLossWeight · logsumexp(logits)²` per counted target (PaLM's z-loss). Default `0`. */
   zLossWeight?: number;
 }
+
+const SOFTMAX_CROSS_ENTROPY_KEYS = optionKeys<SoftmaxCrossEntropyOptions>({
+  reduction: true,
+  labelSmoothing: true,
+  ignoreIndex: true,
+  weights: true,
+  zLossWeight: true,
+});
 
 /**
  * Softmax cross-entropy over the last axis, with PyTorch's `cross_entropy`
@@ -82,6 +92,7 @@ export function softmaxCrossEntropy(
   options: SoftmaxCrossEntropyOptions = {},
 ): Tensor {
   const fn = 'softmaxCrossEntropy';
+  checkOptionKeys(fn, options, SOFTMAX_CROSS_ENTROPY_KEYS);
   const x = checkFloatTensor(fn, 'logits', logits, { layout: '[..., classes]' });
   if (x.rank < 1)
     throw new TfjsBlocksError(fn, 'logits', 'a tensor of rank >= 1 [..., classes]', 'a scalar');

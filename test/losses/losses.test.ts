@@ -39,8 +39,16 @@ type Call = (
 ) => tf.Tensor;
 const ce: Call = ({ logits }, { labels, weights }, o) =>
   softmaxCrossEntropy(logits!, labels!, { ...o, weights });
-const ctc: Call = ({ logits }, { targets }, o) =>
-  ctcLoss(tf.logSoftmax(logits!) as tf.Tensor3D, targets!, o.inputLengths!, o.targetLengths!, o);
+const ctc: Call = ({ logits }, { targets }, o) => {
+  const { inputLengths, targetLengths, ...options } = o;
+  return ctcLoss(
+    tf.logSoftmax(logits!) as tf.Tensor3D,
+    targets!,
+    inputLengths!,
+    targetLengths!,
+    options,
+  );
+};
 
 /** How each golden case calls our loss. */
 const CALLS: Record<string, Call> = {
