@@ -36,7 +36,9 @@ describe('federatedAverage', () => {
       const avg = federatedAverage([a, b], counts);
       const expected = counts[0] === counts[1] ? [3, 6] : [2, 4];
       const got = values(avg.w);
-      got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+      got.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected[i]!, 5);
+      });
       tf.dispose(avg.w);
     }
     tf.dispose([a.w, b.w]);
