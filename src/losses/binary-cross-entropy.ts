@@ -1,5 +1,12 @@
 import { add, mul, pow, sigmoid, softplus, sub, type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { checkFloatTensor, checkNumber, checkSameShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkNumber,
+  checkOptionKeys,
+  checkSameShape,
+  optionKeys,
+} from '../internal/checks';
+import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, type ReductionOption, reduce } from './reduction';
 
 /** Options of {@link sigmoidBinaryCrossEntropy}. */
@@ -8,10 +15,17 @@ export interface SigmoidBinaryCrossEntropyOptions extends ReductionOption {
   posWeight?: Tensor;
 }
 
+const BINARY_CROSS_ENTROPY_KEYS = optionKeys<SigmoidBinaryCrossEntropyOptions>({
+  reduction: true,
+  posWeight: true,
+});
+
 /**
  * Binary cross-entropy on logits, as `torch.nn.functional.binary_cross_entropy_with_logits`:
  * `posWeight · y · softplus(-x) + (1 - y) · softplus(x)`, written with
- * softplus so logits of ±1e4 stay finite.
+ * softplus so logits of ±1e4 stay finite. A logit of ±Infinity gives 0 for
+ * the matching target and +Infinity for the other (PyTorch: NaN for both),
+ * with PyTorch's gradient (0 or ±1).
  *
  * @param logits - float32, any shape.
  * @param targets - float32 in [0, 1], the shape of `logits`.
@@ -26,6 +40,7 @@ export function sigmoidBinaryCrossEntropy(
   options: SigmoidBinaryCrossEntropyOptions = {},
 ): Tensor {
   const fn = 'sigmoidBinaryCrossEntropy';
+  checkOptionKeys(fn, options, BINARY_CROSS_ENTROPY_KEYS);
   const x = checkFloatTensor(fn, 'logits', logits);
   checkSameShape(fn, 'targets', targets, 'logits', x);
   const reduction = checkReduction(fn, options.reduction);
@@ -33,9 +48,17 @@ export function sigmoidBinaryCrossEntropy(
   return tidy(() => reduce(binaryCrossEntropyTerms(x, targets, options.posWeight), reduction));
 }
 
+/**
+ * The per-element terms. Each softplus is weighted with {@link multiplyNoNan}:
+ * a logit of ±Infinity makes one softplus +Infinity, and its weight (`y` or
+ * `1 - y`) may be 0 (a certain, correct prediction), where a plain product
+ * gives NaN. PyTorch returns NaN there; the loss is 0 (or +Infinity when the
+ * certain prediction is wrong), with PyTorch's gradient.
+ */
 function binaryCrossEntropyTerms(x: Tensor, y: Tensor, posWeight?: Tensor): Tensor {
-  const positive = mul(y, softplus(mul(x, -1)));
-  return add(posWeight ? mul(positive, posWeight) : positive, mul(sub(1, y), softplus(x)));
+  const positive = multiplyNoNan(softplus(mul(x, -1)), y);
+  const negative = multiplyNoNan(softplus(x), sub(1, y));
+  return add(posWeight ? mul(positive, posWeight) : positive, negative);
 }
 
 /** Options of {@link focalLoss}. */
@@ -45,6 +68,8 @@ export interface FocalLossOptions extends ReductionOption {
   /** Focusing exponent on `(1 - p_t)`. Default `2`. */
   gamma?: number;
 }
+
+const FOCAL_LOSS_KEYS = optionKeys<FocalLossOptions>({ reduction: true, alpha: true, gamma: true });
 
 /**
  * Sigmoid focal loss for dense detection, as torchvision's
@@ -60,6 +85,7 @@ export interface FocalLossOptions extends ReductionOption {
  */
 export function focalLoss(logits: Tensor, targets: Tensor, options: FocalLossOptions = {}): Tensor {
   const fn = 'focalLoss';
+  checkOptionKeys(fn, options, FOCAL_LOSS_KEYS);
   const x = checkFloatTensor(fn, 'logits', logits);
   checkSameShape(fn, 'targets', targets, 'logits', x);
   const reduction = checkReduction(fn, options.reduction);

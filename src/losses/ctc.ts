@@ -26,8 +26,15 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, formatShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkOptionKeys,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { checkFlag } from '../optim/hyperparameters';
 import { checkReduction, type ReductionOption } from './reduction';
 
 /** Options of {@link ctcLoss}. */
@@ -37,6 +44,8 @@ export interface CtcLossOptions extends ReductionOption {
   /** Replace infinite losses (impossible alignments) and their gradients by 0. Default `false`. */
   zeroInfinity?: boolean;
 }
+
+const CTC_KEYS = optionKeys<CtcLossOptions>({ reduction: true, blank: true, zeroInfinity: true });
 
 /** Reads lengths given as numbers or an int32 tensor. */
 function readLengths(fn: string, name: string, lengths: unknown, batch: number): number[] {
@@ -200,6 +209,8 @@ export function ctcLoss(
   options: CtcLossOptions = {},
 ): Tensor {
   const fn = 'ctcLoss';
+  checkOptionKeys(fn, options, CTC_KEYS);
+  const zeroInfinity = checkFlag(fn, 'options.zeroInfinity', options.zeroInfinity, false);
   const lp = checkFloatTensor<Tensor3D>(fn, 'logProbs', logProbs, {
     rank: 3,
     layout: '[time, batch, classes]',
@@ -285,7 +296,7 @@ export function ctcLoss(
     );
     const endMax = max(ends, 1, true);
     const logLikelihood = add(reshape(endMax, [batch]), log(sum(exp(sub(ends, endMax)), 1)));
-    const losses = finalizeLosses(neg(logLikelihood), options.zeroInfinity ?? false);
+    const losses = finalizeLosses(neg(logLikelihood), zeroInfinity);
     if (reduction === 'none') return losses;
     if (reduction === 'sum') return sum(losses);
     return mean(mul(losses, tensor(lengths.map((n) => 1 / Math.max(n, 1)))));

@@ -1,6 +1,12 @@
 import { add, div, logSoftmax, mul, softmax, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkNumber, checkSameShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkNumber,
+  checkOptionKeys,
+  checkSameShape,
+  optionKeys,
+} from '../internal/checks';
 import { klDivergence } from './kl-divergence';
 import { softmaxCrossEntropy } from './softmax-cross-entropy';
 
@@ -15,6 +21,13 @@ export interface DistillationLossOptions {
   /** Ignored label value for the hard term. Default `-100`. */
   ignoreIndex?: number;
 }
+
+const DISTILLATION_KEYS = optionKeys<DistillationLossOptions>({
+  temperature: true,
+  alpha: true,
+  labels: true,
+  ignoreIndex: true,
+});
 
 /**
  * Knowledge-distillation loss (Hinton et al.):
@@ -37,6 +50,7 @@ export function distillationLoss(
   options: DistillationLossOptions = {},
 ): Tensor {
   const fn = 'distillationLoss';
+  checkOptionKeys(fn, options, DISTILLATION_KEYS);
   const s = checkFloatTensor(fn, 'studentLogits', studentLogits, { layout: '[..., classes]' });
   checkSameShape(fn, 'teacherLogits', teacherLogits, 'studentLogits', s);
   const temperature = checkNumber(fn, 'options.temperature', options.temperature ?? 2, {

@@ -21,7 +21,15 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkNumber, checkSameShape, formatShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkNumber,
+  checkOptionKeys,
+  checkSameShape,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
+import { checkFlag } from '../optim/hyperparameters';
 import { checkReduction, type ReductionOption, reduce } from './reduction';
 import { softmaxCrossEntropy } from './softmax-cross-entropy';
 
@@ -30,6 +38,11 @@ export interface CosineEmbeddingLossOptions extends ReductionOption {
   /** Margin for dissimilar pairs. Default `0`. */
   margin?: number;
 }
+
+const COSINE_EMBEDDING_KEYS = optionKeys<CosineEmbeddingLossOptions>({
+  reduction: true,
+  margin: true,
+});
 
 /**
  * Cosine embedding loss, as `torch.nn.functional.cosine_embedding_loss`:
@@ -51,6 +64,7 @@ export function cosineEmbeddingLoss(
   options: CosineEmbeddingLossOptions = {},
 ): Tensor {
   const fn = 'cosineEmbeddingLoss';
+  checkOptionKeys(fn, options, COSINE_EMBEDDING_KEYS);
   const a = checkFloatTensor(fn, 'x1', x1, { rank: 2, layout: '[batch, dim]' });
   checkSameShape(fn, 'x2', x2, 'x1', a);
   const labels = checkFloatTensor(fn, 'y', y, { rank: 1, layout: '[batch] of 1 or -1' });
@@ -92,6 +106,14 @@ export interface TripletMarginLossOptions extends ReductionOption {
   swap?: boolean;
 }
 
+const TRIPLET_MARGIN_KEYS = optionKeys<TripletMarginLossOptions>({
+  reduction: true,
+  margin: true,
+  p: true,
+  eps: true,
+  swap: true,
+});
+
 function pairwiseDistance(a: Tensor, b: Tensor, p: number, eps: number): Tensor {
   const d = add(sub(a, b), eps);
   return p === 2 ? norm(d, 'euclidean', -1) : pow(sum(pow(abs(d), p), -1), 1 / p);
@@ -117,6 +139,8 @@ export function tripletMarginLoss(
   options: TripletMarginLossOptions = {},
 ): Tensor {
   const fn = 'tripletMarginLoss';
+  checkOptionKeys(fn, options, TRIPLET_MARGIN_KEYS);
+  const swap = checkFlag(fn, 'options.swap', options.swap, false);
   const a = checkFloatTensor(fn, 'anchor', anchor, { rank: 2, layout: '[batch, dim]' });
   checkSameShape(fn, 'positive', positive, 'anchor', a);
   checkSameShape(fn, 'negative', negative, 'anchor', a);
@@ -127,7 +151,7 @@ export function tripletMarginLoss(
   return tidy(() => {
     const dPositive = pairwiseDistance(a, positive, p, eps);
     let dNegative = pairwiseDistance(a, negative, p, eps);
-    if (options.swap) dNegative = minimum(dNegative, pairwiseDistance(positive, negative, p, eps));
+    if (swap) dNegative = minimum(dNegative, pairwiseDistance(positive, negative, p, eps));
     return reduce(maximum(add(sub(dPositive, dNegative), margin), 0), reduction);
   });
 }
@@ -141,6 +165,12 @@ export interface InfoNceLossOptions {
   /** L2-normalise the embeddings first (cosine similarity). Default `true`. */
   normalize?: boolean;
 }
+
+const INFO_NCE_KEYS = optionKeys<InfoNceLossOptions>({
+  temperature: true,
+  symmetric: true,
+  normalize: true,
+});
 
 /**
  * InfoNCE / CLIP contrastive loss over a batch of paired embeddings: row
@@ -159,6 +189,9 @@ export interface InfoNceLossOptions {
  */
 export function infoNceLoss(a: Tensor, b: Tensor, options: InfoNceLossOptions = {}): Tensor {
   const fn = 'infoNceLoss';
+  checkOptionKeys(fn, options, INFO_NCE_KEYS);
+  const symmetric = checkFlag(fn, 'options.symmetric', options.symmetric, true);
+  const normalize = checkFlag(fn, 'options.normalize', options.normalize, true);
   const x = checkFloatTensor(fn, 'a', a, { rank: 2, layout: '[batch, dim]' });
   checkSameShape(fn, 'b', b, 'a', x);
   const temperature = checkNumber(fn, 'options.temperature', options.temperature ?? 0.07, {
@@ -166,12 +199,11 @@ export function infoNceLoss(a: Tensor, b: Tensor, options: InfoNceLossOptions = 
     minExclusive: true,
   });
   return tidy(() => {
-    const unit = (t: Tensor) =>
-      options.normalize === false ? t : div(t, norm(t, 'euclidean', -1, true));
+    const unit = (t: Tensor) => (!normalize ? t : div(t, norm(t, 'euclidean', -1, true)));
     const logits = div(matMul(unit(x) as Tensor2D, unit(b) as Tensor2D, false, true), temperature);
     const labels = range(0, x.shape[0]!, 1, 'int32');
     const forward = softmaxCrossEntropy(logits, labels);
-    if (options.symmetric === false) return forward;
+    if (!symmetric) return forward;
     return mul(add(forward, softmaxCrossEntropy(transpose(logits), labels)), 0.5);
   });
 }

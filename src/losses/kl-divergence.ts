@@ -13,8 +13,10 @@ import {
   where,
   zerosLike,
 } from '@tensorflow/tfjs-core';
-import { checkFloatTensor, checkSameShape } from '../internal/checks';
+import { checkFloatTensor, checkOptionKeys, checkSameShape, optionKeys } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { checkFlag } from '../optim/hyperparameters';
+import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, reduce } from './reduction';
 
 /**
@@ -40,11 +42,15 @@ export interface KlDivergenceOptions {
   logTarget?: boolean;
 }
 
+const KL_DIVERGENCE_KEYS = optionKeys<KlDivergenceOptions>({ reduction: true, logTarget: true });
+
 /**
  * Kullback–Leibler divergence `KL(target ‖ exp(input))` with PyTorch's
  * `kl_div` semantics: `input` holds log-probabilities, the pointwise loss is
  * `target · (log target - input)` (0 where the target is 0), and
  * `'batchmean'` gives the mathematical KL averaged over the batch.
+ * Where the target is 0 the term is 0 even if `input` is `-Infinity` (a
+ * masked class: PyTorch gives NaN there), with PyTorch's gradient.
  *
  * @param input - log-probabilities, `[batch, ...]`.
  * @param target - probabilities (or log-probabilities with `logTarget`), the same shape.
@@ -59,6 +65,8 @@ export function klDivergence(
   options: KlDivergenceOptions = {},
 ): Tensor {
   const fn = 'klDivergence';
+  checkOptionKeys(fn, options, KL_DIVERGENCE_KEYS);
+  const logTarget = checkFlag(fn, 'options.logTarget', options.logTarget, false);
   const x = checkFloatTensor(fn, 'input', input);
   checkSameShape(fn, 'target', target, 'input', x);
   const reduction = checkReduction(fn, options.reduction, [
@@ -69,10 +77,12 @@ export function klDivergence(
   ] as const);
   return tidy(() => {
     let pointwise: Tensor;
-    if (options.logTarget) {
-      pointwise = mul(exp(target), sub(target, x));
+    // multiplyNoNan: where the target is 0, the term is 0 even if the input
+    // is -Infinity (a masked class), not 0 · -Infinity = NaN as in PyTorch.
+    if (logTarget) {
+      pointwise = multiplyNoNan(sub(target, x), exp(target));
     } else {
-      pointwise = sub(xLogX(target), mul(target, x));
+      pointwise = sub(xLogX(target), multiplyNoNan(x, target));
     }
     if (reduction === 'batchmean')
       return x.rank === 0 ? sum(pointwise) : div(sum(pointwise), x.shape[0]!);

@@ -10,7 +10,7 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger } from '../internal/checks';
+import { checkFloatTensor, checkInteger, checkOptionKeys, optionKeys } from '../internal/checks';
 import { checkClassLabels } from './label-checks';
 import { safeDivide } from './reduction';
 import { softmaxCrossEntropy } from './softmax-cross-entropy';
@@ -20,6 +20,8 @@ export interface TokenMetricOptions {
   /** Labels equal to this are not counted. Default `-100`. */
   ignoreIndex?: number;
 }
+
+const TOKEN_METRIC_KEYS = optionKeys<TokenMetricOptions>({ ignoreIndex: true });
 
 function checkLogits(fn: string, logits: Tensor): number {
   const x = checkFloatTensor(fn, 'logits', logits, { layout: '[..., classes]' });
@@ -48,6 +50,7 @@ export function tokenAccuracy(
   options: TokenMetricOptions = {},
 ): Tensor {
   const fn = 'tokenAccuracy';
+  checkOptionKeys(fn, options, TOKEN_METRIC_KEYS);
   const classes = checkLogits(fn, logits);
   const ignoreIndex = checkInteger(
     fn,
@@ -83,6 +86,7 @@ export function perplexity(
   labels: Tensor,
   options: TokenMetricOptions = {},
 ): Tensor {
+  checkOptionKeys('perplexity', options, TOKEN_METRIC_KEYS);
   checkLogits('perplexity', logits);
   return tidy(() => exp(softmaxCrossEntropy(logits, labels, { ignoreIndex: options.ignoreIndex })));
 }

@@ -1,6 +1,14 @@
 import { abs, add, minimum, mul, square, sub, type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { checkFloatTensor, checkNumber, checkSameShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkNumber,
+  checkOptionKeys,
+  checkSameShape,
+  optionKeys,
+} from '../internal/checks';
 import { checkReduction, type ReductionOption, reduce } from './reduction';
+
+const REDUCTION_KEYS = optionKeys<ReductionOption>({ reduction: true });
 
 function elementwiseLoss(
   fn: string,
@@ -8,7 +16,9 @@ function elementwiseLoss(
   targets: Tensor,
   options: ReductionOption,
   f: (difference: Tensor) => Tensor,
+  known: readonly string[] = REDUCTION_KEYS,
 ): Tensor {
+  checkOptionKeys(fn, options, known);
   const p = checkFloatTensor(fn, 'predictions', predictions);
   checkSameShape(fn, 'targets', targets, 'predictions', p);
   const reduction = checkReduction(fn, options.reduction);
@@ -53,6 +63,8 @@ export interface HuberLossOptions extends ReductionOption {
   delta?: number;
 }
 
+const HUBER_KEYS = optionKeys<HuberLossOptions>({ reduction: true, delta: true });
+
 /**
  * Huber loss, as `torch.nn.functional.huber_loss`: `0.5 d²` for `|d| < δ`,
  * else `δ (|d| - 0.5 δ)`.
@@ -68,13 +80,21 @@ export function huberLoss(
   options: HuberLossOptions = {},
 ): Tensor {
   const fn = 'huberLoss';
+  checkOptionKeys(fn, options, HUBER_KEYS);
   const delta = checkNumber(fn, 'options.delta', options.delta ?? 1, {
     min: 0,
     minExclusive: true,
   });
   // min/sub rather than a where(): comparison ops have no gradient in tfjs.
-  return elementwiseLoss(fn, predictions, targets, options, (d) => {
-    const quadratic = minimum(abs(d), delta);
-    return add(mul(square(quadratic), 0.5), mul(sub(abs(d), quadratic), delta));
-  });
+  return elementwiseLoss(
+    fn,
+    predictions,
+    targets,
+    options,
+    (d) => {
+      const quadratic = minimum(abs(d), delta);
+      return add(mul(square(quadratic), 0.5), mul(sub(abs(d), quadratic), delta));
+    },
+    HUBER_KEYS,
+  );
 }

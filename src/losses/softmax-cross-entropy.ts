@@ -1,6 +1,8 @@
 import {
   add,
+  broadcastTo,
   cast,
+  expandDims,
   logSoftmax,
   logSumExp,
   mul,
@@ -21,9 +23,12 @@ import {
   checkFloatTensor,
   checkInteger,
   checkNumber,
+  checkOptionKeys,
   formatShape,
+  optionKeys,
 } from '../internal/checks';
 import { checkClassLabels } from './label-checks';
+import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, type ReductionOption, reduce, safeDivide } from './reduction';
 
 /** Options of {@link softmaxCrossEntropy}. */
@@ -38,6 +43,14 @@ export interface SoftmaxCrossEntropyOptions extends ReductionOption {
   zLossWeight?: number;
 }
 
+const SOFTMAX_CROSS_ENTROPY_KEYS = optionKeys<SoftmaxCrossEntropyOptions>({
+  reduction: true,
+  labelSmoothing: true,
+  ignoreIndex: true,
+  weights: true,
+  zLossWeight: true,
+});
+
 /**
  * Softmax cross-entropy over the last axis, with PyTorch's `cross_entropy`
  * semantics: integer labels (with `ignoreIndex`) or class probabilities,
@@ -45,6 +58,13 @@ export interface SoftmaxCrossEntropyOptions extends ReductionOption {
  * targets. Where PyTorch returns NaN (every target ignored), this returns 0
  * with zero gradients. Computed from `logSoftmax`, so logits of ±1e4 give
  * finite values and gradients.
+ *
+ * Masked logits: a class masked with `-Infinity` gives PyTorch's finite loss
+ * and gradient (`+Infinity` with `labelSmoothing`, which puts weight on a
+ * class of probability 0, as in PyTorch), never NaN; an ignored row adds
+ * nothing, and its gradient is 0 even when all its logits are `-Infinity`
+ * (PyTorch's is NaN there). With probability labels, a class of probability
+ * 0 adds 0 whatever its logit (PyTorch: NaN for a `-Infinity` logit).
  *
  * Integer labels are range-checked on the host: a label outside
  * `[0, classes)` (other than `ignoreIndex`) throws a `TfjsBlocksError`
@@ -72,6 +92,7 @@ export function softmaxCrossEntropy(
   options: SoftmaxCrossEntropyOptions = {},
 ): Tensor {
   const fn = 'softmaxCrossEntropy';
+  checkOptionKeys(fn, options, SOFTMAX_CROSS_ENTROPY_KEYS);
   const x = checkFloatTensor(fn, 'logits', logits, { layout: '[..., classes]' });
   if (x.rank < 1)
     throw new TfjsBlocksError(fn, 'logits', 'a tensor of rank >= 1 [..., classes]', 'a scalar');
@@ -114,31 +135,54 @@ export function softmaxCrossEntropy(
   }
   const { weights } = options;
   return tidy(() => {
-    const logProbs = logSoftmax(x);
-    const weighted = weights ? mul(logProbs, weights) : logProbs;
-    const zLoss = zLossWeight > 0 ? mul(square(logSumExp(x, -1)), zLossWeight) : undefined;
+    // Ignored rows are replaced by zeros before anything is computed from
+    // them: a row of all -Infinity logits (a fully masked position) would
+    // give NaN in logSoftmax, and NaN survives any mask in the backward pass.
+    const counted = soft ? undefined : notEqual(labels, ignoreIndex);
+    const safeLogits = counted
+      ? where(broadcastTo(expandDims(counted, -1), x.shape), x, zerosLike(x))
+      : x;
+    const logProbs = logSoftmax(safeLogits);
+    const classWeights = weights ? broadcastTo(weights, x.shape) : undefined;
+    const zLoss = zLossWeight > 0 ? mul(square(logSumExp(safeLogits, -1)), zLossWeight) : undefined;
     if (soft) {
       const target = smoothing > 0 ? add(mul(labels, 1 - smoothing), smoothing / classes) : labels;
-      const ce = neg(sum(mul(weighted, target), -1));
+      // A masked class (-Infinity) with target 0 adds 0, not 0 · -Infinity = NaN.
+      const weightedTarget = classWeights ? mul(target, classWeights) : target;
+      const ce = neg(sum(multiplyNoNan(logProbs, weightedTarget), -1));
       // PyTorch divides probability-target losses by their count, whatever the weights.
       return reduce(zLoss ? add(ce, zLoss) : ce, reduction);
     }
-    const counted = notEqual(labels, ignoreIndex);
-    const keep = cast(counted, 'float32');
-    const safeLabels = where(counted, labels, zerosLike(labels));
-    const targetOneHot = reshape(oneHot(reshape(safeLabels, [-1]), classes), x.shape);
-    const nll = neg(sum(mul(weighted, targetOneHot), -1));
+    const safeLabels = where(counted!, labels, zerosLike(labels));
+    const targetOneHot = cast(
+      reshape(oneHot(reshape(safeLabels, [-1]), classes), x.shape),
+      'float32',
+    );
+    // The target's log-probability, selected rather than multiplied by the
+    // one-hot row, whose zeros would meet the -Infinity of masked classes.
+    const targetLogProb = sum(multiplyNoNan(logProbs, targetOneHot), -1);
+    const targetWeight = weights ? sum(mul(targetOneHot, weights), -1) : undefined;
+    const nll = neg(targetWeight ? mul(targetLogProb, targetWeight) : targetLogProb);
+    // With smoothing, a masked class of weight > 0 makes the loss +Infinity, as in PyTorch.
     const ce =
       smoothing > 0
-        ? add(mul(nll, 1 - smoothing), mul(neg(sum(weighted, -1)), smoothing / classes))
+        ? add(
+            mul(nll, 1 - smoothing),
+            mul(
+              neg(sum(classWeights ? multiplyNoNan(logProbs, classWeights) : logProbs, -1)),
+              smoothing / classes,
+            ),
+          )
         : nll;
-    const ceCounted = mul(ce, keep);
-    const zCounted = zLoss ? mul(zLoss, keep) : undefined;
+    const zero = zerosLike(ce);
+    const ceCounted = where(counted!, ce, zero);
+    const zCounted = zLoss ? where(counted!, zLoss, zero) : undefined;
     if (reduction !== 'mean')
       return reduce(zCounted ? add(ceCounted, zCounted) : ceCounted, reduction);
     // PyTorch's weighted mean: divide by the summed class weight of the counted targets.
-    const targetWeight = weights ? mul(sum(mul(targetOneHot, weights), -1), keep) : keep;
-    const meanCe = safeDivide(sum(ceCounted), sum(targetWeight));
+    const keep = cast(counted!, 'float32');
+    const countedWeight = targetWeight ? mul(targetWeight, keep) : keep;
+    const meanCe = safeDivide(sum(ceCounted), sum(countedWeight));
     return zCounted ? add(meanCe, safeDivide(sum(zCounted), sum(keep))) : meanCe;
   });
 }

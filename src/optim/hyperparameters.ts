@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkNumber } from '../internal/checks';
+import { checkNumber, describeValue } from '../internal/checks';
 import type { ScheduleLike } from './types';
 
 /** Validates a learning rate or schedule when the transform is made. */
@@ -26,4 +26,31 @@ export function checkDecay(fn: string, name: string, value: unknown): number {
 /** Checks a non-negative number such as epsilon or a weight-decay rate. */
 export function checkNonNegative(fn: string, name: string, value: unknown): number {
   return checkNumber(fn, name, value, { min: 0 });
+}
+
+/**
+ * Checks an epsilon that keeps a denominator away from 0: a finite number
+ * > 0. With 0, a zero gradient (a frozen or unused parameter) gives 0 / 0 =
+ * NaN at the first step.
+ */
+export function checkEpsilon(fn: string, name: string, value: unknown): number {
+  return checkNumber(fn, name, value, { min: 0, minExclusive: true });
+}
+
+/** Checks a flag: `undefined` (giving `fallback`) or a boolean; `'yes'` or `1` is named, not taken as true. */
+export function checkFlag(fn: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new TfjsBlocksError(fn, name, 'true or false', describeValue(value));
+  }
+  return value;
+}
+
+/**
+ * The entries of `options` whose keys are in `keys`: what an optimizer hands
+ * to one of its transforms, which rejects keys it does not know (an
+ * optimizer's `learningRate` is not an option of `scaleByAdam`).
+ */
+export function pickOptions<T extends object>(options: T, keys: readonly string[]): T {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => keys.includes(key))) as T;
 }

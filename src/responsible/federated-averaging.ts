@@ -107,6 +107,18 @@ function average(nodes: readonly unknown[], weights: readonly number[], path: st
   throw new TfjsBlocksError(fn, at(0), 'a tensor, number, array or object', kind(first));
 }
 
+/**
+ * `n_k / Σ n`, computed without overflow: the counts are divided by the
+ * largest first (so they lie in (0, 1] and sum to at most their number), as
+ * `[1e308, 1e308]` would otherwise sum to Infinity and give weights of 0.
+ */
+function normalizedWeights(counts: readonly number[]): number[] {
+  const largest = Math.max(...counts);
+  const scaled = counts.map((n) => n / largest);
+  const total = scaled.reduce((a, b) => a + b, 0);
+  return scaled.map((n) => n / total);
+}
+
 function checkCounts(fn: string, name: string, counts: readonly number[], expected: number): void {
   if (counts.length !== expected) {
     throw new TfjsBlocksError(fn, name, `length ${expected} (one per client)`, `${counts.length}`);
@@ -149,12 +161,7 @@ export function federatedAverage<P extends ParamTree>(
     throw new TfjsBlocksError(fn, 'clientParams', 'a non-empty array', kind(clientParams));
   }
   checkCounts(fn, 'sampleCounts', sampleCounts, clientParams.length);
-  const total = sampleCounts.reduce((a, b) => a + b, 0);
-  return average(
-    clientParams,
-    sampleCounts.map((n) => n / total),
-    '',
-  ) as P;
+  return average(clientParams, normalizedWeights(sampleCounts), '') as P;
 }
 
 function collectTensors(x: unknown, into: Set<Tensor>): Set<Tensor> {

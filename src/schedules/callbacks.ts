@@ -1,8 +1,8 @@
 import type { Optimizer, Scalar } from '@tensorflow/tfjs-core';
 import { Callback } from '@tensorflow/tfjs-layers';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
-import { valueAt } from '../optim/hyperparameters';
+import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../internal/checks';
+import { checkFlag, valueAt } from '../optim/hyperparameters';
 import type { TransformOptimizer } from '../optim/tf-optimizer';
 
 /**
@@ -57,6 +57,8 @@ export interface LearningRateSchedulerOptions {
   perBatch?: boolean;
 }
 
+const SCHEDULER_KEYS = optionKeys<LearningRateSchedulerOptions>({ perBatch: true });
+
 /**
  * A `model.fit` callback that sets the optimizer's learning rate from a
  * schedule, like Keras' `LearningRateScheduler`: before each epoch to
@@ -97,8 +99,9 @@ export class LearningRateScheduler extends Callback {
         typeof schedule,
       );
     }
+    checkOptionKeys('LearningRateScheduler', options, SCHEDULER_KEYS);
     this.schedule = schedule;
-    this.perBatch = options.perBatch ?? false;
+    this.perBatch = checkFlag('LearningRateScheduler', 'options.perBatch', options.perBatch, false);
   }
 
   /** Sets the rate for the epoch (unless `perBatch`). */
@@ -160,6 +163,16 @@ export interface ReduceLearningRateOnPlateauOptions {
   minimum?: number;
 }
 
+const PLATEAU_KEYS = optionKeys<ReduceLearningRateOnPlateauOptions>({
+  monitor: true,
+  mode: true,
+  factor: true,
+  patience: true,
+  threshold: true,
+  cooldown: true,
+  minimum: true,
+});
+
 /**
  * A `model.fit` callback that multiplies the learning rate by `factor` when
  * a watched quantity stops improving, with PyTorch's `ReduceLROnPlateau`
@@ -200,6 +213,7 @@ export class ReduceLearningRateOnPlateau extends Callback {
   constructor(options: ReduceLearningRateOnPlateauOptions = {}) {
     super();
     const fn = 'ReduceLearningRateOnPlateau';
+    checkOptionKeys(fn, options, PLATEAU_KEYS);
     this.monitor = options.monitor ?? 'val_loss';
     if (typeof this.monitor !== 'string' || this.monitor === '') {
       throw new TfjsBlocksError(

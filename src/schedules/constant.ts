@@ -1,5 +1,4 @@
-import { checkNumber } from '../internal/checks';
-import { type Schedule, scheduleFrom } from './schedule';
+import { checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /**
  * A schedule that returns `value` at every step (optax's
@@ -16,6 +15,6 @@ import { type Schedule, scheduleFrom } from './schedule';
  * ```
  */
 export function constantSchedule(value: number): Schedule {
-  const constant = checkNumber('constantSchedule', 'value', value);
+  const constant = checkScheduleValue('constantSchedule', 'value', value);
   return scheduleFrom('constantSchedule', () => constant);
 }

@@ -1,5 +1,11 @@
-import { checkInteger, checkNumber } from '../internal/checks';
-import { progress, type Schedule, scheduleFrom } from './schedule';
+import { checkInteger, checkNumber, optionKeys } from '../internal/checks';
+import {
+  checkScheduleOptions,
+  checkScheduleValue,
+  progress,
+  type Schedule,
+  scheduleFrom,
+} from './schedule';
 
 /** `(1 + cos(pi * fraction)) / 2`: 1 at the start of a half cosine, 0 at its end. */
 function halfCosine(fraction: number): number {
@@ -17,6 +23,13 @@ export interface CosineDecayScheduleOptions {
   /** The power of the half cosine: a finite number > 0. Default `1`. */
   exponent?: number;
 }
+
+const COSINE_DECAY_KEYS = optionKeys<CosineDecayScheduleOptions>({
+  initValue: true,
+  decaySteps: true,
+  alpha: true,
+  exponent: true,
+});
 
 /**
  * Cosine decay (Loshchilov & Hutter, https://arxiv.org/abs/1608.03983, without restarts):
@@ -38,9 +51,10 @@ export interface CosineDecayScheduleOptions {
  */
 export function cosineDecaySchedule(options: CosineDecayScheduleOptions): Schedule {
   const fn = 'cosineDecaySchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue);
+  checkScheduleOptions(fn, options, COSINE_DECAY_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue);
   const steps = checkInteger(fn, 'options.decaySteps', options.decaySteps, 1);
-  const alpha = checkNumber(fn, 'options.alpha', options.alpha ?? 0);
+  const alpha = checkScheduleValue(fn, 'options.alpha', options.alpha ?? 0);
   const exponent = checkNumber(fn, 'options.exponent', options.exponent ?? 1, {
     min: 0,
     minExclusive: true,
@@ -67,6 +81,15 @@ export interface WarmupCosineDecayScheduleOptions {
   exponent?: number;
 }
 
+const WARMUP_COSINE_DECAY_KEYS = optionKeys<WarmupCosineDecayScheduleOptions>({
+  initValue: true,
+  peakValue: true,
+  warmupSteps: true,
+  decaySteps: true,
+  endValue: true,
+  exponent: true,
+});
+
 /**
  * A linear warmup from `initValue` to `peakValue` over `warmupSteps`, then a
  * cosine decay to `endValue` at step `decaySteps` (which counts the warmup):
@@ -88,11 +111,12 @@ export interface WarmupCosineDecayScheduleOptions {
  */
 export function warmupCosineDecaySchedule(options: WarmupCosineDecayScheduleOptions): Schedule {
   const fn = 'warmupCosineDecaySchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue ?? 0);
-  const peak = checkNumber(fn, 'options.peakValue', options.peakValue);
+  checkScheduleOptions(fn, options, WARMUP_COSINE_DECAY_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue ?? 0);
+  const peak = checkScheduleValue(fn, 'options.peakValue', options.peakValue);
   const warmup = checkInteger(fn, 'options.warmupSteps', options.warmupSteps, 0);
   const total = checkInteger(fn, 'options.decaySteps', options.decaySteps, warmup + 1);
-  const end = checkNumber(fn, 'options.endValue', options.endValue ?? 0);
+  const end = checkScheduleValue(fn, 'options.endValue', options.endValue ?? 0);
   const exponent = checkNumber(fn, 'options.exponent', options.exponent ?? 1, {
     min: 0,
     minExclusive: true,
@@ -116,6 +140,13 @@ export interface CosineRestartsScheduleOptions {
   minValue?: number;
 }
 
+const COSINE_RESTARTS_KEYS = optionKeys<CosineRestartsScheduleOptions>({
+  initValue: true,
+  firstPeriod: true,
+  periodMultiplier: true,
+  minValue: true,
+});
+
 /**
  * Cosine annealing with warm restarts (SGDR, https://arxiv.org/abs/1608.03983):
  * `min + (init - min) * (1 + cos(pi * t / T)) / 2`, where `t` is the step
@@ -138,10 +169,11 @@ export interface CosineRestartsScheduleOptions {
  */
 export function cosineRestartsSchedule(options: CosineRestartsScheduleOptions): Schedule {
   const fn = 'cosineRestartsSchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue);
+  checkScheduleOptions(fn, options, COSINE_RESTARTS_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue);
   const first = checkInteger(fn, 'options.firstPeriod', options.firstPeriod, 1);
   const multiplier = checkInteger(fn, 'options.periodMultiplier', options.periodMultiplier ?? 1, 1);
-  const min = checkNumber(fn, 'options.minValue', options.minValue ?? 0);
+  const min = checkScheduleValue(fn, 'options.minValue', options.minValue ?? 0);
   return scheduleFrom(fn, (step) => {
     // Walking the periods keeps the arithmetic exact where a closed form would take a logarithm.
     let t = step;

@@ -1,5 +1,6 @@
-import { checkInteger, checkNumber } from '../internal/checks';
-import { type Schedule, scheduleFrom } from './schedule';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger, checkNumber, optionKeys } from '../internal/checks';
+import { checkScheduleOptions, checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /** Options of {@link exponentialDecaySchedule}, as optax's `exponential_decay`. */
 export interface ExponentialDecayScheduleOptions {
@@ -13,9 +14,18 @@ export interface ExponentialDecayScheduleOptions {
   staircase?: boolean;
   /** The step where the decay starts: an integer >= 0. Default `0`. */
   transitionBegin?: number;
-  /** A floor (a ceiling when `decayRate > 1`) for the value. Default: none. */
+  /** A floor (a ceiling when `decayRate > 1`, where it is required) for the value: a number >= 0. Default: none. */
   endValue?: number;
 }
+
+const EXPONENTIAL_DECAY_KEYS = optionKeys<ExponentialDecayScheduleOptions>({
+  initValue: true,
+  transitionSteps: true,
+  decayRate: true,
+  staircase: true,
+  transitionBegin: true,
+  endValue: true,
+});
 
 /**
  * Exponential decay: `initValue * decayRate ** ((step - transitionBegin) / transitionSteps)`
@@ -39,7 +49,8 @@ export interface ExponentialDecayScheduleOptions {
  */
 export function exponentialDecaySchedule(options: ExponentialDecayScheduleOptions): Schedule {
   const fn = 'exponentialDecaySchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue);
+  checkScheduleOptions(fn, options, EXPONENTIAL_DECAY_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue);
   const steps = checkInteger(fn, 'options.transitionSteps', options.transitionSteps, 1);
   const rate = checkNumber(fn, 'options.decayRate', options.decayRate, {
     min: 0,
@@ -50,7 +61,16 @@ export function exponentialDecaySchedule(options: ExponentialDecayScheduleOption
   const end =
     options.endValue === undefined
       ? undefined
-      : checkNumber(fn, 'options.endValue', options.endValue);
+      : checkScheduleValue(fn, 'options.endValue', options.endValue);
+  if (rate > 1 && end === undefined) {
+    // Without a ceiling, a growing value reaches Infinity mid-training.
+    throw new TfjsBlocksError(
+      fn,
+      'options.endValue',
+      `a ceiling when options.decayRate (${rate}) > 1`,
+      'undefined',
+    );
+  }
   return scheduleFrom(fn, (step) => {
     const elapsed = step - begin;
     if (elapsed <= 0) return init;

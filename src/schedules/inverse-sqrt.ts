@@ -1,6 +1,6 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
-import { type Schedule, scheduleFrom } from './schedule';
+import { checkInteger, optionKeys } from '../internal/checks';
+import { checkScheduleOptions, checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /**
  * Options of {@link inverseSqrtSchedule}: the warmup and either the peak
@@ -21,6 +21,16 @@ export type InverseSqrtScheduleOptions =
       /** A factor on the Noam formula (Annotated Transformer's `factor`). Default `1`. */
       scale?: number;
     };
+
+/** Every key of every variant of a union of option types. */
+type KeysOfEach<T> = T extends unknown ? keyof T : never;
+
+const INVERSE_SQRT_KEYS = optionKeys<{ [K in KeysOfEach<InverseSqrtScheduleOptions>]?: unknown }>({
+  warmupSteps: true,
+  peakValue: true,
+  modelDim: true,
+  scale: true,
+});
 
 /**
  * The Transformer's ("Noam") schedule, https://arxiv.org/abs/1706.03762 §5.3:
@@ -44,6 +54,7 @@ export type InverseSqrtScheduleOptions =
  */
 export function inverseSqrtSchedule(options: InverseSqrtScheduleOptions): Schedule {
   const fn = 'inverseSqrtSchedule';
+  checkScheduleOptions(fn, options, INVERSE_SQRT_KEYS);
   const warmup = checkInteger(fn, 'options.warmupSteps', options.warmupSteps, 1);
   const hasPeak = 'peakValue' in options && options.peakValue !== undefined;
   const hasDim = 'modelDim' in options && options.modelDim !== undefined;
@@ -57,11 +68,11 @@ export function inverseSqrtSchedule(options: InverseSqrtScheduleOptions): Schedu
   }
   let peak: number;
   if ('peakValue' in options && hasPeak) {
-    peak = checkNumber(fn, 'options.peakValue', options.peakValue);
+    peak = checkScheduleValue(fn, 'options.peakValue', options.peakValue);
   } else {
     const dimOptions = options as { modelDim: number; scale?: number };
     const dim = checkInteger(fn, 'options.modelDim', dimOptions.modelDim, 1);
-    const scale = checkNumber(fn, 'options.scale', dimOptions.scale ?? 1);
+    const scale = checkScheduleValue(fn, 'options.scale', dimOptions.scale ?? 1);
     peak = scale * (dim * warmup) ** -0.5;
   }
   return scheduleFrom(fn, (step) => {

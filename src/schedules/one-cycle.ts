@@ -1,6 +1,6 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
-import { type Schedule, scheduleFrom } from './schedule';
+import { checkInteger, checkNumber, optionKeys } from '../internal/checks';
+import { checkScheduleOptions, checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /** Options of {@link oneCycleSchedule}, as PyTorch's `OneCycleLR`. */
 export interface OneCycleScheduleOptions {
@@ -22,6 +22,16 @@ export interface OneCycleScheduleOptions {
    */
   threePhase?: boolean;
 }
+
+const ONE_CYCLE_KEYS = optionKeys<OneCycleScheduleOptions>({
+  maxValue: true,
+  totalSteps: true,
+  pctStart: true,
+  annealStrategy: true,
+  divFactor: true,
+  finalDivFactor: true,
+  threePhase: true,
+});
 
 interface Phase {
   /** The step at which the phase reaches `endValue` (torch's `end_step`). */
@@ -51,7 +61,8 @@ interface Phase {
  */
 export function oneCycleSchedule(options: OneCycleScheduleOptions): Schedule {
   const fn = 'oneCycleSchedule';
-  const maxValue = checkNumber(fn, 'options.maxValue', options.maxValue);
+  checkScheduleOptions(fn, options, ONE_CYCLE_KEYS);
+  const maxValue = checkScheduleValue(fn, 'options.maxValue', options.maxValue);
   const total = checkInteger(fn, 'options.totalSteps', options.totalSteps, 2);
   const pctStart = checkNumber(fn, 'options.pctStart', options.pctStart ?? 0.3, {
     min: 0,

@@ -1,6 +1,6 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
-import { type Schedule, scheduleFrom } from './schedule';
+import { checkInteger, optionKeys } from '../internal/checks';
+import { checkScheduleOptions, checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /** Options of {@link piecewiseConstantSchedule}, as optax's `piecewise_constant_schedule`. */
 export interface PiecewiseConstantScheduleOptions {
@@ -13,6 +13,11 @@ export interface PiecewiseConstantScheduleOptions {
    */
   boundariesAndScales?: Record<number, number>;
 }
+
+const PIECEWISE_CONSTANT_KEYS = optionKeys<PiecewiseConstantScheduleOptions>({
+  initValue: true,
+  boundariesAndScales: true,
+});
 
 /**
  * A piecewise-constant schedule: `initValue` times the product of the
@@ -34,7 +39,8 @@ export interface PiecewiseConstantScheduleOptions {
  */
 export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOptions): Schedule {
   const fn = 'piecewiseConstantSchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue);
+  checkScheduleOptions(fn, options, PIECEWISE_CONSTANT_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue);
   const entries = options.boundariesAndScales ?? {};
   if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
     throw new TfjsBlocksError(
@@ -53,7 +59,7 @@ export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOpti
         key.trim() === '' ? key : Number(key),
         0,
       );
-      return { boundary, scale: checkNumber(fn, name, scale) };
+      return { boundary, scale: checkScheduleValue(fn, name, scale) };
     })
     .sort((a, b) => a.boundary - b.boundary);
   return scheduleFrom(fn, (step) => {

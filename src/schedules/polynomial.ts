@@ -1,5 +1,11 @@
-import { checkInteger, checkNumber } from '../internal/checks';
-import { progress, type Schedule, scheduleFrom } from './schedule';
+import { checkInteger, checkNumber, optionKeys } from '../internal/checks';
+import {
+  checkScheduleOptions,
+  checkScheduleValue,
+  progress,
+  type Schedule,
+  scheduleFrom,
+} from './schedule';
 
 /** Options of {@link linearSchedule}, as optax's `linear_schedule`. */
 export interface LinearScheduleOptions {
@@ -12,6 +18,13 @@ export interface LinearScheduleOptions {
   /** The step where the ramp starts: an integer >= 0. Default `0`. */
   transitionBegin?: number;
 }
+
+const LINEAR_KEYS = optionKeys<LinearScheduleOptions>({
+  initValue: true,
+  endValue: true,
+  transitionSteps: true,
+  transitionBegin: true,
+});
 
 /**
  * A linear ramp from `initValue` to `endValue` over `transitionSteps`
@@ -32,8 +45,9 @@ export interface LinearScheduleOptions {
  */
 export function linearSchedule(options: LinearScheduleOptions): Schedule {
   const fn = 'linearSchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue);
-  const end = checkNumber(fn, 'options.endValue', options.endValue);
+  checkScheduleOptions(fn, options, LINEAR_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue);
+  const end = checkScheduleValue(fn, 'options.endValue', options.endValue);
   const steps = checkInteger(fn, 'options.transitionSteps', options.transitionSteps, 1);
   const begin = checkInteger(fn, 'options.transitionBegin', options.transitionBegin ?? 0, 0);
   return scheduleFrom(fn, (step) => init + (end - init) * progress(step, begin, steps));
@@ -53,6 +67,14 @@ export interface PolynomialScheduleOptions {
   transitionBegin?: number;
 }
 
+const POLYNOMIAL_KEYS = optionKeys<PolynomialScheduleOptions>({
+  initValue: true,
+  endValue: true,
+  power: true,
+  transitionSteps: true,
+  transitionBegin: true,
+});
+
 /**
  * A polynomial decay from `initValue` to `endValue`:
  * `(init - end) * (1 - clip(step - transitionBegin, 0, transitionSteps) / transitionSteps) ** power + end`.
@@ -71,8 +93,9 @@ export interface PolynomialScheduleOptions {
  */
 export function polynomialSchedule(options: PolynomialScheduleOptions): Schedule {
   const fn = 'polynomialSchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue);
-  const end = checkNumber(fn, 'options.endValue', options.endValue ?? 0);
+  checkScheduleOptions(fn, options, POLYNOMIAL_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue);
+  const end = checkScheduleValue(fn, 'options.endValue', options.endValue ?? 0);
   const power = checkNumber(fn, 'options.power', options.power ?? 1, {
     min: 0,
     minExclusive: true,

@@ -1,6 +1,12 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
-import { progress, type Schedule, scheduleFrom } from './schedule';
+import { checkInteger, optionKeys } from '../internal/checks';
+import {
+  checkScheduleOptions,
+  checkScheduleValue,
+  progress,
+  type Schedule,
+  scheduleFrom,
+} from './schedule';
 
 /** Options of {@link wsdSchedule}. */
 export interface WsdScheduleOptions {
@@ -22,6 +28,16 @@ export interface WsdScheduleOptions {
    */
   decayShape?: 'linear' | 'cosine' | 'sqrt';
 }
+
+const WSD_KEYS = optionKeys<WsdScheduleOptions>({
+  initValue: true,
+  peakValue: true,
+  warmupSteps: true,
+  stableSteps: true,
+  decaySteps: true,
+  endValue: true,
+  decayShape: true,
+});
 
 const DECAY_SHAPES = {
   linear: (t: number) => 1 - t,
@@ -48,12 +64,13 @@ const DECAY_SHAPES = {
  */
 export function wsdSchedule(options: WsdScheduleOptions): Schedule {
   const fn = 'wsdSchedule';
-  const init = checkNumber(fn, 'options.initValue', options.initValue ?? 0);
-  const peak = checkNumber(fn, 'options.peakValue', options.peakValue);
+  checkScheduleOptions(fn, options, WSD_KEYS);
+  const init = checkScheduleValue(fn, 'options.initValue', options.initValue ?? 0);
+  const peak = checkScheduleValue(fn, 'options.peakValue', options.peakValue);
   const warmup = checkInteger(fn, 'options.warmupSteps', options.warmupSteps, 0);
   const stable = checkInteger(fn, 'options.stableSteps', options.stableSteps, 0);
   const decay = checkInteger(fn, 'options.decaySteps', options.decaySteps, 1);
-  const end = checkNumber(fn, 'options.endValue', options.endValue ?? 0);
+  const end = checkScheduleValue(fn, 'options.endValue', options.endValue ?? 0);
   const shapeName = options.decayShape ?? 'linear';
   if (!Object.keys(DECAY_SHAPES).includes(shapeName)) {
     throw new TfjsBlocksError(

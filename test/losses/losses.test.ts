@@ -39,8 +39,16 @@ type Call = (
 ) => tf.Tensor;
 const ce: Call = ({ logits }, { labels, weights }, o) =>
   softmaxCrossEntropy(logits!, labels!, { ...o, weights });
-const ctc: Call = ({ logits }, { targets }, o) =>
-  ctcLoss(tf.logSoftmax(logits!) as tf.Tensor3D, targets!, o.inputLengths!, o.targetLengths!, o);
+const ctc: Call = ({ logits }, { targets }, o) => {
+  const { inputLengths, targetLengths, ...options } = o;
+  return ctcLoss(
+    tf.logSoftmax(logits!) as tf.Tensor3D,
+    targets!,
+    inputLengths!,
+    targetLengths!,
+    options,
+  );
+};
 
 /** How each golden case calls our loss. */
 const CALLS: Record<string, Call> = {
@@ -52,6 +60,16 @@ const CALLS: Record<string, Call> = {
   ce_probs_smoothing_weights: ce,
   ce_zloss: ce,
   ce_extreme: ce,
+  ce_masked_mean: ce,
+  ce_masked_sum: ce,
+  ce_masked_none: ce,
+  ce_masked_weights: ce,
+  ce_masked_weights_sum: ce,
+  ce_masked_smoothing: ce,
+  ce_masked_smoothing_none: ce,
+  ce_masked_zloss: ce,
+  ce_masked_ignore_index_7: ce,
+  ce_probs_masked: ce,
   bce_pos_weight: ({ logits }, { targets, posWeight }) =>
     sigmoidBinaryCrossEntropy(logits!, targets!, { posWeight }),
   bce_extreme: ({ logits }, { targets }) => sigmoidBinaryCrossEntropy(logits!, targets!),

@@ -9,9 +9,11 @@ PyTorch's CTC backward is only the true gradient through log_softmax.
 
 Deviations from PyTorch, by design: with every target ignored, PyTorch's
 mean cross-entropy is 0/0 = NaN; ours is 0 with zero gradients (the golden
-records 0).
+records 0). An ignored row of all -inf logits has a NaN gradient in PyTorch
+and a zero one here; probability targets of 0 on a -inf logit give NaN in
+PyTorch and contribute 0 here (see the masked cases below).
 
-Run: python test/reference/losses.py   (torch >= 1.13)
+Run: python test/reference/losses.py   (torch >= 1.13; the goldens were last written with torch 2)
 """
 import json
 import math
@@ -177,6 +179,74 @@ lg = rand(3, 1, 4)
 inf_loss = ctc(lg, torch.tensor([[1, 1, 2]]), [3], [3], reduction='sum')
 cases['ctc_impossible_inf'] = {'inputs': {'logits': enc(lg)}, 'constants': {'targets': enc(torch.tensor([[1, 1, 2]]))},
                                'options': {'reduction': 'sum', 'inputLengths': [3], 'targetLengths': [3]}, 'output': enc(inf_loss)}
+
+# ------------------------------------------- cross-entropy, masked (-inf) logits
+# A class masked with -inf, and ignored rows whose logits are all -inf (fully
+# masked positions). PyTorch's values are finite (+inf with label smoothing,
+# which puts weight on a class of probability 0); its gradient is NaN on an
+# all -inf ignored row, where ours is 0 (an ignored row contributes nothing):
+# those rows are zeroed in the golden, every other entry is torch's own.
+NINF = float('-inf')
+
+
+def masked_logits(rows, classes, masked, all_masked, scale=2.0):
+    x = torch.randn(rows, classes, dtype=torch.float32) * scale
+    for r, c in masked:
+        x[r, c] = NINF
+    for r in all_masked:
+        x[r, :] = NINF
+    return x.double().requires_grad_(True)
+
+
+def masked_case(fn, logits, labels, options, ignore_index=-100, constants=None):
+    result = case(fn, {'logits': logits}, {'labels': labels, **(constants or {})}, options)
+    grad = logits.grad.clone()
+    ignored = labels == ignore_index
+    assert torch.isfinite(grad[~ignored]).all(), 'torch gave a non-finite gradient on a counted row'
+    grad[ignored] = 0.0
+    result['grads']['logits'] = enc(grad)
+    return result
+
+
+mask_labels = torch.tensor([0, -100, 3, 2, -100])
+mask_spec = dict(rows=5, classes=4, masked=[(0, 1), (2, 0), (2, 1), (3, 3)], all_masked=[1])
+cw = torch.tensor([1.0, 0.0, 2.0, 0.5], dtype=torch.float64)  # weight 0 on a masked class
+for name, kw, opts in [
+    ('ce_masked_mean', {}, {}),
+    ('ce_masked_sum', {'reduction': 'sum'}, {'reduction': 'sum'}),
+    ('ce_masked_none', {'reduction': 'none'}, {'reduction': 'none'}),
+    ('ce_masked_weights', {'weight': cw}, {}),
+    ('ce_masked_weights_sum', {'weight': cw, 'reduction': 'sum'}, {'reduction': 'sum'}),
+    ('ce_masked_smoothing', {'label_smoothing': 0.1}, {'labelSmoothing': 0.1}),
+    ('ce_masked_smoothing_none', {'label_smoothing': 0.1, 'reduction': 'none'}, {'labelSmoothing': 0.1, 'reduction': 'none'}),
+]:
+    consts = {'weights': cw} if 'weight' in kw else None
+    cases[name] = masked_case(
+        lambda logits, labels, weights=None, kw=kw: F.cross_entropy(logits, labels, **kw),
+        masked_logits(**mask_spec), mask_labels, opts, constants=consts)
+
+
+def ce_z_masked(logits, labels, weight=1e-2):
+    keep = labels != -100
+    z = torch.logsumexp(logits[keep], -1) ** 2
+    return F.cross_entropy(logits, labels) + weight * z.mean()
+
+
+cases['ce_masked_zloss'] = masked_case(ce_z_masked, masked_logits(**mask_spec), mask_labels, {'zLossWeight': 1e-2})
+cases['ce_masked_ignore_index_7'] = masked_case(
+    lambda logits, labels: F.cross_entropy(logits, labels, ignore_index=7),
+    masked_logits(**mask_spec), torch.tensor([0, 7, 3, 2, 7]), {'ignoreIndex': 7}, ignore_index=7)
+
+# Probability targets: torch computes sum(target · log p) as a product, so a
+# masked class with target 0 gives 0 · -inf = NaN there. Ours takes 0 · log 0
+# as 0 (as kl_div does); the reference writes that convention with where().
+def ce_probs_masked(logits, labels):
+    logp = torch.log_softmax(logits, -1)
+    return -(torch.where(labels > 0, labels * logp, torch.zeros_like(logp))).sum(-1).mean()
+
+
+pm = torch.tensor([[0.7, 0.0, 0.3, 0.0], [0.1, 0.2, 0.3, 0.4], [0.0, 0.0, 0.5, 0.5]], dtype=torch.float64)
+cases['ce_probs_masked'] = case(ce_probs_masked, {'logits': masked_logits(3, 4, [(0, 1), (0, 3), (2, 0)], [])}, {'labels': pm})
 
 with open(OUT, 'w') as f:
     json.dump({'generator': 'test/reference/losses.py', 'torch': torch.__version__, 'cases': cases}, f, separators=(',', ':'))

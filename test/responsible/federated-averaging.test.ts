@@ -24,6 +24,26 @@ describe('federatedAverage', () => {
     tf.dispose([a.w, a.layers[0]!.b, b.w, b.layers[0]!.b, avg.w, avg.layers[0]!.b]);
   });
 
+  it('huge and tiny counts give the same weights as small ones (1e308 + 1e308 overflowed to zeros)', () => {
+    const a = { w: tf.tensor1d([1, 2]) };
+    const b = { w: tf.tensor1d([5, 10]) };
+    for (const counts of [
+      [1e308, 1e308],
+      [3e307, 1e307],
+      [Number.MAX_VALUE, Number.MAX_VALUE / 3],
+      [3e-320, 1e-320],
+    ]) {
+      const avg = federatedAverage([a, b], counts);
+      const expected = counts[0] === counts[1] ? [3, 6] : [2, 4];
+      const got = values(avg.w);
+      got.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected[i]!, 5);
+      });
+      tf.dispose(avg.w);
+    }
+    tf.dispose([a.w, b.w]);
+  });
+
   it('one client gives a copy of its params', () => {
     const p = { w: tf.tensor2d([[1, 2]]) };
     const avg = federatedAverage([p], [7]);

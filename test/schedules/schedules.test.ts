@@ -296,7 +296,7 @@ describeRejections('schedules reject bad options when made, and bad steps when c
   [
     'NaN initValue',
     () => cosineDecaySchedule({ initValue: Number.NaN, decaySteps: 10 }),
-    /cosineDecaySchedule: options.initValue must be a finite number in \(-inf, inf\); got number NaN/,
+    /cosineDecaySchedule: options.initValue must be a finite number in \[0, inf\); got number NaN/,
   ],
   [
     'missing peakValue',

@@ -1,10 +1,18 @@
 import { add, clone, mul, sub } from '@tensorflow/tfjs-core';
+import { checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
 import { chain } from '../chain';
-import { checkDecay, checkNonNegative, checkSchedule } from '../hyperparameters';
-import { maskIncludes, type ParameterMask } from '../transforms/add-decayed-weights';
+import {
+  checkDecay,
+  checkFlag,
+  checkNonNegative,
+  checkSchedule,
+  pickOptions,
+} from '../hyperparameters';
+import { checkMask, maskIncludes, type ParameterMask } from '../transforms/add-decayed-weights';
 import { perParameterTransform } from '../transforms/per-parameter';
 import {
   clipByBlockRms,
+  SCALE_BY_ADAFACTOR_KEYS,
   type ScaleByAdafactorOptions,
   scaleByAdafactor,
   scaleByParamBlockRms,
@@ -28,6 +36,18 @@ export interface AdafactorOptions extends LearningRateOption, ScaleByAdafactorOp
   weightDecayMask?: ParameterMask;
 }
 
+const ADAFACTOR_KEYS = [
+  ...SCALE_BY_ADAFACTOR_KEYS,
+  ...optionKeys<Omit<AdafactorOptions, keyof ScaleByAdafactorOptions>>({
+    learningRate: true,
+    multiplyByParameterScale: true,
+    clippingThreshold: true,
+    momentum: true,
+    weightDecay: true,
+    weightDecayMask: true,
+  }),
+];
+
 /**
  * Adafactor, in optax's composition: factored second moments, update
  * clipping, learning rate, parameter-scale, optional momentum and weight
@@ -40,20 +60,35 @@ export interface AdafactorOptions extends LearningRateOption, ScaleByAdafactorOp
  * ```
  */
 export function adafactor(options: AdafactorOptions = {}): GradientTransformation<unknown[]> {
-  checkSchedule('adafactor', 'options.learningRate', options.learningRate ?? 1e-2);
-  const parts: GradientTransformation<unknown>[] = [scaleByAdafactor(options)];
-  const threshold = options.clippingThreshold === undefined ? 1 : options.clippingThreshold;
+  const fn = 'adafactor';
+  checkOptionKeys(fn, options, ADAFACTOR_KEYS);
+  // Every option is checked here, before any part is built, whichever parts the options select.
+  checkSchedule(fn, 'options.learningRate', options.learningRate ?? 1e-2);
+  const scaleByParameter = checkFlag(
+    fn,
+    'options.multiplyByParameterScale',
+    options.multiplyByParameterScale,
+    true,
+  );
+  const weightDecay = checkNonNegative(fn, 'options.weightDecay', options.weightDecay ?? 0);
+  const mask = checkMask(fn, 'options.weightDecayMask', options.weightDecayMask);
+  const threshold =
+    options.clippingThreshold === null
+      ? null
+      : checkNumber(fn, 'options.clippingThreshold', options.clippingThreshold ?? 1, {
+          min: 0,
+          minExclusive: true,
+        });
+  if (options.momentum !== undefined) checkDecay(fn, 'options.momentum', options.momentum);
+  const parts: GradientTransformation<unknown>[] = [
+    scaleByAdafactor(pickOptions(options, SCALE_BY_ADAFACTOR_KEYS)),
+  ];
   if (threshold !== null) parts.push(clipByBlockRms(threshold));
   // optax scales by +lr here and flips the sign last; scaling by -lr now is the same product.
   parts.push(scaleByLearningRate(options.learningRate ?? 1e-2));
-  if (options.multiplyByParameterScale ?? true) parts.push(scaleByParamBlockRms());
+  if (scaleByParameter) parts.push(scaleByParamBlockRms());
   if (options.momentum !== undefined) parts.push(emaOfUpdates(options.momentum));
-  const weightDecay = checkNonNegative(
-    'adafactor',
-    'options.weightDecay',
-    options.weightDecay ?? 0,
-  );
-  if (weightDecay > 0) parts.push(subtractDecayedWeights(weightDecay, options.weightDecayMask));
+  if (weightDecay > 0) parts.push(subtractDecayedWeights(weightDecay, mask));
   return chain(...parts);
 }
 

@@ -1,5 +1,11 @@
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { pickOptions } from '../hyperparameters';
 import type { ParameterMask } from '../transforms/add-decayed-weights';
-import { type ScaleByAdamOptions, scaleByAdam } from '../transforms/scale-by-adam';
+import {
+  SCALE_BY_ADAM_KEYS,
+  type ScaleByAdamOptions,
+  scaleByAdam,
+} from '../transforms/scale-by-adam';
 import type { GradientTransformation } from '../types';
 import { decoupledRecipe, type LearningRateOption, l2Recipe } from './recipe';
 
@@ -8,6 +14,16 @@ export interface AdamOptions extends LearningRateOption, ScaleByAdamOptions {
   /** L2 penalty added to the gradient (coupled). Default `0`. */
   weightDecay?: number;
 }
+
+const ADAM_KEYS_RECORD = {
+  learningRate: true,
+  b1: true,
+  b2: true,
+  eps: true,
+  amsgrad: true,
+  weightDecay: true,
+} as const;
+const ADAM_KEYS = optionKeys<AdamOptions>(ADAM_KEYS_RECORD);
 
 /**
  * Adam with PyTorch's semantics (AMSGrad, L2 `weightDecay`). Default
@@ -19,10 +35,11 @@ export interface AdamOptions extends LearningRateOption, ScaleByAdamOptions {
  * ```
  */
 export function adam(options: AdamOptions = {}): GradientTransformation<unknown[]> {
+  checkOptionKeys('adam', options, ADAM_KEYS);
   return l2Recipe(
     'adam',
     options.weightDecay,
-    [scaleByAdam(options)],
+    [scaleByAdam(pickOptions(options, SCALE_BY_ADAM_KEYS))],
     options.learningRate ?? 1e-3,
   );
 }
@@ -35,6 +52,8 @@ export interface AdamwOptions extends LearningRateOption, ScaleByAdamOptions {
   mask?: ParameterMask;
 }
 
+const ADAMW_KEYS = optionKeys<AdamwOptions>({ ...ADAM_KEYS_RECORD, mask: true });
+
 /**
  * AdamW (decoupled weight decay), as `torch.optim.AdamW`:
  * `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)`. Default
@@ -46,10 +65,11 @@ export interface AdamwOptions extends LearningRateOption, ScaleByAdamOptions {
  * ```
  */
 export function adamw(options: AdamwOptions = {}): GradientTransformation<unknown[]> {
+  checkOptionKeys('adamw', options, ADAMW_KEYS);
   return decoupledRecipe(
     'adamw',
     options,
     { learningRate: 1e-3, weightDecay: 1e-2 },
-    scaleByAdam(options),
+    scaleByAdam(pickOptions(options, SCALE_BY_ADAM_KEYS)),
   );
 }

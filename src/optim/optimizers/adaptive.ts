@@ -1,11 +1,37 @@
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkFlag, pickOptions } from '../hyperparameters';
 import type { ParameterMask } from '../transforms/add-decayed-weights';
-import { type ScaleByAdadeltaOptions, scaleByAdadelta } from '../transforms/scale-by-adadelta';
-import { type ScaleByAdagradOptions, scaleByAdagrad } from '../transforms/scale-by-adagrad';
+import {
+  SCALE_BY_ADADELTA_KEYS,
+  type ScaleByAdadeltaOptions,
+  scaleByAdadelta,
+} from '../transforms/scale-by-adadelta';
+import {
+  SCALE_BY_ADAGRAD_KEYS,
+  type ScaleByAdagradOptions,
+  scaleByAdagrad,
+} from '../transforms/scale-by-adagrad';
 import { scaleByAdam } from '../transforms/scale-by-adam';
-import { type ScaleByAdamaxOptions, scaleByAdamax } from '../transforms/scale-by-adamax';
-import { type ScaleByLionOptions, scaleByLion } from '../transforms/scale-by-lion';
-import { type ScaleByNadamOptions, scaleByNadam } from '../transforms/scale-by-nadam';
-import { type ScaleByRadamOptions, scaleByRadam } from '../transforms/scale-by-radam';
+import {
+  SCALE_BY_ADAMAX_KEYS,
+  type ScaleByAdamaxOptions,
+  scaleByAdamax,
+} from '../transforms/scale-by-adamax';
+import {
+  SCALE_BY_LION_KEYS,
+  type ScaleByLionOptions,
+  scaleByLion,
+} from '../transforms/scale-by-lion';
+import {
+  SCALE_BY_NADAM_KEYS,
+  type ScaleByNadamOptions,
+  scaleByNadam,
+} from '../transforms/scale-by-nadam';
+import {
+  SCALE_BY_RADAM_KEYS,
+  type ScaleByRadamOptions,
+  scaleByRadam,
+} from '../transforms/scale-by-radam';
 import { scaleByRms } from '../transforms/scale-by-rms';
 import { scaleByTrustRatio } from '../transforms/scale-by-trust-ratio';
 import { trace } from '../transforms/trace';
@@ -18,6 +44,14 @@ export interface L2Option {
   weightDecay?: number;
 }
 
+/** The option names of an L2 optimizer whose direction takes `directionKeys`. */
+function l2OptionKeys(directionKeys: readonly string[]): readonly string[] {
+  return [
+    ...directionKeys,
+    ...optionKeys<LearningRateOption & L2Option>({ learningRate: true, weightDecay: true }),
+  ];
+}
+
 /**
  * Adamax (Adam with the infinity norm), as `torch.optim.Adamax`. Default learning rate `2e-3`.
  *
@@ -27,10 +61,11 @@ export interface L2Option {
  * ```
  */
 export function adamax(options: LearningRateOption & ScaleByAdamaxOptions & L2Option = {}) {
+  checkOptionKeys('adamax', options, l2OptionKeys(SCALE_BY_ADAMAX_KEYS));
   return l2Recipe(
     'adamax',
     options.weightDecay,
-    [scaleByAdamax(options)],
+    [scaleByAdamax(pickOptions(options, SCALE_BY_ADAMAX_KEYS))],
     options.learningRate ?? 2e-3,
   );
 }
@@ -44,10 +79,11 @@ export function adamax(options: LearningRateOption & ScaleByAdamaxOptions & L2Op
  * ```
  */
 export function nadam(options: LearningRateOption & ScaleByNadamOptions & L2Option = {}) {
+  checkOptionKeys('nadam', options, l2OptionKeys(SCALE_BY_NADAM_KEYS));
   return l2Recipe(
     'nadam',
     options.weightDecay,
-    [scaleByNadam(options)],
+    [scaleByNadam(pickOptions(options, SCALE_BY_NADAM_KEYS))],
     options.learningRate ?? 2e-3,
   );
 }
@@ -61,10 +97,11 @@ export function nadam(options: LearningRateOption & ScaleByNadamOptions & L2Opti
  * ```
  */
 export function radam(options: LearningRateOption & ScaleByRadamOptions & L2Option = {}) {
+  checkOptionKeys('radam', options, l2OptionKeys(SCALE_BY_RADAM_KEYS));
   return l2Recipe(
     'radam',
     options.weightDecay,
-    [scaleByRadam(options)],
+    [scaleByRadam(pickOptions(options, SCALE_BY_RADAM_KEYS))],
     options.learningRate ?? 1e-3,
   );
 }
@@ -78,10 +115,11 @@ export function radam(options: LearningRateOption & ScaleByRadamOptions & L2Opti
  * ```
  */
 export function adagrad(options: LearningRateOption & ScaleByAdagradOptions & L2Option = {}) {
+  checkOptionKeys('adagrad', options, l2OptionKeys(SCALE_BY_ADAGRAD_KEYS));
   return l2Recipe(
     'adagrad',
     options.weightDecay,
-    [scaleByAdagrad(options)],
+    [scaleByAdagrad(pickOptions(options, SCALE_BY_ADAGRAD_KEYS))],
     options.learningRate ?? 1e-2,
   );
 }
@@ -95,10 +133,11 @@ export function adagrad(options: LearningRateOption & ScaleByAdagradOptions & L2
  * ```
  */
 export function adadelta(options: LearningRateOption & ScaleByAdadeltaOptions & L2Option = {}) {
+  checkOptionKeys('adadelta', options, l2OptionKeys(SCALE_BY_ADADELTA_KEYS));
   return l2Recipe(
     'adadelta',
     options.weightDecay,
-    [scaleByAdadelta(options)],
+    [scaleByAdadelta(pickOptions(options, SCALE_BY_ADADELTA_KEYS))],
     options.learningRate ?? 1.0,
   );
 }
@@ -115,6 +154,15 @@ export interface RmspropOptions extends LearningRateOption, L2Option {
   momentum?: number;
 }
 
+const RMSPROP_KEYS = optionKeys<RmspropOptions>({
+  learningRate: true,
+  weightDecay: true,
+  alpha: true,
+  eps: true,
+  centered: true,
+  momentum: true,
+});
+
 /**
  * RMSprop, as `torch.optim.RMSprop` (centred, momentum). Default learning rate `1e-2`.
  *
@@ -124,7 +172,12 @@ export interface RmspropOptions extends LearningRateOption, L2Option {
  * ```
  */
 export function rmsprop(options: RmspropOptions = {}) {
-  const momentum = options.momentum ?? 0;
+  const fn = 'rmsprop';
+  checkOptionKeys(fn, options, RMSPROP_KEYS);
+  // Checked here: with momentum 0 no trace is built to check it (NaN and
+  // negative momenta used to fall through to no momentum).
+  const momentum = checkDecay(fn, 'options.momentum', options.momentum ?? 0);
+  checkFlag(fn, 'options.centered', options.centered, false);
   const direction: GradientTransformation<unknown>[] = [
     scaleByRms({ decay: options.alpha ?? 0.99, eps: options.eps, centered: options.centered }),
   ];
@@ -140,6 +193,17 @@ export interface DecoupledDecayOptions extends LearningRateOption {
   mask?: ParameterMask;
 }
 
+const DECOUPLED_KEYS = optionKeys<DecoupledDecayOptions>({
+  learningRate: true,
+  weightDecay: true,
+  mask: true,
+});
+
+const LAMB_KEYS = [
+  ...DECOUPLED_KEYS,
+  ...optionKeys<{ b1?: number; b2?: number; eps?: number }>({ b1: true, b2: true, eps: true }),
+];
+
 /**
  * Lion: `chain(scaleByLion, addDecayedWeights, scaleByLearningRate)`, as in
  * the paper and optax. Default learning rate `1e-4` (use 3–10× less than
@@ -151,11 +215,12 @@ export interface DecoupledDecayOptions extends LearningRateOption {
  * ```
  */
 export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
+  checkOptionKeys('lion', options, [...DECOUPLED_KEYS, ...SCALE_BY_LION_KEYS]);
   return decoupledRecipe(
     'lion',
     options,
     { learningRate: 1e-4, weightDecay: 1e-3 },
-    scaleByLion(options),
+    scaleByLion(pickOptions(options, SCALE_BY_LION_KEYS)),
   );
 }
 
@@ -172,6 +237,7 @@ export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
 export function lamb(
   options: DecoupledDecayOptions & { b1?: number; b2?: number; eps?: number } = {},
 ) {
+  checkOptionKeys('lamb', options, LAMB_KEYS);
   const direction = scaleByAdam({ b1: options.b1, b2: options.b2, eps: options.eps ?? 1e-6 });
   return decoupledRecipe('lamb', options, { learningRate: 1e-3, weightDecay: 0 }, direction, [
     scaleByTrustRatio(),

@@ -1,6 +1,10 @@
 import { chain } from '../chain';
 import { checkNonNegative, checkSchedule } from '../hyperparameters';
-import { addDecayedWeights, type ParameterMask } from '../transforms/add-decayed-weights';
+import {
+  addDecayedWeights,
+  checkMask,
+  type ParameterMask,
+} from '../transforms/add-decayed-weights';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
 import type { GradientTransformation, ScheduleLike } from '../types';
 
@@ -48,6 +52,7 @@ export function decoupledRecipe(
     'options.weightDecay',
     options.weightDecay ?? defaults.weightDecay,
   );
+  checkMask(fn, 'options.mask', options.mask);
   return chain(
     direction,
     addDecayedWeights(weightDecay, options.mask) as GradientTransformation<unknown>,

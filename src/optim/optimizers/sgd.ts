@@ -1,5 +1,6 @@
 import { TfjsBlocksError } from '../../errors';
-import { checkDecay } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkFlag } from '../hyperparameters';
 import { trace } from '../transforms/trace';
 import { checkSameStructure } from '../tree';
 import type { GradientTransformation } from '../types';
@@ -17,6 +18,14 @@ export interface SgdOptions extends LearningRateOption {
   weightDecay?: number;
 }
 
+const SGD_KEYS = optionKeys<SgdOptions>({
+  learningRate: true,
+  momentum: true,
+  dampening: true,
+  nesterov: true,
+  weightDecay: true,
+});
+
 /**
  * Stochastic gradient descent with PyTorch's semantics: optional L2 weight
  * decay, momentum (buffer starting at the first gradient), dampening and
@@ -28,6 +37,8 @@ export interface SgdOptions extends LearningRateOption {
  * ```
  */
 export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]> {
+  checkOptionKeys('sgd', options, SGD_KEYS);
+  checkFlag('sgd', 'options.nesterov', options.nesterov, false);
   // Checked here: with momentum 0 no trace is built to check them (NaN and
   // negative momenta used to fall through to plain SGD).
   const momentum = checkDecay('sgd', 'options.momentum', options.momentum ?? 0);

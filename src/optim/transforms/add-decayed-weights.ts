@@ -1,5 +1,6 @@
 import { add, clone, mul, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
+import { describeValue } from '../../internal/checks';
 import { emptyRecord } from '../../internal/records';
 import { checkNonNegative } from '../hyperparameters';
 import type { GradientTransformation, TensorMap } from '../types';
@@ -10,6 +11,26 @@ import { type CountState, mapUpdatesTransform } from './stateless';
  * a predicate over the name and the parameter.
  */
 export type ParameterMask = Record<string, boolean> | ((name: string, param: Tensor) => boolean);
+
+/**
+ * Checks a {@link ParameterMask} when a transform is made (`undefined` passes:
+ * no mask): a predicate, or a plain object whose every value is a boolean.
+ * A map that lacks a parameter is still found at the first update, when the
+ * parameters are known.
+ */
+export function checkMask(fn: string, name: string, mask: unknown): ParameterMask | undefined {
+  if (mask === undefined || typeof mask === 'function') return mask as ParameterMask | undefined;
+  const expected = 'a function (name, param) => boolean or an object of booleans by parameter name';
+  if (mask === null || typeof mask !== 'object' || Array.isArray(mask)) {
+    throw new TfjsBlocksError(fn, name, expected, describeValue(mask));
+  }
+  for (const [key, value] of Object.entries(mask)) {
+    if (typeof value !== 'boolean') {
+      throw new TfjsBlocksError(fn, `${name}.${key}`, 'true or false', describeValue(value));
+    }
+  }
+  return mask as ParameterMask;
+}
 
 /** Resolves a {@link ParameterMask} for one parameter; a map must name every parameter. */
 export function maskIncludes(
@@ -43,6 +64,7 @@ export function addDecayedWeights(
 ): GradientTransformation<CountState> {
   const fn = 'addDecayedWeights';
   const weightDecay = checkNonNegative(fn, 'rate', rate);
+  checkMask(fn, 'mask', mask);
   return mapUpdatesTransform(
     fn,
     (updates, _step, params) => {

@@ -16,7 +16,7 @@ import {
 import { checkNumber } from '../../internal/checks';
 import { maximumOfTensors, sumTensors } from '../../internal/reduce';
 import type { GradientTransformation } from '../types';
-import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
+import { type CountState, eachTensor, keepNaN, mapUpdatesTransform } from './stateless';
 
 /**
  * Rescales all updates together so that their global L2 norm is at most
@@ -49,7 +49,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransformation<CountS
 
 /**
  * Clips every update element to `[-maxAbs, maxAbs]` (as
- * `torch.nn.utils.clip_grad_value_`).
+ * `torch.nn.utils.clip_grad_value_`); a NaN element stays NaN.
  *
  * @example
  * ```ts
@@ -60,6 +60,7 @@ export function clipByValue(maxAbs: number): GradientTransformation<CountState> 
   const fn = 'clipByValue';
   const limit = checkNumber(fn, 'maxAbs', maxAbs, { min: 0 });
   return mapUpdatesTransform(fn, (updates) =>
-    eachTensor(updates, (u) => clipTensor(u, -limit, limit)),
+    // NaN stays NaN (the wasm backend's clip would turn it into a bound).
+    eachTensor(updates, (u) => keepNaN(u, clipTensor(u, -limit, limit))),
   );
 }

@@ -1,7 +1,11 @@
 import { add, clone, mul } from '@tensorflow/tfjs-core';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
 import { checkDecay } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
+
+/** The option names of {@link emaParams}. */
+const EMA_PARAMS_KEYS = optionKeys<{ decay: number }>({ decay: true });
 
 /**
  * Tracks an exponential moving average of the parameters,
@@ -17,7 +21,8 @@ import { type MomentState, perParameterTransform } from './per-parameter';
  */
 export function emaParams(options: { decay: number }): GradientTransformation<MomentState<'ema'>> {
   const fn = 'emaParams';
-  const decay = checkDecay(fn, 'options.decay', options.decay);
+  checkOptionKeys(fn, options, EMA_PARAMS_KEYS);
+  const decay = checkDecay(fn, 'options.decay', options?.decay);
   return perParameterTransform<'ema'>({
     fn,
     moments: ['ema'],

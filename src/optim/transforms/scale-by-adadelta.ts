@@ -1,5 +1,6 @@
 import { add, div, mul, sqrt, square } from '@tensorflow/tfjs-core';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -7,9 +8,15 @@ import { type MomentState, perParameterTransform } from './per-parameter';
 export interface ScaleByAdadeltaOptions {
   /** Decay of both running averages. Default `0.9`. */
   rho?: number;
-  /** Added inside both square roots. Default `1e-6`. */
+  /** Added inside both square roots: a number > 0. Default `1e-6`. */
   eps?: number;
 }
+
+/** The option names of {@link ScaleByAdadeltaOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_ADADELTA_KEYS = optionKeys<ScaleByAdadeltaOptions>({
+  rho: true,
+  eps: true,
+});
 
 /**
  * Adadelta's direction `sqrt(E[Δ²] + eps) / sqrt(E[g²] + eps) · g`, as
@@ -24,8 +31,9 @@ export function scaleByAdadelta(
   options: ScaleByAdadeltaOptions = {},
 ): GradientTransformation<MomentState<'squareAvg' | 'deltaAvg'>> {
   const fn = 'scaleByAdadelta';
+  checkOptionKeys(fn, options, SCALE_BY_ADADELTA_KEYS);
   const rho = checkDecay(fn, 'options.rho', options.rho ?? 0.9);
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-6);
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-6);
   return perParameterTransform<'squareAvg' | 'deltaAvg'>({
     fn,
     moments: ['squareAvg', 'deltaAvg'],

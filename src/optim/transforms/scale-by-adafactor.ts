@@ -13,7 +13,8 @@ import {
   tidy,
   zeros,
 } from '@tensorflow/tfjs-core';
-import { checkInteger, checkNumber } from '../../internal/checks';
+import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkEpsilon, checkFlag } from '../hyperparameters';
 import { checkShapes, shapesOf } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
@@ -22,15 +23,28 @@ import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
 export interface ScaleByAdafactorOptions {
   /** Exponent of the second-moment decay `1 - (t + 1)^(-decayRate)`. Default `0.8`. */
   decayRate?: number;
-  /** Steps subtracted from the count in that decay. Default `0`. */
+  /**
+   * Steps subtracted from the count in that decay (for a state restored from
+   * earlier training). Steps up to the offset decay as the first step does
+   * (optax: NaN there). Default `0`.
+   */
   decayOffset?: number;
   /** Factor a tensor only when its two largest dimensions are at least this. Default `128`. */
   minDimSizeToFactor?: number;
-  /** Added to `g²`. Default `1e-30`. */
+  /** Added to `g²`: a number > 0 (with 0, a zero gradient gives 0 · Infinity = NaN). Default `1e-30`. */
   eps?: number;
   /** Factor the second moment of matrices. Default `true`. */
   factored?: boolean;
 }
+
+/** The option names of {@link ScaleByAdafactorOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_ADAFACTOR_KEYS = optionKeys<ScaleByAdafactorOptions>({
+  decayRate: true,
+  decayOffset: true,
+  minDimSizeToFactor: true,
+  eps: true,
+  factored: true,
+});
 
 /** State of {@link scaleByAdafactor}: per parameter, either row/column statistics or a full second moment. */
 export type AdafactorState = {
@@ -74,6 +88,7 @@ export function scaleByAdafactor(
   options: ScaleByAdafactorOptions = {},
 ): GradientTransformation<AdafactorState> {
   const fn = 'scaleByAdafactor';
+  checkOptionKeys(fn, options, SCALE_BY_ADAFACTOR_KEYS);
   const decayRate = checkNumber(fn, 'options.decayRate', options.decayRate ?? 0.8, { min: 0 });
   const decayOffset = checkInteger(fn, 'options.decayOffset', options.decayOffset ?? 0, 0);
   const minDim = checkInteger(
@@ -82,8 +97,8 @@ export function scaleByAdafactor(
     options.minDimSizeToFactor ?? 128,
     1,
   );
-  const eps = checkNumber(fn, 'options.eps', options.eps ?? 1e-30, { min: 0 });
-  const factored = options.factored ?? true;
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-30);
+  const factored = checkFlag(fn, 'options.factored', options.factored, true);
   const dimsOf = (p: Tensor) => factoredDims(p.shape, factored, minDim);
   return {
     init(params) {
@@ -111,7 +126,9 @@ export function scaleByAdafactor(
     update(grads, state, _params) {
       checkShapes(fn, 'grads', grads, state.shapes, 'the optimizer state');
       const count = state.count + 1;
-      const decay = 1 - (count - decayOffset) ** -decayRate;
+      // At or before the offset, (count - offset) ** -rate is Infinity or NaN: such steps
+      // count as the first one (decay 0: the estimate is this step's g²).
+      const decay = 1 - Math.max(count - decayOffset, 1) ** -decayRate;
       return tidy(() => {
         const next: AdafactorState = {
           count,

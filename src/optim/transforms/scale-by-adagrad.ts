@@ -1,5 +1,6 @@
 import { add, div, fill, mul, sqrt, square } from '@tensorflow/tfjs-core';
-import { checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkEpsilon, checkNonNegative } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -7,11 +8,18 @@ import { type MomentState, perParameterTransform } from './per-parameter';
 export interface ScaleByAdagradOptions {
   /** Starting value of the sum of squares. Default `0`. */
   initialAccumulatorValue?: number;
-  /** Added to the root sum of squares. Default `1e-10`. */
+  /** Added to the root sum of squares: a number > 0. Default `1e-10`. */
   eps?: number;
   /** The step is divided by `1 + (t - 1) · lrDecay`. Default `0`. */
   lrDecay?: number;
 }
+
+/** The option names of {@link ScaleByAdagradOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_ADAGRAD_KEYS = optionKeys<ScaleByAdagradOptions>({
+  initialAccumulatorValue: true,
+  eps: true,
+  lrDecay: true,
+});
 
 /**
  * Adagrad's direction `g / (sqrt(Σ g²) + eps)`, as `torch.optim.Adagrad`.
@@ -26,12 +34,13 @@ export function scaleByAdagrad(
   options: ScaleByAdagradOptions = {},
 ): GradientTransformation<MomentState<'sum'>> {
   const fn = 'scaleByAdagrad';
+  checkOptionKeys(fn, options, SCALE_BY_ADAGRAD_KEYS);
   const initial = checkNonNegative(
     fn,
     'options.initialAccumulatorValue',
     options.initialAccumulatorValue ?? 0,
   );
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-10);
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-10);
   const lrDecay = checkNonNegative(fn, 'options.lrDecay', options.lrDecay ?? 0);
   return perParameterTransform<'sum'>({
     fn,

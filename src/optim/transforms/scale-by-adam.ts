@@ -1,5 +1,6 @@
 import { add, div, maximum, mul, sqrt, square } from '@tensorflow/tfjs-core';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon, checkFlag } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -9,11 +10,19 @@ export interface ScaleByAdamOptions {
   b1?: number;
   /** Decay of the second moment. Default `0.999`. */
   b2?: number;
-  /** Added to the bias-corrected root second moment. Default `1e-8`. */
+  /** Added to the bias-corrected root second moment: a number > 0. Default `1e-8`. */
   eps?: number;
   /** Keep the running maximum of the second moment (AMSGrad). Default `false`. */
   amsgrad?: boolean;
 }
+
+/** The option names of {@link ScaleByAdamOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_ADAM_KEYS = optionKeys<ScaleByAdamOptions>({
+  b1: true,
+  b2: true,
+  eps: true,
+  amsgrad: true,
+});
 
 /**
  * Adam's direction: `m̂ / (sqrt(v̂) + eps)` with bias-corrected moments,
@@ -29,10 +38,11 @@ export function scaleByAdam(
   options: ScaleByAdamOptions = {},
 ): GradientTransformation<MomentState<'mu' | 'nu' | 'nuMax'>> {
   const fn = 'scaleByAdam';
+  checkOptionKeys(fn, options, SCALE_BY_ADAM_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.999);
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-8);
-  const amsgrad = options.amsgrad ?? false;
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
+  const amsgrad = checkFlag(fn, 'options.amsgrad', options.amsgrad, false);
   return perParameterTransform<'mu' | 'nu' | 'nuMax'>({
     fn,
     moments: amsgrad ? ['mu', 'nu', 'nuMax'] : ['mu', 'nu'],

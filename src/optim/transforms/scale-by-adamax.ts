@@ -1,5 +1,6 @@
 import { abs, add, div, maximum, mul } from '@tensorflow/tfjs-core';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -9,9 +10,16 @@ export interface ScaleByAdamaxOptions {
   b1?: number;
   /** Decay of the infinity norm. Default `0.999`. */
   b2?: number;
-  /** Added to `|g|` in the infinity norm. Default `1e-8`. */
+  /** Added to `|g|` in the infinity norm: a number > 0. Default `1e-8`. */
   eps?: number;
 }
+
+/** The option names of {@link ScaleByAdamaxOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_ADAMAX_KEYS = optionKeys<ScaleByAdamaxOptions>({
+  b1: true,
+  b2: true,
+  eps: true,
+});
 
 /**
  * Adamax's direction `m / ((1 - b1^t) · u)` with `u = max(b2 · u, |g| + eps)`,
@@ -26,9 +34,10 @@ export function scaleByAdamax(
   options: ScaleByAdamaxOptions = {},
 ): GradientTransformation<MomentState<'mu' | 'u'>> {
   const fn = 'scaleByAdamax';
+  checkOptionKeys(fn, options, SCALE_BY_ADAMAX_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.999);
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-8);
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
   return perParameterTransform<'mu' | 'u'>({
     fn,
     moments: ['mu', 'u'],

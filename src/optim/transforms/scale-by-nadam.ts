@@ -1,5 +1,6 @@
 import { add, div, mul, sqrt, square } from '@tensorflow/tfjs-core';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon, checkNonNegative } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -9,11 +10,19 @@ export interface ScaleByNadamOptions {
   b1?: number;
   /** Decay of the second moment. Default `0.999`. */
   b2?: number;
-  /** Added to the root second moment. Default `1e-8`. */
+  /** Added to the root second moment: a number > 0. Default `1e-8`. */
   eps?: number;
   /** ψ of the momentum schedule `μ_t = b1 (1 - 0.5 · 0.96^(t ψ))`. Default `4e-3`. */
   momentumDecay?: number;
 }
+
+/** The option names of {@link ScaleByNadamOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_NADAM_KEYS = optionKeys<ScaleByNadamOptions>({
+  b1: true,
+  b2: true,
+  eps: true,
+  momentumDecay: true,
+});
 
 /**
  * NAdam's direction (Adam with Nesterov momentum and Dozat's momentum
@@ -29,9 +38,10 @@ export function scaleByNadam(
   options: ScaleByNadamOptions = {},
 ): GradientTransformation<MomentState<'mu' | 'nu'>> {
   const fn = 'scaleByNadam';
+  checkOptionKeys(fn, options, SCALE_BY_NADAM_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.999);
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-8);
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
   const psi = checkNonNegative(fn, 'options.momentumDecay', options.momentumDecay ?? 4e-3);
   const momentumAt = (t: number) => b1 * (1 - 0.5 * 0.96 ** (t * psi));
   return perParameterTransform<'mu' | 'nu'>({

@@ -1,5 +1,6 @@
 import { add, div, mul, sqrt, square } from '@tensorflow/tfjs-core';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -9,9 +10,16 @@ export interface ScaleByRadamOptions {
   b1?: number;
   /** Decay of the second moment. Default `0.999`. */
   b2?: number;
-  /** Added to the root second moment. Default `1e-8`. */
+  /** Added to the root second moment: a number > 0. Default `1e-8`. */
   eps?: number;
 }
+
+/** The option names of {@link ScaleByRadamOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_RADAM_KEYS = optionKeys<ScaleByRadamOptions>({
+  b1: true,
+  b2: true,
+  eps: true,
+});
 
 /**
  * Rectified Adam's direction: plain bias-corrected momentum while the
@@ -27,9 +35,10 @@ export function scaleByRadam(
   options: ScaleByRadamOptions = {},
 ): GradientTransformation<MomentState<'mu' | 'nu'>> {
   const fn = 'scaleByRadam';
+  checkOptionKeys(fn, options, SCALE_BY_RADAM_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.999);
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-8);
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
   const rhoInf = 2 / (1 - b2) - 1;
   return perParameterTransform<'mu' | 'nu'>({
     fn,

@@ -1,5 +1,6 @@
 import { add, div, mul, sqrt, square, sub } from '@tensorflow/tfjs-core';
-import { checkDecay, checkNonNegative } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon, checkFlag } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -7,11 +8,18 @@ import { type MomentState, perParameterTransform } from './per-parameter';
 export interface ScaleByRmsOptions {
   /** Decay of the running mean square (PyTorch's `alpha`). Default `0.99`. */
   decay?: number;
-  /** Added to the root mean square. Default `1e-8`. */
+  /** Added to the root mean square: a number > 0. Default `1e-8`. */
   eps?: number;
   /** Divide by the centred root mean square `sqrt(E[g²] - E[g]²)`. Default `false`. */
   centered?: boolean;
 }
+
+/** The option names of {@link ScaleByRmsOptions}, for `checkOptionKeys`. */
+export const SCALE_BY_RMS_KEYS = optionKeys<ScaleByRmsOptions>({
+  decay: true,
+  eps: true,
+  centered: true,
+});
 
 /**
  * RMSprop's direction `g / (sqrt(E[g²]) + eps)` (centred on request), as
@@ -28,9 +36,10 @@ export function scaleByRms(
   options: ScaleByRmsOptions = {},
 ): GradientTransformation<MomentState<'squareAvg' | 'gradAvg'>> {
   const fn = 'scaleByRms';
+  checkOptionKeys(fn, options, SCALE_BY_RMS_KEYS);
   const decay = checkDecay(fn, 'options.decay', options.decay ?? 0.99);
-  const eps = checkNonNegative(fn, 'options.eps', options.eps ?? 1e-8);
-  const centered = options.centered ?? false;
+  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
+  const centered = checkFlag(fn, 'options.centered', options.centered, false);
   return perParameterTransform<'squareAvg' | 'gradAvg'>({
     fn,
     moments: centered ? ['squareAvg', 'gradAvg'] : ['squareAvg'],

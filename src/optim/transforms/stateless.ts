@@ -1,4 +1,4 @@
-import { type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { isNaN as isNaNTensor, type Tensor, tidy, where } from '@tensorflow/tfjs-core';
 import { mapTensors, requireParams } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 
@@ -34,4 +34,14 @@ export function mapUpdatesTransform(
  */
 export function eachTensor(updates: TensorMap, f: (u: Tensor, name: string) => Tensor): TensorMap {
   return mapTensors(updates, (u, name) => tidy(() => f(u, name)));
+}
+
+/**
+ * `result`, but NaN wherever `source` is NaN. For ops that swallow NaN on
+ * some backend (`sign(NaN)` is 0; the wasm backend clamps NaN to a bound):
+ * a NaN gradient must give a NaN update, as in Adam and SGD, so that it is
+ * seen (or skipped by {@link applyIfFinite}) rather than silently frozen.
+ */
+export function keepNaN(source: Tensor, result: Tensor): Tensor {
+  return where(isNaNTensor(source), source, result);
 }

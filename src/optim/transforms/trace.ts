@@ -1,5 +1,6 @@
 import { add, clone, mul } from '@tensorflow/tfjs-core';
-import { checkDecay } from '../hyperparameters';
+import { checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkFlag } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
@@ -13,6 +14,13 @@ export interface TraceOptions {
   nesterov?: boolean;
 }
 
+/** The option names of {@link TraceOptions}, for `checkOptionKeys`. */
+export const TRACE_KEYS = optionKeys<TraceOptions>({
+  decay: true,
+  dampening: true,
+  nesterov: true,
+});
+
 /**
  * Momentum, as `torch.optim.SGD` keeps it: the buffer starts at the first
  * gradient, then `b ← decay · b + (1 - dampening) · g`; the update is `b`,
@@ -25,9 +33,10 @@ export interface TraceOptions {
  */
 export function trace(options: TraceOptions): GradientTransformation<MomentState<'buffer'>> {
   const fn = 'trace';
+  checkOptionKeys(fn, options, TRACE_KEYS);
   const decay = checkDecay(fn, 'options.decay', options.decay);
   const dampening = checkDecay(fn, 'options.dampening', options.dampening ?? 0);
-  const nesterov = options.nesterov ?? false;
+  const nesterov = checkFlag(fn, 'options.nesterov', options.nesterov, false);
   return perParameterTransform<'buffer'>({
     fn,
     moments: ['buffer'],

@@ -11,10 +11,10 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
-import { checkInteger } from '../../internal/checks';
+import { checkInteger, describeValue } from '../../internal/checks';
 import { checkSameStructure, cloneState, mapTensors } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
-import { maskIncludes, type ParameterMask } from './add-decayed-weights';
+import { checkMask, maskIncludes, type ParameterMask } from './add-decayed-weights';
 
 /** State of {@link masked}. */
 export type MaskedState<S> = {
@@ -42,6 +42,24 @@ export type MultiStepsState<S> = {
   inner: S;
 };
 
+/** Checks, when a wrapper is made, that what it wraps has `init` and `update`. */
+function checkTransform(fn: string, name: string, transform: unknown): void {
+  const t = transform as { init?: unknown; update?: unknown } | null;
+  if (
+    t === null ||
+    typeof t !== 'object' ||
+    typeof t.init !== 'function' ||
+    typeof t.update !== 'function'
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      'a gradient transformation ({ init, update })',
+      describeValue(transform),
+    );
+  }
+}
+
 function pick(map: TensorMap | undefined, names: string[]): TensorMap | undefined {
   return map && Object.fromEntries(names.map((n) => [n, map[n]!]));
 }
@@ -60,6 +78,8 @@ export function masked<S>(
   mask: ParameterMask,
 ): GradientTransformation<MaskedState<S>> {
   const fn = 'masked';
+  checkTransform(fn, 'transform', transform);
+  checkMask(fn, 'mask', mask);
   const namesOf = (params: TensorMap) =>
     Object.keys(params).filter((n) => maskIncludes(fn, mask, n, params[n]!));
   return {
@@ -99,6 +119,26 @@ export function multiTransform(
   labels: Record<string, string> | ((name: string, param: Tensor) => string),
 ): GradientTransformation<MultiTransformState> {
   const fn = 'multiTransform';
+  if (transforms === null || typeof transforms !== 'object' || Array.isArray(transforms)) {
+    throw new TfjsBlocksError(
+      fn,
+      'transforms',
+      'an object of transforms by label',
+      describeValue(transforms),
+    );
+  }
+  for (const [label, t] of Object.entries(transforms)) checkTransform(fn, `transforms.${label}`, t);
+  if (
+    typeof labels !== 'function' &&
+    (labels === null || typeof labels !== 'object' || Array.isArray(labels))
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'labels',
+      'a function (name, param) => label or an object of labels by parameter name',
+      describeValue(labels),
+    );
+  }
   const labelOf = (name: string, p: Tensor) => {
     const label = typeof labels === 'function' ? labels(name, p) : labels[name];
     if (label === undefined || !(label in transforms)) {
@@ -157,6 +197,7 @@ export function multiSteps<S>(
   everyK: number,
 ): GradientTransformation<MultiStepsState<S>> {
   const fn = 'multiSteps';
+  checkTransform(fn, 'transform', transform);
   const k = checkInteger(fn, 'everyK', everyK, 1);
   return {
     init: (params) => ({
@@ -212,6 +253,7 @@ export type ApplyIfFiniteState<S> = {
 export function applyIfFinite<S>(
   transform: GradientTransformation<S>,
 ): GradientTransformation<ApplyIfFiniteState<S>> {
+  checkTransform('applyIfFinite', 'transform', transform);
   return {
     init: (params) => ({
       inner: transform.init(params),
