@@ -8,7 +8,6 @@
 //   npm run demo -- --fast-kernels off     (wasm with tfjs's stock kernels)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { MultiBar, Presets } from 'cli-progress';
 import {
@@ -27,7 +26,7 @@ import {
   softmaxCrossEntropy,
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
-import { startBackendFromArgs } from './cli';
+import { fail, readFlags, startBackend } from './cli';
 import {
   ALPHABET,
   BOUNDARY,
@@ -41,20 +40,27 @@ import {
 import { namesGptConfig, namesGptOptimizer, TIME } from './names-gpt';
 import { lineChartSvg } from './svg-plot';
 
-const { values: flags } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '2000' },
-    batch: { type: 'string', default: '32' },
-    out: { type: 'string', default: 'runs/char-gpt' },
-    seed: { type: 'string', default: '0' },
-    'fast-kernels': { type: 'string', default: 'on' },
+const flags = readFlags({
+  command: 'npm run demo --',
+  about:
+    'A character-level GPT learns to invent first names: progress bar, samples, checkpoints,\n' +
+    'loss curve (loss.svg) and the perplexity of int8/int4 weights, all under --out.',
+  flags: {
+    steps: { default: 2000, help: 'training steps' },
+    batch: { default: 32, help: 'windows of 32 characters per step' },
+    out: { default: 'runs/char-gpt', help: 'output folder' },
+    seed: { default: 0, help: 'seed of the data split, the init and the sampling' },
+    'fast-kernels': {
+      default: 'on',
+      choices: ['on', 'off'],
+      help: "on wasm, 'off' runs tfjs's stock kernels",
+    },
   },
-  strict: false,
 });
-const STEPS = Number(flags.steps);
-const OUT = resolve(flags.out as string);
-const SEED = Number(flags.seed);
-const backend = await startBackendFromArgs();
+const STEPS = flags.steps;
+const OUT = resolve(flags.out);
+const SEED = flags.seed;
+const backend = await startBackend(flags);
 // On wasm, keep every matMul on XNNPACK's fast path (about 3x faster training; see docs/performance.md).
 const fastKernels = backend === 'wasm' && flags['fast-kernels'] !== 'off';
 if (fastKernels) enableWasmFastKernels();
@@ -65,7 +71,7 @@ const { training, heldOut, known, trainIds, heldOutIds } = loadNames(rand);
 
 // ---- Model: GPT-2's architecture, small (examples/names-gpt.ts).
 const T = TIME;
-const BATCH = Number(flags.batch);
+const BATCH = flags.batch;
 const config = namesGptConfig;
 const init = initDecoderLm(config, SEED);
 // The model runs on `params`; the optimizer updates `variables` (by dotted path) in place.
@@ -207,6 +213,4 @@ for (const bits of [8, 4] as const) {
 console.log(`wrote ${join(OUT, 'loss.svg')} and checkpoints in ${join(OUT, 'checkpoints')}`);
 tf.dispose([heldOutBatch.x, heldOutBatch.y]);
 optimizer.dispose();
-if (!(finalHeldOut < initialHeldOut)) {
-  throw new Error('training did not lower the held-out loss');
-}
+if (!(finalHeldOut < initialHeldOut)) fail('training did not lower the held-out loss');
