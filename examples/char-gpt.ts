@@ -38,6 +38,7 @@ import {
   windows,
 } from './names-data';
 import { namesGptConfig, namesGptOptimizer, TIME } from './names-gpt';
+import { formatDuration, ProgressReporter } from './progress';
 import { lineChartSvg } from './svg-plot';
 
 const flags = readFlags({
@@ -113,13 +114,15 @@ const interactive = process.stdout.isTTY === true;
 const bars = new MultiBar(
   {
     format:
-      ' {bar} {percentage}% | step {value}/{total} | loss {loss} | {speed} tok/s | ETA {eta_formatted}',
+      ' {bar} {percentage}% | step {value}/{total} | loss {loss} | {speed} tok/s | ETA {remaining}',
     hideCursor: true,
     noTTYOutput: false,
   },
   Presets.shades_classic,
 );
-const bar = interactive ? bars.create(STEPS, 0, { loss: '-', speed: '-' }) : undefined;
+const bar = interactive
+  ? bars.create(STEPS, 0, { loss: '-', speed: '-', remaining: formatDuration(undefined) })
+  : undefined;
 const log = (line: string) => (bar ? bars.log(`${line}\n`) : console.log(line));
 
 const sampleEvery = Math.max(1, Math.round(STEPS / 4));
@@ -130,6 +133,18 @@ log(`step 0: held-out loss ${initialHeldOut.toFixed(3)}; samples: ${show(firstSa
 const trainCurve: Array<[number, number]> = [];
 const heldOutCurve: Array<[number, number]> = [[0, initialHeldOut]];
 let smoothed: number | undefined;
+// Drawn from the loop (examples/progress.ts): the synchronous steps starve cli-progress's timer.
+const progress = new ProgressReporter({
+  total: STEPS,
+  draw: ({ value, elapsedSeconds, etaSeconds }) => {
+    bar?.update(value, {
+      loss: smoothed?.toFixed(3) ?? '-',
+      speed: Math.round((value * tokensPerStep) / elapsedSeconds),
+      remaining: formatDuration(etaSeconds),
+    });
+    bars.update(); // redraw now
+  },
+});
 const started = performance.now();
 for (let step = 1; step <= STEPS; step++) {
   const batch = windows(trainIds, randomStarts(trainIds, BATCH, T, rand), T);
@@ -140,7 +155,7 @@ for (let step = 1; step <= STEPS; step++) {
   trainCurve.push([step, smoothed]);
   const seconds = (performance.now() - started) / 1000;
   const speed = Math.round((step * tokensPerStep) / seconds);
-  bar?.update(step, { loss: smoothed.toFixed(3), speed });
+  if (bar) progress.step(step);
   if (step % sampleEvery === 0 || step === STEPS) {
     const held = heldOutLoss(params);
     heldOutCurve.push([step, held]);
