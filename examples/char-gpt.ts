@@ -3,7 +3,7 @@
 // downloads). It shows a progress bar (tokens/s, loss, ETA), samples names as
 // it learns, checkpoints, and writes the loss curve as an SVG; then it
 // measures what int8 and int4 weight quantization cost in perplexity.
-//   npm run demo                                 (wasm, about 4 minutes on 2 cores)
+//   npm run demo                                 (wasm, about 3 minutes on 2 cores)
 //   npm run demo -- --backend cpu --steps 20 --batch 32 --out runs/char-gpt
 //   npm run demo -- --fast-kernels off     (wasm with tfjs's stock kernels)
 import { mkdirSync, writeFileSync } from 'node:fs';
