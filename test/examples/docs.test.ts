@@ -8,31 +8,33 @@ function tsBlocks(file: string): string[] {
   return [...readFileSync(file, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-// Guides whose code blocks are whole programs, run as a reader would paste
-// them (saved as .mts, run with tsx; `tfjs-blocks` resolves to src/ through
-// the repository's tsconfig paths), each in its own folder under scratch/.
+// Guides whose code blocks, read top to bottom, make one whole program: run
+// as a reader would paste them (saved as .mts, run with tsx; `tfjs-blocks`
+// resolves to src/ through the repository's tsconfig paths), each in its own
+// folder under scratch/, and checked against the values their comments state.
 const RUNNABLE: Array<{ file: string; expect: RegExp[] }> = [
   {
     file: 'docs/layers.md',
     expect: [/loss by epoch \[ [\d.]+, [\d.]+, [\d.]+ \]/, /restored \d+ parameters/],
   },
+  {
+    file: 'docs/efficiency.md',
+    expect: [/^124439808$/m, /^84934656$/m, /^854438400$/m, /kwh/i],
+  },
 ];
 
 describe('guides: code blocks run as written', () => {
   for (const { file, expect: patterns } of RUNNABLE) {
-    it(`${file}: every ts block runs and prints what it should`, async () => {
+    it(`${file}: its ts blocks run and print what they say`, async () => {
       const blocks = tsBlocks(file);
       expect(blocks.length).toBeGreaterThan(0);
       const dir = join('scratch', `docs-${process.pid}-${file.replace(/\W/g, '-')}`);
       mkdirSync(dir, { recursive: true });
       try {
-        let output = '';
-        for (const [i, code] of blocks.entries()) {
-          // Self-contained: every name it uses is imported or defined in the block.
-          expect(code).toMatch(/^import /m);
-          writeFileSync(join(dir, `block-${i}.mts`), code);
-          output += await runScriptToCompletion(`block-${i}.mts`, [], dir);
-        }
+        // Self-contained: every name it uses is imported or defined in the guide's blocks.
+        expect(blocks[0]).toMatch(/^import /m);
+        writeFileSync(join(dir, 'guide.mts'), blocks.join('\n'));
+        const output = await runScriptToCompletion('guide.mts', [], dir);
         for (const pattern of patterns) expect(output).toMatch(pattern);
       } finally {
         rmSync(dir, { recursive: true, force: true });
