@@ -42,3 +42,19 @@ describe('guides: code blocks run as written', () => {
     }, 240_000);
   }
 });
+
+// The README's examples table sends readers to docs/examples.md for the
+// commands, data and measured results of each.
+describe('docs/examples.md', () => {
+  it('has a section for every command of the README examples table', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('## Examples'), readme.indexOf('## Guides'));
+    const commands = [...table.matchAll(/^\| `(npm run [\w:-]+)`/gm)].map((m) => m[1]!);
+    expect(commands.length).toBeGreaterThanOrEqual(9);
+    const headings = readFileSync('docs/examples.md', 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('#'));
+    const missing = commands.filter((c) => !headings.some((h) => h.includes(`\`${c}\``)));
+    expect(missing).toEqual([]);
+  });
+});
