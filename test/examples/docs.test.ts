@@ -58,3 +58,14 @@ describe('docs/examples.md', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('README', () => {
+  it("gives the demo's time once: the first command's comment agrees with the examples table", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const quoted = /npm run demo +# .*~(\d+) min on 2 cores/.exec(readme);
+    const measured = /\| `npm run demo` \|.*\(([\d.]+) min,/.exec(readme);
+    expect(quoted, 'the first command block').not.toBeNull();
+    expect(measured, 'the examples table').not.toBeNull();
+    expect(Number(quoted![1])).toBe(Math.round(Number(measured![1])));
+  });
+});
