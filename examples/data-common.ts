@@ -1,7 +1,6 @@
-// Shared by the dataset examples (spam-classifier, g2p, vit-shapes): flags,
+// Shared by the dataset examples (spam-classifier, g2p, vit-shapes):
 // shuffling, trainable copies of our params objects, a training
 // loop with our optimizer, and the "better than the trivial baseline" check.
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   adamw,
@@ -15,32 +14,7 @@ import {
   warmupCosineDecaySchedule,
   weightDecayMask,
 } from 'tfjs-blocks';
-
-/**
- * Reads flags (`--steps 300`, `--check word`) with defaults; a flag whose
- * default is a number must be given a number. `--backend` is read separately
- * by startBackendFromArgs. Unknown flags are an error.
- */
-export function readFlags<F extends Record<string, number | string>>(defaults: F): F {
-  const options = Object.fromEntries(
-    [...Object.keys(defaults), 'backend'].map((k) => [k, { type: 'string' as const }]),
-  );
-  const { values } = parseArgs({ options, strict: true });
-  const out: Record<string, number | string> = { ...defaults };
-  for (const key of Object.keys(defaults)) {
-    const raw = values[key];
-    if (typeof raw !== 'string') continue;
-    if (typeof defaults[key] === 'string') {
-      out[key] = raw;
-      continue;
-    }
-    const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n))
-      throw new Error(`--${key} expects a number, got ${raw}`);
-    out[key] = n;
-  }
-  return out as F;
-}
+import { fail } from './cli';
 
 /** Fisher-Yates, in place, with the given random stream. */
 export function shuffle<X>(xs: X[], random: () => number): X[] {
@@ -128,8 +102,9 @@ export const cpuSeconds = (): string => {
 export const percent = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 /**
- * The example's verdict: throws (so the process exits non-zero) unless the
- * measured value beats the trivial baseline by more than `margin`.
+ * The example's verdict: the process exits with status 1 (after a line that
+ * says so, no stack trace) unless the measured value beats the trivial
+ * baseline by more than `margin`.
  */
 export function requireBetterThan(
   what: string,
@@ -139,9 +114,11 @@ export function requireBetterThan(
   margin: number,
 ): void {
   if (!(measured > baseline + margin)) {
-    throw new Error(
-      `${what} ${percent(measured)} is not better than the ${baselineName} baseline ${percent(baseline)} + margin ${percent(margin)}`,
+    fail(
+      `${what} ${percent(measured)} does not beat the ${baselineName} baseline ${percent(baseline)} ` +
+        `by more than --margin ${percent(margin)}: train longer (--steps) or lower --margin`,
     );
+    return;
   }
   console.log(
     `OK: ${what} ${percent(measured)} beats the ${baselineName} baseline ${percent(baseline)} by more than ${percent(margin)}`,

@@ -8,7 +8,6 @@
 //   npm run example:data-parallel -- --backend cpu --steps 20 --batch 8 --out runs/data-parallel
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type BackendName,
@@ -21,30 +20,33 @@ import {
   unflattenParams,
 } from 'tfjs-blocks';
 import { saveCheckpoint, startDataParallel } from 'tfjs-blocks/node';
-import { startBackendFromArgs } from './cli';
+import { fail, readFlags, startBackend } from './cli';
 import { cpuSeconds, secondsSince } from './data-common';
 import type { NamesTaskOptions } from './data-parallel-task';
 import { evenStarts, loadNames, randomStarts, windows } from './names-data';
 import { namesGptConfig, TIME } from './names-gpt';
 
-const { values: flags } = parseArgs({
-  options: {
-    workers: { type: 'string', default: String(Math.max(2, availableParallelism())) },
-    steps: { type: 'string', default: '300' },
-    batch: { type: 'string', default: '64' },
-    out: { type: 'string', default: 'runs/data-parallel' },
-    seed: { type: 'string', default: '0' },
+const flags = readFlags({
+  command: 'npm run example:data-parallel --',
+  about:
+    "The demo's GPT trained over worker threads with startDataParallel, checkpointed with its\n" +
+    'optimizer state; exits non-zero unless the held-out loss fell.',
+  flags: {
+    workers: { default: Math.max(2, availableParallelism()), help: 'worker threads' },
+    steps: { default: 300, help: 'training steps' },
+    batch: { default: 64, help: 'windows per step, split over the workers' },
+    out: { default: 'runs/data-parallel', help: 'checkpoint folder' },
+    seed: { default: 0, help: 'seed of the data split and the init' },
   },
-  strict: false,
 });
-const WORKERS = Number(flags.workers);
-const STEPS = Number(flags.steps);
-const BATCH = Number(flags.batch);
-const SEED = Number(flags.seed);
-const OUT = resolve(flags.out as string);
+const WORKERS = flags.workers;
+const STEPS = flags.steps;
+const BATCH = flags.batch;
+const SEED = flags.seed;
+const OUT = resolve(flags.out);
 
 // Workers run on the backend of `--backend` (default wasm), as the main thread does.
-const backend = await startBackendFromArgs();
+const backend = await startBackend(flags);
 const rand = seededRandom(SEED);
 const { trainIds, heldOutIds } = loadNames(rand);
 const heldOutBatch = windows(heldOutIds, evenStarts(heldOutIds, 64, TIME), TIME);
@@ -106,4 +108,4 @@ console.log(
 );
 console.log(`held-out loss ${before.toFixed(3)} -> ${after.toFixed(3)} nats/char`);
 console.log(`checkpoint (parameters and optimizer state) in ${directory}`);
-if (!(after < before - 0.05)) throw new Error('training did not lower the held-out loss');
+if (!(after < before - 0.05)) fail('training did not lower the held-out loss by 0.05');

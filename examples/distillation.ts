@@ -4,7 +4,6 @@
 // the same 2,000 inputs used as an unlabelled transfer set (distillationLoss
 // with alpha 1, as in Hinton et al.'s transfer-set setting).
 //   npm run example:distillation [-- --backend cpu --steps 600]
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   adamw,
@@ -16,14 +15,15 @@ import {
   softmaxCrossEntropy,
   tokenAccuracy,
 } from 'tfjs-blocks';
-import { startBackendFromArgs } from './cli';
+import { fail, readFlags, startBackend } from './cli';
 
-await startBackendFromArgs();
-const { values } = parseArgs({
-  options: { steps: { type: 'string', default: '600' } },
-  strict: false,
+const flags = readFlags({
+  command: 'npm run example:distillation --',
+  about: "A 45x smaller student learns a 4-class spiral from a teacher's soft labels.",
+  flags: { steps: { default: 600, help: 'adamw steps for the teacher and for each student' } },
 });
-const STEPS = Number(values.steps);
+await startBackend(flags);
+const STEPS = flags.steps;
 
 /** Four interleaved spirals in 2-D: a task a small MLP finds hard. */
 function spirals(count: number, seed: number) {
@@ -132,6 +132,4 @@ for (const [name, params, acc] of rows)
   console.log(
     `${name.padEnd(42)} ${String(params).padStart(6)} params  test accuracy ${(100 * acc).toFixed(1)}%`,
   );
-if (!(accuracy(teacher, test) > 0.25)) {
-  throw new Error('the teacher is no better than chance (25%)');
-}
+if (!(accuracy(teacher, test) > 0.25)) fail('the teacher is no better than chance (25%)');

@@ -6,7 +6,6 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {
@@ -23,16 +22,20 @@ import {
   TransformerDecoderBlock,
 } from 'tfjs-blocks/layers';
 import { nodeFileSystem } from 'tfjs-blocks/node';
-import { startBackendFromArgs } from './cli';
+import { fail, readFlags, startBackend } from './cli';
 
-const { values } = parseArgs({
-  options: { epochs: { type: 'string', default: '12' }, out: { type: 'string' } },
-  strict: false,
+const flags = readFlags({
+  command: 'npm run example:fine-tune --',
+  about:
+    'Our Layers in a tf.model: model.fit with our optimizer, schedule and loss, saved, reloaded, fine-tuned.',
+  flags: {
+    epochs: { default: 12, help: 'epochs of pre-training' },
+    out: { default: '', help: 'folder for the saved models (empty: a new temporary folder)' },
+  },
 });
-const epochs = Number(values.epochs);
-const out =
-  (values.out as string | undefined) ?? mkdtempSync(join(tmpdir(), 'tfjs-blocks-fine-tune-'));
-console.log(`backend ${await startBackendFromArgs()}`);
+const epochs = flags.epochs;
+const out = flags.out || mkdtempSync(join(tmpdir(), 'tfjs-blocks-fine-tune-'));
+console.log(`backend ${await startBackend(flags)}`);
 
 const VOCAB = 96; // printable ASCII, ' ' = 0
 const T = 32;
@@ -149,5 +152,5 @@ console.log(
 );
 await restored.save(nodeFileSystem(join(out, 'fine-tuned')));
 console.log(`saved ${join(out, 'fine-tuned')}`);
-if (!(after < before)) throw new Error('fine-tuning did not lower the loss on the new text');
+if (!(after < before)) fail('fine-tuning did not lower the loss on the new text');
 tf.dispose([animals.x, animals.y, numbers.x, numbers.y, heldOut.x, heldOut.y]);

@@ -21,12 +21,11 @@ import {
   softmaxCrossEntropy,
   tokenAccuracy,
 } from 'tfjs-blocks';
-import { startBackendFromArgs } from './cli';
+import { readFlags, startBackend } from './cli';
 import {
   cpuSeconds,
   makeTrainable,
   percent,
-  readFlags,
   requireBetterThan,
   secondsSince,
   shuffle,
@@ -34,24 +33,33 @@ import {
 } from './data-common';
 
 const flags = readFlags({
-  steps: 400,
-  batch: 128,
-  test: 1000, // held-out words
-  train: 0, // training words (0: all the others, about 83,000)
-  layers: 2, // encoder blocks, and as many decoder blocks
-  dim: 64,
-  lr: 3e-3,
-  beams: 1, // 1: greedy
-  // What must beat its baseline by more than --margin: 'word' (word accuracy,
-  // vs the spelling rule), 'phoneme' (1 - phoneme error rate, vs the spelling
-  // rule) or 'next' (teacher-forced next-phoneme accuracy, vs always guessing
-  // the most frequent phoneme: for runs too short to spell whole words).
-  check: 'word',
-  margin: 0.1,
-  seed: 1,
+  command: 'npm run example:g2p --',
+  about:
+    'A Transformer encoder-decoder spells CMUdict words in phonemes, decoded with generate;\n' +
+    'exits non-zero unless the --check score beats its baseline by more than --margin.',
+  flags: {
+    steps: { default: 400, help: 'training steps' },
+    batch: { default: 128, help: 'words per step' },
+    test: { default: 1000, help: 'held-out words' },
+    train: { default: 0, help: 'training words (0: all the others, about 83,000)' },
+    layers: { default: 2, help: 'encoder blocks, and as many decoder blocks' },
+    dim: { default: 64, help: 'model width' },
+    lr: { default: 3e-3, help: 'peak learning rate' },
+    beams: { default: 1, help: 'beam width (1: greedy)' },
+    check: {
+      default: 'word',
+      choices: ['word', 'phoneme', 'next'],
+      // 'word': word accuracy, or 'phoneme': 1 - phoneme error rate, both vs the spelling
+      // rule; 'next': teacher-forced next-phoneme accuracy vs always guessing the most
+      // frequent phoneme (for runs too short to spell whole words).
+      help: 'word or phoneme (vs the spelling rule), next (vs the commonest phoneme; short runs)',
+    },
+    margin: { default: 0.1, help: 'how far above the baseline the score must be' },
+    seed: { default: 1, help: 'seed of the split and the init' },
+  },
 });
 const start = performance.now();
-console.log(`backend ${await startBackendFromArgs()}`);
+console.log(`backend ${await startBackend(flags)}`);
 
 const MAX_LETTERS = 8;
 const MAX_PHONEMES = 10;

@@ -9,9 +9,15 @@ import {
   multiHeadAttention,
   scaledDotProductAttention,
 } from 'tfjs-blocks';
-import { startBackendFromArgs } from './cli';
+import { readFlags, startBackend } from './cli';
 
-console.log(`backend: ${await startBackendFromArgs()}`);
+const flags = readFlags({
+  command: 'npm run example --',
+  about:
+    'An attention tour: GQA, memory-efficient attention, ALiBi, a Llama-style block and its gradient.',
+  flags: {},
+});
+console.log(`backend: ${await startBackend(flags)}`);
 
 // 1. Scaled dot-product attention with grouped-query heads (8 query heads share 2 kv heads).
 const q = tf.randomNormal([2, 8, 64, 32], 0, 1, 'float32', 1) as tf.Tensor4D; // [batch, heads, time, headDim]

@@ -18,12 +18,11 @@ import {
   seededRandom,
   softmaxCrossEntropy,
 } from 'tfjs-blocks';
-import { startBackendFromArgs } from './cli';
+import { readFlags, startBackend } from './cli';
 import {
   cpuSeconds,
   makeTrainable,
   percent,
-  readFlags,
   requireBetterThan,
   secondsSince,
   shuffle,
@@ -31,19 +30,28 @@ import {
 } from './data-common';
 
 const flags = readFlags({
-  examples: 3000, // messages read from the corpus (6,046 at most), 80% train / 20% held out
-  steps: 100,
-  length: 64, // words per message (subject first)
-  batch: 32,
-  vocab: 2000,
-  layers: 2,
-  dim: 64,
-  lr: 2e-3,
-  margin: 0.05, // the held-out accuracy must beat the majority class by more than this
-  seed: 1,
+  command: 'npm run example:classifier --',
+  about:
+    'A Transformer encoder tells spam from ham in the SpamAssassin corpus; exits non-zero unless\n' +
+    'its held-out accuracy beats the majority class by more than --margin.',
+  flags: {
+    examples: {
+      default: 3000,
+      help: 'messages read from the corpus (6,046 at most), 80% train / 20% held out',
+    },
+    steps: { default: 100, help: 'training steps' },
+    length: { default: 64, help: 'words per message (subject first)' },
+    batch: { default: 32, help: 'messages per step' },
+    vocab: { default: 2000, help: 'vocabulary size' },
+    layers: { default: 2, help: 'Transformer blocks' },
+    dim: { default: 64, help: 'model width' },
+    lr: { default: 2e-3, help: 'peak learning rate' },
+    margin: { default: 0.05, help: 'how far above the majority class the accuracy must be' },
+    seed: { default: 1, help: 'seed of the sample, the split and the init' },
+  },
 });
 const start = performance.now();
-console.log(`backend ${await startBackendFromArgs()}`);
+console.log(`backend ${await startBackend(flags)}`);
 
 type Message = { words: string[]; spam: boolean };
 

@@ -7,8 +7,18 @@
 // entry's TfjsBlocksError (the two entries share one chunk). Last, data-parallel
 // training from a CommonJS main over two workers running an ESM task file
 // (inside the package, so that it resolves `tfjs-blocks` to the build).
+// Then, from the packed tarball, the README's links and its quickstart (below).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const body = (load) => `
@@ -148,4 +158,54 @@ try {
   }
 } finally {
   rmSync(taskDir, { recursive: true, force: true });
+}
+
+// The tarball as npm would publish it, unpacked into a fresh `npm init -y`
+// project (CommonJS, as most first projects are): every relative link of its
+// README must resolve inside it (the npm page shows that README), and the
+// README's quickstart, saved as `quickstart.mts` as the README says, must run
+// with `npx tsx quickstart.mts`. The peer dependencies and tsx come from this
+// checkout's node_modules (symlinked): no network.
+const project = mkdtempSync(join(tmpdir(), 'tfjs-blocks-first-hour-'));
+try {
+  const [packed] = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', project], { encoding: 'utf8' }),
+  );
+  execFileSync('npm', ['init', '-y'], { cwd: project, stdio: 'ignore' });
+  const installed = join(project, 'node_modules', 'tfjs-blocks');
+  mkdirSync(join(installed), { recursive: true });
+  execFileSync('tar', [
+    '-xzf',
+    join(project, packed.filename),
+    '-C',
+    installed,
+    '--strip-components=1',
+  ]);
+
+  const readme = readFileSync(join(installed, 'README.md'), 'utf8');
+  const links = [...readme.replace(/```[\s\S]*?```/g, '').matchAll(/\]\(([^)\s]+)\)/g)].map(
+    (m) => m[1],
+  );
+  const dead = links
+    .filter((t) => !/^[a-z]+:/i.test(t) && !t.startsWith('#'))
+    .filter((t) => !existsSync(join(installed, t.split('#')[0])));
+  if (dead.length > 0) throw new Error(`README links dead in the tarball: ${dead.join(', ')}`);
+  console.log(`tarball README: ${links.length} links, none dead`);
+
+  mkdirSync(join(project, 'node_modules', '.bin'));
+  for (const name of ['@tensorflow', 'tsx'])
+    symlinkSync(join(process.cwd(), 'node_modules', name), join(project, 'node_modules', name));
+  symlinkSync('../tsx/dist/cli.mjs', join(project, 'node_modules', '.bin', 'tsx'));
+  const quickstart = /## Quickstart[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)[1];
+  writeFileSync(join(project, 'quickstart.mts'), quickstart);
+  const out = execFileSync('npx', ['tsx', 'quickstart.mts'], {
+    cwd: project,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (!out.includes('to be or not to be, that is the '))
+    throw new Error(`the README quickstart printed:\n${out}`);
+  console.log('README quickstart: ran as quickstart.mts in a fresh npm init -y project');
+} finally {
+  rmSync(project, { recursive: true, force: true });
 }

@@ -35,7 +35,7 @@ import {
   softmaxCrossEntropy,
 } from 'tfjs-blocks';
 import { saveCheckpoint } from 'tfjs-blocks/node';
-import { startBackendFromArgs } from '../examples/cli';
+import { startBackend } from '../examples/cli';
 import { namesGptOptimizer } from '../examples/names-gpt';
 
 const { values: flags } = parseArgs({
@@ -50,8 +50,9 @@ const { values: flags } = parseArgs({
     'max-rss-growth': { type: 'string', default: '5' },
     'max-time-drift': { type: 'string', default: 'none' },
     seed: { type: 'string', default: '0' },
+    backend: { type: 'string', default: 'wasm' },
   },
-  strict: false,
+  strict: true,
 });
 const positive = (name: string, text: unknown): number => {
   const n = Number(text);
@@ -83,7 +84,7 @@ const ownOut = flags.out === undefined;
 const OUT = ownOut ? mkdtempSync(join(tmpdir(), 'tfjs-blocks-soak-')) : resolve(String(flags.out));
 const CHECKPOINTS = join(OUT, 'checkpoints');
 
-const backend = await startBackendFromArgs();
+const backend = await startBackend({ backend: flags.backend as string });
 
 // ---- Model and optimizer, as in examples/char-gpt.ts.
 const VOCAB = 64;

@@ -3,6 +3,10 @@
 // draws its loss curve as it learns, then streams names it makes up.
 //   npm run demo:web                 then open the URL Vite prints
 //   ?backend=webgpu|webgl|wasm       that backend only, no fallback
+// Without ?backend= it takes the first of WebGPU, WebGL and wasm that runs on
+// real hardware: a software WebGPU adapter (SwiftShader, `isFallbackAdapter`)
+// trains ~10x slower than wasm, and a software WebGL renderer slower too, so
+// those are passed over, and the page says why it chose what it chose.
 //   ?steps=8&samples=2               a shorter run (the end-to-end test's)
 // Nothing downloads: the names ship in an npm package and are bundled. When
 // the run ends, `window.__demo` holds its figures (see DemoResult).
@@ -41,6 +45,10 @@ export type DemoResult = {
   backend?: string;
   /** Backends tried before it, with why each failed. */
   skipped: string[];
+  /** Backends passed over because they run in software, with why (empty with ?backend=). */
+  passedOver: string[];
+  /** Why this backend, as the page shows it. */
+  reason?: string;
   /** Training steps asked for. */
   steps: number;
   /** Loss of every step, in order. */
@@ -131,18 +139,80 @@ const LOADERS: Record<Backend, () => Promise<unknown>> = {
   },
 };
 
-/** Starts the first backend of `order` that works; notes why the others did not. */
-async function startBackend(order: readonly Backend[], skipped: string[]): Promise<string> {
+/** The parts of a WebGPU adapter the choice reads (not in TypeScript's DOM types). */
+type GpuAdapterLike = {
+  isFallbackAdapter?: boolean;
+  info?: {
+    isFallbackAdapter?: boolean;
+    architecture?: string;
+    description?: string;
+    vendor?: string;
+  };
+};
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
+
+/**
+ * Why `name` would run in software here (and be slower than wasm), or
+ * undefined when it looks like real hardware. wasm is never passed over.
+ */
+async function softwareReason(name: Backend): Promise<string | undefined> {
+  if (name === 'webgpu') {
+    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+    const adapter = await gpu?.requestAdapter();
+    if (!adapter) return undefined; // no WebGPU: starting it fails, and says so
+    const info = adapter.info ?? {};
+    const what = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+    if (adapter.isFallbackAdapter || info.isFallbackAdapter)
+      return `its adapter is a software fallback (isFallbackAdapter${what ? `, ${what}` : ''})`;
+    if (SOFTWARE_RENDERER.test(what)) return `its adapter runs in software (${what})`;
+  }
+  if (name === 'webgl') {
+    const gl = document.createElement('canvas').getContext('webgl2');
+    if (!gl) return undefined;
+    const debug = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(
+      gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '',
+    );
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    if (SOFTWARE_RENDERER.test(renderer)) return `its renderer runs in software (${renderer})`;
+  }
+  return undefined;
+}
+
+/**
+ * Starts the first backend of `order` that works and, when `choose`, runs on
+ * hardware (software ones are tried last); records why the others were not used.
+ */
+async function startBackend(
+  order: readonly Backend[],
+  choose: boolean,
+  result: DemoResult,
+): Promise<string> {
+  const later: Backend[] = [];
   for (const name of order) {
+    const software = choose && name !== 'wasm' ? await softwareReason(name) : undefined;
+    if (software) {
+      result.passedOver.push(`${name}: ${software}`);
+      later.push(name);
+      continue;
+    }
     try {
       // A bundled page imports the backend package itself; useBackend then starts it.
       await LOADERS[name]();
       return await useBackend(name);
     } catch (e) {
-      skipped.push(`${name}: ${(e as Error).message}`);
+      result.skipped.push(`${name}: ${(e as Error).message}`);
     }
   }
-  throw new Error(`no backend started (${skipped.join('; ')})`);
+  for (const name of later) {
+    try {
+      await LOADERS[name]();
+      return await useBackend(name);
+    } catch (e) {
+      result.skipped.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(`no backend started (${result.skipped.join('; ')})`);
 }
 
 // ---- the page ---------------------------------------------------------------
@@ -182,10 +252,19 @@ async function main(result: DemoResult): Promise<void> {
     throw new Error(`?backend= must be one of ${BACKEND_ORDER.join(', ')}, got '${forced}'`);
   }
   const samples = intParam('samples', 10, 0);
-  await startBackend(forced ? [forced as Backend] : BACKEND_ORDER, result.skipped);
+  await startBackend(forced ? [forced as Backend] : BACKEND_ORDER, !forced, result);
   result.backend = tf.getBackend();
   result.timings.backend = since();
+  result.reason = forced
+    ? `asked for with ?backend=${forced}`
+    : [
+        result.passedOver.length
+          ? `chosen over ${result.passedOver.join('; ')} (try ?backend= to compare)`
+          : `the first of ${BACKEND_ORDER.join(', ')} that started`,
+        ...result.skipped.map((s) => `failed: ${s}`),
+      ].join('; ');
   $('backend').textContent = result.backend;
+  $('reason').textContent = result.reason;
   if (result.skipped.length) $('skipped').textContent = `(skipped ${result.skipped.join('; ')})`;
   $('status').textContent = 'training';
 
@@ -284,6 +363,7 @@ async function main(result: DemoResult): Promise<void> {
 const result: DemoResult = {
   status: 'running',
   skipped: [],
+  passedOver: [],
   steps: 0,
   losses: [],
   samples: [],

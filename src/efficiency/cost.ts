@@ -74,9 +74,12 @@ export type ModelCostOptions = {
 /**
  * Parameters, FLOPs per token (inference and training, attention apart) and
  * memory of a decoder-only model config, counted exactly from its shapes
- * (biases and norms included). GPT-2 small gives 124,439,808 parameters,
- * and `training ≈ 6N + 12 · layers · context · dAttn` (Kaplan et al.,
- * https://arxiv.org/abs/2001.08361).
+ * (biases and norms included). GPT-2 small gives 124,439,808 parameters.
+ * `training` is `6N + 12 · layers · context · dAttn` plus the output head's
+ * `6 · d · vocab`: attention over the full context, `q·kᵀ` and `p·v`, as in
+ * PaLM's Appendix B (Chowdhery et al., https://arxiv.org/abs/2204.02311).
+ * Kaplan et al.'s Eq. 2.2 (https://arxiv.org/abs/2001.08361) counts `q·kᵀ`
+ * alone, `2 · n_layer · n_ctx · d_attn` per forward token.
  *
  * @example
  * ```ts

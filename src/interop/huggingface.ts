@@ -209,8 +209,11 @@ function getPath(root: unknown, path: string[]): unknown {
  *
  * @example
  * ```ts
+ * // readSafetensorsFile is in tfjs-blocks/node; it gives the file's tensors and its metadata.
  * const config = gpt2Config({ vocabSize: 50257, maxLength: 1024, dModel: 768, numLayers: 12, numHeads: 12 });
- * const params = fromHuggingFace('gpt2', config, await readSafetensorsFile('model.safetensors'));
+ * const { tensors } = await readSafetensorsFile('model.safetensors');
+ * const params = fromHuggingFace('gpt2', config, tensors);
+ * tf.dispose(Object.values(tensors)); // params holds new tensors
  * ```
  */
 export function fromHuggingFace(

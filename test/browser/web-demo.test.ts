@@ -2,7 +2,9 @@
 // production and served by `vite preview`, run in headless Chromium on WebGPU,
 // WebGL and wasm (which checks that the .wasm binaries are served). Each run
 // must use exactly that backend, lower the loss and print generated names; a
-// screenshot per backend goes to test-results/web-demo-<backend>.png.
+// screenshot per backend goes to test-results/web-demo-<backend>.png. Without
+// ?backend= the page must pass over Chromium's software WebGPU and WebGL
+// (SwiftShader) for wasm, and say why.
 // Without /usr/bin/chromium (or $CHROMIUM_PATH), or when it cannot start, the
 // tests are skipped, loudly: `.ci/run` installs it.
 import { mkdirSync } from 'node:fs';
@@ -41,9 +43,11 @@ describe.skipIf(!chromiumFound)('browser demo (examples/web) in headless Chromiu
     await page?.close();
   });
 
-  for (const backend of ['webgpu', 'webgl', 'wasm']) {
+  for (const backend of ['webgpu', 'webgl', 'wasm', 'chosen']) {
     it(
-      `trains, lowers the loss and streams names on ${backend}`,
+      backend === 'chosen'
+        ? 'without ?backend= passes over software WebGPU and WebGL for wasm, and says why'
+        : `trains, lowers the loss and streams names on ${backend}`,
       async (ctx) => {
         if (!browser) {
           console.warn(`SKIPPED ${backend} run: Chromium did not start: ${launchError}`);
@@ -60,7 +64,8 @@ describe.skipIf(!chromiumFound)('browser demo (examples/web) in headless Chromiu
             problems.push(`console.${m.type()}: ${m.text()}`);
         });
         try {
-          await page.goto(`${url}?backend=${backend}&steps=${STEPS}&samples=${SAMPLES}`);
+          const query = backend === 'chosen' ? '' : `backend=${backend}&`;
+          await page.goto(`${url}?${query}steps=${STEPS}&samples=${SAMPLES}`);
           await page.waitForFunction(
             () => window.__demo && window.__demo.status !== 'running',
             null,
@@ -72,6 +77,7 @@ describe.skipIf(!chromiumFound)('browser demo (examples/web) in headless Chromiu
           const result = (await page.evaluate(() => window.__demo)) as DemoResult;
           const shown = await page.evaluate(() => ({
             backend: document.getElementById('backend')?.textContent,
+            reason: document.getElementById('reason')?.textContent,
             samples: document.getElementById('samples')?.textContent ?? '',
           }));
           mkdirSync('test-results', { recursive: true });
@@ -89,9 +95,26 @@ describe.skipIf(!chromiumFound)('browser demo (examples/web) in headless Chromiu
 
           expect(result.error, problems.join('\n')).toBeUndefined();
           expect(result.status).toBe('done');
-          expect(result.backend).toBe(backend);
           expect(result.skipped).toEqual([]);
-          expect(shown.backend).toBe(backend);
+          expect(shown.reason).toBe(result.reason);
+          if (backend === 'chosen') {
+            // Headless Chromium here: WebGPU and WebGL on SwiftShader (tfjs-facts.md).
+            expect(result.backend).toBe('wasm');
+            expect(result.passedOver).toEqual([
+              expect.stringMatching(
+                /^webgpu: its adapter is a software fallback \(isFallbackAdapter/,
+              ),
+              expect.stringMatching(/^webgl: its renderer runs in software \(.*SwiftShader/i),
+            ]);
+            expect(shown.reason).toMatch(
+              /^chosen over webgpu: .*; webgl: .*\(try \?backend= to compare\)$/,
+            );
+          } else {
+            expect(result.backend).toBe(backend);
+            expect(result.passedOver).toEqual([]);
+            expect(shown.reason).toBe(`asked for with ?backend=${backend}`);
+          }
+          expect(shown.backend).toBe(result.backend);
           expect(result.losses).toHaveLength(STEPS);
           expect(result.losses.every(Number.isFinite)).toBe(true);
           // ln(28) ≈ 3.33 at the start; a model that learns nothing stays there.

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 
+/** Loaded into every child: drops tfjs's Node.js banner (test/helpers/quiet-tfjs.ts). */
+const QUIET = new URL('./quiet-tfjs-preload.ts', import.meta.url).href;
+
 /** A child Node process running a TypeScript script, with its output collected. */
 export interface ChildRun {
   child: ChildProcess;
@@ -9,9 +12,12 @@ export interface ChildRun {
   exit: Promise<NodeJS.Signals | number | null>;
 }
 
-/** Starts `node --import tsx <script> ...args` in `cwd` (the crash tests kill it mid-write). */
+/**
+ * Starts `node --import tsx <script> ...args` in `cwd` (the crash tests kill it
+ * mid-write), with tfjs's Node.js banner dropped from its output.
+ */
 export function startScript(script: string, args: string[], cwd: string): ChildRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', QUIET, script, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

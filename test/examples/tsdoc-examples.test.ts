@@ -1,0 +1,56 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/** The code of the `@example` in the TSDoc right above `export function <name>` in `file`. */
+function tsdocExample(file: string, name: string): string {
+  const source = readFileSync(file, 'utf8');
+  const at = source.indexOf(`export function ${name}(`);
+  const doc = source.slice(source.lastIndexOf('/**', at), at);
+  const match = /@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/.exec(doc);
+  if (!match) throw new Error(`no @example above ${name} in ${file}`);
+  return match[1]!.replace(/^\s*\* ?/gm, '');
+}
+
+// TSDoc examples that were wrong (fromHuggingFace's passed readSafetensorsFile's
+// {tensors, metadata} where tensors go), type-checked with the repository's
+// settings, each in a block of one module with the imports a reader adds.
+const EXAMPLES = [
+  {
+    file: 'src/interop/huggingface.ts',
+    name: 'fromHuggingFace',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { fromHuggingFace, gpt2Config } from 'tfjs-blocks';
+import { readSafetensorsFile } from 'tfjs-blocks/node';`,
+  },
+  {
+    file: 'src/efficiency/cost.ts',
+    name: 'modelCost',
+    imports: `import { gpt2Config, modelCost } from 'tfjs-blocks';`,
+  },
+];
+
+describe('TSDoc examples type-check', () => {
+  it(`${EXAMPLES.map((e) => e.name).join(', ')}`, () => {
+    const dir = join('scratch', `tsdoc-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      EXAMPLES.forEach(({ file, name, imports }, i) => {
+        const code = tsdocExample(file, name);
+        writeFileSync(join(dir, `example-${i}.ts`), `${imports}\n\nexport {};\n${code}\n`);
+      });
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({ extends: '../../tsconfig.json', include: ['example-*.ts'] }),
+      );
+      const run = spawnSync('npx', ['tsc', '--noEmit', '-p', join(dir, 'tsconfig.json')], {
+        encoding: 'utf8',
+      });
+      expect(run.stdout + run.stderr).toBe('');
+      expect(run.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
