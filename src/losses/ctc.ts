@@ -30,6 +30,7 @@ import {
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
+  describeValue,
   formatShape,
   optionKeys,
 } from '../internal/checks';
@@ -88,14 +89,7 @@ function readTargets(
     targets.dtype !== 'int32' ||
     (targets.rank !== 1 && targets.rank !== 2)
   ) {
-    throw new TfjsBlocksError(
-      fn,
-      'targets',
-      layout,
-      targets instanceof TensorClass
-        ? `a ${targets.dtype} tensor of shape ${formatShape(targets.shape)}`
-        : String(targets),
-    );
+    throw new TfjsBlocksError(fn, 'targets', layout, describeValue(targets));
   }
   const data = Array.from(targets.dataSync());
   const sequences: number[][] = [];

@@ -1,6 +1,6 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { formatShape } from '../internal/checks';
+import { describeValue, formatShape } from '../internal/checks';
 import { hostValues } from '../internal/host-values';
 
 /**
@@ -35,7 +35,8 @@ export function checkClassLabels(
   const layout = `an int32 tensor of shape ${formatShape(shape)} with values in [0, ${numClasses})${
     ignoreIndex === undefined ? '' : ` or ${ignoreIndex}`
   }`;
-  if (!(labels instanceof Tensor)) throw new TfjsBlocksError(fn, name, layout, String(labels));
+  if (!(labels instanceof Tensor))
+    throw new TfjsBlocksError(fn, name, layout, describeValue(labels));
   if (labels.isDisposed) throw new TfjsBlocksError(fn, name, layout, 'a disposed tensor');
   if (labels.dtype !== 'int32')
     throw new TfjsBlocksError(fn, name, layout, `a ${labels.dtype} tensor`);

@@ -1,5 +1,6 @@
 import { div, greater, mean, onesLike, sum, type Tensor, where } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { describeValue } from '../internal/checks';
 
 /** How per-element losses become the result: their mean (default), their sum, or unchanged. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -22,7 +23,7 @@ export function checkReduction<R extends string = Reduction>(
       fn,
       'options.reduction',
       allowed.map((r) => `'${r}'`).join(', '),
-      String(value),
+      describeValue(value),
     );
   }
   return reduction;

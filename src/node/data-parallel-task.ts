@@ -11,6 +11,7 @@ import {
 import { type BackendName, useBackend } from '../backends';
 import { TfjsBlocksError } from '../errors';
 import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { emptyRecord } from '../internal/records';
 import { createOptimizer, type StatefulOptimizer } from '../optim/create-optimizer';
 import { flattenParams, paramsToVariables } from '../optim/param-tree';
 import type { GradientTransformation, TensorMap } from '../optim/types';
@@ -292,7 +293,7 @@ function trainStep<P>(
   const slot = shared.slots.subarray(start.rank * total, (start.rank + 1) * total);
   let loss = Number.NaN;
   let error: unknown;
-  const batch: Record<string, Tensor> = {};
+  const batch = emptyRecord<Tensor>();
   try {
     for (const [name, t] of Object.entries(message.shard)) batch[name] = fromHost(t);
     const varList = layout.map(({ name }) => variables[name]!);
@@ -333,7 +334,7 @@ function trainStep<P>(
       : { type: 'failed', id: message.id, error: serialiseError(error) };
   }
   const averaged: TensorMap = tidy(() => {
-    const named: TensorMap = {};
+    const named = emptyRecord<Tensor>();
     let offset = 0;
     for (const { name, shape, size } of layout) {
       named[name] = tensor(shared.result.slice(offset, offset + size), shape, 'float32');

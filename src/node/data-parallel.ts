@@ -13,6 +13,7 @@ import {
   sharedLeadingDim,
   truncateForMessage,
 } from '../internal/checks';
+import { emptyRecord, ownEntry } from '../internal/records';
 import { flattenParams } from '../optim/param-tree';
 import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
 import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
@@ -568,9 +569,9 @@ export async function startDataParallel(
           'an unknown name',
         );
       }
-      const params: Record<string, HostTensor> = {};
+      const params = emptyRecord<HostTensor>();
       for (const { name, shape } of layout) {
-        const t = flat[name];
+        const t = ownEntry(flat, name);
         if (t?.dtype !== 'float32' || t.shape.join() !== shape.join()) {
           throw new TfjsBlocksError(
             fn,

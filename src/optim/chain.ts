@@ -1,4 +1,5 @@
 import { dispose } from '@tensorflow/tfjs-core';
+import { stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
 /**
@@ -18,13 +19,22 @@ export function chain(
     update(grads, state, params) {
       let updates: TensorMap = grads;
       const next: unknown[] = [];
-      transforms.forEach((t, i) => {
-        const result = t.update(updates, state[i], params);
-        // Intermediate updates are ours to free; the first input is the caller's.
+      try {
+        transforms.forEach((t, i) => {
+          const result = t.update(updates, state[i], params);
+          // Intermediate updates are ours to free; the first input is the caller's.
+          if (updates !== grads) dispose(Object.values(updates));
+          updates = result.updates;
+          next.push(result.state);
+        });
+      } catch (e) {
+        // A later transform threw: free what the earlier ones made this step
+        // (their updates and new states), so a failed step leaks nothing.
         if (updates !== grads) dispose(Object.values(updates));
-        updates = result.updates;
-        next.push(result.state);
-      });
+        const old = new Set(stateTensors(state));
+        dispose(stateTensors(next).filter((t) => !old.has(t)));
+        throw e;
+      }
       return { updates, state: next };
     },
   };

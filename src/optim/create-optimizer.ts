@@ -1,6 +1,7 @@
 import { dispose, type Scalar, Tensor, Variable, variableGrads } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { emptyRecord } from '../internal/records';
 import { applyUpdatesInPlace } from './apply-updates';
 import { restoreOptimizerState, type SavedOptimizerState, saveOptimizerState } from './state-io';
 import { checkSameStructure, cloneTensors, keepState, stateTensors } from './tree';
@@ -115,7 +116,7 @@ export function createOptimizer<S>(
         loss,
         names.map((n) => variables[n]!),
       );
-      const named: TensorMap = {};
+      const named = emptyRecord<Tensor>();
       for (const [variableName, g] of Object.entries(grads))
         named[byVariableName.get(variableName)!] = g as Tensor;
       try {

@@ -12,6 +12,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkNumber, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { emptyRecord, ownEntry } from '../internal/records';
 import { applyUpdatesInPlace } from './apply-updates';
 import { chain } from './chain';
 import { adafactor } from './optimizers/adafactor';
@@ -201,8 +202,8 @@ export class TransformOptimizer extends Optimizer {
       this.aliases.clear();
     }
     const { keys, aliases } = this.stateKeysFor(names);
-    const grads: TensorMap = {};
-    const params: Record<string, Variable> = {};
+    const grads = emptyRecord<Tensor>();
+    const params = emptyRecord<Variable>();
     entries.forEach(([name, g], i) => {
       grads[keys[i]!] = g;
       params[keys[i]!] = variables[name]!;
@@ -366,9 +367,9 @@ function isTransformation(x: unknown): x is GradientTransformation<unknown> {
 /** The registered variables of these names, or a typed error naming the first one missing. */
 function variablesFor(names: string[]): Record<string, Variable> {
   const registered = engine().registeredVariables;
-  const variables: Record<string, Variable> = {};
+  const variables = emptyRecord<Variable>();
   for (const name of names) {
-    const v = registered[name];
+    const v = ownEntry(registered, name);
     if (!v)
       throw new TfjsBlocksError(
         'TransformOptimizer.applyGradients',

@@ -90,7 +90,7 @@ function average(nodes: readonly unknown[], weights: readonly number[], path: st
         !Array.isArray(x) &&
         !(x instanceof Tensor) &&
         Object.keys(x).length === keys.length &&
-        keys.every((k) => k in x);
+        keys.every((k) => Object.hasOwn(x, k));
       if (!ok) throw new TfjsBlocksError(fn, at(i), kind(first), kind(x));
     });
     return Object.fromEntries(

@@ -177,7 +177,7 @@ describeRejections('losses reject bad input with a TfjsBlocksError', () => [
   [
     'unknown reduction',
     () => meanSquaredError(tf.zeros([2]), tf.zeros([2]), { reduction: 'avg' as 'mean' }),
-    /options.reduction must be 'mean', 'sum', 'none'; got avg/,
+    /options.reduction must be 'mean', 'sum', 'none'; got string avg/,
   ],
   [
     'target shape mismatch',
@@ -212,7 +212,7 @@ describeRejections('losses reject bad input with a TfjsBlocksError', () => [
   [
     'kl reduction',
     () => klDivergence(tf.zeros([2]), tf.zeros([2]), { reduction: 'avg' as 'mean' }),
-    /options.reduction must be 'mean', 'batchmean', 'sum', 'none'; got avg/,
+    /options.reduction must be 'mean', 'batchmean', 'sum', 'none'; got string avg/,
   ],
   [
     'distillation alpha without labels',

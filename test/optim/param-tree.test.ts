@@ -2,18 +2,40 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
 import {
+  adadelta,
+  adafactor,
+  adagrad,
+  adam,
+  adamax,
   adamw,
+  addDecayedWeights,
+  applyIfFinite,
   applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  clipByValue,
   createOptimizer,
   type DecoderLmParams,
   decoderLm,
+  emaParams,
   flattenParams,
+  type GradientTransformation,
   gpt2Config,
   initDecoderLm,
+  lamb,
+  lion,
+  masked,
+  multiSteps,
+  multiTransform,
+  nadam,
   paramsToVariables,
+  radam,
+  rmsprop,
+  scaleByTrustRatio,
   sgd,
   softmaxCrossEntropy,
   type TensorMap,
+  trace,
   unflattenParams,
 } from '../../src/index';
 import { stateTensors } from '../../src/optim/tree';
@@ -107,11 +129,46 @@ describe('parameter names that are also Object.prototype keys', () => {
     return Object.fromEntries(names.map((n, i) => [n, make(i)]));
   }
 
-  for (const [label, optimizer] of [
+  // Every ready optimizer, and every wrapper that keeps its own records of names.
+  const updatesOf: [string, () => GradientTransformation<unknown>][] = [
     ['sgd', () => sgd({ learningRate: 0.5 })],
     ['sgd with momentum', () => sgd({ learningRate: 0.5, momentum: 0.9 })],
     ['adamw', () => adamw({ learningRate: 0.5, weightDecay: 0.1 })],
-  ] as const) {
+    ['adam', () => adam({ learningRate: 0.5 })],
+    ['adamax', () => adamax({ learningRate: 0.5 })],
+    ['nadam', () => nadam({ learningRate: 0.5 })],
+    ['radam', () => radam({ learningRate: 0.5 })],
+    ['adagrad', () => adagrad({ learningRate: 0.5 })],
+    ['adadelta', () => adadelta({ learningRate: 0.5 })],
+    ['rmsprop', () => rmsprop({ learningRate: 0.5 })],
+    ['lion', () => lion({ learningRate: 0.5 })],
+    ['lamb', () => lamb({ learningRate: 0.5 })],
+    ['adafactor', () => adafactor({ learningRate: 0.5 })],
+    [
+      'a chain of clips, trace, trust ratio and EMA',
+      () =>
+        chain(
+          clipByGlobalNorm(10),
+          clipByValue(10),
+          trace({ decay: 0.5 }),
+          scaleByTrustRatio(),
+          emaParams({ decay: 0.5 }),
+          sgd({ learningRate: 0.5 }),
+        ),
+    ],
+    [
+      'masked',
+      () =>
+        chain(
+          masked(addDecayedWeights(0.1), () => true),
+          sgd({ learningRate: 0.5 }),
+        ),
+    ],
+    ['multiTransform', () => multiTransform({ a: sgd({ learningRate: 0.5 }) }, () => 'a')],
+    ['multiSteps', () => multiSteps(sgd({ learningRate: 0.5 }), 1)],
+    ['applyIfFinite', () => applyIfFinite(sgd({ learningRate: 0.5 }))],
+  ];
+  for (const [label, optimizer] of updatesOf) {
     it(`${label} updates params named ${hostile.join(', ')}, with no leak`, () => {
       const params = named(hostile, (i) => tf.fill([2], i + 1));
       const grads = named(hostile, () => tf.ones([2]));

@@ -14,6 +14,7 @@ import {
   zeros,
 } from '@tensorflow/tfjs-core';
 import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { emptyRecord } from '../../internal/records';
 import { checkEpsilon, checkFlag } from '../hyperparameters';
 import { checkShapes, shapesOf } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
@@ -106,9 +107,9 @@ export function scaleByAdafactor(
         const state: AdafactorState = {
           count: 0,
           shapes: shapesOf(params),
-          vRow: {},
-          vCol: {},
-          v: {},
+          vRow: emptyRecord(),
+          vCol: emptyRecord(),
+          v: emptyRecord(),
         };
         for (const [name, p] of Object.entries(params)) {
           const dims = dimsOf(p);
@@ -133,11 +134,11 @@ export function scaleByAdafactor(
         const next: AdafactorState = {
           count,
           shapes: structuredClone(state.shapes),
-          vRow: {},
-          vCol: {},
-          v: {},
+          vRow: emptyRecord(),
+          vCol: emptyRecord(),
+          v: emptyRecord(),
         };
-        const updates: TensorMap = {};
+        const updates = emptyRecord<Tensor>();
         for (const [name, g] of Object.entries(grads)) {
           const gradSquare = add(square(g), eps);
           const dims = dimsOf(g);

@@ -1,5 +1,15 @@
-import { div, equal, logicalOr, mul, norm, onesLike, where } from '@tensorflow/tfjs-core';
-import type { GradientTransformation, TensorMap } from '../types';
+import {
+  div,
+  equal,
+  logicalOr,
+  mul,
+  norm,
+  onesLike,
+  type Tensor,
+  where,
+} from '@tensorflow/tfjs-core';
+import { emptyRecord } from '../../internal/records';
+import type { GradientTransformation } from '../types';
 import { type CountState, mapUpdatesTransform } from './stateless';
 
 /**
@@ -16,7 +26,7 @@ export function scaleByTrustRatio(): GradientTransformation<CountState> {
   return mapUpdatesTransform(
     'scaleByTrustRatio',
     (updates, _step, params) => {
-      const out: TensorMap = {};
+      const out = emptyRecord<Tensor>();
       for (const [name, u] of Object.entries(updates)) {
         const paramNorm = norm(params![name]!);
         const updateNorm = norm(u);

@@ -12,6 +12,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
 import { checkInteger, describeValue } from '../../internal/checks';
+import { emptyRecord, hasName, ownEntry, recordFromEntries } from '../../internal/records';
 import { checkSameStructure, cloneState, mapTensors } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 import { checkMask, maskIncludes, type ParameterMask } from './add-decayed-weights';
@@ -60,8 +61,21 @@ function checkTransform(fn: string, name: string, transform: unknown): void {
   }
 }
 
+/**
+ * Throws unless `grads` has an own entry for each of `names` (the
+ * parameters a wrapped transform's state was made for), so the inner
+ * transform never receives `undefined` for a missing gradient.
+ */
+function checkHasNames(fn: string, grads: TensorMap, names: string[], what: string): void {
+  const missing = names.find((name) => !hasName(grads, name));
+  if (missing !== undefined) {
+    throw new TfjsBlocksError(fn, `grads.${missing}`, `a tensor (${what} of that name)`, 'nothing');
+  }
+}
+
+/** The entries of `map` named in `names` (own entries only: `constructor` is never inherited). */
 function pick(map: TensorMap | undefined, names: string[]): TensorMap | undefined {
-  return map && Object.fromEntries(names.map((n) => [n, map[n]!]));
+  return map && recordFromEntries(names.map((n) => [n, ownEntry(map, n)!]));
 }
 
 /**
@@ -88,14 +102,15 @@ export function masked<S>(
       return { names, inner: transform.init(pick(params, names)!) };
     },
     update(grads, state, params) {
+      checkHasNames(fn, grads, state.names, 'a masked parameter');
       const inside = transform.update(
         pick(grads, state.names)!,
         state.inner,
         pick(params, state.names),
       );
-      const updates = { ...inside.updates };
+      const updates = recordFromEntries(Object.entries(inside.updates));
       for (const [name, g] of Object.entries(grads))
-        if (!(name in updates)) updates[name] = clone(g);
+        if (!hasName(updates, name)) updates[name] = clone(g);
       return { updates, state: { names: [...state.names], inner: inside.state } };
     },
   };
@@ -140,13 +155,13 @@ export function multiTransform(
     );
   }
   const labelOf = (name: string, p: Tensor) => {
-    const label = typeof labels === 'function' ? labels(name, p) : labels[name];
-    if (label === undefined || !(label in transforms)) {
+    const label = typeof labels === 'function' ? labels(name, p) : ownEntry(labels, name);
+    if (typeof label !== 'string' || !hasName(transforms, label)) {
       throw new TfjsBlocksError(
         fn,
         `labels.${name}`,
         `one of ${Object.keys(transforms).join(', ')}`,
-        String(label),
+        describeValue(label),
       );
     }
     return label;
@@ -167,13 +182,14 @@ export function multiTransform(
     },
     update(grads, state, params) {
       const known = Object.values(state.groups).flat();
+      checkHasNames(fn, grads, known, 'a labelled parameter');
       checkSameStructure(fn, 'grads', grads, pick(grads, known) ?? {}, 'the labelled parameters');
-      const updates: TensorMap = {};
-      const inner: Record<string, unknown> = {};
+      const updates = emptyRecord<Tensor>();
+      const inner = emptyRecord<unknown>();
       for (const [label, t] of Object.entries(transforms)) {
         const names = state.groups[label]!;
         const result = t.update(pick(grads, names)!, state.inner[label], pick(params, names));
-        Object.assign(updates, result.updates);
+        for (const [name, u] of Object.entries(result.updates)) updates[name] = u;
         inner[label] = result.state;
       }
       const groups = Object.fromEntries(Object.entries(state.groups).map(([l, n]) => [l, [...n]]));
