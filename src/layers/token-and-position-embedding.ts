@@ -56,7 +56,8 @@ export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionE
   }
 
   protected initParams(): TokenAndPositionEmbeddingParams {
-    return initTokenAndPositionEmbedding(this.args, this.args.seed!);
+    const { vocabSize, maxLength, dim, seed } = this.args;
+    return initTokenAndPositionEmbedding({ vocabSize, maxLength, dim }, seed!);
   }
 
   /** Embeds ids (cast to int32) and adds positions. */
