@@ -17,7 +17,13 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape, sharedLeadingDim } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  formatShape,
+  optionKeys,
+  sharedLeadingDim,
+} from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { type LinearParams, linear } from '../nn/linear';
 import type { TensorMap } from '../optim/types';
@@ -122,6 +128,8 @@ function unreachable(fn: string, e: unknown): never {
   throw e;
 }
 
+const PER_EXAMPLE_OPTION_KEYS = optionKeys<PerExampleGradientsOptions>({ microbatchSize: true });
+
 function linearOf(params: TensorMap, layer: string, fn: string): { kernel: Tensor; bias?: Tensor } {
   const kernel = params[`${layer}.kernel`];
   if (!(kernel instanceof Tensor)) {
@@ -169,6 +177,7 @@ export function perExampleGradients(
   options: PerExampleGradientsOptions = {},
 ): TensorMap {
   const fn = 'perExampleGradients';
+  checkOptionKeys(fn, options, PER_EXAMPLE_OPTION_KEYS);
   const names = checkParams(fn, params);
   const size = checkBatch(fn, batch);
   const micro = checkInteger(fn, 'options.microbatchSize', options.microbatchSize ?? 1, 1);
