@@ -301,6 +301,7 @@ export function encoderDecoder(
   targetIds: Tensor,
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
+  checkOptionKeys('encoderDecoder', options, OPTION_KEYS);
   return tidy(() =>
     decode(config, params, targetIds, encode(config, params, sourceIds, options), options),
   );
