@@ -128,6 +128,30 @@ function unreachable(fn: string, e: unknown): never {
   throw e;
 }
 
+/**
+ * `tf.grads(f)(xs)`, except that an error thrown inside `f` (a loss of the
+ * wrong shape, a bad `tape.linear` call, the user's own) is rethrown only
+ * once tf.grads has finished: thrown from inside, it leaves tf's gradient
+ * tape, and the tensors the tape saved, behind.
+ */
+function gradsSafely(f: (...xs: Tensor[]) => Scalar, xs: Tensor[]): Tensor[] {
+  let failure: { error: unknown } | undefined;
+  const guarded = (...ys: Tensor[]): Scalar => {
+    try {
+      return f(...ys);
+    } catch (error) {
+      failure = { error };
+      return sum(mul(ys[0]!, 0)) as Scalar;
+    }
+  };
+  const grads = gradsOf(guarded)(xs);
+  if (failure) {
+    dispose(grads);
+    throw failure.error;
+  }
+  return grads;
+}
+
 const PER_EXAMPLE_OPTION_KEYS = optionKeys<PerExampleGradientsOptions>({ microbatchSize: true });
 
 function linearOf(params: TensorMap, layer: string, fn: string): { kernel: Tensor; bias?: Tensor } {
@@ -208,7 +232,10 @@ export function perExampleGradients(
           return (micro === 1 ? sum(losses) : mul(sum(losses), 1 / micro)) as Scalar;
         };
         try {
-          return gradsOf(f)(names.map((n) => params[n]!));
+          return gradsSafely(
+            f,
+            names.map((n) => params[n]!),
+          );
         } catch (e) {
           return unreachable(fn, e);
         }
