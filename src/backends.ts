@@ -38,7 +38,8 @@ const PACKAGES: Record<BackendName, { module: string; tfjsName: string }> = {
  */
 export async function useBackend(name: BackendName): Promise<string> {
   const fn = 'useBackend';
-  const entry = PACKAGES[name];
+  // An own key only: 'toString' or 'constructor' must not find Object's methods.
+  const entry = Object.hasOwn(PACKAGES, name) ? PACKAGES[name] : undefined;
   if (!entry) {
     throw new TfjsBlocksError(
       fn,

@@ -22,6 +22,8 @@ import {
   checkFloatTensor,
   checkInteger,
   checkNumber,
+  checkOptionKeys,
+  optionKeys,
 } from '../internal/checks';
 
 /** Options shared by {@link scaledDotProductAttention} and {@link memoryEfficientAttention}. */
@@ -51,6 +53,15 @@ export interface AttentionOptions {
   seed?: number;
 }
 
+/** The keys of {@link AttentionOptions}, for {@link checkOptionKeys}. */
+export const ATTENTION_OPTION_KEYS = optionKeys<AttentionOptions>({
+  mask: true,
+  causal: true,
+  scale: true,
+  dropoutRate: true,
+  seed: true,
+});
+
 /** Sizes of one attention call; heads are grouped as `h = kvHead * groups + g`. */
 export interface AttentionDims {
   batch: number;
@@ -76,17 +87,22 @@ export interface AttentionSetup {
 const QUERY_LAYOUT = '[batch, heads, tq, headDim]';
 const KV_LAYOUT = '[batch, kvHeads, tk, headDim]';
 
-/** Validates everything an attention call takes; throws {@link TfjsBlocksError}. */
+/**
+ * Validates everything an attention call takes; throws {@link TfjsBlocksError}.
+ * `knownOptions` lists the option names the calling function accepts.
+ */
 export function setUpAttention(
   fn: string,
   q: unknown,
   k: unknown,
   v: unknown,
   options: AttentionOptions,
+  knownOptions: readonly string[],
 ): AttentionSetup {
   if (options === null || typeof options !== 'object') {
     throw new TfjsBlocksError(fn, 'options', 'an options object (or nothing)', String(options));
   }
+  checkOptionKeys(fn, options, knownOptions);
   const query = checkFloatTensor<Tensor4D>(fn, 'q', q, { rank: 4, layout: QUERY_LAYOUT });
   const key = checkFloatTensor<Tensor4D>(fn, 'k', k, { rank: 4, layout: KV_LAYOUT });
   const value = checkFloatTensor<Tensor4D>(fn, 'v', v, { rank: 4, layout: KV_LAYOUT });

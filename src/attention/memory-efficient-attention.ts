@@ -24,9 +24,10 @@ import {
   zeros,
   zerosLike,
 } from '@tensorflow/tfjs-core';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, optionKeys } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import {
+  ATTENTION_OPTION_KEYS,
   type AttentionOptions,
   type AttentionSetup,
   addBias,
@@ -41,6 +42,11 @@ export interface MemoryEfficientAttentionOptions extends AttentionOptions {
   /** Keys per block. Default `128`. */
   chunkSize?: number;
 }
+
+const MEMORY_EFFICIENT_OPTION_KEYS = [
+  ...ATTENTION_OPTION_KEYS,
+  ...optionKeys<Omit<MemoryEfficientAttentionOptions, keyof AttentionOptions>>({ chunkSize: true }),
+];
 
 /**
  * Scaled dot-product attention that never forms the `[tq, tk]` score
@@ -71,7 +77,7 @@ export function memoryEfficientAttention(
   options: MemoryEfficientAttentionOptions = {},
 ): Tensor4D {
   const fn = 'memoryEfficientAttention';
-  const setup = setUpAttention(fn, q, k, v, options);
+  const setup = setUpAttention(fn, q, k, v, options, MEMORY_EFFICIENT_OPTION_KEYS);
   return memoryEfficientCore(fn, q, k, v, setup, options.chunkSize ?? 128);
 }
 

@@ -7,11 +7,23 @@ import {
   transpose,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkDim, checkFloatTensor, checkInteger } from '../internal/checks';
+import {
+  checkDim,
+  checkFloatTensor,
+  checkInteger,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+} from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import { initLinear, type LinearParams, linear } from '../nn/linear';
-import type { AttentionOptions } from './attention-setup';
-import { applyRotaryEmbedding, type RotaryEmbeddingOptions } from './rotary-embedding';
+import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
+import {
+  applyRotaryEmbedding,
+  ROTARY_OPTION_KEYS,
+  type RotaryEmbeddingOptions,
+} from './rotary-embedding';
 import { scaledDotProductAttention } from './scaled-dot-product-attention';
 
 /** Configuration of {@link initMultiHeadAttention}. */
@@ -63,6 +75,36 @@ export interface MultiHeadAttentionOptions extends AttentionOptions {
   chunkSize?: number;
 }
 
+const CONFIG_KEYS = optionKeys<MultiHeadAttentionConfig>({
+  dModel: true,
+  numHeads: true,
+  numKvHeads: true,
+  headDim: true,
+  contextDim: true,
+  useBias: true,
+});
+
+const OPTION_KEYS = [
+  ...ATTENTION_OPTION_KEYS,
+  ...optionKeys<Omit<MultiHeadAttentionOptions, keyof AttentionOptions>>({
+    context: true,
+    rope: true,
+    chunkSize: true,
+  }),
+];
+
+/**
+ * Throws unless `rope` is a boolean or a plain {@link RotaryEmbeddingOptions}
+ * record (the nested option record of attention options and block configs).
+ */
+export function checkRopeOption(fn: string, name: string, rope: unknown): void {
+  if (rope === undefined || typeof rope === 'boolean') return;
+  if (rope === null || typeof rope !== 'object' || Array.isArray(rope)) {
+    throw new TfjsBlocksError(fn, name, 'a boolean or {offset?, base?}', describeValue(rope));
+  }
+  checkOptionKeys(fn, rope, ROTARY_OPTION_KEYS, name);
+}
+
 /**
  * Creates {@link MultiHeadAttentionParams}: Glorot-uniform kernels and zero
  * biases, reproducible from `seed`.
@@ -77,7 +119,8 @@ export function initMultiHeadAttention(
   seed: number,
 ): MultiHeadAttentionParams {
   const fn = 'initMultiHeadAttention';
-  const dModel = checkInteger(fn, 'config.dModel', config.dModel, 1);
+  checkOptionKeys(fn, config, CONFIG_KEYS, 'config');
+  const dModel = checkInteger(fn, 'config.dModel', config?.dModel, 1);
   const numHeads = checkInteger(fn, 'config.numHeads', config.numHeads, 1);
   const numKvHeads = checkInteger(fn, 'config.numKvHeads', config.numKvHeads ?? numHeads, 1);
   if (numHeads % numKvHeads !== 0) {
@@ -100,14 +143,14 @@ export function initMultiHeadAttention(
   const contextDim = checkInteger(fn, 'config.contextDim', config.contextDim ?? dModel, 1);
   const useBias = config.useBias ?? true;
   const [sq, sk, sv, so] = splitSeed(seed, 4) as [number, number, number, number];
-  return {
+  return tidyParams(() => ({
     numHeads,
     numKvHeads,
     query: initLinear({ inFeatures: dModel, outFeatures: numHeads * headDim, useBias }, sq),
     key: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sk),
     value: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sv),
     output: initLinear({ inFeatures: numHeads * headDim, outFeatures: dModel, useBias }, so),
-  };
+  }));
 }
 
 /**
@@ -132,6 +175,8 @@ export function multiHeadAttention(
   options: MultiHeadAttentionOptions = {},
 ): Tensor3D {
   const fn = 'multiHeadAttention';
+  checkOptionKeys(fn, options, OPTION_KEYS);
+  checkRopeOption(fn, 'options.rope', options.rope);
   const input = checkFloatTensor<Tensor3D>(fn, 'x', x, {
     rank: 3,
     layout: '[batch, time, dModel]',

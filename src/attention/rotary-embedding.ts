@@ -10,7 +10,13 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, checkNumber } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  optionKeys,
+} from '../internal/checks';
 
 /** Options of {@link applyRotaryEmbedding}. */
 export interface RotaryEmbeddingOptions {
@@ -23,6 +29,9 @@ export interface RotaryEmbeddingOptions {
   /** Base of the rotation frequencies `base^(-2i / headDim)`. Default `10000`. */
   base?: number;
 }
+
+/** The keys of {@link RotaryEmbeddingOptions}, for {@link checkOptionKeys}. */
+export const ROTARY_OPTION_KEYS = optionKeys<RotaryEmbeddingOptions>({ offset: true, base: true });
 
 /**
  * Rotary position embedding (RoPE) in the "rotate half" layout of
@@ -43,6 +52,7 @@ export interface RotaryEmbeddingOptions {
  */
 export function applyRotaryEmbedding(x: Tensor4D, options: RotaryEmbeddingOptions = {}): Tensor4D {
   const fn = 'applyRotaryEmbedding';
+  checkOptionKeys(fn, options, ROTARY_OPTION_KEYS);
   const input = checkFloatTensor<Tensor4D>(fn, 'x', x, {
     rank: 4,
     layout: '[batch, heads, time, headDim]',

@@ -1,6 +1,8 @@
 import { matMul, mul, reshape, type Tensor, type Tensor4D, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { optionKeys } from '../internal/checks';
 import {
+  ATTENTION_OPTION_KEYS,
   type AttentionOptions,
   type AttentionSetup,
   addBias,
@@ -31,6 +33,15 @@ export interface ReturnWeightsOption {
    */
   returnWeights: true;
 }
+
+/** Every option {@link scaledDotProductAttention} accepts, `returnWeights` included. */
+const SDPA_OPTION_KEYS = [
+  ...ATTENTION_OPTION_KEYS,
+  ...optionKeys<Omit<ScaledDotProductAttentionOptions, keyof AttentionOptions>>({
+    chunkSize: true,
+  }),
+  ...optionKeys<ReturnWeightsOption>({ returnWeights: true }),
+];
 
 /** Output of {@link scaledDotProductAttention} with `returnWeights: true`. */
 export type AttentionWithWeights = {
@@ -82,7 +93,7 @@ export function scaledDotProductAttention(
   options: ScaledDotProductAttentionOptions & { returnWeights?: boolean } = {},
 ): Tensor4D | AttentionWithWeights {
   const fn = 'scaledDotProductAttention';
-  const setup = setUpAttention(fn, q, k, v, options);
+  const setup = setUpAttention(fn, q, k, v, options, SDPA_OPTION_KEYS);
   if (options.chunkSize !== undefined) {
     if (options.returnWeights) {
       throw new TfjsBlocksError(

@@ -1,12 +1,14 @@
 import { type Tensor2D, tensor2d } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
+import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../internal/checks';
 
 /** Options of {@link sinusoidalPositionEncoding}. */
 export interface SinusoidalPositionEncodingOptions {
   /** Base of the wavelengths. Default `10000`. */
   base?: number;
 }
+
+const SINUSOIDAL_OPTION_KEYS = optionKeys<SinusoidalPositionEncodingOptions>({ base: true });
 
 /**
  * The Transformer's fixed sinusoidal position encoding:
@@ -29,6 +31,7 @@ export function sinusoidalPositionEncoding(
   options: SinusoidalPositionEncodingOptions = {},
 ): Tensor2D {
   const fn = 'sinusoidalPositionEncoding';
+  checkOptionKeys(fn, options, SINUSOIDAL_OPTION_KEYS);
   checkInteger(fn, 'length', length, 1);
   checkInteger(fn, 'dim', dim, 2);
   if (dim % 2 !== 0) throw new TfjsBlocksError(fn, 'dim', 'an even number', String(dim));

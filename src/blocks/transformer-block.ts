@@ -11,14 +11,23 @@ import {
 } from '@tensorflow/tfjs-core';
 import { alibiBias } from '../attention/alibi';
 import {
+  checkRopeOption,
   initMultiHeadAttention,
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from '../attention/multi-head-attention';
 import type { RotaryEmbeddingOptions } from '../attention/rotary-embedding';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, checkNumber } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+} from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import {
   checkFeedForwardConfig,
   type FeedForwardActivation,
@@ -112,36 +121,99 @@ export type TransformerDecoderBlockOptions = TransformerBlockOptions & {
   contextMask?: Tensor;
 };
 
-/** Validates a block config; returns it with defaults filled in. */
-export function checkBlockConfig(fn: string, config: TransformerBlockConfig) {
-  const dModel = checkInteger(fn, 'config.dModel', config?.dModel, 1);
-  const numHeads = checkInteger(fn, 'config.numHeads', config.numHeads, 1);
+/** The keys of a {@link TransformerBlockConfig}. */
+export const BLOCK_CONFIG_KEYS = optionKeys<TransformerBlockConfig>({
+  dModel: true,
+  numHeads: true,
+  numKvHeads: true,
+  feedForward: true,
+  norm: true,
+  normPosition: true,
+  attentionBias: true,
+  rope: true,
+  alibi: true,
+  dropoutRate: true,
+  attentionDropoutRate: true,
+});
+
+const BLOCK_FEED_FORWARD_KEYS = optionKeys<BlockFeedForwardConfig>({
+  hidden: true,
+  kind: true,
+  activation: true,
+  useBias: true,
+});
+
+const BLOCK_OPTION_KEYS = optionKeys<TransformerBlockOptions>({
+  training: true,
+  seed: true,
+  mask: true,
+  offset: true,
+});
+
+const DECODER_BLOCK_OPTION_KEYS = [
+  ...BLOCK_OPTION_KEYS,
+  ...optionKeys<Omit<TransformerDecoderBlockOptions, keyof TransformerBlockOptions>>({
+    context: true,
+    contextMask: true,
+  }),
+];
+
+/** Options of {@link initTransformerDecoderBlock}. */
+type InitDecoderBlockOptions = { withCrossAttention?: boolean };
+const INIT_DECODER_BLOCK_OPTION_KEYS = optionKeys<InitDecoderBlockOptions>({
+  withCrossAttention: true,
+});
+
+/**
+ * Validates a block config, its nested `feedForward`, `norm` and `rope`
+ * records included (unknown keys are rejected); returns it with defaults
+ * filled in. `name` is how messages call the config (`config.block` inside a
+ * model's config).
+ */
+export function checkBlockConfig(fn: string, config: TransformerBlockConfig, name = 'config') {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new TfjsBlocksError(fn, name, 'a block config object', describeValue(config));
+  }
+  checkOptionKeys(fn, config, BLOCK_CONFIG_KEYS, name);
+  const dModel = checkInteger(fn, `${name}.dModel`, config.dModel, 1);
+  const numHeads = checkInteger(fn, `${name}.numHeads`, config.numHeads, 1);
   if (dModel % numHeads !== 0) {
     throw new TfjsBlocksError(
       fn,
-      'config.numHeads',
+      `${name}.numHeads`,
       `a divisor of dModel (${dModel})`,
       String(numHeads),
+    );
+  }
+  const numKvHeads = checkInteger(fn, `${name}.numKvHeads`, config.numKvHeads ?? numHeads, 1);
+  if (numHeads % numKvHeads !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.numKvHeads`,
+      `a divisor of numHeads (${numHeads})`,
+      String(numKvHeads),
     );
   }
   const normPosition = config.normPosition ?? 'pre';
   if (!['pre', 'post', 'parallel'].includes(normPosition)) {
     throw new TfjsBlocksError(
       fn,
-      'config.normPosition',
+      `${name}.normPosition`,
       "'pre', 'post' or 'parallel'",
       String(normPosition),
     );
   }
-  checkNormConfig(fn, 'config.norm', config.norm);
-  checkFeedForwardConfig(fn, 'config.feedForward', { ...config.feedForward, dModel });
-  const dropoutRate = checkNumber(fn, 'config.dropoutRate', config.dropoutRate ?? 0, {
+  checkNormConfig(fn, `${name}.norm`, config.norm);
+  checkOptionKeys(fn, config.feedForward, BLOCK_FEED_FORWARD_KEYS, `${name}.feedForward`);
+  checkFeedForwardConfig(fn, `${name}.feedForward`, { ...config.feedForward, dModel });
+  checkRopeOption(fn, `${name}.rope`, config.rope);
+  const dropoutRate = checkNumber(fn, `${name}.dropoutRate`, config.dropoutRate ?? 0, {
     min: 0,
     max: 1,
   });
   const attentionDropoutRate = checkNumber(
     fn,
-    'config.attentionDropoutRate',
+    `${name}.attentionDropoutRate`,
     config.attentionDropoutRate ?? 0,
     { min: 0, max: 1 },
   );
@@ -149,7 +221,7 @@ export function checkBlockConfig(fn: string, config: TransformerBlockConfig) {
     ...config,
     dModel,
     numHeads,
-    numKvHeads: config.numKvHeads ?? numHeads,
+    numKvHeads,
     normPosition,
     dropoutRate,
     attentionDropoutRate,
@@ -182,12 +254,12 @@ export function initTransformerEncoderBlock(
 ): TransformerEncoderBlockParams {
   const checked = checkBlockConfig('initTransformerEncoderBlock', config);
   const [sa, sf] = splitSeed(seed, 2) as [number, number];
-  return {
+  return tidyParams(() => ({
     attentionNorm: initNorm(checked.norm, checked.dModel),
     attention: initAttention(checked, sa),
     feedForwardNorm: initNorm(checked.norm, checked.dModel),
     feedForward: initFeedForward({ ...checked.feedForward, dModel: checked.dModel }, sf),
-  };
+  }));
 }
 
 /**
@@ -202,17 +274,21 @@ export function initTransformerEncoderBlock(
 export function initTransformerDecoderBlock(
   config: TransformerBlockConfig,
   seed: number,
-  options: { withCrossAttention?: boolean } = {},
+  options: InitDecoderBlockOptions = {},
 ): TransformerDecoderBlockParams {
-  const checked = checkBlockConfig('initTransformerDecoderBlock', config);
+  const fn = 'initTransformerDecoderBlock';
+  checkOptionKeys(fn, options, INIT_DECODER_BLOCK_OPTION_KEYS);
+  const checked = checkBlockConfig(fn, config);
   const [se, sc] = splitSeed(seed, 2) as [number, number];
-  const block: TransformerDecoderBlockParams = initTransformerEncoderBlock(config, se);
-  if (!options.withCrossAttention) return block;
-  return {
-    ...block,
-    crossAttentionNorm: initNorm(checked.norm, checked.dModel),
-    crossAttention: initAttention(checked, sc),
-  };
+  return tidyParams(() => {
+    const block: TransformerDecoderBlockParams = initTransformerEncoderBlock(config, se);
+    if (!options?.withCrossAttention) return block;
+    return {
+      ...block,
+      crossAttentionNorm: initNorm(checked.norm, checked.dModel),
+      crossAttention: initAttention(checked, sc),
+    };
+  });
 }
 
 /** A block config with its defaults filled in (see {@link checkBlockConfig}). */
@@ -309,6 +385,7 @@ export function transformerEncoderBlock(
   options: TransformerBlockOptions = {},
 ): Tensor3D {
   const fn = 'transformerEncoderBlock';
+  checkOptionKeys(fn, options, BLOCK_OPTION_KEYS);
   const checked = checkBlockConfig(fn, config);
   checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
   return tidy(() => {
@@ -350,6 +427,7 @@ export function transformerDecoderBlock(
   options: TransformerDecoderBlockOptions = {},
 ): Tensor3D {
   const fn = 'transformerDecoderBlock';
+  checkOptionKeys(fn, options, DECODER_BLOCK_OPTION_KEYS);
   const checked = checkBlockConfig(fn, config);
   checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
   if ((options.context === undefined) !== (params.crossAttention === undefined)) {

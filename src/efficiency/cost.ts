@@ -1,7 +1,7 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
-import type { DecoderLmConfig } from '../models/decoder-lm';
+import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../internal/checks';
+import { DECODER_LM_CONFIG_KEYS, type DecoderLmConfig } from '../models/decoder-lm';
 
 /** Parameter counts of a decoder-only model, by part. */
 export type ParameterCounts = {
@@ -89,6 +89,8 @@ export type ModelCostOptions = {
  */
 export function modelCost(config: DecoderLmConfig, options: ModelCostOptions = {}): ModelCost {
   const fn = 'modelCost';
+  checkOptionKeys(fn, config, DECODER_LM_CONFIG_KEYS, 'config');
+  checkOptionKeys(fn, options, MODEL_COST_OPTION_KEYS);
   const vocab = checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
   const layers = checkInteger(fn, 'config.numLayers', config.numLayers, 1);
   const { block } = config;
@@ -168,6 +170,12 @@ export function countParameters(params: unknown): number {
   return 0;
 }
 
+const MODEL_COST_OPTION_KEYS = optionKeys<ModelCostOptions>({
+  context: true,
+  batch: true,
+  bytesPerElement: true,
+});
+
 /** How fast the hardware runs, for {@link energyEstimate}: measured, or from its peak. */
 export type ThroughputSource =
   | {
@@ -195,6 +203,23 @@ export type EnergyOptions = {
   powerUsageEffectiveness?: number;
 };
 
+const ENERGY_OPTION_KEYS = optionKeys<EnergyOptions>({
+  watts: true,
+  gridGramsPerKwh: true,
+  powerUsageEffectiveness: true,
+});
+
+/** The keys of each kind of {@link ThroughputSource}: which ones are known depends on the kind. */
+const MEASURED_SOURCE_KEYS = optionKeys<Extract<ThroughputSource, { stepSeconds: number }>>({
+  stepSeconds: true,
+  tokensPerStep: true,
+});
+const PEAK_SOURCE_KEYS = optionKeys<Extract<ThroughputSource, { peakFlops: number }>>({
+  flopsPerToken: true,
+  peakFlops: true,
+  utilization: true,
+});
+
 /** What {@link energyEstimate} returns, per 1,000 tokens. */
 export type EnergyEstimate = {
   /** Seconds per 1,000 tokens. */
@@ -221,6 +246,7 @@ export type EnergyEstimate = {
  */
 export function energyEstimate(source: ThroughputSource, options: EnergyOptions): EnergyEstimate {
   const fn = 'energyEstimate';
+  checkOptionKeys(fn, options, ENERGY_OPTION_KEYS);
   const watts = checkNumber(fn, 'options.watts', options?.watts, { min: 0, minExclusive: true });
   const grid = checkNumber(fn, 'options.gridGramsPerKwh', options.gridGramsPerKwh ?? 475, {
     min: 0,
@@ -232,7 +258,9 @@ export function energyEstimate(source: ThroughputSource, options: EnergyOptions)
     { min: 1 },
   );
   let secondsPerToken: number;
-  if ('stepSeconds' in source) {
+  const isRecord = source !== null && typeof source === 'object' && !Array.isArray(source);
+  if (isRecord && 'stepSeconds' in source) {
+    checkOptionKeys(fn, source, MEASURED_SOURCE_KEYS, 'source');
     const seconds = checkNumber(fn, 'source.stepSeconds', source.stepSeconds, {
       min: 0,
       minExclusive: true,
@@ -240,7 +268,8 @@ export function energyEstimate(source: ThroughputSource, options: EnergyOptions)
     secondsPerToken =
       seconds /
       checkNumber(fn, 'source.tokensPerStep', source.tokensPerStep, { min: 0, minExclusive: true });
-  } else if (source && 'peakFlops' in source) {
+  } else if (isRecord && 'peakFlops' in source) {
+    checkOptionKeys(fn, source, PEAK_SOURCE_KEYS, 'source');
     const flops = checkNumber(fn, 'source.flopsPerToken', source.flopsPerToken, {
       min: 0,
       minExclusive: true,

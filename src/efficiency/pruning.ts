@@ -1,6 +1,14 @@
 import { mul, Tensor, tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber, formatShape } from '../internal/checks';
+import {
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  checkSameShape,
+  describeValue,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { type CountState, eachTensor, mapUpdatesTransform } from '../optim/transforms/stateless';
 import type { GradientTransformation, TensorMap } from '../optim/types';
 
@@ -13,6 +21,29 @@ export type MagnitudePruningOptions = {
   /** Which parameters to prune. Default: tensors of rank ≥ 2 (matrices, not biases or norms). */
   include?: (name: string, param: Tensor) => boolean;
 };
+
+const MAGNITUDE_PRUNING_KEYS = optionKeys<MagnitudePruningOptions>({
+  sparsity: true,
+  scope: true,
+  include: true,
+});
+
+/** Options of {@link nmSparsityMask}. */
+type NmSparsityOptions = { n: number; m: number };
+const NM_SPARSITY_KEYS = optionKeys<NmSparsityOptions>({ n: true, m: true });
+
+/** Throws unless `map` is an object of live tensors. */
+function checkTensorMap(fn: string, name: string, map: unknown): void {
+  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+    throw new TfjsBlocksError(fn, name, 'a map of named tensors', describeValue(map));
+  }
+  for (const [n, t] of Object.entries(map)) {
+    if (!(t instanceof Tensor) || t.isDisposed) {
+      const got = t instanceof Tensor ? 'a disposed tensor' : describeValue(t);
+      throw new TfjsBlocksError(fn, `${name}.${n}`, 'a tensor', got);
+    }
+  }
+}
 
 function absValues(t: Tensor): Float32Array {
   return Float32Array.from(t.dataSync(), (v) => Math.abs(v));
@@ -35,12 +66,14 @@ export function magnitudePruningMasks(
   options: MagnitudePruningOptions,
 ): TensorMap {
   const fn = 'magnitudePruningMasks';
+  checkOptionKeys(fn, options, MAGNITUDE_PRUNING_KEYS);
   const sparsity = checkNumber(fn, 'options.sparsity', options?.sparsity, { min: 0, max: 1 });
   const scope = options.scope ?? 'global';
   if (scope !== 'global' && scope !== 'per-layer') {
     throw new TfjsBlocksError(fn, 'options.scope', "'global' or 'per-layer'", String(scope));
   }
   const include = options.include ?? ((_name: string, p: Tensor) => p.rank >= 2);
+  checkTensorMap(fn, 'params', params);
   const names = Object.keys(params).filter((n) => include(n, params[n]!));
   const values = Object.fromEntries(names.map((n) => [n, absValues(params[n]!)]));
   // Rank every weight; prune the `count` smallest (a stable order breaks ties).
@@ -79,14 +112,17 @@ export function magnitudePruningMasks(
  * const mask = nmSparsityMask(kernel, { n: 2, m: 4 });
  * ```
  */
-export function nmSparsityMask(weights: Tensor, options: { n: number; m: number }): Tensor {
+export function nmSparsityMask(weights: Tensor, options: NmSparsityOptions): Tensor {
   const fn = 'nmSparsityMask';
-  if (!(weights instanceof Tensor) || weights.rank !== 2) {
+  checkOptionKeys(fn, options, NM_SPARSITY_KEYS);
+  if (!(weights instanceof Tensor) || weights.rank !== 2 || weights.isDisposed) {
     throw new TfjsBlocksError(
       fn,
       'weights',
       'a matrix [in, out]',
-      weights instanceof Tensor ? `shape ${formatShape(weights.shape)}` : String(weights),
+      weights instanceof Tensor
+        ? `${weights.isDisposed ? 'a disposed tensor of ' : ''}shape ${formatShape(weights.shape)}`
+        : String(weights),
     );
   }
   const m = checkInteger(fn, 'options.m', options?.m, 1);
@@ -118,6 +154,16 @@ export function nmSparsityMask(weights: Tensor, options: { n: number; m: number 
  * ```
  */
 export function applyPruningMasks(params: TensorMap, masks: TensorMap): TensorMap {
+  const fn = 'applyPruningMasks';
+  checkTensorMap(fn, 'params', params);
+  checkTensorMap(fn, 'masks', masks);
+  for (const [n, mask] of Object.entries(masks)) {
+    const p = params[n];
+    if (p === undefined) {
+      throw new TfjsBlocksError(fn, `masks.${n}`, 'the name of a parameter', 'no such parameter');
+    }
+    checkSameShape(fn, `masks.${n}`, mask, `params.${n}`, p);
+  }
   return tidy(() =>
     Object.fromEntries(
       Object.entries(params).map(([n, p]) => [n, masks[n] ? mul(p, masks[n]!) : p]),
@@ -136,6 +182,7 @@ export function applyPruningMasks(params: TensorMap, masks: TensorMap): TensorMa
  * ```
  */
 export function keepPruned(masks: TensorMap): GradientTransformation<CountState> {
+  checkTensorMap('keepPruned', 'masks', masks);
   return mapUpdatesTransform('keepPruned', (updates) =>
     eachTensor(updates, (u, name) => (masks[name] ? mul(u, masks[name]!) : mul(u, 1))),
   );
@@ -155,6 +202,14 @@ export type SparsityScheduleOptions = {
   power?: number;
 };
 
+const SPARSITY_SCHEDULE_KEYS = optionKeys<SparsityScheduleOptions>({
+  initialSparsity: true,
+  finalSparsity: true,
+  beginStep: true,
+  endStep: true,
+  power: true,
+});
+
 /**
  * Gradual pruning's sparsity ramp (Zhu & Gupta, https://arxiv.org/abs/1710.01878):
  * `s_t = s_f + (s_i - s_f) · (1 - (t - t₀) / (t₁ - t₀))^power` between the
@@ -170,6 +225,7 @@ export function polynomialSparsitySchedule(
   options: SparsityScheduleOptions,
 ): (step: number) => number {
   const fn = 'polynomialSparsitySchedule';
+  checkOptionKeys(fn, options, SPARSITY_SCHEDULE_KEYS);
   const initial = checkNumber(fn, 'options.initialSparsity', options?.initialSparsity ?? 0, {
     min: 0,
     max: 1,

@@ -1,6 +1,13 @@
 import { Tensor, type Tensor2D, tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  describeValue,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
+import { tidyParams } from '../internal/tidy-params';
 import { linear } from '../nn/linear';
 
 /**
@@ -29,6 +36,44 @@ export type QuantizeOptions = {
   groupSize?: number;
 };
 
+const QUANTIZE_OPTION_KEYS = optionKeys<QuantizeOptions>({ bits: true, groupSize: true });
+
+/** Throws unless `q` is a {@link QuantizedTensor} whose arrays match its shape. */
+function checkQuantized(fn: string, name: string, q: unknown): void {
+  const expected = 'a QuantizedTensor (from quantizeWeights)';
+  if (q === null || typeof q !== 'object') {
+    throw new TfjsBlocksError(fn, name, expected, describeValue(q));
+  }
+  const { format, shape, values, scales, groupSize } = q as Partial<QuantizedTensor>;
+  if (format !== 'int8' && format !== 'int4') {
+    throw new TfjsBlocksError(fn, `${name}.format`, "'int8' or 'int4'", describeValue(format));
+  }
+  if (!Array.isArray(shape) || shape.length !== 2) {
+    throw new TfjsBlocksError(fn, `${name}.shape`, '[in, out]', describeValue(shape));
+  }
+  const rows = checkInteger(fn, `${name}.shape[0]`, shape[0], 1);
+  const cols = checkInteger(fn, `${name}.shape[1]`, shape[1], 1);
+  const group = checkInteger(fn, `${name}.groupSize`, groupSize, 1);
+  const valueCount = format === 'int8' ? rows * cols : Math.ceil((rows * cols) / 2);
+  const scaleCount = format === 'int8' ? cols : Math.ceil(rows / group) * cols;
+  if (!ArrayBuffer.isView(values) || (values as Uint8Array).length !== valueCount) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.values`,
+      `${valueCount} values for shape ${formatShape(shape)}`,
+      describeValue(values),
+    );
+  }
+  if (!(scales instanceof Float32Array) || scales.length !== scaleCount) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.scales`,
+      `a Float32Array of ${scaleCount} scales`,
+      describeValue(scales),
+    );
+  }
+}
+
 /**
  * Quantizes a weight matrix `[in, out]`: int8 with one symmetric scale per
  * output channel (`max|w| / 127`), or int4 with one scale per group of
@@ -44,14 +89,20 @@ export type QuantizeOptions = {
  */
 export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}): QuantizedTensor {
   const fn = 'quantizeWeights';
-  if (!(weights instanceof Tensor) || weights.rank !== 2 || weights.dtype !== 'float32') {
+  checkOptionKeys(fn, options, QUANTIZE_OPTION_KEYS);
+  if (
+    !(weights instanceof Tensor) ||
+    weights.isDisposed ||
+    weights.rank !== 2 ||
+    weights.dtype !== 'float32'
+  ) {
     throw new TfjsBlocksError(
       fn,
       'weights',
       'a float32 matrix [in, out]',
       weights instanceof Tensor
-        ? `a ${weights.dtype} tensor of shape ${formatShape(weights.shape)}`
-        : String(weights),
+        ? `a ${weights.isDisposed ? 'disposed ' : ''}${weights.dtype} tensor of shape ${formatShape(weights.shape)}`
+        : describeValue(weights),
     );
   }
   const bits = options.bits ?? 8;
@@ -117,6 +168,7 @@ export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}):
  * ```
  */
 export function dequantizeWeights(q: QuantizedTensor): Tensor2D {
+  checkQuantized('dequantizeWeights', 'q', q);
   const [rows, cols] = q.shape;
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < rows * cols; i++) {
@@ -168,7 +220,7 @@ export type QuantizedLinearParams = {
  */
 export function quantizedLinear(params: QuantizedLinearParams, x: Tensor): Tensor {
   return tidy(() =>
-    linear({ kernel: dequantizeWeights(params.kernel), bias: params.bias as never }, x),
+    linear({ kernel: dequantizeWeights(params?.kernel), bias: params.bias as never }, x),
   );
 }
 
@@ -199,6 +251,7 @@ export type QuantizationReport = {
  * ```
  */
 export function quantizeParams(params: unknown, options: QuantizeOptions = {}): QuantizationReport {
+  checkOptionKeys('quantizeParams', options, QUANTIZE_OPTION_KEYS);
   let originalBytes = 0;
   let after = 0;
   const quantized: string[] = [];
@@ -257,5 +310,6 @@ export function dequantizeParams(params: QuantizedParams): unknown {
       return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
     return node;
   };
-  return walk(params);
+  // A bad entry deep in the record must not leave the matrices dequantized before it.
+  return tidyParams(() => walk(params));
 }

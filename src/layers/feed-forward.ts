@@ -1,4 +1,5 @@
 import type { serialization, Tensor } from '@tensorflow/tfjs-core';
+import { optionKeys } from '../internal/checks';
 import {
   checkFeedForwardConfig,
   type FeedForwardActivation,
@@ -8,6 +9,7 @@ import {
 } from '../nn/feed-forward';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   lastDim,
@@ -30,6 +32,14 @@ export type FeedForwardLayerArgs = BaseLayerArgs & {
   seed?: number;
 };
 
+const FEED_FORWARD_ARG_KEYS = optionKeys<Omit<FeedForwardLayerArgs, keyof BaseLayerArgs>>({
+  hidden: true,
+  kind: true,
+  activation: true,
+  useBias: true,
+  seed: true,
+});
+
 /**
  * {@link feedForward} (MLP, SwiGLU, GeGLU) as a layer.
  *
@@ -50,6 +60,7 @@ export class FeedForward extends FunctionalLayer<FeedForwardParams> {
    */
   constructor(args: FeedForwardLayerArgs) {
     super(args);
+    checkLayerArgs('FeedForward', args, FEED_FORWARD_ARG_KEYS);
     const config = {
       dModel: 1,
       hidden: args.hidden,

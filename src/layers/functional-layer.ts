@@ -1,9 +1,31 @@
 import { serialization, type Tensor, Tensor as TensorClass } from '@tensorflow/tfjs-core';
 import { initializers, type LayerVariable, layers } from '@tensorflow/tfjs-layers';
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, optionKeys } from '../internal/checks';
 
 /** The options every tfjs-layers `Layer` takes (name, inputShape, trainable, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
+
+/** The args tfjs-layers' base `Layer` takes; `getConfig` writes some of them back. */
+const BASE_LAYER_ARG_KEYS = optionKeys<BaseLayerArgs>({
+  inputShape: true,
+  batchInputShape: true,
+  batchSize: true,
+  dtype: true,
+  name: true,
+  trainable: true,
+  weights: true,
+  inputDType: true,
+});
+
+/**
+ * Throws unless every key of a layer's constructor `args` is one of its own
+ * (`own`) or a base-layer arg. `customObjects` is allowed too: tfjs-layers
+ * adds it to the config it passes back through `fromConfig` when loading.
+ */
+export function checkLayerArgs(fn: string, args: unknown, own: readonly string[]): void {
+  checkOptionKeys(fn, args, [...BASE_LAYER_ARG_KEYS, ...own, 'customObjects'], 'args');
+}
 
 /** Tensor leaves of a param record by dotted path (`attention.query.kernel`); numbers are skipped. */
 export function tensorLeaves(

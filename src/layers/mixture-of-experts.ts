@@ -6,7 +6,7 @@ import {
   type serialization,
   type Tensor,
 } from '@tensorflow/tfjs-core';
-import { checkNumber } from '../internal/checks';
+import { checkNumber, optionKeys } from '../internal/checks';
 import { sumTensors } from '../internal/reduce';
 import type { FeedForwardActivation } from '../nn/feed-forward';
 import {
@@ -18,6 +18,7 @@ import {
 } from '../nn/mixture-of-experts';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   type Kwargs,
@@ -48,6 +49,20 @@ export type MixtureOfExpertsLayerArgs = BaseLayerArgs & {
   /** Initialisation seed. Default: random. */
   seed?: number;
 };
+
+const MIXTURE_OF_EXPERTS_ARG_KEYS = optionKeys<
+  Omit<MixtureOfExpertsLayerArgs, keyof BaseLayerArgs>
+>({
+  hidden: true,
+  numExperts: true,
+  topK: true,
+  kind: true,
+  activation: true,
+  useBias: true,
+  normalizeTopK: true,
+  auxLossWeight: true,
+  seed: true,
+});
 
 /**
  * {@link mixtureOfExperts} as a layer: `[..., dModel]` to `[..., dModel]`.
@@ -80,6 +95,7 @@ export class MixtureOfExperts extends FunctionalLayer<MixtureOfExpertsParams> {
    */
   constructor(args: MixtureOfExpertsLayerArgs) {
     super(args);
+    checkLayerArgs('MixtureOfExperts', args, MIXTURE_OF_EXPERTS_ARG_KEYS);
     const fn = 'MixtureOfExperts';
     this.args = {
       ...args,

@@ -1,13 +1,15 @@
 import { type serialization, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
 import {
+  checkRopeOption,
   initMultiHeadAttention,
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from '../attention/multi-head-attention';
 import type { RotaryEmbeddingOptions } from '../attention/rotary-embedding';
-import { checkInteger, checkNumber } from '../internal/checks';
+import { checkInteger, checkNumber, optionKeys } from '../internal/checks';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   type Kwargs,
   lastDim,
@@ -34,6 +36,18 @@ export type MultiHeadAttentionLayerArgs = BaseLayerArgs & {
   seed?: number;
 };
 
+const MULTI_HEAD_ATTENTION_ARG_KEYS = optionKeys<
+  Omit<MultiHeadAttentionLayerArgs, keyof BaseLayerArgs>
+>({
+  numHeads: true,
+  numKvHeads: true,
+  useBias: true,
+  causal: true,
+  rope: true,
+  dropoutRate: true,
+  seed: true,
+});
+
 /**
  * {@link multiHeadAttention} as a tfjs-layers layer: input `[batch, time,
  * dModel]` (self-attention) or `[x, context]` (cross-attention).
@@ -56,8 +70,10 @@ export class MultiHeadAttention extends FunctionalLayer<MultiHeadAttentionParams
    */
   constructor(args: MultiHeadAttentionLayerArgs) {
     super(args);
+    checkLayerArgs('MultiHeadAttention', args, MULTI_HEAD_ATTENTION_ARG_KEYS);
     const fn = 'MultiHeadAttention';
     checkInteger(fn, 'args.numHeads', args.numHeads, 1);
+    checkRopeOption(fn, 'args.rope', args.rope);
     checkNumber(fn, 'args.dropoutRate', args.dropoutRate ?? 0, { min: 0, max: 1 });
     this.args = { ...args, seed: layerSeed(args.seed) };
   }

@@ -1,5 +1,5 @@
 import type { serialization, Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, optionKeys } from '../internal/checks';
 import {
   initPatchEmbedding,
   type PatchEmbeddingParams,
@@ -7,6 +7,7 @@ import {
 } from '../nn/patch-embedding';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   lastDim,
@@ -23,6 +24,12 @@ export type PatchEmbeddingLayerArgs = BaseLayerArgs & {
   /** Initialisation seed. Default: random. */
   seed?: number;
 };
+
+const PATCH_EMBEDDING_ARG_KEYS = optionKeys<Omit<PatchEmbeddingLayerArgs, keyof BaseLayerArgs>>({
+  patchSize: true,
+  dim: true,
+  seed: true,
+});
 
 /**
  * {@link patchEmbedding} as a layer: images `[batch, height, width, channels]`
@@ -47,6 +54,7 @@ export class PatchEmbedding extends FunctionalLayer<PatchEmbeddingParams> {
    */
   constructor(args: PatchEmbeddingLayerArgs) {
     super(args);
+    checkLayerArgs('PatchEmbedding', args, PATCH_EMBEDDING_ARG_KEYS);
     checkInteger('PatchEmbedding', 'args.patchSize', args.patchSize, 1);
     checkInteger('PatchEmbedding', 'args.dim', args.dim, 1);
     this.args = { ...args, seed: layerSeed(args.seed) };

@@ -1,8 +1,9 @@
 import { add, type serialization, type Tensor, tidy, zerosLike } from '@tensorflow/tfjs-core';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, optionKeys } from '../internal/checks';
 import { type EmbeddingParams, initEmbedding, positionEmbedding } from '../nn/embedding';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   lastDim,
@@ -17,6 +18,13 @@ export type PositionEmbeddingLayerArgs = BaseLayerArgs & {
   /** Initialisation seed. Default: random. */
   seed?: number;
 };
+
+const POSITION_EMBEDDING_ARG_KEYS = optionKeys<
+  Omit<PositionEmbeddingLayerArgs, keyof BaseLayerArgs>
+>({
+  maxLength: true,
+  seed: true,
+});
 
 /**
  * Learned position embeddings (as KerasNLP's `PositionEmbedding`): for an
@@ -42,6 +50,7 @@ export class PositionEmbedding extends FunctionalLayer<EmbeddingParams> {
    */
   constructor(args: PositionEmbeddingLayerArgs) {
     super(args);
+    checkLayerArgs('PositionEmbedding', args, POSITION_EMBEDDING_ARG_KEYS);
     this.maxLength = checkInteger('PositionEmbedding', 'args.maxLength', args.maxLength, 1);
     this.seed = layerSeed(args.seed);
   }

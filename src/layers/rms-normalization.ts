@@ -1,9 +1,10 @@
 import { type serialization, type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { checkNumber } from '../internal/checks';
+import { checkNumber, optionKeys } from '../internal/checks';
 import { initNorm, type NormParams } from '../nn/norm';
 import { rmsNorm } from '../nn/rms-norm';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   lastDim,
@@ -15,6 +16,12 @@ export type RMSNormalizationLayerArgs = BaseLayerArgs & {
   /** Added to the mean square. Default `1e-6`. */
   epsilon?: number;
 };
+
+const RMS_NORMALIZATION_ARG_KEYS = optionKeys<Omit<RMSNormalizationLayerArgs, keyof BaseLayerArgs>>(
+  {
+    epsilon: true,
+  },
+);
 
 /**
  * {@link rmsNorm} over the last axis as a layer, with a trainable scale.
@@ -36,6 +43,7 @@ export class RMSNormalization extends FunctionalLayer<NormParams> {
    */
   constructor(args: RMSNormalizationLayerArgs = {}) {
     super(args);
+    checkLayerArgs('RMSNormalization', args, RMS_NORMALIZATION_ARG_KEYS);
     this.epsilon = checkNumber('RMSNormalization', 'args.epsilon', args.epsilon ?? 1e-6, {
       min: 0,
       minExclusive: true,

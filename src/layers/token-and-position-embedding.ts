@@ -1,5 +1,5 @@
 import { cast, type serialization, type Tensor, tidy } from '@tensorflow/tfjs-core';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, optionKeys } from '../internal/checks';
 import {
   initTokenAndPositionEmbedding,
   type TokenAndPositionEmbeddingParams,
@@ -7,6 +7,7 @@ import {
 } from '../nn/embedding';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   layerSeed,
@@ -24,6 +25,15 @@ export type TokenAndPositionEmbeddingLayerArgs = BaseLayerArgs & {
   /** Initialisation seed. Default: random. */
   seed?: number;
 };
+
+const TOKEN_AND_POSITION_EMBEDDING_ARG_KEYS = optionKeys<
+  Omit<TokenAndPositionEmbeddingLayerArgs, keyof BaseLayerArgs>
+>({
+  vocabSize: true,
+  maxLength: true,
+  dim: true,
+  seed: true,
+});
 
 /**
  * Token embedding plus learned position embedding (GPT-2's input layer):
@@ -48,6 +58,7 @@ export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionE
    */
   constructor(args: TokenAndPositionEmbeddingLayerArgs) {
     super(args);
+    checkLayerArgs('TokenAndPositionEmbedding', args, TOKEN_AND_POSITION_EMBEDDING_ARG_KEYS);
     const fn = 'TokenAndPositionEmbedding';
     checkInteger(fn, 'args.vocabSize', args.vocabSize, 1);
     checkInteger(fn, 'args.maxLength', args.maxLength, 1);
@@ -56,7 +67,8 @@ export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionE
   }
 
   protected initParams(): TokenAndPositionEmbeddingParams {
-    return initTokenAndPositionEmbedding(this.args, this.args.seed!);
+    const { vocabSize, maxLength, dim, seed } = this.args;
+    return initTokenAndPositionEmbedding({ vocabSize, maxLength, dim }, seed!);
   }
 
   /** Embeds ids (cast to int32) and adds positions. */

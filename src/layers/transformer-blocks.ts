@@ -9,9 +9,10 @@ import {
   transformerDecoderBlock,
   transformerEncoderBlock,
 } from '../blocks/transformer-block';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, optionKeys } from '../internal/checks';
 import {
   type BaseLayerArgs,
+  checkLayerArgs,
   FunctionalLayer,
   firstInput,
   type Kwargs,
@@ -27,6 +28,22 @@ export type TransformerBlockLayerArgs = BaseLayerArgs &
     /** Initialisation seed. Default: random. */
     seed?: number;
   };
+
+const BLOCK_LAYER_ARG_KEYS = optionKeys<Omit<TransformerBlockLayerArgs, keyof BaseLayerArgs>>({
+  numHeads: true,
+  numKvHeads: true,
+  feedForward: true,
+  norm: true,
+  normPosition: true,
+  attentionBias: true,
+  rope: true,
+  alibi: true,
+  dropoutRate: true,
+  attentionDropoutRate: true,
+  seed: true,
+});
+
+const DECODER_BLOCK_LAYER_ARG_KEYS = [...BLOCK_LAYER_ARG_KEYS, 'crossAttention'];
 
 function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): TransformerBlockConfig {
   const {
@@ -83,9 +100,10 @@ export class TransformerEncoderBlock extends FunctionalLayer<TransformerEncoderB
    */
   constructor(args: TransformerBlockLayerArgs) {
     super(args);
+    checkLayerArgs('TransformerEncoderBlock', args, BLOCK_LAYER_ARG_KEYS);
     // dModel comes from the input; check the rest now, with a dModel every head count divides.
     checkInteger('TransformerEncoderBlock', 'args.numHeads', args.numHeads, 1);
-    checkBlockConfig('TransformerEncoderBlock', blockConfigOf(args, args.numHeads));
+    checkBlockConfig('TransformerEncoderBlock', blockConfigOf(args, args.numHeads), 'args');
     this.args = { ...args, seed: layerSeed(args.seed) };
   }
 
@@ -133,8 +151,9 @@ export class TransformerDecoderBlock extends FunctionalLayer<TransformerDecoderB
    */
   constructor(args: TransformerBlockLayerArgs & { crossAttention?: boolean }) {
     super(args);
+    checkLayerArgs('TransformerDecoderBlock', args, DECODER_BLOCK_LAYER_ARG_KEYS);
     checkInteger('TransformerDecoderBlock', 'args.numHeads', args.numHeads, 1);
-    checkBlockConfig('TransformerDecoderBlock', blockConfigOf(args, args.numHeads));
+    checkBlockConfig('TransformerDecoderBlock', blockConfigOf(args, args.numHeads), 'args');
     this.args = { ...args, seed: layerSeed(args.seed) };
   }
 

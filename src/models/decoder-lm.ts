@@ -1,13 +1,15 @@
 import { add, cast, expandDims, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
 import {
+  checkBlockConfig,
   initTransformerDecoderBlock,
   type TransformerBlockConfig,
   type TransformerDecoderBlockParams,
   transformerDecoderBlock,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape } from '../internal/checks';
+import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import {
   type EmbeddingParams,
   embed,
@@ -40,6 +42,16 @@ export type DecoderLmConfig = {
   block: TransformerBlockConfig;
 };
 
+/** The keys of a {@link DecoderLmConfig}. */
+export const DECODER_LM_CONFIG_KEYS = optionKeys<DecoderLmConfig>({
+  vocabSize: true,
+  maxLength: true,
+  numLayers: true,
+  positions: true,
+  tieEmbeddings: true,
+  block: true,
+});
+
 /** Parameters of {@link decoderLm}. */
 export type DecoderLmParams = {
   /** `[vocabSize, dModel]`. */
@@ -68,6 +80,34 @@ export type DecoderLmSizes = {
   numHeads: number;
 };
 
+const SIZES_KEYS = optionKeys<DecoderLmSizes>({
+  vocabSize: true,
+  maxLength: true,
+  dModel: true,
+  numLayers: true,
+  numHeads: true,
+});
+
+/** The sizes {@link llamaConfig} takes. */
+type LlamaSizes = DecoderLmSizes & {
+  numKvHeads?: number;
+  hidden: number;
+  epsilon?: number;
+  ropeBase?: number;
+  tieEmbeddings?: boolean;
+};
+
+const LLAMA_SIZES_KEYS = [
+  ...SIZES_KEYS,
+  ...optionKeys<Omit<LlamaSizes, keyof DecoderLmSizes>>({
+    numKvHeads: true,
+    hidden: true,
+    epsilon: true,
+    ropeBase: true,
+    tieEmbeddings: true,
+  }),
+];
+
 /**
  * GPT-2's architecture: learned positions, pre-norm LayerNorm (ε 1e-5),
  * GELU (tanh approximation) MLP of width 4·dModel, biases everywhere, tied
@@ -79,6 +119,8 @@ export type DecoderLmSizes = {
  * ```
  */
 export function gpt2Config(sizes: DecoderLmSizes): DecoderLmConfig {
+  checkOptionKeys('gpt2Config', sizes, SIZES_KEYS, 'sizes');
+  checkInteger('gpt2Config', 'sizes.dModel', sizes?.dModel, 1);
   return {
     vocabSize: sizes.vocabSize,
     maxLength: sizes.maxLength,
@@ -111,15 +153,9 @@ export function gpt2Config(sizes: DecoderLmSizes): DecoderLmConfig {
  * const config = llamaConfig({ vocabSize: 32000, maxLength: 2048, dModel: 512, numLayers: 8, numHeads: 8, numKvHeads: 2, hidden: 1376 });
  * ```
  */
-export function llamaConfig(
-  sizes: DecoderLmSizes & {
-    numKvHeads?: number;
-    hidden: number;
-    epsilon?: number;
-    ropeBase?: number;
-    tieEmbeddings?: boolean;
-  },
-): DecoderLmConfig {
+export function llamaConfig(sizes: LlamaSizes): DecoderLmConfig {
+  checkOptionKeys('llamaConfig', sizes, LLAMA_SIZES_KEYS, 'sizes');
+  checkInteger('llamaConfig', 'sizes.dModel', sizes?.dModel, 1);
   return {
     vocabSize: sizes.vocabSize,
     maxLength: sizes.maxLength,
@@ -147,6 +183,7 @@ export function decoderBlockConfig(config: DecoderLmConfig): TransformerBlockCon
 }
 
 function checkConfig(fn: string, config: DecoderLmConfig): void {
+  checkOptionKeys(fn, config, DECODER_LM_CONFIG_KEYS, 'config');
   checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
   checkInteger(fn, 'config.maxLength', config.maxLength, 1);
   checkInteger(fn, 'config.numLayers', config.numLayers, 1);
@@ -158,6 +195,9 @@ function checkConfig(fn: string, config: DecoderLmConfig): void {
       String(config.positions),
     );
   }
+  // The blocks' config (nested records included) is checked before any
+  // tensor is made, so a typo there names config.block, not a block.
+  checkBlockConfig(fn, config.block, 'config.block');
 }
 
 /**
@@ -174,7 +214,7 @@ export function initDecoderLm(config: DecoderLmConfig, seed: number): DecoderLmP
   checkConfig(fn, config);
   const { dModel } = config.block;
   const seeds = splitSeed(seed, config.numLayers + 3);
-  return {
+  return tidyParams(() => ({
     tokenEmbedding: initEmbedding({ rows: config.vocabSize, dim: dModel }, seeds[0]!),
     ...(config.positions === 'learned'
       ? {
@@ -196,7 +236,7 @@ export function initDecoderLm(config: DecoderLmConfig, seed: number): DecoderLmP
             seeds[2]!,
           ),
         }),
-  };
+  }));
 }
 
 /** Options of {@link decoderLm}. */
@@ -214,6 +254,13 @@ export type DecoderLmOptions = {
    */
   positionIds?: Tensor;
 };
+
+const DECODER_LM_OPTION_KEYS = optionKeys<DecoderLmOptions>({
+  training: true,
+  seed: true,
+  paddingMask: true,
+  positionIds: true,
+});
 
 /**
  * Runs a decoder-only language model: token ids to next-token logits.
@@ -233,6 +280,7 @@ export function decoderLm(
   options: DecoderLmOptions = {},
 ): Tensor3D {
   const fn = 'decoderLm';
+  checkOptionKeys(fn, options, DECODER_LM_OPTION_KEYS);
   checkConfig(fn, config);
   if (ids?.rank !== 2) {
     throw new TfjsBlocksError(

@@ -14,14 +14,16 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import {
+  checkBlockConfig,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,
   type TransformerEncoderBlockParams,
   transformerEncoderBlock,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape } from '../internal/checks';
+import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import { type EmbeddingParams, embed, initEmbedding, positionEmbedding } from '../nn/embedding';
 import { initLinear, type LinearParams, linear } from '../nn/linear';
 import { applyNorm, initNorm, type NormParams } from '../nn/norm';
@@ -45,6 +47,36 @@ export type EncoderClassifierConfig = {
   /** The encoder blocks' configuration. */
   block: TransformerBlockConfig;
 };
+
+const CONFIG_KEYS = optionKeys<EncoderClassifierConfig>({
+  vocabSize: true,
+  maxLength: true,
+  numLayers: true,
+  numClasses: true,
+  pooling: true,
+  block: true,
+});
+
+/** The sizes {@link bertConfig} takes. */
+type BertSizes = {
+  vocabSize: number;
+  maxLength: number;
+  dModel: number;
+  numLayers: number;
+  numHeads: number;
+  numClasses: number;
+  pooling?: 'cls' | 'mean';
+};
+
+const BERT_SIZES_KEYS = optionKeys<BertSizes>({
+  vocabSize: true,
+  maxLength: true,
+  dModel: true,
+  numLayers: true,
+  numHeads: true,
+  numClasses: true,
+  pooling: true,
+});
 
 /** Parameters of {@link encoderClassifier}. */
 export type EncoderClassifierParams = {
@@ -72,15 +104,9 @@ export type EncoderClassifierParams = {
  * const config = bertConfig({ vocabSize: 30522, maxLength: 512, dModel: 256, numLayers: 4, numHeads: 4, numClasses: 2 });
  * ```
  */
-export function bertConfig(sizes: {
-  vocabSize: number;
-  maxLength: number;
-  dModel: number;
-  numLayers: number;
-  numHeads: number;
-  numClasses: number;
-  pooling?: 'cls' | 'mean';
-}): EncoderClassifierConfig {
+export function bertConfig(sizes: BertSizes): EncoderClassifierConfig {
+  checkOptionKeys('bertConfig', sizes, BERT_SIZES_KEYS, 'sizes');
+  checkInteger('bertConfig', 'sizes.dModel', sizes?.dModel, 1);
   return {
     vocabSize: sizes.vocabSize,
     maxLength: sizes.maxLength,
@@ -98,6 +124,7 @@ export function bertConfig(sizes: {
 }
 
 function checkConfig(fn: string, config: EncoderClassifierConfig): void {
+  checkOptionKeys(fn, config, CONFIG_KEYS, 'config');
   checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
   checkInteger(fn, 'config.maxLength', config.maxLength, 1);
   checkInteger(fn, 'config.numLayers', config.numLayers, 1);
@@ -105,6 +132,7 @@ function checkConfig(fn: string, config: EncoderClassifierConfig): void {
   if (config.pooling !== 'cls' && config.pooling !== 'mean') {
     throw new TfjsBlocksError(fn, 'config.pooling', "'cls' or 'mean'", String(config.pooling));
   }
+  checkBlockConfig(fn, config.block, 'config.block');
 }
 
 /**
@@ -122,7 +150,7 @@ export function initEncoderClassifier(
   checkConfig('initEncoderClassifier', config);
   const { dModel } = config.block;
   const seeds = splitSeed(seed, config.numLayers + 3);
-  return {
+  return tidyParams(() => ({
     tokenEmbedding: initEmbedding({ rows: config.vocabSize, dim: dModel }, seeds[0]!),
     positionEmbedding: initEmbedding({ rows: config.maxLength, dim: dModel }, seeds[1]!),
     embeddingNorm: initNorm(config.block.norm, dModel),
@@ -133,7 +161,7 @@ export function initEncoderClassifier(
       ? {}
       : { finalNorm: initNorm(config.block.norm, dModel) }),
     head: initLinear({ inFeatures: dModel, outFeatures: config.numClasses }, seeds[2]!),
-  };
+  }));
 }
 
 /** Options of {@link encoderClassifier}. */
@@ -145,6 +173,12 @@ export type EncoderClassifierOptions = {
   /** Dropout seed. Default: random. */
   seed?: number;
 };
+
+const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
+  paddingMask: true,
+  training: true,
+  seed: true,
+});
 
 /**
  * Classifies token sequences.
@@ -164,6 +198,7 @@ export function encoderClassifier(
   options: EncoderClassifierOptions = {},
 ): Tensor2D {
   const fn = 'encoderClassifier';
+  checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   if (ids?.rank !== 2)
     throw new TfjsBlocksError(

@@ -1,6 +1,7 @@
 import { add, cast, reshape, slice, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
 import { sinusoidalPositionEncoding } from '../attention/sinusoidal-position-encoding';
 import {
+  checkBlockConfig,
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,
@@ -10,8 +11,9 @@ import {
   transformerEncoderBlock,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, formatShape } from '../internal/checks';
+import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import { type EmbeddingParams, embed, initEmbedding, tiedOutputProjection } from '../nn/embedding';
 import { initLinear, type LinearParams, linear } from '../nn/linear';
 import { applyNorm, initNorm, type NormParams } from '../nn/norm';
@@ -58,12 +60,24 @@ export type EncoderDecoderParams = {
   lmHead?: LinearParams;
 };
 
+const CONFIG_KEYS = optionKeys<EncoderDecoderConfig>({
+  sourceVocabSize: true,
+  targetVocabSize: true,
+  maxLength: true,
+  numEncoderLayers: true,
+  numDecoderLayers: true,
+  block: true,
+  tieEmbeddings: true,
+});
+
 function checkConfig(fn: string, config: EncoderDecoderConfig): void {
+  checkOptionKeys(fn, config, CONFIG_KEYS, 'config');
   checkInteger(fn, 'config.sourceVocabSize', config?.sourceVocabSize, 1);
   checkInteger(fn, 'config.targetVocabSize', config.targetVocabSize, 1);
   checkInteger(fn, 'config.maxLength', config.maxLength, 1);
   checkInteger(fn, 'config.numEncoderLayers', config.numEncoderLayers, 1);
   checkInteger(fn, 'config.numDecoderLayers', config.numDecoderLayers, 1);
+  checkBlockConfig(fn, config.block, 'config.block');
 }
 
 /**
@@ -86,7 +100,7 @@ export function initEncoderDecoder(
   const { dModel } = config.block;
   const pre = config.block.normPosition !== 'post';
   const seeds = splitSeed(seed, config.numEncoderLayers + config.numDecoderLayers + 3);
-  return {
+  return tidyParams(() => ({
     sourceEmbedding: initEmbedding({ rows: config.sourceVocabSize, dim: dModel }, seeds[0]!),
     targetEmbedding: initEmbedding({ rows: config.targetVocabSize, dim: dModel }, seeds[1]!),
     encoder: Array.from({ length: config.numEncoderLayers }, (_, i) =>
@@ -111,7 +125,7 @@ export function initEncoderDecoder(
           ),
         }
       : {}),
-  };
+  }));
 }
 
 /** Options of {@link encode}, {@link decode} and {@link encoderDecoder}. */
@@ -123,6 +137,12 @@ export type EncoderDecoderOptions = {
   /** Dropout seed. Default: random. */
   seed?: number;
 };
+
+const OPTION_KEYS = optionKeys<EncoderDecoderOptions>({
+  sourceMask: true,
+  training: true,
+  seed: true,
+});
 
 function embedWithPositions(
   config: EncoderDecoderConfig,
@@ -176,6 +196,7 @@ export function encode(
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
   const fn = 'encode';
+  checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   const seeds = splitSeed(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
@@ -216,6 +237,7 @@ export function decode(
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
   const fn = 'decode';
+  checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   const seeds = splitSeed(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
@@ -279,6 +301,7 @@ export function encoderDecoder(
   targetIds: Tensor,
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
+  checkOptionKeys('encoderDecoder', options, OPTION_KEYS);
   return tidy(() =>
     decode(config, params, targetIds, encode(config, params, sourceIds, options), options),
   );

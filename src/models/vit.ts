@@ -15,14 +15,23 @@ import {
   tile,
 } from '@tensorflow/tfjs-core';
 import {
+  checkBlockConfig,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,
   type TransformerEncoderBlockParams,
   transformerEncoderBlock,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, checkNumber, formatShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import { initLinear, type LinearParams, linear } from '../nn/linear';
 import { applyNorm, initNorm, type NormParams } from '../nn/norm';
 import {
@@ -84,6 +93,21 @@ export type VitOptions = {
   seed?: number;
 };
 
+const CONFIG_KEYS = optionKeys<VitConfig>({
+  imageSize: true,
+  patchSize: true,
+  channels: true,
+  dModel: true,
+  numLayers: true,
+  numHeads: true,
+  hidden: true,
+  numClasses: true,
+  pooling: true,
+  dropoutRate: true,
+});
+
+const OPTION_KEYS = optionKeys<VitOptions>({ training: true, seed: true });
+
 const NORM = { kind: 'layer', epsilon: 1e-6 } as const;
 
 /** The encoder blocks' configuration (ViT's: pre-norm LayerNorm ε 1e-6, GELU MLP). */
@@ -99,6 +123,7 @@ function blockConfig(config: VitConfig): TransformerBlockConfig {
 }
 
 function checkVitConfig(fn: string, config: VitConfig) {
+  checkOptionKeys(fn, config, CONFIG_KEYS, 'config');
   const imageSize = checkInteger(fn, 'config.imageSize', config?.imageSize, 1);
   const patchSize = checkInteger(fn, 'config.patchSize', config.patchSize, 1);
   if (imageSize % patchSize !== 0) {
@@ -117,6 +142,8 @@ function checkVitConfig(fn: string, config: VitConfig) {
     throw new TfjsBlocksError(fn, 'config.pooling', "'cls' or 'mean'", String(config.pooling));
   }
   checkNumber(fn, 'config.dropoutRate', config.dropoutRate ?? 0, { min: 0, max: 1 });
+  // dModel and numHeads: checked with the blocks' config, before any tensor is made.
+  checkBlockConfig(fn, blockConfig(config), 'config');
   const numPatches = (imageSize / patchSize) ** 2;
   return { numPatches, numTokens: numPatches + (config.pooling === 'cls' ? 1 : 0) };
 }
@@ -137,26 +164,28 @@ export function initVit(config: VitConfig, seed: number): VitParams {
   const block = blockConfig(config);
   const [sp, sc, spos, sh, sb] = splitSeed(seed, 5) as [number, number, number, number, number];
   const blockSeeds = splitSeed(sb, config.numLayers);
-  const params: VitParams = {
-    patchEmbedding: initPatchEmbedding(
-      { patchSize: config.patchSize, channels: config.channels, dim: config.dModel },
-      sp,
-    ),
-    positionEmbedding: randomNormal(
-      [numTokens, config.dModel],
-      0,
-      0.02,
-      'float32',
-      spos,
-    ) as Tensor2D,
-    blocks: blockSeeds.map((s) => initTransformerEncoderBlock(block, s)),
-    finalNorm: initNorm(NORM, config.dModel),
-    head: initLinear({ inFeatures: config.dModel, outFeatures: config.numClasses }, sh),
-  };
-  if (config.pooling === 'cls') {
-    params.clsToken = randomNormal([config.dModel], 0, 0.02, 'float32', sc) as Tensor1D;
-  }
-  return params;
+  return tidyParams(() => {
+    const params: VitParams = {
+      patchEmbedding: initPatchEmbedding(
+        { patchSize: config.patchSize, channels: config.channels, dim: config.dModel },
+        sp,
+      ),
+      positionEmbedding: randomNormal(
+        [numTokens, config.dModel],
+        0,
+        0.02,
+        'float32',
+        spos,
+      ) as Tensor2D,
+      blocks: blockSeeds.map((s) => initTransformerEncoderBlock(block, s)),
+      finalNorm: initNorm(NORM, config.dModel),
+      head: initLinear({ inFeatures: config.dModel, outFeatures: config.numClasses }, sh),
+    };
+    if (config.pooling === 'cls') {
+      params.clsToken = randomNormal([config.dModel], 0, 0.02, 'float32', sc) as Tensor1D;
+    }
+    return params;
+  });
 }
 
 /**
@@ -179,6 +208,7 @@ export function vit(
   options: VitOptions = {},
 ): Tensor2D {
   const fn = 'vit';
+  checkOptionKeys(fn, options, OPTION_KEYS);
   checkVitConfig(fn, config);
   const x = checkFloatTensor<Tensor4D>(fn, 'images', images, {
     rank: 4,

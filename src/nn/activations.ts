@@ -1,6 +1,6 @@
 import { add, erf, mul, scalar, sigmoid, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor } from '../internal/checks';
+import { checkFloatTensor, checkOptionKeys, optionKeys } from '../internal/checks';
 
 /** Options of {@link gelu}. */
 export interface GeluOptions {
@@ -11,6 +11,8 @@ export interface GeluOptions {
    */
   approximate?: 'none' | 'tanh';
 }
+
+const GELU_OPTION_KEYS = optionKeys<GeluOptions>({ approximate: true });
 
 /**
  * Gaussian error linear unit, `x * Φ(x)`, elementwise.
@@ -28,6 +30,7 @@ export interface GeluOptions {
  */
 export function gelu<T extends Tensor>(x: T, options: GeluOptions = {}): T {
   const fn = 'gelu';
+  checkOptionKeys(fn, options, GELU_OPTION_KEYS);
   checkFloatTensor(fn, 'x', x);
   const approximate = options.approximate ?? 'none';
   if (approximate !== 'none' && approximate !== 'tanh') {

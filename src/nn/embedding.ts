@@ -17,7 +17,14 @@ import {
   unsortedSegmentSum,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, checkNumber, formatShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { splitSeed } from '../internal/seed';
 import { checkClassLabels } from '../losses/label-checks';
@@ -38,6 +45,20 @@ export type EmbeddingConfig = {
   std?: number;
 };
 
+const EMBEDDING_CONFIG_KEYS = optionKeys<EmbeddingConfig>({ rows: true, dim: true, std: true });
+
+/** Options of {@link positionEmbedding} and {@link tokenAndPositionEmbedding}. */
+type OffsetOptions = { offset?: number };
+const OFFSET_OPTION_KEYS = optionKeys<OffsetOptions>({ offset: true });
+
+/** Configuration of {@link initTokenAndPositionEmbedding}. */
+type TokenAndPositionEmbeddingConfig = { vocabSize: number; maxLength: number; dim: number };
+const TOKEN_AND_POSITION_CONFIG_KEYS = optionKeys<TokenAndPositionEmbeddingConfig>({
+  vocabSize: true,
+  maxLength: true,
+  dim: true,
+});
+
 /**
  * Creates an embedding table drawn from `N(0, std²)`, reproducible from `seed`.
  *
@@ -48,7 +69,8 @@ export type EmbeddingConfig = {
  */
 export function initEmbedding(config: EmbeddingConfig, seed: number): EmbeddingParams {
   const fn = 'initEmbedding';
-  const rows = checkInteger(fn, 'config.rows', config.rows, 1);
+  checkOptionKeys(fn, config, EMBEDDING_CONFIG_KEYS, 'config');
+  const rows = checkInteger(fn, 'config.rows', config?.rows, 1);
   const dim = checkInteger(fn, 'config.dim', config.dim, 1);
   const std = checkNumber(fn, 'config.std', config.std ?? 0.02, { min: 0 });
   return { table: randomNormal([rows, dim], 0, std, 'float32', seed) as Tensor2D };
@@ -127,9 +149,10 @@ export function embed(params: EmbeddingParams, ids: Tensor): Tensor {
 export function positionEmbedding(
   params: EmbeddingParams,
   length: number,
-  options: { offset?: number } = {},
+  options: OffsetOptions = {},
 ): Tensor2D {
   const fn = 'positionEmbedding';
+  checkOptionKeys(fn, options, OFFSET_OPTION_KEYS);
   const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
     rank: 2,
     layout: '[maxLength, dim]',
@@ -199,13 +222,20 @@ export type TokenAndPositionEmbeddingParams = {
  * ```
  */
 export function initTokenAndPositionEmbedding(
-  config: { vocabSize: number; maxLength: number; dim: number },
+  config: TokenAndPositionEmbeddingConfig,
   seed: number,
 ): TokenAndPositionEmbeddingParams {
+  const fn = 'initTokenAndPositionEmbedding';
+  checkOptionKeys(fn, config, TOKEN_AND_POSITION_CONFIG_KEYS, 'config');
+  // Every size is checked before the first table is made, so a bad
+  // maxLength cannot leave the token table behind.
+  const vocabSize = checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
+  const maxLength = checkInteger(fn, 'config.maxLength', config.maxLength, 1);
+  const dim = checkInteger(fn, 'config.dim', config.dim, 1);
   const [st, sp] = splitSeed(seed, 2) as [number, number];
   return {
-    tokens: initEmbedding({ rows: config.vocabSize, dim: config.dim }, st),
-    positions: initEmbedding({ rows: config.maxLength, dim: config.dim, std: 0.01 }, sp),
+    tokens: initEmbedding({ rows: vocabSize, dim }, st),
+    positions: initEmbedding({ rows: maxLength, dim, std: 0.01 }, sp),
   };
 }
 
@@ -223,8 +253,9 @@ export function initTokenAndPositionEmbedding(
 export function tokenAndPositionEmbedding(
   params: TokenAndPositionEmbeddingParams,
   ids: Tensor,
-  options: { offset?: number } = {},
+  options: OffsetOptions = {},
 ): Tensor {
+  checkOptionKeys('tokenAndPositionEmbedding', options, OFFSET_OPTION_KEYS);
   const time = ids instanceof Tensor && ids.rank === 2 ? ids.shape[1]! : -1;
   if (time < 1) {
     throw new TfjsBlocksError(

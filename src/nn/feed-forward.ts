@@ -1,7 +1,8 @@
 import { mul, relu, type Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, checkOptionKeys, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import { gelu, silu } from './activations';
 import { initLinear, type LinearParams, linear } from './linear';
 
@@ -35,6 +36,15 @@ export type FeedForwardParams = {
   down: LinearParams;
 };
 
+/** The keys of a {@link FeedForwardConfig}. */
+export const FEED_FORWARD_CONFIG_KEYS = optionKeys<FeedForwardConfig>({
+  dModel: true,
+  hidden: true,
+  kind: true,
+  activation: true,
+  useBias: true,
+});
+
 const ACTIVATIONS: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
   gelu: (x) => gelu(x),
   'gelu-tanh': (x) => gelu(x, { approximate: 'tanh' }),
@@ -42,12 +52,18 @@ const ACTIVATIONS: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
   silu: (x) => silu(x),
 };
 
-/** Throws unless the config is complete and consistent. */
+/**
+ * Throws unless the config is complete and consistent. `known`, when given,
+ * lists the keys the config may have (callers whose config carries more
+ * fields, such as a mixture of experts, pass their own list).
+ */
 export function checkFeedForwardConfig(
   fn: string,
   name: string,
   config: FeedForwardConfig,
+  known: readonly string[] = FEED_FORWARD_CONFIG_KEYS,
 ): FeedForwardConfig {
+  checkOptionKeys(fn, config, known, name);
   checkInteger(fn, `${name}.dModel`, config?.dModel, 1);
   checkInteger(fn, `${name}.hidden`, config.hidden, 1);
   if (config.kind !== 'mlp' && config.kind !== 'gated') {
@@ -78,11 +94,13 @@ export function initFeedForward(config: FeedForwardConfig, seed: number): FeedFo
   const { dModel, hidden, kind } = checkFeedForwardConfig('initFeedForward', 'config', config);
   const useBias = config.useBias ?? kind === 'mlp';
   const [su, sg, sd] = splitSeed(seed, 3) as [number, number, number];
-  const up = initLinear({ inFeatures: dModel, outFeatures: hidden, useBias }, su);
-  const down = initLinear({ inFeatures: hidden, outFeatures: dModel, useBias }, sd);
-  return kind === 'gated'
-    ? { up, gate: initLinear({ inFeatures: dModel, outFeatures: hidden, useBias }, sg), down }
-    : { up, down };
+  return tidyParams(() => {
+    const up = initLinear({ inFeatures: dModel, outFeatures: hidden, useBias }, su);
+    const down = initLinear({ inFeatures: hidden, outFeatures: dModel, useBias }, sd);
+    return kind === 'gated'
+      ? { up, gate: initLinear({ inFeatures: dModel, outFeatures: hidden, useBias }, sg), down }
+      : { up, down };
+  });
 }
 
 /**

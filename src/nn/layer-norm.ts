@@ -9,6 +9,7 @@ import {
   type Tensor,
   tidy,
 } from '@tensorflow/tfjs-core';
+import { checkOptionKeys, optionKeys } from '../internal/checks';
 import { checkLastAxisNorm } from './norm-checks';
 
 /** Options of {@link layerNorm}. */
@@ -16,6 +17,8 @@ export interface LayerNormOptions {
   /** Added to the variance before the square root. Default `1e-5` (PyTorch's). */
   epsilon?: number;
 }
+
+const LAYER_NORM_OPTION_KEYS = optionKeys<LayerNormOptions>({ epsilon: true });
 
 /**
  * Layer normalization over the last axis, as `torch.nn.functional.layer_norm`
@@ -39,7 +42,8 @@ export function layerNorm<T extends Tensor>(
   beta: Tensor,
   options: LayerNormOptions = {},
 ): T {
-  const epsilon = checkLastAxisNorm('layerNorm', x, { gamma, beta }, options.epsilon ?? 1e-5);
+  checkOptionKeys('layerNorm', options, LAYER_NORM_OPTION_KEYS);
+  const epsilon = checkLastAxisNorm('layerNorm', x, { gamma, beta }, options?.epsilon ?? 1e-5);
   return tidy(() => {
     const centered = sub(x, mean(x, -1, true));
     const variance = mean(square(centered), -1, true);

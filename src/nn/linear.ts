@@ -9,7 +9,13 @@ import {
   tidy,
   zeros,
 } from '@tensorflow/tfjs-core';
-import { checkDim, checkFloatTensor, checkInteger } from '../internal/checks';
+import {
+  checkDim,
+  checkFloatTensor,
+  checkInteger,
+  checkOptionKeys,
+  optionKeys,
+} from '../internal/checks';
 
 /** Parameters of an affine map `y = x · kernel + bias`. */
 export type LinearParams = {
@@ -29,6 +35,12 @@ export interface LinearConfig {
   useBias?: boolean;
 }
 
+const LINEAR_CONFIG_KEYS = optionKeys<LinearConfig>({
+  inFeatures: true,
+  outFeatures: true,
+  useBias: true,
+});
+
 /**
  * Creates {@link LinearParams} with a Glorot-uniform kernel and a zero bias.
  *
@@ -40,7 +52,8 @@ export interface LinearConfig {
  */
 export function initLinear(config: LinearConfig, seed: number): LinearParams {
   const fn = 'initLinear';
-  const inFeatures = checkInteger(fn, 'config.inFeatures', config.inFeatures, 1);
+  checkOptionKeys(fn, config, LINEAR_CONFIG_KEYS, 'config');
+  const inFeatures = checkInteger(fn, 'config.inFeatures', config?.inFeatures, 1);
   const outFeatures = checkInteger(fn, 'config.outFeatures', config.outFeatures, 1);
   const limit = Math.sqrt(6 / (inFeatures + outFeatures));
   const kernel = randomUniform(

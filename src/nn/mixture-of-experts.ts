@@ -22,10 +22,17 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkDim, checkFloatTensor, checkInteger, formatShape } from '../internal/checks';
+import {
+  checkDim,
+  checkFloatTensor,
+  checkInteger,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { sumTensors } from '../internal/reduce';
 import { splitSeed } from '../internal/seed';
+import { tidyParams } from '../internal/tidy-params';
 import { gelu, silu } from './activations';
 import { checkFeedForwardConfig, type FeedForwardActivation } from './feed-forward';
 import { initLinear, type LinearParams, linear } from './linear';
@@ -98,13 +105,30 @@ const ACTIVATIONS: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
   silu: (x) => silu(x),
 };
 
+/** The keys of a {@link MixtureOfExpertsConfig}. */
+const MIXTURE_OF_EXPERTS_CONFIG_KEYS = optionKeys<MixtureOfExpertsConfig>({
+  dModel: true,
+  hidden: true,
+  numExperts: true,
+  topK: true,
+  activation: true,
+  kind: true,
+  useBias: true,
+  normalizeTopK: true,
+});
+
 /** Throws unless the config is complete and consistent; returns it with defaults filled in. */
 export function checkMixtureOfExpertsConfig(
   fn: string,
   name: string,
   config: MixtureOfExpertsConfig,
 ) {
-  const { dModel, hidden, kind, activation } = checkFeedForwardConfig(fn, name, config);
+  const { dModel, hidden, kind, activation } = checkFeedForwardConfig(
+    fn,
+    name,
+    config,
+    MIXTURE_OF_EXPERTS_CONFIG_KEYS,
+  );
   const numExperts = checkInteger(fn, `${name}.numExperts`, config.numExperts, 1);
   const topK = checkInteger(fn, `${name}.topK`, config.topK, 1);
   if (topK > numExperts) {
@@ -163,15 +187,17 @@ export function initMixtureOfExperts(
 ): MixtureOfExpertsParams {
   const c = checkMixtureOfExpertsConfig('initMixtureOfExperts', 'config', config);
   const [sr, su, sg, sd] = splitSeed(seed, 4) as [number, number, number, number];
-  const router = initLinear(
-    { inFeatures: c.dModel, outFeatures: c.numExperts, useBias: false },
-    sr,
-  );
-  const up = initStacked(c.numExperts, c.dModel, c.hidden, c.useBias, su);
-  const down = initStacked(c.numExperts, c.hidden, c.dModel, c.useBias, sd);
-  return c.kind === 'gated'
-    ? { router, up, gate: initStacked(c.numExperts, c.dModel, c.hidden, c.useBias, sg), down }
-    : { router, up, down };
+  return tidyParams(() => {
+    const router = initLinear(
+      { inFeatures: c.dModel, outFeatures: c.numExperts, useBias: false },
+      sr,
+    );
+    const up = initStacked(c.numExperts, c.dModel, c.hidden, c.useBias, su);
+    const down = initStacked(c.numExperts, c.hidden, c.dModel, c.useBias, sd);
+    return c.kind === 'gated'
+      ? { router, up, gate: initStacked(c.numExperts, c.dModel, c.hidden, c.useBias, sg), down }
+      : { router, up, down };
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ones, type Tensor, type Tensor1D, zeros } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
 
@@ -26,12 +27,19 @@ export type NormParams = {
   beta?: Tensor1D;
 };
 
-/** Throws unless `config` is a known norm. */
+/** The keys of a {@link NormConfig} (both kinds take the same ones). */
+const NORM_CONFIG_KEYS = optionKeys<NormConfig>({ kind: true, epsilon: true });
+
+/** Throws unless `config` is a known norm with no unknown keys. */
 export function checkNormConfig(fn: string, name: string, config: unknown): NormConfig {
-  const kind = (config as NormConfig | undefined)?.kind;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new TfjsBlocksError(fn, name, "{kind: 'layer' | 'rms', epsilon?}", describeValue(config));
+  }
+  const kind = (config as NormConfig).kind;
   if (kind !== 'layer' && kind !== 'rms') {
     throw new TfjsBlocksError(fn, `${name}.kind`, "'layer' or 'rms'", String(kind));
   }
+  checkOptionKeys(fn, config, NORM_CONFIG_KEYS, name);
   return config as NormConfig;
 }
 
@@ -44,6 +52,8 @@ export function checkNormConfig(fn: string, name: string, config: unknown): Norm
  * ```
  */
 export function initNorm(config: NormConfig, features: number): NormParams {
+  checkNormConfig('initNorm', 'config', config);
+  checkInteger('initNorm', 'features', features, 1);
   const gamma = ones([features]) as Tensor1D;
   return config.kind === 'layer' ? { gamma, beta: zeros([features]) as Tensor1D } : { gamma };
 }
@@ -57,8 +67,9 @@ export function initNorm(config: NormConfig, features: number): NormParams {
  * ```
  */
 export function applyNorm<T extends Tensor>(config: NormConfig, params: NormParams, x: T): T {
+  checkNormConfig('applyNorm', 'config', config);
   if (config.kind === 'layer') {
-    if (!params.beta)
+    if (!params?.beta)
       throw new TfjsBlocksError(
         'applyNorm',
         'params.beta',
@@ -67,5 +78,5 @@ export function applyNorm<T extends Tensor>(config: NormConfig, params: NormPara
       );
     return layerNorm(x, params.gamma, params.beta, { epsilon: config.epsilon });
   }
-  return rmsNorm(x, params.gamma, { epsilon: config.epsilon });
+  return rmsNorm(x, params?.gamma as Tensor, { epsilon: config.epsilon });
 }

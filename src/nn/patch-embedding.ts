@@ -10,7 +10,13 @@ import {
   transpose,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkFloatTensor, checkInteger, formatShape } from '../internal/checks';
+import {
+  checkFloatTensor,
+  checkInteger,
+  checkOptionKeys,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { initLinear, type LinearParams } from './linear';
 
 /** Configuration of {@link initPatchEmbedding}. */
@@ -36,6 +42,12 @@ export type PatchEmbeddingParams = {
   bias: Tensor1D;
 };
 
+const PATCH_EMBEDDING_CONFIG_KEYS = optionKeys<PatchEmbeddingConfig>({
+  patchSize: true,
+  channels: true,
+  dim: true,
+});
+
 /**
  * Creates {@link PatchEmbeddingParams} with a Glorot-uniform kernel and a
  * zero bias, reproducible from `seed`.
@@ -50,6 +62,7 @@ export function initPatchEmbedding(
   seed: number,
 ): PatchEmbeddingParams {
   const fn = 'initPatchEmbedding';
+  checkOptionKeys(fn, config, PATCH_EMBEDDING_CONFIG_KEYS, 'config');
   const patchSize = checkInteger(fn, 'config.patchSize', config?.patchSize, 1);
   const channels = checkInteger(fn, 'config.channels', config.channels, 1);
   const dim = checkInteger(fn, 'config.dim', config.dim, 1);

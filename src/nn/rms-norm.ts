@@ -1,4 +1,5 @@
 import { add, mean, mul, rsqrt, scalar, square, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import { checkOptionKeys, optionKeys } from '../internal/checks';
 import { checkLastAxisNorm } from './norm-checks';
 
 /** Options of {@link rmsNorm}. */
@@ -6,6 +7,8 @@ export interface RmsNormOptions {
   /** Added to the mean square before the square root. Default `1e-6` (Llama's). */
   epsilon?: number;
 }
+
+const RMS_NORM_OPTION_KEYS = optionKeys<RmsNormOptions>({ epsilon: true });
 
 /**
  * Root-mean-square normalization over the last axis:
@@ -22,7 +25,8 @@ export interface RmsNormOptions {
  * ```
  */
 export function rmsNorm<T extends Tensor>(x: T, gamma: Tensor, options: RmsNormOptions = {}): T {
-  const epsilon = checkLastAxisNorm('rmsNorm', x, { gamma }, options.epsilon ?? 1e-6);
+  checkOptionKeys('rmsNorm', options, RMS_NORM_OPTION_KEYS);
+  const epsilon = checkLastAxisNorm('rmsNorm', x, { gamma }, options?.epsilon ?? 1e-6);
   return tidy(() => {
     const meanSquare = mean(square(x), -1, true);
     return mul(mul(x, rsqrt(add(meanSquare, scalar(epsilon)))), gamma);

@@ -17,8 +17,10 @@ import { TfjsBlocksError } from '../errors';
 import {
   checkInteger,
   checkNumber,
+  checkOptionKeys,
   describeValue,
   formatShape,
+  optionKeys,
   sharedLeadingDim,
 } from '../internal/checks';
 import { hasName, ownEntry } from '../internal/records';
@@ -135,7 +137,22 @@ export function differentiallyPrivateAggregate(
   options: DifferentiallyPrivateAggregateOptions,
 ): GradientTransformation<CountState> {
   const fn = 'differentiallyPrivateAggregate';
-  const clip = checkNumber(fn, 'options.l2NormClip', options.l2NormClip, {
+  checkOptionKeys(fn, options, AGGREGATE_OPTION_KEYS);
+  return privateAggregate(fn, options);
+}
+
+const AGGREGATE_OPTION_KEYS = optionKeys<DifferentiallyPrivateAggregateOptions>({
+  l2NormClip: true,
+  noiseMultiplier: true,
+  seed: true,
+});
+
+/** {@link differentiallyPrivateAggregate} for options whose keys the caller has checked. */
+function privateAggregate(
+  fn: string,
+  options: DifferentiallyPrivateAggregateOptions,
+): GradientTransformation<CountState> {
+  const clip = checkNumber(fn, 'options.l2NormClip', options?.l2NormClip, {
     min: 0,
     minExclusive: true,
   });
@@ -184,6 +201,15 @@ export interface DpSgdOptions extends DifferentiallyPrivateAggregateOptions {
   nesterov?: boolean;
 }
 
+const DP_SGD_OPTION_KEYS = [
+  ...AGGREGATE_OPTION_KEYS,
+  ...optionKeys<Omit<DpSgdOptions, keyof DifferentiallyPrivateAggregateOptions>>({
+    learningRate: true,
+    momentum: true,
+    nesterov: true,
+  }),
+];
+
 /**
  * DP-SGD, as optax's `dpsgd`: {@link differentiallyPrivateAggregate}, then
  * optional momentum ({@link trace}), then `-learningRate`. Its `update`
@@ -203,8 +229,9 @@ export interface DpSgdOptions extends DifferentiallyPrivateAggregateOptions {
  */
 export function dpSgd(options: DpSgdOptions): GradientTransformation<unknown[]> {
   const fn = 'dpSgd';
-  checkSchedule(fn, 'options.learningRate', options.learningRate);
-  const aggregate = differentiallyPrivateAggregate(options) as GradientTransformation<unknown>;
+  checkOptionKeys(fn, options, DP_SGD_OPTION_KEYS);
+  checkSchedule(fn, 'options.learningRate', options?.learningRate);
+  const aggregate = privateAggregate(fn, options) as GradientTransformation<unknown>;
   const momentum =
     options.momentum === undefined
       ? []

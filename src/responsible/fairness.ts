@@ -1,6 +1,6 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { describeValue, truncateForMessage } from '../internal/checks';
+import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
 
 /**
  * Binary labels or predictions: `0`/`1` numbers, booleans, or a tensor of
@@ -121,6 +121,12 @@ function confusion(tp: number, fp: number, tn: number, fn: number): ConfusionMet
   };
 }
 
+/**
+ * The keys of {@link FairnessOptions}. A `sampleWeight` (fairlearn's) is not
+ * supported yet, so it is rejected rather than silently ignored.
+ */
+const FAIRNESS_OPTION_KEYS = optionKeys<FairnessOptions>({ groups: true });
+
 function computeGroups(
   fn: string,
   yTrue: unknown,
@@ -128,6 +134,7 @@ function computeGroups(
   sensitiveFeatures: unknown,
   options: FairnessOptions,
 ): GroupConfusionMetrics {
+  checkOptionKeys(fn, options, FAIRNESS_OPTION_KEYS);
   const pred = readBinary(fn, 'yPred', yPred);
   // Demographic parity needs no labels: it then passes the predictions as
   // labels too, which only the unused rates see.

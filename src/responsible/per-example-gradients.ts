@@ -17,7 +17,13 @@ import {
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, describeValue, sharedLeadingDim } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+  sharedLeadingDim,
+} from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { type LinearParams, linear } from '../nn/linear';
 import type { TensorMap } from '../optim/types';
@@ -122,6 +128,32 @@ function unreachable(fn: string, e: unknown): never {
   throw e;
 }
 
+/**
+ * `tf.grads(f)(xs)`, except that an error thrown inside `f` (a loss of the
+ * wrong shape, a bad `tape.linear` call, the user's own) is rethrown only
+ * once tf.grads has finished: thrown from inside, it leaves tf's gradient
+ * tape, and the tensors the tape saved, behind.
+ */
+function gradsSafely(f: (...xs: Tensor[]) => Scalar, xs: Tensor[]): Tensor[] {
+  let failure: { error: unknown } | undefined;
+  const guarded = (...ys: Tensor[]): Scalar => {
+    try {
+      return f(...ys);
+    } catch (error) {
+      failure = { error };
+      return sum(mul(ys[0]!, 0)) as Scalar;
+    }
+  };
+  const grads = gradsOf(guarded)(xs);
+  if (failure) {
+    dispose(grads);
+    throw failure.error;
+  }
+  return grads;
+}
+
+const PER_EXAMPLE_OPTION_KEYS = optionKeys<PerExampleGradientsOptions>({ microbatchSize: true });
+
 function linearOf(params: TensorMap, layer: string, fn: string): { kernel: Tensor; bias?: Tensor } {
   const kernel = params[`${layer}.kernel`];
   if (!(kernel instanceof Tensor)) {
@@ -169,6 +201,7 @@ export function perExampleGradients(
   options: PerExampleGradientsOptions = {},
 ): TensorMap {
   const fn = 'perExampleGradients';
+  checkOptionKeys(fn, options, PER_EXAMPLE_OPTION_KEYS);
   const names = checkParams(fn, params);
   const size = checkBatch(fn, batch);
   const micro = checkInteger(fn, 'options.microbatchSize', options.microbatchSize ?? 1, 1);
@@ -199,7 +232,10 @@ export function perExampleGradients(
           return (micro === 1 ? sum(losses) : mul(sum(losses), 1 / micro)) as Scalar;
         };
         try {
-          return gradsOf(f)(names.map((n) => params[n]!));
+          return gradsSafely(
+            f,
+            names.map((n) => params[n]!),
+          );
         } catch (e) {
           return unreachable(fn, e);
         }

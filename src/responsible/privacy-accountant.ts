@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber } from '../internal/checks';
+import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../internal/checks';
 
 /**
  * The Rényi orders the accountant tries by default: 1.1, 1.2, …, 10.9, then
@@ -171,12 +171,19 @@ export interface SubsampledGaussianOptions {
  * ```
  */
 export function rdpOfSubsampledGaussian(options: SubsampledGaussianOptions): number[] {
+  checkOptionKeys('rdpOfSubsampledGaussian', options, SUBSAMPLED_GAUSSIAN_KEYS);
   const fn = 'rdpOfSubsampledGaussian';
   return subsampledGaussianRdp(fn, options);
 }
 
+const SUBSAMPLED_GAUSSIAN_KEYS = optionKeys<SubsampledGaussianOptions>({
+  samplingRate: true,
+  noiseMultiplier: true,
+  orders: true,
+});
+
 function subsampledGaussianRdp(fn: string, options: SubsampledGaussianOptions): number[] {
-  const q = checkNumber(fn, 'options.samplingRate', options.samplingRate, {
+  const q = checkNumber(fn, 'options.samplingRate', options?.samplingRate, {
     min: 0,
     max: 1,
     maxInclusive: true,
@@ -298,6 +305,14 @@ export interface DpSgdPrivacy extends EpsilonAtOrder {
   orders: readonly number[];
 }
 
+const DP_SGD_PRIVACY_KEYS = [
+  ...SUBSAMPLED_GAUSSIAN_KEYS,
+  ...optionKeys<Omit<DpSgdPrivacyOptions, keyof SubsampledGaussianOptions>>({
+    steps: true,
+    delta: true,
+  }),
+];
+
 /**
  * The (ε, δ) of DP-SGD: `steps` steps of the Poisson-subsampled Gaussian
  * mechanism with sampling rate `q` and noise multiplier `σ`, accounted with
@@ -321,7 +336,8 @@ export interface DpSgdPrivacy extends EpsilonAtOrder {
  */
 export function computeDpSgdEpsilon(options: DpSgdPrivacyOptions): DpSgdPrivacy {
   const fn = 'computeDpSgdEpsilon';
-  const steps = checkInteger(fn, 'options.steps', options.steps, 0);
+  checkOptionKeys(fn, options, DP_SGD_PRIVACY_KEYS);
+  const steps = checkInteger(fn, 'options.steps', options?.steps, 0);
   const delta = checkNumber(fn, 'options.delta', options.delta, {
     min: 0,
     max: 1,
@@ -365,6 +381,15 @@ export interface DpSgdEpochsPrivacy extends DpSgdPrivacy {
   samplingRate: number;
 }
 
+const DP_SGD_EPOCHS_KEYS = optionKeys<DpSgdEpochsOptions>({
+  datasetSize: true,
+  batchSize: true,
+  epochs: true,
+  noiseMultiplier: true,
+  delta: true,
+  orders: true,
+});
+
 /**
  * {@link computeDpSgdEpsilon} from training settings: sampling rate `B / N`
  * and `ceil(epochs · N / B)` steps (TF Privacy's `compute_dp_sgd_privacy`
@@ -379,7 +404,8 @@ export interface DpSgdEpochsPrivacy extends DpSgdPrivacy {
  */
 export function computeDpSgdEpsilonForEpochs(options: DpSgdEpochsOptions): DpSgdEpochsPrivacy {
   const fn = 'computeDpSgdEpsilonForEpochs';
-  const datasetSize = checkInteger(fn, 'options.datasetSize', options.datasetSize, 1);
+  checkOptionKeys(fn, options, DP_SGD_EPOCHS_KEYS);
+  const datasetSize = checkInteger(fn, 'options.datasetSize', options?.datasetSize, 1);
   const batchSize = checkInteger(fn, 'options.batchSize', options.batchSize, 1);
   if (batchSize > datasetSize) {
     throw new TfjsBlocksError(

@@ -262,12 +262,12 @@ describeRejections('Layers reject bad configs at construction', () => [
   [
     'unknown norm',
     () => new TransformerEncoderBlock({ ...blockArgs, norm: { kind: 'batch' } as never }),
-    /config.norm.kind must be 'layer' or 'rms'; got batch/,
+    /args.norm.kind must be 'layer' or 'rms'; got batch/,
   ],
   [
     'negative dropout',
     () => new TransformerDecoderBlock({ ...blockArgs, dropoutRate: -0.5 }),
-    /config.dropoutRate must be a finite number in \[0, 1\); got -0.5/,
+    /args.dropoutRate must be a finite number in \[0, 1\); got -0.5/,
   ],
   [
     'negative attention dropout',
