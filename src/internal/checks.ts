@@ -72,6 +72,17 @@ export function checkFloatTensor<T extends Tensor = Tensor>(
   return x as T;
 }
 
+/**
+ * Throws unless `x` is a live tensor (of any dtype), and returns it typed:
+ * a disposed tensor fails here, by name, rather than as tfjs's "Tensor is
+ * disposed" deep inside a kernel.
+ */
+export function checkTensor(fn: string, name: string, x: unknown, expected = 'a tensor'): Tensor {
+  if (!(x instanceof Tensor)) throw new TfjsBlocksError(fn, name, expected, describeValue(x));
+  if (x.isDisposed) throw new TfjsBlocksError(fn, name, expected, 'a disposed tensor');
+  return x;
+}
+
 /** Throws unless `actual` equals `expected` (a dimension that must match another). */
 export function checkDim(
   fn: string,

@@ -58,6 +58,7 @@ export function splitTensors(
   const open = new Set<object>();
   const walk = (node: unknown, path: string): unknown => {
     if (node instanceof Tensor) {
+      if (node.isDisposed) options.rejectLeaf(path, 'a disposed tensor');
       if (Object.hasOwn(tensors, path)) options.rejectDuplicate?.(path);
       tensors[path] = node;
       return { [TENSOR_KEY]: path };

@@ -1,3 +1,5 @@
+import { TfjsBlocksError } from '../errors';
+import { describeValue } from '../internal/checks';
 /**
  * Exact widening of 16-bit floats (IEEE 754 binary16 and bfloat16) to
  * float32, done on the bit patterns: every half value, subnormals, ±0, ±inf
@@ -22,6 +24,7 @@
  * ```
  */
 export function float16ToFloat32(bits: Uint16Array): Float32Array {
+  checkBits('float16ToFloat32', bits);
   const out = new Float32Array(bits.length);
   const outBits = new Uint32Array(out.buffer);
   for (let i = 0; i < bits.length; i++) {
@@ -71,8 +74,21 @@ export function float16ToFloat32(bits: Uint16Array): Float32Array {
  * ```
  */
 export function bfloat16ToFloat32(bits: Uint16Array): Float32Array {
+  checkBits('bfloat16ToFloat32', bits);
   const out = new Float32Array(bits.length);
   const outBits = new Uint32Array(out.buffer);
   for (let i = 0; i < bits.length; i++) outBits[i] = (bits[i]! << 16) >>> 0;
   return out;
+}
+
+/** Throws unless `bits` is a `Uint16Array` (any other array-like would be read as garbage or NaN). */
+function checkBits(fn: string, bits: unknown): void {
+  if (!(bits instanceof Uint16Array)) {
+    throw new TfjsBlocksError(
+      fn,
+      'bits',
+      'a Uint16Array of raw half-precision bits',
+      describeValue(bits),
+    );
+  }
 }

@@ -11,7 +11,7 @@
  */
 import { type DataType, type Tensor, tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { describeValue, truncateForMessage } from '../internal/checks';
+import { checkTensor, describeValue, truncateForMessage } from '../internal/checks';
 import { emptyRecord, hasName } from '../internal/records';
 import { bfloat16ToFloat32, float16ToFloat32 } from './half-precision';
 
@@ -451,9 +451,7 @@ export function planWrite(
     if (name === METADATA_KEY) {
       throw new TfjsBlocksError(fn, 'tensors', `no tensor named "${METADATA_KEY}"`, 'one');
     }
-    if (t === null || typeof t !== 'object' || !('dtype' in t) || !('dataSync' in t)) {
-      throw new TfjsBlocksError(fn, `tensors["${name}"]`, 'a tensor', describeValue(t));
-    }
+    checkTensor(fn, `tensors["${name}"]`, t);
     const dtype = WRITE_DTYPES[t.dtype];
     if (dtype === undefined) {
       throw new TfjsBlocksError(fn, `tensors["${name}"].dtype`, 'float32, int32 or bool', t.dtype);

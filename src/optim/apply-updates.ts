@@ -1,4 +1,6 @@
-import { add, type Tensor, tidy, type Variable } from '@tensorflow/tfjs-core';
+import { add, type Tensor, tidy, Variable } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import { describeValue } from '../internal/checks';
 import { checkSameStructure, mapTensors } from './tree';
 import type { TensorMap } from './types';
 
@@ -28,7 +30,13 @@ export function applyUpdates(params: TensorMap, updates: TensorMap): TensorMap {
  * ```
  */
 export function applyUpdatesInPlace(variables: Record<string, Variable>, updates: TensorMap): void {
-  checkSameStructure('applyUpdatesInPlace', 'updates', updates, variables);
+  const fn = 'applyUpdatesInPlace';
+  checkSameStructure(fn, 'updates', updates, variables);
+  for (const [name, v] of Object.entries(variables)) {
+    if (!(v instanceof Variable)) {
+      throw new TfjsBlocksError(fn, `variables.${name}`, 'a tf.Variable', describeValue(v));
+    }
+  }
   tidy(() => {
     for (const [name, v] of Object.entries(variables)) v.assign(add(v, updates[name]!));
   });

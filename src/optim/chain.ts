@@ -1,5 +1,5 @@
 import { dispose } from '@tensorflow/tfjs-core';
-import { stateTensors } from './tree';
+import { checkTransform, stateTensors } from './tree';
 import type { GradientTransformation, TensorMap } from './types';
 
 /**
@@ -14,6 +14,9 @@ import type { GradientTransformation, TensorMap } from './types';
 export function chain(
   ...transforms: GradientTransformation<unknown>[]
 ): GradientTransformation<unknown[]> {
+  transforms.forEach((t, i) => {
+    checkTransform('chain', `transforms[${i}]`, t);
+  });
   return {
     init: (params) => transforms.map((t) => t.init(params)),
     update(grads, state, params) {

@@ -1,6 +1,6 @@
 import { Tensor, type Variable, variable } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { checkOptionKeys, checkTensor, describeValue, optionKeys } from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
 import type { TensorMap } from './types';
 
@@ -167,7 +167,10 @@ export function paramsToVariables<T>(
   checkOptionKeys('paramsToVariables', options, PARAMS_TO_VARIABLES_OPTIONS);
   const trainable = options.trainable ?? true;
   const variables: Record<string, Variable> = emptyRecord();
-  for (const [path, tensor] of Object.entries(flattenParams(params))) {
+  const flat = flattenParams(params);
+  for (const [path, t] of Object.entries(flat))
+    checkTensor('paramsToVariables', `params.${path}`, t);
+  for (const [path, tensor] of Object.entries(flat)) {
     variables[path] = variable(
       tensor,
       trainable,

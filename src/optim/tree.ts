@@ -1,6 +1,6 @@
 import { clone, keep, Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { describeValue, formatShape } from '../internal/checks';
+import { checkTensor, describeValue, formatShape } from '../internal/checks';
 import { emptyRecord, hasName, ownEntry, recordFromEntries } from '../internal/records';
 import type { TensorMap } from './types';
 
@@ -36,6 +36,9 @@ export function checkShapes(
         got,
       );
     }
+    if (a.isDisposed) {
+      throw new TfjsBlocksError(fn, `${what}.${name}`, 'a tensor', 'a disposed tensor');
+    }
     if (a.dtype !== 'float32') {
       throw new TfjsBlocksError(fn, `${what}.${name}`, 'a float32 tensor', `${a.dtype}`);
     }
@@ -58,6 +61,36 @@ export function checkShapes(
         `an extra entry "${name}"`,
       );
     }
+  }
+}
+
+/**
+ * Throws unless `map` is a record whose every own entry is a live tensor,
+ * for maps that have no expected shapes to be checked against.
+ */
+export function checkTensorMap(fn: string, what: string, map: unknown): TensorMap {
+  if (map === null || typeof map !== 'object' || Array.isArray(map) || map instanceof Tensor) {
+    throw new TfjsBlocksError(fn, what, 'a map of named tensors', describeValue(map));
+  }
+  for (const [name, t] of Object.entries(map)) checkTensor(fn, `${what}.${name}`, t);
+  return map as TensorMap;
+}
+
+/** Checks, when a chain or wrapper is made, that what it composes has `init` and `update`. */
+export function checkTransform(fn: string, name: string, transform: unknown): void {
+  const t = transform as { init?: unknown; update?: unknown } | null;
+  if (
+    t === null ||
+    typeof t !== 'object' ||
+    typeof t.init !== 'function' ||
+    typeof t.update !== 'function'
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      'a gradient transformation ({ init, update })',
+      describeValue(transform),
+    );
   }
 }
 

@@ -1,6 +1,6 @@
 import { add, clone, mul, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
-import { describeValue } from '../../internal/checks';
+import { checkTensor, describeValue } from '../../internal/checks';
 import { emptyRecord } from '../../internal/records';
 import { checkNonNegative } from '../hyperparameters';
 import type { GradientTransformation, TensorMap } from '../types';
@@ -91,5 +91,9 @@ export function addDecayedWeights(
  * ```
  */
 export function weightDecayMask(name: string, param: Tensor): boolean {
+  if (typeof name !== 'string') {
+    throw new TfjsBlocksError('weightDecayMask', 'name', 'a string', describeValue(name));
+  }
+  checkTensor('weightDecayMask', 'param', param);
   return param.rank >= 2 && !/bias|norm|(^|[^a-z])ln|embed|gamma|beta/i.test(name);
 }

@@ -1,5 +1,5 @@
 import { isNaN as isNaNTensor, type Tensor, tidy, where } from '@tensorflow/tfjs-core';
-import { mapTensors, requireParams } from '../tree';
+import { checkTensorMap, mapTensors, requireParams } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 
 /** State of transforms that keep only a step count. */
@@ -21,6 +21,7 @@ export function mapUpdatesTransform(
   return {
     init: () => ({ count: 0 }),
     update(grads, state, params) {
+      checkTensorMap(fn, 'grads', grads);
       if (needsParams) requireParams(fn, params, grads);
       const updates = tidy(() => f(grads, state.count, params));
       return { updates, state: { count: state.count + 1 } };

@@ -13,7 +13,7 @@ import {
 import { TfjsBlocksError } from '../../errors';
 import { checkInteger, describeValue } from '../../internal/checks';
 import { emptyRecord, hasName, ownEntry, recordFromEntries } from '../../internal/records';
-import { checkSameStructure, cloneState, mapTensors } from '../tree';
+import { checkSameStructure, checkTransform, cloneState, mapTensors } from '../tree';
 import type { GradientTransformation, TensorMap } from '../types';
 import { checkMask, maskIncludes, type ParameterMask } from './add-decayed-weights';
 
@@ -42,24 +42,6 @@ export type MultiStepsState<S> = {
   /** The inner transform's state. */
   inner: S;
 };
-
-/** Checks, when a wrapper is made, that what it wraps has `init` and `update`. */
-function checkTransform(fn: string, name: string, transform: unknown): void {
-  const t = transform as { init?: unknown; update?: unknown } | null;
-  if (
-    t === null ||
-    typeof t !== 'object' ||
-    typeof t.init !== 'function' ||
-    typeof t.update !== 'function'
-  ) {
-    throw new TfjsBlocksError(
-      fn,
-      name,
-      'a gradient transformation ({ init, update })',
-      describeValue(transform),
-    );
-  }
-}
 
 /**
  * Throws unless `grads` has an own entry for each of `names` (the
