@@ -168,14 +168,23 @@ export function processIsAlive(pid: number): boolean {
  * @internal Shared by the interop modules; not exported from the package.
  */
 export async function removeTree(path: string): Promise<void> {
+  const aside = await moveAside(path);
+  if (aside !== undefined) await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * Renames `path` to a fresh temp name beside it (one atomic step) and
+ * returns that name; `undefined` when `path` does not exist.
+ */
+async function moveAside(path: string): Promise<string | undefined> {
   const aside = tempPathFor(path);
   try {
     await rename(path, aside);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  await rm(aside, { recursive: true, force: true });
+  return aside;
 }
 
 /** Who holds a directory lock; what the lock file holds, as JSON. */
@@ -252,13 +261,8 @@ async function createLockFile(path: string, owner: LockOwner): Promise<boolean> 
  * back, so a live owner's lock is never removed.
  */
 async function takeOverStaleLock(path: string, stale: LockOwner): Promise<void> {
-  const aside = tempPathFor(path);
-  try {
-    await rename(path, aside);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw e;
-  }
+  const aside = await moveAside(path);
+  if (aside === undefined) return;
   const moved = await readLockOwner(aside);
   if (moved !== 'gone' && (moved === 'unreadable' || moved.token !== stale.token)) {
     await createLockFile(path, moved === 'unreadable' ? stale : moved);

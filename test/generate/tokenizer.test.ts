@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { TfjsBlocksError } from '../../src/errors';
 import { seededRandom } from '../../src/generate/logits-processors';
 import {
   ByteTokenizer,
   type ByteTokenizerOptions,
   type Tokenizer,
 } from '../../src/generate/tokenizer';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownBy } from '../helpers/rejections';
 
 /** A random code point in [0, 0x10FFFF] outside the surrogate range, which has no UTF-8 form. */
 function randomCodePoint(random: () => number): number {
@@ -131,19 +130,8 @@ describeRejections('ByteTokenizer rejects bad input', () => {
 });
 
 describe('ByteTokenizer names the option or slot at fault', () => {
-  /** The TfjsBlocksError `call` throws. */
-  function thrown(call: () => unknown): TfjsBlocksError {
-    try {
-      call();
-    } catch (e) {
-      expect(e).toBeInstanceOf(TfjsBlocksError);
-      return e as TfjsBlocksError;
-    }
-    throw new Error('did not throw');
-  }
-
   it('rejects an unknown option key with the closest name', () => {
-    const e = thrown(
+    const e = thrownBy(
       () => new ByteTokenizer({ specialToken: ['<eos>'] } as unknown as ByteTokenizerOptions),
     );
     expect(e.argument).toBe('options.specialToken');
@@ -151,22 +139,22 @@ describe('ByteTokenizer names the option or slot at fault', () => {
   });
 
   it('rejects null options (not a TypeError)', () => {
-    expect(thrown(() => new ByteTokenizer(null as unknown as ByteTokenizerOptions)).argument).toBe(
-      'options',
-    );
+    expect(
+      thrownBy(() => new ByteTokenizer(null as unknown as ByteTokenizerOptions)).argument,
+    ).toBe('options');
   });
 
   it('names a hole in specialTokens (it would shift the ids of the ones after it)', () => {
     // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
     const specialTokens = ['<eos>', , '<pad>'] as string[];
-    const e = thrown(() => new ByteTokenizer({ specialTokens }));
+    const e = thrownBy(() => new ByteTokenizer({ specialTokens }));
     expect(e.argument).toBe('options.specialTokens[1]');
     expect(e.actual).toMatch(/a hole/);
   });
 
   it('names a hole in the ids to decode', () => {
     // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
-    const e = thrown(() => new ByteTokenizer().decode([104, , 105] as number[]));
+    const e = thrownBy(() => new ByteTokenizer().decode([104, , 105] as number[]));
     expect(e.argument).toBe('ids[1]');
   });
 });

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/index';
 
@@ -17,4 +18,39 @@ export function describeRejections(title: string, cases: () => Rejection[]): voi
       });
     }
   });
+}
+
+/** The {@link TfjsBlocksError} `call` throws; fails the test if it throws nothing or anything else. */
+export function thrownBy(call: () => unknown): TfjsBlocksError {
+  try {
+    call();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TfjsBlocksError);
+    return e as TfjsBlocksError;
+  }
+  throw new Error('expected a TfjsBlocksError; nothing was thrown');
+}
+
+/** {@link thrownBy}, also checking that the failed call left no tensor behind. */
+export function thrownWithoutLeak(call: () => unknown): TfjsBlocksError {
+  const before = tf.memory().numTensors;
+  const error = thrownBy(call);
+  expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
+  return error;
+}
+
+/**
+ * The {@link TfjsBlocksError} that `call` (or a promise) throws or rejects
+ * with; fails the test if it settles without one.
+ */
+export async function rejectionOf(
+  call: (() => unknown) | Promise<unknown>,
+): Promise<TfjsBlocksError> {
+  try {
+    await (typeof call === 'function' ? call() : call);
+  } catch (e) {
+    expect(e).toBeInstanceOf(TfjsBlocksError);
+    return e as TfjsBlocksError;
+  }
+  throw new Error('expected a TfjsBlocksError; nothing was thrown');
 }

@@ -8,6 +8,7 @@ import {
   MAX_QUOTED_CHARS,
   optionKeys,
 } from '../../src/internal/checks';
+import { thrownBy } from '../helpers/rejections';
 
 interface ExampleOptions {
   maxNewTokens?: number;
@@ -15,16 +16,6 @@ interface ExampleOptions {
   topK?: number;
 }
 const KNOWN = optionKeys<ExampleOptions>({ maxNewTokens: true, temperature: true, topK: true });
-
-function caught(f: () => void): TfjsBlocksError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TfjsBlocksError);
-    return e as TfjsBlocksError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('checkOptionKeys', () => {
   it('accepts undefined, an empty object and known keys', () => {
@@ -34,7 +25,7 @@ describe('checkOptionKeys', () => {
   });
 
   it('rejects an unknown key, naming the closest known option', () => {
-    const e = caught(() => checkOptionKeys('generate', { maxNewToken: 3 }, KNOWN));
+    const e = thrownBy(() => checkOptionKeys('generate', { maxNewToken: 3 }, KNOWN));
     expect(e.functionName).toBe('generate');
     expect(e.argument).toBe('options.maxNewToken');
     expect(e.expected).toContain("did you mean 'maxNewTokens'?");
@@ -42,24 +33,24 @@ describe('checkOptionKeys', () => {
   });
 
   it('suggests nothing when no known option is near', () => {
-    const e = caught(() => checkOptionKeys('f', { somethingElse: 1 }, KNOWN));
+    const e = thrownBy(() => checkOptionKeys('f', { somethingElse: 1 }, KNOWN));
     expect(e.expected).toBe('one of the known options');
   });
 
   it('matches case-insensitively and names nested objects', () => {
-    const e = caught(() => checkOptionKeys('f', { topk: 1 }, KNOWN, 'options.sampling'));
+    const e = thrownBy(() => checkOptionKeys('f', { topk: 1 }, KNOWN, 'options.sampling'));
     expect(e.argument).toBe('options.sampling.topk');
     expect(e.expected).toContain("'topK'");
   });
 
   it('rejects options that are not an object', () => {
     for (const bad of [null, 3, 'x', [1]]) {
-      expect(caught(() => checkOptionKeys('f', bad, KNOWN)).argument).toBe('options');
+      expect(thrownBy(() => checkOptionKeys('f', bad, KNOWN)).argument).toBe('options');
     }
   });
 
   it('treats inherited names as unknown own keys', () => {
-    const e = caught(() => checkOptionKeys('f', JSON.parse('{"__proto__": 1}'), KNOWN));
+    const e = thrownBy(() => checkOptionKeys('f', JSON.parse('{"__proto__": 1}'), KNOWN));
     expect(e.argument).toBe('options.__proto__');
     expect(() => checkOptionKeys('f', { toString: 1 }, KNOWN)).toThrow(TfjsBlocksError);
   });

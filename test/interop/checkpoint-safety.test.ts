@@ -19,6 +19,7 @@ import {
 } from '../../src/interop/checkpoint';
 import { writeSafetensorsFile } from '../../src/interop/safetensors-node';
 import { type ChildRun, startScript } from '../helpers/child-process';
+import { rejectionOf } from '../helpers/rejections';
 
 const CHILD = fileURLToPath(new URL('./checkpoint-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,17 +33,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The error a promise rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<TfjsBlocksError> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(TfjsBlocksError);
-    return e as TfjsBlocksError;
-  }
-  throw new Error('expected a rejection');
-}
 
 type Params = { w: tf.Tensor; b: tf.Tensor };
 type State = [{ count: number; mu: { w: tf.Tensor } }];
@@ -114,10 +104,10 @@ describe('checkpoint corruption is detected', () => {
       await flipLastBit(join(dir, 'step-2', file));
       const before = tf.memory().numTensors;
 
-      const explicit = await rejection(loadCheckpoint(dir, { step: 2 }));
+      const explicit = await rejectionOf(loadCheckpoint(dir, { step: 2 }));
       expect(explicit.argument).toBe(`step-2/${file}`);
       expect(explicit.actual).toMatch(/corrupt/);
-      const strict = await rejection(loadCheckpoint(dir, { onCorrupt: 'throw' }));
+      const strict = await rejectionOf(loadCheckpoint(dir, { onCorrupt: 'throw' }));
       expect(strict.argument).toBe(`step-2/${file}`);
 
       const { warnings, onWarning } = collect();
@@ -142,7 +132,7 @@ describe('checkpoint corruption is detected', () => {
         .replace(/"metadata": \{\n {2}"step": 2/, '"metadata": {\n  "step": 3'),
     );
     expect(await readFile(path, 'utf8')).not.toBe(text);
-    const e = await rejection(loadCheckpoint(dir, { step: 2 }));
+    const e = await rejectionOf(loadCheckpoint(dir, { step: 2 }));
     expect(e.argument).toBe('step-2/checkpoint.json');
     expect(e.actual).toMatch(/corrupt/);
     const { warnings, onWarning } = collect();
@@ -154,7 +144,7 @@ describe('checkpoint corruption is detected', () => {
     await save(1);
     const path = join(dir, 'step-1', 'params.safetensors');
     await truncate(path, (await readFile(path)).byteLength - 1);
-    const e = await rejection(loadCheckpoint(dir, { step: 1 }));
+    const e = await rejectionOf(loadCheckpoint(dir, { step: 1 }));
     expect(e.argument).toBe('step-1/params.safetensors');
     expect(e.actual).toMatch(/truncated/);
   });
@@ -166,7 +156,7 @@ describe('checkpoint corruption is detected', () => {
     await flipLastBit(join(dir, 'step-2', 'optimizer.safetensors'));
     const before = tf.memory().numTensors;
     const { warnings, onWarning } = collect();
-    const e = await rejection(loadCheckpoint(dir, { onWarning }));
+    const e = await rejectionOf(loadCheckpoint(dir, { onWarning }));
     expect(e.argument).toBe('directory');
     expect(e.actual).toMatch(
       /step 2: step-2\/optimizer\.safetensors.*step 1: step-1\/params\.safetensors/,
@@ -180,7 +170,7 @@ describe('checkpoint corruption is detected', () => {
     await save(2);
     await rm(join(dir, 'step-2', 'params.safetensors'));
     expect(await listCheckpoints(dir)).toEqual([1]);
-    const e = await rejection(loadCheckpoint(dir, { step: 2 }));
+    const e = await rejectionOf(loadCheckpoint(dir, { step: 2 }));
     expect([e.argument, e.actual]).toEqual(['step-2/params.safetensors', 'missing']);
     const { warnings, onWarning } = collect();
     expect((await loadValues({ onWarning })).step).toBe(1);
@@ -193,7 +183,7 @@ describe('checkpoint corruption is detected', () => {
     await save(1);
     await rm(join(dir, 'step-1', 'checkpoint.json'));
     await mkdir(join(dir, 'step-1', 'checkpoint.json'));
-    const e = await rejection(loadCheckpoint(dir, { step: 1 }));
+    const e = await rejectionOf(loadCheckpoint(dir, { step: 1 }));
     expect([e.argument, e.actual]).toEqual(['step-1/checkpoint.json', 'a directory']);
   });
 });
@@ -236,7 +226,7 @@ describe('checkpoint.json is validated (tampering that keeps its checksum consis
       await save(1);
       await reseal(1, mutate);
       const before = tf.memory().numTensors;
-      const e = await rejection(loadCheckpoint(dir, { step: 1 }));
+      const e = await rejectionOf(loadCheckpoint(dir, { step: 1 }));
       const prefix = 'step-1/checkpoint.json.';
       expect(e.argument.startsWith(prefix), e.message).toBe(true);
       if (typeof field === 'string') expect(e.argument.slice(prefix.length)).toBe(field);
@@ -259,7 +249,7 @@ describe('checkpoint.json is validated (tampering that keeps its checksum consis
       };
     });
     const before = tf.memory().numTensors;
-    const e = await rejection(loadCheckpoint(dir, { step: 1 }));
+    const e = await rejectionOf(loadCheckpoint(dir, { step: 1 }));
     expect(e.argument).toBe('step-1/params.safetensors');
     expect(e.actual).toMatch(/"extra"/);
     expect(tf.memory().numTensors).toBe(before);
@@ -319,7 +309,7 @@ describe('checkpoints written before checksums (format version 1)', () => {
   it('a params tensor missing from the file: a typed error, and the restored optimizer state is not leaked', async () => {
     await writeLegacy(1, 'b');
     const before = tf.memory().numTensors;
-    const e = await rejection(loadCheckpoint(dir, { step: 1, onWarning: () => {} }));
+    const e = await rejectionOf(loadCheckpoint(dir, { step: 1, onWarning: () => {} }));
     expect(e.argument).toBe('step-1/checkpoint.json.params.b');
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -379,7 +369,7 @@ describe('unknown option keys and bad input are rejected before the disk is touc
       ],
     ];
     for (const [call, argument, message] of cases) {
-      const e = await rejection(call());
+      const e = await rejectionOf(call());
       expect(e.argument).toBe(argument);
       if (message) expect(e.message).toMatch(message);
     }
@@ -397,7 +387,7 @@ describe('unknown option keys and bad input are rejected before the disk is touc
       [{ step: -1 }, 'options.step'],
     ];
     for (const [options, argument, message] of cases) {
-      const e = await rejection(loadCheckpoint(dir, options as never));
+      const e = await rejectionOf(loadCheckpoint(dir, options as never));
       expect(e.argument).toBe(argument);
       if (message) expect(e.message).toMatch(message);
     }
@@ -431,7 +421,7 @@ describe('names and paths', () => {
       () => listCheckpoints(file),
       () => loadCheckpoint(file),
     ]) {
-      expect((await rejection(call())).argument).toBe('directory');
+      expect((await rejectionOf(call())).argument).toBe('directory');
     }
     tf.dispose(w);
   });
@@ -529,7 +519,7 @@ describe('one writer per directory', () => {
       ['garbage', /unreadable/],
     ] as const) {
       await writeFile(join(dir, 'lock'), content);
-      const e = await rejection(save(1));
+      const e = await rejectionOf(save(1));
       expect(e.argument).toBe('directory');
       expect(e.actual).toMatch(message);
       expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(content);
@@ -548,7 +538,7 @@ describe('one writer per directory', () => {
 
   it('the lock is released when a save fails (a directory where latest belongs: typed error, not EISDIR)', async () => {
     await mkdir(join(dir, 'latest'));
-    const e = await rejection(save(1));
+    const e = await rejectionOf(save(1));
     expect(e.argument).toBe('directory');
     expect(e.actual).toMatch(/EISDIR/);
     expect((await readdir(dir)).sort()).toEqual(['latest', 'step-1']);

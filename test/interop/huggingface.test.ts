@@ -8,14 +8,13 @@ import {
   generate,
   gpt2Config,
   llamaConfig,
-  TfjsBlocksError,
   toHuggingFace,
 } from '../../src/index';
 import { readSafetensorsFile } from '../../src/node/index';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { flattenParams } from '../helpers/params';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownWithoutLeak } from '../helpers/rejections';
 
 const dir = fileURLToPath(new URL('../fixtures/huggingface/', import.meta.url));
 const expected = JSON.parse(readFileSync(`${dir}expected.json`, 'utf8'));
@@ -101,19 +100,6 @@ it('a failed load leaves no tensor behind', () => {
   expect(tf.memory().numTensors).toBe(before);
   wte.dispose();
 });
-
-/** The error `call` throws (it must throw a TfjsBlocksError), checking that it leaks nothing. */
-function thrownWithoutLeak(call: () => unknown): TfjsBlocksError {
-  const before = tf.memory().numTensors;
-  try {
-    call();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TfjsBlocksError);
-    expect(tf.memory().numTensors, 'tensors left behind').toBe(before);
-    return e as TfjsBlocksError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('fromHuggingFace rejects checkpoints the config does not describe', () => {
   const gpt2Path = `${dir}gpt2.safetensors`;

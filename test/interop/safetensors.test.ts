@@ -14,7 +14,7 @@ import {
 } from '../../src/interop/safetensors';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../src/interop/safetensors-node';
 import { expectNoLeak } from '../helpers/leaks';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownBy } from '../helpers/rejections';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/safetensors/', import.meta.url));
 const fixture = (name: string) => readFileSync(join(FIXTURES, name));
@@ -385,17 +385,6 @@ afterAll(() => {
 /** Read as a key, never as the accessor. */
 const PROTO = '__proto__';
 
-/** The error `call` throws (it must throw). */
-function thrown(call: () => unknown): TfjsBlocksError {
-  try {
-    call();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TfjsBlocksError);
-    return e as TfjsBlocksError;
-  }
-  throw new Error('expected a throw');
-}
-
 describe('hostile names', () => {
   // Bytes as Python's safetensors writes them: the header is plain JSON, and
   // Python has no reason to avoid these names.
@@ -474,7 +463,7 @@ describe('hostile names', () => {
         `{"w":{"dtype":"${dtype}","shape":[1],"data_offsets":[0,4]}}`,
         new Uint8Array(4),
       );
-      const e = thrown(() => parseSafetensors(file));
+      const e = thrownBy(() => parseSafetensors(file));
       expect(e.argument).toBe('tensor "w".dtype');
       expect(e.actual).toBe(`"${dtype}"`);
     });
@@ -495,11 +484,11 @@ describe('hostile sizes', () => {
 
   it('rejects more tensors than maxTensors (default 100,000) before making any', async () => {
     const before = tf.memory().numTensors;
-    const e = thrown(() => parseSafetensors(emptyTensors(100_001)));
+    const e = thrownBy(() => parseSafetensors(emptyTensors(100_001)));
     expect(e.argument).toBe('header');
     expect(e.expected).toMatch(/at most 100000 tensors/);
     expect(e.actual).toBe('100001 tensors');
-    expect(thrown(() => parseSafetensors(emptyTensors(4), { maxTensors: 3 })).actual).toBe(
+    expect(thrownBy(() => parseSafetensors(emptyTensors(4), { maxTensors: 3 })).actual).toBe(
       '4 tensors',
     );
     const ok = parseSafetensors(emptyTensors(3), { maxTensors: 3 });
@@ -524,10 +513,10 @@ describe('hostile sizes', () => {
 
   it('rejects unknown and invalid reader options, naming the closest option', async () => {
     const bytes = emptyTensors(1);
-    const e = thrown(() => parseSafetensors(bytes, { maxTensor: 3 } as never));
+    const e = thrownBy(() => parseSafetensors(bytes, { maxTensor: 3 } as never));
     expect(e.argument).toBe('options.maxTensor');
     expect(e.expected).toMatch(/did you mean 'maxTensors'/);
-    expect(thrown(() => parseSafetensors(bytes, { maxTensors: -1 })).argument).toBe(
+    expect(thrownBy(() => parseSafetensors(bytes, { maxTensors: -1 })).argument).toBe(
       'options.maxTensors',
     );
     await expect(
@@ -544,19 +533,19 @@ describe('hostile sizes', () => {
 
   it('messages quote no buffer: a 10-million-element Int8Array is described, not printed', () => {
     const big = new Int8Array(10e6);
-    const parse = thrown(() => parseSafetensors(big as never));
+    const parse = thrownBy(() => parseSafetensors(big as never));
     expect(parse.argument).toBe('buffer');
     expect(parse.actual).toBe('a Int8Array of length 10000000');
     expect(parse.message.length).toBeLessThan(300);
-    const write = thrown(() => serializeSafetensors({ w: big as never }));
+    const write = thrownBy(() => serializeSafetensors({ w: big as never }));
     expect(write.argument).toBe('tensors["w"]');
     expect(write.actual).toBe('a Int8Array of length 10000000');
     // A header value is never stringified whole either.
     const longDtype = makeFile({ w: { dtype: 'x'.repeat(1e6), shape: [0], data_offsets: [0, 0] } });
-    expect(thrown(() => parseSafetensors(longDtype)).message.length).toBeLessThan(500);
+    expect(thrownBy(() => parseSafetensors(longDtype)).message.length).toBeLessThan(500);
     const longShape = makeFile({
       w: { dtype: 'F32', shape: new Array(1e5).fill(-1), data_offsets: [0, 0] },
     });
-    expect(thrown(() => parseSafetensors(longShape)).actual).toBe('an array');
+    expect(thrownBy(() => parseSafetensors(longShape)).actual).toBe('an array');
   });
 });

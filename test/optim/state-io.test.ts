@@ -3,18 +3,8 @@
 // left behind when a restore fails half-way.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { TfjsBlocksError } from '../../src/errors';
 import { restoreOptimizerState, saveOptimizerState } from '../../src/optim/state-io';
-
-function thrown(f: () => unknown): TfjsBlocksError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TfjsBlocksError);
-    return e as TfjsBlocksError;
-  }
-  throw new Error('expected a throw');
-}
+import { thrownBy } from '../helpers/rejections';
 
 describe('saveOptimizerState / restoreOptimizerState', () => {
   it('states keyed by constructor, toString and hasOwnProperty round-trip', () => {
@@ -40,7 +30,7 @@ describe('saveOptimizerState / restoreOptimizerState', () => {
 
   it('rejects two tensors that would share a path (a/b beside a: {b}) instead of keeping one', () => {
     const t = tf.scalar(1);
-    const e = thrown(() => saveOptimizerState({ mu: { 'a/b': t, a: { b: t } } }));
+    const e = thrownBy(() => saveOptimizerState({ mu: { 'a/b': t, a: { b: t } } }));
     expect(e.argument).toBe('mu/a/b');
     tf.dispose(t);
   });
@@ -48,15 +38,15 @@ describe('saveOptimizerState / restoreOptimizerState', () => {
   it('rejects values JSON would change (NaN, a Map) and cycles', () => {
     const cycle: Record<string, unknown> = {};
     cycle.self = cycle;
-    expect(thrown(() => saveOptimizerState({ lr: Number.NaN })).argument).toBe('lr');
-    expect(thrown(() => saveOptimizerState({ seen: new Map() })).argument).toBe('seen');
-    expect(thrown(() => saveOptimizerState(cycle)).argument).toBe('self');
+    expect(thrownBy(() => saveOptimizerState({ lr: Number.NaN })).argument).toBe('lr');
+    expect(thrownBy(() => saveOptimizerState({ seen: new Map() })).argument).toBe('seen');
+    expect(thrownBy(() => saveOptimizerState(cycle)).argument).toBe('self');
   });
 
   it('a missing tensor half-way: a typed error and no copy left behind', () => {
     const a = tf.scalar(1);
     const before = tf.memory().numTensors;
-    const e = thrown(() =>
+    const e = thrownBy(() =>
       restoreOptimizerState({
         tensors: { a },
         skeleton: { first: { $tensor: 'a' }, second: { $tensor: 'missing' } },
@@ -69,14 +59,14 @@ describe('saveOptimizerState / restoreOptimizerState', () => {
 
   it('references to inherited names (constructor, __proto__) and malformed markers are rejected', () => {
     for (const ref of ['constructor', '__proto__', 'toString']) {
-      const e = thrown(() =>
+      const e = thrownBy(() =>
         restoreOptimizerState({ tensors: {}, skeleton: { x: { $tensor: ref } } }),
       );
       expect(e.argument).toBe(`tensors["${ref}"]`);
     }
     const t = tf.scalar(1);
     for (const marker of [{ $tensor: 5 }, { $tensor: 't', extra: 1 }]) {
-      const e = thrown(() => restoreOptimizerState({ tensors: { t }, skeleton: { x: marker } }));
+      const e = thrownBy(() => restoreOptimizerState({ tensors: { t }, skeleton: { x: marker } }));
       expect(e.argument).toBe('skeleton.x');
     }
     tf.dispose(t);

@@ -10,24 +10,13 @@ import {
   clipByGlobalNorm,
   createOptimizer,
   type NamedTensor,
-  TfjsBlocksError,
   TransformOptimizer,
 } from '../../src/index';
 import { nodeFileSystem } from '../../src/node/index';
 import { runScriptToCompletion } from '../helpers/child-process';
 import { expectClose } from '../helpers/close';
+import { rejectionOf } from '../helpers/rejections';
 import { buildModel, data, FIT, RECIPE } from './resume-fixture';
-
-/** Runs `call` and returns the TfjsBlocksError it throws (failing if it throws anything else). */
-async function rejection(call: () => unknown): Promise<TfjsBlocksError> {
-  try {
-    await call();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TfjsBlocksError);
-    return e as TfjsBlocksError;
-  }
-  throw new Error('expected a TfjsBlocksError; nothing was thrown');
-}
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -99,7 +88,7 @@ describe('TransformOptimizer survives save, reload and resume', () => {
       new TransformOptimizer(customChain()),
     );
     const orphan = await tfl.loadLayersModel(nodeFileSystem(dir));
-    const error = await rejection(() => orphan.fit(x, y, FIT));
+    const error = await rejectionOf(() => orphan.fit(x, y, FIT));
     expect(error.argument).toBe('transform');
     expect(error.message).toMatch(/compile again with new TransformOptimizer/);
     (orphan.optimizer as TransformOptimizer).dispose();
@@ -146,7 +135,7 @@ describe('TransformOptimizer survives save, reload and resume', () => {
     const c = tf.variable(tf.zeros([2]), true, 'tfopt_c');
     const opt = new TransformOptimizer(adamw({ learningRate: 0.1, weightDecay: 0 }));
     tf.tidy(() => opt.applyGradients({ tfopt_a: tf.ones([2]), tfopt_b: tf.ones([3]) }));
-    const error = await rejection(() =>
+    const error = await rejectionOf(() =>
       tf.tidy(() => opt.applyGradients({ tfopt_c: tf.ones([2]) })),
     );
     expect(error.argument).toBe('variableGradients["tfopt_c"]');
@@ -167,7 +156,7 @@ describe('TransformOptimizer survives save, reload and resume', () => {
     // 2 per getWeights (step count, skeleton) until the next step frees them; none after.
     expect(tf.memory().numTensors).toBe(before - 2);
     const other = new TransformOptimizer(RECIPE);
-    const error = await rejection(() => other.setWeights(stale as NamedTensor[]));
+    const error = await rejectionOf(() => other.setWeights(stale as NamedTensor[]));
     expect(error.argument).toMatch(/^weightValues\["/);
     expect(error.actual).toBe('a disposed tensor');
     other.dispose();
@@ -178,7 +167,7 @@ describe('TransformOptimizer survives save, reload and resume', () => {
 
 describe('TransformOptimizer rejects bad recipes, configs and weights', () => {
   it('an unknown recipe key, with the closest name', async () => {
-    const error = await rejection(
+    const error = await rejectionOf(
       () => new TransformOptimizer({ optimizer: 'adamw', option: {} } as never),
     );
     expect(error.argument).toBe('recipe.option');
@@ -186,12 +175,12 @@ describe('TransformOptimizer rejects bad recipes, configs and weights', () => {
   });
 
   it('an unknown optimizer name', async () => {
-    const error = await rejection(() => new TransformOptimizer({ optimizer: 'adamW' } as never));
+    const error = await rejectionOf(() => new TransformOptimizer({ optimizer: 'adamW' } as never));
     expect(error.argument).toBe('recipe.optimizer');
   });
 
   it('a function in the options (not saveable)', async () => {
-    const error = await rejection(
+    const error = await rejectionOf(
       () => new TransformOptimizer({ optimizer: 'adamw', options: { learningRate: () => 0.1 } }),
     );
     expect(error.argument).toBe('recipe.options.learningRate');
@@ -199,21 +188,21 @@ describe('TransformOptimizer rejects bad recipes, configs and weights', () => {
   });
 
   it('a non-positive clip norm', async () => {
-    const error = await rejection(
+    const error = await rejectionOf(
       () => new TransformOptimizer({ optimizer: 'sgd', clipByGlobalNorm: 0 }),
     );
     expect(error.argument).toBe('recipe.clipByGlobalNorm');
   });
 
   it('neither a transformation nor a recipe', async () => {
-    const error = await rejection(() => new TransformOptimizer(null as never));
+    const error = await rejectionOf(() => new TransformOptimizer(null as never));
     expect(error.argument).toBe('transform');
   });
 
   it('setWeights of something other than getWeights()', async () => {
     const opt = new TransformOptimizer(RECIPE);
-    expect((await rejection(() => opt.setWeights([]))).argument).toBe('weightValues');
-    expect((await rejection(() => opt.setWeights([{ name: 'iter' }] as never))).argument).toBe(
+    expect((await rejectionOf(() => opt.setWeights([]))).argument).toBe('weightValues');
+    expect((await rejectionOf(() => opt.setWeights([{ name: 'iter' }] as never))).argument).toBe(
       'weightValues["iter"]',
     );
     opt.dispose();
@@ -260,12 +249,12 @@ describe('StatefulOptimizer.save is a snapshot the caller owns', () => {
     const w = tf.variable(tf.zeros([2]));
     const opt = createOptimizer(adamw(), { w });
     const saved = opt.save();
-    const unknown = await rejection(() => opt.load({ ...saved, step: 3 } as never));
+    const unknown = await rejectionOf(() => opt.load({ ...saved, step: 3 } as never));
     expect(unknown.argument).toBe('saved.step');
-    const noCount = await rejection(() => opt.load({ ...saved, iterations: undefined } as never));
+    const noCount = await rejectionOf(() => opt.load({ ...saved, iterations: undefined } as never));
     expect(noCount.argument).toBe('saved.iterations');
     tf.dispose(Object.values(saved.tensors));
-    const disposed = await rejection(() => opt.load(saved));
+    const disposed = await rejectionOf(() => opt.load(saved));
     expect(disposed.argument).toMatch(/^saved\.tensors\["/);
     opt.dispose();
     w.dispose();
@@ -273,7 +262,7 @@ describe('StatefulOptimizer.save is a snapshot the caller owns', () => {
 
   it('createOptimizer rejects a value that is not a tf.Variable', async () => {
     const t = tf.zeros([2]);
-    const error = await rejection(() => createOptimizer(adamw(), { w: t as tf.Variable }));
+    const error = await rejectionOf(() => createOptimizer(adamw(), { w: t as tf.Variable }));
     expect(error.argument).toBe('variables.w');
     t.dispose();
   });

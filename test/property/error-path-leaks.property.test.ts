@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as root from '../../src/index';
 import * as layersEntry from '../../src/layers/index';
 import * as nodeEntry from '../../src/node/index';
+import { block, classifier, lm, seq2seq, vitConfig } from './configs';
 import { exportsOf } from './exports';
 import { runs } from './support';
 
@@ -43,43 +44,9 @@ const dead = (() => {
 })();
 const x3 = f(1, 3, 8);
 const q4 = f(1, 2, 3, 4) as tf.Tensor4D;
-const block = {
-  dModel: 8,
-  numHeads: 2,
-  norm: { kind: 'layer', epsilon: 1e-5 },
-  feedForward: { hidden: 16, kind: 'mlp', activation: 'gelu' },
-} as const satisfies root.TransformerBlockConfig;
-const lm = root.gpt2Config({ vocabSize: 10, maxLength: 8, dModel: 8, numLayers: 1, numHeads: 2 });
 const lmParams = root.initDecoderLm(lm, 0);
-const classifier = root.bertConfig({
-  vocabSize: 10,
-  maxLength: 8,
-  dModel: 8,
-  numLayers: 1,
-  numHeads: 2,
-  numClasses: 2,
-});
 const classifierParams = root.initEncoderClassifier(classifier, 0);
-const seq2seq: root.EncoderDecoderConfig = {
-  sourceVocabSize: 10,
-  targetVocabSize: 10,
-  maxLength: 8,
-  numEncoderLayers: 1,
-  numDecoderLayers: 1,
-  block,
-};
 const seq2seqParams = root.initEncoderDecoder(seq2seq, 0);
-const vitConfig: root.VitConfig = {
-  imageSize: 4,
-  patchSize: 2,
-  channels: 1,
-  dModel: 8,
-  numLayers: 1,
-  numHeads: 2,
-  hidden: 8,
-  numClasses: 2,
-  pooling: 'cls',
-};
 const vitParams = root.initVit(vitConfig, 0);
 const encoderBlock = root.initTransformerEncoderBlock(block, 0);
 const decoderBlock = root.initTransformerDecoderBlock(block, 0, { withCrossAttention: true });

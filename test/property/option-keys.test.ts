@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import * as root from '../../src/index';
 import * as layersEntry from '../../src/layers/index';
+import { block, classifier, lm, seq2seq, vitConfig } from './configs';
 import { exportsOf } from './exports';
 
 /**
@@ -15,42 +16,8 @@ const OWN_FOLDERS =
 /** Parameter names that hold an options-like record. */
 const RECORD_PARAMS = new Set(['options', 'config', 'args', 'sizes', 'source']);
 
-const block = {
-  dModel: 8,
-  numHeads: 2,
-  norm: { kind: 'layer', epsilon: 1e-5 },
-  feedForward: { hidden: 16, kind: 'mlp', activation: 'gelu' },
-} as const satisfies root.TransformerBlockConfig;
 /** The block's config as layer args: the layers read dModel from their input. */
 const { dModel: _width, ...blockArgs } = block;
-const lm = root.gpt2Config({ vocabSize: 10, maxLength: 8, dModel: 8, numLayers: 1, numHeads: 2 });
-const classifier = root.bertConfig({
-  vocabSize: 10,
-  maxLength: 8,
-  dModel: 8,
-  numLayers: 1,
-  numHeads: 2,
-  numClasses: 2,
-});
-const seq2seq: root.EncoderDecoderConfig = {
-  sourceVocabSize: 10,
-  targetVocabSize: 10,
-  maxLength: 8,
-  numEncoderLayers: 1,
-  numDecoderLayers: 1,
-  block,
-};
-const vitConfig: root.VitConfig = {
-  imageSize: 4,
-  patchSize: 2,
-  channels: 1,
-  dModel: 8,
-  numLayers: 1,
-  numHeads: 2,
-  hidden: 8,
-  numClasses: 2,
-  pooling: 'cls',
-};
 const ff: root.FeedForwardConfig = { dModel: 4, hidden: 8, kind: 'mlp', activation: 'relu' };
 const moe: root.MixtureOfExpertsConfig = { ...ff, numExperts: 2, topK: 1 };
 const privacy = { samplingRate: 0.01, noiseMultiplier: 1 };
