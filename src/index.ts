@@ -41,6 +41,7 @@ export {
 export { type BackendName, useBackend } from './backends';
 export {
   type BlockFeedForwardConfig,
+  type InitDecoderBlockOptions,
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,
@@ -69,6 +70,7 @@ export {
   keepPruned,
   type MagnitudePruningOptions,
   magnitudePruningMasks,
+  type NmSparsityOptions,
   nmSparsityMask,
   polynomialSparsitySchedule,
   type SparsityScheduleOptions,
@@ -155,9 +157,11 @@ export {
   decoderLm,
   gpt2Config,
   initDecoderLm,
+  type LlamaSizes,
   llamaConfig,
 } from './models/decoder-lm';
 export {
+  type BertSizes,
   bertConfig,
   type EncoderClassifierConfig,
   type EncoderClassifierOptions,
@@ -182,7 +186,9 @@ export {
   embed,
   initEmbedding,
   initTokenAndPositionEmbedding,
+  type OffsetOptions,
   positionEmbedding,
+  type TokenAndPositionEmbeddingConfig,
   type TokenAndPositionEmbeddingParams,
   tiedOutputProjection,
   tokenAndPositionEmbedding,

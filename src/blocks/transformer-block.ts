@@ -158,8 +158,18 @@ const DECODER_BLOCK_OPTION_KEYS = [
   }),
 ];
 
-/** Options of {@link initTransformerDecoderBlock}. */
-type InitDecoderBlockOptions = { withCrossAttention?: boolean };
+/**
+ * Options of {@link initTransformerDecoderBlock}.
+ *
+ * @example
+ * ```ts
+ * const options: InitDecoderBlockOptions = { withCrossAttention: true }; // an encoder-decoder's decoder
+ * ```
+ */
+export interface InitDecoderBlockOptions {
+  /** Also make a cross-attention sub-block (for encoder-decoder models). Default false. */
+  withCrossAttention?: boolean;
+}
 const INIT_DECODER_BLOCK_OPTION_KEYS = optionKeys<InitDecoderBlockOptions>({
   withCrossAttention: true,
 });

@@ -28,8 +28,20 @@ const MAGNITUDE_PRUNING_KEYS = optionKeys<MagnitudePruningOptions>({
   include: true,
 });
 
-/** Options of {@link nmSparsityMask}. */
-type NmSparsityOptions = { n: number; m: number };
+/**
+ * Options of {@link nmSparsityMask}: keep `n` of every `m` consecutive weights.
+ *
+ * @example
+ * ```ts
+ * const twoOfFour: NmSparsityOptions = { n: 2, m: 4 };
+ * ```
+ */
+export interface NmSparsityOptions {
+  /** Weights kept in each group. */
+  n: number;
+  /** Group size. */
+  m: number;
+}
 const NM_SPARSITY_KEYS = optionKeys<NmSparsityOptions>({ n: true, m: true });
 
 /** Throws unless `map` is an object of live tensors. */

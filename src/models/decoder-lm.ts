@@ -88,12 +88,24 @@ const SIZES_KEYS = optionKeys<DecoderLmSizes>({
   numHeads: true,
 });
 
-/** The sizes {@link llamaConfig} takes. */
-type LlamaSizes = DecoderLmSizes & {
+/**
+ * The sizes {@link llamaConfig} takes.
+ *
+ * @example
+ * ```ts
+ * const sizes: LlamaSizes = { vocabSize: 32000, maxLength: 2048, dModel: 512, numLayers: 8, numHeads: 8, numKvHeads: 2, hidden: 1376 };
+ * ```
+ */
+export type LlamaSizes = DecoderLmSizes & {
+  /** Key/value heads (grouped-query attention). Default `numHeads`. */
   numKvHeads?: number;
+  /** Width of the SwiGLU feed-forward. */
   hidden: number;
+  /** RMSNorm epsilon. Default 1e-6. */
   epsilon?: number;
+  /** RoPE base. Default 10000. */
   ropeBase?: number;
+  /** Share the token table with the output projection. Default false. */
   tieEmbeddings?: boolean;
 };
 

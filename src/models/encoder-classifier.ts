@@ -57,16 +57,30 @@ const CONFIG_KEYS = optionKeys<EncoderClassifierConfig>({
   block: true,
 });
 
-/** The sizes {@link bertConfig} takes. */
-type BertSizes = {
+/**
+ * The sizes {@link bertConfig} takes.
+ *
+ * @example
+ * ```ts
+ * const sizes: BertSizes = { vocabSize: 30522, maxLength: 512, dModel: 256, numLayers: 4, numHeads: 4, numClasses: 2 };
+ * ```
+ */
+export interface BertSizes {
+  /** Vocabulary size. */
   vocabSize: number;
+  /** Longest sequence. */
   maxLength: number;
+  /** Width of the residual stream. */
   dModel: number;
+  /** Number of blocks. */
   numLayers: number;
+  /** Attention heads. */
   numHeads: number;
+  /** Output classes. */
   numClasses: number;
+  /** How the sequence becomes one vector: the first token's state or the mean. Default `'cls'`. */
   pooling?: 'cls' | 'mean';
-};
+}
 
 const BERT_SIZES_KEYS = optionKeys<BertSizes>({
   vocabSize: true,

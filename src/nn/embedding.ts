@@ -47,12 +47,36 @@ export type EmbeddingConfig = {
 
 const EMBEDDING_CONFIG_KEYS = optionKeys<EmbeddingConfig>({ rows: true, dim: true, std: true });
 
-/** Options of {@link positionEmbedding} and {@link tokenAndPositionEmbedding}. */
-type OffsetOptions = { offset?: number };
+/**
+ * Options of {@link positionEmbedding} and {@link tokenAndPositionEmbedding}.
+ *
+ * @example
+ * ```ts
+ * const options: OffsetOptions = { offset: 16 }; // positions 16, 17, … (decoding after a cache)
+ * ```
+ */
+export interface OffsetOptions {
+  /** The position of the first token (e.g. the cache length when decoding). Default 0. */
+  offset?: number;
+}
 const OFFSET_OPTION_KEYS = optionKeys<OffsetOptions>({ offset: true });
 
-/** Configuration of {@link initTokenAndPositionEmbedding}. */
-type TokenAndPositionEmbeddingConfig = { vocabSize: number; maxLength: number; dim: number };
+/**
+ * Configuration of {@link initTokenAndPositionEmbedding}.
+ *
+ * @example
+ * ```ts
+ * const config: TokenAndPositionEmbeddingConfig = { vocabSize: 50257, maxLength: 1024, dim: 768 };
+ * ```
+ */
+export interface TokenAndPositionEmbeddingConfig {
+  /** Rows of the token table. */
+  vocabSize: number;
+  /** Rows of the position table: the longest sequence. */
+  maxLength: number;
+  /** Width of both tables. */
+  dim: number;
+}
 const TOKEN_AND_POSITION_CONFIG_KEYS = optionKeys<TokenAndPositionEmbeddingConfig>({
   vocabSize: true,
   maxLength: true,

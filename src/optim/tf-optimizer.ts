@@ -45,7 +45,10 @@ export type NamedTensor = {
 };
 
 /** The ready optimizers a {@link OptimizerRecipe} can name. */
-const READY_OPTIMIZERS = {
+const READY_OPTIMIZERS: Record<
+  ReadyOptimizerName,
+  (options: never) => GradientTransformation<unknown>
+> = {
   sgd,
   adam,
   adamw,
@@ -58,7 +61,7 @@ const READY_OPTIMIZERS = {
   lion,
   lamb,
   adafactor,
-} as const;
+};
 
 /**
  * The name of a ready optimizer, as an {@link OptimizerRecipe} names it:
@@ -71,7 +74,19 @@ const READY_OPTIMIZERS = {
  * new TransformOptimizer({ optimizer: name, options: { learningRate: 1e-4 } });
  * ```
  */
-export type ReadyOptimizerName = keyof typeof READY_OPTIMIZERS;
+export type ReadyOptimizerName =
+  | 'sgd'
+  | 'adam'
+  | 'adamw'
+  | 'adamax'
+  | 'nadam'
+  | 'radam'
+  | 'adagrad'
+  | 'adadelta'
+  | 'rmsprop'
+  | 'lion'
+  | 'lamb'
+  | 'adafactor';
 
 /**
  * A ready optimizer by name with its options, as data: what a
