@@ -5,11 +5,11 @@ import {
   checkNumber,
   checkOptionKeys,
   checkSameShape,
-  describeValue,
   formatShape,
   optionKeys,
 } from '../internal/checks';
 import { type CountState, eachTensor, mapUpdatesTransform } from '../optim/transforms/stateless';
+import { checkTensorMap } from '../optim/tree';
 import type { GradientTransformation, TensorMap } from '../optim/types';
 
 /** Options of {@link magnitudePruningMasks}. */
@@ -43,19 +43,6 @@ export interface NmSparsityOptions {
   m: number;
 }
 const NM_SPARSITY_KEYS = optionKeys<NmSparsityOptions>({ n: true, m: true });
-
-/** Throws unless `map` is an object of live tensors. */
-function checkTensorMap(fn: string, name: string, map: unknown): void {
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-    throw new TfjsBlocksError(fn, name, 'a map of named tensors', describeValue(map));
-  }
-  for (const [n, t] of Object.entries(map)) {
-    if (!(t instanceof Tensor) || t.isDisposed) {
-      const got = t instanceof Tensor ? 'a disposed tensor' : describeValue(t);
-      throw new TfjsBlocksError(fn, `${name}.${n}`, 'a tensor', got);
-    }
-  }
-}
 
 function absValues(t: Tensor): Float32Array {
   return Float32Array.from(t.dataSync(), (v) => Math.abs(v));
