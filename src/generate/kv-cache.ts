@@ -155,6 +155,13 @@ export function disposeKvCache(cache: KvCache, keepCross = false): void {
  * failure frees what it made; `cache`'s tensors stay the caller's to free.
  *
  * @param rows - row indices of `cache`, one per row of the result.
+ * @example
+ * ```ts
+ * // Three beams: the first two continue beam 1, the third continues beam 0.
+ * const next = reorderKvCache(cache, [1, 1, 0]);
+ * disposeKvCache(cache);
+ * cache = next;
+ * ```
  */
 export function reorderKvCache(cache: KvCache, rows: number[]): KvCache {
   const { layers, cross } = tidy(() => {
