@@ -1,11 +1,13 @@
 import {
   concat,
   dispose,
+  gather,
   slice,
   type Tensor,
   type Tensor3D,
   type Tensor4D,
   tensor,
+  tensor1d,
   tidy,
   zeros,
 } from '@tensorflow/tfjs-core';
@@ -144,6 +146,42 @@ export function initEncoderDecoderCache(
 export function disposeKvCache(cache: KvCache, keepCross = false): void {
   dispose(cache.layers.flatMap((l) => [l.key, l.value]));
   if (cache.cross && !keepCross) dispose(cache.cross.flatMap((l) => [l.key, l.value]));
+}
+
+/**
+ * The cache of the given rows, in that order: beam search keeps the beams
+ * that go on, a row repeated when several continue it. Its key/value
+ * tensors (self- and cross-attention) are new, gathered in one `tidy`, so a
+ * failure frees what it made; `cache`'s tensors stay the caller's to free.
+ *
+ * @param rows - row indices of `cache`, one per row of the result.
+ * @example
+ * ```ts
+ * // Three beams: the first two continue beam 1, the third continues beam 0.
+ * const next = reorderKvCache(cache, [1, 1, 0]);
+ * disposeKvCache(cache);
+ * cache = next;
+ * ```
+ */
+export function reorderKvCache(cache: KvCache, rows: number[]): KvCache {
+  const { layers, cross } = tidy(() => {
+    const index = tensor1d(rows, 'int32');
+    const pick = (l: LayerCache): LayerCache => ({
+      key: gather(l.key, index),
+      value: gather(l.value, index),
+    });
+    return { layers: cache.layers.map(pick), cross: cache.cross?.map(pick) ?? [] };
+  });
+  // A row repeated from one beam gets its own copies of the JS bookkeeping.
+  const reordered: KvCache = {
+    ...cache,
+    layers,
+    keyValid: rows.map((r) => cache.keyValid[r]!.slice()),
+    realTokens: rows.map((r) => cache.realTokens[r]!),
+  };
+  if (cache.cross) reordered.cross = cross;
+  if (cache.sourceValid) reordered.sourceValid = rows.map((r) => cache.sourceValid![r]!.slice());
+  return reordered;
 }
 
 /** `cache` with `update` written at time `start` (fixed shape: two slices and a concat). */

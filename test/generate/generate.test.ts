@@ -103,6 +103,29 @@ describeEachBackend('generate', () => {
     });
   }
 
+  for (const [name, model] of models()) {
+    it(`${name}: beam search with the cache (reordered per step) sees the logits of full recomputation`, async () => {
+      const runs: Array<{ out: number[][]; steps: number[][][] }> = [];
+      for (const useCache of [true, false]) {
+        const r = recorder();
+        const out = await generate(model, [[3, 4, 5]], {
+          maxNewTokens: 6,
+          numBeams: 3,
+          useCache,
+          logitsProcessors: [r.processor],
+        });
+        runs.push({ out, steps: r.steps });
+      }
+      expect(runs[0]!.out).toEqual(runs[1]!.out);
+      expect(runs[0]!.steps.length).toBe(runs[1]!.steps.length);
+      // After the first step there are 3 live beams, reordered from the step before.
+      expect(runs[0]!.steps[1]!.length).toBe(3);
+      runs[0]!.steps.forEach((step, i) => {
+        expectClose(step.flat(), runs[1]!.steps[i]!.flat(), { rtol: 1e-5, atol: 1e-5 });
+      });
+    });
+  }
+
   it('ALiBi changes the logits (the bias is applied), and its model has no position table', async () => {
     const { decoderLm } = await import('../../src/index');
     tf.tidy(() => {

@@ -1,0 +1,245 @@
+/**
+ * The model adapters: a {@link Decoder} runs a decoder-only LM or an
+ * encoder-decoder step by step, with or without the key/value cache, behind
+ * one interface, so the sampling loop and beam search cannot tell them apart.
+ */
+import {
+  dispose,
+  gather,
+  reshape,
+  slice,
+  type Tensor2D,
+  type Tensor3D,
+  tensor,
+  tensor1d,
+  tensor2d,
+  tidy,
+} from '@tensorflow/tfjs-core';
+import { decoderLm } from '../models/decoder-lm';
+import { decode, encode } from '../models/encoder-decoder';
+import {
+  decoderLmStep,
+  disposeKvCache,
+  encoderDecoderStep,
+  initDecoderLmCache,
+  initEncoderDecoderCache,
+  type KvCache,
+  reorderKvCache,
+} from './kv-cache';
+import type { CheckedOptions, GenerationModel } from './options';
+
+/**
+ * Runs a model step by step: `next(tokens)` feeds one new token per row and
+ * returns the next logits `[rows, vocab]`; `reorder(rows)` keeps the given
+ * rows (beam search). Cached and uncached decoding implement the same
+ * interface, so the loop cannot tell them apart. The logits it returns are
+ * the caller's; `dispose()` frees everything else it holds.
+ */
+export type Decoder = {
+  /** Logits after the prompt, `[rows, vocab]`. */
+  first: Tensor2D;
+  next(tokens: number[]): Tensor2D;
+  reorder(rows: number[]): void;
+  dispose(): void;
+};
+
+/** The decoder of `model` over `prompts` (the sources, for an encoder-decoder); runs the prompt. */
+export function makeDecoder(
+  model: GenerationModel,
+  prompts: number[][],
+  o: CheckedOptions,
+): Decoder {
+  return model.kind === 'decoderLm'
+    ? decoderLmDecoder(model, prompts, o)
+    : encoderDecoderDecoder(model, prompts, o);
+}
+
+/** `make()`; if it throws, `release()` first: a decoder frees what it allocated when its prefill fails. */
+function orRelease<T>(make: () => T, release: () => void): T {
+  try {
+    return make();
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+function lastPosition(logits: Tensor3D): Tensor2D {
+  const [rows, time, vocab] = logits.shape;
+  return reshape(slice(logits, [0, time - 1, 0], [rows, 1, vocab]), [rows, vocab]) as Tensor2D;
+}
+
+function longestLength(rows: number[][]): number {
+  return rows.reduce((most, row) => Math.max(most, row.length), 0);
+}
+
+function leftPad(prompts: number[][], padId: number) {
+  const width = longestLength(prompts);
+  return {
+    ids: prompts.map((p) => [...new Array<number>(width - p.length).fill(padId), ...p]),
+    valid: prompts.map((p) => [
+      ...new Array<boolean>(width - p.length).fill(false),
+      ...p.map(() => true),
+    ]),
+  };
+}
+
+/**
+ * A cached model step: runs `ids` `[rows, t]` (with `newValid`, false for
+ * left padding) over `cache`; returns the logits and the next cache, whose
+ * self-attention tensors are new and whose cross-attention ones (if any) are
+ * `cache`'s.
+ */
+type CachedStep = (
+  cache: KvCache,
+  ids: number[][],
+  newValid: boolean[][],
+) => { logits: Tensor3D; cache: KvCache };
+
+/**
+ * The one cached {@link Decoder}, for every model kind: runs the prompt
+ * through `step`, then one token per row at a time, swapping in each step's
+ * cache and freeing the one it replaces. Owns `cache`, and through `release`
+ * whatever the model adapter allocated before it (an encoder's output); on a
+ * failed prefill it frees both before rethrowing.
+ */
+function cachedDecoder(
+  cache: KvCache,
+  step: CachedStep,
+  prompt: { ids: number[][]; valid: boolean[][] },
+  release: () => void,
+): Decoder {
+  const advance = (ids: number[][], newValid: boolean[][]) => {
+    const { logits, cache: next } = tidy(() => {
+      const r = step(cache, ids, newValid);
+      return { logits: lastPosition(r.logits), cache: r.cache };
+    });
+    // The cross-attention keys and values carry over to the next cache.
+    disposeKvCache(cache, true);
+    cache = next;
+    return logits;
+  };
+  const disposeAll = () => {
+    disposeKvCache(cache);
+    release();
+  };
+  return {
+    first: orRelease(() => advance(prompt.ids, prompt.valid), disposeAll),
+    next: (tokens) =>
+      advance(
+        tokens.map((t) => [t]),
+        tokens.map(() => [true]),
+      ),
+    reorder(rows) {
+      const next = reorderKvCache(cache, rows);
+      disposeKvCache(cache);
+      cache = next;
+    },
+    dispose: disposeAll,
+  };
+}
+
+function decoderLmDecoder(
+  model: Extract<GenerationModel, { kind: 'decoderLm' }>,
+  prompts: number[][],
+  o: CheckedOptions,
+): Decoder {
+  const { config, params } = model;
+  let { ids, valid } = leftPad(prompts, o.padId);
+  if (o.useCache) {
+    const cache = initDecoderLmCache(params, ids.length, ids[0]!.length + o.maxNewTokens);
+    const step: CachedStep = (c, stepIds, newValid) =>
+      decoderLmStep(config, params, tensor2d(stepIds, undefined, 'int32'), c, newValid);
+    return cachedDecoder(cache, step, { ids, valid }, () => {});
+  }
+  // Without the cache: the whole sequence again at every step.
+  const run = () =>
+    tidy(() => {
+      const positions = valid.map((row) => {
+        let seen = 0;
+        return row.map((ok) => (ok ? seen++ : seen));
+      });
+      const logits = decoderLm(config, params, tensor2d(ids, undefined, 'int32'), {
+        paddingMask: tensor(valid.flat(), [valid.length, valid[0]!.length], 'bool'),
+        positionIds: tensor2d(positions, undefined, 'int32'),
+      });
+      return lastPosition(logits);
+    });
+  return {
+    first: run(),
+    next(tokens) {
+      ids = ids.map((row, b) => [...row, tokens[b]!]);
+      valid = valid.map((row) => [...row, true]);
+      return run();
+    },
+    reorder(rows) {
+      ids = rows.map((r) => ids[r]!.slice());
+      valid = rows.map((r) => valid[r]!.slice());
+    },
+    dispose() {},
+  };
+}
+
+function encoderDecoderDecoder(
+  model: Extract<GenerationModel, { kind: 'encoderDecoder' }>,
+  sources: number[][],
+  o: CheckedOptions,
+): Decoder {
+  const { config, params, decoderStartId } = model;
+  const width = longestLength(sources);
+  const sourceValid = sources.map((s) => [
+    ...s.map(() => true),
+    ...new Array<boolean>(width - s.length).fill(false),
+  ]);
+  const sourceIds = sources.map((s) => [
+    ...s,
+    ...new Array<number>(width - s.length).fill(o.padId),
+  ]);
+  let sourceMask = tensor(sourceValid.flat(), [sources.length, width], 'bool');
+  let memory = orRelease(
+    () =>
+      tidy(() => encode(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask })),
+    () => sourceMask.dispose(),
+  );
+  const release = () => dispose([memory, sourceMask]);
+  let targets = sources.map(() => [decoderStartId]);
+  if (o.useCache) {
+    const cache = orRelease(
+      () => initEncoderDecoderCache(config, params, memory, sourceValid, 1 + o.maxNewTokens),
+      release,
+    );
+    // Every target token is real: the decoder starts every row at decoderStartId.
+    const step: CachedStep = (c, stepIds) =>
+      encoderDecoderStep(config, params, tensor2d(stepIds, undefined, 'int32'), c);
+    return cachedDecoder(
+      cache,
+      step,
+      { ids: targets, valid: targets.map((row) => row.map(() => true)) },
+      release,
+    );
+  }
+  const run = () =>
+    tidy(() =>
+      lastPosition(
+        decode(config, params, tensor2d(targets, undefined, 'int32'), memory, { sourceMask }),
+      ),
+    );
+  return {
+    first: orRelease(run, release),
+    next(tokens) {
+      targets = targets.map((row, b) => [...row, tokens[b]!]);
+      return run();
+    },
+    reorder(rows) {
+      targets = rows.map((r) => targets[r]!.slice());
+      const [m, s] = tidy(() => {
+        const index = tensor1d(rows, 'int32');
+        return [gather(memory, index) as Tensor3D, gather(sourceMask, index)];
+      });
+      release();
+      memory = m;
+      sourceMask = s;
+    },
+    dispose: release,
+  };
+}

@@ -1,0 +1,65 @@
+/** The sampling loop of `generate`: greedy or sampled decoding, all prompts as one batch. */
+import type { Tensor2D } from '@tensorflow/tfjs-core';
+import { nextTask } from '../internal/next-task';
+import { makeDecoder } from './decoders';
+import { greedyTokens, sampleTokens } from './logits-processors';
+import type { CheckedOptions, GenerationModel } from './options';
+import { processLogits, throwIfAborted } from './steps';
+
+/**
+ * Greedy or sampled decoding of every prompt at once: each step processes
+ * the logits, picks one token per row (arg-max, or drawn with `o.random`),
+ * ends rows at a stop token, reports the step to `onToken` (awaited) and
+ * feeds the tokens back (padding for rows that have stopped). Frees the
+ * decoder and the logits however it ends.
+ *
+ * @returns the generated ids per prompt, without the stop token.
+ */
+export async function sampleLoop(
+  model: GenerationModel,
+  prompts: number[][],
+  o: CheckedOptions,
+): Promise<number[][]> {
+  const decoder = makeDecoder(model, prompts, o);
+  const generated: number[][] = prompts.map(() => []);
+  const finished = prompts.map(() => false);
+  let logits: Tensor2D | undefined = decoder.first;
+  try {
+    for (let step = 0; step < o.maxNewTokens && logits; step++) {
+      const context = {
+        tokens: prompts.map((p, b) => [...(model.kind === 'decoderLm' ? p : []), ...generated[b]!]),
+        step,
+      };
+      const processed = await processLogits(logits, o.processors, context);
+      let tokens: number[];
+      try {
+        tokens = o.greedy ? greedyTokens(processed) : sampleTokens(processed, o.random);
+      } finally {
+        if (processed !== logits) processed.dispose();
+      }
+      logits.dispose();
+      logits = undefined;
+      const emitted = tokens.map((t, b) => {
+        if (finished[b]) return null;
+        if (o.stop.has(t)) {
+          finished[b] = true;
+          return null;
+        }
+        generated[b]!.push(t);
+        return t;
+      });
+      // Awaited: an async onToken paces the loop, and its rejection rejects generate.
+      await o.onToken?.(emitted, step);
+      if (finished.every(Boolean) || step === o.maxNewTokens - 1) break;
+      throwIfAborted(o.signal);
+      logits = decoder.next(tokens.map((t, b) => (finished[b] ? o.padId : t)));
+      // A macrotask between tokens: timers and I/O run, a streaming page paints.
+      await nextTask();
+      throwIfAborted(o.signal);
+    }
+  } finally {
+    if (logits) logits.dispose();
+    decoder.dispose();
+  }
+  return generated;
+}
