@@ -5,6 +5,7 @@ import {
   checkInteger,
   checkNumber,
   checkSameShape,
+  describeEntry,
   describeValue,
 } from '../internal/checks';
 
@@ -250,7 +251,7 @@ export function repetitionPenaltyProcessor(penalty: number): LogitsProcessor {
     for (let r = 0; r < batch; r++) {
       const row: unknown = tokens[r];
       if (!Array.isArray(row)) {
-        const actual = r in tokens ? describeValue(row) : 'a hole (an empty array slot)';
+        const actual = describeEntry(tokens, r);
         throw new TfjsBlocksError(fn, `context.tokens[${r}]`, 'an array of token ids', actual);
       }
       for (let i = 0; i < row.length; i++) {
@@ -260,7 +261,7 @@ export function repetitionPenaltyProcessor(penalty: number): LogitsProcessor {
             fn,
             `context.tokens[${r}][${i}]`,
             `an integer id in [0, ${vocab})`,
-            i in row ? describeValue(id) : 'a hole (an empty array slot)',
+            describeEntry(row, i),
           );
         }
       }
@@ -310,8 +311,7 @@ export function applyLogitsProcessors(
   // An index loop: `some` and for-of would not name a hole.
   for (let i = 0; i < processors.length; i++) {
     if (typeof processors[i] !== 'function') {
-      const actual =
-        i in processors ? describeValue(processors[i]) : 'a hole (an empty array slot)';
+      const actual = describeEntry(processors, i);
       throw new TfjsBlocksError(fn, `processors[${i}]`, 'a function', actual);
     }
   }

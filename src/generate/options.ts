@@ -8,6 +8,7 @@ import {
   checkInteger,
   checkNumber,
   checkOptionKeys,
+  describeEntry,
   describeValue,
   optionKeys,
 } from '../internal/checks';
@@ -219,9 +220,7 @@ function checkList<T>(
   const out: T[] = [];
   for (let i = 0; i < list.length; i++) {
     const entryName = `${name}[${i}]`;
-    if (!(i in list)) {
-      throw new TfjsBlocksError(fn, entryName, expected, 'a hole (an empty array slot)');
-    }
+    if (!(i in list)) throw new TfjsBlocksError(fn, entryName, expected, describeEntry(list, i));
     out.push(check(list[i], entryName));
   }
   return out;

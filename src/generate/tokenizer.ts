@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { checkOptionKeys, describeEntry, describeValue, optionKeys } from '../internal/checks';
 
 /**
  * What generation needs from a tokenizer: text to ids, ids to text, and the
@@ -93,7 +93,7 @@ export class ByteTokenizer implements Tokenizer {
       const s: unknown = specials[i];
       const name = `options.specialTokens[${i}]`;
       if (typeof s !== 'string' || s.length === 0) {
-        const actual = i in specials ? describeValue(s) : 'a hole (an empty array slot)';
+        const actual = describeEntry(specials, i);
         throw new TfjsBlocksError(fn, name, 'a non-empty string', actual);
       }
       if (ids.has(s)) {
@@ -151,7 +151,7 @@ export class ByteTokenizer implements Tokenizer {
           fn,
           `ids[${i}]`,
           `an integer in [0, ${this.vocabSize})`,
-          i in ids ? describeValue(id) : 'a hole (an empty array slot)',
+          describeEntry(ids, i),
         );
       }
       if (id < BYTES) {

@@ -73,6 +73,15 @@ export function checkFloatTensor<T extends Tensor = Tensor>(
 }
 
 /**
+ * Describes `array[index]` like {@link describeValue}, or says it is a hole
+ * (`[1, , 3]`): `forEach`, `some` and `for…of` skip or read holes as
+ * `undefined`, so a check over user arrays walks indices and names them.
+ */
+export function describeEntry(array: readonly unknown[], index: number): string {
+  return index in array ? describeValue(array[index]) : 'a hole (an empty array slot)';
+}
+
+/**
  * Throws unless `x` is a live tensor (of any dtype), and returns it typed:
  * a disposed tensor fails here, by name, rather than as tfjs's "Tensor is
  * disposed" deep inside a kernel.
