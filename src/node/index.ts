@@ -15,8 +15,7 @@ export {
   loadCheckpoint,
   type SaveCheckpointOptions,
   saveCheckpoint,
-} from '../interop/checkpoint';
-export { readSafetensorsFile, writeSafetensorsFile } from '../interop/safetensors-node';
+} from './checkpoint';
 export {
   type DataParallelCheckpoint,
   type DataParallelOptions,
@@ -38,3 +37,4 @@ export {
   WEIGHTS_FILE,
 } from './file-system';
 export { NODE_FILE_SYSTEM_SCHEME, registerNodeFileSystemRouter } from './router';
+export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';
