@@ -17,18 +17,18 @@ export {
   saveCheckpoint,
 } from './checkpoint';
 export {
+  type DataParallelTask,
+  type DataParallelTaskContext,
+  type DataParallelTaskDefinition,
+  dataParallelTask,
+} from './data-parallel/task';
+export {
   type DataParallelCheckpoint,
   type DataParallelOptions,
   type DataParallelParam,
   type DataParallelTrainer,
   startDataParallel,
-} from './data-parallel';
-export {
-  type DataParallelTask,
-  type DataParallelTaskContext,
-  type DataParallelTaskDefinition,
-  dataParallelTask,
-} from './data-parallel-task';
+} from './data-parallel/trainer';
 export {
   MODEL_JSON_FILE,
   NodeFileSystem,

@@ -3,8 +3,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { dispose, type Tensor } from '@tensorflow/tfjs-core';
-import type { BackendName } from '../backends';
-import { TfjsBlocksError } from '../errors';
+import type { BackendName } from '../../backends';
+import { TfjsBlocksError } from '../../errors';
 import {
   checkInteger,
   checkOptionKeys,
@@ -12,11 +12,11 @@ import {
   optionKeys,
   sharedLeadingDim,
   truncateForMessage,
-} from '../internal/checks';
-import { emptyRecord, ownEntry } from '../internal/records';
-import { flattenParams } from '../optim/param-tree';
-import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
-import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
+} from '../../internal/checks';
+import { emptyRecord, ownEntry } from '../../internal/records';
+import { flattenParams } from '../../optim/param-tree';
+import { restoreOptimizerState, saveOptimizerState } from '../../optim/state-io';
+import { allocateSharedBuffers, CONTROL, shareOf } from './memory';
 import {
   deserialiseError,
   type FromWorker,
@@ -29,7 +29,7 @@ import {
   toHost,
   toHostMap,
   type WorkerStart,
-} from './data-parallel-protocol';
+} from './protocol';
 
 /** Options of {@link startDataParallel}. */
 export type DataParallelOptions = {
