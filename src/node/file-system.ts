@@ -14,9 +14,9 @@ import {
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { io } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { syncDirectory, writeAll } from '../internal/atomic-files';
 import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { hasName } from '../internal/records';
+import { syncDirectory, writeAll } from './atomic-files';
 
 /**
  * The topology file's name inside a model directory, as tfjs-node's

@@ -15,21 +15,20 @@ export {
   loadCheckpoint,
   type SaveCheckpointOptions,
   saveCheckpoint,
-} from '../interop/checkpoint';
-export { readSafetensorsFile, writeSafetensorsFile } from '../interop/safetensors-node';
+} from './checkpoint';
+export {
+  type DataParallelTask,
+  type DataParallelTaskContext,
+  type DataParallelTaskDefinition,
+  dataParallelTask,
+} from './data-parallel/task';
 export {
   type DataParallelCheckpoint,
   type DataParallelOptions,
   type DataParallelParam,
   type DataParallelTrainer,
   startDataParallel,
-} from './data-parallel';
-export {
-  type DataParallelTask,
-  type DataParallelTaskContext,
-  type DataParallelTaskDefinition,
-  dataParallelTask,
-} from './data-parallel-task';
+} from './data-parallel/trainer';
 export {
   MODEL_JSON_FILE,
   NodeFileSystem,
@@ -38,3 +37,4 @@ export {
   WEIGHTS_FILE,
 } from './file-system';
 export { NODE_FILE_SYSTEM_SCHEME, registerNodeFileSystemRouter } from './router';
+export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';

@@ -12,7 +12,7 @@ import {
   parseSafetensors,
   serializeSafetensors,
 } from '../../src/interop/safetensors';
-import { readSafetensorsFile, writeSafetensorsFile } from '../../src/interop/safetensors-node';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../src/node/safetensors-node';
 import { expectNoLeak } from '../helpers/leaks';
 import { describeRejections, thrownBy } from '../helpers/rejections';
 

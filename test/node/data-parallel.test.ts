@@ -257,19 +257,32 @@ describe('startDataParallel: checkpoint and restore', () => {
     }
   });
 
-  it('rejects params of another shape or name, and leaves the workers as they were', async () => {
+  it('rejects params of another shape or name, disposed or not a record, and leaves the workers as they were', async () => {
     const trainer = await start(2, { optimizer: 'sgd' });
+    /** The `argument` of the TfjsBlocksError `restore(checkpoint)` rejects with. */
+    const restoreArgument = async (checkpoint: Parameters<DataParallelTrainer['restore']>[0]) => {
+      const error = await trainer.restore(checkpoint).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TfjsBlocksError);
+      return (error as TfjsBlocksError).argument;
+    };
     try {
       const params = await trainer.params();
       const name = 'blocks.0.attention.query.kernel';
       const wrong = { ...params, [name]: tf.zeros([3, 3]) };
       await expect(trainer.restore({ params: wrong })).rejects.toThrow(
-        /checkpoint.params.blocks.0.attention.query.kernel must be a float32 tensor of shape \[8, 8\]; got a float32 tensor of shape \[3, 3\]/,
+        /checkpoint.params.blocks.0.attention.query.kernel must be shape \[8, 8\] \(as in the task's parameters\); got shape \[3, 3\]/,
       );
+      expect(await restoreArgument({ params: wrong })).toBe(`checkpoint.params.${name}`);
       const extra = { ...params, 'head.kernel': tf.zeros([2]) };
       await expect(trainer.restore({ params: extra })).rejects.toThrow(
         /checkpoint.params.head.kernel/,
       );
+      // The shared shape check: a disposed tensor is named (it crashed in dataSync),
+      // and params that are no record are restore's own argument (not flattenParams').
+      const disposed = { ...params, [name]: tf.zeros([8, 8]) };
+      disposed[name]!.dispose();
+      expect(await restoreArgument({ params: disposed })).toBe(`checkpoint.params.${name}`);
+      expect(await restoreArgument({ params: 7 })).toBe('checkpoint.params');
       const after = await trainer.params(1);
       expect(maxError(after, params)).toBe(0);
       tf.dispose([
@@ -445,6 +458,29 @@ describe('startDataParallel: options', () => {
       );
     }
     expect(live.size).toBe(0);
+  });
+
+  it('rejects taskOptions Node cannot clone and flags it refuses, leaving no thread and no timer', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const taskOptions = { keepAlive: () => true } as unknown as HangTaskOptions;
+      const uncloneable = { workers: 2, backend: 'cpu', startTimeoutMs: 100, taskOptions } as const;
+      expect(await argumentOf(startDataParallel(hangTask, uncloneable))).toBe(
+        'options.taskOptions',
+      );
+      const badFlag = { workers: 2, startTimeoutMs: 100, execArgv: ['--no-such-flag'] };
+      expect(await argumentOf(startDataParallel(hangTask, badFlag))).toBe('options.execArgv');
+      const notArray = { workers: 1, execArgv: '--inspect' as unknown as string[] };
+      expect(await argumentOf(startDataParallel(hangTask, notArray))).toBe('options.execArgv');
+      // Past startTimeoutMs: the start-up timer was cleared, nothing rejects unseen.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(unhandled).toEqual([]);
+      expect(live.size).toBe(0);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   it('rejects a task definition with an unknown key, naming it', async () => {

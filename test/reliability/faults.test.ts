@@ -6,7 +6,7 @@
 //     child process): loadCheckpoint gives the last complete step, bit for
 //     bit, and the next save takes over the killed soak's stale lock.
 //     Kills during a checkpoint of a large model and during a model save
-//     are covered by test/interop/checkpoint.test.ts and
+//     are covered by test/node/checkpoint.test.ts and
 //     test/node/kill.test.ts and are not repeated here.
 import { watch } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';

@@ -1,35 +1,36 @@
+/**
+ * The data-parallel trainer: `step`, `params`, `checkpoint` and `restore`
+ * as requests to a {@link WorkerPool} (./worker-pool.ts), which owns the
+ * threads, their messages, failures, timeouts and shutdown.
+ */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { dispose, type Tensor } from '@tensorflow/tfjs-core';
-import type { BackendName } from '../backends';
-import { TfjsBlocksError } from '../errors';
+import type { BackendName } from '../../backends';
+import { TfjsBlocksError } from '../../errors';
 import {
   checkInteger,
   checkOptionKeys,
   describeValue,
   optionKeys,
   sharedLeadingDim,
-  truncateForMessage,
-} from '../internal/checks';
-import { emptyRecord, ownEntry } from '../internal/records';
-import { flattenParams } from '../optim/param-tree';
-import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
-import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
+} from '../../internal/checks';
+import { emptyRecord, ownEntry, recordFromEntries } from '../../internal/records';
+import { flattenParams } from '../../optim/param-tree';
+import { restoreOptimizerState, saveOptimizerState } from '../../optim/state-io';
+import { checkShapes } from '../../optim/tree';
+import { shareOf } from './memory';
 import {
-  deserialiseError,
   type FromWorker,
   fromHostMap,
   type HostOptimizerState,
   type HostTensor,
   type ParamLayout,
-  TASK_MARKER,
-  type ToWorker,
   toHost,
   toHostMap,
-  type WorkerStart,
-} from './data-parallel-protocol';
+} from './protocol';
+import { startWorkerPool, type WorkerPool } from './worker-pool';
 
 /** Options of {@link startDataParallel}. */
 export type DataParallelOptions = {
@@ -152,21 +153,6 @@ export type DataParallelCheckpoint = {
   step: number;
 };
 
-type Pending = {
-  /** The public function waiting, for messages. */
-  fn: string;
-  replies: Map<number, FromWorker>;
-  resolve: (replies: Map<number, FromWorker>) => void;
-  reject: (e: Error) => void;
-  /** Workers whose reply this waits for. */
-  from: number[];
-  /** Fails the run when the workers do not all reply in time. */
-  timer?: ReturnType<typeof setTimeout>;
-};
-
-/** How long a request may wait, and what its timeout error says was expected. */
-type Deadline = { ms: number; expected: string };
-
 /**
  * Starts data-parallel training over Node `worker_threads`: `workers`
  * threads, each with its own tfjs backend and a full replica of the model,
@@ -238,237 +224,39 @@ export async function startDataParallel(
     DEFAULT_CLOSE_TIMEOUT_MS,
     false,
   );
-  const url = task instanceof URL ? task : pathToFileURL(resolve(task));
-  const workers: Worker[] = [];
-  /** One promise per worker, settled when its thread has exited. */
-  const exits: Array<Promise<void>> = [];
-  let pending: Pending | undefined;
-  /** Why the run stopped (a worker died, failed to start or timed out); every call rejects after. */
-  let failure: Error | undefined;
-  let closing = false;
-  let closed: Promise<void> | undefined;
-  let terminated: Promise<void> | undefined;
-  let control: Int32Array | undefined;
+  const execArgv = options.execArgv;
+  if (
+    execArgv !== undefined &&
+    (!Array.isArray(execArgv) || execArgv.some((flag) => typeof flag !== 'string'))
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.execArgv',
+      'an array of Node flags (strings)',
+      describeValue(execArgv),
+    );
+  }
+  const { pool, layout } = await startWorkerPool({
+    fn,
+    task: task instanceof URL ? task : pathToFileURL(resolve(task)),
+    workers: count,
+    backend: options.backend ?? 'wasm',
+    taskOptions: options.taskOptions,
+    ...(execArgv ? { execArgv } : {}),
+    stepTimeoutMs,
+    startTimeoutMs,
+    closeTimeoutMs,
+  });
+  return trainerOver(pool, layout);
+}
+
+/** The {@link DataParallelTrainer} whose requests `pool`'s workers serve. */
+function trainerOver(pool: WorkerPool, layout: ParamLayout[]): DataParallelTrainer {
+  const count = pool.size;
+  const ranks = pool.ranks;
+  const shapes = recordFromEntries(layout.map((p) => [p.name, p.shape] as const));
   let nextId = 1;
   let steps = 0;
-  /** The last exchange: calls made without awaiting the one before run in order. */
-  let previous: Promise<void> = Promise.resolve();
-  const exited = new Set<number>();
-  const ranks = Array.from({ length: count }, (_, r) => r);
-  const stepDeadline: Deadline = {
-    ms: stepTimeoutMs,
-    expected: `to reply within options.stepTimeoutMs (${stepTimeoutMs} ms)`,
-  };
-
-  /** Terminates every worker (once); resolves when every thread has exited. */
-  const terminateAll = (): Promise<void> => {
-    terminated ??= Promise.allSettled(workers.map((w) => w.terminate())).then(() => undefined);
-    return terminated;
-  };
-  /**
-   * Ends the run: workers waiting at a barrier are released, every worker is
-   * terminated, and then the pending call rejects with `error`; later calls
-   * reject too. Terminating also ends a worker blocked in an endless loop or
-   * in `Atomics.wait`.
-   */
-  const fail = (error: Error) => {
-    if (failure) return;
-    failure = error;
-    if (control) Atomics.store(control, CONTROL.aborted, 1);
-    const stuck = pending;
-    pending = undefined;
-    if (stuck) clearTimeout(stuck.timer);
-    void terminateAll().then(() => stuck?.reject(error));
-  };
-  /**
-   * The error for `p`'s workers that have not replied. Those waiting at a
-   * barrier wait for a peer: the others are named, the stuck ones.
-   */
-  const noReply = (p: Pending, expected: string, actual: string) => {
-    const missing = p.from.filter((rank) => !p.replies.has(rank));
-    const shared = control;
-    const busy = shared
-      ? missing.filter((rank) => Atomics.load(shared, CONTROL.waiting + rank) === 0)
-      : missing;
-    const named = busy.length > 0 ? busy : missing;
-    const argument = `${named.length === 1 ? 'worker' : 'workers'} ${named.join(', ')}`;
-    return new TfjsBlocksError(p.fn, argument, expected, actual);
-  };
-  /** Starts `p`'s clock: when `deadline` passes before every reply, the run fails. */
-  const arm = (p: Pending, deadline: Deadline) => {
-    if (deadline.ms === Infinity) return;
-    const ms = Math.max(1, Math.round(deadline.ms));
-    p.timer = setTimeout(() => {
-      if (pending !== p) return;
-      fail(
-        noReply(
-          p,
-          deadline.expected,
-          `no reply after ${ms} ms; every worker was terminated and the trainer can no longer be used`,
-        ),
-      );
-    }, ms);
-  };
-  /** What a call gets once the run has stopped or been closed. */
-  const notRunning = () =>
-    failure
-      ? new TfjsBlocksError(
-          'DataParallelTrainer',
-          'trainer',
-          'a running trainer',
-          `one stopped by an earlier failure (${truncateForMessage(failure.message, 300)})`,
-        )
-      : new TfjsBlocksError('DataParallelTrainer', 'trainer', 'a running trainer', 'a closed one');
-  const onMessage = (rank: number, message: FromWorker) => {
-    if (message.type === 'failed' && message.id === -1) {
-      fail(deserialiseError(message.error, rank));
-      return;
-    }
-    if (!pending) return;
-    pending.replies.set(rank, message);
-    if (pending.replies.size === pending.from.length) {
-      const done = pending;
-      pending = undefined;
-      clearTimeout(done.timer);
-      done.resolve(done.replies);
-    }
-  };
-  /** Posts one message per worker in `from` and waits, at most `deadline`, for each one's reply. */
-  const exchange = (
-    caller: string,
-    from: number[],
-    message: (rank: number) => { value: ToWorker; transfer?: ArrayBuffer[] } | undefined,
-    deadline: Deadline = stepDeadline,
-  ): Promise<Map<number, FromWorker>> => {
-    if (failure || closing) return Promise.reject(notRunning());
-    const chained = previous.then(
-      () =>
-        new Promise<Map<number, FromWorker>>((resolve, reject) => {
-          if (failure) return reject(notRunning());
-          pending = { fn: caller, replies: new Map(), resolve, reject, from };
-          arm(pending, deadline);
-          for (const rank of from) {
-            const m = message(rank);
-            if (m) workers[rank]!.postMessage(m.value, m.transfer ?? []);
-          }
-        }),
-    );
-    previous = chained.then(
-      () => undefined,
-      () => undefined,
-    );
-    return chained;
-  };
-  /**
-   * `close()`: lets the call in progress finish and the workers exit, within
-   * `closeTimeoutMs`, then terminates whatever is left; resolves when every
-   * thread has exited.
-   */
-  const shutDown = async () => {
-    closing = true;
-    const deadline = Date.now() + closeTimeoutMs;
-    if (!(await settlesWithin(previous, closeTimeoutMs)) && !failure) {
-      const stuck = pending;
-      fail(
-        stuck
-          ? noReply(
-              stuck,
-              `to reply before close() stopped the workers (options.closeTimeoutMs = ${closeTimeoutMs} ms)`,
-              'no reply; every worker was terminated',
-            )
-          : notRunning(),
-      );
-    }
-    if (!failure) {
-      for (const [rank, w] of workers.entries()) {
-        if (!exited.has(rank)) w.postMessage({ type: 'close' } satisfies ToWorker);
-      }
-      await settlesWithin(Promise.all(exits), Math.max(0, deadline - Date.now()));
-    }
-    // Workers that did not exit by themselves (a task that keeps its thread busy) are stopped.
-    await terminateAll();
-  };
-
-  const startDeadline = Date.now() + startTimeoutMs;
-  const startExpected = `to be ready within options.startTimeoutMs (${startTimeoutMs} ms): a task module that calls dataParallelTask(...)`;
-  const ready = new Promise<Map<number, FromWorker>>((resolve, reject) => {
-    pending = { fn, replies: new Map(), resolve, reject, from: ranks };
-    arm(pending, { ms: startTimeoutMs, expected: startExpected });
-  });
-  for (const rank of ranks) {
-    const start: WorkerStart = {
-      [TASK_MARKER]: true,
-      rank,
-      workers: count,
-      backend: options.backend ?? 'wasm',
-      options: options.taskOptions,
-    };
-    const worker = new Worker(BOOTSTRAP, {
-      eval: true,
-      workerData: { ...start, task: url.href, typescript: /\.[cm]?ts$/.test(url.pathname) },
-      ...(options.execArgv ? { execArgv: options.execArgv } : {}),
-    });
-    worker.on('message', (m: FromWorker) => onMessage(rank, m));
-    worker.on('error', (e) =>
-      fail(new Error(`data-parallel worker ${rank} crashed: ${e.message}`)),
-    );
-    exits.push(
-      new Promise<void>((resolve) => {
-        worker.once('exit', (code) => {
-          exited.add(rank);
-          resolve();
-          // Exits are expected once close() has told the workers to stop.
-          if (closing && !pending) return;
-          fail(
-            new TfjsBlocksError(
-              pending?.fn ?? 'DataParallelTrainer',
-              'task',
-              'a module that calls dataParallelTask(...) and keeps serving',
-              `worker ${rank} exited with code ${code}`,
-            ),
-          );
-        });
-      }),
-    );
-    workers.push(worker);
-  }
-
-  let layout: ParamLayout[];
-  try {
-    const replies = await ready;
-    layout = (replies.get(0) as Extract<FromWorker, { type: 'ready' }>).layout;
-    const signature = JSON.stringify(layout);
-    for (const rank of ranks) {
-      const other = (replies.get(rank) as Extract<FromWorker, { type: 'ready' }>).layout;
-      if (JSON.stringify(other) !== signature) {
-        throw new TfjsBlocksError(
-          fn,
-          'task',
-          'a factory that builds the same parameter names and shapes in every worker',
-          `worker ${rank} differs from worker 0`,
-        );
-      }
-    }
-    const total = layout.reduce((n, p) => n + p.size, 0);
-    const buffers = allocateSharedBuffers(count, total);
-    control = new Int32Array(buffers.control);
-    await exchange(fn, ranks, () => ({ value: { type: 'buffers', buffers } }), {
-      ms: startTimeoutMs === Infinity ? Infinity : Math.max(1, startDeadline - Date.now()),
-      expected: startExpected,
-    });
-  } catch (e) {
-    closing = true;
-    if (pending) clearTimeout(pending.timer);
-    await terminateAll();
-    throw e;
-  }
-
-  const rejectFailures = (replies: Map<number, FromWorker>) => {
-    for (const rank of ranks) {
-      const reply = replies.get(rank)!;
-      if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
-    }
-  };
 
   async function readParams(worker = 0): Promise<Record<string, Tensor>> {
     const rank = checkInteger('DataParallelTrainer.params', 'worker', worker, 0);
@@ -480,12 +268,10 @@ export async function startDataParallel(
         `${rank}`,
       );
     }
-    const replies = await exchange('DataParallelTrainer.params', [rank], () => ({
+    const replies = await pool.request('DataParallelTrainer.params', [rank], () => ({
       value: { type: 'params', id: nextId++ },
     }));
-    const reply = replies.get(rank)!;
-    if (reply.type === 'failed') throw deserialiseError(reply.error, rank);
-    return fromHostMap((reply as Extract<FromWorker, { type: 'params' }>).values);
+    return fromHostMap((replies.get(rank) as Extract<FromWorker, { type: 'params' }>).values);
   }
 
   return {
@@ -497,14 +283,13 @@ export async function startDataParallel(
     async step(batch) {
       const shards = splitBatch('DataParallelTrainer.step', batch, count);
       const rows = shards.rows;
-      const replies = await exchange('DataParallelTrainer.step', ranks, (rank) => {
+      const replies = await pool.request('DataParallelTrainer.step', ranks, (rank) => {
         const shard = shards.shards[rank]!;
         return {
           value: { type: 'step', id: nextId++, shard, weight: shards.sizes[rank]! / rows },
           transfer: Object.values(shard).map((t) => t.values.buffer as ArrayBuffer),
         };
       });
-      rejectFailures(replies);
       let loss = 0;
       for (const rank of ranks) {
         const reply = replies.get(rank) as Extract<FromWorker, { type: 'stepped' }>;
@@ -518,17 +303,16 @@ export async function startDataParallel(
       // Both requests are queued at once: a close() called right after lets
       // the whole checkpoint finish, and no tensor is left if either fails.
       const reading = readParams(0);
-      const saving = exchange('DataParallelTrainer.checkpoint', [0], () => ({
+      const saving = pool.request('DataParallelTrainer.checkpoint', [0], () => ({
         value: { type: 'checkpoint', id: nextId++ },
       }));
       const [params, replies] = await Promise.allSettled([reading, saving]);
       if (params.status === 'rejected') throw params.reason;
       try {
         if (replies.status === 'rejected') throw replies.reason;
-        const reply = replies.value.get(0)!;
-        if (reply.type === 'failed') throw deserialiseError(reply.error, 0);
-        const { tensors, skeleton } = (reply as Extract<FromWorker, { type: 'checkpoint' }>)
-          .optimizer;
+        const { tensors, skeleton } = (
+          replies.value.get(0) as Extract<FromWorker, { type: 'checkpoint' }>
+        ).optimizer;
         const held = fromHostMap(tensors);
         try {
           return {
@@ -558,30 +342,7 @@ export async function startDataParallel(
         checkpoint.step === undefined
           ? undefined
           : checkInteger(fn, 'checkpoint.step', checkpoint.step, 0);
-      const flat = flattenParams(checkpoint.params);
-      const expected = new Set(layout.map((p) => p.name));
-      const extra = Object.keys(flat).find((name) => !expected.has(name));
-      if (extra !== undefined) {
-        throw new TfjsBlocksError(
-          fn,
-          `checkpoint.params.${extra}`,
-          'a parameter of the task',
-          'an unknown name',
-        );
-      }
-      const params = emptyRecord<HostTensor>();
-      for (const { name, shape } of layout) {
-        const t = ownEntry(flat, name);
-        if (t?.dtype !== 'float32' || t.shape.join() !== shape.join()) {
-          throw new TfjsBlocksError(
-            fn,
-            `checkpoint.params.${name}`,
-            `a float32 tensor of shape [${shape.join(', ')}]`,
-            t ? `a ${t.dtype} tensor of shape [${t.shape.join(', ')}]` : 'nothing',
-          );
-        }
-        params[name] = toHost(t);
-      }
+      const params = paramsToHost(fn, checkpoint.params, shapes);
       let optimizer: HostOptimizerState | undefined;
       if (checkpoint.optimizerState !== undefined) {
         const saved = saveOptimizerState(checkpoint.optimizerState);
@@ -591,43 +352,39 @@ export async function startDataParallel(
           iterations: step ?? steps,
         };
       }
-      const replies = await exchange('DataParallelTrainer.restore', ranks, () => ({
+      await pool.request('DataParallelTrainer.restore', ranks, () => ({
         value: { type: 'restore', id: nextId++, params, ...(optimizer ? { optimizer } : {}) },
       }));
-      rejectFailures(replies);
       if (step !== undefined) steps = step;
     },
-    close() {
-      closed ??= shutDown();
-      return closed;
-    },
+    close: () => pool.close(),
   };
 }
 
 /**
- * Each worker's entry: loads tsx's loader first for a task written in
- * TypeScript (Node 20 applies no loader hooks to a worker's own entry, not
- * even those of the main process's `--import`), then the task module, whose
- * `dataParallelTask` call serves. A failure to load is posted as a failed
- * start, so the main thread reports it rather than a bare exit.
+ * `params` (nested records or dotted paths) as host arrays by dotted path,
+ * checked by the shared shape check to hold exactly the task's parameters,
+ * each a live float32 tensor of its shape.
  */
-const BOOTSTRAP = `
-const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  if (workerData.typescript) {
-    let api;
-    try {
-      api = await import('tsx/esm/api');
-    } catch (e) {
-      throw new Error('a task written in TypeScript needs tsx (npm install -D tsx), or compile it to JavaScript: ' + e.message);
-    }
-    api.register();
+function paramsToHost(
+  fn: string,
+  params: unknown,
+  shapes: Record<string, readonly number[]>,
+): Record<string, HostTensor> {
+  if (params === null || typeof params !== 'object') {
+    throw new TfjsBlocksError(
+      fn,
+      'checkpoint.params',
+      'a record of tensors, nested or by dotted path',
+      describeValue(params),
+    );
   }
-  await import(workerData.task);
-})().catch((e) => {
-  parentPort.postMessage({ type: 'failed', id: -1, error: { name: e && e.name || 'Error', message: e && e.message || String(e), stack: e && e.stack } });
-});
-`;
+  const flat = flattenParams(params);
+  checkShapes(fn, 'checkpoint.params', flat, shapes, "the task's parameters");
+  const host = emptyRecord<HostTensor>();
+  for (const name of Object.keys(shapes)) host[name] = toHost(ownEntry(flat, name)!);
+  return host;
+}
 
 /**
  * The batch's tensors as host arrays cut along axis 0 into `parts`
@@ -709,23 +466,4 @@ function checkTimeout(
     );
   }
   return ms;
-}
-
-/** Whether `promise` settles within `ms` (its rejection counts as settling). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      expired,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -23,6 +23,11 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { dispose, Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
+import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
+import { planWrite } from '../interop/safetensors-format';
+import { saveOptimizerState } from '../optim/state-io';
+import type { TensorMap } from '../optim/types';
 import {
   lockDirectory,
   processIsAlive,
@@ -32,12 +37,7 @@ import {
   tempPathFor,
   writeAll,
   writeFileAtomically,
-} from '../internal/atomic-files';
-import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
-import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
-import { saveOptimizerState } from '../optim/state-io';
-import type { TensorMap } from '../optim/types';
-import { planWrite } from './safetensors-format';
+} from './atomic-files';
 import { readSafetensorsFile } from './safetensors-node';
 
 /**

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/interop/checkpoint';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint';
 
 /** When set, the next recursive rm deletes one file of the tree and then fails, as if killed. */
 const interrupt = { next: false };

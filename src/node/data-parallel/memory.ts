@@ -1,5 +1,5 @@
 /*
- * The shared memory of data-parallel training (see ./data-parallel.ts): one
+ * The shared memory of data-parallel training (see ./trainer.ts): one
  * gradient slot per worker, one result region, and a control block with a
  * reusable barrier. Workers average gradients among themselves (each sums
  * one segment of the slots, reduce-scatter style), so the main thread never

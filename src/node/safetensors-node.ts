@@ -7,11 +7,20 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { dispose, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { writeAll, writeFileAtomically } from '../internal/atomic-files';
 import { describeValue } from '../internal/checks';
 import { emptyRecord } from '../internal/records';
-import { readLimit, type SafetensorsContents, type SafetensorsReadOptions } from './safetensors';
-import { decodeTensor, parseHeader, planWrite, readHeaderLength } from './safetensors-format';
+import {
+  readLimit,
+  type SafetensorsContents,
+  type SafetensorsReadOptions,
+} from '../interop/safetensors';
+import {
+  decodeTensor,
+  parseHeader,
+  planWrite,
+  readHeaderLength,
+} from '../interop/safetensors-format';
+import { writeAll, writeFileAtomically } from './atomic-files';
 
 async function readExactly(
   handle: FileHandle,

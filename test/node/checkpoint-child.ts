@@ -1,13 +1,13 @@
 // Spawned by the checkpoint tests: saves a large checkpoint (by default 32 MiB
 // of params and 32 MiB of Adam moments, every param equal to `value`) at
 // step `value` into `dir`, so the parent can kill or stop it mid-save.
-// Usage: node --import tsx test/interop/checkpoint-child.ts <dir> <value> [elements]
+// Usage: node --import tsx test/node/checkpoint-child.ts <dir> <value> [elements]
 // A TfjsBlocksError is printed as `error {"argument": ..., "message": ...}`
 // (exit code 2), so the parent can assert on its fields.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { TfjsBlocksError } from '../../src/errors';
-import { saveCheckpoint } from '../../src/interop/checkpoint';
+import { saveCheckpoint } from '../../src/node/checkpoint';
 
 // Keep in step with checkpoint.test.ts.
 const CHILD_PARAM_ELEMENTS = 8 << 20;

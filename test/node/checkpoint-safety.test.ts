@@ -16,8 +16,8 @@ import {
   listCheckpoints,
   loadCheckpoint,
   saveCheckpoint,
-} from '../../src/interop/checkpoint';
-import { writeSafetensorsFile } from '../../src/interop/safetensors-node';
+} from '../../src/node/checkpoint';
+import { writeSafetensorsFile } from '../../src/node/safetensors-node';
 import { type ChildRun, startScript } from '../helpers/child-process';
 import { rejectionOf } from '../helpers/rejections';
 

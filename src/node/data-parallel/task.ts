@@ -8,14 +8,14 @@ import {
   type Variable,
   variableGrads,
 } from '@tensorflow/tfjs-core';
-import { type BackendName, useBackend } from '../backends';
-import { TfjsBlocksError } from '../errors';
-import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
-import { emptyRecord } from '../internal/records';
-import { createOptimizer, type StatefulOptimizer } from '../optim/create-optimizer';
-import { flattenParams, paramsToVariables } from '../optim/param-tree';
-import type { GradientTransformation, TensorMap } from '../optim/types';
-import { barrier, CONTROL, reduceSegment, type SharedBuffers } from './data-parallel-memory';
+import { type BackendName, useBackend } from '../../backends';
+import { TfjsBlocksError } from '../../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../../internal/checks';
+import { emptyRecord } from '../../internal/records';
+import { createOptimizer, type StatefulOptimizer } from '../../optim/create-optimizer';
+import { flattenParams, paramsToVariables } from '../../optim/param-tree';
+import type { GradientTransformation, TensorMap } from '../../optim/types';
+import { barrier, CONTROL, reduceSegment, type SharedBuffers } from './memory';
 import {
   type FromWorker,
   fromHost,
@@ -26,7 +26,7 @@ import {
   type ToWorker,
   toHostMap,
   type WorkerStart,
-} from './data-parallel-protocol';
+} from './protocol';
 
 /** What a data-parallel task's factory is given, in each worker. */
 export type DataParallelTaskContext = {

@@ -14,8 +14,8 @@ import {
   saveOptimizerState,
   type TensorMap,
 } from '../../src/index';
-import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/interop/checkpoint';
-import { readSafetensorsFile } from '../../src/interop/safetensors-node';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/node/checkpoint';
+import { readSafetensorsFile } from '../../src/node/safetensors-node';
 import {
   type ChildRun,
   killAfterOutput,

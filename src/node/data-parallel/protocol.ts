@@ -1,6 +1,6 @@
 import { type Tensor, tensor } from '@tensorflow/tfjs-core';
-import { TfjsBlocksError } from '../errors';
-import type { SharedBuffers } from './data-parallel-memory';
+import { TfjsBlocksError } from '../../errors';
+import type { SharedBuffers } from './memory';
 
 /** The `workerData` key that tells {@link dataParallelTask} it runs in one of our workers. */
 export const TASK_MARKER = '__tfjsBlocksDataParallel';
