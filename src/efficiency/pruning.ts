@@ -10,7 +10,8 @@ import {
   optionKeys,
 } from '../internal/checks';
 import { type CountState, eachTensor, mapUpdatesTransform } from '../optim/transforms/stateless';
-import type { GradientTransformation, TensorMap } from '../optim/types';
+import type { GradientTransformation } from '../optim/types';
+import type { TensorMap } from '../tree/types';
 
 /** Options of {@link magnitudePruningMasks}. */
 export type MagnitudePruningOptions = {

@@ -34,9 +34,9 @@ import {
   writeFileAtomically,
 } from '../internal/atomic-files';
 import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
-import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
 import { saveOptimizerState } from '../optim/state-io';
-import type { TensorMap } from '../optim/types';
+import { joinTensors, splitTensors } from '../tree/split';
+import type { TensorMap } from '../tree/types';
 import { planWrite } from './safetensors-format';
 import { readSafetensorsFile } from './safetensors-node';
 

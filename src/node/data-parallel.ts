@@ -14,8 +14,8 @@ import {
   truncateForMessage,
 } from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
-import { flattenParams } from '../optim/param-tree';
 import { restoreOptimizerState, saveOptimizerState } from '../optim/state-io';
+import { flattenParams } from '../tree/flatten';
 import { allocateSharedBuffers, CONTROL, shareOf } from './data-parallel-memory';
 import {
   deserialiseError,
