@@ -243,12 +243,9 @@ export {
 export type { LearningRateOption } from './optim/optimizers/recipe';
 export { type SgdOptions, sgd } from './optim/optimizers/sgd';
 export {
-  flattenParams,
   type ParamsToVariablesOptions,
-  type ParamTree,
   paramsToVariables,
   type TrainableParams,
-  unflattenParams,
 } from './optim/param-tree';
 export {
   restoreOptimizerState,
@@ -301,7 +298,6 @@ export {
 export type {
   GradientTransformation,
   ScheduleLike,
-  TensorMap,
   TransformResult,
 } from './optim/types';
 export {
@@ -392,3 +388,7 @@ export {
 } from './schedules/polynomial';
 export type { Schedule } from './schedules/schedule';
 export { type WsdScheduleOptions, wsdSchedule } from './schedules/wsd';
+export { flattenParams, unflattenParams } from './tree/flatten';
+export { treeLeaves, treeLeavesWithPath } from './tree/leaves';
+export { treeMap } from './tree/map';
+export type { ParamTree, TensorMap } from './tree/types';

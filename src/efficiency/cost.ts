@@ -1,7 +1,8 @@
-import { Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../internal/checks';
 import { DECODER_LM_CONFIG_KEYS, type DecoderLmConfig } from '../models/decoder-lm';
+import { visitLeaves } from '../tree/walk';
 
 /** Parameter counts of a decoder-only model, by part. */
 export type ParameterCounts = {
@@ -162,12 +163,15 @@ export function modelCost(config: DecoderLmConfig, options: ModelCostOptions = {
  * ```
  */
 export function countParameters(params: unknown): number {
-  if (params instanceof Tensor) return params.size;
-  if (Array.isArray(params)) return params.reduce((n: number, p) => n + countParameters(p), 0);
-  if (params !== null && typeof params === 'object') {
-    return Object.values(params).reduce((n: number, p) => n + countParameters(p), 0);
-  }
-  return 0;
+  let count = 0;
+  visitLeaves(
+    params,
+    (leaf) => {
+      count += (leaf as Tensor).size;
+    },
+    { fn: 'countParameters', argument: 'params' },
+  );
+  return count;
 }
 
 const MODEL_COST_OPTION_KEYS = optionKeys<ModelCostOptions>({

@@ -10,7 +10,8 @@ import {
 } from '../internal/checks';
 import { type CountState, eachTensor, mapUpdatesTransform } from '../optim/transforms/stateless';
 import { checkTensorMap } from '../optim/tree';
-import type { GradientTransformation, TensorMap } from '../optim/types';
+import type { GradientTransformation } from '../optim/types';
+import type { TensorMap } from '../tree/types';
 
 /** Options of {@link magnitudePruningMasks}. */
 export type MagnitudePruningOptions = {

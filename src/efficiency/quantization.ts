@@ -9,6 +9,7 @@ import {
 } from '../internal/checks';
 import { tidyParams } from '../internal/tidy-params';
 import { linear } from '../nn/linear';
+import { isTensor, joinPath, mapTree, type TreeKey } from '../tree/walk';
 
 /**
  * A weight matrix `[in, out]` stored in 8 or 4 bits: symmetric integers and
@@ -257,28 +258,19 @@ export function quantizeParams(params: unknown, options: QuantizeOptions = {}): 
   const quantized: string[] = [];
   const groupOk = (rows: number) =>
     options.bits !== 4 || rows % (options.groupSize ?? Math.min(32, rows)) === 0;
-  const walk = (node: unknown, path: string): unknown => {
-    if (node instanceof Tensor) {
-      originalBytes += node.size * 4;
-      if (node.rank === 2 && node.dtype === 'float32' && groupOk(node.shape[0]!)) {
-        const q = quantizeWeights(node, options);
-        after += quantizedBytes(q);
-        quantized.push(path);
-        return q;
-      }
-      after += node.size * 4;
-      return node;
+  const quantize = (leaf: unknown, keys: readonly TreeKey[]): unknown => {
+    const node = leaf as Tensor;
+    originalBytes += node.size * 4;
+    if (node.rank === 2 && node.dtype === 'float32' && groupOk(node.shape[0]!)) {
+      const q = quantizeWeights(node, options);
+      after += quantizedBytes(q);
+      quantized.push(joinPath(keys));
+      return q;
     }
-    if (Array.isArray(node))
-      return node.map((child, i) => walk(child, path ? `${path}.${i}` : `${i}`));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(
-        Object.entries(node).map(([k, v]) => [k, walk(v, path ? `${path}.${k}` : k)]),
-      );
-    }
+    after += node.size * 4;
     return node;
   };
-  const out = walk(params, '');
+  const out = mapTree(params, quantize, { fn: 'quantizeParams', argument: 'params' });
   return { params: out, originalBytes, quantizedBytes: after, quantized };
 }
 
@@ -302,14 +294,13 @@ function isQuantized(node: unknown): node is QuantizedTensor {
  * ```
  */
 export function dequantizeParams(params: QuantizedParams): unknown {
-  const walk = (node: unknown): unknown => {
-    if (isQuantized(node)) return dequantizeWeights(node);
-    if (node instanceof Tensor) return node;
-    if (Array.isArray(node)) return node.map(walk);
-    if (node !== null && typeof node === 'object')
-      return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v)]));
-    return node;
-  };
   // A bad entry deep in the record must not leave the matrices dequantized before it.
-  return tidyParams(() => walk(params));
+  return tidyParams(() =>
+    mapTree(params, (leaf) => (isQuantized(leaf) ? dequantizeWeights(leaf) : leaf), {
+      fn: 'dequantizeParams',
+      argument: 'params',
+      // Quantized matrices are leaves, not records to walk into; tensors are kept as they are.
+      isLeaf: (node) => isQuantized(node) || isTensor(node),
+    }),
+  );
 }

@@ -9,7 +9,7 @@ import {
 } from '../internal/checks';
 import { emptyRecord, hasName, ownEntry } from '../internal/records';
 import type { DecoderLmConfig, DecoderLmParams } from '../models/decoder-lm';
-import type { TensorMap } from '../optim/types';
+import type { TensorMap } from '../tree/types';
 
 /** A Hugging Face checkpoint family whose tensor names and layouts we map. */
 export type HuggingFaceFamily = 'gpt2' | 'llama';

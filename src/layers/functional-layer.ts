@@ -1,7 +1,9 @@
-import { serialization, type Tensor, Tensor as TensorClass } from '@tensorflow/tfjs-core';
+import { serialization, type Tensor } from '@tensorflow/tfjs-core';
 import { initializers, type LayerVariable, layers } from '@tensorflow/tfjs-layers';
 import { TfjsBlocksError } from '../errors';
 import { checkOptionKeys, optionKeys } from '../internal/checks';
+import { treeLeaves, treeLeavesWithPath } from '../tree/leaves';
+import { treeMap } from '../tree/map';
 
 /** The options every tfjs-layers `Layer` takes (name, inputShape, trainable, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof layers.Layer>[0]>;
@@ -27,36 +29,6 @@ export function checkLayerArgs(fn: string, args: unknown, own: readonly string[]
   checkOptionKeys(fn, args, [...BASE_LAYER_ARG_KEYS, ...own, 'customObjects'], 'args');
 }
 
-/** Tensor leaves of a param record by dotted path (`attention.query.kernel`); numbers are skipped. */
-export function tensorLeaves(
-  node: unknown,
-  prefix = '',
-  into: Array<[string, Tensor]> = [],
-): Array<[string, Tensor]> {
-  if (node instanceof TensorClass) into.push([prefix, node]);
-  else if (node !== null && typeof node === 'object') {
-    for (const [key, child] of Object.entries(node))
-      tensorLeaves(child, prefix ? `${prefix}.${key}` : key, into);
-  }
-  return into;
-}
-
-/** `template` with its tensor leaves replaced, by path, from `values`. */
-export function withLeaves<T>(template: T, values: Map<string, Tensor>): T {
-  const walk = (node: unknown, prefix: string): unknown => {
-    if (node instanceof TensorClass) return values.get(prefix) ?? node;
-    if (Array.isArray(node))
-      return node.map((child, i) => walk(child, prefix ? `${prefix}.${i}` : `${i}`));
-    if (node !== null && typeof node === 'object') {
-      return Object.fromEntries(
-        Object.entries(node).map(([k, v]) => [k, walk(v, prefix ? `${prefix}.${k}` : k)]),
-      );
-    }
-    return node;
-  };
-  return walk(template, '') as T;
-}
-
 /**
  * A tfjs-layers `Layer` whose weights are exactly the tensors of a
  * functional block's param record: `build` runs the block's seeded `init…`
@@ -75,7 +47,7 @@ export abstract class FunctionalLayer<P> extends layers.Layer {
   override build(inputShape: number[] | number[][]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as number[];
     const params = this.initParams(shape);
-    this.paramWeights = tensorLeaves(params).map(([path, value]) => {
+    this.paramWeights = treeLeavesWithPath(params).map(([path, value]) => {
       const weight = this.addWeight(
         path,
         value.shape,
@@ -89,14 +61,14 @@ export abstract class FunctionalLayer<P> extends layers.Layer {
     });
     // The template keeps the record's structure and numbers; its tensors are replaced on each call.
     this.template = params;
-    for (const [, value] of tensorLeaves(params)) value.dispose();
+    for (const value of treeLeaves(params)) value.dispose();
     this.built = true;
   }
 
   /** The functional params, read from the layer's weights. */
   protected params(): P {
     const values = new Map(this.paramWeights.map(([path, weight]) => [path, weight.read()]));
-    return withLeaves(this.template as P, values);
+    return treeMap(this.template as P, (t, path) => values.get(path) ?? t);
   }
 }
 

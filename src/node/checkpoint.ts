@@ -24,10 +24,10 @@ import { join, resolve } from 'node:path';
 import { dispose, Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
-import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
 import { planWrite } from '../interop/safetensors-format';
 import { saveOptimizerState } from '../optim/state-io';
-import type { TensorMap } from '../optim/types';
+import { joinTensors, splitTensors } from '../tree/split';
+import type { TensorMap } from '../tree/types';
 import {
   lockDirectory,
   processIsAlive,

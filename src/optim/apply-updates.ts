@@ -1,8 +1,8 @@
 import { add, type Tensor, tidy, Variable } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { describeValue } from '../internal/checks';
+import type { TensorMap } from '../tree/types';
 import { checkSameStructure, mapTensors } from './tree';
-import type { TensorMap } from './types';
 
 /**
  * New parameters `params + updates` (the updates already carry the

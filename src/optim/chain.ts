@@ -1,6 +1,8 @@
 import { dispose } from '@tensorflow/tfjs-core';
-import { checkTransform, stateTensors } from './tree';
-import type { GradientTransformation, TensorMap } from './types';
+import { treeLeaves } from '../tree/leaves';
+import type { TensorMap } from '../tree/types';
+import { checkTransform } from './tree';
+import type { GradientTransformation } from './types';
 
 /**
  * Composes transformations left to right: each one's updates are the next
@@ -34,8 +36,8 @@ export function chain(
         // A later transform threw: free what the earlier ones made this step
         // (their updates and new states), so a failed step leaks nothing.
         if (updates !== grads) dispose(Object.values(updates));
-        const old = new Set(stateTensors(state));
-        dispose(stateTensors(next).filter((t) => !old.has(t)));
+        const old = new Set(treeLeaves(state));
+        dispose(treeLeaves(next).filter((t) => !old.has(t)));
         throw e;
       }
       return { updates, state: next };

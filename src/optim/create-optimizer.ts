@@ -1,11 +1,21 @@
-import { dispose, type Scalar, Tensor, Variable, variableGrads } from '@tensorflow/tfjs-core';
+import {
+  clone,
+  dispose,
+  type Scalar,
+  Tensor,
+  Variable,
+  variableGrads,
+} from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { emptyRecord } from '../internal/records';
+import { treeLeaves } from '../tree/leaves';
+import { treeMap } from '../tree/map';
+import type { TensorMap } from '../tree/types';
 import { applyUpdatesInPlace } from './apply-updates';
 import { restoreOptimizerState, type SavedOptimizerState, saveOptimizerState } from './state-io';
-import { checkSameStructure, cloneTensors, keepState, stateTensors } from './tree';
-import type { GradientTransformation, TensorMap } from './types';
+import { checkSameStructure, keepState } from './tree';
+import type { GradientTransformation } from './types';
 
 /** What {@link StatefulOptimizer.save} returns: the state's tensors and skeleton, and the step count. */
 export type SavedOptimizer = SavedOptimizerState & {
@@ -98,7 +108,7 @@ export function createOptimizer<S>(
     const { updates, state: next } = transform.update(grads, state, params());
     applyUpdatesInPlace(variables, updates);
     dispose(Object.values(updates));
-    dispose(stateTensors(state));
+    dispose(treeLeaves(state));
     state = keepState(next);
     iterations += 1;
   };
@@ -130,17 +140,17 @@ export function createOptimizer<S>(
     },
     save() {
       const { tensors, skeleton } = saveOptimizerState(state);
-      return { tensors: cloneTensors(tensors), skeleton, iterations };
+      return { tensors: treeMap(tensors, (t) => clone(t)), skeleton, iterations };
     },
     load(saved) {
       checkSaved('StatefulOptimizer.load', saved);
       const restored = restoreOptimizerState<S>(saved);
-      dispose(stateTensors(state));
+      dispose(treeLeaves(state));
       state = keepState(restored);
       iterations = saved.iterations;
     },
     dispose() {
-      dispose(stateTensors(state));
+      dispose(treeLeaves(state));
     },
   };
 }

@@ -1,8 +1,8 @@
 import { dispose, Tensor, tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { describeValue, truncateForMessage } from '../internal/checks';
-import { joinTensors, splitTensors } from '../internal/tensor-skeleton';
-import type { TensorMap } from './types';
+import { joinTensors, splitTensors } from '../tree/split';
+import type { TensorMap } from '../tree/types';
 
 /** An optimizer state taken apart for saving: named tensors plus a JSON skeleton. */
 export type SavedOptimizerState = {
@@ -83,6 +83,15 @@ export function restoreOptimizerState<S = unknown>(saved: SavedOptimizerState): 
       rejectMarker(at) {
         const where = at ? `skeleton.${at}` : 'skeleton';
         throw new TfjsBlocksError(fn, where, '{"$tensor": "<name>"}', 'a malformed marker');
+      },
+      rejectCycle(at) {
+        const where = at ? `skeleton.${truncateForMessage(at, 60)}` : 'skeleton';
+        throw new TfjsBlocksError(
+          fn,
+          where,
+          'a JSON skeleton',
+          'a cycle (a value that contains itself)',
+        );
       },
     }) as S;
   } catch (e) {

@@ -13,6 +13,8 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { checkNumber, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
+import { treeLeaves } from '../tree/leaves';
+import type { TensorMap } from '../tree/types';
 import { applyUpdatesInPlace } from './apply-updates';
 import { chain } from './chain';
 import { adafactor } from './optimizers/adafactor';
@@ -31,8 +33,8 @@ import { sgd } from './optimizers/sgd';
 import { restoreOptimizerState, saveOptimizerState } from './state-io';
 import { weightDecayMask } from './transforms/add-decayed-weights';
 import { clipByGlobalNorm } from './transforms/clip';
-import { keepState, mapTensors, stateTensors } from './tree';
-import type { GradientTransformation, TensorMap } from './types';
+import { keepState, mapTensors } from './tree';
+import type { GradientTransformation } from './types';
 
 const SKELETON_NAME = '__tfjs_blocks_state__';
 
@@ -230,7 +232,7 @@ export class TransformOptimizer extends Optimizer {
     applyUpdatesInPlace(params, scaled);
     dispose(Object.values(updates));
     if (scaled !== updates) dispose(Object.values(scaled));
-    dispose(stateTensors(this.state));
+    dispose(treeLeaves(this.state));
     this.state = keepState(state);
     this.incrementIterations();
   }
@@ -311,7 +313,7 @@ export class TransformOptimizer extends Optimizer {
       skeleton,
     });
     this.releaseExported();
-    if (this.state !== undefined) dispose(stateTensors(this.state));
+    if (this.state !== undefined) dispose(treeLeaves(this.state));
     this.keys = restored.names;
     this.aliases.clear();
     this.state = keepState(restored.state);
@@ -357,7 +359,7 @@ export class TransformOptimizer extends Optimizer {
   /** Frees the state. */
   override dispose(): void {
     this.releaseExported();
-    if (this.state !== undefined) dispose(stateTensors(this.state));
+    if (this.state !== undefined) dispose(treeLeaves(this.state));
     this.state = undefined;
     super.dispose();
   }

@@ -1,8 +1,9 @@
-import { clone, keep, Tensor, tidy } from '@tensorflow/tfjs-core';
+import { keep, Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkTensor, describeValue, formatShape } from '../internal/checks';
 import { emptyRecord, hasName, ownEntry, recordFromEntries } from '../internal/records';
-import type { TensorMap } from './types';
+import { treeLeaves } from '../tree/leaves';
+import type { TensorMap } from '../tree/types';
 
 /**
  * Throws unless `actual` has exactly the names of `expected`, each a float32
@@ -127,37 +128,13 @@ export function mapTensors(
   return out;
 }
 
-/** Fresh handles to the same data (cheap: no copy), so state can be returned as new tensors. */
-export function cloneTensors(map: TensorMap): TensorMap {
-  return tidy(() => mapTensors(map, (x) => clone(x)));
-}
-
-/** Deep-copies a state: tensors are cloned, numbers and structure kept. */
-export function cloneState<S>(state: S): S {
-  if (state instanceof Tensor) return clone(state) as S;
-  if (Array.isArray(state)) return state.map((s) => cloneState(s)) as S;
-  if (state !== null && typeof state === 'object') {
-    return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, cloneState(v)])) as S;
-  }
-  return state;
-}
-
-/** Every tensor inside a state, for disposing it. */
-export function stateTensors(state: unknown, into: Tensor[] = []): Tensor[] {
-  if (state instanceof Tensor) into.push(state);
-  else if (Array.isArray(state)) for (const s of state) stateTensors(s, into);
-  else if (state !== null && typeof state === 'object')
-    for (const s of Object.values(state)) stateTensors(s, into);
-  return into;
-}
-
 /**
  * Marks every tensor of a state with `tf.keep`, so a step taken inside a
  * caller's `tf.tidy` (as `model.fit` does for each batch) leaves the state
  * alive; the owner disposes it explicitly.
  */
 export function keepState<S>(state: S): S {
-  for (const t of stateTensors(state)) keep(t);
+  for (const t of treeLeaves(state)) keep(t);
   return state;
 }
 

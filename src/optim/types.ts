@@ -1,7 +1,4 @@
-import type { Tensor } from '@tensorflow/tfjs-core';
-
-/** Named tensors: parameters, gradients or updates, keyed by parameter name. */
-export type TensorMap = Record<string, Tensor>;
+import type { TensorMap } from '../tree/types';
 
 /** A value per step: a learning rate or a schedule `(step) => value` (step counts from 0). */
 export type ScheduleLike = number | ((step: number) => number);

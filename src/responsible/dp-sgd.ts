@@ -31,7 +31,8 @@ import { checkSchedule } from '../optim/hyperparameters';
 import { scaleByLearningRate } from '../optim/transforms/scale-by-learning-rate';
 import type { CountState } from '../optim/transforms/stateless';
 import { trace } from '../optim/transforms/trace';
-import type { GradientTransformation, ScheduleLike, TensorMap } from '../optim/types';
+import type { GradientTransformation, ScheduleLike } from '../optim/types';
+import type { TensorMap } from '../tree/types';
 
 /** Options of {@link differentiallyPrivateAggregate}. */
 export interface DifferentiallyPrivateAggregateOptions {

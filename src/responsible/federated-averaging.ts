@@ -1,6 +1,9 @@
 import { add, dispose, mul, Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import type { ParamTree } from '../optim/param-tree';
+import { tidyParams } from '../internal/tidy-params';
+import { treeLeaves } from '../tree/leaves';
+import type { ParamTree } from '../tree/types';
+import { type TreeKey, zipTrees } from '../tree/walk';
 
 /** One client of {@link federatedAveragingRound}. */
 export interface FederatedClient<P extends ParamTree = ParamTree> {
@@ -26,14 +29,28 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** A path in the error style of {@link federatedAverage}: `.key` for records, `[i]` for arrays. */
+function formatKeys(keys: readonly TreeKey[]): string {
+  return keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
+}
+
+/** Whether `x` is walked into (an array or a record); every other value is a leaf of the average. */
+function isWalked(x: unknown): boolean {
+  return x !== null && typeof x === 'object' && !(x instanceof Tensor);
+}
+
 /**
- * Walks the client trees in parallel, checking they match, and builds the
- * averaged tree. `weights` sum to 1.
+ * The weighted mean of one leaf across the clients: tensors are averaged,
+ * numbers (config) must agree. `weights` sum to 1.
  */
-function average(nodes: readonly unknown[], weights: readonly number[], path: string): unknown {
+function averageLeaf(
+  nodes: readonly unknown[],
+  weights: readonly number[],
+  keys: readonly TreeKey[],
+) {
   const fn = 'federatedAverage';
   const first = nodes[0];
-  const at = (i: number) => `clientParams[${i}]${path}`;
+  const at = (i: number) => `clientParams[${i}]${formatKeys(keys)}`;
   if (first instanceof Tensor) {
     nodes.forEach((x, i) => {
       if (!(x instanceof Tensor) || x.isDisposed) {
@@ -67,44 +84,27 @@ function average(nodes: readonly unknown[], weights: readonly number[], path: st
     });
     return first;
   }
-  if (Array.isArray(first)) {
-    nodes.forEach((x, i) => {
-      if (!Array.isArray(x) || x.length !== first.length) {
-        throw new TfjsBlocksError(fn, at(i), kind(first), kind(x));
-      }
-    });
-    return first.map((_, k) =>
-      average(
-        nodes.map((x) => (x as unknown[])[k]),
-        weights,
-        `${path}[${k}]`,
-      ),
-    );
-  }
-  if (first !== null && typeof first === 'object') {
-    const keys = Object.keys(first);
-    nodes.forEach((x, i) => {
-      const ok =
-        x !== null &&
-        typeof x === 'object' &&
-        !Array.isArray(x) &&
-        !(x instanceof Tensor) &&
-        Object.keys(x).length === keys.length &&
-        keys.every((k) => Object.hasOwn(x, k));
-      if (!ok) throw new TfjsBlocksError(fn, at(i), kind(first), kind(x));
-    });
-    return Object.fromEntries(
-      keys.map((k) => [
-        k,
-        average(
-          nodes.map((x) => (x as Record<string, unknown>)[k]),
-          weights,
-          `${path}.${k}`,
-        ),
-      ]),
-    );
-  }
   throw new TfjsBlocksError(fn, at(0), 'a tensor, number, array or object', kind(first));
+}
+
+/**
+ * Walks the client trees together (one tree walk, the first client's
+ * structure leading), checking they match, and builds the averaged tree.
+ */
+function average(nodes: readonly unknown[], weights: readonly number[]): unknown {
+  return zipTrees(nodes, (leaves, keys) => averageLeaf(leaves, weights, keys), {
+    fn: 'federatedAverage',
+    argument: 'clientParams[0]',
+    isLeaf: (x) => !isWalked(x),
+    onMismatch(i, keys, expected, actual) {
+      throw new TfjsBlocksError(
+        'federatedAverage',
+        `clientParams[${i}]${formatKeys(keys)}`,
+        kind(expected),
+        kind(actual),
+      );
+    },
+  });
 }
 
 /**
@@ -161,15 +161,9 @@ export function federatedAverage<P extends ParamTree>(
     throw new TfjsBlocksError(fn, 'clientParams', 'a non-empty array', kind(clientParams));
   }
   checkCounts(fn, 'sampleCounts', sampleCounts, clientParams.length);
-  return average(clientParams, normalizedWeights(sampleCounts), '') as P;
-}
-
-function collectTensors(x: unknown, into: Set<Tensor>): Set<Tensor> {
-  if (x instanceof Tensor) into.add(x);
-  else if (x !== null && typeof x === 'object') {
-    for (const v of Object.values(x)) collectTensors(v, into);
-  }
-  return into;
+  const weights = normalizedWeights(sampleCounts);
+  // A mismatch found late must not leave the leaves averaged before it behind.
+  return tidyParams(() => average(clientParams, weights)) as P;
 }
 
 /**
@@ -208,7 +202,7 @@ export async function federatedAveragingRound<P extends ParamTree>(
     clients.map((c) => c.samples),
     clients.length,
   );
-  const keep = collectTensors(global, new Set());
+  const keep = new Set(treeLeaves(global));
   const locals: P[] = [];
   try {
     for (const client of clients) locals.push(await client.train(global));
@@ -217,8 +211,7 @@ export async function federatedAveragingRound<P extends ParamTree>(
       clients.map((c) => c.samples),
     );
   } finally {
-    const owned = new Set<Tensor>();
-    for (const p of locals) collectTensors(p, owned);
+    const owned = new Set(locals.flatMap((p) => treeLeaves(p)));
     dispose([...owned].filter((t) => !keep.has(t)));
   }
 }

@@ -26,7 +26,7 @@ import {
 } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { type LinearParams, linear } from '../nn/linear';
-import type { TensorMap } from '../optim/types';
+import type { TensorMap } from '../tree/types';
 
 /**
  * Lets a loss function route its affine maps through the per-example

@@ -16,7 +16,7 @@ import {
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownWithoutLeak } from '../helpers/rejections';
 
 describeEachBackend('quantization', () => {
   for (const bits of [8, 4] as const) {
@@ -133,3 +133,12 @@ describeRejections('quantization rejects bad input with a TfjsBlocksError', () =
     /options.groupSize must be a divisor of the input size 10; got 4/,
   ],
 ]);
+
+it('quantizeParams and dequantizeParams reject a record that contains itself with a typed error', () => {
+  const w = tf.zeros([4, 4]);
+  const loop: Record<string, unknown> = { w };
+  loop.blocks = [loop];
+  expect(thrownWithoutLeak(() => quantizeParams(loop)).argument).toBe('params.blocks.0');
+  expect(thrownWithoutLeak(() => dequantizeParams(loop)).argument).toBe('params.blocks.0');
+  w.dispose();
+});

@@ -20,7 +20,6 @@ import {
   transformerDecoderBlock,
   warmupCosineDecaySchedule,
 } from '../../src/index';
-import { tensorLeaves } from '../../src/layers/functional-layer';
 import * as blockLayers from '../../src/layers/index';
 import {
   FeedForward,
@@ -33,6 +32,7 @@ import {
   TransformerEncoderBlock,
 } from '../../src/layers/index';
 import { nodeFileSystem } from '../../src/node/index';
+import { treeLeavesWithPath } from '../../src/tree/leaves';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { roundTrip } from '../helpers/layers';
@@ -45,7 +45,7 @@ const blockArgs = {
   feedForward: { hidden: 24, kind: 'gated' as const, activation: 'silu' as const },
   rope: true,
 };
-const count = (params: unknown) => tensorLeaves(params).reduce((n, [, t]) => n + t.size, 0);
+const count = (params: unknown) => treeLeavesWithPath(params).reduce((n, [, t]) => n + t.size, 0);
 
 /** Layers on a [batch, 6, 16] input, with the functional params they must mirror. */
 const CASES = () => [
@@ -102,7 +102,7 @@ describeEachBackend('tfjs-layers Layers', () => {
       const model = tfl.model({ inputs: input, outputs: layer.apply(input) as tfl.SymbolicTensor });
       const reference = params();
       expect(model.countParams()).toBe(count(reference));
-      expect(layer.trainableWeights.length).toBe(tensorLeaves(reference).length);
+      expect(layer.trainableWeights.length).toBe(treeLeavesWithPath(reference).length);
       tf.dispose(reference as tf.TensorContainer);
       const x = tf.randomNormal([2, 6, 16], 0, 1, 'float32', 5);
       expectNoLeak(() => model.predict(x) as tf.Tensor);
@@ -175,7 +175,7 @@ describeEachBackend('tfjs-layers Layers', () => {
       );
       const template = initTransformerDecoderBlock({ ...blockArgs, dModel: 16 }, 0);
       const fromWeights = JSON.parse(
-        JSON.stringify(tensorLeaves(template).map(([path]) => path)),
+        JSON.stringify(treeLeavesWithPath(template).map(([path]) => path)),
       ) as string[];
       const params = structuredCloneParams(template, fromWeights, byName);
       expectClose(y, transformerDecoderBlock({ ...blockArgs, dModel: 16 }, params, x), {

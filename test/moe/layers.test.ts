@@ -4,19 +4,20 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expect, it } from 'vitest';
-import { tensorLeaves, withLeaves } from '../../src/layers/functional-layer';
 import { MixtureOfExperts } from '../../src/layers/mixture-of-experts';
 import { PatchEmbedding } from '../../src/layers/patch-embedding';
 import { initMixtureOfExperts, mixtureOfExperts } from '../../src/nn/mixture-of-experts';
 import { initPatchEmbedding, patchEmbedding } from '../../src/nn/patch-embedding';
 import { nodeFileSystem } from '../../src/node/index';
+import { treeLeavesWithPath } from '../../src/tree/leaves';
+import { treeMap } from '../../src/tree/map';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { roundTrip } from '../helpers/layers';
 import { expectNoLeak } from '../helpers/leaks';
 import { describeRejections } from '../helpers/rejections';
 
-const count = (params: unknown) => tensorLeaves(params).reduce((n, [, t]) => n + t.size, 0);
+const count = (params: unknown) => treeLeavesWithPath(params).reduce((n, [, t]) => n + t.size, 0);
 const moeArgs = { hidden: 12, numExperts: 4, topK: 2, kind: 'gated', activation: 'silu' } as const;
 
 /** The layer's weights as its functional param record, by path. */
@@ -24,7 +25,7 @@ function paramsOf<P>(layer: tfl.layers.Layer, template: P): P {
   const byPath = new Map(
     layer.getWeights().map((w, i) => [layer.weights[i]!.originalName.split('/').pop()!, w]),
   );
-  return withLeaves(template, byPath);
+  return treeMap(template, (t, path) => byPath.get(path) ?? t);
 }
 
 describeEachBackend('MixtureOfExperts and PatchEmbedding layers', () => {
@@ -49,7 +50,7 @@ describeEachBackend('MixtureOfExperts and PatchEmbedding layers', () => {
       const model = tfl.model({ inputs: input, outputs: output });
       const reference = params();
       expect(model.countParams()).toBe(count(reference));
-      expect(layer.trainableWeights.length).toBe(tensorLeaves(reference).length);
+      expect(layer.trainableWeights.length).toBe(treeLeavesWithPath(reference).length);
       tf.dispose(reference as tf.TensorContainer);
       const x = tf.randomNormal([2, ...inputShape], 0, 1, 'float32', 5);
       const y = model.predict(x) as tf.Tensor;

@@ -38,7 +38,7 @@ import {
   trace,
   unflattenParams,
 } from '../../src/index';
-import { stateTensors } from '../../src/optim/tree';
+import { treeLeaves } from '../../src/tree/leaves';
 import { describeRejections } from '../helpers/rejections';
 
 describe('flattenParams / unflattenParams', () => {
@@ -186,8 +186,8 @@ describe('parameter names that are also Object.prototype keys', () => {
       }
       // The `__proto__` update is an entry, not the record's prototype.
       expect(Object.hasOwn(updates, '__proto__')).toBe(true);
-      tf.dispose([Object.values(updates), Object.values(stepped), stateTensors(state)]);
-      tf.dispose(stateTensors(next));
+      tf.dispose([Object.values(updates), Object.values(stepped), treeLeaves(state)]);
+      tf.dispose(treeLeaves(next));
       expect(tf.memory().numTensors).toBe(before);
       tf.dispose([Object.values(params), Object.values(grads)]);
     });
@@ -219,9 +219,9 @@ describe('parameter names that are also Object.prototype keys', () => {
       // Before: Object.prototype.constructor was taken for the gradient.
       expect((error as TfjsBlocksError).argument).toBe('grads.constructor');
       expect((error as TfjsBlocksError).actual).toBe('nothing');
-      expect(tf.memory().numTensors).toBe(before + 4 + stateTensors(state2).length);
+      expect(tf.memory().numTensors).toBe(before + 4 + treeLeaves(state2).length);
       tf.dispose([Object.values(extra), Object.values(missing), Object.values(params)]);
-      tf.dispose([stateTensors(state), stateTensors(state2), Object.values(constructorParams)]);
+      tf.dispose([treeLeaves(state), treeLeaves(state2), Object.values(constructorParams)]);
     });
   }
 

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { restoreOptimizerState, saveOptimizerState } from '../../src/optim/state-io';
-import { thrownBy } from '../helpers/rejections';
+import { thrownBy, thrownWithoutLeak } from '../helpers/rejections';
 
 describe('saveOptimizerState / restoreOptimizerState', () => {
   it('states keyed by constructor, toString and hasOwnProperty round-trip', () => {
@@ -70,5 +70,17 @@ describe('saveOptimizerState / restoreOptimizerState', () => {
       expect(e.argument).toBe('skeleton.x');
     }
     tf.dispose(t);
+  });
+});
+
+describe('restoreOptimizerState with a skeleton that contains itself', () => {
+  it('is a typed error naming where the cycle closes, and leaves no copy behind', () => {
+    const m = tf.zeros([2]);
+    const skeleton: Record<string, unknown> = { m: { $tensor: 'm' } };
+    skeleton.inner = { again: skeleton };
+    const e = thrownWithoutLeak(() => restoreOptimizerState({ tensors: { m }, skeleton }));
+    expect(e.argument).toBe('skeleton.inner.again');
+    expect(e.actual).toMatch(/a cycle/);
+    m.dispose();
   });
 });

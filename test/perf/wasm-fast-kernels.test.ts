@@ -3,12 +3,12 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decoderLm, flattenParams, gpt2Config, initDecoderLm, seededRandom } from '../../src/index';
 import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
-import { unflattenParams } from '../../src/optim/param-tree';
 import {
   disableWasmFastKernels,
   enableWasmFastKernels,
   isWasmFastKernelsEnabled,
 } from '../../src/perf/wasm-fast-kernels';
+import { unflattenParams } from '../../src/tree/flatten';
 import { expectNoLeak } from '../helpers/leaks';
 
 /**

@@ -43,6 +43,12 @@ const dead = (() => {
   return t;
 })();
 const x3 = f(1, 3, 8);
+/** A record holding a tensor, then itself. */
+const cyclicTree = () => {
+  const tree: Record<string, unknown> = { w: f(2) };
+  tree.self = [tree];
+  return tree;
+};
 const q4 = f(1, 2, 3, 4) as tf.Tensor4D;
 const lmParams = root.initDecoderLm(lm, 0);
 const classifierParams = root.initEncoderClassifier(classifier, 0);
@@ -513,6 +519,10 @@ const CASES: Record<string, Bad[]> = {
   rmsprop: [bad('negative learning rate', () => root.rmsprop({ learningRate: -1 }))],
   sgd: [bad('NaN learning rate', () => root.sgd({ learningRate: Number.NaN }))],
   flattenParams: [bad('not a tree', () => root.flattenParams(7))],
+  treeLeaves: [bad('a cycle', () => root.treeLeaves(cyclicTree()))],
+  treeLeavesWithPath: [bad('a cycle', () => root.treeLeavesWithPath(cyclicTree()))],
+  treeMap: [bad('a cycle', () => root.treeMap(cyclicTree(), (t) => tf.clone(t)))],
+  countParameters: [bad('a cycle', () => root.countParameters(cyclicTree()))],
   paramsToVariables: [bad('disposed tensor', () => root.paramsToVariables({ w: dead }))],
   unflattenParams: [bad('missing value', () => root.unflattenParams({ w: params.w }, {}))],
   restoreOptimizerState: [bad('not a saved state', () => root.restoreOptimizerState({} as never))],
@@ -726,7 +736,6 @@ const CASES: Record<string, Bad[]> = {
 /** Exports with no error path to drive, and why. */
 const EXCLUDED: Record<string, string> = {
   TfjsBlocksError: 'the error class itself',
-  countParameters: 'accepts any value (counts the tensors it finds) and never throws',
   quantizedBytes: 'adds two byteLengths of a QuantizedTensor; makes no tensor',
   disableWasmFastKernels: 'takes nothing and never throws (a no-op when off)',
   enableWasmFastKernels:

@@ -22,7 +22,7 @@ import {
   sgd,
   softmaxCrossEntropy,
 } from '../../src/index';
-import { stateTensors } from '../../src/optim/tree';
+import { treeLeaves } from '../../src/tree/leaves';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { type Attend, allFinite, attendValueAndGrads, maxAbs } from './support';
@@ -68,11 +68,11 @@ function updatesOf(
   const all: tf.Tensor[] = [];
   for (let i = 0; i < steps; i++) {
     const { updates, state: next } = optimizer.update(grads(), state, params);
-    tf.dispose(stateTensors(state));
+    tf.dispose(treeLeaves(state));
     state = next;
     all.push(...Object.values(updates));
   }
-  tf.dispose(stateTensors(state));
+  tf.dispose(treeLeaves(state));
   return all;
 }
 

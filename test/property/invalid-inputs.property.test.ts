@@ -29,7 +29,7 @@ import {
   softmaxCrossEntropy,
   warmupCosineDecaySchedule,
 } from '../../src/index';
-import { stateTensors } from '../../src/optim/tree';
+import { treeLeaves } from '../../src/tree/leaves';
 import { describeEachBackend } from '../helpers/backends';
 import { expectRejected, expectRejectedAsync, runs } from './support';
 
@@ -291,7 +291,7 @@ const updateBad = fc
           const g = kind === 1 ? { w: z([rows, cols]) } : (grads as Record<string, tf.Tensor>);
           return optimizer.update(g, state, params);
         } finally {
-          tf.dispose(stateTensors(state));
+          tf.dispose(treeLeaves(state));
         }
       },
       argument,

@@ -11,7 +11,7 @@ import {
   sgd,
   type TensorMap,
 } from '../../src/index';
-import { stateTensors } from '../../src/optim/tree';
+import { treeLeaves } from '../../src/tree/leaves';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { runs } from './support';
@@ -59,11 +59,11 @@ function runOptimizer(optimizer: GradientTransformation<unknown>, p: Problem): n
     const { updates, state: next } = optimizer.update(grads, state, params);
     const updated = applyUpdates(params, updates);
     tf.dispose([...Object.values(grads), ...Object.values(updates), ...Object.values(params)]);
-    tf.dispose(stateTensors(state));
+    tf.dispose(treeLeaves(state));
     params = updated;
     state = next;
   }
-  tf.dispose(stateTensors(state));
+  tf.dispose(treeLeaves(state));
   const out = Object.values(params).map((t) => Array.from(t.dataSync()));
   tf.dispose(Object.values(params));
   return out;

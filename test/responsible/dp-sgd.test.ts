@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
 import { applyUpdates, chain, scaleByLearningRate, softmaxCrossEntropy } from '../../src/index';
-import type { TensorMap } from '../../src/optim/types';
 import { differentiallyPrivateAggregate, dpSgd } from '../../src/responsible/dp-sgd';
 import {
   type PerExampleLoss,
   perExampleGradients,
   perExampleGradientsOfLinearLayers,
 } from '../../src/responsible/per-example-gradients';
+import type { TensorMap } from '../../src/tree/types';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';

@@ -7,7 +7,7 @@ import {
 } from '../../src/responsible/federated-averaging';
 import { expectNoLeak } from '../helpers/leaks';
 import { flattenParams, trainParams } from '../helpers/params';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownWithoutLeak } from '../helpers/rejections';
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 
@@ -292,5 +292,34 @@ describe('FedAvg on a non-IID split', () => {
     free(global);
     tf.dispose([means, train.x, test.x, pooledY]);
     for (const d of clientData) tf.dispose([d.x, d.y]);
+  });
+});
+
+describe('federatedAverage fails without leaving averages behind', () => {
+  it('a mismatch found after some leaves were averaged frees those averages', () => {
+    const a = tf.ones([2]);
+    const b = tf.zeros([2]);
+    const e = thrownWithoutLeak(() =>
+      federatedAverage(
+        [
+          { a, b: { c: b } },
+          { a, b: { c: 3 } },
+        ] as unknown as ParamTree[],
+        [1, 1],
+      ),
+    );
+    expect(e.argument).toBe('clientParams[1].b.c');
+    tf.dispose([a, b]);
+  });
+
+  it('a record that contains itself is a typed error, not a stack overflow', () => {
+    const w = tf.ones([1]);
+    const loop: Record<string, unknown> = { w };
+    loop.self = loop;
+    const e = thrownWithoutLeak(() =>
+      federatedAverage([loop, loop] as unknown as ParamTree[], [1, 1]),
+    );
+    expect(e.argument).toBe('clientParams[0].self');
+    w.dispose();
   });
 });

@@ -13,8 +13,10 @@ import { TfjsBlocksError } from '../../errors';
 import { checkOptionKeys, describeValue, optionKeys } from '../../internal/checks';
 import { emptyRecord } from '../../internal/records';
 import { createOptimizer, type StatefulOptimizer } from '../../optim/create-optimizer';
-import { flattenParams, paramsToVariables } from '../../optim/param-tree';
-import type { GradientTransformation, TensorMap } from '../../optim/types';
+import { paramsToVariables } from '../../optim/param-tree';
+import type { GradientTransformation } from '../../optim/types';
+import { flattenParams } from '../../tree/flatten';
+import type { TensorMap } from '../../tree/types';
 import { barrier, CONTROL, reduceSegment, type SharedBuffers } from './memory';
 import {
   type FromWorker,

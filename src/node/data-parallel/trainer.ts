@@ -17,9 +17,9 @@ import {
   sharedLeadingDim,
 } from '../../internal/checks';
 import { emptyRecord, ownEntry, recordFromEntries } from '../../internal/records';
-import { flattenParams } from '../../optim/param-tree';
 import { restoreOptimizerState, saveOptimizerState } from '../../optim/state-io';
 import { checkShapes } from '../../optim/tree';
+import { flattenParams } from '../../tree/flatten';
 import { shareOf } from './memory';
 import {
   type FromWorker,

@@ -2,8 +2,9 @@ import { add, clone, mul, type Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
 import { checkTensor, describeValue } from '../../internal/checks';
 import { emptyRecord } from '../../internal/records';
+import type { TensorMap } from '../../tree/types';
 import { checkNonNegative } from '../hyperparameters';
-import type { GradientTransformation, TensorMap } from '../types';
+import type { GradientTransformation } from '../types';
 import { type CountState, mapUpdatesTransform } from './stateless';
 
 /**

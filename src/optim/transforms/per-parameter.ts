@@ -1,7 +1,8 @@
 import { clone, type Tensor, tidy, zerosLike } from '@tensorflow/tfjs-core';
 import { emptyRecord, ownEntry, recordFromEntries } from '../../internal/records';
+import type { TensorMap } from '../../tree/types';
 import { checkSameStructure, requireParams } from '../tree';
-import type { GradientTransformation, TensorMap } from '../types';
+import type { GradientTransformation } from '../types';
 
 /** State of a per-parameter transform: a step count, running numbers, and one tensor map per moment. */
 export type MomentState<K extends string> = {

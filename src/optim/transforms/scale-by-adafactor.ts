@@ -15,9 +15,10 @@ import {
 } from '@tensorflow/tfjs-core';
 import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
 import { emptyRecord } from '../../internal/records';
+import type { TensorMap } from '../../tree/types';
 import { checkEpsilon, checkFlag } from '../hyperparameters';
 import { checkShapes, shapesOf } from '../tree';
-import type { GradientTransformation, TensorMap } from '../types';
+import type { GradientTransformation } from '../types';
 import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
 
 /** Options of {@link scaleByAdafactor}. */

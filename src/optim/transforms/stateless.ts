@@ -1,6 +1,7 @@
 import { isNaN as isNaNTensor, type Tensor, tidy, where } from '@tensorflow/tfjs-core';
+import type { TensorMap } from '../../tree/types';
 import { checkTensorMap, mapTensors, requireParams } from '../tree';
-import type { GradientTransformation, TensorMap } from '../types';
+import type { GradientTransformation } from '../types';
 
 /** State of transforms that keep only a step count. */
 export type CountState = {

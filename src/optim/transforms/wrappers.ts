@@ -13,8 +13,10 @@ import {
 import { TfjsBlocksError } from '../../errors';
 import { checkInteger, describeValue } from '../../internal/checks';
 import { emptyRecord, hasName, ownEntry, recordFromEntries } from '../../internal/records';
-import { checkSameStructure, checkTransform, cloneState, mapTensors } from '../tree';
-import type { GradientTransformation, TensorMap } from '../types';
+import { treeMap } from '../../tree/map';
+import type { TensorMap } from '../../tree/types';
+import { checkSameStructure, checkTransform, mapTensors } from '../tree';
+import type { GradientTransformation } from '../types';
 import { checkMask, maskIncludes, type ParameterMask } from './add-decayed-weights';
 
 /** State of {@link masked}. */
@@ -211,7 +213,10 @@ export function multiSteps<S>(
       const miniStep = state.miniStep + 1;
       if (miniStep < k) {
         const updates = tidy(() => mapTensors(grads, (g) => zerosLike(g)));
-        return { updates, state: { miniStep, accumulated, inner: cloneState(state.inner) } };
+        return {
+          updates,
+          state: { miniStep, accumulated, inner: treeMap(state.inner, (t) => clone(t)) },
+        };
       }
       const mean = tidy(() => mapTensors(accumulated, (a) => mul(a, 1 / k)));
       dispose(Object.values(accumulated));
@@ -268,7 +273,7 @@ export function applyIfFinite<S>(
         return {
           updates: tidy(() => mapTensors(grads, (g) => zerosLike(g))),
           state: {
-            inner: cloneState(state.inner),
+            inner: treeMap(state.inner, (t) => clone(t)),
             notFiniteCount: state.notFiniteCount + 1,
             totalNotFinite: state.totalNotFinite + 1,
             lastFinite: false,

@@ -1,5 +1,6 @@
-import { Tensor } from '@tensorflow/tfjs-core';
-import type { TensorMap } from '../optim/types';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { TensorMap } from './types';
+import { isTensor, joinPath, mapTree } from './walk';
 
 /** How a skeleton marks where a tensor stood: `{ $tensor: "<path>" }`. */
 const TENSOR_KEY = '$tensor';
@@ -55,27 +56,28 @@ export function splitTensors(
   options: SplitTensorsOptions,
 ): { tensors: TensorMap; skeleton: unknown } {
   const tensors: TensorMap = Object.create(null);
-  const open = new Set<object>();
-  const walk = (node: unknown, path: string): unknown => {
-    if (node instanceof Tensor) {
-      if (node.isDisposed) options.rejectLeaf(path, 'a disposed tensor');
+  const toSkeleton = (leaf: unknown, keys: readonly (string | number)[]): unknown => {
+    const path = joinPath(keys, options.separator);
+    if (isTensor(leaf)) {
+      if (leaf.isDisposed) options.rejectLeaf(path, 'a disposed tensor');
       if (Object.hasOwn(tensors, path)) options.rejectDuplicate?.(path);
-      tensors[path] = node;
+      tensors[path] = leaf;
       return { [TENSOR_KEY]: path };
     }
-    const lossy = lossyKind(node);
-    if (lossy !== undefined) options.rejectLeaf(path, lossy);
-    if (node === null || typeof node !== 'object') return node;
-    if (open.has(node)) options.rejectLeaf(path, 'a cycle (a value that contains itself)');
-    open.add(node);
-    const child = (key: string) => (path ? `${path}${options.separator}${key}` : key);
-    const copy = Array.isArray(node)
-      ? node.map((v, i) => walk(v, child(String(i))))
-      : Object.fromEntries(Object.entries(node).map(([k, v]) => [k, walk(v, child(k))]));
-    open.delete(node);
-    return copy;
+    return options.rejectLeaf(path, lossyKind(leaf) ?? typeof leaf);
   };
-  return { tensors, skeleton: walk(value, '') };
+  const skeleton = mapTree(value, toSkeleton, {
+    fn: 'splitTensors',
+    argument: 'value',
+    // Tensors become markers; what JSON cannot keep is a leaf too, so that it is rejected.
+    isLeaf: (node) => isTensor(node) || lossyKind(node) !== undefined,
+    onCycle: (keys) =>
+      options.rejectLeaf(
+        joinPath(keys, options.separator),
+        'a cycle (a value that contains itself)',
+      ),
+  });
+  return { tensors, skeleton };
 }
 
 /** What {@link joinTensors} does at each tensor marker; each callback throws the caller's typed error. */
@@ -88,6 +90,18 @@ export interface JoinTensorsOptions {
   tensorAt(ref: string, at: string): Tensor;
   /** Called for a malformed marker: a `$tensor` that is not a string, or other keys beside it. */
   rejectMarker(at: string, marker: Record<string, unknown>): never;
+  /** Called for a skeleton that contains itself (JSON never does). Default: a typed error from `joinTensors`. */
+  rejectCycle?(at: string): never;
+}
+
+/** Whether `node` is a record with its own `$tensor` key: a marker, well-formed or not. */
+function isMarker(node: unknown): node is Record<string, unknown> {
+  return (
+    node !== null &&
+    typeof node === 'object' &&
+    !Array.isArray(node) &&
+    Object.hasOwn(node, TENSOR_KEY)
+  );
 }
 
 /**
@@ -96,21 +110,20 @@ export interface JoinTensorsOptions {
  * `options.tensorAt(ref, at)`. Inherited keys never count as markers.
  */
 export function joinTensors(skeleton: unknown, options: JoinTensorsOptions): unknown {
-  const walk = (node: unknown, at: string): unknown => {
-    const child = (key: string) => (at ? `${at}.${key}` : key);
-    if (Array.isArray(node)) return node.map((v, i) => walk(v, child(String(i))));
-    if (node !== null && typeof node === 'object') {
-      const record = node as Record<string, unknown>;
-      if (Object.hasOwn(record, TENSOR_KEY)) {
-        const ref = record[TENSOR_KEY];
-        if (typeof ref !== 'string' || Object.keys(record).length !== 1) {
-          options.rejectMarker(at, record);
-        }
-        return options.tensorAt(ref, at);
-      }
-      return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, walk(v, child(k))]));
+  const toTensor = (leaf: unknown, keys: readonly (string | number)[]): Tensor => {
+    const marker = leaf as Record<string, unknown>;
+    const at = joinPath(keys);
+    const ref = marker[TENSOR_KEY];
+    if (typeof ref !== 'string' || Object.keys(marker).length !== 1) {
+      options.rejectMarker(at, marker);
     }
-    return node;
+    return options.tensorAt(ref, at);
   };
-  return walk(skeleton, '');
+  const rejectCycle = options.rejectCycle;
+  return mapTree(skeleton, toTensor, {
+    fn: 'joinTensors',
+    argument: 'skeleton',
+    isLeaf: isMarker,
+    onCycle: rejectCycle ? (keys) => rejectCycle(joinPath(keys)) : undefined,
+  });
 }
