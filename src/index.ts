@@ -13,6 +13,8 @@
 // import in any other module of ours would be dropped when bundling.
 // scripts/check-dist.mjs guards this.
 import '@tensorflow/tfjs-layers';
+import { serialization } from '@tensorflow/tfjs-core';
+import { TransformOptimizer } from './optim/tf-optimizer';
 
 export { alibiBias, alibiSlopes } from './attention/alibi';
 export type { AttentionOptions } from './attention/attention-setup';
@@ -117,6 +119,14 @@ export {
   serializeSafetensors,
 } from './interop/safetensors';
 export type { SafetensorsDtype } from './interop/safetensors-format';
+export {
+  LearningRateScheduler,
+  type LearningRateSchedulerOptions,
+  learningRateScheduler,
+  ReduceLearningRateOnPlateau,
+  type ReduceLearningRateOnPlateauOptions,
+  reduceLearningRateOnPlateau,
+} from './layers/learning-rate-callbacks';
 export {
   type FocalLossOptions,
   focalLoss,
@@ -350,14 +360,6 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './responsible/privacy-accountant';
-export {
-  LearningRateScheduler,
-  type LearningRateSchedulerOptions,
-  learningRateScheduler,
-  ReduceLearningRateOnPlateau,
-  type ReduceLearningRateOnPlateauOptions,
-  reduceLearningRateOnPlateau,
-} from './schedules/callbacks';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,
@@ -386,3 +388,7 @@ export {
 } from './schedules/polynomial';
 export type { Schedule } from './schedules/schedule';
 export { type WsdScheduleOptions, wsdSchedule } from './schedules/wsd';
+
+// Registers TransformOptimizer so a model saved with it loads back. Kept in the
+// entry module: package.json declares side effects for the built entries only.
+serialization.registerClass(TransformOptimizer, 'tfjs-blocks');

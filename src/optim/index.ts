@@ -9,6 +9,8 @@
 // only `@tensorflow/tfjs-core`. It stays in this entry module: package.json
 // declares side effects for the built entries only (scripts/check-dist.mjs).
 import '@tensorflow/tfjs-layers';
+import { serialization } from '@tensorflow/tfjs-core';
+import { TransformOptimizer } from './tf-optimizer';
 
 export { applyUpdates, applyUpdatesInPlace } from './apply-updates';
 export { chain } from './chain';
@@ -96,3 +98,7 @@ export type {
   TensorMap,
   TransformResult,
 } from './types';
+
+// Registers TransformOptimizer so a model saved with it loads back. Kept in the
+// entry module: package.json declares side effects for the built entries only.
+serialization.registerClass(TransformOptimizer, 'tfjs-blocks');

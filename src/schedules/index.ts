@@ -5,14 +5,6 @@
  *
  * @packageDocumentation
  */
-export {
-  LearningRateScheduler,
-  type LearningRateSchedulerOptions,
-  learningRateScheduler,
-  ReduceLearningRateOnPlateau,
-  type ReduceLearningRateOnPlateauOptions,
-  reduceLearningRateOnPlateau,
-} from './callbacks';
 export { constantSchedule } from './constant';
 export {
   type CosineDecayScheduleOptions,
