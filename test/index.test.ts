@@ -111,6 +111,29 @@ describe('package entries', () => {
     }
   });
 
+  it('every name the root exports from a subpath folder is in that subpath, types included', () => {
+    const clauses = (file: string) =>
+      [
+        ...readFileSync(`${root}${file}`, 'utf8').matchAll(
+          /export (?:type )?\{([^}]*)\} from '([^']+)'/g,
+        ),
+      ].map((m) => ({
+        names: m[1]!
+          .split(',')
+          .map((n) => n.trim().replace(/^type /, ''))
+          .filter(Boolean),
+        from: m[2]!,
+      }));
+    for (const name of FOLDER_SUBPATHS) {
+      const inSub = new Set(clauses(`src/${name}/index.ts`).flatMap((c) => c.names));
+      const missing = clauses('src/index.ts')
+        .filter((c) => c.from.startsWith(`./${name}/`))
+        .flatMap((c) => c.names)
+        .filter((n) => !inSub.has(n));
+      expect(missing, name).toEqual([]);
+    }
+  });
+
   it('an entry that imports tfjs-layers for its side effect is declared in sideEffects', () => {
     for (const [name, file] of Object.entries(entries)) {
       const text = readFileSync(`${root}${file}`, 'utf8');
