@@ -2,8 +2,22 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // `node` is its own entry so browser bundles of `index` never see node:fs;
-  // `layers` registers its classes for deserialization when imported.
-  entry: { index: 'src/index.ts', layers: 'src/layers/index.ts', node: 'src/node/index.ts' },
+  // `layers` registers its classes for deserialization when imported. The
+  // other subpaths mirror src/ folders (package.json `exports` lists the same
+  // names; test/index.test.ts checks they agree).
+  entry: {
+    index: 'src/index.ts',
+    layers: 'src/layers/index.ts',
+    node: 'src/node/index.ts',
+    optim: 'src/optim/index.ts',
+    schedules: 'src/schedules/index.ts',
+    losses: 'src/losses/index.ts',
+    generate: 'src/generate/index.ts',
+    models: 'src/models/index.ts',
+    efficiency: 'src/efficiency/index.ts',
+    responsible: 'src/responsible/index.ts',
+    tree: 'src/tree/index.ts',
+  },
   format: ['esm', 'cjs'],
   // Backends are imported on demand by useBackend: never bundle any tfjs package.
   external: [/^@tensorflow\//],

@@ -8,11 +8,15 @@
 // training from a CommonJS main over two workers running an ESM task file
 // (inside the package, so that it resolves `tfjs-blocks` to the build).
 // Then, from the packed tarball, the README's links and its quickstart (below).
+// First, without running anything: every dist file with a top-level side
+// effect is declared in package.json `sideEffects`, and every subpath entry
+// loads as ESM and CommonJS with the root's own objects.
 import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -20,6 +24,35 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+// A registration, or an import kept only for its effect (tfjs-layers registers
+// tfjs-core's gradients), in a file bundlers may treat as pure would be dropped.
+const sideEffect =
+  /registerClass\(|^import ['"]@tensorflow\/[^'"]+['"];|^require\(['"]@tensorflow\/[^'"]+['"]\);/m;
+const undeclared = readdirSync('dist')
+  .filter((f) => /\.c?js$/.test(f) && sideEffect.test(readFileSync(join('dist', f), 'utf8')))
+  .filter((f) => !pkg.sideEffects.includes(`./dist/${f}`));
+if (undeclared.length > 0)
+  throw new Error(`side effects in files package.json calls pure: ${undeclared.join(', ')}`);
+console.log(`sideEffects: ${pkg.sideEffects.length} files declared, no side effect elsewhere`);
+
+const subpaths = Object.keys(pkg.exports).filter(
+  (k) => !['.', './package.json', './node'].includes(k),
+);
+const sameObjects = (load) => `
+${load}
+const names = [];
+for (const sub of ${JSON.stringify(subpaths.map((k) => `tfjs-blocks/${k.slice(2)}`))}) {
+  const m = await get(sub);
+  const keys = Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule');
+  const other = keys.filter((k) => m[k] !== root[k] && !sub.endsWith('/layers'));
+  if (keys.length === 0 || other.length > 0) throw new Error(sub + ': ' + (other.join() || 'empty'));
+  names.push(sub.slice(12) + ' ' + keys.length);
+}
+console.log('ok: ' + names.join(', '));
+`;
 
 const body = (load) => `
 ${load}
@@ -139,8 +172,18 @@ const { startDataParallel } = require('tfjs-blocks/node');
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
+const subpathsEsm = sameObjects(`
+const get = (s) => import(s);
+const root = await import('tfjs-blocks');`);
+const subpathsCjs = sameObjects(`
+const get = async (s) => require(s);
+const root = require('tfjs-blocks');
+(async () => {`).concat('})().catch((e) => { console.error(e); process.exit(1); });');
+
 try {
   for (const [kind, args] of [
+    ['ESM subpaths', ['--input-type=module', '-e', subpathsEsm]],
+    ['CJS subpaths', ['--input-type=commonjs', '-e', subpathsCjs]],
     ['ESM', ['--input-type=module', '-e', esm]],
     ['CJS', ['--input-type=commonjs', '-e', cjs]],
     ['ESM tfjs-blocks/node', ['--input-type=module', '-e', nodeEsm]],
@@ -206,6 +249,36 @@ try {
   if (!out.includes('to be or not to be, that is the '))
     throw new Error(`the README quickstart printed:\n${out}`);
   console.log('README quickstart: ran as quickstart.mts in a fresh npm init -y project');
+
+  // A one-line import of a schedule, bundled from the installed package the
+  // way a user's esbuild does (exports map, sideEffects), keeps no attention,
+  // no Layer and no tfjs-layers code (tfjs stays external: any import of
+  // tfjs-layers would bring all of it into a real bundle).
+  const shaken = await build({
+    stdin: {
+      contents:
+        "import { warmupCosineDecaySchedule } from 'tfjs-blocks/schedules';\nconsole.log(warmupCosineDecaySchedule);\n",
+      resolveDir: project,
+    },
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    external: ['@tensorflow/*'],
+    logLevel: 'silent',
+  });
+  const text = shaken.outputFiles[0].text;
+  const leaked = [
+    /function (scaledDotProductAttention|multiHeadAttention)\d*\(/,
+    /registerLayer\d*\(|extends (FunctionalLayer|Layer|Callback)\b/,
+    /@tensorflow\/tfjs-layers/,
+  ].filter((re) => re.test(text));
+  if (!/function warmupCosineDecaySchedule\(/.test(text) || leaked.length > 0)
+    throw new Error(`tfjs-blocks/schedules bundle keeps ${leaked.join(', ') || 'no schedule'}`);
+  console.log(
+    `tfjs-blocks/schedules: one schedule bundles to ${text.length} bytes, no attention, Layer or tfjs-layers code`,
+  );
 } finally {
   rmSync(project, { recursive: true, force: true });
 }

@@ -13,6 +13,8 @@
 // import in any other module of ours would be dropped when bundling.
 // scripts/check-dist.mjs guards this.
 import '@tensorflow/tfjs-layers';
+import { serialization } from '@tensorflow/tfjs-core';
+import { TransformOptimizer } from './optim/tf-optimizer';
 
 export { alibiBias, alibiSlopes } from './attention/alibi';
 export type { AttentionOptions } from './attention/attention-setup';
@@ -119,6 +121,14 @@ export {
   serializeSafetensors,
 } from './interop/safetensors';
 export type { SafetensorsDtype } from './interop/safetensors-format';
+export {
+  LearningRateScheduler,
+  type LearningRateSchedulerOptions,
+  learningRateScheduler,
+  ReduceLearningRateOnPlateau,
+  type ReduceLearningRateOnPlateauOptions,
+  reduceLearningRateOnPlateau,
+} from './layers/learning-rate-callbacks';
 export {
   type FocalLossOptions,
   focalLoss,
@@ -352,14 +362,6 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './responsible/privacy-accountant';
-export {
-  LearningRateScheduler,
-  type LearningRateSchedulerOptions,
-  learningRateScheduler,
-  ReduceLearningRateOnPlateau,
-  type ReduceLearningRateOnPlateauOptions,
-  reduceLearningRateOnPlateau,
-} from './schedules/callbacks';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,
@@ -392,3 +394,7 @@ export { flattenParams, unflattenParams } from './tree/flatten';
 export { treeLeaves, treeLeavesWithPath } from './tree/leaves';
 export { treeMap } from './tree/map';
 export type { ParamTree, TensorMap } from './tree/types';
+
+// Registers TransformOptimizer so a model saved with it loads back. Kept in the
+// entry module: package.json declares side effects for the built entries only.
+serialization.registerClass(TransformOptimizer, 'tfjs-blocks');

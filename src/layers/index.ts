@@ -1,6 +1,7 @@
 /**
  * tfjs-blocks/layers: the blocks as tfjs-layers `Layer`s, registered for
- * serialization under the package name when this module loads.
+ * serialization under the package name when this module loads, and the
+ * tfjs-layers callbacks that drive the learning rate from a schedule.
  *
  * @packageDocumentation
  */
@@ -18,6 +19,14 @@ export {
 } from './factories';
 export { FeedForward, type FeedForwardLayerArgs } from './feed-forward';
 export type { BaseLayerArgs, Kwargs as LayerCallKwargs } from './functional-layer';
+export {
+  LearningRateScheduler,
+  type LearningRateSchedulerOptions,
+  learningRateScheduler,
+  ReduceLearningRateOnPlateau,
+  type ReduceLearningRateOnPlateauOptions,
+  reduceLearningRateOnPlateau,
+} from './learning-rate-callbacks';
 export { MixtureOfExperts, type MixtureOfExpertsLayerArgs } from './mixture-of-experts';
 export { MultiHeadAttention, type MultiHeadAttentionLayerArgs } from './multi-head-attention';
 export { PatchEmbedding, type PatchEmbeddingLayerArgs } from './patch-embedding';

@@ -5,7 +5,7 @@ import {
   type NamedTensorMap,
   Optimizer,
   scalar,
-  serialization,
+  type serialization,
   Tensor,
   tidy,
   type Variable,
@@ -370,7 +370,10 @@ export class TransformOptimizer extends Optimizer {
   }
 }
 
-serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
+// Registered for deserialization (a model saved with its optimizer) by the
+// entry modules that export it, src/index.ts and src/optim/index.ts, not here:
+// package.json declares side effects for the built entries only, and the
+// bundler puts this module in a shared chunk that a user's bundler may drop.
 
 function isTransformation(x: unknown): x is GradientTransformation<unknown> {
   return (

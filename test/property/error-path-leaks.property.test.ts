@@ -602,6 +602,18 @@ const CASES: Record<string, Bad[]> = {
   polynomialSchedule: [bad('missing options', () => root.polynomialSchedule({} as never))],
   wsdSchedule: [bad('missing options', () => root.wsdSchedule({} as never))],
   // layers/index.ts
+  'layers:LearningRateScheduler': [
+    bad('schedule not a function', () => new layersEntry.LearningRateScheduler(7 as never)),
+  ],
+  'layers:learningRateScheduler': [
+    bad('schedule not a function', () => layersEntry.learningRateScheduler(7 as never)),
+  ],
+  'layers:ReduceLearningRateOnPlateau': [
+    bad('factor 2', () => new layersEntry.ReduceLearningRateOnPlateau({ factor: 2 })),
+  ],
+  'layers:reduceLearningRateOnPlateau': [
+    bad('patience -1', () => layersEntry.reduceLearningRateOnPlateau({ patience: -1 })),
+  ],
   'layers:feedForward': [bad('hidden 0', () => layersEntry.feedForward({ hidden: 0 }))],
   'layers:mixtureOfExperts': [
     bad('topK > numExperts', () =>

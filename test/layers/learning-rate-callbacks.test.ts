@@ -4,14 +4,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
-import { sgd } from '../../src/optim/optimizers/sgd';
-import { TransformOptimizer } from '../../src/optim/tf-optimizer';
 import {
   LearningRateScheduler,
   learningRateScheduler,
   ReduceLearningRateOnPlateau,
   reduceLearningRateOnPlateau,
-} from '../../src/schedules/callbacks';
+} from '../../src/layers/learning-rate-callbacks';
+import { sgd } from '../../src/optim/optimizers/sgd';
+import { TransformOptimizer } from '../../src/optim/tf-optimizer';
 import { exponentialDecaySchedule } from '../../src/schedules/exponential';
 import { linearSchedule } from '../../src/schedules/polynomial';
 import { describeRejections } from '../helpers/rejections';

@@ -1,0 +1,59 @@
+/**
+ * tfjs-blocks/responsible: differential privacy (DP-SGD and its accountant), per-example
+ * gradients, fairness metrics and federated averaging.
+ *
+ * @packageDocumentation
+ */
+// Registers tfjs-core's gradient functions (through tfjs-layers, a peer
+// dependency), as the root entry does, so `tf.grad` works for users who import
+// only `@tensorflow/tfjs-core`. It stays in this entry module: package.json
+// declares side effects for the built entries only (scripts/check-dist.mjs).
+import '@tensorflow/tfjs-layers';
+
+export {
+  type DifferentiallyPrivateAggregateOptions,
+  type DpSgdOptions,
+  differentiallyPrivateAggregate,
+  dpSgd,
+} from './dp-sgd';
+export {
+  type BinaryLabels,
+  type ConfusionMetrics,
+  demographicParityDifference,
+  demographicParityRatio,
+  equalizedOddsDifference,
+  equalizedOddsRatio,
+  equalOpportunityDifference,
+  equalOpportunityRatio,
+  type FairnessOptions,
+  type GroupConfusionMetrics,
+  type GroupLabel,
+  groupConfusionMetrics,
+  type SensitiveFeatures,
+} from './fairness';
+export {
+  type FederatedClient,
+  federatedAverage,
+  federatedAveragingRound,
+} from './federated-averaging';
+export {
+  type LinearTape,
+  type PerExampleGradientsOptions,
+  type PerExampleLoss,
+  perExampleGradients,
+  perExampleGradientsOfLinearLayers,
+} from './per-example-gradients';
+export {
+  computeDpSgdEpsilon,
+  computeDpSgdEpsilonForEpochs,
+  DEFAULT_RDP_ORDERS,
+  type DpSgdEpochsOptions,
+  type DpSgdEpochsPrivacy,
+  type DpSgdPrivacy,
+  type DpSgdPrivacyOptions,
+  type EpsilonAtOrder,
+  type RdpConversion,
+  rdpOfSubsampledGaussian,
+  rdpToEpsilon,
+  type SubsampledGaussianOptions,
+} from './privacy-accountant';
