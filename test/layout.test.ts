@@ -1,7 +1,7 @@
 // The test tree mirrors src/: a test for src/<path>/<file>.ts lives in
 // test/<path>/, so a newcomer finds a module's tests by its path. Only the
 // cross-cutting suites and the test's own support folders stand outside.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -65,5 +65,24 @@ describe('the test tree mirrors src/', () => {
     for (const name of [...crossCutting, ...support, ...topLevelFiles]) {
       expect(names).toContain(name);
     }
+  });
+});
+
+describe('shared checks live in src/internal/', () => {
+  /** The relative import paths of every .ts file under src/<dir>/. */
+  function importsUnder(dir: string): string[] {
+    return readdirSync(join(root, 'src', dir), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) =>
+        [...readFileSync(join(root, 'src', dir, file), 'utf8').matchAll(/from '(\.[^']*)'/g)].map(
+          (m) => `src/${dir}/${file}: ${m[1]}`,
+        ),
+      );
+  }
+
+  it('lets src/nn/ and src/attention/ import nothing from src/losses/', () => {
+    const imports = [...importsUnder('nn'), ...importsUnder('attention')];
+    expect(imports.length).toBeGreaterThan(10); // the scan sees the imports
+    expect(imports.filter((line) => /\/losses\//.test(line))).toEqual([]);
   });
 });

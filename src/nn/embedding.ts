@@ -27,7 +27,7 @@ import {
 } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
 import { splitSeed } from '../internal/seed';
-import { checkClassLabels } from '../losses/label-checks';
+import { checkClassLabels } from '../internal/label-checks';
 
 /** Parameters of an embedding: a `[rows, dim]` table (tokens or positions). */
 export type EmbeddingParams = {
