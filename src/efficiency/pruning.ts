@@ -183,8 +183,9 @@ export function applyPruningMasks(params: TensorMap, masks: TensorMap): TensorMa
  */
 export function keepPruned(masks: TensorMap): GradientTransformation<CountState> {
   checkTensorMap('keepPruned', 'masks', masks);
-  return mapUpdatesTransform('keepPruned', (updates) =>
-    eachTensor(updates, (u, name) => (masks[name] ? mul(u, masks[name]!) : mul(u, 1))),
+  return mapUpdatesTransform(
+    (updates) => eachTensor(updates, (u, name) => (masks[name] ? mul(u, masks[name]!) : mul(u, 1))),
+    { name: 'keepPruned' },
   );
 }
 

@@ -66,7 +66,6 @@ export function addDecayedWeights(
   const weightDecay = checkNonNegative(fn, 'rate', rate);
   checkMask(fn, 'mask', mask);
   return mapUpdatesTransform(
-    fn,
     (updates, _step, params) => {
       const out: TensorMap = emptyRecord(); // names may be `__proto__`
       for (const [name, u] of Object.entries(updates)) {
@@ -76,7 +75,7 @@ export function addDecayedWeights(
       }
       return out;
     },
-    true,
+    { name: fn, needsParams: true },
   );
 }
 

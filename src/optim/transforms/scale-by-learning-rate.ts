@@ -19,8 +19,11 @@ export function scaleByLearningRate(
 ): GradientTransformation<CountState> {
   const fn = 'scaleByLearningRate';
   const schedule = checkSchedule(fn, 'learningRate', learningRate);
-  return mapUpdatesTransform(fn, (updates, step) => {
-    const lr = valueAt(fn, 'learningRate', schedule, step);
-    return eachTensor(updates, (u) => mul(u, -lr));
-  });
+  return mapUpdatesTransform(
+    (updates, step) => {
+      const lr = valueAt(fn, 'learningRate', schedule, step);
+      return eachTensor(updates, (u) => mul(u, -lr));
+    },
+    { name: fn },
+  );
 }
