@@ -298,7 +298,6 @@ export {
 } from './optim/transforms/wrappers';
 export type {
   GradientTransformation,
-  ScheduleLike,
   TensorMap,
   TransformResult,
 } from './optim/types';

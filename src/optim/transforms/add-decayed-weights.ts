@@ -42,7 +42,12 @@ export function maskIncludes(
   if (typeof mask === 'function') return mask(name, param);
   const value = mask[name];
   if (typeof value !== 'boolean') {
-    throw new TfjsBlocksError(fn, `mask.${name}`, 'a boolean for every parameter', String(value));
+    throw new TfjsBlocksError(
+      fn,
+      `mask.${name}`,
+      'a boolean for every parameter',
+      describeValue(value),
+    );
   }
   return value;
 }
