@@ -23,6 +23,7 @@ import {
   checkInteger,
   checkNumber,
   checkOptionKeys,
+  describeChoice,
   describeValue,
   optionKeys,
 } from '../internal/checks';
@@ -251,7 +252,7 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
       fn,
       `${name}.normPosition`,
       "'pre', 'post' or 'parallel'",
-      String(normPosition),
+      describeChoice(normPosition),
     );
   }
   checkNormConfig(fn, `${name}.norm`, config.norm);

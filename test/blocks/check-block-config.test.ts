@@ -91,6 +91,13 @@ describe('checkBlockConfig', () => {
     }
   });
 
+  it('cuts a long normPosition in its message', () => {
+    const config = { ...makeConfig(), normPosition: 'x'.repeat(100_000) as never };
+    const error = thrownBy(() => checkBlockConfig('f', config));
+    expect(error.argument).toBe('config.normPosition');
+    expect(error.message.length).toBeLessThan(300);
+  });
+
   it('validates again a config edited in place after it passed, nested records included', () => {
     const config = makeConfig();
     const params = initTransformerEncoderBlock(config, 0);
