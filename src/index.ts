@@ -293,7 +293,11 @@ export { type ScaleByNadamOptions, scaleByNadam } from './optim/transforms/scale
 export { type ScaleByRadamOptions, scaleByRadam } from './optim/transforms/scale-by-radam';
 export { type ScaleByRmsOptions, scaleByRms } from './optim/transforms/scale-by-rms';
 export { scaleByTrustRatio } from './optim/transforms/scale-by-trust-ratio';
-export type { CountState } from './optim/transforms/stateless';
+export {
+  type CountState,
+  type MapUpdatesOptions,
+  mapUpdatesTransform,
+} from './optim/transforms/stateless';
 export { type TraceOptions, trace } from './optim/transforms/trace';
 export {
   type ApplyIfFiniteState,
@@ -307,7 +311,6 @@ export {
 } from './optim/transforms/wrappers';
 export type {
   GradientTransformation,
-  ScheduleLike,
   TransformResult,
 } from './optim/types';
 export {

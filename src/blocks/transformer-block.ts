@@ -23,6 +23,7 @@ import {
   checkInteger,
   checkNumber,
   checkOptionKeys,
+  describeChoice,
   describeValue,
   optionKeys,
 } from '../internal/checks';
@@ -177,10 +178,61 @@ const INIT_DECODER_BLOCK_OPTION_KEYS = optionKeys<InitDecoderBlockOptions>({
 /**
  * Validates a block config, its nested `feedForward`, `norm` and `rope`
  * records included (unknown keys are rejected); returns it with defaults
- * filled in. `name` is how messages call the config (`config.block` inside a
- * model's config).
+ * filled in, frozen. `name` is how messages call the config (`config.block`
+ * inside a model's config).
+ *
+ * Each config object is validated once: a model runs every layer, forward
+ * pass after forward pass, with the same config, so a config that passed is
+ * remembered (weakly, with a snapshot of its values) and its checked form
+ * returned again without re-validating. A config changed in place since it
+ * passed is validated again, and a config that failed is never remembered,
+ * so a bad config, hand-built or edited, throws the same typed error on
+ * every call.
  */
-export function checkBlockConfig(fn: string, config: TransformerBlockConfig, name = 'config') {
+export function checkBlockConfig(
+  fn: string,
+  config: TransformerBlockConfig,
+  name = 'config',
+): CheckedBlockConfig {
+  const known = checkedConfigs.get(config);
+  if (known && sameValues(known.values, configValues(config))) return known.checked;
+  const checked = Object.freeze(validateBlockConfig(fn, config, name));
+  checkedConfigs.set(config, { values: configValues(config), checked });
+  return checked;
+}
+
+/** Configs that passed {@link checkBlockConfig}: their values when they passed, and the result. */
+const checkedConfigs = new WeakMap<object, { values: unknown[]; checked: CheckedBlockConfig }>();
+
+/** Marks where a nested record's values start and end in {@link configValues}. */
+const NESTED = Symbol('nested');
+const END = Symbol('end');
+
+/**
+ * A config's own keys and values, nested records (`feedForward`, `norm`,
+ * `rope`) expanded, as a flat list to compare with `Object.is`.
+ */
+function configValues(record: object, into: unknown[] = [], depth = 0): unknown[] {
+  for (const key of Object.keys(record)) {
+    const value = (record as Record<string, unknown>)[key];
+    into.push(key);
+    if (depth < 3 && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      into.push(NESTED);
+      configValues(value, into, depth + 1);
+      into.push(END);
+    } else {
+      into.push(value);
+    }
+  }
+  return into;
+}
+
+function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}
+
+/** The checks behind {@link checkBlockConfig}, run on a config it has not seen pass. */
+function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: string) {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new TfjsBlocksError(fn, name, 'a block config object', describeValue(config));
   }
@@ -210,7 +262,7 @@ export function checkBlockConfig(fn: string, config: TransformerBlockConfig, nam
       fn,
       `${name}.normPosition`,
       "'pre', 'post' or 'parallel'",
-      String(normPosition),
+      describeChoice(normPosition),
     );
   }
   checkNormConfig(fn, `${name}.norm`, config.norm);
@@ -238,10 +290,7 @@ export function checkBlockConfig(fn: string, config: TransformerBlockConfig, nam
   };
 }
 
-function initAttention(
-  config: ReturnType<typeof checkBlockConfig>,
-  seed: number,
-): MultiHeadAttentionParams {
+function initAttention(config: CheckedBlockConfig, seed: number): MultiHeadAttentionParams {
   const { dModel, numHeads, numKvHeads } = config;
   return initMultiHeadAttention(
     { dModel, numHeads, numKvHeads, useBias: config.attentionBias ?? true },
@@ -302,7 +351,7 @@ export function initTransformerDecoderBlock(
 }
 
 /** A block config with its defaults filled in (see {@link checkBlockConfig}). */
-export type CheckedBlockConfig = ReturnType<typeof checkBlockConfig>;
+export type CheckedBlockConfig = Readonly<ReturnType<typeof validateBlockConfig>>;
 type Checked = CheckedBlockConfig;
 
 /** One residual branch in the configured layout (pre or post norm), with dropout when training. */

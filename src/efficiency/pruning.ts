@@ -5,12 +5,15 @@ import {
   checkNumber,
   checkOptionKeys,
   checkSameShape,
+  describeChoice,
+  describeValue,
   formatShape,
   optionKeys,
 } from '../internal/checks';
 import { type CountState, eachTensor, mapUpdatesTransform } from '../optim/transforms/stateless';
 import { checkTensorMap } from '../optim/tree';
 import type { GradientTransformation } from '../optim/types';
+import type { Schedule } from '../schedules/schedule';
 import type { TensorMap } from '../tree/types';
 
 /** Options of {@link magnitudePruningMasks}. */
@@ -70,7 +73,12 @@ export function magnitudePruningMasks(
   const sparsity = checkNumber(fn, 'options.sparsity', options?.sparsity, { min: 0, max: 1 });
   const scope = options.scope ?? 'global';
   if (scope !== 'global' && scope !== 'per-layer') {
-    throw new TfjsBlocksError(fn, 'options.scope', "'global' or 'per-layer'", String(scope));
+    throw new TfjsBlocksError(
+      fn,
+      'options.scope',
+      "'global' or 'per-layer'",
+      describeChoice(scope),
+    );
   }
   const include = options.include ?? ((_name: string, p: Tensor) => p.rank >= 2);
   checkTensorMap(fn, 'params', params);
@@ -122,7 +130,7 @@ export function nmSparsityMask(weights: Tensor, options: NmSparsityOptions): Ten
       'a matrix [in, out]',
       weights instanceof Tensor
         ? `${weights.isDisposed ? 'a disposed tensor of ' : ''}shape ${formatShape(weights.shape)}`
-        : String(weights),
+        : describeValue(weights),
     );
   }
   const m = checkInteger(fn, 'options.m', options?.m, 1);
@@ -183,8 +191,9 @@ export function applyPruningMasks(params: TensorMap, masks: TensorMap): TensorMa
  */
 export function keepPruned(masks: TensorMap): GradientTransformation<CountState> {
   checkTensorMap('keepPruned', 'masks', masks);
-  return mapUpdatesTransform('keepPruned', (updates) =>
-    eachTensor(updates, (u, name) => (masks[name] ? mul(u, masks[name]!) : mul(u, 1))),
+  return mapUpdatesTransform(
+    (updates) => eachTensor(updates, (u, name) => (masks[name] ? mul(u, masks[name]!) : mul(u, 1))),
+    { name: 'keepPruned' },
   );
 }
 
@@ -221,9 +230,7 @@ const SPARSITY_SCHEDULE_KEYS = optionKeys<SparsityScheduleOptions>({
  * const masks = magnitudePruningMasks(params, { sparsity: sparsityAt(step) });
  * ```
  */
-export function polynomialSparsitySchedule(
-  options: SparsityScheduleOptions,
-): (step: number) => number {
+export function polynomialSparsitySchedule(options: SparsityScheduleOptions): Schedule {
   const fn = 'polynomialSparsitySchedule';
   checkOptionKeys(fn, options, SPARSITY_SCHEDULE_KEYS);
   const initial = checkNumber(fn, 'options.initialSparsity', options?.initialSparsity ?? 0, {

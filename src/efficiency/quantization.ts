@@ -3,6 +3,7 @@ import { TfjsBlocksError } from '../errors';
 import {
   checkInteger,
   checkOptionKeys,
+  describeChoice,
   describeValue,
   formatShape,
   optionKeys,
@@ -108,7 +109,7 @@ export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}):
   }
   const bits = options.bits ?? 8;
   if (bits !== 8 && bits !== 4)
-    throw new TfjsBlocksError(fn, 'options.bits', '8 or 4', String(bits));
+    throw new TfjsBlocksError(fn, 'options.bits', '8 or 4', describeChoice(bits));
   const [rows, cols] = weights.shape as [number, number];
   const w = weights.dataSync();
   if (bits === 8) {

@@ -26,6 +26,7 @@ export function truncateForMessage(text: string, max = MAX_QUOTED_CHARS): string
 export function describeValue(x: unknown): string {
   if (x instanceof Tensor) return `a ${x.dtype} tensor of shape ${formatShape(x.shape)}`;
   if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
   if (Array.isArray(x)) return 'an array';
   if (ArrayBuffer.isView(x)) {
     const length = 'length' in x ? (x as unknown as ArrayLike<unknown>).length : x.byteLength;
@@ -284,4 +285,16 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
+}
+
+/**
+ * Describes a value given where one of a few names or numbers belongs
+ * (`'cos'`, `'min'`, `8`): a string is quoted bare, cut to
+ * {@link MAX_QUOTED_CHARS}; a number or boolean as it is; anything else goes
+ * through {@link describeValue}, which never prints a buffer or an array.
+ */
+export function describeChoice(x: unknown): string {
+  if (typeof x === 'string') return truncateForMessage(x);
+  if (typeof x === 'number' || typeof x === 'boolean') return String(x);
+  return describeValue(x);
 }

@@ -1,9 +1,16 @@
 import type { Optimizer, Scalar } from '@tensorflow/tfjs-core';
 import { Callback } from '@tensorflow/tfjs-layers';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../internal/checks';
+import {
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  describeChoice,
+  optionKeys,
+} from '../internal/checks';
 import { checkFlag, valueAt } from '../optim/hyperparameters';
 import type { TransformOptimizer } from '../optim/tf-optimizer';
+import type { Schedule } from '../schedules/schedule';
 
 /**
  * Told by its `learningRateScale`: `instanceof` cannot, since tfjs'
@@ -80,7 +87,7 @@ const SCHEDULER_KEYS = optionKeys<LearningRateSchedulerOptions>({ perBatch: true
  * ```
  */
 export class LearningRateScheduler extends Callback {
-  private readonly schedule: (step: number) => number;
+  private readonly schedule: Schedule;
   private readonly perBatch: boolean;
 
   /**
@@ -89,7 +96,7 @@ export class LearningRateScheduler extends Callback {
    * @param schedule - a function `(step) => rate` returning a finite number >= 0.
    * @param options - see {@link LearningRateSchedulerOptions}.
    */
-  constructor(schedule: (step: number) => number, options: LearningRateSchedulerOptions = {}) {
+  constructor(schedule: Schedule, options: LearningRateSchedulerOptions = {}) {
     super();
     if (typeof schedule !== 'function') {
       throw new TfjsBlocksError(
@@ -132,7 +139,7 @@ export class LearningRateScheduler extends Callback {
  * ```
  */
 export function learningRateScheduler(
-  schedule: (step: number) => number,
+  schedule: Schedule,
   options: LearningRateSchedulerOptions = {},
 ): LearningRateScheduler {
   return new LearningRateScheduler(schedule, options);
@@ -220,12 +227,12 @@ export class ReduceLearningRateOnPlateau extends Callback {
         fn,
         'options.monitor',
         'a log name such as val_loss',
-        String(this.monitor),
+        describeChoice(this.monitor),
       );
     }
     this.mode = options.mode ?? 'min';
     if (this.mode !== 'min' && this.mode !== 'max') {
-      throw new TfjsBlocksError(fn, 'options.mode', "'min' or 'max'", String(this.mode));
+      throw new TfjsBlocksError(fn, 'options.mode', "'min' or 'max'", describeChoice(this.mode));
     }
     this.factor = checkNumber(fn, 'options.factor', options.factor ?? 0.1, {
       min: 0,

@@ -73,6 +73,27 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
   }) as TransformerBlockConfig;
 }
 
+/** Each layer's block configs by width, so a call reuses one config object. */
+const layerConfigs = new WeakMap<object, Map<number, TransformerBlockConfig>>();
+
+/**
+ * {@link blockConfigOf}, made once per layer and width: `checkBlockConfig`
+ * then validates it on the first call only, not on every call.
+ */
+function layerBlockConfig(args: TransformerBlockLayerArgs, dModel: number): TransformerBlockConfig {
+  let byWidth = layerConfigs.get(args);
+  if (!byWidth) {
+    byWidth = new Map();
+    layerConfigs.set(args, byWidth);
+  }
+  let config = byWidth.get(dModel);
+  if (!config) {
+    config = blockConfigOf(args, dModel);
+    byWidth.set(dModel, config);
+  }
+  return config;
+}
+
 function blockLayerConfig(args: TransformerBlockLayerArgs): serialization.ConfigDict {
   const { dModel: _d, ...config } = blockConfigOf(args, 1);
   return plainConfig({ ...config, seed: args.seed }) as serialization.ConfigDict;
@@ -117,7 +138,7 @@ export class TransformerEncoderBlock extends FunctionalLayer<TransformerEncoderB
   /** Runs the block (dropout when `training`). */
   override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
     const x = firstInput(inputs) as Tensor3D;
-    return transformerEncoderBlock(blockConfigOf(this.args, x.shape[2]), this.params(), x, {
+    return transformerEncoderBlock(layerBlockConfig(this.args, x.shape[2]), this.params(), x, {
       training: kwargs.training === true,
     });
   }
@@ -167,7 +188,7 @@ export class TransformerDecoderBlock extends FunctionalLayer<TransformerDecoderB
   /** Runs the block on `x` or `[x, context]`. */
   override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
     const [x, context] = (Array.isArray(inputs) ? inputs : [inputs]) as Tensor3D[];
-    return transformerDecoderBlock(blockConfigOf(this.args, x!.shape[2]), this.params(), x!, {
+    return transformerDecoderBlock(layerBlockConfig(this.args, x!.shape[2]), this.params(), x!, {
       context,
       training: kwargs.training === true,
     });

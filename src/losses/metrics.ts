@@ -11,7 +11,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkFloatTensor, checkInteger, checkOptionKeys, optionKeys } from '../internal/checks';
-import { checkClassLabels } from './label-checks';
+import { checkClassLabels } from '../internal/label-checks';
 import { safeDivide } from './reduction';
 import { softmaxCrossEntropy } from './softmax-cross-entropy';
 

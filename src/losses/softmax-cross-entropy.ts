@@ -27,7 +27,7 @@ import {
   formatShape,
   optionKeys,
 } from '../internal/checks';
-import { checkClassLabels } from './label-checks';
+import { checkClassLabels } from '../internal/label-checks';
 import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, type ReductionOption, reduce, safeDivide } from './reduction';
 

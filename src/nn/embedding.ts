@@ -26,8 +26,8 @@ import {
   optionKeys,
 } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { checkClassLabels } from '../internal/label-checks';
 import { splitSeed } from '../internal/seed';
-import { checkClassLabels } from '../losses/label-checks';
 
 /** Parameters of an embedding: a `[rows, dim]` table (tokens or positions). */
 export type EmbeddingParams = {

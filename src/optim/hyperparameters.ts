@@ -1,19 +1,29 @@
 import { TfjsBlocksError } from '../errors';
-import { checkNumber, describeValue } from '../internal/checks';
-import type { ScheduleLike } from './types';
+import { checkNumber, describeChoice, describeValue } from '../internal/checks';
+import type { Schedule } from '../schedules/schedule';
 
 /** Validates a learning rate or schedule when the transform is made. */
-export function checkSchedule(fn: string, name: string, value: unknown): ScheduleLike {
-  if (typeof value === 'function') return value as (step: number) => number;
+export function checkSchedule(fn: string, name: string, value: unknown): number | Schedule {
+  if (typeof value === 'function') return value as Schedule;
   return checkNumber(fn, name, value, { min: 0 });
 }
 
 /** The value of a rate or schedule at `step`; a schedule that returns a bad value is named. */
-export function valueAt(fn: string, name: string, schedule: ScheduleLike, step: number): number {
+export function valueAt(
+  fn: string,
+  name: string,
+  schedule: number | Schedule,
+  step: number,
+): number {
   if (typeof schedule === 'number') return schedule;
   const value = schedule(step);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TfjsBlocksError(fn, `${name}(${step})`, 'a finite number >= 0', String(value));
+    throw new TfjsBlocksError(
+      fn,
+      `${name}(${step})`,
+      'a finite number >= 0',
+      describeChoice(value),
+    );
   }
   return value;
 }

@@ -77,7 +77,11 @@ export { type ScaleByNadamOptions, scaleByNadam } from './transforms/scale-by-na
 export { type ScaleByRadamOptions, scaleByRadam } from './transforms/scale-by-radam';
 export { type ScaleByRmsOptions, scaleByRms } from './transforms/scale-by-rms';
 export { scaleByTrustRatio } from './transforms/scale-by-trust-ratio';
-export type { CountState } from './transforms/stateless';
+export {
+  type CountState,
+  type MapUpdatesOptions,
+  mapUpdatesTransform,
+} from './transforms/stateless';
 export { type TraceOptions, trace } from './transforms/trace';
 export {
   type ApplyIfFiniteState,
@@ -89,7 +93,7 @@ export {
   multiSteps,
   multiTransform,
 } from './transforms/wrappers';
-export type { GradientTransformation, ScheduleLike, TransformResult } from './types';
+export type { GradientTransformation, TransformResult } from './types';
 
 // Registers TransformOptimizer so a model saved with it loads back. Kept in the
 // entry module: package.json declares side effects for the built entries only.

@@ -1,8 +1,5 @@
 import type { TensorMap } from '../tree/types';
 
-/** A value per step: a learning rate or a schedule `(step) => value` (step counts from 0). */
-export type ScheduleLike = number | ((step: number) => number);
-
 /** What {@link GradientTransformation.update} returns. */
 export type TransformResult<S> = {
   /** What to add to the parameters: the learning rate and the minus sign are already in. */

@@ -31,7 +31,8 @@ import { checkSchedule } from '../optim/hyperparameters';
 import { scaleByLearningRate } from '../optim/transforms/scale-by-learning-rate';
 import type { CountState } from '../optim/transforms/stateless';
 import { trace } from '../optim/transforms/trace';
-import type { GradientTransformation, ScheduleLike } from '../optim/types';
+import type { GradientTransformation } from '../optim/types';
+import type { Schedule } from '../schedules/schedule';
 import type { TensorMap } from '../tree/types';
 
 /** Options of {@link differentiallyPrivateAggregate}. */
@@ -195,7 +196,7 @@ function privateAggregate(
 /** Options of {@link dpSgd}. */
 export interface DpSgdOptions extends DifferentiallyPrivateAggregateOptions {
   /** A number >= 0 or a schedule `(step) => number`. */
-  learningRate: ScheduleLike;
+  learningRate: number | Schedule;
   /** Heavy-ball momentum factor in [0, 1). Default none (plain SGD). */
   momentum?: number;
   /** Nesterov momentum (with `momentum`). Default `false`. */

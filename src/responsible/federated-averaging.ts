@@ -1,5 +1,6 @@
 import { add, dispose, mul, Tensor, tidy } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { describeValue, truncateForMessage } from '../internal/checks';
 import { tidyParams } from '../internal/tidy-params';
 import { treeLeaves } from '../tree/leaves';
 import type { ParamTree } from '../tree/types';
@@ -17,12 +18,17 @@ export interface FederatedClient<P extends ParamTree = ParamTree> {
   samples: number;
 }
 
+/**
+ * A tree node for a message: its structure (array length, record keys) where
+ * the trees must match, and otherwise the shared {@link describeValue}, which
+ * never prints a buffer. The key list is cut to the shared message cap.
+ */
 function kind(x: unknown): string {
-  if (x instanceof Tensor) return `a ${x.dtype} tensor of shape [${x.shape.join(', ')}]`;
+  if (typeof x === 'number') return `${x}`;
   if (Array.isArray(x)) return `an array of length ${x.length}`;
-  if (x !== null && typeof x === 'object')
-    return `an object with keys ${Object.keys(x).join(', ')}`;
-  return typeof x === 'number' ? `${x}` : typeof x;
+  if (x !== null && typeof x === 'object' && !(x instanceof Tensor) && !ArrayBuffer.isView(x))
+    return truncateForMessage(`an object with keys ${Object.keys(x).join(', ')}`);
+  return describeValue(x);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger } from '../internal/checks';
+import { checkInteger, describeValue } from '../internal/checks';
 import { type Schedule, scheduleFrom } from './schedule';
 
 /**
@@ -26,12 +26,17 @@ import { type Schedule, scheduleFrom } from './schedule';
  * ```
  */
 export function joinSchedules(
-  schedules: ReadonlyArray<(step: number) => number>,
+  schedules: readonly Schedule[],
   boundaries: readonly number[],
 ): Schedule {
   const fn = 'joinSchedules';
   if (!Array.isArray(schedules) || schedules.length === 0) {
-    throw new TfjsBlocksError(fn, 'schedules', 'a non-empty array of schedules', String(schedules));
+    throw new TfjsBlocksError(
+      fn,
+      'schedules',
+      'a non-empty array of schedules',
+      describeValue(schedules),
+    );
   }
   schedules.forEach((s, i) => {
     if (typeof s !== 'function') {
@@ -43,7 +48,7 @@ export function joinSchedules(
       fn,
       'boundaries',
       `an array of ${schedules.length - 1} step(s), one fewer than the schedules`,
-      Array.isArray(boundaries) ? `${boundaries.length} step(s)` : String(boundaries),
+      Array.isArray(boundaries) ? `${boundaries.length} step(s)` : describeValue(boundaries),
     );
   }
   let previous = -1;

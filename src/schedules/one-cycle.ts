@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkNumber, optionKeys } from '../internal/checks';
+import { checkInteger, checkNumber, describeChoice, optionKeys } from '../internal/checks';
 import { checkScheduleOptions, checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /** Options of {@link oneCycleSchedule}, as PyTorch's `OneCycleLR`. */
@@ -71,7 +71,12 @@ export function oneCycleSchedule(options: OneCycleScheduleOptions): Schedule {
   });
   const strategy = options.annealStrategy ?? 'cos';
   if (strategy !== 'cos' && strategy !== 'linear') {
-    throw new TfjsBlocksError(fn, 'options.annealStrategy', "'cos' or 'linear'", String(strategy));
+    throw new TfjsBlocksError(
+      fn,
+      'options.annealStrategy',
+      "'cos' or 'linear'",
+      describeChoice(strategy),
+    );
   }
   const divFactor = checkNumber(fn, 'options.divFactor', options.divFactor ?? 25, {
     min: 0,

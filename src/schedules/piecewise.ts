@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, optionKeys } from '../internal/checks';
+import { checkInteger, describeValue, optionKeys } from '../internal/checks';
 import { checkScheduleOptions, checkScheduleValue, type Schedule, scheduleFrom } from './schedule';
 
 /** Options of {@link piecewiseConstantSchedule}, as optax's `piecewise_constant_schedule`. */
@@ -47,7 +47,7 @@ export function piecewiseConstantSchedule(options: PiecewiseConstantScheduleOpti
       fn,
       'options.boundariesAndScales',
       'an object mapping step boundaries to scales',
-      Array.isArray(entries) ? 'an array' : String(entries),
+      describeValue(entries),
     );
   }
   const pieces = Object.entries(entries)

@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, optionKeys } from '../internal/checks';
+import { checkInteger, describeChoice, optionKeys } from '../internal/checks';
 import {
   checkScheduleOptions,
   checkScheduleValue,
@@ -77,7 +77,7 @@ export function wsdSchedule(options: WsdScheduleOptions): Schedule {
       fn,
       'options.decayShape',
       "'linear', 'cosine' or 'sqrt'",
-      String(shapeName),
+      describeChoice(shapeName),
     );
   }
   const shape = DECAY_SHAPES[shapeName];

@@ -29,6 +29,12 @@ import { readSafetensorsFile } from 'tfjs-blocks/node';`,
     name: 'modelCost',
     imports: `import { gpt2Config, modelCost } from 'tfjs-blocks';`,
   },
+  {
+    file: 'src/optim/transforms/stateless.ts',
+    name: 'mapUpdatesTransform',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { chain, mapUpdatesTransform, scaleByLearningRate } from 'tfjs-blocks';`,
+  },
 ];
 
 describe('TSDoc examples type-check', () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
 import {
   checkOptionKeys,
+  describeChoice,
   describeValue,
   MAX_QUOTED_CHARS,
   optionKeys,
@@ -79,5 +80,23 @@ describe('message caps', () => {
     const e = new TfjsBlocksError('f', 'x', 'small', 'y'.repeat(5_000_000));
     expect(e.message.length).toBeLessThan(1100);
     expect(e.actual.length).toBeLessThanOrEqual(1001);
+  });
+});
+
+describe('describeValue and describeChoice', () => {
+  it('says undefined once', () => {
+    expect(describeValue(undefined)).toBe('undefined');
+  });
+
+  it('quotes a name or number bare and caps it; describes anything else', () => {
+    expect(describeChoice('exp')).toBe('exp');
+    expect(describeChoice(3)).toBe('3');
+    expect(describeChoice(false)).toBe('false');
+    expect(describeChoice(undefined)).toBe('undefined');
+    expect(describeChoice(new Float32Array(100_000))).toBe('a Float32Array of length 100000');
+    expect(describeChoice(['cos', 'linear'])).toBe('an array');
+    const long = describeChoice('x'.repeat(1_000_000));
+    expect(long.length).toBeLessThan(MAX_QUOTED_CHARS + 40);
+    expect(long).toContain('more characters');
   });
 });

@@ -1,4 +1,4 @@
-// The id / label range check (src/losses/label-checks.ts): a check that passed
+// The id / label range check (src/internal/label-checks.ts): a check that passed
 // is remembered per tensor data, so the same labels are read once; on WebGPU
 // (simulated here on cpu) labels whose values are only on the GPU are not read.
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +11,7 @@ import {
   tokenAccuracy,
 } from '../../src/index';
 import { hostValues } from '../../src/internal/host-values';
-import { checkClassLabels } from '../../src/losses/label-checks';
+import { checkClassLabels } from '../../src/internal/label-checks';
 import { describeEachBackend } from '../helpers/backends';
 
 const int = (values: number[], shape?: number[]) => tf.tensor(values, shape, 'int32');

@@ -556,6 +556,13 @@ const CASES: Record<string, Bad[]> = {
     }),
   ],
   trace: [bad('decay 2', () => root.trace({ decay: 2 }))],
+  mapUpdatesTransform: [
+    bad('f not a function', () => root.mapUpdatesTransform(3 as never)),
+    bad('f returns a reshaped update', () => {
+      const t = root.mapUpdatesTransform(() => ({ w: tf.zeros([3]) }));
+      return t.update({ w: f(2) }, t.init({}));
+    }),
+  ],
   applyIfFinite: [bad('not a transformation', () => root.applyIfFinite({} as never))],
   masked: [bad('not a transformation', () => root.masked({} as never, {}))],
   multiSteps: [bad('everyK 0', () => root.multiSteps(adamT, 0))],

@@ -132,6 +132,30 @@ describeRejections('federatedAverage rejects bad input', () => {
   ];
 });
 
+describe('federatedAverage messages describe, never print, big nodes', () => {
+  it('describes a buffer where a tensor belongs instead of listing its indices', () => {
+    const w = tf.zeros([2]);
+    const buffer = new Float32Array(100_000);
+    const error = thrownWithoutLeak(() =>
+      federatedAverage<ParamTree>([{ w }, { w: buffer as unknown as tf.Tensor }], [1, 1]),
+    );
+    expect(error.argument).toBe('clientParams[1].w');
+    expect(error.actual).toBe('a Float32Array of length 100000');
+    expect(error.message.length).toBeLessThan(300);
+    w.dispose();
+  });
+
+  it('cuts a long key list to the shared cap', () => {
+    const w = tf.zeros([2]);
+    const wide = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`k${i}`, 1]));
+    const error = thrownWithoutLeak(() => federatedAverage<ParamTree>([{ w }, wide], [1, 1]));
+    expect(error.argument).toBe('clientParams[1]');
+    expect(error.actual).toMatch(/^an object with keys k0, k1, .*… \(\d+ more characters\)$/);
+    expect(error.message.length).toBeLessThan(400);
+    w.dispose();
+  });
+});
+
 describe('federatedAveragingRound rejects bad clients', () => {
   it('no clients, or a client with no samples', async () => {
     await expect(federatedAveragingRound({ w: 1 }, [])).rejects.toThrow(

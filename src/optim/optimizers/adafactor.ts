@@ -116,7 +116,6 @@ function subtractDecayedWeights(
 ): GradientTransformation<unknown> {
   const fn = 'adafactor';
   return mapUpdatesTransform(
-    fn,
     (updates, _step, params) =>
       eachTensor(updates, (u, name) => {
         const p = params![name]!;
@@ -124,6 +123,6 @@ function subtractDecayedWeights(
           ? sub(u, mul(p, rate))
           : clone(u);
       }),
-    true,
+    { name: fn, needsParams: true },
   );
 }

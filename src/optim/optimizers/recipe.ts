@@ -1,3 +1,4 @@
+import type { Schedule } from '../../schedules/schedule';
 import { chain } from '../chain';
 import { checkNonNegative, checkSchedule } from '../hyperparameters';
 import {
@@ -6,12 +7,12 @@ import {
   type ParameterMask,
 } from '../transforms/add-decayed-weights';
 import { scaleByLearningRate } from '../transforms/scale-by-learning-rate';
-import type { GradientTransformation, ScheduleLike } from '../types';
+import type { GradientTransformation } from '../types';
 
 /** Options every ready-made optimizer takes. */
 export interface LearningRateOption {
   /** A number >= 0 or a schedule `(step) => number` (steps count from 0). */
-  learningRate?: ScheduleLike;
+  learningRate?: number | Schedule;
 }
 
 /**
@@ -22,7 +23,7 @@ export function l2Recipe(
   fn: string,
   weightDecay: number | undefined,
   direction: GradientTransformation<unknown>[],
-  learningRate: ScheduleLike,
+  learningRate: number | Schedule,
 ): GradientTransformation<unknown[]> {
   const decay = checkNonNegative(fn, 'options.weightDecay', weightDecay ?? 0);
   checkSchedule(fn, 'options.learningRate', learningRate);

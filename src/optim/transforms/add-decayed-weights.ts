@@ -43,7 +43,12 @@ export function maskIncludes(
   if (typeof mask === 'function') return mask(name, param);
   const value = mask[name];
   if (typeof value !== 'boolean') {
-    throw new TfjsBlocksError(fn, `mask.${name}`, 'a boolean for every parameter', String(value));
+    throw new TfjsBlocksError(
+      fn,
+      `mask.${name}`,
+      'a boolean for every parameter',
+      describeValue(value),
+    );
   }
   return value;
 }
@@ -67,7 +72,6 @@ export function addDecayedWeights(
   const weightDecay = checkNonNegative(fn, 'rate', rate);
   checkMask(fn, 'mask', mask);
   return mapUpdatesTransform(
-    fn,
     (updates, _step, params) => {
       const out: TensorMap = emptyRecord(); // names may be `__proto__`
       for (const [name, u] of Object.entries(updates)) {
@@ -77,7 +81,7 @@ export function addDecayedWeights(
       }
       return out;
     },
-    true,
+    { name: fn, needsParams: true },
   );
 }
 

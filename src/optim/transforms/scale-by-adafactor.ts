@@ -179,10 +179,12 @@ export function clipByBlockRms(threshold: number): GradientTransformation<CountS
     min: 0,
     minExclusive: true,
   });
-  return mapUpdatesTransform('clipByBlockRms', (updates) =>
-    eachTensor(updates, (u) =>
-      mul(u, pow(maximum(scalar(1), mul(sqrt(mean(square(u))), 1 / limit)), scalar(-1))),
-    ),
+  return mapUpdatesTransform(
+    (updates) =>
+      eachTensor(updates, (u) =>
+        mul(u, pow(maximum(scalar(1), mul(sqrt(mean(square(u))), 1 / limit)), scalar(-1))),
+      ),
+    { name: 'clipByBlockRms' },
   );
 }
 
@@ -198,9 +200,8 @@ export function clipByBlockRms(threshold: number): GradientTransformation<CountS
 export function scaleByParamBlockRms(minScale = 1e-3): GradientTransformation<CountState> {
   const floor = checkNumber('scaleByParamBlockRms', 'minScale', minScale, { min: 0 });
   return mapUpdatesTransform(
-    'scaleByParamBlockRms',
     (updates, _step, params) =>
       eachTensor(updates, (u, name) => mul(u, maximum(sqrt(mean(square(params![name]!))), floor))),
-    true,
+    { name: 'scaleByParamBlockRms', needsParams: true },
   );
 }

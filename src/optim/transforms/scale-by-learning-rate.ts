@@ -1,6 +1,7 @@
 import { mul } from '@tensorflow/tfjs-core';
+import type { Schedule } from '../../schedules/schedule';
 import { checkSchedule, valueAt } from '../hyperparameters';
-import type { GradientTransformation, ScheduleLike } from '../types';
+import type { GradientTransformation } from '../types';
 import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
 
 /**
@@ -15,12 +16,15 @@ import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';
  * ```
  */
 export function scaleByLearningRate(
-  learningRate: ScheduleLike,
+  learningRate: number | Schedule,
 ): GradientTransformation<CountState> {
   const fn = 'scaleByLearningRate';
   const schedule = checkSchedule(fn, 'learningRate', learningRate);
-  return mapUpdatesTransform(fn, (updates, step) => {
-    const lr = valueAt(fn, 'learningRate', schedule, step);
-    return eachTensor(updates, (u) => mul(u, -lr));
-  });
+  return mapUpdatesTransform(
+    (updates, step) => {
+      const lr = valueAt(fn, 'learningRate', schedule, step);
+      return eachTensor(updates, (u) => mul(u, -lr));
+    },
+    { name: fn },
+  );
 }

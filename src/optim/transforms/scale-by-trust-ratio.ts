@@ -24,7 +24,6 @@ import { type CountState, mapUpdatesTransform } from './stateless';
  */
 export function scaleByTrustRatio(): GradientTransformation<CountState> {
   return mapUpdatesTransform(
-    'scaleByTrustRatio',
     (updates, _step, params) => {
       const out = emptyRecord<Tensor>();
       for (const [name, u] of Object.entries(updates)) {
@@ -36,6 +35,6 @@ export function scaleByTrustRatio(): GradientTransformation<CountState> {
       }
       return out;
     },
-    true,
+    { name: 'scaleByTrustRatio', needsParams: true },
   );
 }

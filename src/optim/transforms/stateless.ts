@@ -1,6 +1,9 @@
-import { isNaN as isNaNTensor, type Tensor, tidy, where } from '@tensorflow/tfjs-core';
+import { clone, isNaN as isNaNTensor, type Tensor, tidy, where } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../../internal/checks';
 import type { TensorMap } from '../../tree/types';
-import { checkTensorMap, mapTensors, requireParams } from '../tree';
+import { checkFlag } from '../hyperparameters';
+import { checkShapes, checkTensorMap, mapTensors, requireParams, shapesOf } from '../tree';
 import type { GradientTransformation } from '../types';
 
 /** State of transforms that keep only a step count. */
@@ -9,22 +12,75 @@ export type CountState = {
   count: number;
 };
 
+/** Options of {@link mapUpdatesTransform}. */
+export interface MapUpdatesOptions {
+  /** The name its errors give (a transform built on it passes its own). Default `'mapUpdatesTransform'`. */
+  name?: string;
+  /** Whether `f` reads the parameters: `update` then rejects a call without them. Default `false`. */
+  needsParams?: boolean;
+}
+
+/** The option names of {@link MapUpdatesOptions}, for `checkOptionKeys`. */
+const MAP_UPDATES_KEYS = optionKeys<MapUpdatesOptions>({ name: true, needsParams: true });
+
 /**
- * A transform that maps the updates tensor by tensor and keeps only a step
- * count (for schedules). `f` runs inside `tf.tidy` and must return fresh
- * tensors.
+ * A stateless gradient transformation from a function of the updates (like
+ * optax's `stateless`): `f(updates, step, params)` returns the new updates,
+ * one float32 tensor of the same shape per name; the state only counts steps
+ * (`step` is 0 on the first update, for schedules). `f` runs inside
+ * `tf.tidy`, so its intermediates are freed; an update it returns unchanged
+ * (one of its inputs) is handed on as a fresh handle, so a {@link chain} that
+ * frees intermediate updates never frees the caller's gradients. A result
+ * with missing, extra or reshaped names is rejected by name.
+ *
+ * @param f - `(updates, step, params) => updates`; `params` is `undefined`
+ *   unless the caller of `update` passes them (see `options.needsParams`).
+ * @param options - `name` for error messages, `needsParams`.
+ *
+ * @example
+ * ```ts
+ * // signSGD: the sign of each gradient, scaled by the learning rate.
+ * const signOf = mapUpdatesTransform((updates) =>
+ *   Object.fromEntries(Object.entries(updates).map(([name, u]) => [name, tf.sign(u)])),
+ * );
+ * const optimizer = chain(signOf, scaleByLearningRate(1e-3));
+ * ```
  */
 export function mapUpdatesTransform(
-  fn: string,
   f: (updates: TensorMap, step: number, params: TensorMap | undefined) => TensorMap,
-  needsParams = false,
+  options: MapUpdatesOptions = {},
 ): GradientTransformation<CountState> {
+  const self = 'mapUpdatesTransform';
+  if (typeof f !== 'function') {
+    throw new TfjsBlocksError(
+      self,
+      'f',
+      'a function (updates, step, params) => updates',
+      describeValue(f),
+    );
+  }
+  checkOptionKeys(self, options, MAP_UPDATES_KEYS);
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name === '')) {
+    throw new TfjsBlocksError(
+      self,
+      'options.name',
+      'a non-empty string',
+      describeValue(options.name),
+    );
+  }
+  const fn = options.name ?? self;
+  const needsParams = checkFlag(self, 'options.needsParams', options.needsParams, false);
   return {
     init: () => ({ count: 0 }),
     update(grads, state, params) {
       checkTensorMap(fn, 'grads', grads);
       if (needsParams) requireParams(fn, params, grads);
-      const updates = tidy(() => f(grads, state.count, params));
+      const inputs = new Set<Tensor>([...Object.values(grads), ...Object.values(params ?? {})]);
+      const updates = tidy(() => {
+        const out = f(grads, state.count, params);
+        checkShapes(fn, 'f(grads)', out, shapesOf(grads), 'the gradients');
+        return mapTensors(out, (u) => (inputs.has(u) ? clone(u) : u));
+      });
       return { updates, state: { count: state.count + 1 } };
     },
   };

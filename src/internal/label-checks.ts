@@ -1,7 +1,7 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { describeValue, formatShape } from '../internal/checks';
-import { hostValues } from '../internal/host-values';
+import { describeValue, formatShape } from './checks';
+import { hostValues } from './host-values';
 
 /**
  * Range checks that passed, per tensor data (`dataId`): for each

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BackendName, TfjsBlocksError, useBackend } from '../../src/index';
-import { startScript } from '../helpers/child-process';
+import { type BackendName, TfjsBlocksError, useBackend } from '../src/index';
+import { startScript } from './helpers/child-process';
 
 describe('useBackend', () => {
   afterAll(async () => {
@@ -29,7 +29,7 @@ describe('useBackend', () => {
   });
 
   it('leaves Node to report a later uncaught error, without the wasm module’s minified source', async () => {
-    const run = startScript('test/backends/fixtures/throw-after-wasm.ts', [], process.cwd());
+    const run = startScript('test/fixtures/backends/throw-after-wasm.ts', [], process.cwd());
     expect(await run.exit).toBe(1);
     expect(run.output()).toMatch(/Error: the user’s own error/);
     expect(run.output()).not.toMatch(/WasmBackendModule/);
