@@ -38,6 +38,7 @@ import {
   writeAll,
   writeFileAtomically,
 } from './atomic-files';
+import { errorCode, fileError } from './file-errors';
 import { readSafetensorsFile } from './safetensors-node';
 
 /**
@@ -211,20 +212,6 @@ function checkDirectory(directory: unknown, fn: string): asserts directory is st
   if (typeof directory !== 'string' || directory.length === 0) {
     throw new TfjsBlocksError(fn, 'directory', 'a non-empty string', describeValue(directory));
   }
-}
-
-function errorCode(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** A missing file or a directory where a file belongs, as a typed error naming `argument`. */
-function fileError(e: unknown, fn: string, argument: string): unknown {
-  const code = errorCode(e);
-  if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new TfjsBlocksError(fn, argument, 'an existing file', 'missing');
-  }
-  if (code === 'EISDIR') return new TfjsBlocksError(fn, argument, 'a file', 'a directory');
-  return e;
 }
 
 /** Errors that mean the directory is not laid out as a save expects, as a typed error. */

@@ -21,6 +21,7 @@ import {
   readHeaderLength,
 } from '../interop/safetensors-format';
 import { writeAll, writeFileAtomically } from './atomic-files';
+import { fileError } from './file-errors';
 
 async function readExactly(
   handle: FileHandle,
@@ -71,10 +72,14 @@ export async function readSafetensorsFile(
     throw new TfjsBlocksError(fn, 'path', 'a non-empty string', describeValue(path));
   }
   const maxTensors = readLimit(fn, options);
-  const handle = await open(resolve(path), 'r');
+  const handle = await open(resolve(path), 'r').catch((e: unknown) => {
+    throw fileError(e, fn, 'path');
+  });
   const tensors = emptyRecord<Tensor>();
   try {
-    const fileBytes = (await handle.stat()).size;
+    const info = await handle.stat();
+    if (info.isDirectory()) throw new TfjsBlocksError(fn, 'path', 'a file', 'a directory');
+    const fileBytes = info.size;
     const prefix = new Uint8Array(8);
     if (fileBytes >= 8) await readExactly(handle, prefix, 0, fn);
     const n = readHeaderLength(prefix, fileBytes, fn);
