@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Suites that test the library as a whole rather than one folder of it. */
-const crossCutting = ['browser', 'property', 'reliability'];
+const crossCutting = ['architecture', 'browser', 'property', 'reliability'];
 /** Support: shared test code, data, reference scripts, tests of examples/ and the package. */
 const support = ['examples', 'fixtures', 'goldens', 'helpers', 'reference'];
 /** Top-level test files that test no single src file. */

@@ -387,6 +387,25 @@ const CASES: Case[] = [
         feedForward: plus(block.feedForward, 'activaton', 'relu'),
       }),
   ),
+  // The learning-rate callbacks live in layers/ and are exported by the root and /layers.
+  ...(['', 'layers:'] as const).flatMap((entry) => {
+    const from = (entry === '' ? root : layersEntry) as typeof layersEntry;
+    const constant = () => 0.1;
+    return [
+      c(`${entry}learningRateScheduler`, 'options', 'options.perbatch', 'perBatch', () =>
+        from.learningRateScheduler(constant, plus({}, 'perbatch', true)),
+      ),
+      c(`${entry}LearningRateScheduler`, 'options', 'options.perbatch', 'perBatch', () => {
+        new from.LearningRateScheduler(constant, plus({}, 'perbatch', true));
+      }),
+      c(`${entry}reduceLearningRateOnPlateau`, 'options', 'options.patiance', 'patience', () =>
+        from.reduceLearningRateOnPlateau(plus({}, 'patiance', 2)),
+      ),
+      c(`${entry}ReduceLearningRateOnPlateau`, 'options', 'options.patiance', 'patience', () => {
+        new from.ReduceLearningRateOnPlateau(plus({}, 'patiance', 2));
+      }),
+    ];
+  }),
 ];
 
 describe('unknown option keys are rejected with the closest valid name', () => {
