@@ -246,7 +246,7 @@ export function checkOptionKeys(
   }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    const suggestion = closestName(key, known);
+    const suggestion = renamedOption(key, known) ?? closestName(key, known);
     const hint = suggestion === undefined ? '' : ` (did you mean '${suggestion}'?)`;
     throw new TfjsBlocksError(
       fn,
@@ -255,6 +255,20 @@ export function checkOptionKeys(
       'an unknown option',
     );
   }
+}
+
+/**
+ * Option names renamed before the first release, old → new (issue 17: one
+ * name per idea): an old name is answered with its new one, which edit
+ * distance alone would not find (`eps` is 4 edits from `epsilon`).
+ */
+const RENAMED_OPTIONS: Readonly<Record<string, string>> = { eps: 'epsilon' };
+
+/** The new name of a renamed option, when the function knows it. */
+function renamedOption(name: string, known: readonly string[]): string | undefined {
+  if (!Object.hasOwn(RENAMED_OPTIONS, name)) return undefined;
+  const renamed = RENAMED_OPTIONS[name]!;
+  return known.includes(renamed) ? renamed : undefined;
 }
 
 /** The entry of `candidates` nearest to `name` by edit distance, if any is near enough. */

@@ -100,8 +100,8 @@ export interface TripletMarginLossOptions extends ReductionOption {
   margin?: number;
   /** Norm degree of the distance. Default `2`. */
   p?: number;
-  /** Added to the difference before the norm (PyTorch's `pairwise_distance`). Default `1e-6`. */
-  eps?: number;
+  /** Added to the difference before the norm (PyTorch's `eps` of `pairwise_distance`): a number >= 0. Default `1e-6`. */
+  epsilon?: number;
   /** Use `min(d(a, n), d(p, n))` as the negative distance. Default `false`. */
   swap?: boolean;
 }
@@ -110,12 +110,12 @@ const TRIPLET_MARGIN_KEYS = optionKeys<TripletMarginLossOptions>({
   reduction: true,
   margin: true,
   p: true,
-  eps: true,
+  epsilon: true,
   swap: true,
 });
 
-function pairwiseDistance(a: Tensor, b: Tensor, p: number, eps: number): Tensor {
-  const d = add(sub(a, b), eps);
+function pairwiseDistance(a: Tensor, b: Tensor, p: number, epsilon: number): Tensor {
+  const d = add(sub(a, b), epsilon);
   return p === 2 ? norm(d, 'euclidean', -1) : pow(sum(pow(abs(d), p), -1), 1 / p);
 }
 
@@ -146,12 +146,12 @@ export function tripletMarginLoss(
   checkSameShape(fn, 'negative', negative, 'anchor', a);
   const margin = checkNumber(fn, 'options.margin', options.margin ?? 1);
   const p = checkNumber(fn, 'options.p', options.p ?? 2, { min: 0, minExclusive: true });
-  const eps = checkNumber(fn, 'options.eps', options.eps ?? 1e-6, { min: 0 });
+  const epsilon = checkNumber(fn, 'options.epsilon', options.epsilon ?? 1e-6, { min: 0 });
   const reduction = checkReduction(fn, options.reduction);
   return tidy(() => {
-    const dPositive = pairwiseDistance(a, positive, p, eps);
-    let dNegative = pairwiseDistance(a, negative, p, eps);
-    if (swap) dNegative = minimum(dNegative, pairwiseDistance(positive, negative, p, eps));
+    const dPositive = pairwiseDistance(a, positive, p, epsilon);
+    let dNegative = pairwiseDistance(a, negative, p, epsilon);
+    if (swap) dNegative = minimum(dNegative, pairwiseDistance(positive, negative, p, epsilon));
     return reduce(maximum(add(sub(dPositive, dNegative), margin), 0), reduction);
   });
 }

@@ -342,7 +342,7 @@ export class TransformOptimizer extends Optimizer {
     const fn = 'TransformOptimizer.fromConfig';
     const recipe =
       typeof config.recipe === 'string'
-        ? (parseJson(fn, 'config.recipe', config.recipe) as OptimizerRecipe)
+        ? (upgradeRecipe(parseJson(fn, 'config.recipe', config.recipe)) as OptimizerRecipe)
         : undefined;
     const optimizer = new (cls as unknown as typeof TransformOptimizer)(recipe ?? CHAIN_NOT_SAVED);
     if (config.learningRateScale !== undefined) {
@@ -468,6 +468,35 @@ function fromRecipe(recipe: OptimizerRecipe): GradientTransformation<unknown> {
         clipByGlobalNorm(recipe.clipByGlobalNorm) as GradientTransformation<unknown>,
         optimizer,
       ) as GradientTransformation<unknown>);
+}
+
+/**
+ * Option names of ready optimizers renamed since a recipe could be saved,
+ * old → new: `eps` became `epsilon` (one name across the library, issue 17).
+ */
+const RENAMED_RECIPE_OPTIONS: Readonly<Record<string, string>> = { eps: 'epsilon' };
+
+/**
+ * A saved recipe with its renamed option names replaced by the new ones
+ * (`{ eps: 1e-6 }` → `{ epsilon: 1e-6 }`), so a model saved before the
+ * rename still loads; a copy, and anything else is returned as it is for the
+ * constructor to check. An old name next to its new one is left alone (the
+ * optimizer then rejects it as an unknown option).
+ */
+function upgradeRecipe(recipe: unknown): unknown {
+  if (recipe === null || typeof recipe !== 'object' || Array.isArray(recipe)) return recipe;
+  const options = (recipe as { options?: unknown }).options;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return recipe;
+  // fromEntries, not assignment: an own `__proto__` key stays a key for the optimizer to reject.
+  const upgraded = Object.fromEntries(
+    Object.entries(options).map(([key, value]) => {
+      const renamed = Object.hasOwn(RENAMED_RECIPE_OPTIONS, key)
+        ? RENAMED_RECIPE_OPTIONS[key]!
+        : undefined;
+      return [renamed !== undefined && !Object.hasOwn(options, renamed) ? renamed : key, value];
+    }),
+  );
+  return { ...recipe, options: upgraded };
 }
 
 /**

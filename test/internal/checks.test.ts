@@ -44,6 +44,17 @@ describe('checkOptionKeys', () => {
     expect(e.expected).toContain("'topK'");
   });
 
+  it('answers a renamed option with its new name (eps → epsilon), only where that name is known', () => {
+    const known = optionKeys<{ epsilon?: number; b1?: number }>({ epsilon: true, b1: true });
+    const e = thrownBy(() => checkOptionKeys('adam', { eps: 1e-8 }, known));
+    expect(e.argument).toBe('options.eps');
+    expect(e.expected).toContain("did you mean 'epsilon'?");
+    // A function without an epsilon gets no such hint.
+    expect(thrownBy(() => checkOptionKeys('f', { eps: 1 }, KNOWN)).expected).toBe(
+      'one of the known options',
+    );
+  });
+
   it('rejects options that are not an object', () => {
     for (const bad of [null, 3, 'x', [1]]) {
       expect(thrownBy(() => checkOptionKeys('f', bad, KNOWN)).argument).toBe('options');

@@ -49,6 +49,18 @@ describeEachBackend('losses: extremes, metrics, leaks', () => {
     });
   });
 
+  it('tripletMarginLoss adds options.epsilon to each difference (p = 1: loss = margin - 2 + 2ε)', () => {
+    tf.tidy(() => {
+      const zero = tf.zeros([1, 3]);
+      const negative = tf.tensor2d([[-1, 1, 0]]);
+      const loss = (epsilon?: number) =>
+        tripletMarginLoss(zero, zero, negative, { margin: 2, p: 1, epsilon });
+      expectClose(loss(0.25), tf.scalar(0.5), { rtol: 1e-6, atol: 1e-6 });
+      expectClose(loss(0), tf.scalar(0), { rtol: 0, atol: 1e-6 });
+      expectClose(loss(), tf.scalar(2e-6), { rtol: 1e-3, atol: 1e-7 });
+    });
+  });
+
   it('tokenAccuracy and perplexity count only non-ignored targets', () => {
     tf.tidy(() => {
       const logits = tf.tensor2d([

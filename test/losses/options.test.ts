@@ -72,6 +72,12 @@ const UNKNOWN_KEYS: Array<[string, () => unknown, string, string | undefined]> =
     'swap',
   ],
   [
+    'tripletMarginLoss eps (renamed epsilon)',
+    () => tripletMarginLoss(tf.zeros([2, 3]), tf.zeros([2, 3]), tf.zeros([2, 3]), bad({ eps: 0 })),
+    'eps',
+    'epsilon',
+  ],
+  [
     'infoNceLoss',
     () => infoNceLoss(tf.ones([2, 3]), tf.ones([2, 3]), bad({ normalise: true })),
     'normalise',
@@ -138,6 +144,11 @@ const FLAGS: Array<[string, () => unknown, RegExp]> = [
     'infoNceLoss normalize "false"',
     () => infoNceLoss(tf.ones([2, 3]), tf.ones([2, 3]), bad({ normalize: 'false' })),
     /^options\.normalize$/,
+  ],
+  [
+    'tripletMarginLoss epsilon -1',
+    () => tripletMarginLoss(tf.zeros([2, 3]), tf.zeros([2, 3]), tf.zeros([2, 3]), { epsilon: -1 }),
+    /^options\.epsilon$/,
   ],
   [
     'softmaxCrossEntropy options null',

@@ -42,20 +42,20 @@ const bad = (x: unknown) => x as any;
  * update: one row per validation path.
  */
 const REJECTED: Array<[string, () => unknown, RegExp]> = [
-  // eps = 0 gives 0 / 0 = NaN on a zero gradient: an exclusive minimum.
-  ['adam eps 0', () => adam({ eps: 0 }), /^options\.eps$/],
-  ['adamw eps 0', () => adamw({ eps: 0 }), /^options\.eps$/],
-  ['lamb eps 0', () => lamb({ eps: 0 }), /^options\.eps$/],
-  ['scaleByAdam eps 0', () => scaleByAdam({ eps: 0 }), /^options\.eps$/],
-  ['scaleByAdamax eps 0', () => scaleByAdamax({ eps: 0 }), /^options\.eps$/],
-  ['scaleByNadam eps 0', () => scaleByNadam({ eps: 0 }), /^options\.eps$/],
-  ['scaleByRadam eps 0', () => scaleByRadam({ eps: 0 }), /^options\.eps$/],
-  ['scaleByRms eps 0', () => scaleByRms({ eps: 0 }), /^options\.eps$/],
-  ['rmsprop eps 0', () => rmsprop({ eps: 0 }), /^options\.eps$/],
-  ['scaleByAdagrad eps 0', () => scaleByAdagrad({ eps: 0 }), /^options\.eps$/],
-  ['scaleByAdadelta eps 0', () => scaleByAdadelta({ eps: 0 }), /^options\.eps$/],
-  ['scaleByAdafactor eps 0', () => scaleByAdafactor({ eps: 0 }), /^options\.eps$/],
-  ['adafactor eps 0', () => adafactor({ eps: 0 }), /^options\.eps$/],
+  // epsilon = 0 gives 0 / 0 = NaN on a zero gradient: an exclusive minimum.
+  ['adam epsilon 0', () => adam({ epsilon: 0 }), /^options\.epsilon$/],
+  ['adamw epsilon 0', () => adamw({ epsilon: 0 }), /^options\.epsilon$/],
+  ['lamb epsilon 0', () => lamb({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByAdam epsilon 0', () => scaleByAdam({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByAdamax epsilon 0', () => scaleByAdamax({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByNadam epsilon 0', () => scaleByNadam({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByRadam epsilon 0', () => scaleByRadam({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByRms epsilon 0', () => scaleByRms({ epsilon: 0 }), /^options\.epsilon$/],
+  ['rmsprop epsilon 0', () => rmsprop({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByAdagrad epsilon 0', () => scaleByAdagrad({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByAdadelta epsilon 0', () => scaleByAdadelta({ epsilon: 0 }), /^options\.epsilon$/],
+  ['scaleByAdafactor epsilon 0', () => scaleByAdafactor({ epsilon: 0 }), /^options\.epsilon$/],
+  ['adafactor epsilon 0', () => adafactor({ epsilon: 0 }), /^options\.epsilon$/],
   // Flags must be booleans ('yes' used to count as true).
   ['scaleByAdam amsgrad "yes"', () => scaleByAdam({ amsgrad: bad('yes') }), /^options\.amsgrad$/],
   ['scaleByRms centered 1', () => scaleByRms({ centered: bad(1) }), /^options\.centered$/],
@@ -113,7 +113,7 @@ const UNKNOWN_KEYS: Array<[string, () => unknown, string, string | undefined]> =
   ['adamw', () => adamw(bad({ weight_decay: 0.1 })), 'weight_decay', 'weightDecay'],
   ['adamax', () => adamax(bad({ beta1: 0.9 })), 'beta1', undefined],
   ['nadam', () => nadam(bad({ momentumDecy: 0.1 })), 'momentumDecy', 'momentumDecay'],
-  ['radam', () => radam(bad({ epsilon: 1e-8 })), 'epsilon', undefined],
+  ['radam', () => radam(bad({ eps: 1e-8 })), 'eps', 'epsilon'],
   ['adagrad', () => adagrad(bad({ lrdecay: 0 })), 'lrdecay', 'lrDecay'],
   ['adadelta', () => adadelta(bad({ rh: 0.9 })), 'rh', 'rho'],
   ['rmsprop', () => rmsprop(bad({ centred: true })), 'centred', 'centered'],
@@ -123,7 +123,7 @@ const UNKNOWN_KEYS: Array<[string, () => unknown, string, string | undefined]> =
   ['adafactor', () => adafactor(bad({ clipThreshold: 1 })), 'clipThreshold', undefined],
   ['scaleByAdam', () => scaleByAdam(bad({ learningRate: 1 })), 'learningRate', undefined],
   ['scaleByAdamax', () => scaleByAdamax(bad({ b22: 0.9 })), 'b22', 'b2'],
-  ['scaleByNadam', () => scaleByNadam(bad({ eps_: 1 })), 'eps_', 'eps'],
+  ['scaleByNadam', () => scaleByNadam(bad({ epsilon_: 1 })), 'epsilon_', 'epsilon'],
   ['scaleByRadam', () => scaleByRadam(bad({ b: 1 })), 'b', 'b1'],
   ['scaleByRms', () => scaleByRms(bad({ alpha: 0.9 })), 'alpha', undefined],
   [
@@ -160,10 +160,17 @@ describe('optimizers and transforms reject unknown option keys', () => {
 
   it('options spelled right still pass through the optimizers to their transforms', () => {
     expect(() =>
-      adam({ learningRate: 1e-3, b1: 0.8, b2: 0.9, eps: 1e-6, amsgrad: true, weightDecay: 0.1 }),
+      adam({
+        learningRate: 1e-3,
+        b1: 0.8,
+        b2: 0.9,
+        epsilon: 1e-6,
+        amsgrad: true,
+        weightDecay: 0.1,
+      }),
     ).not.toThrow();
     expect(() => adamw({ learningRate: 1e-3, weightDecay: 0.1, mask: { w: true } })).not.toThrow();
-    expect(() => lamb({ b1: 0.8, eps: 1e-5, mask: () => true })).not.toThrow();
+    expect(() => lamb({ b1: 0.8, epsilon: 1e-5, mask: () => true })).not.toThrow();
     expect(() => lion({ b1: 0.8, b2: 0.9, weightDecay: 0.1 })).not.toThrow();
     expect(() =>
       rmsprop({ alpha: 0.9, centered: true, momentum: 0.5, weightDecay: 0 }),

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,6 +10,7 @@ import {
   clipByGlobalNorm,
   createOptimizer,
   type NamedTensor,
+  type OptimizerRecipe,
   TransformOptimizer,
 } from '../../src/index';
 import { nodeFileSystem } from '../../src/node/index';
@@ -220,6 +221,49 @@ describe('TransformOptimizer rejects bad recipes, configs and weights', () => {
     expect(back.recipe).toEqual(recipe);
     opt.dispose();
     back.dispose();
+  });
+});
+
+describe('a recipe saved before eps was renamed epsilon still loads', () => {
+  it('fromConfig maps options.eps to options.epsilon, and getConfig writes the new name', () => {
+    const old = { recipe: '{"optimizer":"adam","options":{"learningRate":0.01,"eps":0.001}}' };
+    const back = TransformOptimizer.fromConfig(TransformOptimizer, old) as TransformOptimizer;
+    expect(back.recipe).toEqual({
+      optimizer: 'adam',
+      options: { learningRate: 0.01, epsilon: 0.001 },
+    });
+    expect(back.getConfig().recipe).toMatch(/"epsilon":0\.001/);
+    back.dispose();
+  });
+
+  it('an old eps next to a new epsilon is not taken: the optimizer names it', async () => {
+    const both = { recipe: '{"optimizer":"adam","options":{"eps":0.1,"epsilon":0.001}}' };
+    const error = await rejectionOf(() => TransformOptimizer.fromConfig(TransformOptimizer, both));
+    expect(error.argument).toBe('options.eps');
+    expect(error.expected).toContain("did you mean 'epsilon'?");
+  });
+
+  it('a saved model whose recipe says eps reloads and trains as one saved with epsilon', async () => {
+    const recipe: OptimizerRecipe = {
+      optimizer: 'adam',
+      options: { learningRate: 0.02, epsilon: 0.1 },
+    };
+    const { model, dir, continued, x, y } = await trainSaveContinue(new TransformOptimizer(recipe));
+    // The same files, written as before the rename: the recipe says eps.
+    const oldDir = tempDir();
+    for (const file of readdirSync(dir)) {
+      const bytes = readFileSync(join(dir, file));
+      const text = bytes.toString().replace(/epsilon/g, 'eps');
+      writeFileSync(join(oldDir, file), file.endsWith('.json') ? text : bytes);
+    }
+    expect(readFileSync(join(oldDir, 'model.json'), 'utf8')).toMatch(/\\"eps\\":0\.1/);
+    const loaded = await tfl.loadLayersModel(nodeFileSystem(oldDir));
+    expect((loaded.optimizer as TransformOptimizer).recipe).toEqual(recipe);
+    const resumed = lossesOf(await loaded.fit(x, y, FIT));
+    expectClose(resumed, continued, { rtol: 1e-6, atol: 1e-7 });
+    tf.dispose([x, y]);
+    model.dispose();
+    loaded.dispose();
   });
 });
 

@@ -541,7 +541,7 @@ const CASES: Record<string, Bad[]> = {
     bad('negative decay rate', () => root.scaleByAdafactor({ decayRate: -1 } as never)),
   ],
   scaleByParamBlockRms: [bad('negative minScale', () => root.scaleByParamBlockRms(-1))],
-  scaleByAdagrad: [bad('negative eps', () => root.scaleByAdagrad({ eps: -1 }))],
+  scaleByAdagrad: [bad('negative epsilon', () => root.scaleByAdagrad({ epsilon: -1 }))],
   scaleByAdam: [bad('beta2 1', () => root.scaleByAdam({ b2: 1 }))],
   scaleByAdamax: [bad('beta1 -1', () => root.scaleByAdamax({ b1: -1 }))],
   scaleByLearningRate: [bad('negative rate', () => root.scaleByLearningRate(-1))],

@@ -141,7 +141,7 @@ describeEachBackend('property: optimizer chains == hand-composed updates', () =>
       fc.property(problems, hyper, (p, h) => {
         const optimizer = chain(
           clipByGlobalNorm(h.clip),
-          adam({ learningRate: h.lr, b1: h.b1, b2: h.b2, eps: h.eps }),
+          adam({ learningRate: h.lr, b1: h.b1, b2: h.b2, epsilon: h.eps }),
         );
         const result = runOptimizer(optimizer as GradientTransformation<unknown>, p);
         const expected = adamByHand(p, { ...h, decoupled: 0 });
@@ -164,7 +164,7 @@ describeEachBackend('property: optimizer chains == hand-composed updates', () =>
             learningRate: h.lr,
             b1: h.b1,
             b2: h.b2,
-            eps: h.eps,
+            epsilon: h.eps,
             weightDecay,
           });
           const result = runOptimizer(optimizer as GradientTransformation<unknown>, p);

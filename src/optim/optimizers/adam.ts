@@ -19,7 +19,7 @@ const ADAM_KEYS_RECORD = {
   learningRate: true,
   b1: true,
   b2: true,
-  eps: true,
+  epsilon: true,
   amsgrad: true,
   weightDecay: true,
 } as const;

@@ -107,7 +107,7 @@ export function radam(options: LearningRateOption & ScaleByRadamOptions & L2Opti
 }
 
 /**
- * Adagrad, as `torch.optim.Adagrad` (`lrDecay`, `initialAccumulatorValue`, `eps`). Default learning rate `1e-2`.
+ * Adagrad, as `torch.optim.Adagrad` (`lrDecay`, `initialAccumulatorValue`, `epsilon`). Default learning rate `1e-2`.
  *
  * @example
  * ```ts
@@ -147,7 +147,7 @@ export interface RmspropOptions extends LearningRateOption, L2Option {
   /** Decay of the mean square. Default `0.99`. */
   alpha?: number;
   /** Added to the root mean square. Default `1e-8`. */
-  eps?: number;
+  epsilon?: number;
   /** Centred variant. Default `false`. */
   centered?: boolean;
   /** Momentum on the scaled gradient. Default `0`. */
@@ -158,7 +158,7 @@ const RMSPROP_KEYS = optionKeys<RmspropOptions>({
   learningRate: true,
   weightDecay: true,
   alpha: true,
-  eps: true,
+  epsilon: true,
   centered: true,
   momentum: true,
 });
@@ -179,7 +179,11 @@ export function rmsprop(options: RmspropOptions = {}) {
   const momentum = checkDecay(fn, 'options.momentum', options.momentum ?? 0);
   checkFlag(fn, 'options.centered', options.centered, false);
   const direction: GradientTransformation<unknown>[] = [
-    scaleByRms({ decay: options.alpha ?? 0.99, eps: options.eps, centered: options.centered }),
+    scaleByRms({
+      decay: options.alpha ?? 0.99,
+      epsilon: options.epsilon,
+      centered: options.centered,
+    }),
   ];
   if (momentum > 0) direction.push(trace({ decay: momentum }));
   return l2Recipe('rmsprop', options.weightDecay, direction, options.learningRate ?? 1e-2);
@@ -201,7 +205,11 @@ const DECOUPLED_KEYS = optionKeys<DecoupledDecayOptions>({
 
 const LAMB_KEYS = [
   ...DECOUPLED_KEYS,
-  ...optionKeys<{ b1?: number; b2?: number; eps?: number }>({ b1: true, b2: true, eps: true }),
+  ...optionKeys<{ b1?: number; b2?: number; epsilon?: number }>({
+    b1: true,
+    b2: true,
+    epsilon: true,
+  }),
 ];
 
 /**
@@ -226,7 +234,7 @@ export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
 
 /**
  * LAMB: Adam's direction plus decoupled decay, scaled per parameter by the
- * trust ratio, as optax's `lamb` (`eps` 1e-6). Default learning rate `1e-3`.
+ * trust ratio, as optax's `lamb` (`epsilon` 1e-6). Default learning rate `1e-3`.
  * See You et al., https://arxiv.org/abs/1904.00962.
  *
  * @example
@@ -235,10 +243,14 @@ export function lion(options: DecoupledDecayOptions & ScaleByLionOptions = {}) {
  * ```
  */
 export function lamb(
-  options: DecoupledDecayOptions & { b1?: number; b2?: number; eps?: number } = {},
+  options: DecoupledDecayOptions & { b1?: number; b2?: number; epsilon?: number } = {},
 ) {
   checkOptionKeys('lamb', options, LAMB_KEYS);
-  const direction = scaleByAdam({ b1: options.b1, b2: options.b2, eps: options.eps ?? 1e-6 });
+  const direction = scaleByAdam({
+    b1: options.b1,
+    b2: options.b2,
+    epsilon: options.epsilon ?? 1e-6,
+  });
   return decoupledRecipe('lamb', options, { learningRate: 1e-3, weightDecay: 0 }, direction, [
     scaleByTrustRatio(),
   ]);

@@ -9,17 +9,17 @@ export interface ScaleByAdadeltaOptions {
   /** Decay of both running averages. Default `0.9`. */
   rho?: number;
   /** Added inside both square roots: a number > 0. Default `1e-6`. */
-  eps?: number;
+  epsilon?: number;
 }
 
 /** The option names of {@link ScaleByAdadeltaOptions}, for `checkOptionKeys`. */
 export const SCALE_BY_ADADELTA_KEYS = optionKeys<ScaleByAdadeltaOptions>({
   rho: true,
-  eps: true,
+  epsilon: true,
 });
 
 /**
- * Adadelta's direction `sqrt(E[Δ²] + eps) / sqrt(E[g²] + eps) · g`, as
+ * Adadelta's direction `sqrt(E[Δ²] + epsilon) / sqrt(E[g²] + epsilon) · g`, as
  * `torch.optim.Adadelta`. See Zeiler, https://arxiv.org/abs/1212.5701.
  *
  * @example
@@ -33,13 +33,13 @@ export function scaleByAdadelta(
   const fn = 'scaleByAdadelta';
   checkOptionKeys(fn, options, SCALE_BY_ADADELTA_KEYS);
   const rho = checkDecay(fn, 'options.rho', options.rho ?? 0.9);
-  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-6);
+  const epsilon = checkEpsilon(fn, 'options.epsilon', options.epsilon ?? 1e-6);
   return perParameterTransform<'squareAvg' | 'deltaAvg'>({
     fn,
     moments: ['squareAvg', 'deltaAvg'],
     rule(g, { squareAvg, deltaAvg }) {
       const squareAvg1 = add(mul(squareAvg, rho), mul(square(g), 1 - rho));
-      const delta = mul(div(sqrt(add(deltaAvg, eps)), sqrt(add(squareAvg1, eps))), g);
+      const delta = mul(div(sqrt(add(deltaAvg, epsilon)), sqrt(add(squareAvg1, epsilon))), g);
       const deltaAvg1 = add(mul(deltaAvg, rho), mul(square(delta), 1 - rho));
       return { update: delta, moments: { squareAvg: squareAvg1, deltaAvg: deltaAvg1 } };
     },

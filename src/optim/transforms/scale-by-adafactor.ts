@@ -34,7 +34,7 @@ export interface ScaleByAdafactorOptions {
   /** Factor a tensor only when its two largest dimensions are at least this. Default `128`. */
   minDimSizeToFactor?: number;
   /** Added to `g²`: a number > 0 (with 0, a zero gradient gives 0 · Infinity = NaN). Default `1e-30`. */
-  eps?: number;
+  epsilon?: number;
   /** Factor the second moment of matrices. Default `true`. */
   factored?: boolean;
 }
@@ -44,7 +44,7 @@ export const SCALE_BY_ADAFACTOR_KEYS = optionKeys<ScaleByAdafactorOptions>({
   decayRate: true,
   decayOffset: true,
   minDimSizeToFactor: true,
-  eps: true,
+  epsilon: true,
   factored: true,
 });
 
@@ -99,7 +99,7 @@ export function scaleByAdafactor(
     options.minDimSizeToFactor ?? 128,
     1,
   );
-  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-30);
+  const epsilon = checkEpsilon(fn, 'options.epsilon', options.epsilon ?? 1e-30);
   const factored = checkFlag(fn, 'options.factored', options.factored, true);
   const dimsOf = (p: Tensor) => factoredDims(p.shape, factored, minDim);
   return {
@@ -141,7 +141,7 @@ export function scaleByAdafactor(
         };
         const updates = emptyRecord<Tensor>();
         for (const [name, g] of Object.entries(grads)) {
-          const gradSquare = add(square(g), eps);
+          const gradSquare = add(square(g), epsilon);
           const dims = dimsOf(g);
           if (dims) {
             const [d1, d0] = dims;

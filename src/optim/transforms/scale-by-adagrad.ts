@@ -9,7 +9,7 @@ export interface ScaleByAdagradOptions {
   /** Starting value of the sum of squares. Default `0`. */
   initialAccumulatorValue?: number;
   /** Added to the root sum of squares: a number > 0. Default `1e-10`. */
-  eps?: number;
+  epsilon?: number;
   /** The step is divided by `1 + (t - 1) · lrDecay`. Default `0`. */
   lrDecay?: number;
 }
@@ -17,12 +17,12 @@ export interface ScaleByAdagradOptions {
 /** The option names of {@link ScaleByAdagradOptions}, for `checkOptionKeys`. */
 export const SCALE_BY_ADAGRAD_KEYS = optionKeys<ScaleByAdagradOptions>({
   initialAccumulatorValue: true,
-  eps: true,
+  epsilon: true,
   lrDecay: true,
 });
 
 /**
- * Adagrad's direction `g / (sqrt(Σ g²) + eps)`, as `torch.optim.Adagrad`.
+ * Adagrad's direction `g / (sqrt(Σ g²) + epsilon)`, as `torch.optim.Adagrad`.
  * See Duchi et al., https://jmlr.org/papers/v12/duchi11a.html.
  *
  * @example
@@ -40,7 +40,7 @@ export function scaleByAdagrad(
     'options.initialAccumulatorValue',
     options.initialAccumulatorValue ?? 0,
   );
-  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-10);
+  const epsilon = checkEpsilon(fn, 'options.epsilon', options.epsilon ?? 1e-10);
   const lrDecay = checkNonNegative(fn, 'options.lrDecay', options.lrDecay ?? 0);
   return perParameterTransform<'sum'>({
     fn,
@@ -49,7 +49,7 @@ export function scaleByAdagrad(
     rule(g, { sum }, { count }) {
       const sum1 = add(sum, square(g));
       const decay = 1 / (1 + (count - 1) * lrDecay);
-      return { update: mul(div(g, add(sqrt(sum1), eps)), decay), moments: { sum: sum1 } };
+      return { update: mul(div(g, add(sqrt(sum1), epsilon)), decay), moments: { sum: sum1 } };
     },
   });
 }

@@ -11,7 +11,7 @@ export interface ScaleByNadamOptions {
   /** Decay of the second moment. Default `0.999`. */
   b2?: number;
   /** Added to the root second moment: a number > 0. Default `1e-8`. */
-  eps?: number;
+  epsilon?: number;
   /** ψ of the momentum schedule `μ_t = b1 (1 - 0.5 · 0.96^(t ψ))`. Default `4e-3`. */
   momentumDecay?: number;
 }
@@ -20,7 +20,7 @@ export interface ScaleByNadamOptions {
 export const SCALE_BY_NADAM_KEYS = optionKeys<ScaleByNadamOptions>({
   b1: true,
   b2: true,
-  eps: true,
+  epsilon: true,
   momentumDecay: true,
 });
 
@@ -41,7 +41,7 @@ export function scaleByNadam(
   checkOptionKeys(fn, options, SCALE_BY_NADAM_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.999);
-  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
+  const epsilon = checkEpsilon(fn, 'options.epsilon', options.epsilon ?? 1e-8);
   const psi = checkNonNegative(fn, 'options.momentumDecay', options.momentumDecay ?? 4e-3);
   const momentumAt = (t: number) => b1 * (1 - 0.5 * 0.96 ** (t * psi));
   return perParameterTransform<'mu' | 'nu'>({
@@ -57,7 +57,7 @@ export function scaleByNadam(
       const muNext = momentumAt(count + 1);
       const mu1 = add(mul(mu, b1), mul(g, 1 - b1));
       const nu1 = add(mul(nu, b2), mul(square(g), 1 - b2));
-      const denom = add(sqrt(div(nu1, 1 - b2 ** count)), eps);
+      const denom = add(sqrt(div(nu1, 1 - b2 ** count)), epsilon);
       const gradPart = mul(g, (1 - muT) / (1 - muProduct));
       const momentumPart = mul(mu1, muNext / (1 - muProduct * muNext));
       return { update: div(add(gradPart, momentumPart), denom), moments: { mu: mu1, nu: nu1 } };

@@ -11,14 +11,14 @@ export interface ScaleByRadamOptions {
   /** Decay of the second moment. Default `0.999`. */
   b2?: number;
   /** Added to the root second moment: a number > 0. Default `1e-8`. */
-  eps?: number;
+  epsilon?: number;
 }
 
 /** The option names of {@link ScaleByRadamOptions}, for `checkOptionKeys`. */
 export const SCALE_BY_RADAM_KEYS = optionKeys<ScaleByRadamOptions>({
   b1: true,
   b2: true,
-  eps: true,
+  epsilon: true,
 });
 
 /**
@@ -38,7 +38,7 @@ export function scaleByRadam(
   checkOptionKeys(fn, options, SCALE_BY_RADAM_KEYS);
   const b1 = checkDecay(fn, 'options.b1', options.b1 ?? 0.9);
   const b2 = checkDecay(fn, 'options.b2', options.b2 ?? 0.999);
-  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
+  const epsilon = checkEpsilon(fn, 'options.epsilon', options.epsilon ?? 1e-8);
   const rhoInf = 2 / (1 - b2) - 1;
   return perParameterTransform<'mu' | 'nu'>({
     fn,
@@ -53,7 +53,7 @@ export function scaleByRadam(
       const rect = Math.sqrt(
         ((rho - 4) * (rho - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rho),
       );
-      const update = div(mul(mu1, (rect * Math.sqrt(bc2)) / bc1), add(sqrt(nu1), eps));
+      const update = div(mul(mu1, (rect * Math.sqrt(bc2)) / bc1), add(sqrt(nu1), epsilon));
       return { update, moments: { mu: mu1, nu: nu1 } };
     },
   });

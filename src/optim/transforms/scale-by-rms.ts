@@ -9,7 +9,7 @@ export interface ScaleByRmsOptions {
   /** Decay of the running mean square (PyTorch's `alpha`). Default `0.99`. */
   decay?: number;
   /** Added to the root mean square: a number > 0. Default `1e-8`. */
-  eps?: number;
+  epsilon?: number;
   /** Divide by the centred root mean square `sqrt(E[g²] - E[g]²)`. Default `false`. */
   centered?: boolean;
 }
@@ -17,12 +17,12 @@ export interface ScaleByRmsOptions {
 /** The option names of {@link ScaleByRmsOptions}, for `checkOptionKeys`. */
 export const SCALE_BY_RMS_KEYS = optionKeys<ScaleByRmsOptions>({
   decay: true,
-  eps: true,
+  epsilon: true,
   centered: true,
 });
 
 /**
- * RMSprop's direction `g / (sqrt(E[g²]) + eps)` (centred on request), as
+ * RMSprop's direction `g / (sqrt(E[g²]) + epsilon)` (centred on request), as
  * `torch.optim.RMSprop` computes it; its momentum is a {@link trace}
  * after this transform. See Hinton's lecture 6e,
  * https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf.
@@ -38,7 +38,7 @@ export function scaleByRms(
   const fn = 'scaleByRms';
   checkOptionKeys(fn, options, SCALE_BY_RMS_KEYS);
   const decay = checkDecay(fn, 'options.decay', options.decay ?? 0.99);
-  const eps = checkEpsilon(fn, 'options.eps', options.eps ?? 1e-8);
+  const epsilon = checkEpsilon(fn, 'options.epsilon', options.epsilon ?? 1e-8);
   const centered = checkFlag(fn, 'options.centered', options.centered, false);
   return perParameterTransform<'squareAvg' | 'gradAvg'>({
     fn,
@@ -47,7 +47,7 @@ export function scaleByRms(
       const squareAvg1 = add(mul(squareAvg, decay), mul(square(g), 1 - decay));
       const gradAvg1 = centered ? add(mul(gradAvg, decay), mul(g, 1 - decay)) : gradAvg;
       const meanSquare = centered ? sub(squareAvg1, square(gradAvg1)) : squareAvg1;
-      const update = div(g, add(sqrt(meanSquare), eps));
+      const update = div(g, add(sqrt(meanSquare), epsilon));
       return { update, moments: { squareAvg: squareAvg1, gradAvg: gradAvg1 } };
     },
   });

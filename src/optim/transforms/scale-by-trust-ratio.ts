@@ -19,7 +19,7 @@ import { type CountState, mapUpdatesTransform } from './stateless';
  *
  * @example
  * ```ts
- * const lambLike = chain(scaleByAdam({ eps: 1e-6 }), addDecayedWeights(0.01), scaleByTrustRatio(), scaleByLearningRate(1e-3));
+ * const lambLike = chain(scaleByAdam({ epsilon: 1e-6 }), addDecayedWeights(0.01), scaleByTrustRatio(), scaleByLearningRate(1e-3));
  * ```
  */
 export function scaleByTrustRatio(): GradientTransformation<CountState> {
