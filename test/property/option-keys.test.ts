@@ -408,36 +408,6 @@ const CASES: Case[] = [
   }),
 ];
 
-// The learning-rate callbacks (src/layers/), from both entries.
-const rate = () => 0.1;
-for (const [prefix, entry] of [
-  ['', root],
-  ['layers:', layersEntry],
-] as const) {
-  CASES.push(
-    c(
-      `${prefix}LearningRateScheduler`,
-      'options',
-      'options.perBach',
-      'perBatch',
-      () => new entry.LearningRateScheduler(rate, plus({}, 'perBach', true)),
-    ),
-    c(`${prefix}learningRateScheduler`, 'options', 'options.perbatch', 'perBatch', () =>
-      entry.learningRateScheduler(rate, plus({}, 'perbatch', true)),
-    ),
-    c(
-      `${prefix}ReduceLearningRateOnPlateau`,
-      'options',
-      'options.patiense',
-      'patience',
-      () => new entry.ReduceLearningRateOnPlateau(plus({}, 'patiense', 2)),
-    ),
-    c(`${prefix}reduceLearningRateOnPlateau`, 'options', 'options.cooldwn', 'cooldown', () =>
-      entry.reduceLearningRateOnPlateau(plus({}, 'cooldwn', 2)),
-    ),
-  );
-}
-
 describe('unknown option keys are rejected with the closest valid name', () => {
   for (const k of CASES) {
     it(`${k.fn}: ${k.argument} → '${k.suggestion}'`, () => {
