@@ -147,7 +147,7 @@ function decoderLmDecoder(
   const { config, params } = model;
   let { ids, valid } = leftPad(prompts, o.padId);
   if (o.useCache) {
-    const cache = initDecoderLmCache(params, ids.length, ids[0]!.length + o.maxNewTokens);
+    const cache = initDecoderLmCache(config, params, ids.length, ids[0]!.length + o.maxNewTokens);
     const step: CachedStep = (c, stepIds, newValid) =>
       decoderLmStep(config, params, tensor2d(stepIds, undefined, 'int32'), c, newValid);
     return cachedDecoder(cache, step, { ids, valid }, () => {});
