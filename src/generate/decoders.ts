@@ -16,7 +16,7 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { decoderLm } from '../models/decoder-lm';
-import { decode, encode } from '../models/encoder-decoder';
+import { runDecoder, runEncoder } from '../models/encoder-decoder';
 import {
   decoderLmStep,
   disposeKvCache,
@@ -198,7 +198,9 @@ function encoderDecoderDecoder(
   let sourceMask = tensor(sourceValid.flat(), [sources.length, width], 'bool');
   let memory = orRelease(
     () =>
-      tidy(() => encode(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask })),
+      tidy(() =>
+        runEncoder(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask }),
+      ),
     () => sourceMask.dispose(),
   );
   const release = () => dispose([memory, sourceMask]);
@@ -221,7 +223,7 @@ function encoderDecoderDecoder(
   const run = () =>
     tidy(() =>
       lastPosition(
-        decode(config, params, tensor2d(targets, undefined, 'int32'), memory, { sourceMask }),
+        runDecoder(config, params, tensor2d(targets, undefined, 'int32'), memory, { sourceMask }),
       ),
     );
   return {

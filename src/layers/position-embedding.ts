@@ -75,7 +75,10 @@ export class PositionEmbedding extends FunctionalLayer<EmbeddingParams> {
   override call(inputs: Tensor | Tensor[]): Tensor {
     return tidy(() => {
       const x = firstInput(inputs);
-      return add(zerosLike(x), positionEmbedding(this.config!, this.params(), x.shape[x.rank - 2]!));
+      return add(
+        zerosLike(x),
+        positionEmbedding(this.config!, this.params(), x.shape[x.rank - 2]!),
+      );
     });
   }
 

@@ -131,7 +131,7 @@ export function initEncoderDecoder(
   }));
 }
 
-/** Options of {@link encode}, {@link decode} and {@link encoderDecoder}. */
+/** Options of {@link runEncoder}, {@link runDecoder} and {@link encoderDecoder}. */
 export type EncoderDecoderOptions = {
   /** `[batch, sourceTime]` bool or 0/1, true = real source token. */
   sourceMask?: Tensor;
@@ -187,19 +187,19 @@ function keyMask(mask: Tensor | undefined): Tensor | undefined {
  * Runs the encoder over the source.
  *
  * @param sourceIds - int32 `[batch, sourceTime]`.
- * @returns the memory `[batch, sourceTime, dModel]` that {@link decode} attends to.
+ * @returns the memory `[batch, sourceTime, dModel]` that {@link runDecoder} attends to.
  * @example
  * ```ts
- * const memory = encode(config, params, sourceIds, { sourceMask });
+ * const memory = runEncoder(config, params, sourceIds, { sourceMask });
  * ```
  */
-export function encode(
+export function runEncoder(
   config: EncoderDecoderConfig,
   params: EncoderDecoderParams,
   sourceIds: Tensor,
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
-  const fn = 'encode';
+  const fn = 'runEncoder';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   const seeds = splitSeed(
@@ -207,7 +207,14 @@ export function encode(
     config.numEncoderLayers,
   );
   return tidy(() => {
-    let x = embedWithPositions(config, 'source', params.sourceEmbedding, sourceIds, fn, 'sourceIds');
+    let x = embedWithPositions(
+      config,
+      'source',
+      params.sourceEmbedding,
+      sourceIds,
+      fn,
+      'sourceIds',
+    );
     const mask = keyMask(options.sourceMask);
     params.encoder.forEach((block, i) => {
       x = transformerEncoderBlock(config.block, block, x as Tensor3D, {
@@ -226,21 +233,21 @@ export function encode(
  * Runs the decoder over the target (teacher forcing), attending to the memory.
  *
  * @param targetIds - int32 `[batch, targetTime]`.
- * @param memory - `[batch, sourceTime, dModel]` from {@link encode}.
+ * @param memory - `[batch, sourceTime, dModel]` from {@link runEncoder}.
  * @returns logits `[batch, targetTime, targetVocabSize]`.
  * @example
  * ```ts
- * const logits = decode(config, params, decoderInputIds, memory, { sourceMask });
+ * const logits = runDecoder(config, params, decoderInputIds, memory, { sourceMask });
  * ```
  */
-export function decode(
+export function runDecoder(
   config: EncoderDecoderConfig,
   params: EncoderDecoderParams,
   targetIds: Tensor,
   memory: Tensor3D,
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
-  const fn = 'decode';
+  const fn = 'runDecoder';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   const seeds = splitSeed(
@@ -262,7 +269,7 @@ export function decode(
 
 /**
  * Target embeddings (at positions `offset …`), the decoder blocks (each run
- * by `runBlock`) and the head: shared by {@link decode} and cached generation.
+ * by `runBlock`) and the head: shared by {@link runDecoder} and cached generation.
  */
 export function decoderForward(
   config: EncoderDecoderConfig,
@@ -276,7 +283,7 @@ export function decoderForward(
     'target',
     params.targetEmbedding,
     targetIds,
-    'decode',
+    'runDecoder',
     'targetIds',
     offset,
   );
@@ -321,6 +328,6 @@ export function encoderDecoder(
 ): Tensor3D {
   checkOptionKeys('encoderDecoder', options, OPTION_KEYS);
   return tidy(() =>
-    decode(config, params, targetIds, encode(config, params, sourceIds, options), options),
+    runDecoder(config, params, targetIds, runEncoder(config, params, sourceIds, options), options),
   );
 }

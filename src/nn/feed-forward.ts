@@ -134,7 +134,11 @@ export function feedForward<T extends Tensor>(
           'the gate projection of a gated layer',
           'undefined',
         );
-      return linear(out, params.down, mul(act(linear(into, params.gate, x)), linear(into, params.up, x)));
+      return linear(
+        out,
+        params.down,
+        mul(act(linear(into, params.gate, x)), linear(into, params.up, x)),
+      );
     }
     return linear(out, params.down, act(linear(into, params.up, x)));
   }) as T;

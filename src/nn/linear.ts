@@ -12,10 +12,10 @@ import {
 import { TfjsBlocksError } from '../errors';
 import {
   checkDim,
-  describeValue,
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
+  describeValue,
   optionKeys,
 } from '../internal/checks';
 

@@ -104,7 +104,10 @@ export function initNorm(config: NormLayerConfig): NormParams {
 export function applyNorm<T extends Tensor>(config: NormLayerConfig, params: NormParams, x: T): T {
   const fn = 'applyNorm';
   const dModel = checkNormLayerConfig(fn, config);
-  const gamma = checkFloatTensor(fn, 'params.gamma', params?.gamma, { rank: 1, layout: '[dModel]' });
+  const gamma = checkFloatTensor(fn, 'params.gamma', params?.gamma, {
+    rank: 1,
+    layout: '[dModel]',
+  });
   checkDim(fn, 'params.gamma.shape[0]', gamma.shape[0]!, dModel, 'config.dModel');
   return normalize(config, params, x);
 }
