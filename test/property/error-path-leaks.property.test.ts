@@ -62,9 +62,9 @@ const ffParams = root.initFeedForward(ff, 0);
 const moe: root.MixtureOfExpertsConfig = { ...ff, numExperts: 2, topK: 1 };
 const moeParams = root.initMixtureOfExperts(moe, 0);
 const lin = root.initLinear({ inFeatures: 8, outFeatures: 4 }, 0);
-const table = root.initEmbedding({ rows: 10, dim: 8 }, 0);
-const tokPos = root.initTokenAndPositionEmbedding({ vocabSize: 10, maxLength: 4, dim: 8 }, 0);
-const patch = root.initPatchEmbedding({ patchSize: 2, channels: 1, dim: 8 }, 0);
+const table = root.initEmbedding({ numEmbeddings: 10, embeddingDim: 8 }, 0);
+const tokPos = root.initTokenAndPositionEmbedding({ vocabSize: 10, maxLength: 4, dModel: 8 }, 0);
+const patch = root.initPatchEmbedding({ patchSize: 2, channels: 1, dModel: 8 }, 0);
 const params = { w: f(8, 4), b: f(4) };
 const grads = { w: f(8, 4), b: f(3) };
 const logits = f(2, 5);
@@ -289,10 +289,10 @@ const CASES: Record<string, Bad[]> = {
   gelu: [bad("approximate 'erf'", () => root.gelu(x3, { approximate: 'erf' as never }))],
   silu: [bad('int tensor', () => root.silu(labels))],
   embed: [bad('negative id', () => root.embed(table, ids(-1)))],
-  initEmbedding: [bad('negative std', () => root.initEmbedding({ rows: 2, dim: 2, std: -1 }, 0))],
+  initEmbedding: [bad('negative std', () => root.initEmbedding({ numEmbeddings: 2, embeddingDim: 2, std: -1 }, 0))],
   initTokenAndPositionEmbedding: [
     bad('maxLength 0 (after a valid vocabSize)', () =>
-      root.initTokenAndPositionEmbedding({ vocabSize: 4, maxLength: 0, dim: 2 }, 0),
+      root.initTokenAndPositionEmbedding({ vocabSize: 4, maxLength: 0, dModel: 2 }, 0),
     ),
   ],
   positionEmbedding: [bad('past the table', () => root.positionEmbedding(table, 8, { offset: 4 }))],
@@ -334,7 +334,7 @@ const CASES: Record<string, Bad[]> = {
   ],
   initNorm: [bad('features 0', () => root.initNorm({ kind: 'layer' }, 0))],
   initPatchEmbedding: [
-    bad('patchSize 0', () => root.initPatchEmbedding({ patchSize: 0, channels: 1, dim: 2 }, 0)),
+    bad('patchSize 0', () => root.initPatchEmbedding({ patchSize: 0, channels: 1, dModel: 2 }, 0)),
   ],
   patchEmbedding: [
     bad('height not divisible', () => root.patchEmbedding(patch, f(1, 3, 4, 1) as never)),
@@ -631,7 +631,7 @@ const CASES: Record<string, Bad[]> = {
     bad('numHeads 0', () => layersEntry.multiHeadAttention({ numHeads: 0 })),
   ],
   'layers:patchEmbedding': [
-    bad('dim 0', () => layersEntry.patchEmbedding({ patchSize: 2, dim: 0 })),
+    bad('dim 0', () => layersEntry.patchEmbedding({ patchSize: 2, dModel: 0 })),
   ],
   'layers:positionEmbedding': [
     bad('maxLength 0', () => layersEntry.positionEmbedding({ maxLength: 0 })),
@@ -639,7 +639,7 @@ const CASES: Record<string, Bad[]> = {
   'layers:rmsNormalization': [bad('epsilon 0', () => layersEntry.rmsNormalization({ epsilon: 0 }))],
   'layers:tokenAndPositionEmbedding': [
     bad('dim 0', () =>
-      layersEntry.tokenAndPositionEmbedding({ vocabSize: 2, maxLength: 2, dim: 0 }),
+      layersEntry.tokenAndPositionEmbedding({ vocabSize: 2, maxLength: 2, dModel: 0 }),
     ),
   ],
   'layers:transformerDecoderBlock': [
@@ -675,7 +675,7 @@ const CASES: Record<string, Bad[]> = {
   ],
   'layers:PatchEmbedding': [
     bad('called on images the patch does not divide', () => {
-      const layer = new layersEntry.PatchEmbedding({ patchSize: 3, dim: 4 });
+      const layer = new layersEntry.PatchEmbedding({ patchSize: 3, dModel: 4 });
       try {
         return layer.apply(f(1, 4, 4, 1));
       } finally {
@@ -699,7 +699,7 @@ const CASES: Record<string, Bad[]> = {
   'layers:TokenAndPositionEmbedding': [
     bad(
       'vocabSize 0',
-      () => new layersEntry.TokenAndPositionEmbedding({ vocabSize: 0, maxLength: 2, dim: 2 }),
+      () => new layersEntry.TokenAndPositionEmbedding({ vocabSize: 0, maxLength: 2, dModel: 2 }),
     ),
   ],
   'layers:TransformerDecoderBlock': [

@@ -81,11 +81,11 @@ const CASES: Case[] = [
     root.initLinear(plus({ inFeatures: 2, outFeatures: 2 }, 'usebias', false), 0),
   ),
   c('initEmbedding', 'config', 'config.stdd', 'std', () =>
-    root.initEmbedding(plus({ rows: 2, dim: 2 }, 'stdd', 0.1), 0),
+    root.initEmbedding(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'stdd', 0.1), 0),
   ),
   c('initTokenAndPositionEmbedding', 'config', 'config.maxLenght', 'maxLength', () =>
     root.initTokenAndPositionEmbedding(
-      plus({ vocabSize: 2, maxLength: 2, dim: 2 }, 'maxLenght'),
+      plus({ vocabSize: 2, maxLength: 2, dModel: 2 }, 'maxLenght'),
       0,
     ),
   ),
@@ -114,7 +114,7 @@ const CASES: Case[] = [
     root.applyNorm(plus({ kind: 'rms' }, 'knd', 'rms'), _, _),
   ),
   c('initPatchEmbedding', 'config', 'config.channel', 'channels', () =>
-    root.initPatchEmbedding(plus({ patchSize: 2, channels: 1, dim: 2 }, 'channel'), 0),
+    root.initPatchEmbedding(plus({ patchSize: 2, channels: 1, dModel: 2 }, 'channel'), 0),
   ),
   // blocks/
   c('initTransformerEncoderBlock', 'config', 'config.normPositon', 'normPosition', () =>

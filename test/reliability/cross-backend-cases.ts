@@ -438,7 +438,7 @@ export const CASES: Case[] = [
     fn: 'embed',
     variant: 'ids [3, 5] into a [20, 8] table (gradient: our scatter, not tf.gather’s)',
     setup: () => {
-      const p = withParams(initEmbedding({ rows: 20, dim: 8 }, 9), { ids: ints([3, 5], 20) });
+      const p = withParams(initEmbedding({ numEmbeddings: 20, embeddingDim: 8 }, 9), { ids: ints([3, 5], 20) });
       return { inputs: p.inputs, run: (t) => embed(p.params(t), t.ids!), grad: p.names };
     },
   },
@@ -447,7 +447,7 @@ export const CASES: Case[] = [
     variant: 'offset 2',
     setup: () => {
       const p = withParams(
-        initTokenAndPositionEmbedding({ vocabSize: 20, maxLength: 10, dim: 8 }, 10),
+        initTokenAndPositionEmbedding({ vocabSize: 20, maxLength: 10, dModel: 8 }, 10),
         {
           ids: ints([3, 5], 20),
         },
@@ -463,7 +463,7 @@ export const CASES: Case[] = [
     fn: 'tiedOutputProjection',
     variant: 'x [2, 5, 8], table [20, 8]',
     setup: () => {
-      const p = withParams(initEmbedding({ rows: 20, dim: 8 }, 11), { x: uniform([2, 5, 8]) });
+      const p = withParams(initEmbedding({ numEmbeddings: 20, embeddingDim: 8 }, 11), { x: uniform([2, 5, 8]) });
       return {
         inputs: p.inputs,
         run: (t) => tiedOutputProjection(p.params(t), t.x!),
@@ -475,7 +475,7 @@ export const CASES: Case[] = [
     fn: 'patchEmbedding',
     variant: 'images [2, 8, 8, 3], patch 4',
     setup: () => {
-      const p = withParams(initPatchEmbedding({ patchSize: 4, channels: 3, dim: 8 }, 12), {
+      const p = withParams(initPatchEmbedding({ patchSize: 4, channels: 3, dModel: 8 }, 12), {
         images: uniform([2, 8, 8, 3]),
       });
       return {
