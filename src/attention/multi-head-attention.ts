@@ -186,10 +186,10 @@ export function multiHeadAttention(
   options: MultiHeadAttentionOptions = {},
 ): Tensor3D {
   const fn = 'multiHeadAttention';
-  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } =
-    checkMultiHeadAttentionConfig(fn, config);
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkRopeOption(fn, 'options.rope', options.rope);
+  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } =
+    checkMultiHeadAttentionConfig(fn, config);
   const input = checkFloatTensor<Tensor3D>(fn, 'x', x, {
     rank: 3,
     layout: '[batch, time, dModel]',

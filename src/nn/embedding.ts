@@ -323,8 +323,8 @@ export function tokenAndPositionEmbedding(
   ids: Tensor,
   options: OffsetOptions = {},
 ): Tensor {
-  const tables = tableConfigs('tokenAndPositionEmbedding', config);
   checkOptionKeys('tokenAndPositionEmbedding', options, OFFSET_OPTION_KEYS);
+  const tables = tableConfigs('tokenAndPositionEmbedding', config);
   const time = ids instanceof Tensor && ids.rank === 2 ? ids.shape[1]! : -1;
   if (time < 1) {
     throw new TfjsBlocksError(

@@ -53,10 +53,10 @@ const CASES: Case[] = [
     root.memoryEfficientAttention(_, _, _, plus({}, 'chunksize', 4)),
   ),
   c('multiHeadAttention', 'options', 'options.contex', 'context', () =>
-    root.multiHeadAttention(_, _, plus({}, 'contex')),
+    root.multiHeadAttention(_, _, _, plus({}, 'contex')),
   ),
   c('multiHeadAttention', 'options', 'options.rope.bse', 'base', () =>
-    root.multiHeadAttention(_, _, { rope: plus({}, 'bse', 500) }),
+    root.multiHeadAttention(_, _, _, { rope: plus({}, 'bse', 500) }),
   ),
   c('initMultiHeadAttention', 'config', 'config.numKVHead', 'numKvHeads', () =>
     root.initMultiHeadAttention(plus({ dModel: 8, numHeads: 2 }, 'numKVHead', 1), 0),
@@ -90,10 +90,10 @@ const CASES: Case[] = [
     ),
   ),
   c('positionEmbedding', 'options', 'options.offest', 'offset', () =>
-    root.positionEmbedding(_, 2, plus({}, 'offest')),
+    root.positionEmbedding(_, _, 2, plus({}, 'offest')),
   ),
   c('tokenAndPositionEmbedding', 'options', 'options.offsett', 'offset', () =>
-    root.tokenAndPositionEmbedding(_, _, plus({}, 'offsett')),
+    root.tokenAndPositionEmbedding(_, _, _, plus({}, 'offsett')),
   ),
   c('initFeedForward', 'config', 'config.activaton', 'activation', () =>
     root.initFeedForward(plus(ff, 'activaton', 'gelu'), 0),
@@ -108,10 +108,10 @@ const CASES: Case[] = [
     root.mixtureOfExperts(plus(moe, 'topk', 1), _, _),
   ),
   c('initNorm', 'config', 'config.epsilin', 'epsilon', () =>
-    root.initNorm(plus({ kind: 'rms' }, 'epsilin', 1e-6), 4),
+    root.initNorm(plus({ kind: 'rms', dModel: 4 }, 'epsilin', 1e-6)),
   ),
   c('applyNorm', 'config', 'config.knd', 'kind', () =>
-    root.applyNorm(plus({ kind: 'rms' }, 'knd', 'rms'), _, _),
+    root.applyNorm(plus({ kind: 'rms', dModel: 4 }, 'knd', 'rms'), _, _),
   ),
   c('initPatchEmbedding', 'config', 'config.channel', 'channels', () =>
     root.initPatchEmbedding(plus({ patchSize: 2, channels: 1, dModel: 2 }, 'channel'), 0),
@@ -208,17 +208,17 @@ const CASES: Case[] = [
   c('initEncoderDecoder', 'config', 'config.numEncoderLayer', 'numEncoderLayers', () =>
     root.initEncoderDecoder(plus(seq2seq, 'numEncoderLayer'), 0),
   ),
-  c('encode', 'options', 'options.sourceMsk', 'sourceMask', () =>
-    root.encode(seq2seq, _, _, plus({}, 'sourceMsk')),
+  c('runEncoder', 'options', 'options.sourceMsk', 'sourceMask', () =>
+    root.runEncoder(seq2seq, _, _, plus({}, 'sourceMsk')),
   ),
-  c('encode', 'config', 'config.numDecoderLayer', 'numDecoderLayers', () =>
-    root.encode(plus(seq2seq, 'numDecoderLayer'), _, _),
+  c('runEncoder', 'config', 'config.numDecoderLayer', 'numDecoderLayers', () =>
+    root.runEncoder(plus(seq2seq, 'numDecoderLayer'), _, _),
   ),
-  c('decode', 'options', 'options.trainng', 'training', () =>
-    root.decode(seq2seq, _, _, _, plus({}, 'trainng', true)),
+  c('runDecoder', 'options', 'options.trainng', 'training', () =>
+    root.runDecoder(seq2seq, _, _, _, plus({}, 'trainng', true)),
   ),
-  c('decode', 'config', 'config.tieEmbedings', 'tieEmbeddings', () =>
-    root.decode(plus(seq2seq, 'tieEmbedings', false), _, _, _),
+  c('runDecoder', 'config', 'config.tieEmbedings', 'tieEmbeddings', () =>
+    root.runDecoder(plus(seq2seq, 'tieEmbedings', false), _, _, _),
   ),
   c('encoderDecoder', 'options', 'options.sourcemask', 'sourceMask', () =>
     root.encoderDecoder(seq2seq, _, _, _, plus({}, 'sourcemask')),
