@@ -17,7 +17,7 @@ import {
 } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { affine, initLinear, type LinearParams } from '../nn/linear';
+import { affine, initLinear, type LinearParams, linear, linearConfigOf } from '../nn/linear';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
@@ -236,29 +236,39 @@ export function multiHeadAttention(
   const { context: _context, rope, ...attentionOptions } = options;
   return tidy(() => {
     const heads = { numHeads, numKvHeads, headDim };
-    const q = projectHeads(params.query, input, numHeads, headDim);
-    const k = projectHeads(params.key, context, numKvHeads, headDim);
-    const v = projectHeads(params.value, context, numKvHeads, headDim);
+    const q = projectHeads(params.query, input, numHeads, headDim, true);
+    const k = projectHeads(params.key, context, numKvHeads, headDim, true);
+    const v = projectHeads(params.value, context, numKvHeads, headDim, true);
     const ropeOptions = rope ? (rope === true ? {} : rope) : undefined;
     const [qr, kr] = ropeOptions
       ? [applyRotaryEmbedding(q, ropeOptions), applyRotaryEmbedding(k, ropeOptions)]
       : [q, k];
-    return outputProjection(params, scaledDotProductAttention(qr, kr, v, attentionOptions), heads);
+    return outputProjection(
+      params,
+      scaledDotProductAttention(qr, kr, v, attentionOptions),
+      heads,
+      true,
+    );
   });
 }
 
-/** `x · kernel + bias`, split into heads: `[B, T, heads·D]` → `[B, heads, T, D]`. */
+/**
+ * `x · kernel + bias`, split into heads: `[B, T, heads·D]` → `[B, heads, T, D]`.
+ * The projection is checked (as {@link linear} checks) unless `checked` says
+ * its caller did that against its config already.
+ */
 export function projectHeads(
   projection: LinearParams,
   x: Tensor,
   heads: number,
   headDim: number,
+  checked = false,
 ): Tensor4D {
   const [batch, time] = x.shape as [number, number];
-  return transpose(
-    reshape(affine(projection, x), [batch, time, heads, headDim]),
-    [0, 2, 1, 3],
-  ) as Tensor4D;
+  const projected = checked
+    ? affine(projection, x)
+    : linear(linearConfigOf(projection), projection, x);
+  return transpose(reshape(projected, [batch, time, heads, headDim]), [0, 2, 1, 3]) as Tensor4D;
 }
 
 /** Merges heads `[B, heads, T, D]` → `[B, T, heads·D]` and applies the output projection. */
@@ -266,6 +276,7 @@ export function outputProjection(
   params: MultiHeadAttentionParams,
   attended: Tensor4D,
   heads: { numHeads: number; headDim: number },
+  checked = false,
 ): Tensor3D {
   const [batch, , time] = attended.shape;
   const merged = reshape(transpose(attended, [0, 2, 1, 3]), [
@@ -273,5 +284,9 @@ export function outputProjection(
     time,
     heads.numHeads * heads.headDim,
   ]);
-  return affine(params.output, merged) as Tensor3D;
+  return (
+    checked
+      ? affine(params.output, merged)
+      : linear(linearConfigOf(params.output), params.output, merged)
+  ) as Tensor3D;
 }

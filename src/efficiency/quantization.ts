@@ -9,7 +9,7 @@ import {
   optionKeys,
 } from '../internal/checks';
 import { tidyParams } from '../internal/tidy-params';
-import { type LinearConfig, linear } from '../nn/linear';
+import { checkLinearConfig, type LinearConfig, linear } from '../nn/linear';
 import { isTensor, joinPath, mapTree, type TreeKey } from '../tree/walk';
 
 /**
@@ -227,6 +227,7 @@ export function quantizedLinear(
   params: QuantizedLinearParams,
   x: Tensor,
 ): Tensor {
+  checkLinearConfig('quantizedLinear', config);
   return tidy(() =>
     linear(config, { kernel: dequantizeWeights(params?.kernel), bias: params.bias as never }, x),
   );

@@ -149,6 +149,9 @@ export function affine(params: LinearParams, x: Tensor): Tensor {
  * gradient tape), never for a block that has its own config.
  */
 export function linearConfigOf(params: LinearParams): LinearConfig {
-  const [inFeatures, outFeatures] = params.kernel.shape;
-  return { inFeatures, outFeatures, useBias: params.bias !== undefined };
+  const shape: readonly unknown[] = params?.kernel?.shape ?? [];
+  // A kernel that is no 2-D tensor gets a placeholder config, so that
+  // linear's own check names params.kernel rather than the config.
+  const [inFeatures, outFeatures] = shape.length === 2 ? (shape as [number, number]) : [1, 1];
+  return { inFeatures, outFeatures, useBias: params?.bias !== undefined };
 }

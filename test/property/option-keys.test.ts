@@ -61,6 +61,9 @@ const CASES: Case[] = [
   c('initMultiHeadAttention', 'config', 'config.numKVHead', 'numKvHeads', () =>
     root.initMultiHeadAttention(plus({ dModel: 8, numHeads: 2 }, 'numKVHead', 1), 0),
   ),
+  c('multiHeadAttention', 'config', 'config.numHead', 'numHeads', () =>
+    root.multiHeadAttention(plus({ dModel: 8, numHeads: 2 }, 'numHead', 2), _, _),
+  ),
   c('applyRotaryEmbedding', 'options', 'options.ofset', 'offset', () =>
     root.applyRotaryEmbedding(_, plus({}, 'ofset', 3)),
   ),
@@ -79,6 +82,25 @@ const CASES: Case[] = [
   ),
   c('initLinear', 'config', 'config.usebias', 'useBias', () =>
     root.initLinear(plus({ inFeatures: 2, outFeatures: 2 }, 'usebias', false), 0),
+  ),
+  c('linear', 'config', 'config.outFeature', 'outFeatures', () =>
+    root.linear(plus({ inFeatures: 2, outFeatures: 2 }, 'outFeature', 2), _, _),
+  ),
+  c('embed', 'config', 'config.embeddingDims', 'embeddingDim', () =>
+    root.embed(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'embeddingDims', 2), _, _),
+  ),
+  c('positionEmbedding', 'config', 'config.numEmbedding', 'numEmbeddings', () =>
+    root.positionEmbedding(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'numEmbedding', 2), _, 1),
+  ),
+  c('tiedOutputProjection', 'config', 'config.stdd', 'std', () =>
+    root.tiedOutputProjection(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'stdd', 0.1), _, _),
+  ),
+  c('tokenAndPositionEmbedding', 'config', 'config.dmodel', 'dModel', () =>
+    root.tokenAndPositionEmbedding(
+      plus({ vocabSize: 2, maxLength: 2, dModel: 2 }, 'dmodel', 2),
+      _,
+      _,
+    ),
   ),
   c('initEmbedding', 'config', 'config.stdd', 'std', () =>
     root.initEmbedding(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'stdd', 0.1), 0),
@@ -115,6 +137,9 @@ const CASES: Case[] = [
   ),
   c('initPatchEmbedding', 'config', 'config.channel', 'channels', () =>
     root.initPatchEmbedding(plus({ patchSize: 2, channels: 1, dModel: 2 }, 'channel'), 0),
+  ),
+  c('patchEmbedding', 'config', 'config.patchsize', 'patchSize', () =>
+    root.patchEmbedding(plus({ patchSize: 2, channels: 1, dModel: 2 }, 'patchsize', 2), _, _),
   ),
   // blocks/
   c('initTransformerEncoderBlock', 'config', 'config.normPositon', 'normPosition', () =>
@@ -266,6 +291,9 @@ const CASES: Case[] = [
   c('quantizeParams', 'options', 'options.groupsize', 'groupSize', () =>
     root.quantizeParams({}, plus({}, 'groupsize', 16)),
   ),
+  c('quantizedLinear', 'config', 'config.inFeature', 'inFeatures', () =>
+    root.quantizedLinear(plus({ inFeatures: 2, outFeatures: 2 }, 'inFeature', 2), _, _),
+  ),
   // responsible/
   c('differentiallyPrivateAggregate', 'options', 'options.l2NormClipp', 'l2NormClip', () =>
     root.differentiallyPrivateAggregate(
@@ -334,13 +362,13 @@ const CASES: Case[] = [
       ['feedForward', 'FeedForward', { hidden: 8 }, 'hiden', 'hidden'],
       ['mixtureOfExperts', 'MixtureOfExperts', { hidden: 8, numExperts: 2 }, 'topk', 'topK'],
       ['multiHeadAttention', 'MultiHeadAttention', { numHeads: 2 }, 'casual', 'causal'],
-      ['patchEmbedding', 'PatchEmbedding', { patchSize: 2, dim: 4 }, 'patchsize', 'patchSize'],
+      ['patchEmbedding', 'PatchEmbedding', { patchSize: 2, dModel: 4 }, 'patchsize', 'patchSize'],
       ['positionEmbedding', 'PositionEmbedding', { maxLength: 4 }, 'maxLenght', 'maxLength'],
       ['rmsNormalization', 'RMSNormalization', {}, 'epsilom', 'epsilon'],
       [
         'tokenAndPositionEmbedding',
         'TokenAndPositionEmbedding',
-        { vocabSize: 4, maxLength: 4, dim: 4 },
+        { vocabSize: 4, maxLength: 4, dModel: 4 },
         'vocabsize',
         'vocabSize',
       ],
