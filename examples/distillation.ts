@@ -47,9 +47,14 @@ function spirals(count: number, seed: number) {
 type Mlp = LinearParams[];
 const initMlp = (widths: number[], seed: number): Mlp =>
   widths.slice(1).map((w, i) => initLinear({ inFeatures: widths[i]!, outFeatures: w }, seed + i));
+// Each layer's config is its kernel's [inFeatures, outFeatures].
+const apply = (layer: LinearParams, h: tf.Tensor) => {
+  const [inFeatures, outFeatures] = layer.kernel.shape;
+  return linear({ inFeatures, outFeatures }, layer, h);
+};
 const forward = (mlp: Mlp, x: tf.Tensor) =>
   mlp.reduce(
-    (h, layer, i) => (i === mlp.length - 1 ? linear(layer, h) : tf.relu(linear(layer, h))),
+    (h, layer, i) => (i === mlp.length - 1 ? apply(layer, h) : tf.relu(apply(layer, h))),
     x,
   );
 

@@ -76,9 +76,12 @@ function batches(text: string): { x: tf.Tensor2D; y: tf.Tensor3D } {
 
 function build(): tfl.LayersModel {
   const ids = tfl.input({ shape: [T], dtype: 'int32' });
-  let h = new TokenAndPositionEmbedding({ vocabSize: VOCAB, maxLength: T, dim: 32, seed: 1 }).apply(
-    ids,
-  ) as tfl.SymbolicTensor;
+  let h = new TokenAndPositionEmbedding({
+    vocabSize: VOCAB,
+    maxLength: T,
+    dModel: 32,
+    seed: 1,
+  }).apply(ids) as tfl.SymbolicTensor;
   for (let i = 0; i < 2; i++) {
     h = new TransformerDecoderBlock({
       numHeads: 4,

@@ -36,17 +36,20 @@ const withAlibi = scaledDotProductAttention(q, q, q, { mask: alibi, causal: true
 console.log(`with ALiBi: [${withAlibi.shape}]`);
 
 // 4. A multi-head attention block over plain params: Llama-style GQA + RoPE, and its gradient.
-const params = initMultiHeadAttention(
-  { dModel: 128, numHeads: 8, numKvHeads: 2, useBias: false },
-  42,
-);
+const attentionConfig = { dModel: 128, numHeads: 8, numKvHeads: 2, useBias: false };
+const params = initMultiHeadAttention(attentionConfig, 42);
 const x = tf.randomNormal([2, 64, 128], 0, 1, 'float32', 3) as tf.Tensor3D; // [batch, time, dModel]
 const before = tf.memory().numTensors;
 const lossOf = (wq: tf.Tensor) => {
-  const attended = multiHeadAttention({ ...params, query: { kernel: wq as tf.Tensor2D } }, x, {
-    causal: true,
-    rope: true,
-  });
+  const attended = multiHeadAttention(
+    attentionConfig,
+    { ...params, query: { kernel: wq as tf.Tensor2D } },
+    x,
+    {
+      causal: true,
+      rope: true,
+    },
+  );
   return tf.mean(tf.square(attended)) as tf.Scalar;
 };
 const { value: loss, grad } = tf.valueAndGrad(lossOf)(params.query.kernel);

@@ -180,13 +180,13 @@ export {
   initEncoderClassifier,
 } from './models/encoder-classifier';
 export {
-  decode,
   type EncoderDecoderConfig,
   type EncoderDecoderOptions,
   type EncoderDecoderParams,
-  encode,
   encoderDecoder,
   initEncoderDecoder,
+  runDecoder,
+  runEncoder,
 } from './models/encoder-decoder';
 export { initVit, type VitConfig, type VitOptions, type VitParams, vit } from './models/vit';
 export { type GeluOptions, gelu, silu } from './nn/activations';
@@ -220,7 +220,13 @@ export {
   mixtureOfExperts,
   type StackedLinearParams,
 } from './nn/mixture-of-experts';
-export { applyNorm, initNorm, type NormConfig, type NormParams } from './nn/norm';
+export {
+  applyNorm,
+  initNorm,
+  type NormConfig,
+  type NormLayerConfig,
+  type NormParams,
+} from './nn/norm';
 export {
   initPatchEmbedding,
   type PatchEmbeddingConfig,

@@ -17,7 +17,7 @@ import {
 } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { initLinear, type LinearParams, linear } from '../nn/linear';
+import { affine, initLinear, type LinearParams, linear, linearConfigOf } from '../nn/linear';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
@@ -43,15 +43,12 @@ export interface MultiHeadAttentionConfig {
 }
 
 /**
- * Parameters of {@link multiHeadAttention}: four projections and the head
- * counts that say how to split them. Kernels are `[in, out]`, the transpose
+ * Parameters of {@link multiHeadAttention}: four projections (tensors only;
+ * the head counts that say how to split them are in the
+ * {@link MultiHeadAttentionConfig}). Kernels are `[in, out]`, the transpose
  * of PyTorch's `Linear.weight`.
  */
 export type MultiHeadAttentionParams = {
-  /** Number of query heads. */
-  numHeads: number;
-  /** Number of key/value heads. */
-  numKvHeads: number;
   /** `[dModel, numHeads · headDim]`. */
   query: LinearParams;
   /** `[contextDim, numKvHeads · headDim]`. */
@@ -118,7 +115,25 @@ export function initMultiHeadAttention(
   config: MultiHeadAttentionConfig,
   seed: number,
 ): MultiHeadAttentionParams {
-  const fn = 'initMultiHeadAttention';
+  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } =
+    checkMultiHeadAttentionConfig('initMultiHeadAttention', config);
+  const [sq, sk, sv, so] = splitSeed(seed, 4) as [number, number, number, number];
+  return tidyParams(() => ({
+    query: initLinear({ inFeatures: dModel, outFeatures: numHeads * headDim, useBias }, sq),
+    key: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sk),
+    value: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sv),
+    output: initLinear({ inFeatures: numHeads * headDim, outFeatures: dModel, useBias }, so),
+  }));
+}
+
+/**
+ * Throws unless `config` is a complete, consistent
+ * {@link MultiHeadAttentionConfig}; returns it with its defaults filled in.
+ */
+export function checkMultiHeadAttentionConfig(
+  fn: string,
+  config: MultiHeadAttentionConfig,
+): Required<MultiHeadAttentionConfig> {
   checkOptionKeys(fn, config, CONFIG_KEYS, 'config');
   const dModel = checkInteger(fn, 'config.dModel', config?.dModel, 1);
   const numHeads = checkInteger(fn, 'config.numHeads', config.numHeads, 1);
@@ -142,15 +157,7 @@ export function initMultiHeadAttention(
   const headDim = checkInteger(fn, 'config.headDim', config.headDim ?? dModel / numHeads, 1);
   const contextDim = checkInteger(fn, 'config.contextDim', config.contextDim ?? dModel, 1);
   const useBias = config.useBias ?? true;
-  const [sq, sk, sv, so] = splitSeed(seed, 4) as [number, number, number, number];
-  return tidyParams(() => ({
-    numHeads,
-    numKvHeads,
-    query: initLinear({ inFeatures: dModel, outFeatures: numHeads * headDim, useBias }, sq),
-    key: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sk),
-    value: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sv),
-    output: initLinear({ inFeatures: numHeads * headDim, outFeatures: dModel, useBias }, so),
-  }));
+  return { dModel, numHeads, numKvHeads, headDim, contextDim, useBias };
 }
 
 /**
@@ -160,16 +167,20 @@ export function initMultiHeadAttention(
  * project back. With the same weights it matches
  * `torch.nn.MultiheadAttention(batch_first=True)` (whose boolean masks mean
  * the opposite: `true` = blocked there, `true` = may attend here).
+ * `config` is the one {@link initMultiHeadAttention} took; the params must
+ * have its shapes.
  *
  * @param x - `[batch, time, dModel]`.
  * @returns `[batch, time, dModel]`.
  * @example
  * ```ts
- * const params = initMultiHeadAttention({ dModel: 64, numHeads: 8 }, 0);
- * const y = multiHeadAttention(params, tf.randomNormal([2, 10, 64]), { causal: true, rope: true });
+ * const config = { dModel: 64, numHeads: 8 };
+ * const params = initMultiHeadAttention(config, 0);
+ * const y = multiHeadAttention(config, params, tf.randomNormal([2, 10, 64]), { causal: true, rope: true });
  * ```
  */
 export function multiHeadAttention(
+  config: MultiHeadAttentionConfig,
   params: MultiHeadAttentionParams,
   x: Tensor3D,
   options: MultiHeadAttentionOptions = {},
@@ -177,6 +188,8 @@ export function multiHeadAttention(
   const fn = 'multiHeadAttention';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkRopeOption(fn, 'options.rope', options.rope);
+  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } =
+    checkMultiHeadAttentionConfig(fn, config);
   const input = checkFloatTensor<Tensor3D>(fn, 'x', x, {
     rank: 3,
     layout: '[batch, time, dModel]',
@@ -189,58 +202,73 @@ export function multiHeadAttention(
           layout: '[batch, tk, contextDim]',
         });
   checkDim(fn, 'options.context.shape[0]', context.shape[0], input.shape[0], 'x.shape[0] (batch)');
-  const numHeads = checkInteger(fn, 'params.numHeads', params.numHeads, 1);
-  const numKvHeads = checkInteger(fn, 'params.numKvHeads', params.numKvHeads, 1);
-  const kernels = ['query', 'key', 'value', 'output'] as const;
-  for (const name of kernels) {
-    checkFloatTensor(fn, `params.${name}.kernel`, params[name]?.kernel, {
+  checkDim(fn, 'x.shape[-1]', input.shape[2], dModel, 'config.dModel');
+  checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
+  const shapes = {
+    query: [dModel, numHeads * headDim, 'config.dModel', 'numHeads · headDim'],
+    key: [contextDim, numKvHeads * headDim, 'config.contextDim', 'numKvHeads · headDim'],
+    value: [contextDim, numKvHeads * headDim, 'config.contextDim', 'numKvHeads · headDim'],
+    output: [numHeads * headDim, dModel, 'numHeads · headDim', 'config.dModel'],
+  } as const;
+  for (const [name, [rows, cols, rowsWhat, colsWhat]] of Object.entries(shapes)) {
+    const projection = params?.[name as keyof MultiHeadAttentionParams];
+    const kernel = checkFloatTensor(fn, `params.${name}.kernel`, projection?.kernel, {
       rank: 2,
       layout: '[in, out]',
     });
+    checkDim(fn, `params.${name}.kernel.shape[0]`, kernel.shape[0]!, rows, rowsWhat);
+    checkDim(fn, `params.${name}.kernel.shape[1]`, kernel.shape[1]!, cols, colsWhat);
+    if (useBias) {
+      const bias = checkFloatTensor(fn, `params.${name}.bias`, projection?.bias, {
+        rank: 1,
+        layout: '[out] (config.useBias is not false)',
+      });
+      checkDim(fn, `params.${name}.bias.shape[0]`, bias.shape[0]!, cols, colsWhat);
+    } else if (projection?.bias !== undefined) {
+      throw new TfjsBlocksError(
+        fn,
+        `params.${name}.bias`,
+        'absent (config.useBias is false)',
+        describeValue(projection.bias),
+      );
+    }
   }
-  const queryWidth = params.query.kernel.shape[1];
-  if (queryWidth % numHeads !== 0) {
-    throw new TfjsBlocksError(
-      fn,
-      'params.query.kernel.shape[1]',
-      `a multiple of params.numHeads (${numHeads})`,
-      String(queryWidth),
-    );
-  }
-  const headDim = queryWidth / numHeads;
-  checkDim(
-    fn,
-    'params.key.kernel.shape[1]',
-    params.key.kernel.shape[1],
-    numKvHeads * headDim,
-    'numKvHeads · headDim',
-  );
   const { context: _context, rope, ...attentionOptions } = options;
   return tidy(() => {
     const heads = { numHeads, numKvHeads, headDim };
-    const q = projectHeads(params.query, input, numHeads, headDim);
-    const k = projectHeads(params.key, context, numKvHeads, headDim);
-    const v = projectHeads(params.value, context, numKvHeads, headDim);
+    const q = projectHeads(params.query, input, numHeads, headDim, true);
+    const k = projectHeads(params.key, context, numKvHeads, headDim, true);
+    const v = projectHeads(params.value, context, numKvHeads, headDim, true);
     const ropeOptions = rope ? (rope === true ? {} : rope) : undefined;
     const [qr, kr] = ropeOptions
       ? [applyRotaryEmbedding(q, ropeOptions), applyRotaryEmbedding(k, ropeOptions)]
       : [q, k];
-    return outputProjection(params, scaledDotProductAttention(qr, kr, v, attentionOptions), heads);
+    return outputProjection(
+      params,
+      scaledDotProductAttention(qr, kr, v, attentionOptions),
+      heads,
+      true,
+    );
   });
 }
 
-/** `x · kernel + bias`, split into heads: `[B, T, heads·D]` → `[B, heads, T, D]`. */
+/**
+ * `x · kernel + bias`, split into heads: `[B, T, heads·D]` → `[B, heads, T, D]`.
+ * The projection is checked (as {@link linear} checks) unless `checked` says
+ * its caller did that against its config already.
+ */
 export function projectHeads(
   projection: LinearParams,
   x: Tensor,
   heads: number,
   headDim: number,
+  checked = false,
 ): Tensor4D {
   const [batch, time] = x.shape as [number, number];
-  return transpose(
-    reshape(linear(projection, x), [batch, time, heads, headDim]),
-    [0, 2, 1, 3],
-  ) as Tensor4D;
+  const projected = checked
+    ? affine(projection, x)
+    : linear(linearConfigOf(projection), projection, x);
+  return transpose(reshape(projected, [batch, time, heads, headDim]), [0, 2, 1, 3]) as Tensor4D;
 }
 
 /** Merges heads `[B, heads, T, D]` → `[B, T, heads·D]` and applies the output projection. */
@@ -248,6 +276,7 @@ export function outputProjection(
   params: MultiHeadAttentionParams,
   attended: Tensor4D,
   heads: { numHeads: number; headDim: number },
+  checked = false,
 ): Tensor3D {
   const [batch, , time] = attended.shape;
   const merged = reshape(transpose(attended, [0, 2, 1, 3]), [
@@ -255,5 +284,9 @@ export function outputProjection(
     time,
     heads.numHeads * heads.headDim,
   ]);
-  return linear(params.output, merged as Tensor3D);
+  return (
+    checked
+      ? affine(params.output, merged)
+      : linear(linearConfigOf(params.output), params.output, merged)
+  ) as Tensor3D;
 }

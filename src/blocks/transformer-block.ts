@@ -13,6 +13,7 @@ import { alibiBias } from '../attention/alibi';
 import {
   checkRopeOption,
   initMultiHeadAttention,
+  type MultiHeadAttentionConfig,
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from '../attention/multi-head-attention';
@@ -37,7 +38,7 @@ import {
   feedForward,
   initFeedForward,
 } from '../nn/feed-forward';
-import { applyNorm, checkNormConfig, initNorm, type NormConfig, type NormParams } from '../nn/norm';
+import { checkNormConfig, initNorm, type NormConfig, type NormParams, normalize } from '../nn/norm';
 
 /** A block's feed-forward layer: {@link FeedForwardConfig} without `dModel`. */
 export type BlockFeedForwardConfig = {
@@ -290,12 +291,14 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
   };
 }
 
-function initAttention(config: CheckedBlockConfig, seed: number): MultiHeadAttentionParams {
+/** The {@link MultiHeadAttentionConfig} of a block's self- and cross-attention. */
+export function blockAttentionConfig(config: CheckedBlockConfig): MultiHeadAttentionConfig {
   const { dModel, numHeads, numKvHeads } = config;
-  return initMultiHeadAttention(
-    { dModel, numHeads, numKvHeads, useBias: config.attentionBias ?? true },
-    seed,
-  );
+  return { dModel, numHeads, numKvHeads, useBias: config.attentionBias ?? true };
+}
+
+function initAttention(config: CheckedBlockConfig, seed: number): MultiHeadAttentionParams {
+  return initMultiHeadAttention(blockAttentionConfig(config), seed);
 }
 
 /**
@@ -314,9 +317,9 @@ export function initTransformerEncoderBlock(
   const checked = checkBlockConfig('initTransformerEncoderBlock', config);
   const [sa, sf] = splitSeed(seed, 2) as [number, number];
   return tidyParams(() => ({
-    attentionNorm: initNorm(checked.norm, checked.dModel),
+    attentionNorm: initNorm({ ...checked.norm, dModel: checked.dModel }),
     attention: initAttention(checked, sa),
-    feedForwardNorm: initNorm(checked.norm, checked.dModel),
+    feedForwardNorm: initNorm({ ...checked.norm, dModel: checked.dModel }),
     feedForward: initFeedForward({ ...checked.feedForward, dModel: checked.dModel }, sf),
   }));
 }
@@ -344,7 +347,7 @@ export function initTransformerDecoderBlock(
     if (!options?.withCrossAttention) return block;
     return {
       ...block,
-      crossAttentionNorm: initNorm(checked.norm, checked.dModel),
+      crossAttentionNorm: initNorm({ ...checked.norm, dModel: checked.dModel }),
       crossAttention: initAttention(checked, sc),
     };
   });
@@ -362,8 +365,8 @@ function residual(
   f: (h: Tensor) => Tensor,
   drop: (t: Tensor) => Tensor,
 ): Tensor {
-  if (config.normPosition === 'post') return applyNorm(config.norm, norm, add(x, drop(f(x))));
-  return add(x, drop(f(applyNorm(config.norm, norm, x))));
+  if (config.normPosition === 'post') return normalize(config.norm, norm, add(x, drop(f(x))));
+  return add(x, drop(f(normalize(config.norm, norm, x))));
 }
 
 function dropper(config: Checked, options: TransformerBlockOptions, count: number) {
@@ -391,8 +394,8 @@ function attend(
   // ALiBi belongs to self-attention (extra.rope marks it), like RoPE.
   const time = x.shape[1]!;
   const mask =
-    extra.rope && config.alibi ? withAlibi(extra.mask, params.numHeads, time, time) : extra.mask;
-  return multiHeadAttention(params, x as Tensor3D, {
+    extra.rope && config.alibi ? withAlibi(extra.mask, config.numHeads, time, time) : extra.mask;
+  return multiHeadAttention(blockAttentionConfig(config), params, x as Tensor3D, {
     causal: extra.causal,
     context: extra.context,
     mask,
@@ -457,8 +460,8 @@ export function transformerEncoderBlock(
     const ffn = (h: Tensor) =>
       feedForward({ ...checked.feedForward, dModel: checked.dModel }, params.feedForward, h);
     if (checked.normPosition === 'parallel') {
-      const a = selfAttention(applyNorm(checked.norm, params.attentionNorm, x));
-      const f = ffn(applyNorm(checked.norm, params.feedForwardNorm, x));
+      const a = selfAttention(normalize(checked.norm, params.attentionNorm, x));
+      const f = ffn(normalize(checked.norm, params.feedForwardNorm, x));
       return add(add(x, drop(a)), drop(f));
     }
     const h = residual(checked, params.attentionNorm, x, selfAttention, drop);
@@ -548,8 +551,8 @@ export function decoderBlockLayout(
         "'parallel'",
       );
     }
-    const a = attention.self(applyNorm(config.norm, params.attentionNorm, x));
-    const f = ffn(applyNorm(config.norm, params.feedForwardNorm, x));
+    const a = attention.self(normalize(config.norm, params.attentionNorm, x));
+    const f = ffn(normalize(config.norm, params.feedForwardNorm, x));
     return add(add(x, drop(a)), drop(f));
   }
   let h = residual(config, params.attentionNorm, x, attention.self, drop);

@@ -9,7 +9,7 @@ import {
   optionKeys,
 } from '../internal/checks';
 import { tidyParams } from '../internal/tidy-params';
-import { linear } from '../nn/linear';
+import { checkLinearConfig, type LinearConfig, linear } from '../nn/linear';
 import { isTensor, joinPath, mapTree, type TreeKey } from '../tree/walk';
 
 /**
@@ -216,13 +216,20 @@ export type QuantizedLinearParams = {
  * @returns `[..., outFeatures]`.
  * @example
  * ```ts
+ * const config = { inFeatures: 16, outFeatures: 32 };
+ * const params = initLinear(config, 0);
  * const q = { kernel: quantizeWeights(params.kernel), bias: params.bias };
- * const y = quantizedLinear(q, x);
+ * const y = quantizedLinear(config, q, tf.randomNormal([2, 16]));
  * ```
  */
-export function quantizedLinear(params: QuantizedLinearParams, x: Tensor): Tensor {
+export function quantizedLinear(
+  config: LinearConfig,
+  params: QuantizedLinearParams,
+  x: Tensor,
+): Tensor {
+  checkLinearConfig('quantizedLinear', config);
   return tidy(() =>
-    linear({ kernel: dequantizeWeights(params?.kernel), bias: params.bias as never }, x),
+    linear(config, { kernel: dequantizeWeights(params?.kernel), bias: params.bias as never }, x),
   );
 }
 

@@ -16,7 +16,7 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import { decoderLm } from '../models/decoder-lm';
-import { decode, encode } from '../models/encoder-decoder';
+import { runDecoder, runEncoder } from '../models/encoder-decoder';
 import {
   decoderLmStep,
   disposeKvCache,
@@ -147,7 +147,7 @@ function decoderLmDecoder(
   const { config, params } = model;
   let { ids, valid } = leftPad(prompts, o.padId);
   if (o.useCache) {
-    const cache = initDecoderLmCache(params, ids.length, ids[0]!.length + o.maxNewTokens);
+    const cache = initDecoderLmCache(config, params, ids.length, ids[0]!.length + o.maxNewTokens);
     const step: CachedStep = (c, stepIds, newValid) =>
       decoderLmStep(config, params, tensor2d(stepIds, undefined, 'int32'), c, newValid);
     return cachedDecoder(cache, step, { ids, valid }, () => {});
@@ -198,7 +198,9 @@ function encoderDecoderDecoder(
   let sourceMask = tensor(sourceValid.flat(), [sources.length, width], 'bool');
   let memory = orRelease(
     () =>
-      tidy(() => encode(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask })),
+      tidy(() =>
+        runEncoder(config, params, tensor2d(sourceIds, undefined, 'int32'), { sourceMask }),
+      ),
     () => sourceMask.dispose(),
   );
   const release = () => dispose([memory, sourceMask]);
@@ -221,7 +223,7 @@ function encoderDecoderDecoder(
   const run = () =>
     tidy(() =>
       lastPosition(
-        decode(config, params, tensor2d(targets, undefined, 'int32'), memory, { sourceMask }),
+        runDecoder(config, params, tensor2d(targets, undefined, 'int32'), memory, { sourceMask }),
       ),
     );
   return {

@@ -67,19 +67,18 @@ export type KvCache = {
   sourceValid?: boolean[][];
 };
 
-/** Layer shapes of a decoder's attention, from its first block's params. */
-function cacheShape(attention: MultiHeadAttentionParams): { kvHeads: number; headDim: number } {
-  const headDim = attention.query.kernel.shape[1] / attention.numHeads;
-  return { kvHeads: attention.numKvHeads, headDim };
+/** Layer shapes of a decoder's attention, from its block config. */
+function cacheShape(config: CheckedBlockConfig): { kvHeads: number; headDim: number } {
+  return { kvHeads: config.numKvHeads, headDim: config.dModel / config.numHeads };
 }
 
 function emptyLayers(
   count: number,
   batch: number,
   maxLength: number,
-  attention: MultiHeadAttentionParams,
+  config: CheckedBlockConfig,
 ): LayerCache[] {
-  const { kvHeads, headDim } = cacheShape(attention);
+  const { kvHeads, headDim } = cacheShape(config);
   return Array.from({ length: count }, () => ({
     key: zeros([batch, kvHeads, maxLength, headDim]) as Tensor4D,
     value: zeros([batch, kvHeads, maxLength, headDim]) as Tensor4D,
@@ -91,12 +90,14 @@ function emptyLayers(
  * failure part-way (a layer that does not fit) frees the layers made before.
  */
 export function initDecoderLmCache(
+  config: DecoderLmConfig,
   params: DecoderLmParams,
   batch: number,
   maxLength: number,
 ): KvCache {
+  const checked = checkBlockConfig('generate', decoderBlockConfig(config));
   return tidy(() => ({
-    layers: emptyLayers(params.blocks.length, batch, maxLength, params.blocks[0]!.attention),
+    layers: emptyLayers(params.blocks.length, batch, maxLength, checked),
     length: 0,
     maxLength,
     keyValid: Array.from({ length: batch }, () => new Array<boolean>(maxLength).fill(false)),
@@ -133,7 +134,7 @@ export function initEncoderDecoderCache(
         checked.dModel / checked.numHeads,
       ),
     })),
-    layers: emptyLayers(params.decoder.length, batch, maxLength, params.decoder[0]!.attention),
+    layers: emptyLayers(params.decoder.length, batch, maxLength, checked),
     length: 0,
     maxLength,
     keyValid: Array.from({ length: batch }, () => new Array<boolean>(maxLength).fill(false)),
@@ -205,8 +206,8 @@ function cachedSelfAttention(
   length: number,
   mask: Tensor,
 ): { output: Tensor3D; layer: LayerCache } {
-  const { numHeads, numKvHeads } = params;
-  const headDim = params.query.kernel.shape[1] / numHeads;
+  const { numHeads, numKvHeads } = config;
+  const headDim = config.dModel / numHeads;
   let q = projectHeads(params.query, h, numHeads, headDim);
   let k = projectHeads(params.key, h, numKvHeads, headDim);
   const v = projectHeads(params.value, h, numKvHeads, headDim);
@@ -227,15 +228,17 @@ function cachedSelfAttention(
 }
 
 function crossAttention(
+  config: CheckedBlockConfig,
   params: MultiHeadAttentionParams,
   h: Tensor,
   cross: LayerCache,
   mask: Tensor,
 ): Tensor3D {
-  const headDim = params.query.kernel.shape[1] / params.numHeads;
-  const q = projectHeads(params.query, h, params.numHeads, headDim);
+  const { numHeads } = config;
+  const headDim = config.dModel / numHeads;
+  const q = projectHeads(params.query, h, numHeads, headDim);
   const attended = scaledDotProductAttention(q, cross.key, cross.value, { mask });
-  return outputProjection(params, attended, { numHeads: params.numHeads, headDim });
+  return outputProjection(params, attended, { numHeads, headDim });
 }
 
 /**
@@ -370,7 +373,7 @@ export function encoderDecoderStep(
     const crossMask = tensor(cache.sourceValid!.flat(), [batch, 1, 1, sourceTime], 'bool');
     return decoderForward(config, params, ids, cache.length, (i, block, x) =>
       runBlock(i, block, x, (h) =>
-        crossAttention(block.crossAttention!, h, cache.cross![i]!, crossMask),
+        crossAttention(checked, block.crossAttention!, h, cache.cross![i]!, crossMask),
       ),
     );
   });

@@ -275,7 +275,6 @@ export function fromHuggingFace(
       );
     }
   }
-  const { numHeads } = config.block;
   const d = config.block.dModel;
   return tidy(() => {
     const root: Record<string, unknown> = {};
@@ -290,10 +289,6 @@ export function fromHuggingFace(
       } else {
         setPath(root, path, transposed ? transpose(t) : clone(t));
       }
-    }
-    for (const block of root.blocks as Array<Record<string, Record<string, unknown>>>) {
-      block.attention!.numHeads = numHeads;
-      block.attention!.numKvHeads = config.block.numKvHeads ?? numHeads;
     }
     return root as unknown as DecoderLmParams;
   });

@@ -71,7 +71,7 @@ export function positionEmbedding(args: PositionEmbeddingLayerArgs): PositionEmb
  *
  * @example
  * ```ts
- * const embedding = blocks.tokenAndPositionEmbedding({ vocabSize: 96, maxLength: 128, dim: 128 });
+ * const embedding = blocks.tokenAndPositionEmbedding({ vocabSize: 96, maxLength: 128, dModel: 128 });
  * ```
  */
 export function tokenAndPositionEmbedding(
@@ -123,7 +123,7 @@ export function mixtureOfExperts(args: MixtureOfExpertsLayerArgs): MixtureOfExpe
  *
  * @example
  * ```ts
- * const patches = blocks.patchEmbedding({ patchSize: 4, dim: 64 });
+ * const patches = blocks.patchEmbedding({ patchSize: 4, dModel: 64 });
  * ```
  */
 export function patchEmbedding(args: PatchEmbeddingLayerArgs): PatchEmbedding {

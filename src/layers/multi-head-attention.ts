@@ -2,6 +2,7 @@ import { type serialization, type Tensor, type Tensor3D, tidy } from '@tensorflo
 import {
   checkRopeOption,
   initMultiHeadAttention,
+  type MultiHeadAttentionConfig,
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from '../attention/multi-head-attention';
@@ -62,6 +63,8 @@ export class MultiHeadAttention extends FunctionalLayer<MultiHeadAttentionParams
   /** Registered name. */
   static className = 'MultiHeadAttention';
   private readonly args: MultiHeadAttentionLayerArgs;
+  /** The functional block's config, fixed when the layer is built. */
+  private config: MultiHeadAttentionConfig | undefined;
 
   /**
    * Makes the layer; its weights are created when it first sees an input.
@@ -81,14 +84,15 @@ export class MultiHeadAttention extends FunctionalLayer<MultiHeadAttentionParams
   protected initParams(inputShape: number[]): MultiHeadAttentionParams {
     const dModel = lastDim('MultiHeadAttention', inputShape);
     const { numHeads, numKvHeads, useBias } = this.args;
-    return initMultiHeadAttention({ dModel, numHeads, numKvHeads, useBias }, this.args.seed!);
+    this.config = { dModel, numHeads, numKvHeads, useBias };
+    return initMultiHeadAttention(this.config, this.args.seed!);
   }
 
   /** Runs the attention. */
   override call(inputs: Tensor | Tensor[], kwargs: Kwargs): Tensor {
     return tidy(() => {
       const [x, context] = Array.isArray(inputs) ? inputs : [inputs, undefined];
-      return multiHeadAttention(this.params(), x as Tensor3D, {
+      return multiHeadAttention(this.config!, this.params(), x as Tensor3D, {
         context: context as Tensor3D | undefined,
         causal: this.args.causal,
         rope: this.args.rope,

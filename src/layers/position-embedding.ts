@@ -1,6 +1,11 @@
 import { add, type serialization, type Tensor, tidy, zerosLike } from '@tensorflow/tfjs-core';
 import { checkInteger, optionKeys } from '../internal/checks';
-import { type EmbeddingParams, initEmbedding, positionEmbedding } from '../nn/embedding';
+import {
+  type EmbeddingConfig,
+  type EmbeddingParams,
+  initEmbedding,
+  positionEmbedding,
+} from '../nn/embedding';
 import {
   type BaseLayerArgs,
   checkLayerArgs,
@@ -28,7 +33,7 @@ const POSITION_EMBEDDING_ARG_KEYS = optionKeys<
 
 /**
  * Learned position embeddings (as KerasNLP's `PositionEmbedding`): for an
- * input `[batch, time, dim]` it returns the embeddings of positions
+ * input `[batch, time, dModel]` it returns the embeddings of positions
  * `0 … time - 1`, broadcast to the input's shape, to be added to it.
  *
  * @example
@@ -42,6 +47,8 @@ export class PositionEmbedding extends FunctionalLayer<EmbeddingParams> {
   static className = 'PositionEmbedding';
   private readonly maxLength: number;
   private readonly seed: number;
+  /** The functional block's config, fixed when the layer is built. */
+  private config: EmbeddingConfig | undefined;
 
   /**
    * Makes the layer; its weights are created when it first sees an input.
@@ -56,17 +63,22 @@ export class PositionEmbedding extends FunctionalLayer<EmbeddingParams> {
   }
 
   protected initParams(inputShape: number[]): EmbeddingParams {
-    return initEmbedding(
-      { rows: this.maxLength, dim: lastDim('PositionEmbedding', inputShape), std: 0.01 },
-      this.seed,
-    );
+    this.config = {
+      numEmbeddings: this.maxLength,
+      embeddingDim: lastDim('PositionEmbedding', inputShape),
+      std: 0.01,
+    };
+    return initEmbedding(this.config, this.seed);
   }
 
   /** The position embeddings, broadcast to the input's shape. */
   override call(inputs: Tensor | Tensor[]): Tensor {
     return tidy(() => {
       const x = firstInput(inputs);
-      return add(zerosLike(x), positionEmbedding(this.params(), x.shape[x.rank - 2]!));
+      return add(
+        zerosLike(x),
+        positionEmbedding(this.config!, this.params(), x.shape[x.rank - 2]!),
+      );
     });
   }
 

@@ -51,7 +51,7 @@ export class RMSNormalization extends FunctionalLayer<NormParams> {
   }
 
   protected initParams(inputShape: number[]): NormParams {
-    return initNorm({ kind: 'rms' }, lastDim('RMSNormalization', inputShape));
+    return initNorm({ kind: 'rms', dModel: lastDim('RMSNormalization', inputShape) });
   }
 
   /** Normalizes. */

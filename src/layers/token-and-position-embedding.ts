@@ -20,8 +20,8 @@ export type TokenAndPositionEmbeddingLayerArgs = BaseLayerArgs & {
   vocabSize: number;
   /** Longest sequence. */
   maxLength: number;
-  /** Embedding width. */
-  dim: number;
+  /** Embedding width (the model's residual width). */
+  dModel: number;
   /** Initialisation seed. Default: random. */
   seed?: number;
 };
@@ -31,19 +31,19 @@ const TOKEN_AND_POSITION_EMBEDDING_ARG_KEYS = optionKeys<
 >({
   vocabSize: true,
   maxLength: true,
-  dim: true,
+  dModel: true,
   seed: true,
 });
 
 /**
  * Token embedding plus learned position embedding (GPT-2's input layer):
- * int ids `[batch, time]` to `[batch, time, dim]`. Its gradient works on
+ * int ids `[batch, time]` to `[batch, time, dModel]`. Its gradient works on
  * the wasm backend.
  *
  * @example
  * ```ts
  * const ids = tf.input({ shape: [32], dtype: 'int32' });
- * const x = new TokenAndPositionEmbedding({ vocabSize: 64, maxLength: 32, dim: 128 }).apply(ids);
+ * const x = new TokenAndPositionEmbedding({ vocabSize: 64, maxLength: 32, dModel: 128 }).apply(ids);
  * ```
  */
 export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionEmbeddingParams> {
@@ -62,29 +62,36 @@ export class TokenAndPositionEmbedding extends FunctionalLayer<TokenAndPositionE
     const fn = 'TokenAndPositionEmbedding';
     checkInteger(fn, 'args.vocabSize', args.vocabSize, 1);
     checkInteger(fn, 'args.maxLength', args.maxLength, 1);
-    checkInteger(fn, 'args.dim', args.dim, 1);
+    checkInteger(fn, 'args.dModel', args.dModel, 1);
     this.args = { ...args, seed: layerSeed(args.seed) };
   }
 
   protected initParams(): TokenAndPositionEmbeddingParams {
-    const { vocabSize, maxLength, dim, seed } = this.args;
-    return initTokenAndPositionEmbedding({ vocabSize, maxLength, dim }, seed!);
+    const { vocabSize, maxLength, dModel, seed } = this.args;
+    return initTokenAndPositionEmbedding({ vocabSize, maxLength, dModel }, seed!);
   }
 
   /** Embeds ids (cast to int32) and adds positions. */
   override call(inputs: Tensor | Tensor[]): Tensor {
-    return tidy(() => tokenAndPositionEmbedding(this.params(), cast(firstInput(inputs), 'int32')));
+    const { vocabSize, maxLength, dModel } = this.args;
+    return tidy(() =>
+      tokenAndPositionEmbedding(
+        { vocabSize, maxLength, dModel },
+        this.params(),
+        cast(firstInput(inputs), 'int32'),
+      ),
+    );
   }
 
-  /** `[batch, time, dim]`. */
+  /** `[batch, time, dModel]`. */
   override computeOutputShape(inputShape: number[]): number[] {
-    return [...inputShape, this.args.dim];
+    return [...inputShape, this.args.dModel];
   }
 
   /** Plain-JSON config. */
   override getConfig(): serialization.ConfigDict {
-    const { vocabSize, maxLength, dim, seed } = this.args;
-    return { ...super.getConfig(), vocabSize, maxLength, dim, seed: seed! };
+    const { vocabSize, maxLength, dModel, seed } = this.args;
+    return { ...super.getConfig(), vocabSize, maxLength, dModel, seed: seed! };
   }
 }
 

@@ -11,14 +11,15 @@ import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../inter
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import {
+  type EmbeddingConfig,
   type EmbeddingParams,
   embed,
   initEmbedding,
   positionEmbedding,
   tiedOutputProjection,
 } from '../nn/embedding';
-import { initLinear, type LinearParams, linear } from '../nn/linear';
-import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
+import { initNorm, type NormParams, normalize } from '../nn/norm';
 
 /**
  * A decoder-only language model: token embeddings (plus learned positions,
@@ -227,11 +228,11 @@ export function initDecoderLm(config: DecoderLmConfig, seed: number): DecoderLmP
   const { dModel } = config.block;
   const seeds = splitSeed(seed, config.numLayers + 3);
   return tidyParams(() => ({
-    tokenEmbedding: initEmbedding({ rows: config.vocabSize, dim: dModel }, seeds[0]!),
+    tokenEmbedding: initEmbedding(tableConfigs(config).tokens, seeds[0]!),
     ...(config.positions === 'learned'
       ? {
           positionEmbedding: initEmbedding(
-            { rows: config.maxLength, dim: dModel, std: 0.01 },
+            { ...tableConfigs(config).positions, std: 0.01 },
             seeds[1]!,
           ),
         }
@@ -239,14 +240,11 @@ export function initDecoderLm(config: DecoderLmConfig, seed: number): DecoderLmP
     blocks: Array.from({ length: config.numLayers }, (_, i) =>
       initTransformerDecoderBlock(decoderBlockConfig(config), seeds[3 + i]!),
     ),
-    finalNorm: initNorm(config.block.norm, dModel),
+    finalNorm: initNorm({ ...config.block.norm, dModel }),
     ...(config.tieEmbeddings
       ? {}
       : {
-          lmHead: initLinear(
-            { inFeatures: dModel, outFeatures: config.vocabSize, useBias: false },
-            seeds[2]!,
-          ),
+          lmHead: initLinear(lmHeadConfig(config), seeds[2]!),
         }),
   }));
 }
@@ -349,22 +347,42 @@ export function decoderLmForward(
   runBlock: (index: number, block: TransformerDecoderBlockParams, x: Tensor) => Tensor,
 ): Tensor3D {
   const time = ids.shape[1]!;
-  let x = embed(params.tokenEmbedding, ids);
+  const tables = tableConfigs(config);
+  let x = embed(tables.tokens, params.tokenEmbedding, ids);
   if (params.positionEmbedding) {
     const table = params.positionEmbedding;
     const offset = positions.offset ?? 0;
     x = add(
       x,
       positions.positionIds
-        ? embed(table, positions.positionIds)
-        : positionEmbedding(table, time, { offset }),
+        ? embed(tables.positions, table, positions.positionIds)
+        : positionEmbedding(tables.positions, table, time, { offset }),
     );
   }
   params.blocks.forEach((block, i) => {
     x = runBlock(i, block, x);
   });
-  const h = applyNorm(config.block.norm, params.finalNorm, x);
+  const h = normalize(config.block.norm, params.finalNorm, x);
   return (
-    params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.tokenEmbedding, h)
+    params.lmHead
+      ? linear(lmHeadConfig(config), params.lmHead, h)
+      : tiedOutputProjection(tables.tokens, params.tokenEmbedding, h)
   ) as Tensor3D;
+}
+
+/** The configs of a decoder's token and learned position tables. */
+function tableConfigs(config: DecoderLmConfig): {
+  tokens: EmbeddingConfig;
+  positions: EmbeddingConfig;
+} {
+  const embeddingDim = config.block.dModel;
+  return {
+    tokens: { numEmbeddings: config.vocabSize, embeddingDim },
+    positions: { numEmbeddings: config.maxLength, embeddingDim },
+  };
+}
+
+/** The config of an untied output head (no bias, as GPT-2's and Llama's). */
+function lmHeadConfig(config: DecoderLmConfig): LinearConfig {
+  return { inFeatures: config.block.dModel, outFeatures: config.vocabSize, useBias: false };
 }

@@ -24,9 +24,15 @@ import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { type EmbeddingParams, embed, initEmbedding, positionEmbedding } from '../nn/embedding';
-import { initLinear, type LinearParams, linear } from '../nn/linear';
-import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+import {
+  type EmbeddingConfig,
+  type EmbeddingParams,
+  embed,
+  initEmbedding,
+  positionEmbedding,
+} from '../nn/embedding';
+import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
+import { initNorm, type NormParams, normalize } from '../nn/norm';
 
 /**
  * A BERT-like encoder classifier: token + learned position embeddings, a
@@ -165,16 +171,16 @@ export function initEncoderClassifier(
   const { dModel } = config.block;
   const seeds = splitSeed(seed, config.numLayers + 3);
   return tidyParams(() => ({
-    tokenEmbedding: initEmbedding({ rows: config.vocabSize, dim: dModel }, seeds[0]!),
-    positionEmbedding: initEmbedding({ rows: config.maxLength, dim: dModel }, seeds[1]!),
-    embeddingNorm: initNorm(config.block.norm, dModel),
+    tokenEmbedding: initEmbedding(subConfigs(config).tokens, seeds[0]!),
+    positionEmbedding: initEmbedding(subConfigs(config).positions, seeds[1]!),
+    embeddingNorm: initNorm({ ...config.block.norm, dModel }),
     blocks: Array.from({ length: config.numLayers }, (_, i) =>
       initTransformerEncoderBlock(config.block, seeds[3 + i]!),
     ),
     ...(config.block.normPosition === 'post'
       ? {}
-      : { finalNorm: initNorm(config.block.norm, dModel) }),
-    head: initLinear({ inFeatures: dModel, outFeatures: config.numClasses }, seeds[2]!),
+      : { finalNorm: initNorm({ ...config.block.norm, dModel }) }),
+    head: initLinear(subConfigs(config).head, seeds[2]!),
   }));
 }
 
@@ -244,11 +250,12 @@ export function encoderClassifier(
   const seeds = splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), config.numLayers);
   return tidy(() => {
     const norm = config.block.norm;
+    const sub = subConfigs(config);
     let x = add(
-      embed(params.tokenEmbedding, ids),
-      positionEmbedding(params.positionEmbedding, time),
+      embed(sub.tokens, params.tokenEmbedding, ids),
+      positionEmbedding(sub.positions, params.positionEmbedding, time),
     );
-    x = applyNorm(norm, params.embeddingNorm, x);
+    x = normalize(norm, params.embeddingNorm, x);
     const keep = paddingMask ? cast(paddingMask, 'bool') : undefined;
     const mask = keep ? reshape(keep, [batch, 1, 1, time]) : undefined;
     params.blocks.forEach((block, i) => {
@@ -258,7 +265,7 @@ export function encoderClassifier(
         seed: seeds[i],
       });
     });
-    if (params.finalNorm) x = applyNorm(norm, params.finalNorm, x);
+    if (params.finalNorm) x = normalize(norm, params.finalNorm, x);
     let pooled: Tensor;
     if (config.pooling === 'cls') {
       pooled = reshape(slice(x, [0, 0, 0], [-1, 1, -1]), [batch, config.block.dModel]);
@@ -268,6 +275,20 @@ export function encoderClassifier(
         ? div(sum(mul(x, weights), 1), maximum(sum(weights, 1), 1))
         : div(sum(x, 1), time);
     }
-    return linear(params.head, pooled) as Tensor2D;
+    return linear(sub.head, params.head, pooled) as Tensor2D;
   });
+}
+
+/** The configs of the classifier's tables and head. */
+function subConfigs(config: EncoderClassifierConfig): {
+  tokens: EmbeddingConfig;
+  positions: EmbeddingConfig;
+  head: LinearConfig;
+} {
+  const { dModel } = config.block;
+  return {
+    tokens: { numEmbeddings: config.vocabSize, embeddingDim: dModel },
+    positions: { numEmbeddings: config.maxLength, embeddingDim: dModel },
+    head: { inFeatures: dModel, outFeatures: config.numClasses },
+  };
 }

@@ -14,9 +14,15 @@ import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { type EmbeddingParams, embed, initEmbedding, tiedOutputProjection } from '../nn/embedding';
-import { initLinear, type LinearParams, linear } from '../nn/linear';
-import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+import {
+  type EmbeddingConfig,
+  type EmbeddingParams,
+  embed,
+  initEmbedding,
+  tiedOutputProjection,
+} from '../nn/embedding';
+import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
+import { initNorm, type NormParams, normalize } from '../nn/norm';
 
 /**
  * An encoder-decoder (seq2seq) Transformer: the encoder reads the source,
@@ -101,8 +107,8 @@ export function initEncoderDecoder(
   const pre = config.block.normPosition !== 'post';
   const seeds = splitSeed(seed, config.numEncoderLayers + config.numDecoderLayers + 3);
   return tidyParams(() => ({
-    sourceEmbedding: initEmbedding({ rows: config.sourceVocabSize, dim: dModel }, seeds[0]!),
-    targetEmbedding: initEmbedding({ rows: config.targetVocabSize, dim: dModel }, seeds[1]!),
+    sourceEmbedding: initEmbedding(tableConfig(config, 'source'), seeds[0]!),
+    targetEmbedding: initEmbedding(tableConfig(config, 'target'), seeds[1]!),
     encoder: Array.from({ length: config.numEncoderLayers }, (_, i) =>
       initTransformerEncoderBlock(config.block, seeds[3 + i]!),
     ),
@@ -113,22 +119,19 @@ export function initEncoderDecoder(
     ),
     ...(pre
       ? {
-          encoderNorm: initNorm(config.block.norm, dModel),
-          decoderNorm: initNorm(config.block.norm, dModel),
+          encoderNorm: initNorm({ ...config.block.norm, dModel }),
+          decoderNorm: initNorm({ ...config.block.norm, dModel }),
         }
       : {}),
     ...(config.tieEmbeddings === false
       ? {
-          lmHead: initLinear(
-            { inFeatures: dModel, outFeatures: config.targetVocabSize, useBias: false },
-            seeds[2]!,
-          ),
+          lmHead: initLinear(lmHeadConfig(config), seeds[2]!),
         }
       : {}),
   }));
 }
 
-/** Options of {@link encode}, {@link decode} and {@link encoderDecoder}. */
+/** Options of {@link runEncoder}, {@link runDecoder} and {@link encoderDecoder}. */
 export type EncoderDecoderOptions = {
   /** `[batch, sourceTime]` bool or 0/1, true = real source token. */
   sourceMask?: Tensor;
@@ -146,6 +149,7 @@ const OPTION_KEYS = optionKeys<EncoderDecoderOptions>({
 
 function embedWithPositions(
   config: EncoderDecoderConfig,
+  side: 'source' | 'target',
   table: EmbeddingParams,
   ids: Tensor,
   fn: string,
@@ -167,7 +171,7 @@ function embedWithPositions(
       `at most config.maxLength = ${config.maxLength}${offset ? ` - ${offset} (the offset)` : ''}`,
       String(time),
     );
-  const x = embed(table, ids);
+  const x = embed(tableConfig(config, side), table, ids);
   if (config.block.rope) return x;
   const table2d = sinusoidalPositionEncoding(offset + time, config.block.dModel);
   return add(x, offset ? slice(table2d, [offset, 0], [time, -1]) : table2d);
@@ -183,19 +187,19 @@ function keyMask(mask: Tensor | undefined): Tensor | undefined {
  * Runs the encoder over the source.
  *
  * @param sourceIds - int32 `[batch, sourceTime]`.
- * @returns the memory `[batch, sourceTime, dModel]` that {@link decode} attends to.
+ * @returns the memory `[batch, sourceTime, dModel]` that {@link runDecoder} attends to.
  * @example
  * ```ts
- * const memory = encode(config, params, sourceIds, { sourceMask });
+ * const memory = runEncoder(config, params, sourceIds, { sourceMask });
  * ```
  */
-export function encode(
+export function runEncoder(
   config: EncoderDecoderConfig,
   params: EncoderDecoderParams,
   sourceIds: Tensor,
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
-  const fn = 'encode';
+  const fn = 'runEncoder';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   const seeds = splitSeed(
@@ -203,7 +207,14 @@ export function encode(
     config.numEncoderLayers,
   );
   return tidy(() => {
-    let x = embedWithPositions(config, params.sourceEmbedding, sourceIds, fn, 'sourceIds');
+    let x = embedWithPositions(
+      config,
+      'source',
+      params.sourceEmbedding,
+      sourceIds,
+      fn,
+      'sourceIds',
+    );
     const mask = keyMask(options.sourceMask);
     params.encoder.forEach((block, i) => {
       x = transformerEncoderBlock(config.block, block, x as Tensor3D, {
@@ -213,7 +224,7 @@ export function encode(
       });
     });
     return (
-      params.encoderNorm ? applyNorm(config.block.norm, params.encoderNorm, x) : x
+      params.encoderNorm ? normalize(config.block.norm, params.encoderNorm, x) : x
     ) as Tensor3D;
   });
 }
@@ -222,21 +233,21 @@ export function encode(
  * Runs the decoder over the target (teacher forcing), attending to the memory.
  *
  * @param targetIds - int32 `[batch, targetTime]`.
- * @param memory - `[batch, sourceTime, dModel]` from {@link encode}.
+ * @param memory - `[batch, sourceTime, dModel]` from {@link runEncoder}.
  * @returns logits `[batch, targetTime, targetVocabSize]`.
  * @example
  * ```ts
- * const logits = decode(config, params, decoderInputIds, memory, { sourceMask });
+ * const logits = runDecoder(config, params, decoderInputIds, memory, { sourceMask });
  * ```
  */
-export function decode(
+export function runDecoder(
   config: EncoderDecoderConfig,
   params: EncoderDecoderParams,
   targetIds: Tensor,
   memory: Tensor3D,
   options: EncoderDecoderOptions = {},
 ): Tensor3D {
-  const fn = 'decode';
+  const fn = 'runDecoder';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
   const seeds = splitSeed(
@@ -258,7 +269,7 @@ export function decode(
 
 /**
  * Target embeddings (at positions `offset …`), the decoder blocks (each run
- * by `runBlock`) and the head: shared by {@link decode} and cached generation.
+ * by `runBlock`) and the head: shared by {@link runDecoder} and cached generation.
  */
 export function decoderForward(
   config: EncoderDecoderConfig,
@@ -269,19 +280,33 @@ export function decoderForward(
 ): Tensor3D {
   let x = embedWithPositions(
     config,
+    'target',
     params.targetEmbedding,
     targetIds,
-    'decode',
+    'runDecoder',
     'targetIds',
     offset,
   );
   params.decoder.forEach((block, i) => {
     x = runBlock(i, block, x);
   });
-  const h = params.decoderNorm ? applyNorm(config.block.norm, params.decoderNorm, x) : x;
+  const h = params.decoderNorm ? normalize(config.block.norm, params.decoderNorm, x) : x;
   return (
-    params.lmHead ? linear(params.lmHead, h) : tiedOutputProjection(params.targetEmbedding, h)
+    params.lmHead
+      ? linear(lmHeadConfig(config), params.lmHead, h)
+      : tiedOutputProjection(tableConfig(config, 'target'), params.targetEmbedding, h)
   ) as Tensor3D;
+}
+
+/** The config of the source or the target token table. */
+function tableConfig(config: EncoderDecoderConfig, side: 'source' | 'target'): EmbeddingConfig {
+  const numEmbeddings = side === 'source' ? config.sourceVocabSize : config.targetVocabSize;
+  return { numEmbeddings, embeddingDim: config.block.dModel };
+}
+
+/** The config of an untied output head (no bias). */
+function lmHeadConfig(config: EncoderDecoderConfig): LinearConfig {
+  return { inFeatures: config.block.dModel, outFeatures: config.targetVocabSize, useBias: false };
 }
 
 /**
@@ -303,6 +328,6 @@ export function encoderDecoder(
 ): Tensor3D {
   checkOptionKeys('encoderDecoder', options, OPTION_KEYS);
   return tidy(() =>
-    decode(config, params, targetIds, encode(config, params, sourceIds, options), options),
+    runDecoder(config, params, targetIds, runEncoder(config, params, sourceIds, options), options),
   );
 }

@@ -31,12 +31,12 @@ export {
   initEncoderClassifier,
 } from './encoder-classifier';
 export {
-  decode,
   type EncoderDecoderConfig,
   type EncoderDecoderOptions,
   type EncoderDecoderParams,
-  encode,
   encoderDecoder,
   initEncoderDecoder,
+  runDecoder,
+  runEncoder,
 } from './encoder-decoder';
 export { initVit, type VitConfig, type VitOptions, type VitParams, vit } from './vit';

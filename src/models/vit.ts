@@ -32,10 +32,11 @@ import {
 } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { initLinear, type LinearParams, linear } from '../nn/linear';
-import { applyNorm, initNorm, type NormParams } from '../nn/norm';
+import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
+import { initNorm, type NormParams, normalize } from '../nn/norm';
 import {
   initPatchEmbedding,
+  type PatchEmbeddingConfig,
   type PatchEmbeddingParams,
   patchEmbedding,
 } from '../nn/patch-embedding';
@@ -166,10 +167,7 @@ export function initVit(config: VitConfig, seed: number): VitParams {
   const blockSeeds = splitSeed(sb, config.numLayers);
   return tidyParams(() => {
     const params: VitParams = {
-      patchEmbedding: initPatchEmbedding(
-        { patchSize: config.patchSize, channels: config.channels, dim: config.dModel },
-        sp,
-      ),
+      patchEmbedding: initPatchEmbedding(patchConfig(config), sp),
       positionEmbedding: randomNormal(
         [numTokens, config.dModel],
         0,
@@ -178,8 +176,8 @@ export function initVit(config: VitConfig, seed: number): VitParams {
         spos,
       ) as Tensor2D,
       blocks: blockSeeds.map((s) => initTransformerEncoderBlock(block, s)),
-      finalNorm: initNorm(NORM, config.dModel),
-      head: initLinear({ inFeatures: config.dModel, outFeatures: config.numClasses }, sh),
+      finalNorm: initNorm({ ...NORM, dModel: config.dModel }),
+      head: initLinear(headConfig(config), sh),
     };
     if (config.pooling === 'cls') {
       params.clsToken = randomNormal([config.dModel], 0, 0.02, 'float32', sc) as Tensor1D;
@@ -239,7 +237,7 @@ export function vit(
   );
   return tidy(() => {
     const batch = x.shape[0];
-    let h: Tensor = patchEmbedding(params.patchEmbedding, x); // [batch, numPatches, dModel]
+    let h: Tensor = patchEmbedding(patchConfig(config), params.patchEmbedding, x); // [batch, numPatches, dModel]
     if (config.pooling === 'cls') {
       const cls = tile(reshape(params.clsToken!, [1, 1, config.dModel]), [batch, 1, 1]);
       h = concat([cls, h], 1); // [batch, 1 + numPatches, dModel]
@@ -252,11 +250,21 @@ export function vit(
         seed: seeds[i + 1],
       });
     });
-    h = applyNorm(NORM, params.finalNorm, h);
+    h = normalize(NORM, params.finalNorm, h);
     const pooled =
       config.pooling === 'cls'
         ? reshape(slice(h, [0, 0, 0], [batch, 1, config.dModel]), [batch, config.dModel])
         : mean(h, 1); // [batch, dModel]
-    return linear(params.head, pooled as Tensor2D);
+    return linear(headConfig(config), params.head, pooled as Tensor2D);
   });
+}
+
+/** The config of a ViT's patch embedding. */
+function patchConfig(config: VitConfig): PatchEmbeddingConfig {
+  return { patchSize: config.patchSize, channels: config.channels, dModel: config.dModel };
+}
+
+/** The config of a ViT's classification head. */
+function headConfig(config: VitConfig): LinearConfig {
+  return { inFeatures: config.dModel, outFeatures: config.numClasses };
 }

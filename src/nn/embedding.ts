@@ -18,6 +18,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkDim,
   checkFloatTensor,
   checkInteger,
   checkNumber,
@@ -29,23 +30,52 @@ import { customGradient } from '../internal/custom-gradient';
 import { checkClassLabels } from '../internal/label-checks';
 import { splitSeed } from '../internal/seed';
 
-/** Parameters of an embedding: a `[rows, dim]` table (tokens or positions). */
+/** Parameters of an embedding: a `[numEmbeddings, embeddingDim]` table (tokens or positions). */
 export type EmbeddingParams = {
-  /** `[rows, dim]`. */
+  /** `[numEmbeddings, embeddingDim]`. */
   table: Tensor2D;
 };
 
-/** Configuration of {@link initEmbedding}. */
+/**
+ * Configuration of {@link initEmbedding} and of the functions that use its
+ * table ({@link embed}, {@link positionEmbedding}, {@link tiedOutputProjection});
+ * the names are `torch.nn.Embedding`'s.
+ */
 export type EmbeddingConfig = {
   /** Number of rows (vocabulary size, or maximum length for positions). */
-  rows: number;
+  numEmbeddings: number;
   /** Embedding width. */
-  dim: number;
+  embeddingDim: number;
   /** Standard deviation of the normal initialisation. Default `0.02` (GPT-2's). */
   std?: number;
 };
 
-const EMBEDDING_CONFIG_KEYS = optionKeys<EmbeddingConfig>({ rows: true, dim: true, std: true });
+const EMBEDDING_CONFIG_KEYS = optionKeys<EmbeddingConfig>({
+  numEmbeddings: true,
+  embeddingDim: true,
+  std: true,
+});
+
+/** Throws unless `config` is a complete {@link EmbeddingConfig}; returns it with the default. */
+function checkEmbeddingConfig(fn: string, config: EmbeddingConfig): Required<EmbeddingConfig> {
+  checkOptionKeys(fn, config, EMBEDDING_CONFIG_KEYS, 'config');
+  const numEmbeddings = checkInteger(fn, 'config.numEmbeddings', config?.numEmbeddings, 1);
+  const embeddingDim = checkInteger(fn, 'config.embeddingDim', config.embeddingDim, 1);
+  const std = checkNumber(fn, 'config.std', config.std ?? 0.02, { min: 0 });
+  return { numEmbeddings, embeddingDim, std };
+}
+
+/** Throws unless `params.table` is a float `[numEmbeddings, embeddingDim]` tensor of `config`'s shape. */
+function checkTable(fn: string, config: EmbeddingConfig, params: EmbeddingParams): Tensor2D {
+  const { numEmbeddings, embeddingDim } = checkEmbeddingConfig(fn, config);
+  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params?.table, {
+    rank: 2,
+    layout: '[numEmbeddings, embeddingDim]',
+  });
+  checkDim(fn, 'params.table.shape[0]', table.shape[0], numEmbeddings, 'config.numEmbeddings');
+  checkDim(fn, 'params.table.shape[1]', table.shape[1], embeddingDim, 'config.embeddingDim');
+  return table;
+}
 
 /**
  * Options of {@link positionEmbedding} and {@link tokenAndPositionEmbedding}.
@@ -62,11 +92,11 @@ export interface OffsetOptions {
 const OFFSET_OPTION_KEYS = optionKeys<OffsetOptions>({ offset: true });
 
 /**
- * Configuration of {@link initTokenAndPositionEmbedding}.
+ * Configuration of {@link initTokenAndPositionEmbedding} and {@link tokenAndPositionEmbedding}.
  *
  * @example
  * ```ts
- * const config: TokenAndPositionEmbeddingConfig = { vocabSize: 50257, maxLength: 1024, dim: 768 };
+ * const config: TokenAndPositionEmbeddingConfig = { vocabSize: 50257, maxLength: 1024, dModel: 768 };
  * ```
  */
 export interface TokenAndPositionEmbeddingConfig {
@@ -74,13 +104,13 @@ export interface TokenAndPositionEmbeddingConfig {
   vocabSize: number;
   /** Rows of the position table: the longest sequence. */
   maxLength: number;
-  /** Width of both tables. */
-  dim: number;
+  /** Width of both tables (the model's residual width). */
+  dModel: number;
 }
 const TOKEN_AND_POSITION_CONFIG_KEYS = optionKeys<TokenAndPositionEmbeddingConfig>({
   vocabSize: true,
   maxLength: true,
-  dim: true,
+  dModel: true,
 });
 
 /**
@@ -88,16 +118,14 @@ const TOKEN_AND_POSITION_CONFIG_KEYS = optionKeys<TokenAndPositionEmbeddingConfi
  *
  * @example
  * ```ts
- * const tokens = initEmbedding({ rows: 50257, dim: 768 }, 0);
+ * const tokens = initEmbedding({ numEmbeddings: 50257, embeddingDim: 768 }, 0);
  * ```
  */
 export function initEmbedding(config: EmbeddingConfig, seed: number): EmbeddingParams {
-  const fn = 'initEmbedding';
-  checkOptionKeys(fn, config, EMBEDDING_CONFIG_KEYS, 'config');
-  const rows = checkInteger(fn, 'config.rows', config?.rows, 1);
-  const dim = checkInteger(fn, 'config.dim', config.dim, 1);
-  const std = checkNumber(fn, 'config.std', config.std ?? 0.02, { min: 0 });
-  return { table: randomNormal([rows, dim], 0, std, 'float32', seed) as Tensor2D };
+  const { numEmbeddings, embeddingDim, std } = checkEmbeddingConfig('initEmbedding', config);
+  return {
+    table: randomNormal([numEmbeddings, embeddingDim], 0, std, 'float32', seed) as Tensor2D,
+  };
 }
 
 /**
@@ -121,7 +149,7 @@ function scatterRows(rowsGrad: Tensor, ids: Tensor, rows: number): Tensor {
  * Looks up rows of an embedding table: `table[ids]`. Differentiable with
  * respect to the table on every backend (see {@link initEmbedding}).
  *
- * `ids` are range-checked on the host (an id outside `[0, rows)` throws a
+ * `ids` are range-checked on the host (an id outside `[0, numEmbeddings)` throws a
  * `TfjsBlocksError`); a check that passed is remembered per tensor, so the
  * same ids passed again (a gradient pass after the forward one) read
  * nothing. On WebGPU, ids whose values exist only on the GPU (the output of
@@ -131,19 +159,18 @@ function scatterRows(rowsGrad: Tensor, ids: Tensor, rows: number): Tensor {
  * or lands on an unspecified row (WGSL leaves out-of-bounds writes to the
  * implementation).
  *
- * @param ids - int32 `[...]`, values in `[0, rows)`.
- * @returns `[..., dim]`.
+ * @param ids - int32 `[...]`, values in `[0, numEmbeddings)`.
+ * @returns `[..., embeddingDim]`.
  * @example
  * ```ts
- * const x = embed(tokens, tf.tensor2d([[15496, 995]], undefined, 'int32')); // [1, 2, 768]
+ * const config = { numEmbeddings: 50257, embeddingDim: 768 };
+ * const tokens = initEmbedding(config, 0);
+ * const x = embed(config, tokens, tf.tensor2d([[15496, 995]], undefined, 'int32')); // [1, 2, 768]
  * ```
  */
-export function embed(params: EmbeddingParams, ids: Tensor): Tensor {
+export function embed(config: EmbeddingConfig, params: EmbeddingParams, ids: Tensor): Tensor {
   const fn = 'embed';
-  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
-    rank: 2,
-    layout: '[rows, dim]',
-  });
+  const table = checkTable(fn, config, params);
   const [rows, dim] = table.shape;
   checkClassLabels(fn, 'ids', ids, ids instanceof Tensor ? ids.shape : [], rows);
   return tidy(() => {
@@ -163,24 +190,24 @@ export function embed(params: EmbeddingParams, ids: Tensor): Tensor {
  * Learned position embeddings for positions `offset … offset + length - 1`
  * (rows of the table), e.g. GPT-2's `wpe`.
  *
- * @returns `[length, dim]`, to add to `[batch, length, dim]` token embeddings.
+ * @param length - how many positions (the input of this block).
+ * @returns `[length, embeddingDim]`, to add to `[batch, length, embeddingDim]` token embeddings.
  * @example
  * ```ts
- * const positions = initEmbedding({ rows: 1024, dim: 768 }, 1);
- * const x = tf.add(embed(tokens, ids), positionEmbedding(positions, 16));
+ * const config = { numEmbeddings: 1024, embeddingDim: 768 };
+ * const positions = initEmbedding(config, 1);
+ * const p = positionEmbedding(config, positions, 16, { offset: 4 }); // positions 4 … 19
  * ```
  */
 export function positionEmbedding(
+  config: EmbeddingConfig,
   params: EmbeddingParams,
   length: number,
   options: OffsetOptions = {},
 ): Tensor2D {
   const fn = 'positionEmbedding';
   checkOptionKeys(fn, options, OFFSET_OPTION_KEYS);
-  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
-    rank: 2,
-    layout: '[maxLength, dim]',
-  });
+  const table = checkTable(fn, config, params);
   checkInteger(fn, 'length', length, 1);
   const offset = checkInteger(fn, 'options.offset', options.offset ?? 0, 0);
   if (offset + length > table.shape[0]) {
@@ -198,20 +225,23 @@ export function positionEmbedding(
  * Output projection tied to the token embedding: `x · tableᵀ` gives logits
  * over the vocabulary (GPT-2, Llama with tied embeddings).
  *
- * @param x - `[..., dim]`.
- * @returns `[..., rows]`.
+ * @param x - `[..., embeddingDim]`.
+ * @returns `[..., numEmbeddings]`.
  * @example
  * ```ts
- * const logits = tiedOutputProjection(tokens, hidden); // [batch, time, vocab]
+ * const config = { numEmbeddings: 96, embeddingDim: 64 };
+ * const tokens = initEmbedding(config, 0);
+ * const logits = tiedOutputProjection(config, tokens, tf.randomNormal([2, 10, 64])); // [2, 10, 96]
  * ```
  */
-export function tiedOutputProjection(params: EmbeddingParams, x: Tensor): Tensor {
+export function tiedOutputProjection(
+  config: EmbeddingConfig,
+  params: EmbeddingParams,
+  x: Tensor,
+): Tensor {
   const fn = 'tiedOutputProjection';
-  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params.table, {
-    rank: 2,
-    layout: '[rows, dim]',
-  });
-  const input = checkFloatTensor(fn, 'x', x, { layout: '[..., dim]' });
+  const table = checkTable(fn, config, params);
+  const input = checkFloatTensor(fn, 'x', x, { layout: '[..., embeddingDim]' });
   const [rows, dim] = table.shape;
   if (input.shape[input.rank - 1] !== dim) {
     throw new TfjsBlocksError(
@@ -231,9 +261,9 @@ export function tiedOutputProjection(params: EmbeddingParams, x: Tensor): Tensor
 
 /** Parameters of {@link tokenAndPositionEmbedding}. */
 export type TokenAndPositionEmbeddingParams = {
-  /** `[vocabSize, dim]`. */
+  /** `[vocabSize, dModel]`. */
   tokens: EmbeddingParams;
-  /** `[maxLength, dim]`. */
+  /** `[maxLength, dModel]`. */
   positions: EmbeddingParams;
 };
 
@@ -242,24 +272,35 @@ export type TokenAndPositionEmbeddingParams = {
  *
  * @example
  * ```ts
- * const params = initTokenAndPositionEmbedding({ vocabSize: 96, maxLength: 128, dim: 128 }, 0);
+ * const params = initTokenAndPositionEmbedding({ vocabSize: 96, maxLength: 128, dModel: 128 }, 0);
  * ```
  */
 export function initTokenAndPositionEmbedding(
   config: TokenAndPositionEmbeddingConfig,
   seed: number,
 ): TokenAndPositionEmbeddingParams {
-  const fn = 'initTokenAndPositionEmbedding';
-  checkOptionKeys(fn, config, TOKEN_AND_POSITION_CONFIG_KEYS, 'config');
   // Every size is checked before the first table is made, so a bad
   // maxLength cannot leave the token table behind.
-  const vocabSize = checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
-  const maxLength = checkInteger(fn, 'config.maxLength', config.maxLength, 1);
-  const dim = checkInteger(fn, 'config.dim', config.dim, 1);
+  const { tokens, positions } = tableConfigs('initTokenAndPositionEmbedding', config);
   const [st, sp] = splitSeed(seed, 2) as [number, number];
   return {
-    tokens: initEmbedding({ rows: vocabSize, dim }, st),
-    positions: initEmbedding({ rows: maxLength, dim, std: 0.01 }, sp),
+    tokens: initEmbedding(tokens, st),
+    positions: initEmbedding({ ...positions, std: 0.01 }, sp),
+  };
+}
+
+/** The two tables' {@link EmbeddingConfig}s of a checked {@link TokenAndPositionEmbeddingConfig}. */
+function tableConfigs(
+  fn: string,
+  config: TokenAndPositionEmbeddingConfig,
+): { tokens: EmbeddingConfig; positions: EmbeddingConfig } {
+  checkOptionKeys(fn, config, TOKEN_AND_POSITION_CONFIG_KEYS, 'config');
+  const vocabSize = checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
+  const maxLength = checkInteger(fn, 'config.maxLength', config.maxLength, 1);
+  const dModel = checkInteger(fn, 'config.dModel', config.dModel, 1);
+  return {
+    tokens: { numEmbeddings: vocabSize, embeddingDim: dModel },
+    positions: { numEmbeddings: maxLength, embeddingDim: dModel },
   };
 }
 
@@ -268,18 +309,22 @@ export function initTokenAndPositionEmbedding(
  * `offset … offset + time - 1`.
  *
  * @param ids - int32 `[batch, time]`.
- * @returns `[batch, time, dim]`.
+ * @returns `[batch, time, dModel]`.
  * @example
  * ```ts
- * const x = tokenAndPositionEmbedding(params, tf.tensor2d([[5, 1, 9]], undefined, 'int32'));
+ * const config = { vocabSize: 96, maxLength: 128, dModel: 128 };
+ * const params = initTokenAndPositionEmbedding(config, 0);
+ * const x = tokenAndPositionEmbedding(config, params, tf.tensor2d([[5, 1, 9]], undefined, 'int32'));
  * ```
  */
 export function tokenAndPositionEmbedding(
+  config: TokenAndPositionEmbeddingConfig,
   params: TokenAndPositionEmbeddingParams,
   ids: Tensor,
   options: OffsetOptions = {},
 ): Tensor {
   checkOptionKeys('tokenAndPositionEmbedding', options, OFFSET_OPTION_KEYS);
+  const tables = tableConfigs('tokenAndPositionEmbedding', config);
   const time = ids instanceof Tensor && ids.rank === 2 ? ids.shape[1]! : -1;
   if (time < 1) {
     throw new TfjsBlocksError(
@@ -290,6 +335,9 @@ export function tokenAndPositionEmbedding(
     );
   }
   return tidy(() =>
-    add(embed(params.tokens, ids), positionEmbedding(params.positions, time, options)),
+    add(
+      embed(tables.tokens, params?.tokens as EmbeddingParams, ids),
+      positionEmbedding(tables.positions, params?.positions as EmbeddingParams, time, options),
+    ),
   );
 }

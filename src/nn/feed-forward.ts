@@ -120,7 +120,10 @@ export function feedForward<T extends Tensor>(
   params: FeedForwardParams,
   x: T,
 ): T {
-  checkFeedForwardConfig('feedForward', 'config', config);
+  const { dModel, hidden, kind } = checkFeedForwardConfig('feedForward', 'config', config);
+  const useBias = config.useBias ?? kind === 'mlp';
+  const into = { inFeatures: dModel, outFeatures: hidden, useBias };
+  const out = { inFeatures: hidden, outFeatures: dModel, useBias };
   const act = ACTIVATIONS[config.activation];
   return tidy(() => {
     if (config.kind === 'gated') {
@@ -131,8 +134,12 @@ export function feedForward<T extends Tensor>(
           'the gate projection of a gated layer',
           'undefined',
         );
-      return linear(params.down, mul(act(linear(params.gate, x)), linear(params.up, x)));
+      return linear(
+        out,
+        params.down,
+        mul(act(linear(into, params.gate, x)), linear(into, params.up, x)),
+      );
     }
-    return linear(params.down, act(linear(params.up, x)));
+    return linear(out, params.down, act(linear(into, params.up, x)));
   }) as T;
 }

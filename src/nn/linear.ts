@@ -9,11 +9,13 @@ import {
   tidy,
   zeros,
 } from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
 import {
   checkDim,
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
+  describeValue,
   optionKeys,
 } from '../internal/checks';
 
@@ -52,9 +54,7 @@ const LINEAR_CONFIG_KEYS = optionKeys<LinearConfig>({
  */
 export function initLinear(config: LinearConfig, seed: number): LinearParams {
   const fn = 'initLinear';
-  checkOptionKeys(fn, config, LINEAR_CONFIG_KEYS, 'config');
-  const inFeatures = checkInteger(fn, 'config.inFeatures', config?.inFeatures, 1);
-  const outFeatures = checkInteger(fn, 'config.outFeatures', config.outFeatures, 1);
+  const { inFeatures, outFeatures, useBias } = checkLinearConfig(fn, config);
   const limit = Math.sqrt(6 / (inFeatures + outFeatures));
   const kernel = randomUniform(
     [inFeatures, outFeatures],
@@ -63,42 +63,95 @@ export function initLinear(config: LinearConfig, seed: number): LinearParams {
     'float32',
     seed,
   ) as Tensor2D;
-  return config.useBias === false ? { kernel } : { kernel, bias: zeros([outFeatures]) as Tensor1D };
+  return !useBias ? { kernel } : { kernel, bias: zeros([outFeatures]) as Tensor1D };
+}
+
+/**
+ * Throws unless `config` is a complete {@link LinearConfig}; returns its
+ * sizes with the default filled in.
+ */
+export function checkLinearConfig(
+  fn: string,
+  config: LinearConfig,
+  name = 'config',
+): Required<LinearConfig> {
+  checkOptionKeys(fn, config, LINEAR_CONFIG_KEYS, name);
+  const inFeatures = checkInteger(fn, `${name}.inFeatures`, config?.inFeatures, 1);
+  const outFeatures = checkInteger(fn, `${name}.outFeatures`, config.outFeatures, 1);
+  if (config.useBias !== undefined && typeof config.useBias !== 'boolean') {
+    throw new TfjsBlocksError(fn, `${name}.useBias`, 'a boolean', describeValue(config.useBias));
+  }
+  return { inFeatures, outFeatures, useBias: config.useBias ?? true };
 }
 
 /**
  * Applies an affine map to the last axis: `x · kernel + bias`.
  *
- * Inputs of rank > 2 are flattened to one 2-D product, which keeps tfjs on
- * its fastest matMul path (no batched matMul).
+ * `config` is the one {@link initLinear} took: the params must have its
+ * shapes (`kernel` `[inFeatures, outFeatures]`, and `bias` `[outFeatures]`
+ * exactly when `useBias` is not `false`). Inputs of rank > 2 are flattened
+ * to one 2-D product, which keeps tfjs on its fastest matMul path (no
+ * batched matMul).
  *
  * @param x - `[..., inFeatures]`.
  * @returns `[..., outFeatures]`.
  * @example
  * ```ts
- * const y = linear(initLinear({ inFeatures: 16, outFeatures: 32 }, 0), tf.randomNormal([2, 5, 16]));
+ * const config = { inFeatures: 16, outFeatures: 32 };
+ * const y = linear(config, initLinear(config, 0), tf.randomNormal([2, 5, 16]));
  * ```
  */
-export function linear<T extends Tensor>(params: LinearParams, x: T): T {
+export function linear<T extends Tensor>(config: LinearConfig, params: LinearParams, x: T): T {
   const fn = 'linear';
+  const { inFeatures, outFeatures, useBias } = checkLinearConfig(fn, config);
   const input = checkFloatTensor<Tensor>(fn, 'x', x);
   const kernel = checkFloatTensor<Tensor2D>(fn, 'params.kernel', params?.kernel, {
     rank: 2,
     layout: '[inFeatures, outFeatures]',
   });
-  const [inFeatures, outFeatures] = kernel.shape;
-  checkDim(fn, 'x.shape[-1]', input.shape[input.rank - 1]!, inFeatures, 'params.kernel.shape[0]');
-  if (params.bias !== undefined) {
+  checkDim(fn, 'params.kernel.shape[0]', kernel.shape[0], inFeatures, 'config.inFeatures');
+  checkDim(fn, 'params.kernel.shape[1]', kernel.shape[1], outFeatures, 'config.outFeatures');
+  checkDim(fn, 'x.shape[-1]', input.shape[input.rank - 1]!, inFeatures, 'config.inFeatures');
+  if (useBias) {
     const bias = checkFloatTensor(fn, 'params.bias', params.bias, {
       rank: 1,
-      layout: '[outFeatures]',
+      layout: '[outFeatures] (config.useBias is not false)',
     });
-    checkDim(fn, 'params.bias.shape[0]', bias.shape[0]!, outFeatures, 'params.kernel.shape[1]');
+    checkDim(fn, 'params.bias.shape[0]', bias.shape[0]!, outFeatures, 'config.outFeatures');
+  } else if (params.bias !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'params.bias',
+      'absent (config.useBias is false)',
+      describeValue(params.bias),
+    );
   }
+  return affine(params, input) as T;
+}
+
+/**
+ * `x · kernel + bias` without checks: for blocks that checked their params
+ * against their own config once (attention's four projections).
+ */
+export function affine(params: LinearParams, x: Tensor): Tensor {
   return tidy(() => {
-    const flat = input.rank === 2 ? input : reshape(input, [-1, inFeatures]);
-    let y: Tensor = matMul(flat as Tensor2D, kernel);
+    const [inFeatures, outFeatures] = params.kernel.shape;
+    const flat = x.rank === 2 ? x : reshape(x, [-1, inFeatures]);
+    let y: Tensor = matMul(flat as Tensor2D, params.kernel);
     if (params.bias !== undefined) y = add(y, params.bias);
-    return input.rank === 2 ? y : reshape(y, [...input.shape.slice(0, -1), outFeatures]);
-  }) as T;
+    return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), outFeatures]);
+  });
+}
+
+/**
+ * The {@link LinearConfig} that `params` fit, read from their shapes: for
+ * internal code that is handed bare params by name (the per-example
+ * gradient tape), never for a block that has its own config.
+ */
+export function linearConfigOf(params: LinearParams): LinearConfig {
+  const shape: readonly unknown[] = params?.kernel?.shape ?? [];
+  // A kernel that is no 2-D tensor gets a placeholder config, so that
+  // linear's own check names params.kernel rather than the config.
+  const [inFeatures, outFeatures] = shape.length === 2 ? (shape as [number, number]) : [1, 1];
+  return { inFeatures, outFeatures, useBias: params?.bias !== undefined };
 }

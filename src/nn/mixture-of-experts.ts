@@ -323,7 +323,13 @@ export function mixtureOfExperts<T extends Tensor>(
   return tidy(() => {
     const flat = reshape(input, [-1, c.dModel]) as Tensor2D; // [tokens, dModel]
     const tokens = flat.shape[0];
-    const probs = softmax(linear(params.router, flat)); // [tokens, numExperts]
+    const probs = softmax(
+      linear(
+        { inFeatures: c.dModel, outFeatures: c.numExperts, useBias: false },
+        params.router,
+        flat,
+      ),
+    ); // [tokens, numExperts]
     const mask = topKMask(c.topK)(probs);
     let weights = mul(probs, mask);
     if (c.normalizeTopK) weights = div(weights, sum(weights, -1, true));

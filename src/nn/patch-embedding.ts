@@ -11,6 +11,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkDim,
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
@@ -25,27 +26,27 @@ export type PatchEmbeddingConfig = {
   patchSize: number;
   /** Channels of the images (3 for RGB). */
   channels: number;
-  /** Width of each patch's embedding. */
-  dim: number;
+  /** Width of each patch's embedding (the model's residual width). */
+  dModel: number;
 };
 
 /**
  * Parameters of {@link patchEmbedding}: a linear map of a flattened patch.
  * `kernel` rows are ordered (patchRow, patchCol, channel), so
- * `reshape(kernel, [patchSize, patchSize, channels, dim])` is the equivalent
+ * `reshape(kernel, [patchSize, patchSize, channels, dModel])` is the equivalent
  * `tf.conv2d` filter.
  */
 export type PatchEmbeddingParams = {
-  /** `[patchSize · patchSize · channels, dim]`. */
+  /** `[patchSize · patchSize · channels, dModel]`. */
   kernel: Tensor2D;
-  /** `[dim]`. */
+  /** `[dModel]`. */
   bias: Tensor1D;
 };
 
 const PATCH_EMBEDDING_CONFIG_KEYS = optionKeys<PatchEmbeddingConfig>({
   patchSize: true,
   channels: true,
-  dim: true,
+  dModel: true,
 });
 
 /**
@@ -54,23 +55,28 @@ const PATCH_EMBEDDING_CONFIG_KEYS = optionKeys<PatchEmbeddingConfig>({
  *
  * @example
  * ```ts
- * const params = initPatchEmbedding({ patchSize: 16, channels: 3, dim: 768 }, 0);
+ * const params = initPatchEmbedding({ patchSize: 16, channels: 3, dModel: 768 }, 0);
  * ```
  */
 export function initPatchEmbedding(
   config: PatchEmbeddingConfig,
   seed: number,
 ): PatchEmbeddingParams {
-  const fn = 'initPatchEmbedding';
-  checkOptionKeys(fn, config, PATCH_EMBEDDING_CONFIG_KEYS, 'config');
-  const patchSize = checkInteger(fn, 'config.patchSize', config?.patchSize, 1);
-  const channels = checkInteger(fn, 'config.channels', config.channels, 1);
-  const dim = checkInteger(fn, 'config.dim', config.dim, 1);
+  const { patchSize, channels, dModel } = checkPatchEmbeddingConfig('initPatchEmbedding', config);
   const linear = initLinear(
-    { inFeatures: patchSize * patchSize * channels, outFeatures: dim },
+    { inFeatures: patchSize * patchSize * channels, outFeatures: dModel },
     seed,
   );
   return linear as Required<LinearParams>;
+}
+
+/** Throws unless `config` is a complete {@link PatchEmbeddingConfig}. */
+function checkPatchEmbeddingConfig(fn: string, config: PatchEmbeddingConfig): PatchEmbeddingConfig {
+  checkOptionKeys(fn, config, PATCH_EMBEDDING_CONFIG_KEYS, 'config');
+  const patchSize = checkInteger(fn, 'config.patchSize', config?.patchSize, 1);
+  const channels = checkInteger(fn, 'config.channels', config.channels, 1);
+  const dModel = checkInteger(fn, 'config.dModel', config.dModel, 1);
+  return { patchSize, channels, dModel };
 }
 
 /**
@@ -78,37 +84,43 @@ export function initPatchEmbedding(
  * linearly (ViT's input layer, Dosovitskiy et al., https://arxiv.org/abs/2010.11929).
  *
  * Patches come out in row-major order (left to right, then top to bottom).
- * The result equals `tf.conv2d(images, reshape(kernel, [p, p, channels, dim]), p, 'valid')`
- * plus the bias, reshaped to `[batch, numPatches, dim]`; it is computed with
+ * The result equals `tf.conv2d(images, reshape(kernel, [p, p, channels, dModel]), p, 'valid')`
+ * plus the bias, reshaped to `[batch, numPatches, dModel]`; it is computed with
  * a rank-4 transpose and one 2-D matMul instead, because the wasm backend
  * has no Conv2DBackpropFilter (a conv's kernel could not train there) and
  * its 2-D matMul is its fastest kernel.
  *
- * The patch size is read from the params: `kernel.shape[0] = patchSize² · channels`.
+ * `config` is the one {@link initPatchEmbedding} took: `kernel` must be
+ * `[patchSize² · config.channels, dModel]`.
  *
  * @param images - `[batch, height, width, channels]` (NHWC, tfjs's layout);
  *   height and width divisible by the patch size.
- * @returns `[batch, (height / patchSize) · (width / patchSize), dim]`.
+ * @returns `[batch, (height / patchSize) · (width / patchSize), dModel]`.
  * @example
  * ```ts
- * const params = initPatchEmbedding({ patchSize: 4, channels: 3, dim: 64 }, 0);
- * const tokens = patchEmbedding(params, tf.randomUniform([2, 32, 32, 3])); // [2, 64, 64]
+ * const config = { patchSize: 4, channels: 3, dModel: 64 };
+ * const params = initPatchEmbedding(config, 0);
+ * const tokens = patchEmbedding(config, params, tf.randomUniform([2, 32, 32, 3])); // [2, 64, 64]
  * ```
  */
-export function patchEmbedding(params: PatchEmbeddingParams, images: Tensor4D): Tensor3D {
+export function patchEmbedding(
+  config: PatchEmbeddingConfig,
+  params: PatchEmbeddingParams,
+  images: Tensor4D,
+): Tensor3D {
   const fn = 'patchEmbedding';
+  const { patchSize, channels: configChannels, dModel } = checkPatchEmbeddingConfig(fn, config);
   const x = checkFloatTensor<Tensor4D>(fn, 'images', images, {
     rank: 4,
     layout: '[batch, height, width, channels]',
   });
   const kernel = checkFloatTensor<Tensor2D>(fn, 'params.kernel', params?.kernel, {
     rank: 2,
-    layout: '[patchSize · patchSize · channels, dim]',
+    layout: '[patchSize · patchSize · channels, dModel]',
   });
-  checkFloatTensor(fn, 'params.bias', params.bias, { rank: 1, layout: '[dim]' });
+  checkFloatTensor(fn, 'params.bias', params.bias, { rank: 1, layout: '[dModel]' });
   const [batch, height, width, channels] = x.shape;
   const [rows, dim] = kernel.shape;
-  const patchSize = Math.round(Math.sqrt(rows / channels));
   if (patchSize * patchSize * channels !== rows) {
     throw new TfjsBlocksError(
       fn,
@@ -117,6 +129,8 @@ export function patchEmbedding(params: PatchEmbeddingParams, images: Tensor4D): 
       String(rows),
     );
   }
+  checkDim(fn, 'images.shape[3]', channels, configChannels, 'config.channels');
+  checkDim(fn, 'params.kernel.shape[1]', dim, dModel, 'config.dModel');
   if (params.bias.shape[0] !== dim) {
     throw new TfjsBlocksError(
       fn,

@@ -25,7 +25,7 @@ import {
   sharedLeadingDim,
 } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
-import { type LinearParams, linear } from '../nn/linear';
+import { type LinearParams, linear, linearConfigOf } from '../nn/linear';
 import type { TensorMap } from '../tree/types';
 
 /**
@@ -154,6 +154,11 @@ function gradsSafely(f: (...xs: Tensor[]) => Scalar, xs: Tensor[]): Tensor[] {
 
 const PER_EXAMPLE_OPTION_KEYS = optionKeys<PerExampleGradientsOptions>({ microbatchSize: true });
 
+/** {@link linear} of bare params looked up by layer name: their config is their shapes. */
+function tapeLinear(params: LinearParams, x: Tensor): Tensor {
+  return linear(linearConfigOf(params), params, x);
+}
+
 function linearOf(params: TensorMap, layer: string, fn: string): { kernel: Tensor; bias?: Tensor } {
   const kernel = params[`${layer}.kernel`];
   if (!(kernel instanceof Tensor)) {
@@ -226,7 +231,7 @@ export function perExampleGradients(
         const f = (...xs: Tensor[]): Scalar => {
           const p = Object.fromEntries(names.map((n, i) => [n, xs[i]!]));
           const tape: LinearTape = {
-            linear: (layer, x) => linear(linearOf(p, layer, fn) as LinearParams, x),
+            linear: (layer, x) => tapeLinear(linearOf(p, layer, fn) as LinearParams, x),
           };
           const losses = checkLosses(fn, loss(p, part, tape), micro);
           return (micro === 1 ? sum(losses) : mul(sum(losses), 1 / micro)) as Scalar;
@@ -329,7 +334,7 @@ export function perExampleGradientsOfLinearLayers(
       return customGradient<[Tensor, Tensor, Tensor]>(([xs, w, b], save) => {
         save([xs, w]);
         return {
-          value: linear({ kernel: w as Tensor2D, bias: b as Tensor1D }, xs),
+          value: tapeLinear({ kernel: w as Tensor2D, bias: b as Tensor1D }, xs),
           gradFunc: (dy, [sx, sw]) => backward(dy, sx!, sw!),
         };
       })(x, kernel, bias);
@@ -337,7 +342,7 @@ export function perExampleGradientsOfLinearLayers(
     return customGradient<[Tensor, Tensor]>(([xs, w], save) => {
       save([xs, w]);
       return {
-        value: linear({ kernel: w as Tensor2D }, xs),
+        value: tapeLinear({ kernel: w as Tensor2D }, xs),
         gradFunc: (dy, [sx, sw]) => backward(dy, sx!, sw!),
       };
     })(x, kernel);

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import {
   initMultiHeadAttention,
   type LinearParams,
+  type MultiHeadAttentionConfig,
   type MultiHeadAttentionOptions,
   type MultiHeadAttentionParams,
   multiHeadAttention,
@@ -18,7 +19,7 @@ import {
 } from '../helpers/goldens';
 import { expectGradientsMatchFiniteDifferences } from '../helpers/gradcheck';
 import { expectNoLeak } from '../helpers/leaks';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownWithoutLeak } from '../helpers/rejections';
 
 const PROJECTIONS = ['query', 'key', 'value', 'output'] as const;
 type EncodedLinear = { kernel: EncodedTensor; bias?: EncodedTensor };
@@ -63,11 +64,19 @@ function buildParams(golden: MhaGolden, tensors: tf.Tensor[]): MultiHeadAttentio
   flatParams(golden).forEach(({ path: [name, part] }, i) => {
     projections[name] = { ...projections[name], [part]: tensors[i] } as LinearParams;
   });
+  return projections as MultiHeadAttentionParams;
+}
+
+/** The config the golden's weights were made with: head counts and widths. */
+function buildConfig(golden: MhaGolden): MultiHeadAttentionConfig {
+  const { numHeads, numKvHeads, query, key } = golden.params;
   return {
-    numHeads: golden.params.numHeads,
-    numKvHeads: golden.params.numKvHeads,
-    ...projections,
-  } as MultiHeadAttentionParams;
+    dModel: query.kernel.shape[0]!,
+    numHeads,
+    numKvHeads,
+    contextDim: key.kernel.shape[0]!,
+    useBias: query.bias !== undefined,
+  };
 }
 
 describeEachBackend('multiHeadAttention vs PyTorch', () => {
@@ -80,7 +89,12 @@ describeEachBackend('multiHeadAttention vs PyTorch', () => {
             const options: MultiHeadAttentionOptions = { ...golden.options, chunkSize };
             if (context) options.context = context as tf.Tensor3D;
             if (golden.mask) options.mask = decode(golden.mask);
-            return multiHeadAttention(buildParams(golden, paramTensors), x as tf.Tensor3D, options);
+            return multiHeadAttention(
+              buildConfig(golden),
+              buildParams(golden, paramTensors),
+              x as tf.Tensor3D,
+              options,
+            );
           },
           TOL,
           flatParams(golden),
@@ -106,7 +120,8 @@ describeEachBackend('multiHeadAttention behaviour', () => {
 
   it('gradients match finite differences (GQA, RoPE, causal)', () => {
     tf.tidy(() => {
-      const params = initMultiHeadAttention({ dModel: 8, numHeads: 4, numKvHeads: 2 }, 1);
+      const config = { dModel: 8, numHeads: 4, numKvHeads: 2 };
+      const params = initMultiHeadAttention(config, 1);
       const x = tf.randomNormal([1, 3, 8], 0, 1, 'float32', 2);
       const w = tf.randomNormal([1, 3, 8], 0, 1, 'float32', 3);
       expectGradientsMatchFiniteDifferences(
@@ -114,7 +129,8 @@ describeEachBackend('multiHeadAttention behaviour', () => {
           tf.sum(
             tf.mul(
               multiHeadAttention(
-                { ...params, query: { kernel: wq as tf.Tensor2D } },
+                config,
+                { ...params, query: { ...params.query, kernel: wq as tf.Tensor2D } },
                 a as tf.Tensor3D,
                 {
                   causal: true,
@@ -130,7 +146,8 @@ describeEachBackend('multiHeadAttention behaviour', () => {
   });
 
   it('leaves no tensor behind, forward and backward', () => {
-    const params = initMultiHeadAttention({ dModel: 16, numHeads: 4, numKvHeads: 1 }, 0);
+    const config = { dModel: 16, numHeads: 4, numKvHeads: 1 };
+    const params = initMultiHeadAttention(config, 0);
     const x = tf.randomNormal([2, 5, 16]) as tf.Tensor3D;
     const context = tf.randomNormal([2, 7, 16]) as tf.Tensor3D;
     for (const options of [
@@ -138,12 +155,13 @@ describeEachBackend('multiHeadAttention behaviour', () => {
       { context },
       { chunkSize: 2, causal: true },
     ]) {
-      expectNoLeak(() => multiHeadAttention(params, x, options));
+      expectNoLeak(() => multiHeadAttention(config, params, x, options));
       expectNoLeak(() =>
         tf.grads((a, k) =>
           tf.sum(
             multiHeadAttention(
-              { ...params, query: { kernel: k as tf.Tensor2D } },
+              config,
+              { ...params, query: { ...params.query, kernel: k as tf.Tensor2D } },
               a as tf.Tensor3D,
               options,
             ),
@@ -172,6 +190,7 @@ describeRejections('multiHeadAttention rejects bad input with a TfjsBlocksError'
       'rank-2 x',
       () =>
         multiHeadAttention(
+          { dModel: 8, numHeads: 2 },
           initMultiHeadAttention({ dModel: 8, numHeads: 2 }, 0),
           tf.zeros([5, 8]) as unknown as tf.Tensor3D,
         ),
@@ -181,15 +200,17 @@ describeRejections('multiHeadAttention rejects bad input with a TfjsBlocksError'
       'wrong width',
       () =>
         multiHeadAttention(
+          { dModel: 8, numHeads: 2 },
           initMultiHeadAttention({ dModel: 8, numHeads: 2 }, 0),
           tf.zeros([1, 5, 6]) as tf.Tensor3D,
         ),
-      /x.shape\[-1\] must be params.kernel.shape\[0\] = 8; got 6/,
+      /x.shape\[-1\] must be config.dModel = 8; got 6/,
     ],
     [
       'context batch',
       () =>
         multiHeadAttention(
+          { dModel: 8, numHeads: 2 },
           initMultiHeadAttention({ dModel: 8, numHeads: 2 }, 0),
           tf.zeros([1, 5, 8]) as tf.Tensor3D,
           { context: tf.zeros([2, 3, 8]) as tf.Tensor3D },
@@ -200,10 +221,57 @@ describeRejections('multiHeadAttention rejects bad input with a TfjsBlocksError'
       'missing projection',
       () =>
         multiHeadAttention(
-          { numHeads: 2, numKvHeads: 2 } as MultiHeadAttentionParams,
+          { dModel: 8, numHeads: 2, numKvHeads: 2 },
+          {} as MultiHeadAttentionParams,
           tf.zeros([1, 5, 8]) as tf.Tensor3D,
         ),
       /params.query.kernel must be a float32 tensor of rank 2.*got undefined/,
     ],
   ];
+});
+
+describeEachBackend('multiHeadAttention reads its head counts from the config', () => {
+  it('params hold tensors only: no numHeads or numKvHeads in them', () => {
+    const params = initMultiHeadAttention({ dModel: 8, numHeads: 2, numKvHeads: 1 }, 0);
+    expect(Object.keys(params).sort()).toEqual(['key', 'output', 'query', 'value']);
+    tf.dispose(params);
+  });
+
+  it('rejects params of another shape than the config, naming the projection', () => {
+    const params = initMultiHeadAttention({ dModel: 8, numHeads: 2, numKvHeads: 1 }, 0);
+    const x = tf.zeros([1, 3, 8]) as tf.Tensor3D;
+    // GQA params (key [8, 4]) run with a config that says 2 key/value heads.
+    const e = thrownWithoutLeak(() =>
+      multiHeadAttention({ dModel: 8, numHeads: 2, numKvHeads: 2 }, params, x),
+    );
+    expect(e.functionName).toBe('multiHeadAttention');
+    expect(e.argument).toBe('params.key.kernel.shape[1]');
+    tf.dispose([params, x]);
+  });
+
+  it('rejects a bias the config says is absent, and a missing one', () => {
+    const config = { dModel: 8, numHeads: 2 };
+    const params = initMultiHeadAttention(config, 0);
+    const x = tf.zeros([1, 3, 8]) as tf.Tensor3D;
+    const noBias = thrownWithoutLeak(() =>
+      multiHeadAttention({ ...config, useBias: false }, params, x),
+    );
+    expect(noBias.argument).toBe('params.query.bias');
+    const { bias: _bias, ...kernelOnly } = params.output;
+    const missing = thrownWithoutLeak(() =>
+      multiHeadAttention(config, { ...params, output: kernelOnly }, x),
+    );
+    expect(missing.argument).toBe('params.output.bias');
+    tf.dispose([params, x]);
+  });
+
+  it('rejects an unknown config key with the closest name', () => {
+    const params = initMultiHeadAttention({ dModel: 8, numHeads: 2 }, 0);
+    const x = tf.zeros([1, 3, 8]) as tf.Tensor3D;
+    const e = thrownWithoutLeak(() =>
+      multiHeadAttention({ dModel: 8, numHeads: 2, numHead: 2 } as never, params, x),
+    );
+    expect(e.argument).toBe('config.numHead');
+    tf.dispose([params, x]);
+  });
 });

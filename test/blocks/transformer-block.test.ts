@@ -39,7 +39,8 @@ const blockConfig: TransformerBlockConfig = {
 describeEachBackend('embeddings, feed-forward and blocks', () => {
   it('embedding lookups and their gradient (scatter-add of repeated ids) match a one-hot reference', () => {
     tf.tidy(() => {
-      const params = initEmbedding({ rows: 7, dim: 3 }, 1);
+      const config = { numEmbeddings: 7, embeddingDim: 3 };
+      const params = initEmbedding(config, 1);
       const tokens = ids([
         [1, 4, 1],
         [6, 0, 1],
@@ -47,12 +48,12 @@ describeEachBackend('embeddings, feed-forward and blocks', () => {
       const w = tf.randomNormal([2, 3, 3], 0, 1, 'float32', 2);
       const reference = (t: tf.Tensor) =>
         tf.matMul(tf.reshape(tf.oneHot(tf.reshape(tokens, [-1]), 7), [6, 7]), t as tf.Tensor2D);
-      expectClose(tf.reshape(embed(params, tokens), [6, 3]), reference(params.table), {
+      expectClose(tf.reshape(embed(config, params, tokens), [6, 3]), reference(params.table), {
         rtol: 0,
         atol: 0,
       });
       const ours = tf.grad((t: tf.Tensor) =>
-        tf.sum(tf.mul(embed({ table: t as tf.Tensor2D }, tokens), w)),
+        tf.sum(tf.mul(embed(config, { table: t as tf.Tensor2D }, tokens), w)),
       )(params.table);
       const expected = tf.grad((t: tf.Tensor) =>
         tf.sum(tf.mul(tf.reshape(reference(t), [2, 3, 3]), w)),
@@ -63,10 +64,11 @@ describeEachBackend('embeddings, feed-forward and blocks', () => {
 
   it('tied output projection is x · tableᵀ', () => {
     tf.tidy(() => {
-      const params = initEmbedding({ rows: 5, dim: 4 }, 3);
+      const config = { numEmbeddings: 5, embeddingDim: 4 };
+      const params = initEmbedding(config, 3);
       const x = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 4);
       expectClose(
-        tiedOutputProjection(params, x),
+        tiedOutputProjection(config, params, x),
         tf.reshape(
           tf.matMul(tf.reshape(x, [6, 4]) as tf.Tensor2D, params.table, false, true),
           [2, 3, 5],
@@ -212,7 +214,10 @@ describeRejections('blocks and models reject bad configs with a TfjsBlocksError'
   ],
   [
     'token id out of range',
-    () => embed(initEmbedding({ rows: 4, dim: 2 }, 0), ids([[4]])),
+    () => {
+      const config = { numEmbeddings: 4, embeddingDim: 2 };
+      return embed(config, initEmbedding(config, 0), ids([[4]]));
+    },
     /ids must be an int32 tensor of shape \[1, 1\] with values in \[0, 4\); got 4/,
   ],
   [

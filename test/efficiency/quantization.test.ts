@@ -60,14 +60,15 @@ describeEachBackend('quantization', () => {
     const bias = tf.randomNormal([8], 0, 0.1, 'float32', 4);
     const x = tf.randomNormal([2, 5, 32], 0, 1, 'float32', 5);
     const q = quantizeWeights(w);
+    const config = { inFeatures: 32, outFeatures: 8 };
     tf.tidy(() =>
       expectClose(
-        quantizedLinear({ kernel: q, bias }, x),
-        linear({ kernel: dequantizeWeights(q), bias: bias as tf.Tensor1D }, x),
+        quantizedLinear(config, { kernel: q, bias }, x),
+        linear(config, { kernel: dequantizeWeights(q), bias: bias as tf.Tensor1D }, x),
         { rtol: 1e-6 },
       ),
     );
-    expectNoLeak(() => quantizedLinear({ kernel: q, bias }, x));
+    expectNoLeak(() => quantizedLinear(config, { kernel: q, bias }, x));
     tf.dispose([w, bias, x]);
   });
 

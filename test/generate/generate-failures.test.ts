@@ -242,19 +242,26 @@ describeEachBackend('generate: errors reject and leave no tensor behind', () => 
   });
 
   it('a cache that cannot be allocated frees the encoder output and the cross-attention keys', async () => {
-    // Decoder attention params that disagree with the config: 16 / 3 heads is
-    // no head width, so allocating the self-attention cache fails after the
-    // encoder ran and the cross-attention keys were projected.
-    const [first, ...rest] = s2s.params.decoder;
+    // The last decoder block's cross-attention values disagree with the
+    // config (3 columns are no whole number of heads), so allocating the
+    // cache fails after the encoder ran and the other cross-attention keys
+    // and values were projected.
+    const blocks = s2s.params.decoder;
+    const last = blocks[blocks.length - 1]!;
+    const kernel = tf.zeros([last.crossAttention!.value.kernel.shape[0], 3]) as tf.Tensor2D;
     const broken: GenerationModel = {
       ...s2s,
       params: {
         ...s2s.params,
-        decoder: [{ ...first!, attention: { ...first!.attention, numHeads: 3 } }, ...rest],
+        decoder: [
+          ...blocks.slice(0, -1),
+          { ...last, crossAttention: { ...last.crossAttention!, value: { kernel } } },
+        ],
       },
     };
     const error = await rejection(() => generate(broken, prompts, ok));
     expect(error).toBeInstanceOf(Error);
+    kernel.dispose();
   });
 
   it('a processor that throws at the first step, or a sampler that throws, frees everything', async () => {

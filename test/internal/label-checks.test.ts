@@ -39,8 +39,9 @@ describeEachBackend('checkClassLabels remembers passed checks', () => {
     const table = tf.randomNormal([6, 4], 0, 1, 'float32', 2);
     const ids = int([5, 0, 3], [3]);
     const reads = vi.spyOn(ids, 'dataSync');
-    const grad = tf.grad((t: tf.Tensor) => tf.sum(embed({ table: t as tf.Tensor2D }, ids)));
-    tf.dispose([embed({ table: table as tf.Tensor2D }, ids), grad(table)]);
+    const config = { numEmbeddings: 6, embeddingDim: 4 };
+    const grad = tf.grad((t: tf.Tensor) => tf.sum(embed(config, { table: t as tf.Tensor2D }, ids)));
+    tf.dispose([embed(config, { table: table as tf.Tensor2D }, ids), grad(table)]);
     expect(reads).toHaveBeenCalledTimes(1);
     tf.dispose([table, ids]);
   });
@@ -75,11 +76,12 @@ describeEachBackend('checkClassLabels remembers passed checks', () => {
     const table = tf.randomNormal([4, 2], 0, 1, 'float32', 3) as tf.Tensor2D;
     const initial = int([0, 3]);
     const ids = tf.variable(initial, false);
-    tf.dispose(embed({ table }, ids));
+    const config = { numEmbeddings: 4, embeddingDim: 2 };
+    tf.dispose(embed(config, { table }, ids));
     const bad = int([1, 4]);
     ids.assign(bad);
-    expect(() => embed({ table }, ids)).toThrow(TfjsBlocksError);
-    expect(() => embed({ table }, ids)).toThrow(
+    expect(() => embed(config, { table }, ids)).toThrow(TfjsBlocksError);
+    expect(() => embed(config, { table }, ids)).toThrow(
       /ids must be an int32 tensor of shape \[2\] with values in \[0, 4\); got 4 at flat index 1/,
     );
     tf.dispose([table, ids, bad, initial]);

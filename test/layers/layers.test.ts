@@ -187,9 +187,12 @@ describeEachBackend('tfjs-layers Layers', () => {
 
   it('a small language model of our Layers trains with model.fit and our loss, and round-trips', async () => {
     const ids = tfl.input({ shape: [8], dtype: 'int32' });
-    let h = new TokenAndPositionEmbedding({ vocabSize: 10, maxLength: 8, dim: 16, seed: 1 }).apply(
-      ids,
-    ) as tfl.SymbolicTensor;
+    let h = new TokenAndPositionEmbedding({
+      vocabSize: 10,
+      maxLength: 8,
+      dModel: 16,
+      seed: 1,
+    }).apply(ids) as tfl.SymbolicTensor;
     h = new TransformerDecoderBlock({ ...blockArgs, seed: 2 }).apply(h) as tfl.SymbolicTensor;
     h = new RMSNormalization().apply(h) as tfl.SymbolicTensor;
     const logits = tfl.layers.dense({ units: 10 }).apply(h) as tfl.SymbolicTensor;

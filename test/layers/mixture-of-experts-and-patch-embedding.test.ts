@@ -39,8 +39,8 @@ describeEachBackend('MixtureOfExperts and PatchEmbedding layers', () => {
     {
       name: 'PatchEmbedding',
       inputShape: [8, 12, 3],
-      layer: new PatchEmbedding({ patchSize: 4, dim: 10, seed: 2 }),
-      params: () => initPatchEmbedding({ patchSize: 4, channels: 3, dim: 10 }, 0),
+      layer: new PatchEmbedding({ patchSize: 4, dModel: 10, seed: 2 }),
+      params: () => initPatchEmbedding({ patchSize: 4, channels: 3, dModel: 10 }, 0),
     },
   ];
   for (const { name, inputShape, layer, params } of CASES()) {
@@ -73,14 +73,12 @@ describeEachBackend('MixtureOfExperts and PatchEmbedding layers', () => {
       const params = paramsOf(moe, initMixtureOfExperts(config, 0));
       expectClose(y, mixtureOfExperts(config, params, x).output, { rtol: 0, atol: 0 });
 
-      const patches = new PatchEmbedding({ patchSize: 2, dim: 6, seed: 5 });
+      const patches = new PatchEmbedding({ patchSize: 2, dModel: 6, seed: 5 });
       const images = tf.randomNormal([2, 4, 6, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
       const tokens = patches.apply(images) as tf.Tensor;
-      const pParams = paramsOf(
-        patches,
-        initPatchEmbedding({ patchSize: 2, channels: 3, dim: 6 }, 0),
-      );
-      expectClose(tokens, patchEmbedding(pParams, images), { rtol: 0, atol: 0 });
+      const pConfig = { patchSize: 2, channels: 3, dModel: 6 };
+      const pParams = paramsOf(patches, initPatchEmbedding(pConfig, 0));
+      expectClose(tokens, patchEmbedding(pConfig, pParams, images), { rtol: 0, atol: 0 });
     });
   });
 
@@ -125,7 +123,7 @@ describeEachBackend('MixtureOfExperts and PatchEmbedding layers', () => {
       };
     });
     const input = tfl.input({ shape: [8, 8, 1] });
-    let h = new PatchEmbedding({ patchSize: 4, dim: 8, seed: 1 }).apply(
+    let h = new PatchEmbedding({ patchSize: 4, dModel: 8, seed: 1 }).apply(
       input,
     ) as tfl.SymbolicTensor;
     const moe = new MixtureOfExperts({ hidden: 16, numExperts: 4, topK: 2, seed: 2 });
@@ -180,7 +178,7 @@ describeRejections('layers reject bad arguments with a TfjsBlocksError', () => [
   ],
   [
     'patch size 0',
-    () => new PatchEmbedding({ patchSize: 0, dim: 4 }),
+    () => new PatchEmbedding({ patchSize: 0, dModel: 4 }),
     /PatchEmbedding: args.patchSize must be an integer >= 1; got number 0/,
   ],
 ]);

@@ -44,12 +44,13 @@ function brightSideImages(count: number, seed: number) {
 describeEachBackend('patchEmbedding and vit', () => {
   it('patchEmbedding equals a stride-patchSize conv2d with the reshaped kernel', () => {
     tf.tidy(() => {
-      const params = initPatchEmbedding({ patchSize: 2, channels: 3, dim: 5 }, 1);
+      const config = { patchSize: 2, channels: 3, dModel: 5 };
+      const params = initPatchEmbedding(config, 1);
       params.bias = tf.randomNormal([5], 0, 1, 'float32', 2) as tf.Tensor1D;
       const images = tf.randomNormal([2, 4, 6, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
       const filter = tf.reshape(params.kernel, [2, 2, 3, 5]) as tf.Tensor4D;
       const conv = tf.add(tf.conv2d(images, filter, 2, 'valid'), params.bias); // [2, 2, 3, 5]
-      const tokens = patchEmbedding(params, images);
+      const tokens = patchEmbedding(config, params, images);
       expect(tokens.shape).toEqual([2, 6, 5]);
       expectClose(tokens, tf.reshape(conv, [2, 6, 5]), { rtol: 1e-5, atol: 1e-5 });
     });
@@ -57,14 +58,19 @@ describeEachBackend('patchEmbedding and vit', () => {
 
   it('patchEmbedding is differentiable w.r.t. images and kernel', () => {
     tf.tidy(() => {
-      const params = initPatchEmbedding({ patchSize: 2, channels: 2, dim: 3 }, 4);
+      const config = { patchSize: 2, channels: 2, dModel: 3 };
+      const params = initPatchEmbedding(config, 4);
       const images = tf.randomNormal([1, 4, 4, 2], 0, 1, 'float32', 5);
       const w = tf.randomNormal([1, 4, 3], 0, 1, 'float32', 6);
       expectGradientsMatchFiniteDifferences(
         (im, k) =>
           tf.sum(
             tf.mul(
-              patchEmbedding({ kernel: k as tf.Tensor2D, bias: params.bias }, im as tf.Tensor4D),
+              patchEmbedding(
+                config,
+                { kernel: k as tf.Tensor2D, bias: params.bias },
+                im as tf.Tensor4D,
+              ),
               w,
             ),
           ) as tf.Scalar,
@@ -129,7 +135,8 @@ describeEachBackend('patchEmbedding and vit', () => {
     const images = tf.randomNormal([2, 8, 8, 1]) as tf.Tensor4D;
     expectNoLeak(() => vit(tiny, params, images));
     expectNoLeak(() => tf.grad((im) => tf.sum(vit(tiny, params, im as tf.Tensor4D)))(images));
-    expectNoLeak(() => patchEmbedding(params.patchEmbedding, images));
+    const patchConfig = { patchSize: 4, channels: 1, dModel: 16 };
+    expectNoLeak(() => patchEmbedding(patchConfig, params.patchEmbedding, images));
     expectNoLeak(() => initVit({ ...tiny, pooling: 'mean' }, 2));
     tf.dispose([images, params] as tf.TensorContainer);
   });
@@ -141,7 +148,8 @@ describeRejections('patchEmbedding and vit reject bad input with a TfjsBlocksErr
     () =>
       tf.tidy(() =>
         patchEmbedding(
-          initPatchEmbedding({ patchSize: 4, channels: 1, dim: 2 }, 0),
+          { patchSize: 4, channels: 1, dModel: 2 },
+          initPatchEmbedding({ patchSize: 4, channels: 1, dModel: 2 }, 0),
           tf.zeros([1, 8, 6, 1]),
         ),
       ),
@@ -162,7 +170,8 @@ describeRejections('patchEmbedding and vit reject bad input with a TfjsBlocksErr
     () =>
       tf.tidy(() =>
         patchEmbedding(
-          initPatchEmbedding({ patchSize: 2, channels: 3, dim: 2 }, 0),
+          { patchSize: 2, channels: 3, dModel: 2 },
+          initPatchEmbedding({ patchSize: 2, channels: 3, dModel: 2 }, 0),
           tf.zeros([1, 4, 4, 2]),
         ),
       ),

@@ -72,7 +72,7 @@ describeEachBackend('linear', () => {
       expect(tf.max(tf.abs(p.kernel)).dataSync()[0]).toBeLessThanOrEqual(limit);
       const bias = tf.tensor1d([1, 2, 3]);
       const x = tf.randomNormal([2, 5, 4]);
-      const y = linear({ kernel: p.kernel, bias }, x);
+      const y = linear({ inFeatures: 4, outFeatures: 3 }, { kernel: p.kernel, bias }, x);
       expect(y.shape).toEqual([2, 5, 3]);
       const expected = tf.add(
         tf.reshape(tf.matMul(tf.reshape(x, [10, 4]), p.kernel), [2, 5, 3]),
@@ -86,7 +86,7 @@ describeEachBackend('linear', () => {
     const p = initLinear({ inFeatures: 4, outFeatures: 3, useBias: false }, 1);
     expect(p.bias).toBeUndefined();
     const x = tf.randomNormal([2, 5, 4]);
-    expectNoLeak(() => linear(p, x));
+    expectNoLeak(() => linear({ inFeatures: 4, outFeatures: 3, useBias: false }, p, x));
     tf.dispose([p.kernel, x]);
     expectNoLeak(() => initLinear({ inFeatures: 2, outFeatures: 2 }, 0));
   });
@@ -117,8 +117,13 @@ describeRejections('nn functions reject bad input with a TfjsBlocksError', () =>
     ['silu bool', () => silu(tf.zeros([2], 'bool')), /x must be a float32 tensor/],
     [
       'linear width',
-      () => linear({ kernel: tf.zeros([3, 2]) as tf.Tensor2D }, tf.zeros([2, 4])),
-      /x.shape\[-1\] must be params.kernel.shape\[0\] = 3; got 4/,
+      () =>
+        linear(
+          { inFeatures: 3, outFeatures: 2, useBias: false },
+          { kernel: tf.zeros([3, 2]) as tf.Tensor2D },
+          tf.zeros([2, 4]),
+        ),
+      /x.shape\[-1\] must be config.inFeatures = 3; got 4/,
     ],
     [
       'initLinear width',

@@ -19,7 +19,7 @@ export const FIT = { epochs: 3, batchSize: 2, shuffle: false, verbose: 0 } as co
 /** Token ids -> embedding -> dense logits over 6 classes. */
 export function buildModel(): tfl.LayersModel {
   const ids = tfl.input({ shape: [4], dtype: 'int32' });
-  const h = new TokenAndPositionEmbedding({ vocabSize: 6, maxLength: 4, dim: 8, seed: 1 }).apply(
+  const h = new TokenAndPositionEmbedding({ vocabSize: 6, maxLength: 4, dModel: 8, seed: 1 }).apply(
     ids,
   ) as tfl.SymbolicTensor;
   const logits = tfl.layers

@@ -106,7 +106,7 @@ describeEachBackend('property: cached decoding == uncached', () => {
         const ids = Array.from({ length: batch }, (_, b) =>
           Array.from({ length: time }, (_, t) => (seed + 7 * b + 3 * t) % config.vocabSize),
         );
-        let cache: KvCache = initDecoderLmCache(params, batch, time);
+        let cache: KvCache = initDecoderLmCache(config, params, batch, time);
         try {
           tf.tidy(() => {
             const full = decoderLm(config, params, tf.tensor2d(ids, undefined, 'int32'));

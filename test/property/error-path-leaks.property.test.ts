@@ -56,15 +56,20 @@ const seq2seqParams = root.initEncoderDecoder(seq2seq, 0);
 const vitParams = root.initVit(vitConfig, 0);
 const encoderBlock = root.initTransformerEncoderBlock(block, 0);
 const decoderBlock = root.initTransformerDecoderBlock(block, 0, { withCrossAttention: true });
-const mha = root.initMultiHeadAttention({ dModel: 8, numHeads: 2 }, 0);
+const mhaConfig = { dModel: 8, numHeads: 2 };
+const mha = root.initMultiHeadAttention(mhaConfig, 0);
 const ff: root.FeedForwardConfig = { dModel: 8, hidden: 8, kind: 'mlp', activation: 'relu' };
 const ffParams = root.initFeedForward(ff, 0);
 const moe: root.MixtureOfExpertsConfig = { ...ff, numExperts: 2, topK: 1 };
 const moeParams = root.initMixtureOfExperts(moe, 0);
-const lin = root.initLinear({ inFeatures: 8, outFeatures: 4 }, 0);
-const table = root.initEmbedding({ rows: 10, dim: 8 }, 0);
-const tokPos = root.initTokenAndPositionEmbedding({ vocabSize: 10, maxLength: 4, dim: 8 }, 0);
-const patch = root.initPatchEmbedding({ patchSize: 2, channels: 1, dim: 8 }, 0);
+const linConfig = { inFeatures: 8, outFeatures: 4 };
+const lin = root.initLinear(linConfig, 0);
+const tableConfig = { numEmbeddings: 10, embeddingDim: 8 };
+const table = root.initEmbedding(tableConfig, 0);
+const tokPosConfig = { vocabSize: 10, maxLength: 4, dModel: 8 };
+const tokPos = root.initTokenAndPositionEmbedding(tokPosConfig, 0);
+const patchConfig = { patchSize: 2, channels: 1, dModel: 8 };
+const patch = root.initPatchEmbedding(patchConfig, 0);
 const params = { w: f(8, 4), b: f(4) };
 const grads = { w: f(8, 4), b: f(3) };
 const logits = f(2, 5);
@@ -116,12 +121,12 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   multiHeadAttention: [
-    bad('width mismatch', () => root.multiHeadAttention(mha, f(1, 3, 6) as never)),
+    bad('width mismatch', () => root.multiHeadAttention(mhaConfig, mha, f(1, 3, 6) as never)),
     bad('context batch mismatch', () =>
-      root.multiHeadAttention(mha, x3 as never, { context: f(2, 3, 8) as never }),
+      root.multiHeadAttention(mhaConfig, mha, x3 as never, { context: f(2, 3, 8) as never }),
     ),
     bad('bad rope base (inside tidy)', () =>
-      root.multiHeadAttention(mha, x3 as never, { rope: { base: 0 } }),
+      root.multiHeadAttention(mhaConfig, mha, x3 as never, { rope: { base: 0 } }),
     ),
   ],
   applyRotaryEmbedding: [
@@ -192,7 +197,11 @@ const CASES: Record<string, Bad[]> = {
   dequantizeWeights: [bad('not a QuantizedTensor', () => root.dequantizeWeights({} as never))],
   quantizedLinear: [
     bad('input width mismatch', () =>
-      root.quantizedLinear({ kernel: root.quantizeWeights(f(4, 4)) }, f(2, 3)),
+      root.quantizedLinear(
+        { inFeatures: 4, outFeatures: 4, useBias: false },
+        { kernel: root.quantizeWeights(f(4, 4)) },
+        f(2, 3),
+      ),
     ),
   ],
   quantizeParams: [bad('disposed matrix', () => root.quantizeParams({ w: dead }))],
@@ -256,10 +265,10 @@ const CASES: Record<string, Bad[]> = {
       ),
     ),
   ],
-  encode: [bad('rank-1 ids', () => root.encode(seq2seq, seq2seqParams, int1d(1)))],
-  decode: [
+  runEncoder: [bad('rank-1 ids', () => root.runEncoder(seq2seq, seq2seqParams, int1d(1)))],
+  runDecoder: [
     bad('memory of another width', () =>
-      root.decode(seq2seq, seq2seqParams, ids(1), f(1, 2, 6) as never),
+      root.runDecoder(seq2seq, seq2seqParams, ids(1), f(1, 2, 6) as never),
     ),
   ],
   encoderDecoder: [
@@ -288,18 +297,26 @@ const CASES: Record<string, Bad[]> = {
   // nn/
   gelu: [bad("approximate 'erf'", () => root.gelu(x3, { approximate: 'erf' as never }))],
   silu: [bad('int tensor', () => root.silu(labels))],
-  embed: [bad('negative id', () => root.embed(table, ids(-1)))],
-  initEmbedding: [bad('negative std', () => root.initEmbedding({ rows: 2, dim: 2, std: -1 }, 0))],
-  initTokenAndPositionEmbedding: [
-    bad('maxLength 0 (after a valid vocabSize)', () =>
-      root.initTokenAndPositionEmbedding({ vocabSize: 4, maxLength: 0, dim: 2 }, 0),
+  embed: [bad('negative id', () => root.embed(tableConfig, table, ids(-1)))],
+  initEmbedding: [
+    bad('negative std', () =>
+      root.initEmbedding({ numEmbeddings: 2, embeddingDim: 2, std: -1 }, 0),
     ),
   ],
-  positionEmbedding: [bad('past the table', () => root.positionEmbedding(table, 8, { offset: 4 }))],
-  tiedOutputProjection: [bad('width mismatch', () => root.tiedOutputProjection(table, f(2, 3)))],
+  initTokenAndPositionEmbedding: [
+    bad('maxLength 0 (after a valid vocabSize)', () =>
+      root.initTokenAndPositionEmbedding({ vocabSize: 4, maxLength: 0, dModel: 2 }, 0),
+    ),
+  ],
+  positionEmbedding: [
+    bad('past the table', () => root.positionEmbedding(tableConfig, table, 8, { offset: 4 })),
+  ],
+  tiedOutputProjection: [
+    bad('width mismatch', () => root.tiedOutputProjection(tableConfig, table, f(2, 3))),
+  ],
   tokenAndPositionEmbedding: [
     bad('longer than the position table (inside tidy)', () =>
-      root.tokenAndPositionEmbedding(tokPos, ids(1, 2, 3, 4, 5)),
+      root.tokenAndPositionEmbedding(tokPosConfig, tokPos, ids(1, 2, 3, 4, 5)),
     ),
   ],
   feedForward: [
@@ -316,7 +333,7 @@ const CASES: Record<string, Bad[]> = {
   initLinear: [bad('outFeatures 0', () => root.initLinear({ inFeatures: 2, outFeatures: 0 }, 0))],
   linear: [
     bad('bias of another width', () =>
-      root.linear({ kernel: lin.kernel, bias: f(3) as never }, x3),
+      root.linear(linConfig, { kernel: lin.kernel, bias: f(3) as never }, x3),
     ),
   ],
   initMixtureOfExperts: [
@@ -329,15 +346,17 @@ const CASES: Record<string, Bad[]> = {
   ],
   applyNorm: [
     bad('layer norm without beta', () =>
-      root.applyNorm({ kind: 'layer' }, { gamma: f(8) as never }, x3),
+      root.applyNorm({ kind: 'layer', dModel: 8 }, { gamma: f(8) as never }, x3),
     ),
   ],
-  initNorm: [bad('features 0', () => root.initNorm({ kind: 'layer' }, 0))],
+  initNorm: [bad('dModel 0', () => root.initNorm({ kind: 'layer', dModel: 0 }))],
   initPatchEmbedding: [
-    bad('patchSize 0', () => root.initPatchEmbedding({ patchSize: 0, channels: 1, dim: 2 }, 0)),
+    bad('patchSize 0', () => root.initPatchEmbedding({ patchSize: 0, channels: 1, dModel: 2 }, 0)),
   ],
   patchEmbedding: [
-    bad('height not divisible', () => root.patchEmbedding(patch, f(1, 3, 4, 1) as never)),
+    bad('height not divisible', () =>
+      root.patchEmbedding(patchConfig, patch, f(1, 3, 4, 1) as never),
+    ),
   ],
   rmsNorm: [
     bad('rank-0 x', () =>
@@ -631,7 +650,7 @@ const CASES: Record<string, Bad[]> = {
     bad('numHeads 0', () => layersEntry.multiHeadAttention({ numHeads: 0 })),
   ],
   'layers:patchEmbedding': [
-    bad('dim 0', () => layersEntry.patchEmbedding({ patchSize: 2, dim: 0 })),
+    bad('dim 0', () => layersEntry.patchEmbedding({ patchSize: 2, dModel: 0 })),
   ],
   'layers:positionEmbedding': [
     bad('maxLength 0', () => layersEntry.positionEmbedding({ maxLength: 0 })),
@@ -639,7 +658,7 @@ const CASES: Record<string, Bad[]> = {
   'layers:rmsNormalization': [bad('epsilon 0', () => layersEntry.rmsNormalization({ epsilon: 0 }))],
   'layers:tokenAndPositionEmbedding': [
     bad('dim 0', () =>
-      layersEntry.tokenAndPositionEmbedding({ vocabSize: 2, maxLength: 2, dim: 0 }),
+      layersEntry.tokenAndPositionEmbedding({ vocabSize: 2, maxLength: 2, dModel: 0 }),
     ),
   ],
   'layers:transformerDecoderBlock': [
@@ -675,7 +694,7 @@ const CASES: Record<string, Bad[]> = {
   ],
   'layers:PatchEmbedding': [
     bad('called on images the patch does not divide', () => {
-      const layer = new layersEntry.PatchEmbedding({ patchSize: 3, dim: 4 });
+      const layer = new layersEntry.PatchEmbedding({ patchSize: 3, dModel: 4 });
       try {
         return layer.apply(f(1, 4, 4, 1));
       } finally {
@@ -699,7 +718,7 @@ const CASES: Record<string, Bad[]> = {
   'layers:TokenAndPositionEmbedding': [
     bad(
       'vocabSize 0',
-      () => new layersEntry.TokenAndPositionEmbedding({ vocabSize: 0, maxLength: 2, dim: 2 }),
+      () => new layersEntry.TokenAndPositionEmbedding({ vocabSize: 0, maxLength: 2, dModel: 2 }),
     ),
   ],
   'layers:TransformerDecoderBlock': [
@@ -794,19 +813,19 @@ describe('error paths leave tf.memory().numTensors unchanged', () => {
       ['silu', (t) => root.silu(t)],
       ['layerNorm', (t) => root.layerNorm(t, f(8), f(8))],
       ['rmsNorm', (t) => root.rmsNorm(t, f(8))],
-      ['linear', (t) => root.linear(lin, t)],
+      ['linear', (t) => root.linear(linConfig, lin, t)],
       ['feedForward', (t) => root.feedForward(ff, ffParams, t)],
       ['mixtureOfExperts', (t) => root.mixtureOfExperts(moe, moeParams, t)],
-      ['multiHeadAttention', (t) => root.multiHeadAttention(mha, t as never)],
+      ['multiHeadAttention', (t) => root.multiHeadAttention(mhaConfig, mha, t as never)],
       [
         'transformerEncoderBlock',
         (t) => root.transformerEncoderBlock(block, encoderBlock, t as never),
       ],
       ['scaledDotProductAttention', (t) => root.scaledDotProductAttention(t as never, q4, q4)],
       ['applyRotaryEmbedding', (t) => root.applyRotaryEmbedding(t as never)],
-      ['patchEmbedding', (t) => root.patchEmbedding(patch, t as never)],
+      ['patchEmbedding', (t) => root.patchEmbedding(patchConfig, patch, t as never)],
       ['vit', (t) => root.vit(vitConfig, vitParams, t as never)],
-      ['tiedOutputProjection', (t) => root.tiedOutputProjection(table, t)],
+      ['tiedOutputProjection', (t) => root.tiedOutputProjection(tableConfig, table, t)],
     ];
     const badTensor = fc.record({
       // A zero dimension, a last dimension of 7 (no function here takes 7), or a rank the function rejects.
@@ -850,8 +869,8 @@ describe('error paths leave tf.memory().numTensors unchanged', () => {
             const calls = [
               () => root.decoderLm(lm, lmParams, t),
               () => root.encoderClassifier(classifier, classifierParams, t),
-              () => root.encode(seq2seq, seq2seqParams, t),
-              () => root.embed(table, t),
+              () => root.runEncoder(seq2seq, seq2seqParams, t),
+              () => root.embed(tableConfig, table, t),
             ];
             await expectCleanRejection(calls[which]!);
           } finally {

@@ -147,37 +147,39 @@ const mhaBad = fc
     n: fc.oneof(nonFinite, fractional, negative),
   })
   .map(({ b, t, kind, rank, n }): Bad => {
-    const params = () => initMultiHeadAttention({ dModel: 8, numHeads: 2 }, 0);
+    const config = { dModel: 8, numHeads: 2 };
+    const params = () => initMultiHeadAttention(config, 0);
     const x = () => z([b, t, 8]) as tf.Tensor3D;
     const cases: Bad[] = [
       bad(
         `x of rank ${rank}`,
-        () => multiHeadAttention(params(), z(new Array(rank).fill(8)) as tf.Tensor3D),
+        () => multiHeadAttention(config, params(), z(new Array(rank).fill(8)) as tf.Tensor3D),
         /^x$/,
       ),
       bad(
         'int32 x',
-        () => multiHeadAttention(params(), z([b, t, 8], 'int32') as tf.Tensor3D),
+        () => multiHeadAttention(config, params(), z([b, t, 8], 'int32') as tf.Tensor3D),
         /^x$/,
       ),
       bad(
         'x width',
-        () => multiHeadAttention(params(), z([b, t, 7]) as tf.Tensor3D),
+        () => multiHeadAttention(config, params(), z([b, t, 7]) as tf.Tensor3D),
         /^x\.shape\[-1\]$/,
       ),
       bad(
         'context batch',
-        () => multiHeadAttention(params(), x(), { context: z([b + 1, t, 8]) as tf.Tensor3D }),
+        () =>
+          multiHeadAttention(config, params(), x(), { context: z([b + 1, t, 8]) as tf.Tensor3D }),
         /^options\.context\.shape\[0\]$/,
       ),
       bad(
         `numHeads ${n}`,
-        () => multiHeadAttention({ ...params(), numHeads: n }, x()),
-        /^params\.numHeads$/,
+        () => multiHeadAttention({ ...config, numHeads: n }, params(), x()),
+        /^config\.numHeads$/,
       ),
       bad(
         `chunkSize ${n}`,
-        () => multiHeadAttention(params(), x(), { chunkSize: n }),
+        () => multiHeadAttention(config, params(), x(), { chunkSize: n }),
         /^options\.chunkSize$/,
       ),
     ];
@@ -215,10 +217,19 @@ const normBad = fc
       ),
       bad(
         'linear: x width',
-        () => linear({ kernel: z([f, 3]) as tf.Tensor2D }, z([2, f + 1])),
+        () =>
+          linear(
+            { inFeatures: f, outFeatures: 3, useBias: false },
+            { kernel: z([f, 3]) as tf.Tensor2D },
+            z([2, f + 1]),
+          ),
         /^x\.shape\[-1\]$/,
       ),
-      bad('linear: null params', () => linear(null as never, z([2, f])), /^params\.kernel$/),
+      bad(
+        'linear: null params',
+        () => linear({ inFeatures: f, outFeatures: 3 }, null as never, z([2, f])),
+        /^params\.kernel$/,
+      ),
     ];
     return cases[kind]!;
   });

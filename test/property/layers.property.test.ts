@@ -50,11 +50,12 @@ describeEachBackend('property: Layer == functional core', () => {
             useBias,
             seed,
           });
-          const params = initMultiHeadAttention({ dModel, numHeads, numKvHeads, useBias }, seed);
+          const config = { dModel, numHeads, numKvHeads, useBias };
+          const params = initMultiHeadAttention(config, seed);
           try {
             tf.tidy(() => {
               const x = randn([batch, time, dModel], seed + 1) as tf.Tensor3D;
-              const expected = multiHeadAttention(params, x, { causal, rope: withRope });
+              const expected = multiHeadAttention(config, params, x, { causal, rope: withRope });
               expectClose(layer.apply(x) as tf.Tensor, expected, TOL);
             });
           } finally {

@@ -53,13 +53,16 @@ const CASES: Case[] = [
     root.memoryEfficientAttention(_, _, _, plus({}, 'chunksize', 4)),
   ),
   c('multiHeadAttention', 'options', 'options.contex', 'context', () =>
-    root.multiHeadAttention(_, _, plus({}, 'contex')),
+    root.multiHeadAttention(_, _, _, plus({}, 'contex')),
   ),
   c('multiHeadAttention', 'options', 'options.rope.bse', 'base', () =>
-    root.multiHeadAttention(_, _, { rope: plus({}, 'bse', 500) }),
+    root.multiHeadAttention(_, _, _, { rope: plus({}, 'bse', 500) }),
   ),
   c('initMultiHeadAttention', 'config', 'config.numKVHead', 'numKvHeads', () =>
     root.initMultiHeadAttention(plus({ dModel: 8, numHeads: 2 }, 'numKVHead', 1), 0),
+  ),
+  c('multiHeadAttention', 'config', 'config.numHead', 'numHeads', () =>
+    root.multiHeadAttention(plus({ dModel: 8, numHeads: 2 }, 'numHead', 2), _, _),
   ),
   c('applyRotaryEmbedding', 'options', 'options.ofset', 'offset', () =>
     root.applyRotaryEmbedding(_, plus({}, 'ofset', 3)),
@@ -80,20 +83,39 @@ const CASES: Case[] = [
   c('initLinear', 'config', 'config.usebias', 'useBias', () =>
     root.initLinear(plus({ inFeatures: 2, outFeatures: 2 }, 'usebias', false), 0),
   ),
+  c('linear', 'config', 'config.outFeature', 'outFeatures', () =>
+    root.linear(plus({ inFeatures: 2, outFeatures: 2 }, 'outFeature', 2), _, _),
+  ),
+  c('embed', 'config', 'config.embeddingDims', 'embeddingDim', () =>
+    root.embed(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'embeddingDims', 2), _, _),
+  ),
+  c('positionEmbedding', 'config', 'config.numEmbedding', 'numEmbeddings', () =>
+    root.positionEmbedding(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'numEmbedding', 2), _, 1),
+  ),
+  c('tiedOutputProjection', 'config', 'config.stdd', 'std', () =>
+    root.tiedOutputProjection(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'stdd', 0.1), _, _),
+  ),
+  c('tokenAndPositionEmbedding', 'config', 'config.dmodel', 'dModel', () =>
+    root.tokenAndPositionEmbedding(
+      plus({ vocabSize: 2, maxLength: 2, dModel: 2 }, 'dmodel', 2),
+      _,
+      _,
+    ),
+  ),
   c('initEmbedding', 'config', 'config.stdd', 'std', () =>
-    root.initEmbedding(plus({ rows: 2, dim: 2 }, 'stdd', 0.1), 0),
+    root.initEmbedding(plus({ numEmbeddings: 2, embeddingDim: 2 }, 'stdd', 0.1), 0),
   ),
   c('initTokenAndPositionEmbedding', 'config', 'config.maxLenght', 'maxLength', () =>
     root.initTokenAndPositionEmbedding(
-      plus({ vocabSize: 2, maxLength: 2, dim: 2 }, 'maxLenght'),
+      plus({ vocabSize: 2, maxLength: 2, dModel: 2 }, 'maxLenght'),
       0,
     ),
   ),
   c('positionEmbedding', 'options', 'options.offest', 'offset', () =>
-    root.positionEmbedding(_, 2, plus({}, 'offest')),
+    root.positionEmbedding(_, _, 2, plus({}, 'offest')),
   ),
   c('tokenAndPositionEmbedding', 'options', 'options.offsett', 'offset', () =>
-    root.tokenAndPositionEmbedding(_, _, plus({}, 'offsett')),
+    root.tokenAndPositionEmbedding(_, _, _, plus({}, 'offsett')),
   ),
   c('initFeedForward', 'config', 'config.activaton', 'activation', () =>
     root.initFeedForward(plus(ff, 'activaton', 'gelu'), 0),
@@ -108,13 +130,16 @@ const CASES: Case[] = [
     root.mixtureOfExperts(plus(moe, 'topk', 1), _, _),
   ),
   c('initNorm', 'config', 'config.epsilin', 'epsilon', () =>
-    root.initNorm(plus({ kind: 'rms' }, 'epsilin', 1e-6), 4),
+    root.initNorm(plus({ kind: 'rms', dModel: 4 }, 'epsilin', 1e-6)),
   ),
   c('applyNorm', 'config', 'config.knd', 'kind', () =>
-    root.applyNorm(plus({ kind: 'rms' }, 'knd', 'rms'), _, _),
+    root.applyNorm(plus({ kind: 'rms', dModel: 4 }, 'knd', 'rms'), _, _),
   ),
   c('initPatchEmbedding', 'config', 'config.channel', 'channels', () =>
-    root.initPatchEmbedding(plus({ patchSize: 2, channels: 1, dim: 2 }, 'channel'), 0),
+    root.initPatchEmbedding(plus({ patchSize: 2, channels: 1, dModel: 2 }, 'channel'), 0),
+  ),
+  c('patchEmbedding', 'config', 'config.patchsize', 'patchSize', () =>
+    root.patchEmbedding(plus({ patchSize: 2, channels: 1, dModel: 2 }, 'patchsize', 2), _, _),
   ),
   // blocks/
   c('initTransformerEncoderBlock', 'config', 'config.normPositon', 'normPosition', () =>
@@ -208,17 +233,17 @@ const CASES: Case[] = [
   c('initEncoderDecoder', 'config', 'config.numEncoderLayer', 'numEncoderLayers', () =>
     root.initEncoderDecoder(plus(seq2seq, 'numEncoderLayer'), 0),
   ),
-  c('encode', 'options', 'options.sourceMsk', 'sourceMask', () =>
-    root.encode(seq2seq, _, _, plus({}, 'sourceMsk')),
+  c('runEncoder', 'options', 'options.sourceMsk', 'sourceMask', () =>
+    root.runEncoder(seq2seq, _, _, plus({}, 'sourceMsk')),
   ),
-  c('encode', 'config', 'config.numDecoderLayer', 'numDecoderLayers', () =>
-    root.encode(plus(seq2seq, 'numDecoderLayer'), _, _),
+  c('runEncoder', 'config', 'config.numDecoderLayer', 'numDecoderLayers', () =>
+    root.runEncoder(plus(seq2seq, 'numDecoderLayer'), _, _),
   ),
-  c('decode', 'options', 'options.trainng', 'training', () =>
-    root.decode(seq2seq, _, _, _, plus({}, 'trainng', true)),
+  c('runDecoder', 'options', 'options.trainng', 'training', () =>
+    root.runDecoder(seq2seq, _, _, _, plus({}, 'trainng', true)),
   ),
-  c('decode', 'config', 'config.tieEmbedings', 'tieEmbeddings', () =>
-    root.decode(plus(seq2seq, 'tieEmbedings', false), _, _, _),
+  c('runDecoder', 'config', 'config.tieEmbedings', 'tieEmbeddings', () =>
+    root.runDecoder(plus(seq2seq, 'tieEmbedings', false), _, _, _),
   ),
   c('encoderDecoder', 'options', 'options.sourcemask', 'sourceMask', () =>
     root.encoderDecoder(seq2seq, _, _, _, plus({}, 'sourcemask')),
@@ -265,6 +290,9 @@ const CASES: Case[] = [
   ),
   c('quantizeParams', 'options', 'options.groupsize', 'groupSize', () =>
     root.quantizeParams({}, plus({}, 'groupsize', 16)),
+  ),
+  c('quantizedLinear', 'config', 'config.inFeature', 'inFeatures', () =>
+    root.quantizedLinear(plus({ inFeatures: 2, outFeatures: 2 }, 'inFeature', 2), _, _),
   ),
   // responsible/
   c('differentiallyPrivateAggregate', 'options', 'options.l2NormClipp', 'l2NormClip', () =>
@@ -334,13 +362,13 @@ const CASES: Case[] = [
       ['feedForward', 'FeedForward', { hidden: 8 }, 'hiden', 'hidden'],
       ['mixtureOfExperts', 'MixtureOfExperts', { hidden: 8, numExperts: 2 }, 'topk', 'topK'],
       ['multiHeadAttention', 'MultiHeadAttention', { numHeads: 2 }, 'casual', 'causal'],
-      ['patchEmbedding', 'PatchEmbedding', { patchSize: 2, dim: 4 }, 'patchsize', 'patchSize'],
+      ['patchEmbedding', 'PatchEmbedding', { patchSize: 2, dModel: 4 }, 'patchsize', 'patchSize'],
       ['positionEmbedding', 'PositionEmbedding', { maxLength: 4 }, 'maxLenght', 'maxLength'],
       ['rmsNormalization', 'RMSNormalization', {}, 'epsilom', 'epsilon'],
       [
         'tokenAndPositionEmbedding',
         'TokenAndPositionEmbedding',
-        { vocabSize: 4, maxLength: 4, dim: 4 },
+        { vocabSize: 4, maxLength: 4, dModel: 4 },
         'vocabsize',
         'vocabSize',
       ],

@@ -41,7 +41,10 @@ describeEachBackend('regression: invalid inputs found by the property tests', ()
 
   it('linear: null params are named (was a TypeError)', () => {
     tf.tidy(() => {
-      expectRejected(() => linear(null as never, tf.zeros([1, 3])), /^params\.kernel$/);
+      expectRejected(
+        () => linear({ inFeatures: 3, outFeatures: 2 }, null as never, tf.zeros([1, 3])),
+        /^params\.kernel$/,
+      );
     });
   });
 

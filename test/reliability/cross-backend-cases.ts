@@ -286,7 +286,8 @@ export const CASES: Case[] = [
       });
       return {
         inputs: p.inputs,
-        run: (t) => multiHeadAttention(p.params(t), t.x as tf.Tensor3D),
+        run: (t) =>
+          multiHeadAttention({ dModel: 16, numHeads: 4 }, p.params(t), t.x as tf.Tensor3D),
         grad: ['x', ...p.names],
       };
     },
@@ -302,7 +303,12 @@ export const CASES: Case[] = [
       return {
         inputs: p.inputs,
         run: (t) =>
-          multiHeadAttention(p.params(t), t.x as tf.Tensor3D, { causal: true, rope: true }),
+          multiHeadAttention(
+            { dModel: 16, numHeads: 4, numKvHeads: 2, useBias: false },
+            p.params(t),
+            t.x as tf.Tensor3D,
+            { causal: true, rope: true },
+          ),
         grad: ['x', ...p.names],
       };
     },
@@ -318,10 +324,15 @@ export const CASES: Case[] = [
       return {
         inputs: p.inputs,
         run: (t) =>
-          multiHeadAttention(p.params(t), t.x as tf.Tensor3D, {
-            context: t.context as tf.Tensor3D,
-            chunkSize: 3,
-          }),
+          multiHeadAttention(
+            { dModel: 16, numHeads: 2, contextDim: 12 },
+            p.params(t),
+            t.x as tf.Tensor3D,
+            {
+              context: t.context as tf.Tensor3D,
+              chunkSize: 3,
+            },
+          ),
         grad: ['x', 'context', ...p.names],
       };
     },
@@ -385,7 +396,11 @@ export const CASES: Case[] = [
       const p = withParams(initLinear({ inFeatures: 12, outFeatures: 10 }, 6), {
         x: uniform([2, 5, 12]),
       });
-      return { inputs: p.inputs, run: (t) => linear(p.params(t), t.x!), grad: ['x', ...p.names] };
+      return {
+        inputs: p.inputs,
+        run: (t) => linear({ inFeatures: 12, outFeatures: 10 }, p.params(t), t.x!),
+        grad: ['x', ...p.names],
+      };
     },
   },
   ...(
@@ -438,8 +453,14 @@ export const CASES: Case[] = [
     fn: 'embed',
     variant: 'ids [3, 5] into a [20, 8] table (gradient: our scatter, not tf.gather’s)',
     setup: () => {
-      const p = withParams(initEmbedding({ rows: 20, dim: 8 }, 9), { ids: ints([3, 5], 20) });
-      return { inputs: p.inputs, run: (t) => embed(p.params(t), t.ids!), grad: p.names };
+      const p = withParams(initEmbedding({ numEmbeddings: 20, embeddingDim: 8 }, 9), {
+        ids: ints([3, 5], 20),
+      });
+      return {
+        inputs: p.inputs,
+        run: (t) => embed({ numEmbeddings: 20, embeddingDim: 8 }, p.params(t), t.ids!),
+        grad: p.names,
+      };
     },
   },
   {
@@ -447,14 +468,22 @@ export const CASES: Case[] = [
     variant: 'offset 2',
     setup: () => {
       const p = withParams(
-        initTokenAndPositionEmbedding({ vocabSize: 20, maxLength: 10, dim: 8 }, 10),
+        initTokenAndPositionEmbedding({ vocabSize: 20, maxLength: 10, dModel: 8 }, 10),
         {
           ids: ints([3, 5], 20),
         },
       );
       return {
         inputs: p.inputs,
-        run: (t) => tokenAndPositionEmbedding(p.params(t), t.ids!, { offset: 2 }),
+        run: (t) =>
+          tokenAndPositionEmbedding(
+            { vocabSize: 20, maxLength: 10, dModel: 8 },
+            p.params(t),
+            t.ids!,
+            {
+              offset: 2,
+            },
+          ),
         grad: p.names,
       };
     },
@@ -463,10 +492,12 @@ export const CASES: Case[] = [
     fn: 'tiedOutputProjection',
     variant: 'x [2, 5, 8], table [20, 8]',
     setup: () => {
-      const p = withParams(initEmbedding({ rows: 20, dim: 8 }, 11), { x: uniform([2, 5, 8]) });
+      const p = withParams(initEmbedding({ numEmbeddings: 20, embeddingDim: 8 }, 11), {
+        x: uniform([2, 5, 8]),
+      });
       return {
         inputs: p.inputs,
-        run: (t) => tiedOutputProjection(p.params(t), t.x!),
+        run: (t) => tiedOutputProjection({ numEmbeddings: 20, embeddingDim: 8 }, p.params(t), t.x!),
         grad: ['x', ...p.names],
       };
     },
@@ -475,12 +506,17 @@ export const CASES: Case[] = [
     fn: 'patchEmbedding',
     variant: 'images [2, 8, 8, 3], patch 4',
     setup: () => {
-      const p = withParams(initPatchEmbedding({ patchSize: 4, channels: 3, dim: 8 }, 12), {
+      const p = withParams(initPatchEmbedding({ patchSize: 4, channels: 3, dModel: 8 }, 12), {
         images: uniform([2, 8, 8, 3]),
       });
       return {
         inputs: p.inputs,
-        run: (t) => patchEmbedding(p.params(t), t.images as tf.Tensor4D),
+        run: (t) =>
+          patchEmbedding(
+            { patchSize: 4, channels: 3, dModel: 8 },
+            p.params(t),
+            t.images as tf.Tensor4D,
+          ),
         grad: ['images', ...p.names],
       };
     },
@@ -845,7 +881,13 @@ export const CASES: Case[] = [
           for (const bits of [8, 4] as const) {
             const q = quantizeWeights(t.w!, { bits, groupSize: 8 });
             outs.push(tf.tensor(Array.from(q.values)), tf.tensor(q.scales), dequantizeWeights(q));
-            outs.push(quantizedLinear({ kernel: q, bias: t.bias! } as never, t.x!));
+            outs.push(
+              quantizedLinear(
+                { inFeatures: 16, outFeatures: 6 },
+                { kernel: q, bias: t.bias! } as never,
+                t.x!,
+              ),
+            );
           }
           return outs;
         },
