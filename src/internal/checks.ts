@@ -312,3 +312,16 @@ export function describeChoice(x: unknown): string {
   if (typeof x === 'number' || typeof x === 'boolean') return String(x);
   return describeValue(x);
 }
+
+/**
+ * Checks a boolean option: `undefined` gives `fallback`; anything but `true`
+ * or `false` (`'yes'`, `1`) is a typed error naming `name`, never taken as true.
+ * Shared by the optimizers, the losses and the Layer callbacks.
+ */
+export function checkFlag(fn: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new TfjsBlocksError(fn, name, 'true or false', describeValue(value));
+  }
+  return value;
+}

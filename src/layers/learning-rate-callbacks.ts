@@ -2,13 +2,14 @@ import type { Optimizer, Scalar } from '@tensorflow/tfjs-core';
 import { Callback } from '@tensorflow/tfjs-layers';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkFlag,
   checkInteger,
   checkNumber,
   checkOptionKeys,
   describeChoice,
   optionKeys,
 } from '../internal/checks';
-import { checkFlag, valueAt } from '../optim/hyperparameters';
+import { valueAt } from '../optim/hyperparameters';
 import type { TransformOptimizer } from '../optim/tf-optimizer';
 import type { Schedule } from '../schedules/schedule';
 

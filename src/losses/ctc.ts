@@ -27,6 +27,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkFlag,
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
@@ -35,7 +36,6 @@ import {
   optionKeys,
 } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
-import { checkFlag } from '../optim/hyperparameters';
 import { checkReduction, type ReductionOption } from './reduction';
 
 /** Options of {@link ctcLoss}. */

@@ -22,6 +22,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkFlag,
   checkFloatTensor,
   checkNumber,
   checkOptionKeys,
@@ -29,7 +30,6 @@ import {
   formatShape,
   optionKeys,
 } from '../internal/checks';
-import { checkFlag } from '../optim/hyperparameters';
 import { checkReduction, type ReductionOption, reduce } from './reduction';
 import { softmaxCrossEntropy } from './softmax-cross-entropy';
 

@@ -13,9 +13,14 @@ import {
   where,
   zerosLike,
 } from '@tensorflow/tfjs-core';
-import { checkFloatTensor, checkOptionKeys, checkSameShape, optionKeys } from '../internal/checks';
+import {
+  checkFlag,
+  checkFloatTensor,
+  checkOptionKeys,
+  checkSameShape,
+  optionKeys,
+} from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
-import { checkFlag } from '../optim/hyperparameters';
 import { multiplyNoNan } from './multiply-no-nan';
 import { checkReduction, reduce } from './reduction';
 

@@ -1,5 +1,5 @@
 import { TfjsBlocksError } from '../errors';
-import { checkNumber, describeChoice, describeValue } from '../internal/checks';
+import { checkNumber, describeChoice } from '../internal/checks';
 import type { Schedule } from '../schedules/schedule';
 
 /** Validates a learning rate or schedule when the transform is made. */
@@ -45,15 +45,6 @@ export function checkNonNegative(fn: string, name: string, value: unknown): numb
  */
 export function checkEpsilon(fn: string, name: string, value: unknown): number {
   return checkNumber(fn, name, value, { min: 0, minExclusive: true });
-}
-
-/** Checks a flag: `undefined` (giving `fallback`) or a boolean; `'yes'` or `1` is named, not taken as true. */
-export function checkFlag(fn: string, name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') {
-    throw new TfjsBlocksError(fn, name, 'true or false', describeValue(value));
-  }
-  return value;
 }
 
 /**

@@ -1,13 +1,7 @@
 import { add, clone, mul, sub } from '@tensorflow/tfjs-core';
-import { checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkFlag, checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
 import { chain } from '../chain';
-import {
-  checkDecay,
-  checkFlag,
-  checkNonNegative,
-  checkSchedule,
-  pickOptions,
-} from '../hyperparameters';
+import { checkDecay, checkNonNegative, checkSchedule, pickOptions } from '../hyperparameters';
 import { checkMask, maskIncludes, type ParameterMask } from '../transforms/add-decayed-weights';
 import { perParameterTransform } from '../transforms/per-parameter';
 import {

@@ -1,5 +1,5 @@
-import { checkOptionKeys, optionKeys } from '../../internal/checks';
-import { checkDecay, checkFlag, pickOptions } from '../hyperparameters';
+import { checkFlag, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, pickOptions } from '../hyperparameters';
 import type { ParameterMask } from '../transforms/add-decayed-weights';
 import {
   SCALE_BY_ADADELTA_KEYS,

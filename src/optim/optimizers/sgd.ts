@@ -1,6 +1,6 @@
 import { TfjsBlocksError } from '../../errors';
-import { checkOptionKeys, optionKeys } from '../../internal/checks';
-import { checkDecay, checkFlag } from '../hyperparameters';
+import { checkFlag, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay } from '../hyperparameters';
 import { trace } from '../transforms/trace';
 import { checkSameStructure } from '../tree';
 import type { GradientTransformation } from '../types';

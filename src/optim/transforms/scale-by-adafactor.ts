@@ -13,10 +13,16 @@ import {
   tidy,
   zeros,
 } from '@tensorflow/tfjs-core';
-import { checkInteger, checkNumber, checkOptionKeys, optionKeys } from '../../internal/checks';
+import {
+  checkFlag,
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  optionKeys,
+} from '../../internal/checks';
 import { emptyRecord } from '../../internal/records';
 import type { TensorMap } from '../../tree/types';
-import { checkEpsilon, checkFlag } from '../hyperparameters';
+import { checkEpsilon } from '../hyperparameters';
 import { checkShapes, shapesOf } from '../tree';
 import type { GradientTransformation } from '../types';
 import { type CountState, eachTensor, mapUpdatesTransform } from './stateless';

@@ -1,6 +1,6 @@
 import { add, div, mul, sqrt, square, sub } from '@tensorflow/tfjs-core';
-import { checkOptionKeys, optionKeys } from '../../internal/checks';
-import { checkDecay, checkEpsilon, checkFlag } from '../hyperparameters';
+import { checkFlag, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay, checkEpsilon } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 

@@ -1,8 +1,7 @@
 import { clone, isNaN as isNaNTensor, type Tensor, tidy, where } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
-import { checkOptionKeys, describeValue, optionKeys } from '../../internal/checks';
+import { checkFlag, checkOptionKeys, describeValue, optionKeys } from '../../internal/checks';
 import type { TensorMap } from '../../tree/types';
-import { checkFlag } from '../hyperparameters';
 import { checkShapes, checkTensorMap, mapTensors, requireParams, shapesOf } from '../tree';
 import type { GradientTransformation } from '../types';
 

@@ -1,6 +1,6 @@
 import { add, clone, mul } from '@tensorflow/tfjs-core';
-import { checkOptionKeys, optionKeys } from '../../internal/checks';
-import { checkDecay, checkFlag } from '../hyperparameters';
+import { checkFlag, checkOptionKeys, optionKeys } from '../../internal/checks';
+import { checkDecay } from '../hyperparameters';
 import type { GradientTransformation } from '../types';
 import { type MomentState, perParameterTransform } from './per-parameter';
 
