@@ -258,11 +258,12 @@ export function checkOptionKeys(
 }
 
 /**
- * Option names renamed before the first release, old → new (issue 17: one
- * name per idea): an old name is answered with its new one, which edit
- * distance alone would not find (`eps` is 4 edits from `epsilon`).
+ * Option names renamed before the first release, old → new (one name per
+ * idea across the library): an old name is answered with its new one, which
+ * edit distance alone would not find (`eps` is 4 edits from `epsilon`), and
+ * a saved optimizer recipe with an old name still loads.
  */
-const RENAMED_OPTIONS: Readonly<Record<string, string>> = { eps: 'epsilon' };
+export const RENAMED_OPTIONS: Readonly<Record<string, string>> = { eps: 'epsilon' };
 
 /** The new name of a renamed option, when the function knows it. */
 function renamedOption(name: string, known: readonly string[]): string | undefined {

@@ -11,7 +11,13 @@ import {
   type Variable,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkNumber, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import {
+  checkNumber,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+  RENAMED_OPTIONS,
+} from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
 import { treeLeaves } from '../tree/leaves';
 import type { TensorMap } from '../tree/types';
@@ -471,12 +477,6 @@ function fromRecipe(recipe: OptimizerRecipe): GradientTransformation<unknown> {
 }
 
 /**
- * Option names of ready optimizers renamed since a recipe could be saved,
- * old → new: `eps` became `epsilon` (one name across the library, issue 17).
- */
-const RENAMED_RECIPE_OPTIONS: Readonly<Record<string, string>> = { eps: 'epsilon' };
-
-/**
  * A saved recipe with its renamed option names replaced by the new ones
  * (`{ eps: 1e-6 }` → `{ epsilon: 1e-6 }`), so a model saved before the
  * rename still loads; a copy, and anything else is returned as it is for the
@@ -490,9 +490,7 @@ function upgradeRecipe(recipe: unknown): unknown {
   // fromEntries, not assignment: an own `__proto__` key stays a key for the optimizer to reject.
   const upgraded = Object.fromEntries(
     Object.entries(options).map(([key, value]) => {
-      const renamed = Object.hasOwn(RENAMED_RECIPE_OPTIONS, key)
-        ? RENAMED_RECIPE_OPTIONS[key]!
-        : undefined;
+      const renamed = Object.hasOwn(RENAMED_OPTIONS, key) ? RENAMED_OPTIONS[key]! : undefined;
       return [renamed !== undefined && !Object.hasOwn(options, renamed) ? renamed : key, value];
     }),
   );
