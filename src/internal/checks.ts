@@ -83,6 +83,24 @@ export function describeEntry(array: readonly unknown[], index: number): string 
 }
 
 /**
+ * `JSON.parse(text)`, or a typed error from `fn` naming `argument` (a file or
+ * a field) with the parser's reason, and where the text came from if given.
+ */
+export function parseJson(fn: string, argument: string, text: string, where?: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const place = where === undefined ? '' : ` in '${where}'`;
+    throw new TfjsBlocksError(
+      fn,
+      argument,
+      'valid JSON',
+      `unparseable text (${truncateForMessage((e as Error).message)})${place}`,
+    );
+  }
+}
+
+/**
  * Throws unless `x` is a live tensor (of any dtype), and returns it typed:
  * a disposed tensor fails here, by name, rather than as tfjs's "Tensor is
  * disposed" deep inside a kernel.

@@ -23,7 +23,13 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { dispose, Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
+import {
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+  parseJson,
+  truncateForMessage,
+} from '../internal/checks';
 import { planWrite } from '../interop/safetensors-format';
 import { saveOptimizerState } from '../optim/state-io';
 import { joinTensors, splitTensors } from '../tree/split';
@@ -693,17 +699,7 @@ async function readStep<P, S>(
     }
     throw fileError(e, fn, jsonArgument);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new TfjsBlocksError(
-      fn,
-      jsonArgument,
-      'valid JSON',
-      `unparseable (${(e as Error).message})`,
-    );
-  }
+  const parsed = parseJson(fn, jsonArgument, text);
   const saved = checkSavedJson(parsed, step, jsonArgument);
   if (saved.files === undefined) {
     warn({

@@ -14,7 +14,7 @@ import {
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { io } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { checkOptionKeys, describeValue, optionKeys, parseJson } from '../internal/checks';
 import { hasName } from '../internal/records';
 import { syncDirectory, writeAll } from './atomic-files';
 
@@ -340,17 +340,7 @@ async function readModelJson(
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new TfjsBlocksError(
-      fn,
-      MODEL_JSON_FILE,
-      'valid JSON',
-      `${(e as Error).message} in '${path}'`,
-    );
-  }
+  const parsed = parseJson(fn, MODEL_JSON_FILE, text, path);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new TfjsBlocksError(
       fn,

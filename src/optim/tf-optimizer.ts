@@ -16,6 +16,7 @@ import {
   checkOptionKeys,
   describeValue,
   optionKeys,
+  parseJson,
   RENAMED_OPTIONS,
 } from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
@@ -504,14 +505,6 @@ function upgradeRecipe(recipe: unknown): unknown {
  */
 function encodeRecipe(recipe: OptimizerRecipe): string {
   return JSON.stringify(recipe).replace(/_/g, '\\u005f');
-}
-
-function parseJson(fn: string, argument: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new TfjsBlocksError(fn, argument, 'a JSON string', describeValue(text));
-  }
 }
 
 function parseSkeleton(fn: string, value: unknown): unknown {
