@@ -281,7 +281,13 @@ export function multiHeadAttention(
         });
   checkDim(fn, 'options.context.shape[0]', context.shape[0], input.shape[0], 'x.shape[0] (batch)');
   checkDim(fn, 'x.shape[-1]', input.shape[2], dModel, 'config.dModel');
-  checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
+  // A fixed cache (no cacheUpdateIndex) holds the keys and values: x gives only the queries.
+  const fixedCache =
+    (options as Partial<CachedAttentionOptions>).cache !== undefined &&
+    (options as Partial<CachedAttentionOptions>).cacheUpdateIndex === undefined;
+  if (!fixedCache) {
+    checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
+  }
   checkProjections(fn, params, { dModel, numHeads, numKvHeads, headDim, contextDim, useBias });
   const cached = checkCache(fn, options, input, { numKvHeads, headDim });
   const {
