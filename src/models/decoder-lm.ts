@@ -1,4 +1,14 @@
-import { add, cast, expandDims, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import {
+  add,
+  cast,
+  expandDims,
+  fill,
+  type Tensor,
+  type Tensor3D,
+  tidy,
+  where,
+  zeros,
+} from '@tensorflow/tfjs-core';
 import type { AttentionCache } from '../attention/multi-head-attention';
 import {
   blockCache,
@@ -369,10 +379,16 @@ export function decoderLm(
   const blockCfg = decoderBlockConfig(config);
   return tidy(() => {
     // [batch, time] -> [batch, 1, 1, time]: padded keys are hidden from every query.
-    // With a cache, [batch, capacity]: which cached keys are real tokens.
-    const mask = options.paddingMask
+    // With a cache, [batch, capacity]: which cached keys are real tokens, made
+    // additive (0 / -Infinity) once per call, so each layer only adds its
+    // position bias to it.
+    const keyMask = options.paddingMask
       ? expandDims(expandDims(cast(options.paddingMask, 'bool'), 1), 1)
       : undefined;
+    const mask =
+      keyMask && cache
+        ? where(keyMask, zeros(keyMask.shape), fill(keyMask.shape, Number.NEGATIVE_INFINITY))
+        : keyMask;
     const tables = tableConfigs(config);
     let x = embed(tables.tokens, params.tokenEmbedding, ids);
     if (params.positionEmbedding) {
