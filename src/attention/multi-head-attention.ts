@@ -386,7 +386,13 @@ function checkProjections(
  *
  * @example
  * ```ts
- * const cache = initAttentionCache({ dModel: 64, numHeads: 8, numKvHeads: 2 }, 1, 128);
+ * const config = { dModel: 64, numHeads: 8, numKvHeads: 2 };
+ * const params = initMultiHeadAttention(config, 0);
+ * let cache = initAttentionCache(config, 1, 128);
+ * const prompt = tf.randomNormal([1, 5, 64]) as tf.Tensor3D;
+ * const step = multiHeadAttention(config, params, prompt, { cache, cacheUpdateIndex: 0, causal: true });
+ * tf.dispose([cache.key, cache.value]); // each call returns new cache tensors
+ * cache = step.cache;
  * ```
  */
 export function initAttentionCache(
@@ -412,7 +418,11 @@ export function initAttentionCache(
  * @param context - `[batch, sourceTime, contextDim]`.
  * @example
  * ```ts
+ * const config = { dModel: 64, numHeads: 8 };
+ * const params = initMultiHeadAttention(config, 0);
+ * const encoderOutput = tf.randomNormal([1, 12, 64]) as tf.Tensor3D;
  * const cross = contextAttentionCache(config, params, encoderOutput);
+ * const x = tf.randomNormal([1, 1, 64]) as tf.Tensor3D;
  * const y = multiHeadAttention(config, params, x, { cache: cross }).output;
  * ```
  */
