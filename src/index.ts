@@ -23,6 +23,11 @@ export {
   memoryEfficientAttention,
 } from './attention/memory-efficient-attention';
 export {
+  type AttentionCache,
+  type CachedAttentionOptions,
+  type CachedAttentionResult,
+  contextAttentionCache,
+  initAttentionCache,
   initMultiHeadAttention,
   type MultiHeadAttentionConfig,
   type MultiHeadAttentionOptions,
@@ -43,6 +48,10 @@ export {
 export { type BackendName, useBackend } from './backends';
 export {
   type BlockFeedForwardConfig,
+  type CachedDecoderBlockOptions,
+  type CachedDecoderBlockResult,
+  type DecoderBlockCache,
+  type DecoderCache,
   type InitDecoderBlockOptions,
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
@@ -160,6 +169,8 @@ export {
   softmaxCrossEntropy,
 } from './losses/softmax-cross-entropy';
 export {
+  type CachedDecoderLmOptions,
+  type CachedDecoderResult,
   type DecoderLmConfig,
   type DecoderLmOptions,
   type DecoderLmParams,
@@ -180,6 +191,7 @@ export {
   initEncoderClassifier,
 } from './models/encoder-classifier';
 export {
+  type CachedEncoderDecoderOptions,
   type EncoderDecoderConfig,
   type EncoderDecoderOptions,
   type EncoderDecoderParams,

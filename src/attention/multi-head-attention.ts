@@ -1,10 +1,17 @@
 import {
+  add,
+  concat,
   reshape,
+  scalar,
+  slice,
   type Tensor,
   type Tensor3D,
   type Tensor4D,
+  tensor,
   tidy,
   transpose,
+  where,
+  zeros,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
@@ -17,12 +24,13 @@ import {
 } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { affine, initLinear, type LinearParams, linear, linearConfigOf } from '../nn/linear';
+import { affine, initLinear, type LinearParams } from '../nn/linear';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
   ROTARY_OPTION_KEYS,
   type RotaryEmbeddingOptions,
+  rotaryOptions,
 } from './rotary-embedding';
 import { scaledDotProductAttention } from './scaled-dot-product-attention';
 
@@ -72,6 +80,60 @@ export interface MultiHeadAttentionOptions extends AttentionOptions {
   chunkSize?: number;
 }
 
+/**
+ * One attention layer's cached keys and values, `[batch, kvHeads, capacity,
+ * headDim]` (after RoPE), preallocated to the longest sequence: the
+ * `self_attention_cache` of KerasHub's `CachedMultiHeadAttention`.
+ *
+ * @example
+ * ```ts
+ * const cache: AttentionCache = { key: tf.zeros([1, 2, 64, 16]), value: tf.zeros([1, 2, 64, 16]) };
+ * ```
+ */
+export type AttentionCache = {
+  /** Keys `[batch, kvHeads, capacity, headDim]`. */
+  key: Tensor4D;
+  /** Values `[batch, kvHeads, capacity, headDim]`. */
+  value: Tensor4D;
+};
+
+/**
+ * Options of {@link multiHeadAttention} with a key/value cache (incremental
+ * decoding). With `cacheUpdateIndex`, `x`'s keys and values are written into
+ * the cache at that position, RoPE counts positions from it, and the queries
+ * attend over the cache: keys at or after `cacheUpdateIndex + time` (not yet
+ * written) are hidden, and with `causal` so is every key after the query's
+ * own position. Without it the cache is fixed (cross-attention over an
+ * encoder output projected once) and `x` only gives the queries. `mask`
+ * broadcasts to `[batch, heads, time, capacity]`.
+ *
+ * @example
+ * ```ts
+ * const step = multiHeadAttention(config, params, x1, { cache, cacheUpdateIndex: 5, causal: true });
+ * ```
+ */
+export interface CachedAttentionOptions extends MultiHeadAttentionOptions {
+  /** The cached keys and values. */
+  cache: AttentionCache;
+  /** Position of `x`'s first token: where its keys and values are written. Default: the cache is fixed. */
+  cacheUpdateIndex?: number;
+}
+
+/**
+ * What {@link multiHeadAttention} returns with a cache.
+ *
+ * @example
+ * ```ts
+ * const { output, cache: next } = multiHeadAttention(config, params, x, { cache, cacheUpdateIndex: 0 });
+ * ```
+ */
+export type CachedAttentionResult = {
+  /** `[batch, time, dModel]`. */
+  output: Tensor3D;
+  /** The cache with `x`'s keys and values written (the given one when it is fixed). */
+  cache: AttentionCache;
+};
+
 const CONFIG_KEYS = optionKeys<MultiHeadAttentionConfig>({
   dModel: true,
   numHeads: true,
@@ -87,6 +149,10 @@ const OPTION_KEYS = [
     context: true,
     rope: true,
     chunkSize: true,
+  }),
+  ...optionKeys<Omit<CachedAttentionOptions, keyof MultiHeadAttentionOptions>>({
+    cache: true,
+    cacheUpdateIndex: true,
   }),
 ];
 
@@ -183,8 +249,20 @@ export function multiHeadAttention(
   config: MultiHeadAttentionConfig,
   params: MultiHeadAttentionParams,
   x: Tensor3D,
-  options: MultiHeadAttentionOptions = {},
-): Tensor3D {
+  options?: MultiHeadAttentionOptions,
+): Tensor3D;
+export function multiHeadAttention(
+  config: MultiHeadAttentionConfig,
+  params: MultiHeadAttentionParams,
+  x: Tensor3D,
+  options: CachedAttentionOptions,
+): CachedAttentionResult;
+export function multiHeadAttention(
+  config: MultiHeadAttentionConfig,
+  params: MultiHeadAttentionParams,
+  x: Tensor3D,
+  options: MultiHeadAttentionOptions | CachedAttentionOptions = {},
+): Tensor3D | CachedAttentionResult {
   const fn = 'multiHeadAttention';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkRopeOption(fn, 'options.rope', options.rope);
@@ -203,7 +281,72 @@ export function multiHeadAttention(
         });
   checkDim(fn, 'options.context.shape[0]', context.shape[0], input.shape[0], 'x.shape[0] (batch)');
   checkDim(fn, 'x.shape[-1]', input.shape[2], dModel, 'config.dModel');
-  checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
+  // A fixed cache (no cacheUpdateIndex) holds the keys and values: x gives only the queries.
+  const fixedCache =
+    (options as Partial<CachedAttentionOptions>).cache !== undefined &&
+    (options as Partial<CachedAttentionOptions>).cacheUpdateIndex === undefined;
+  if (!fixedCache) {
+    checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
+  }
+  checkProjections(fn, params, { dModel, numHeads, numKvHeads, headDim, contextDim, useBias });
+  const cached = checkCache(fn, options, input, { numKvHeads, headDim });
+  const {
+    context: _c,
+    rope,
+    cache: _k,
+    cacheUpdateIndex: _i,
+    ...attentionOptions
+  } = options as CachedAttentionOptions;
+  return tidy(() => {
+    const q = projectHeads(params.query, input, numHeads, headDim);
+    let ropeOptions = rotaryOptions(rope);
+    if (ropeOptions && cached?.index !== undefined) {
+      ropeOptions = { ...ropeOptions, offset: (ropeOptions.offset ?? 0) + cached.index };
+    }
+    const qr = ropeOptions ? applyRotaryEmbedding(q, ropeOptions) : q;
+    const merge = (attended: Tensor4D) =>
+      affine(params.output, mergeHeads(attended, numHeads * headDim)) as Tensor3D;
+    if (cached === undefined) {
+      // Training / full-sequence forward: keys and values from `context`.
+      const k = projectHeads(params.key, context, numKvHeads, headDim);
+      const v = projectHeads(params.value, context, numKvHeads, headDim);
+      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      return merge(scaledDotProductAttention(qr, kr, v, attentionOptions));
+    }
+    let { key, value } = cached.cache;
+    let mask = attentionOptions.mask;
+    if (cached.index !== undefined) {
+      // The same projections, written into the cache at the index (fixed shape).
+      const k = projectHeads(params.key, input, numKvHeads, headDim);
+      const v = projectHeads(params.value, input, numKvHeads, headDim);
+      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      key = writeAt(key, kr, cached.index);
+      value = writeAt(value, v, cached.index);
+      mask = withCachePositions(
+        mask,
+        input.shape[1],
+        key.shape[2],
+        cached.index,
+        attentionOptions.causal === true,
+      );
+    }
+    const attended = scaledDotProductAttention(qr, key, value, {
+      ...attentionOptions,
+      causal: false,
+      mask,
+    });
+    return { output: merge(attended), cache: { key, value } };
+  });
+}
+
+/** Throws unless `params` holds the projections (all four, or the `only` ones) of `config`'s shapes. */
+function checkProjections(
+  fn: string,
+  params: MultiHeadAttentionParams,
+  config: Required<MultiHeadAttentionConfig>,
+  only?: readonly (keyof MultiHeadAttentionParams)[],
+): void {
+  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } = config;
   const shapes = {
     query: [dModel, numHeads * headDim, 'config.dModel', 'numHeads · headDim'],
     key: [contextDim, numKvHeads * headDim, 'config.contextDim', 'numKvHeads · headDim'],
@@ -211,6 +354,7 @@ export function multiHeadAttention(
     output: [numHeads * headDim, dModel, 'numHeads · headDim', 'config.dModel'],
   } as const;
   for (const [name, [rows, cols, rowsWhat, colsWhat]] of Object.entries(shapes)) {
+    if (only && !only.includes(name as keyof MultiHeadAttentionParams)) continue;
     const projection = params?.[name as keyof MultiHeadAttentionParams];
     const kernel = checkFloatTensor(fn, `params.${name}.kernel`, projection?.kernel, {
       rank: 2,
@@ -233,60 +377,202 @@ export function multiHeadAttention(
       );
     }
   }
-  const { context: _context, rope, ...attentionOptions } = options;
-  return tidy(() => {
-    const heads = { numHeads, numKvHeads, headDim };
-    const q = projectHeads(params.query, input, numHeads, headDim, true);
-    const k = projectHeads(params.key, context, numKvHeads, headDim, true);
-    const v = projectHeads(params.value, context, numKvHeads, headDim, true);
-    const ropeOptions = rope ? (rope === true ? {} : rope) : undefined;
-    const [qr, kr] = ropeOptions
-      ? [applyRotaryEmbedding(q, ropeOptions), applyRotaryEmbedding(k, ropeOptions)]
-      : [q, k];
-    return outputProjection(
-      params,
-      scaledDotProductAttention(qr, kr, v, attentionOptions),
-      heads,
-      true,
-    );
-  });
 }
 
 /**
- * `x · kernel + bias`, split into heads: `[B, T, heads·D]` → `[B, heads, T, D]`.
- * The projection is checked (as {@link linear} checks) unless `checked` says
- * its caller did that against its config already.
+ * An empty {@link AttentionCache} for `batch` sequences of up to `capacity`
+ * tokens (zeros `[batch, numKvHeads, capacity, headDim]`), to fill with
+ * `multiHeadAttention(…, { cache, cacheUpdateIndex })`.
+ *
+ * @example
+ * ```ts
+ * const config = { dModel: 64, numHeads: 8, numKvHeads: 2 };
+ * const params = initMultiHeadAttention(config, 0);
+ * let cache = initAttentionCache(config, 1, 128);
+ * const prompt = tf.randomNormal([1, 5, 64]) as tf.Tensor3D;
+ * const step = multiHeadAttention(config, params, prompt, { cache, cacheUpdateIndex: 0, causal: true });
+ * tf.dispose([cache.key, cache.value]); // each call returns new cache tensors
+ * cache = step.cache;
+ * ```
  */
-export function projectHeads(
+export function initAttentionCache(
+  config: MultiHeadAttentionConfig,
+  batch: number,
+  capacity: number,
+): AttentionCache {
+  const fn = 'initAttentionCache';
+  const { numKvHeads, headDim } = checkMultiHeadAttentionConfig(fn, config);
+  const rows = checkInteger(fn, 'batch', batch, 1);
+  const length = checkInteger(fn, 'capacity', capacity, 1);
+  return tidy(() => ({
+    key: zeros([rows, numKvHeads, length, headDim]) as Tensor4D,
+    value: zeros([rows, numKvHeads, length, headDim]) as Tensor4D,
+  }));
+}
+
+/**
+ * The fixed {@link AttentionCache} of a cross-attention `context` (an
+ * encoder's output): its keys and values projected once, for every
+ * decoding step's `multiHeadAttention(…, { cache })` (no `cacheUpdateIndex`).
+ *
+ * @param context - `[batch, sourceTime, contextDim]`.
+ * @example
+ * ```ts
+ * const config = { dModel: 64, numHeads: 8 };
+ * const params = initMultiHeadAttention(config, 0);
+ * const encoderOutput = tf.randomNormal([1, 12, 64]) as tf.Tensor3D;
+ * const cross = contextAttentionCache(config, params, encoderOutput);
+ * const x = tf.randomNormal([1, 1, 64]) as tf.Tensor3D;
+ * const y = multiHeadAttention(config, params, x, { cache: cross }).output;
+ * ```
+ */
+export function contextAttentionCache(
+  config: MultiHeadAttentionConfig,
+  params: MultiHeadAttentionParams,
+  context: Tensor3D,
+): AttentionCache {
+  const fn = 'contextAttentionCache';
+  const checked = checkMultiHeadAttentionConfig(fn, config);
+  const input = checkFloatTensor<Tensor3D>(fn, 'context', context, {
+    rank: 3,
+    layout: '[batch, sourceTime, contextDim]',
+  });
+  checkDim(fn, 'context.shape[2]', input.shape[2], checked.contextDim, 'config.contextDim');
+  checkProjections(fn, params, checked, ['key', 'value']);
+  const { numKvHeads, headDim } = checked;
+  return tidy(() => ({
+    key: projectHeads(params.key, input, numKvHeads, headDim),
+    value: projectHeads(params.value, input, numKvHeads, headDim),
+  }));
+}
+
+/**
+ * Checks a cache option against the call: `undefined` without a cache,
+ * else the cache and the write index (`undefined` for a fixed cache).
+ */
+function checkCache(
+  fn: string,
+  options: MultiHeadAttentionOptions | CachedAttentionOptions,
+  x: Tensor3D,
+  heads: { numKvHeads: number; headDim: number },
+): { cache: AttentionCache; index: number | undefined } | undefined {
+  const { cache, cacheUpdateIndex } = options as Partial<CachedAttentionOptions>;
+  if (cache === undefined) {
+    if (cacheUpdateIndex !== undefined) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.cacheUpdateIndex',
+        'absent without options.cache',
+        describeValue(cacheUpdateIndex),
+      );
+    }
+    return undefined;
+  }
+  if (cache === null || typeof cache !== 'object') {
+    throw new TfjsBlocksError(fn, 'options.cache', '{key, value}', describeValue(cache));
+  }
+  const layout = '[batch, kvHeads, capacity, headDim]';
+  const key = checkFloatTensor<Tensor4D>(fn, 'options.cache.key', cache.key, { rank: 4, layout });
+  const value = checkFloatTensor<Tensor4D>(fn, 'options.cache.value', cache.value, {
+    rank: 4,
+    layout,
+  });
+  const expected = [x.shape[0], heads.numKvHeads, key.shape[2], heads.headDim];
+  const what = ['x.shape[0] (batch)', 'numKvHeads', 'options.cache.key.shape[2]', 'headDim'];
+  for (const [name, t] of [
+    ['key', key],
+    ['value', value],
+  ] as const) {
+    t.shape.forEach((size, i) => {
+      checkDim(fn, `options.cache.${name}.shape[${i}]`, size, expected[i]!, what[i]!);
+    });
+  }
+  if (cacheUpdateIndex === undefined) {
+    if (options.context !== undefined) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.context',
+        'absent: a cache without cacheUpdateIndex already holds the keys and values',
+        'a context tensor',
+      );
+    }
+    return { cache, index: undefined };
+  }
+  if (options.context !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.context',
+      'absent with options.cacheUpdateIndex (a self-attention cache)',
+      'a context tensor',
+    );
+  }
+  const capacity = key.shape[2];
+  const index = checkInteger(fn, 'options.cacheUpdateIndex', cacheUpdateIndex, 0);
+  if (index + x.shape[1] > capacity) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.cacheUpdateIndex',
+      `at most the cache capacity ${capacity} - ${x.shape[1]} (x's time)`,
+      String(index),
+    );
+  }
+  return { cache, index };
+}
+
+/**
+ * `x · kernel + bias` (checked by the caller), split into heads:
+ * `[B, T, heads·D]` → `[B, heads, T, D]`.
+ */
+function projectHeads(
   projection: LinearParams,
   x: Tensor,
   heads: number,
   headDim: number,
-  checked = false,
 ): Tensor4D {
   const [batch, time] = x.shape as [number, number];
-  const projected = checked
-    ? affine(projection, x)
-    : linear(linearConfigOf(projection), projection, x);
+  const projected = affine(projection, x);
   return transpose(reshape(projected, [batch, time, heads, headDim]), [0, 2, 1, 3]) as Tensor4D;
 }
 
-/** Merges heads `[B, heads, T, D]` → `[B, T, heads·D]` and applies the output projection. */
-export function outputProjection(
-  params: MultiHeadAttentionParams,
-  attended: Tensor4D,
-  heads: { numHeads: number; headDim: number },
-  checked = false,
-): Tensor3D {
+/** Merges heads: `[B, heads, T, D]` → `[B, T, heads·D]`. */
+function mergeHeads(attended: Tensor4D, width: number): Tensor {
   const [batch, , time] = attended.shape;
-  const merged = reshape(transpose(attended, [0, 2, 1, 3]), [
-    batch,
-    time,
-    heads.numHeads * heads.headDim,
-  ]);
-  return (
-    checked
-      ? affine(params.output, merged)
-      : linear(linearConfigOf(params.output), params.output, merged)
-  ) as Tensor3D;
+  return reshape(transpose(attended, [0, 2, 1, 3]), [batch, time, width]);
+}
+
+/** `cache` with `update` written at time `start` (fixed shape: two slices and a concat). */
+function writeAt(cache: Tensor4D, update: Tensor4D, start: number): Tensor4D {
+  const [, , capacity] = cache.shape;
+  const t = update.shape[2];
+  const parts: Tensor4D[] = [];
+  if (start > 0) parts.push(slice(cache, [0, 0, 0, 0], [-1, -1, start, -1]));
+  parts.push(update);
+  if (start + t < capacity)
+    parts.push(slice(cache, [0, 0, start + t, 0], [-1, -1, capacity - start - t, -1]));
+  return parts.length === 1 ? update : (concat(parts, 2) as Tensor4D);
+}
+
+/**
+ * `mask` restricted to the cache positions the `t` new queries may see:
+ * written keys (`< index + t`), and with `causal` none after the query's own
+ * position `index + i`. Returned as an additive float mask (0 / -Infinity),
+ * made from a JS table in one upload plus one op, so a decoding step pays
+ * no more mask ops than with a caller-made mask.
+ */
+function withCachePositions(
+  mask: Tensor | undefined,
+  t: number,
+  capacity: number,
+  index: number,
+  causal: boolean,
+): Tensor {
+  const bias = new Float32Array(t * capacity);
+  for (let i = 0; i < t; i++) {
+    const last = causal ? index + i : index + t - 1;
+    bias.fill(Number.NEGATIVE_INFINITY, i * capacity + last + 1, (i + 1) * capacity);
+  }
+  const positions = tensor(bias, [1, 1, t, capacity]);
+  if (mask === undefined) return positions;
+  if (mask.dtype === 'bool') return where(mask, positions, scalar(Number.NEGATIVE_INFINITY));
+  return add(mask, positions);
 }

@@ -97,3 +97,24 @@ function rotaryTables(time: number, half: number, offset: number, base: number) 
     sin: tensor2d(sin, [time, half]) as Tensor2D,
   };
 }
+
+/**
+ * The {@link RotaryEmbeddingOptions} of a `rope` setting (`true` = the
+ * defaults, `false`/absent = no RoPE), with its `offset` replaced when one is
+ * given: the one place attention options and block configs resolve `rope`.
+ *
+ * @example
+ * ```ts
+ * rotaryOptions(true, 7); // { offset: 7 }
+ * rotaryOptions({ base: 500000 }); // { base: 500000 }
+ * rotaryOptions(false); // undefined
+ * ```
+ */
+export function rotaryOptions(
+  rope: boolean | RotaryEmbeddingOptions | undefined,
+  offset?: number,
+): RotaryEmbeddingOptions | undefined {
+  if (!rope) return undefined;
+  const options = rope === true ? {} : rope;
+  return offset === undefined ? options : { ...options, offset };
+}

@@ -11,13 +11,14 @@ import {
 } from '@tensorflow/tfjs-core';
 import { alibiBias } from '../attention/alibi';
 import {
+  type AttentionCache,
   checkRopeOption,
   initMultiHeadAttention,
   type MultiHeadAttentionConfig,
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from '../attention/multi-head-attention';
-import type { RotaryEmbeddingOptions } from '../attention/rotary-embedding';
+import { type RotaryEmbeddingOptions, rotaryOptions } from '../attention/rotary-embedding';
 import { TfjsBlocksError } from '../errors';
 import {
   checkFloatTensor,
@@ -123,6 +124,113 @@ export type TransformerDecoderBlockOptions = TransformerBlockOptions & {
   contextMask?: Tensor;
 };
 
+/**
+ * A decoder block's key/value caches for incremental decoding: its
+ * self-attention cache, written at `index` each call, and (encoder-decoder
+ * blocks) the cross-attention keys and values of the encoder output,
+ * projected once. Tensors are `[batch, kvHeads, capacity, headDim]`.
+ *
+ * @example
+ * ```ts
+ * const cache: DecoderBlockCache = { self: { key: tf.zeros([1, 4, 64, 16]), value: tf.zeros([1, 4, 64, 16]) }, index: 0 };
+ * ```
+ */
+export type DecoderBlockCache = {
+  /** Self-attention keys and values (RoPE applied). */
+  self: AttentionCache;
+  /** Cross-attention keys and values of the encoder output (blocks with cross-attention). */
+  cross?: AttentionCache;
+  /** Position of `x`'s first token: the number of tokens already in `self`. */
+  index: number;
+};
+
+/**
+ * A decoder stack's key/value caches, one entry per layer (what
+ * {@link DecoderBlockCache} holds for one block): the `cache` option of
+ * `decoderLm` and `runDecoder`.
+ *
+ * @example
+ * ```ts
+ * const { logits, cache: next } = decoderLm(config, params, ids, { cache: { self: layers, index: 0 } });
+ * ```
+ */
+export type DecoderCache = {
+  /** Self-attention keys and values per layer. */
+  self: AttentionCache[];
+  /** Cross-attention keys and values per layer (encoder-decoders). */
+  cross?: AttentionCache[];
+  /** Position of the first new token: the number of tokens already cached. */
+  index: number;
+};
+
+/** Throws unless `cache` is absent or a {@link DecoderCache} with one entry per layer. */
+export function checkDecoderCache(
+  fn: string,
+  cache: unknown,
+  layers: number,
+): DecoderCache | undefined {
+  if (cache === undefined) return undefined;
+  if (cache === null || typeof cache !== 'object' || Array.isArray(cache)) {
+    throw new TfjsBlocksError(fn, 'options.cache', '{self, cross?, index}', describeValue(cache));
+  }
+  checkOptionKeys(fn, cache, DECODER_BLOCK_CACHE_KEYS, 'options.cache');
+  const { self, cross, index } = cache as DecoderCache;
+  for (const [name, list] of [
+    ['self', self],
+    ['cross', cross],
+  ] as const) {
+    if (name === 'cross' && list === undefined) continue;
+    if (!Array.isArray(list) || list.length !== layers) {
+      throw new TfjsBlocksError(
+        fn,
+        `options.cache.${name}`,
+        `an array of ${layers} {key, value} (one per layer)`,
+        Array.isArray(list) ? `${list.length} entries` : describeValue(list),
+      );
+    }
+  }
+  checkInteger(fn, 'options.cache.index', index, 0);
+  return cache as DecoderCache;
+}
+
+/** Layer `i`'s {@link DecoderBlockCache} of a stack's cache. */
+export function blockCache(cache: DecoderCache, i: number): DecoderBlockCache {
+  const layer: DecoderBlockCache = { self: cache.self[i]!, index: cache.index };
+  if (cache.cross) layer.cross = cache.cross[i]!;
+  return layer;
+}
+
+/**
+ * Options of {@link transformerDecoderBlock} with a cache: see
+ * {@link DecoderBlockCache}. `mask` broadcasts to `[batch, heads, time,
+ * capacity]` (which cached keys are real); the block hides unwritten and
+ * future keys itself. `context` may be left out when `cache.cross` is given.
+ *
+ * @example
+ * ```ts
+ * const { output, cache: next } = transformerDecoderBlock(config, params, x, { cache });
+ * ```
+ */
+export type CachedDecoderBlockOptions = TransformerDecoderBlockOptions & {
+  /** The block's caches. */
+  cache: DecoderBlockCache;
+};
+
+/**
+ * What {@link transformerDecoderBlock} returns with a cache.
+ *
+ * @example
+ * ```ts
+ * const { output, cache: next } = transformerDecoderBlock(config, params, x, { cache });
+ * ```
+ */
+export type CachedDecoderBlockResult = {
+  /** `[batch, time, dModel]`. */
+  output: Tensor3D;
+  /** The caches with `x`'s keys and values written (`cross` and `index` as given). */
+  cache: DecoderBlockCache;
+};
+
 /** The keys of a {@link TransformerBlockConfig}. */
 export const BLOCK_CONFIG_KEYS = optionKeys<TransformerBlockConfig>({
   dModel: true,
@@ -157,6 +265,9 @@ const DECODER_BLOCK_OPTION_KEYS = [
   ...optionKeys<Omit<TransformerDecoderBlockOptions, keyof TransformerBlockOptions>>({
     context: true,
     contextMask: true,
+  }),
+  ...optionKeys<Omit<CachedDecoderBlockOptions, keyof TransformerDecoderBlockOptions>>({
+    cache: true,
   }),
 ];
 
@@ -379,30 +490,61 @@ function dropper(config: Checked, options: TransformerBlockOptions, count: numbe
   };
 }
 
+type AttendExtra = {
+  causal?: boolean;
+  context?: Tensor3D;
+  mask?: Tensor;
+  /** Self-attention: RoPE and ALiBi apply. */
+  rope?: boolean;
+  /** A key/value cache, written at `cacheUpdateIndex` (self) or fixed (cross). */
+  cache?: AttentionCache;
+  cacheUpdateIndex?: number;
+  /** Receives the cache with the new keys and values. */
+  updated?: (cache: AttentionCache) => void;
+};
+
+/**
+ * One attention sub-layer of a block: the same call for the training
+ * forward and for cached decoding (which only adds the cache).
+ */
 function attend(
   config: Checked,
   params: MultiHeadAttentionParams,
   x: Tensor,
   options: TransformerBlockOptions,
   seed: number,
-  extra: { causal?: boolean; context?: Tensor3D; mask?: Tensor; rope?: boolean },
+  extra: AttendExtra,
 ): Tensor {
-  const rope =
-    extra.rope && config.rope
-      ? { ...(config.rope === true ? {} : config.rope), offset: options.offset ?? 0 }
-      : undefined;
-  // ALiBi belongs to self-attention (extra.rope marks it), like RoPE.
+  const rope = extra.rope ? rotaryOptions(config.rope, options.offset ?? 0) : undefined;
+  // ALiBi belongs to self-attention (extra.rope marks it), like RoPE. With a
+  // cache the queries sit at index … index + time - 1 of `capacity` keys.
   const time = x.shape[1]!;
+  const keys = (extra.cacheUpdateIndex ?? 0) + time;
   const mask =
-    extra.rope && config.alibi ? withAlibi(extra.mask, config.numHeads, time, time) : extra.mask;
-  return multiHeadAttention(blockAttentionConfig(config), params, x as Tensor3D, {
+    extra.rope && config.alibi
+      ? withAlibi(extra.mask, config.numHeads, time, keys, extra.cache?.key.shape[2] ?? keys)
+      : extra.mask;
+  const attentionConfig = blockAttentionConfig(config);
+  const attentionOptions = {
     causal: extra.causal,
-    context: extra.context,
     mask,
     rope,
     dropoutRate: options.training ? config.attentionDropoutRate : 0,
     seed,
+  };
+  if (extra.cache === undefined) {
+    return multiHeadAttention(attentionConfig, params, x as Tensor3D, {
+      ...attentionOptions,
+      context: extra.context,
+    });
+  }
+  const { output, cache } = multiHeadAttention(attentionConfig, params, x as Tensor3D, {
+    ...attentionOptions,
+    cache: extra.cache,
+    cacheUpdateIndex: extra.cacheUpdateIndex,
   });
+  extra.updated?.(cache);
+  return output;
 }
 
 /**
@@ -410,7 +552,7 @@ function attend(
  * mask becomes 0 / -Infinity first. `tk` may exceed the bias's keys (a
  * preallocated cache): the extra keys get no bias (they are masked anyway).
  */
-export function withAlibi(
+function withAlibi(
   mask: Tensor | undefined,
   heads: number,
   tq: number,
@@ -486,54 +628,95 @@ export function transformerDecoderBlock(
   config: TransformerBlockConfig,
   params: TransformerDecoderBlockParams,
   x: Tensor3D,
-  options: TransformerDecoderBlockOptions = {},
-): Tensor3D {
+  options?: TransformerDecoderBlockOptions,
+): Tensor3D;
+export function transformerDecoderBlock(
+  config: TransformerBlockConfig,
+  params: TransformerDecoderBlockParams,
+  x: Tensor3D,
+  options: CachedDecoderBlockOptions,
+): CachedDecoderBlockResult;
+export function transformerDecoderBlock(
+  config: TransformerBlockConfig,
+  params: TransformerDecoderBlockParams,
+  x: Tensor3D,
+  options: TransformerDecoderBlockOptions | CachedDecoderBlockOptions = {},
+): Tensor3D | CachedDecoderBlockResult {
   const fn = 'transformerDecoderBlock';
   checkOptionKeys(fn, options, DECODER_BLOCK_OPTION_KEYS);
   const checked = checkBlockConfig(fn, config);
   checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
-  if ((options.context === undefined) !== (params.crossAttention === undefined)) {
+  const cache = checkBlockCache(fn, (options as Partial<CachedDecoderBlockOptions>).cache);
+  const hasContext = options.context !== undefined || cache?.cross !== undefined;
+  if (hasContext !== (params.crossAttention !== undefined)) {
     throw new TfjsBlocksError(
       fn,
       'options.context',
       params.crossAttention
-        ? 'given: the block has cross-attention'
+        ? 'given (or options.cache.cross): the block has cross-attention'
         : 'absent: the block has no cross-attention',
       options.context === undefined ? 'undefined' : 'a context tensor',
     );
   }
   return tidy(() => {
     const { drop, attentionSeed } = dropper(checked, options, 6);
-    return decoderBlockLayout(checked, params, x, drop, {
+    let self: AttentionCache | undefined;
+    const output = decoderBlockLayout(checked, params, x, drop, {
       self: (h) =>
         attend(checked, params.attention, h, options, attentionSeed(), {
           causal: true,
           mask: options.mask,
           rope: true,
+          cache: cache?.self,
+          cacheUpdateIndex: cache?.index,
+          updated: (c) => {
+            self = c;
+          },
         }),
       cross: (q) =>
         attend(checked, params.crossAttention!, q, options, attentionSeed(), {
-          context: options.context,
+          context: cache?.cross ? undefined : options.context,
           mask: options.contextMask,
+          cache: cache?.cross,
         }),
-    });
-  }) as Tensor3D;
+    }) as Tensor3D;
+    if (cache === undefined) return output;
+    // The new self-attention tensors are returned, so tidy keeps them.
+    return { output, cache: { ...cache, self: self! } };
+  });
 }
 
+/** Throws unless `cache` is absent or a {@link DecoderBlockCache} record with an integer index. */
+function checkBlockCache(fn: string, cache: unknown): DecoderBlockCache | undefined {
+  if (cache === undefined) return undefined;
+  if (cache === null || typeof cache !== 'object' || Array.isArray(cache)) {
+    throw new TfjsBlocksError(fn, 'options.cache', '{self, cross?, index}', describeValue(cache));
+  }
+  checkOptionKeys(fn, cache, DECODER_BLOCK_CACHE_KEYS, 'options.cache');
+  const { self, index } = cache as DecoderBlockCache;
+  if (self === null || typeof self !== 'object') {
+    throw new TfjsBlocksError(fn, 'options.cache.self', '{key, value}', describeValue(self));
+  }
+  checkInteger(fn, 'options.cache.index', index, 0);
+  return cache as DecoderBlockCache;
+}
+
+const DECODER_BLOCK_CACHE_KEYS = optionKeys<DecoderBlockCache>({
+  self: true,
+  cross: true,
+  index: true,
+});
+
 /** The attention sub-layers of a decoder block, as functions of their normalised input. */
-export type DecoderBlockAttention = {
+type DecoderBlockAttention = {
   /** Causal self-attention. */
   self: (h: Tensor) => Tensor;
   /** Cross-attention (blocks that have it). */
   cross: (h: Tensor) => Tensor;
 };
 
-/**
- * A decoder block's residual layout around given attention functions: the
- * training path passes plain attention, cached generation passes attention
- * over its key/value cache, and both share this code.
- */
-export function decoderBlockLayout(
+/** A decoder block's residual layout around its attention sub-layers. */
+function decoderBlockLayout(
   config: CheckedBlockConfig,
   params: TransformerDecoderBlockParams,
   x: Tensor,

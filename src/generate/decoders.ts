@@ -8,6 +8,7 @@ import {
   gather,
   reshape,
   slice,
+  type Tensor,
   type Tensor2D,
   type Tensor3D,
   tensor,
@@ -15,12 +16,16 @@ import {
   tensor2d,
   tidy,
 } from '@tensorflow/tfjs-core';
-import { decoderLm } from '../models/decoder-lm';
-import { runDecoder, runEncoder } from '../models/encoder-decoder';
+import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
 import {
-  decoderLmStep,
+  type EncoderDecoderConfig,
+  type EncoderDecoderParams,
+  runDecoder,
+  runEncoder,
+} from '../models/encoder-decoder';
+import {
+  advanceKvCache,
   disposeKvCache,
-  encoderDecoderStep,
   initDecoderLmCache,
   initEncoderDecoderCache,
   type KvCache,
@@ -95,6 +100,61 @@ type CachedStep = (
   ids: number[][],
   newValid: boolean[][],
 ) => { logits: Tensor3D; cache: KvCache };
+
+/**
+ * Runs `t` new tokens of a decoder-only model over its cache.
+ *
+ * @param ids - int32 `[batch, t]`.
+ * @param newValid - per row and new token, whether it is real (false for left padding).
+ * @returns logits `[batch, t, vocab]` and the updated cache (the old one's tensors stay the caller's to free).
+ */
+export function decoderLmStep(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  cache: KvCache,
+  newValid: boolean[][],
+): { logits: Tensor3D; cache: KvCache } {
+  const batch = newValid.length;
+  const step = advanceKvCache(cache, newValid);
+  const { logits, self } = tidy(() => {
+    const r = decoderLm(config, params, ids, {
+      paddingMask: tensor(step.keyValid.flat(), [batch, cache.maxLength], 'bool'),
+      positionIds: tensor(step.positions.flat(), [batch, newValid[0]!.length], 'int32'),
+      cache: { self: cache.layers, index: cache.length },
+    });
+    return { logits: r.logits, self: r.cache.self };
+  });
+  return { logits, cache: step.commit(self) };
+}
+
+/**
+ * Runs `t` new target tokens of an encoder-decoder over its cache (self
+ * attention) and the cached encoder output (cross-attention).
+ *
+ * @param memory - the encoder output the cross-attention cache was made from.
+ * @returns logits `[batch, t, targetVocab]` and the updated cache.
+ */
+export function encoderDecoderStep(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  ids: Tensor,
+  memory: Tensor3D,
+  cache: KvCache,
+): { logits: Tensor3D; cache: KvCache } {
+  const [batch, t] = ids.shape as [number, number];
+  const allValid = Array.from({ length: batch }, () => new Array<boolean>(t).fill(true));
+  const step = advanceKvCache(cache, allValid);
+  const sourceTime = cache.sourceValid![0]!.length;
+  const { logits, self } = tidy(() => {
+    const r = runDecoder(config, params, ids, memory, {
+      sourceMask: tensor(cache.sourceValid!.flat(), [batch, sourceTime], 'bool'),
+      cache: { self: cache.layers, cross: cache.cross!, index: cache.length },
+    });
+    return { logits: r.logits, self: r.cache.self };
+  });
+  return { logits, cache: step.commit(self) };
+}
 
 /**
  * The one cached {@link Decoder}, for every model kind: runs the prompt
@@ -212,7 +272,7 @@ function encoderDecoderDecoder(
     );
     // Every target token is real: the decoder starts every row at decoderStartId.
     const step: CachedStep = (c, stepIds) =>
-      encoderDecoderStep(config, params, tensor2d(stepIds, undefined, 'int32'), c);
+      encoderDecoderStep(config, params, tensor2d(stepIds, undefined, 'int32'), memory, c);
     return cachedDecoder(
       cache,
       step,

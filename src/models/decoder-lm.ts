@@ -1,6 +1,20 @@
-import { add, cast, expandDims, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
 import {
+  add,
+  cast,
+  expandDims,
+  fill,
+  type Tensor,
+  type Tensor3D,
+  tidy,
+  where,
+  zeros,
+} from '@tensorflow/tfjs-core';
+import type { AttentionCache } from '../attention/multi-head-attention';
+import {
+  blockCache,
   checkBlockConfig,
+  checkDecoderCache,
+  type DecoderCache,
   initTransformerDecoderBlock,
   type TransformerBlockConfig,
   type TransformerDecoderBlockParams,
@@ -265,11 +279,43 @@ export type DecoderLmOptions = {
   positionIds?: Tensor;
 };
 
-const DECODER_LM_OPTION_KEYS = optionKeys<DecoderLmOptions>({
+/**
+ * Options of {@link decoderLm} with a key/value cache (incremental
+ * decoding): `ids` are the new tokens, at positions `cache.index …`; with a
+ * cache, `paddingMask` is `[batch, capacity]` and says which cached
+ * positions (the new ones included) hold real tokens.
+ *
+ * @example
+ * ```ts
+ * const { logits, cache: next } = decoderLm(config, params, ids, { cache: { self: layers, index: 5 } });
+ * ```
+ */
+export type CachedDecoderLmOptions = DecoderLmOptions & {
+  /** The per-layer caches (see {@link DecoderCache}). */
+  cache: DecoderCache;
+};
+
+/**
+ * What {@link decoderLm} and `runDecoder` return with a cache.
+ *
+ * @example
+ * ```ts
+ * const { logits, cache: next } = decoderLm(config, params, ids, { cache });
+ * ```
+ */
+export type CachedDecoderResult = {
+  /** `[batch, time, vocab]`. */
+  logits: Tensor3D;
+  /** The caches with the new tokens' keys and values written (same `index`). */
+  cache: DecoderCache;
+};
+
+const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
   training: true,
   seed: true,
   paddingMask: true,
   positionIds: true,
+  cache: true,
 });
 
 /**
@@ -287,8 +333,20 @@ export function decoderLm(
   config: DecoderLmConfig,
   params: DecoderLmParams,
   ids: Tensor,
-  options: DecoderLmOptions = {},
-): Tensor3D {
+  options?: DecoderLmOptions,
+): Tensor3D;
+export function decoderLm(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  options: CachedDecoderLmOptions,
+): CachedDecoderResult;
+export function decoderLm(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  options: DecoderLmOptions | CachedDecoderLmOptions = {},
+): Tensor3D | CachedDecoderResult {
   const fn = 'decoderLm';
   checkOptionKeys(fn, options, DECODER_LM_OPTION_KEYS);
   checkConfig(fn, config);
@@ -309,6 +367,11 @@ export function decoderLm(
       String(time),
     );
   }
+  const cache = checkDecoderCache(
+    fn,
+    (options as Partial<CachedDecoderLmOptions>).cache,
+    params.blocks.length,
+  );
   const blockSeeds = splitSeed(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numLayers,
@@ -316,58 +379,51 @@ export function decoderLm(
   const blockCfg = decoderBlockConfig(config);
   return tidy(() => {
     // [batch, time] -> [batch, 1, 1, time]: padded keys are hidden from every query.
-    const mask = options.paddingMask
+    // With a cache, [batch, capacity]: which cached keys are real tokens, made
+    // additive (0 / -Infinity) once per call, so each layer only adds its
+    // position bias to it.
+    const keyMask = options.paddingMask
       ? expandDims(expandDims(cast(options.paddingMask, 'bool'), 1), 1)
       : undefined;
-    return decoderLmForward(
-      config,
-      params,
-      ids,
-      { positionIds: options.positionIds },
-      (i, block, x) =>
-        transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
-          training: options.training,
-          seed: blockSeeds[i],
-          mask,
-        }),
-    );
+    const mask =
+      keyMask && cache
+        ? where(keyMask, zeros(keyMask.shape), fill(keyMask.shape, Number.NEGATIVE_INFINITY))
+        : keyMask;
+    const tables = tableConfigs(config);
+    let x = embed(tables.tokens, params.tokenEmbedding, ids);
+    if (params.positionEmbedding) {
+      x = add(
+        x,
+        options.positionIds
+          ? embed(tables.positions, params.positionEmbedding, options.positionIds)
+          : positionEmbedding(tables.positions, params.positionEmbedding, time, {
+              offset: cache?.index ?? 0,
+            }),
+      );
+    }
+    const self: AttentionCache[] = [];
+    params.blocks.forEach((block, i) => {
+      const blockOptions = { training: options.training, seed: blockSeeds[i], mask };
+      if (cache === undefined) {
+        x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, blockOptions);
+      } else {
+        const r = transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
+          ...blockOptions,
+          cache: blockCache(cache, i),
+        });
+        x = r.output;
+        self.push(r.cache.self);
+      }
+    });
+    const h = normalize(config.block.norm, params.finalNorm, x);
+    const logits = (
+      params.lmHead
+        ? linear(lmHeadConfig(config), params.lmHead, h)
+        : tiedOutputProjection(tables.tokens, params.tokenEmbedding, h)
+    ) as Tensor3D;
+    // The new cache tensors are returned with the logits, so tidy keeps them.
+    return cache === undefined ? logits : { logits, cache: { ...cache, self } };
   });
-}
-
-/**
- * Embeddings, the blocks (each run by `runBlock`) and the head: shared by
- * {@link decoderLm} and cached generation, which runs the blocks over its
- * key/value cache.
- */
-export function decoderLmForward(
-  config: DecoderLmConfig,
-  params: DecoderLmParams,
-  ids: Tensor,
-  positions: { positionIds?: Tensor; offset?: number },
-  runBlock: (index: number, block: TransformerDecoderBlockParams, x: Tensor) => Tensor,
-): Tensor3D {
-  const time = ids.shape[1]!;
-  const tables = tableConfigs(config);
-  let x = embed(tables.tokens, params.tokenEmbedding, ids);
-  if (params.positionEmbedding) {
-    const table = params.positionEmbedding;
-    const offset = positions.offset ?? 0;
-    x = add(
-      x,
-      positions.positionIds
-        ? embed(tables.positions, table, positions.positionIds)
-        : positionEmbedding(tables.positions, table, time, { offset }),
-    );
-  }
-  params.blocks.forEach((block, i) => {
-    x = runBlock(i, block, x);
-  });
-  const h = normalize(config.block.norm, params.finalNorm, x);
-  return (
-    params.lmHead
-      ? linear(lmHeadConfig(config), params.lmHead, h)
-      : tiedOutputProjection(tables.tokens, params.tokenEmbedding, h)
-  ) as Tensor3D;
 }
 
 /** The configs of a decoder's token and learned position tables. */

@@ -1,7 +1,11 @@
 import { add, cast, reshape, slice, type Tensor, type Tensor3D, tidy } from '@tensorflow/tfjs-core';
+import type { AttentionCache } from '../attention/multi-head-attention';
 import { sinusoidalPositionEncoding } from '../attention/sinusoidal-position-encoding';
 import {
+  blockCache,
   checkBlockConfig,
+  checkDecoderCache,
+  type DecoderCache,
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,
@@ -147,6 +151,27 @@ const OPTION_KEYS = optionKeys<EncoderDecoderOptions>({
   seed: true,
 });
 
+/**
+ * Options of {@link runDecoder} with a key/value cache (incremental
+ * decoding): `targetIds` are the new tokens, at positions `cache.index …`;
+ * `cache.cross`, when given, holds each layer's cross-attention keys and
+ * values of `memory`, projected once.
+ *
+ * @example
+ * ```ts
+ * const { logits, cache: next } = runDecoder(config, params, ids, memory, { sourceMask, cache });
+ * ```
+ */
+export type CachedEncoderDecoderOptions = EncoderDecoderOptions & {
+  /** The per-layer caches (see {@link DecoderCache}). */
+  cache: DecoderCache;
+};
+
+const DECODER_OPTION_KEYS = [
+  ...OPTION_KEYS,
+  ...optionKeys<Omit<CachedEncoderDecoderOptions, keyof EncoderDecoderOptions>>({ cache: true }),
+];
+
 function embedWithPositions(
   config: EncoderDecoderConfig,
   side: 'source' | 'target',
@@ -245,57 +270,75 @@ export function runDecoder(
   params: EncoderDecoderParams,
   targetIds: Tensor,
   memory: Tensor3D,
-  options: EncoderDecoderOptions = {},
-): Tensor3D {
+  options?: EncoderDecoderOptions,
+): Tensor3D;
+export function runDecoder(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  targetIds: Tensor,
+  memory: Tensor3D,
+  options: CachedEncoderDecoderOptions,
+): { logits: Tensor3D; cache: DecoderCache };
+export function runDecoder(
+  config: EncoderDecoderConfig,
+  params: EncoderDecoderParams,
+  targetIds: Tensor,
+  memory: Tensor3D,
+  options: EncoderDecoderOptions | CachedEncoderDecoderOptions = {},
+): Tensor3D | { logits: Tensor3D; cache: DecoderCache } {
   const fn = 'runDecoder';
-  checkOptionKeys(fn, options, OPTION_KEYS);
+  checkOptionKeys(fn, options, DECODER_OPTION_KEYS);
   checkConfig(fn, config);
+  const cache = checkDecoderCache(
+    fn,
+    (options as Partial<CachedEncoderDecoderOptions>).cache,
+    params.decoder.length,
+  );
   const seeds = splitSeed(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numDecoderLayers,
   );
   return tidy(() => {
     const contextMask = keyMask(options.sourceMask);
-    return decoderForward(config, params, targetIds, 0, (i, block, x) =>
-      transformerDecoderBlock(config.block, block, x as Tensor3D, {
+    let x = embedWithPositions(
+      config,
+      'target',
+      params.targetEmbedding,
+      targetIds,
+      fn,
+      'targetIds',
+      cache?.index ?? 0,
+    );
+    const self: AttentionCache[] = [];
+    params.decoder.forEach((block, i) => {
+      const blockOptions = {
         context: memory,
         contextMask,
         training: options.training,
         seed: seeds[i],
-      }),
-    );
+      };
+      if (cache === undefined) {
+        x = transformerDecoderBlock(config.block, block, x as Tensor3D, blockOptions);
+      } else {
+        const layer = blockCache(cache, i);
+        const r = transformerDecoderBlock(config.block, block, x as Tensor3D, {
+          ...blockOptions,
+          // Cached cross-attention keys stand for the memory.
+          context: layer.cross ? undefined : memory,
+          cache: layer,
+        });
+        x = r.output;
+        self.push(r.cache.self);
+      }
+    });
+    const h = params.decoderNorm ? normalize(config.block.norm, params.decoderNorm, x) : x;
+    const logits = (
+      params.lmHead
+        ? linear(lmHeadConfig(config), params.lmHead, h)
+        : tiedOutputProjection(tableConfig(config, 'target'), params.targetEmbedding, h)
+    ) as Tensor3D;
+    return cache === undefined ? logits : { logits, cache: { ...cache, self } };
   });
-}
-
-/**
- * Target embeddings (at positions `offset …`), the decoder blocks (each run
- * by `runBlock`) and the head: shared by {@link runDecoder} and cached generation.
- */
-export function decoderForward(
-  config: EncoderDecoderConfig,
-  params: EncoderDecoderParams,
-  targetIds: Tensor,
-  offset: number,
-  runBlock: (index: number, block: TransformerDecoderBlockParams, x: Tensor) => Tensor,
-): Tensor3D {
-  let x = embedWithPositions(
-    config,
-    'target',
-    params.targetEmbedding,
-    targetIds,
-    'runDecoder',
-    'targetIds',
-    offset,
-  );
-  params.decoder.forEach((block, i) => {
-    x = runBlock(i, block, x);
-  });
-  const h = params.decoderNorm ? normalize(config.block.norm, params.decoderNorm, x) : x;
-  return (
-    params.lmHead
-      ? linear(lmHeadConfig(config), params.lmHead, h)
-      : tiedOutputProjection(tableConfig(config, 'target'), params.targetEmbedding, h)
-  ) as Tensor3D;
 }
 
 /** The config of the source or the target token table. */

@@ -10,7 +10,10 @@
 // declares side effects for the built entries only (scripts/check-dist.mjs).
 import '@tensorflow/tfjs-layers';
 
+export type { DecoderCache } from '../blocks/transformer-block';
 export {
+  type CachedDecoderLmOptions,
+  type CachedDecoderResult,
   type DecoderLmConfig,
   type DecoderLmOptions,
   type DecoderLmParams,
@@ -31,6 +34,7 @@ export {
   initEncoderClassifier,
 } from './encoder-classifier';
 export {
+  type CachedEncoderDecoderOptions,
   type EncoderDecoderConfig,
   type EncoderDecoderOptions,
   type EncoderDecoderParams,

@@ -30,6 +30,18 @@ import { readSafetensorsFile } from 'tfjs-blocks/node';`,
     imports: `import { gpt2Config, modelCost } from 'tfjs-blocks';`,
   },
   {
+    file: 'src/attention/multi-head-attention.ts',
+    name: 'initAttentionCache',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { initAttentionCache, initMultiHeadAttention, multiHeadAttention } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/attention/multi-head-attention.ts',
+    name: 'contextAttentionCache',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { contextAttentionCache, initMultiHeadAttention, multiHeadAttention } from 'tfjs-blocks';`,
+  },
+  {
     file: 'src/optim/transforms/stateless.ts',
     name: 'mapUpdatesTransform',
     imports: `import * as tf from '@tensorflow/tfjs-core';

@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import {
-  decoderLmStep,
-  disposeKvCache,
-  initDecoderLmCache,
-  type KvCache,
-} from '../../src/generate/kv-cache';
+import { decoderLmStep } from '../../src/generate/decoders';
+import { disposeKvCache, initDecoderLmCache, type KvCache } from '../../src/generate/kv-cache';
 import {
   type DecoderLmConfig,
   decoderLm,

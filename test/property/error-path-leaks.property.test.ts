@@ -129,6 +129,12 @@ const CASES: Record<string, Bad[]> = {
       root.multiHeadAttention(mhaConfig, mha, x3 as never, { rope: { base: 0 } }),
     ),
   ],
+  initAttentionCache: [bad('capacity 0', () => root.initAttentionCache(mhaConfig, 1, 0))],
+  contextAttentionCache: [
+    bad('context width mismatch', () =>
+      root.contextAttentionCache(mhaConfig, mha, f(1, 3, 6) as never),
+    ),
+  ],
   applyRotaryEmbedding: [
     bad('odd headDim', () => root.applyRotaryEmbedding(f(1, 1, 2, 3) as never)),
   ],

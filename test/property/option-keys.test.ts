@@ -64,6 +64,12 @@ const CASES: Case[] = [
   c('multiHeadAttention', 'config', 'config.numHead', 'numHeads', () =>
     root.multiHeadAttention(plus({ dModel: 8, numHeads: 2 }, 'numHead', 2), _, _),
   ),
+  c('initAttentionCache', 'config', 'config.numKVHead', 'numKvHeads', () =>
+    root.initAttentionCache(plus({ dModel: 8, numHeads: 2 }, 'numKVHead', 1), 1, 4),
+  ),
+  c('contextAttentionCache', 'config', 'config.numHead', 'numHeads', () =>
+    root.contextAttentionCache(plus({ dModel: 8, numHeads: 2 }, 'numHead', 2), _, _),
+  ),
   c('applyRotaryEmbedding', 'options', 'options.ofset', 'offset', () =>
     root.applyRotaryEmbedding(_, plus({}, 'ofset', 3)),
   ),
