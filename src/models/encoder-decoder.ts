@@ -27,6 +27,7 @@ import {
 } from '../nn/embedding';
 import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
 import { initNorm, type NormParams, normalize } from '../nn/norm';
+import type { CachedDecoderResult } from './decoder-lm';
 
 /**
  * An encoder-decoder (seq2seq) Transformer: the encoder reads the source,
@@ -278,14 +279,14 @@ export function runDecoder(
   targetIds: Tensor,
   memory: Tensor3D,
   options: CachedEncoderDecoderOptions,
-): { logits: Tensor3D; cache: DecoderCache };
+): CachedDecoderResult;
 export function runDecoder(
   config: EncoderDecoderConfig,
   params: EncoderDecoderParams,
   targetIds: Tensor,
   memory: Tensor3D,
   options: EncoderDecoderOptions | CachedEncoderDecoderOptions = {},
-): Tensor3D | { logits: Tensor3D; cache: DecoderCache } {
+): Tensor3D | CachedDecoderResult {
   const fn = 'runDecoder';
   checkOptionKeys(fn, options, DECODER_OPTION_KEYS);
   checkConfig(fn, config);
