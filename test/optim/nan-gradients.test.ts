@@ -1,11 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import {
-  adadelta,
   adafactor,
-  adagrad,
-  adam,
-  adamax,
   adamw,
   addDecayedWeights,
   chain,
@@ -14,37 +10,20 @@ import {
   clipByValue,
   emaParams,
   type GradientTransformation,
-  lamb,
   lion,
-  nadam,
-  radam,
-  rmsprop,
   scaleByAdafactor,
   scaleByAdam,
   scaleByLion,
   scaleByParamBlockRms,
   scaleByTrustRatio,
-  sgd,
   trace,
 } from '../../src/index';
 import { describeEachBackend } from '../helpers/backends';
+import { READY_OPTIMIZERS } from '../helpers/optimizers';
 
 /** Each optimizer and transform, as a factory (each test builds its own). */
 const TRANSFORMS: Array<[string, () => GradientTransformation<unknown>]> = [
-  ['sgd', () => sgd({ learningRate: 0.1 })],
-  ['sgd momentum', () => sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true })],
-  ['adam', () => adam()],
-  ['adam amsgrad', () => adam({ amsgrad: true })],
-  ['adamw', () => adamw()],
-  ['adamax', () => adamax()],
-  ['nadam', () => nadam()],
-  ['radam', () => radam()],
-  ['adagrad', () => adagrad()],
-  ['adadelta', () => adadelta()],
-  ['rmsprop centred', () => rmsprop({ centered: true, momentum: 0.9 })],
-  ['lion', () => lion()],
-  ['lamb', () => lamb()],
-  ['adafactor', () => adafactor()],
+  ...READY_OPTIMIZERS,
   ['adafactor factored', () => adafactor({ minDimSizeToFactor: 1 })],
   ['scaleByLion', () => scaleByLion()],
   ['scaleByAdam', () => scaleByAdam()],

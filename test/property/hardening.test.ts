@@ -1,30 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import {
-  adadelta,
-  adafactor,
-  adagrad,
-  adam,
-  adamax,
   adamw,
   chain,
   clipByGlobalNorm,
   type GradientTransformation,
-  lamb,
   layerNorm,
-  lion,
   memoryEfficientAttention,
-  nadam,
-  radam,
   rmsNorm,
-  rmsprop,
   scaledDotProductAttention,
-  sgd,
   softmaxCrossEntropy,
 } from '../../src/index';
 import { treeLeaves } from '../../src/tree/leaves';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
+import { READY_OPTIMIZERS as READY } from '../helpers/optimizers';
 import { type Attend, allFinite, attendValueAndGrads, maxAbs } from './support';
 
 const PATHS: Array<[string, Attend]> = [
@@ -38,24 +28,6 @@ function attendWithGrads(attend: Attend, q: tf.Tensor, k: tf.Tensor, v: tf.Tenso
   const w = tf.reshape(tf.linspace(-1, 1, shape[0]! * shape[1]! * shape[2]! * shape[3]!), shape);
   return attendValueAndGrads(attend, [q, k, v], w, o);
 }
-
-const READY: Array<[string, () => GradientTransformation<unknown>]> = [
-  ['sgd', () => sgd({ learningRate: 0.1 })],
-  ['sgd (nesterov)', () => sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true })],
-  ['adam', () => adam()],
-  ['adam (amsgrad)', () => adam({ amsgrad: true })],
-  ['adamw', () => adamw()],
-  ['adamax', () => adamax()],
-  ['nadam', () => nadam()],
-  ['radam', () => radam()],
-  ['lion', () => lion()],
-  ['lamb', () => lamb()],
-  ['rmsprop', () => rmsprop()],
-  ['rmsprop (centered)', () => rmsprop({ centered: true, momentum: 0.9 })],
-  ['adagrad', () => adagrad()],
-  ['adadelta', () => adadelta()],
-  ['adafactor', () => adafactor()],
-];
 
 /** Runs `steps` updates with the gradients `grads()`; returns every update of every step. */
 function updatesOf(
