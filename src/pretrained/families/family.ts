@@ -1,4 +1,5 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
+import type { ConfigJsonReader } from '../config-json';
 
 /**
  * How one tensor of a Hugging Face checkpoint maps onto our parameters.
@@ -49,7 +50,7 @@ export type TensorRule = {
  *
  * @example
  * ```ts
- * const config = gpt2Family.fromConfigJson(JSON.parse(configJsonText));
+ * const config = gpt2Family.fromConfigJson(configJsonReader('loadPretrained', JSON.parse(configJsonText)));
  * const rules = gpt2Family.tensors(config);
  * ```
  */
@@ -61,12 +62,13 @@ export interface PretrainedFamily<C> {
   /** The `transformers` class `savePretrained` names in `architectures` (e.g. `'LlamaForCausalLM'`). */
   readonly architecture: string;
   /**
-   * `config.json`'s parsed object to our config. A field we cannot honour
-   * (an unknown `rope_scaling` type, an activation we lack, a feature the
-   * family has that is not implemented) is a `TfjsBlocksError` whose
-   * argument is `config.json: <field>`: never a silently different model.
+   * `config.json` to our config, read through `read` (see
+   * `configJsonReader`, which carries the caller's name for errors). A field
+   * we cannot honour (an unknown `rope_scaling` type, an activation we lack,
+   * a feature of the family that is not implemented) is a `TfjsBlocksError`
+   * whose argument is `config.json: <field>`: never a silently different model.
    */
-  fromConfigJson(json: Record<string, unknown>): C;
+  fromConfigJson(read: ConfigJsonReader): C;
   /** Our config to a `config.json` object that `transformers` 5 reads back to the same model. */
   toConfigJson(config: C): Record<string, unknown>;
   /** Every tensor the checkpoint of this config holds, with where it goes. */
