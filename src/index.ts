@@ -187,7 +187,9 @@ export {
   type EncoderClassifierConfig,
   type EncoderClassifierOptions,
   type EncoderClassifierParams,
+  type EncoderHiddenStates,
   encoderClassifier,
+  encoderHiddenStates,
   initEncoderClassifier,
 } from './models/encoder-classifier';
 export {
