@@ -47,6 +47,12 @@ import { contextAttentionCache, initMultiHeadAttention, multiHeadAttention } fro
     imports: `import * as tf from '@tensorflow/tfjs-core';
 import { chain, mapUpdatesTransform, scaleByLearningRate } from 'tfjs-blocks';`,
   },
+  {
+    file: 'src/models/encoder-classifier.ts',
+    name: 'encoderHiddenStates',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { bertConfig, encoderHiddenStates, initEncoderClassifier } from 'tfjs-blocks';`,
+  },
 ];
 
 describe('TSDoc examples type-check', () => {
