@@ -337,6 +337,7 @@ export {
   isWasmFastKernelsEnabled,
 } from './perf/wasm-fast-kernels';
 export { type ConfigJsonReader, configJsonReader } from './pretrained/config-json';
+export { bertFamily } from './pretrained/families/bert';
 export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
 export { gpt2Family } from './pretrained/families/gpt2';
 export { llamaFamily } from './pretrained/families/llama';

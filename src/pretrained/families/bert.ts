@@ -1,18 +1,13 @@
-import { clone, type Tensor, transpose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
 import { describeChoice, describeValue } from '../../internal/checks';
 import { bertConfig, type EncoderClassifierConfig } from '../../models/encoder-classifier';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily, TensorRule } from './family';
+import { blockPath, copyRule, linearRule } from './rules';
 
 /** The `transformers` classes whose checkpoints {@link bertFamily} reads. */
 const CLASSIFIER = 'BertForSequenceClassification';
 const ENCODER = 'BertModel';
-
-/** A tensor stored as ours is (embeddings, norms, biases). */
-function copy(name: string, shape: number[], path: string[]): TensorRule {
-  return { name, shape, paths: [path], load: (t) => [clone(t)], save: ([t]) => clone(t as Tensor) };
-}
 
 /** A `torch.nn.Linear` (`weight` `[out, in]`, `bias` `[out]`) to our `{kernel [in, out], bias}`. */
 function dense(
@@ -22,22 +17,16 @@ function dense(
   path: string[],
 ): TensorRule[] {
   return [
-    {
-      name: `${name}.weight`,
-      shape: [outFeatures, inFeatures],
-      paths: [[...path, 'kernel']],
-      load: (t) => [transpose(t)],
-      save: ([t]) => transpose(t as Tensor),
-    },
-    copy(`${name}.bias`, [outFeatures], [...path, 'bias']),
+    linearRule(`${name}.weight`, [outFeatures, inFeatures], [...path, 'kernel']),
+    copyRule(`${name}.bias`, [outFeatures], [...path, 'bias']),
   ];
 }
 
 /** A LayerNorm (`weight`, `bias`) to our `{gamma, beta}`. */
 function layerNorm(name: string, d: number, path: string[]): TensorRule[] {
   return [
-    copy(`${name}.weight`, [d], [...path, 'gamma']),
-    copy(`${name}.bias`, [d], [...path, 'beta']),
+    copyRule(`${name}.weight`, [d], [...path, 'gamma']),
+    copyRule(`${name}.bias`, [d], [...path, 'beta']),
   ];
 }
 
@@ -237,12 +226,12 @@ export const bertFamily: PretrainedFamily<EncoderClassifierConfig> = {
     const d = config.block.dModel;
     const hidden = config.block.feedForward.hidden;
     const rules: TensorRule[] = [
-      copy(
+      copyRule(
         `${p}embeddings.word_embeddings.weight`,
         [config.vocabSize, d],
         ['tokenEmbedding', 'table'],
       ),
-      copy(
+      copyRule(
         `${p}embeddings.position_embeddings.weight`,
         [config.maxLength, d],
         ['positionEmbedding', 'table'],
@@ -250,7 +239,7 @@ export const bertFamily: PretrainedFamily<EncoderClassifierConfig> = {
     ];
     if (config.typeVocabSize !== undefined) {
       rules.push(
-        copy(
+        copyRule(
           `${p}embeddings.token_type_embeddings.weight`,
           [config.typeVocabSize, d],
           ['tokenTypeEmbedding', 'table'],
@@ -260,7 +249,7 @@ export const bertFamily: PretrainedFamily<EncoderClassifierConfig> = {
     rules.push(...layerNorm(`${p}embeddings.LayerNorm`, d, ['embeddingNorm']));
     for (let i = 0; i < config.numLayers; i++) {
       const h = `${p}encoder.layer.${i}`;
-      const at = (...rest: string[]) => ['blocks', String(i), ...rest];
+      const at = (...rest: string[]) => blockPath(i, ...rest);
       rules.push(
         ...dense(`${h}.attention.self.query`, d, d, at('attention', 'query')),
         ...dense(`${h}.attention.self.key`, d, d, at('attention', 'key')),

@@ -3,14 +3,15 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  bertFamily,
   type EncoderClassifierConfig,
   type EncoderClassifierParams,
   encoderClassifier,
   encoderHiddenStates,
+  familyForConfigJson,
 } from '../../../src/index';
 import { readSafetensorsFile } from '../../../src/node/index';
 import { configJsonReader } from '../../../src/pretrained/config-json';
-import { bertFamily } from '../../../src/pretrained/families/bert';
 import { describeEachBackend } from '../../helpers/backends';
 import { expectClose } from '../../helpers/close';
 import { expectNoLeak } from '../../helpers/leaks';
@@ -19,9 +20,9 @@ import { thrownBy } from '../../helpers/rejections';
 
 // Parity with transformers' BertForSequenceClassification / BertModel on
 // the fixtures test/reference/pretrained_bert.py wrote (save_pretrained of
-// tiny random-weight models). bertFamily is imported directly: the loader
-// (loadPretrained) and the registry live elsewhere; `load` below does what a
-// loader does with a family's rules, for one unsharded file.
+// tiny random-weight models). The loader (loadPretrained) lives elsewhere:
+// `load` below does what a loader does with a family's rules, for one
+// unsharded file.
 
 const dir = fileURLToPath(new URL('../../fixtures/pretrained/bert/', import.meta.url));
 const expected = JSON.parse(readFileSync(`${dir}expected.json`, 'utf8'));
@@ -67,6 +68,11 @@ const relative = (actual: tf.Tensor, want: unknown) => {
 };
 
 describe('bertFamily: config.json', () => {
+  it('is the registry’s family for model_type "bert"', () => {
+    expect(familyForConfigJson('t', configJson())).toBe(bertFamily);
+    expect(familyForConfigJson('t', { model_type: 'bert' }).kind).toBe('encoder-classifier');
+  });
+
   it('reads BertForSequenceClassification as a classifier with token types and the tanh pooler', () => {
     const config = readConfig(configJson());
     expect(config).toEqual({
