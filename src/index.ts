@@ -34,7 +34,11 @@ export {
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from './attention/multi-head-attention';
-export { applyRotaryEmbedding, type RotaryEmbeddingOptions } from './attention/rotary-embedding';
+export {
+  applyRotaryEmbedding,
+  type RopeScaling,
+  type RotaryEmbeddingOptions,
+} from './attention/rotary-embedding';
 export {
   type AttentionWithWeights,
   type ReturnWeightsOption,
@@ -117,12 +121,6 @@ export {
 export { ByteTokenizer, type ByteTokenizerOptions, type Tokenizer } from './generate/tokenizer';
 export { bfloat16ToFloat32, float16ToFloat32 } from './interop/half-precision';
 export {
-  type FromHuggingFaceOptions,
-  fromHuggingFace,
-  type HuggingFaceFamily,
-  toHuggingFace,
-} from './interop/huggingface';
-export {
   loadSafetensorsFromResponse,
   parseSafetensors,
   type SafetensorsContents,
@@ -187,7 +185,9 @@ export {
   type EncoderClassifierConfig,
   type EncoderClassifierOptions,
   type EncoderClassifierParams,
+  type EncoderHiddenStates,
   encoderClassifier,
+  encoderHiddenStates,
   initEncoderClassifier,
 } from './models/encoder-classifier';
 export {
@@ -336,6 +336,22 @@ export {
   enableWasmFastKernels,
   isWasmFastKernelsEnabled,
 } from './perf/wasm-fast-kernels';
+export { type ConfigJsonReader, configJsonReader } from './pretrained/config-json';
+export { bertFamily } from './pretrained/families/bert';
+export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
+export { gpt2Family } from './pretrained/families/gpt2';
+export { llamaFamily } from './pretrained/families/llama';
+export {
+  type AnyPretrainedFamily,
+  familyForConfigJson,
+  PRETRAINED_FAMILIES,
+} from './pretrained/families/registry';
+export {
+  type FromHuggingFaceOptions,
+  fromHuggingFace,
+  type HuggingFaceFamily,
+  toHuggingFace,
+} from './pretrained/hugging-face';
 export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,

@@ -11,6 +11,7 @@ import {
   type Tensor,
   type Tensor2D,
   type Tensor3D,
+  tanh,
   tidy,
 } from '@tensorflow/tfjs-core';
 import {
@@ -21,7 +22,15 @@ import {
   transformerEncoderBlock,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  describeChoice,
+  describeValue,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
+import { checkClassLabels } from '../internal/label-checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import {
@@ -35,9 +44,10 @@ import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/
 import { initNorm, type NormParams, normalize } from '../nn/norm';
 
 /**
- * A BERT-like encoder classifier: token + learned position embeddings, a
- * norm on the embeddings, encoder blocks, pooling over the sequence, and a
- * linear head. {@link bertConfig} fills in BERT's choices.
+ * A BERT-like encoder classifier: token + learned position (+ token-type)
+ * embeddings, a norm on the embeddings, encoder blocks, pooling over the
+ * sequence, an optional tanh pooler, and a linear head.
+ * {@link bertConfig} fills in BERT's choices.
  */
 export type EncoderClassifierConfig = {
   /** Vocabulary size. */
@@ -46,10 +56,24 @@ export type EncoderClassifierConfig = {
   maxLength: number;
   /** Number of encoder blocks. */
   numLayers: number;
-  /** Number of output classes. */
+  /**
+   * Number of output classes; `0` for an encoder without a classifier head
+   * (a bare `BertModel`), which {@link encoderHiddenStates} runs.
+   */
   numClasses: number;
   /** `'cls'`: the first token's state (put a [CLS] token first); `'mean'`: mean over non-padding tokens. */
   pooling: 'cls' | 'mean';
+  /**
+   * Rows of the token-type (segment) embedding table, BERT's
+   * `type_vocab_size` (2: sentence A / B). Default: no token-type embeddings.
+   */
+  typeVocabSize?: number;
+  /**
+   * `'tanh'`: BERT's pooler, `tanh(pooled · W + b)` with `W` `[dModel, dModel]`,
+   * between the pooling and the head (`BertPooler`). Default: none (the pooled
+   * state goes to the head as it is).
+   */
+  pooler?: 'tanh';
   /** The encoder blocks' configuration. */
   block: TransformerBlockConfig;
 };
@@ -60,6 +84,8 @@ const CONFIG_KEYS = optionKeys<EncoderClassifierConfig>({
   numLayers: true,
   numClasses: true,
   pooling: true,
+  typeVocabSize: true,
+  pooler: true,
   block: true,
 });
 
@@ -86,6 +112,10 @@ export interface BertSizes {
   numClasses: number;
   /** How the sequence becomes one vector: the first token's state or the mean. Default `'cls'`. */
   pooling?: 'cls' | 'mean';
+  /** Token-type (segment) table rows, BERT's `type_vocab_size`. Default: none. */
+  typeVocabSize?: number;
+  /** `'tanh'`: BERT's pooler before the head. Default: none. */
+  pooler?: 'tanh';
 }
 
 const BERT_SIZES_KEYS = optionKeys<BertSizes>({
@@ -96,6 +126,8 @@ const BERT_SIZES_KEYS = optionKeys<BertSizes>({
   numHeads: true,
   numClasses: true,
   pooling: true,
+  typeVocabSize: true,
+  pooler: true,
 });
 
 /** Parameters of {@link encoderClassifier}. */
@@ -104,24 +136,31 @@ export type EncoderClassifierParams = {
   tokenEmbedding: EmbeddingParams;
   /** `[maxLength, dModel]`. */
   positionEmbedding: EmbeddingParams;
+  /** `[typeVocabSize, dModel]`, when `config.typeVocabSize` is set. */
+  tokenTypeEmbedding?: EmbeddingParams;
   /** Norm on the summed embeddings (BERT's). */
   embeddingNorm: NormParams;
   /** One entry per layer. */
   blocks: TransformerEncoderBlockParams[];
   /** Norm after the last block, for pre-norm and parallel blocks (they leave the stream unnormalised). */
   finalNorm?: NormParams;
-  /** `[dModel, numClasses]`. */
-  head: LinearParams;
+  /** `[dModel, dModel]`, when `config.pooler` is `'tanh'`. */
+  pooler?: LinearParams;
+  /** `[dModel, numClasses]`; absent when `config.numClasses` is 0 (an encoder without a head). */
+  head?: LinearParams;
 };
 
 /**
  * BERT's encoder: post-norm LayerNorm (ε 1e-12), exact GELU MLP of
- * 4·dModel, learned positions, [CLS] pooling. See Devlin et al.,
+ * 4·dModel, learned positions, [CLS] pooling. `typeVocabSize` and
+ * `pooler: 'tanh'` (both off by default) add `BertForSequenceClassification`'s
+ * segment embeddings and pooler. See Devlin et al.,
  * https://arxiv.org/abs/1810.04805.
  *
  * @example
  * ```ts
  * const config = bertConfig({ vocabSize: 30522, maxLength: 512, dModel: 256, numLayers: 4, numHeads: 4, numClasses: 2 });
+ * const hf = bertConfig({ vocabSize: 30522, maxLength: 512, dModel: 256, numLayers: 4, numHeads: 4, numClasses: 2, typeVocabSize: 2, pooler: 'tanh' });
  * ```
  */
 export function bertConfig(sizes: BertSizes): EncoderClassifierConfig {
@@ -133,6 +172,8 @@ export function bertConfig(sizes: BertSizes): EncoderClassifierConfig {
     numLayers: sizes.numLayers,
     numClasses: sizes.numClasses,
     pooling: sizes.pooling ?? 'cls',
+    ...(sizes.typeVocabSize === undefined ? {} : { typeVocabSize: sizes.typeVocabSize }),
+    ...(sizes.pooler === undefined ? {} : { pooler: sizes.pooler }),
     block: {
       dModel: sizes.dModel,
       numHeads: sizes.numHeads,
@@ -148,11 +189,53 @@ function checkConfig(fn: string, config: EncoderClassifierConfig): void {
   checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
   checkInteger(fn, 'config.maxLength', config.maxLength, 1);
   checkInteger(fn, 'config.numLayers', config.numLayers, 1);
-  checkInteger(fn, 'config.numClasses', config.numClasses, 1);
+  checkInteger(fn, 'config.numClasses', config.numClasses, 0);
   if (config.pooling !== 'cls' && config.pooling !== 'mean') {
     throw new TfjsBlocksError(fn, 'config.pooling', "'cls' or 'mean'", String(config.pooling));
   }
+  if (config.typeVocabSize !== undefined) {
+    checkInteger(fn, 'config.typeVocabSize', config.typeVocabSize, 1);
+  }
+  if (config.pooler !== undefined && config.pooler !== 'tanh') {
+    throw new TfjsBlocksError(
+      fn,
+      'config.pooler',
+      "'tanh' or undefined",
+      describeChoice(config.pooler),
+    );
+  }
   checkBlockConfig(fn, config.block, 'config.block');
+}
+
+/** Throws unless `params` has every part `config` asks for (shapes are checked where each part is used). */
+function checkParams(
+  fn: string,
+  config: EncoderClassifierConfig,
+  params: EncoderClassifierParams,
+  needsHead: boolean,
+): void {
+  if (params === null || typeof params !== 'object') {
+    throw new TfjsBlocksError(
+      fn,
+      'params',
+      'an encoder classifier params record',
+      describeValue(params),
+    );
+  }
+  const need = (field: keyof EncoderClassifierParams, expected: string) => {
+    if (params[field] === undefined) {
+      throw new TfjsBlocksError(fn, `params.${field}`, expected, 'undefined');
+    }
+  };
+  if (config.typeVocabSize !== undefined) {
+    need(
+      'tokenTypeEmbedding',
+      `a [${config.typeVocabSize}, dModel] table (config.typeVocabSize is set)`,
+    );
+  }
+  if (config.pooler === 'tanh')
+    need('pooler', "a [dModel, dModel] linear (config.pooler is 'tanh')");
+  if (needsHead) need('head', `a [dModel, ${config.numClasses}] linear`);
 }
 
 /**
@@ -169,10 +252,16 @@ export function initEncoderClassifier(
 ): EncoderClassifierParams {
   checkConfig('initEncoderClassifier', config);
   const { dModel } = config.block;
-  const seeds = splitSeed(seed, config.numLayers + 3);
+  // splitSeed's first seeds do not depend on the count: the parts added later
+  // (token types, pooler) take the last two, so older configs init as before.
+  const seeds = splitSeed(seed, config.numLayers + 5);
+  const sub = subConfigs(config);
   return tidyParams(() => ({
-    tokenEmbedding: initEmbedding(subConfigs(config).tokens, seeds[0]!),
-    positionEmbedding: initEmbedding(subConfigs(config).positions, seeds[1]!),
+    tokenEmbedding: initEmbedding(sub.tokens, seeds[0]!),
+    positionEmbedding: initEmbedding(sub.positions, seeds[1]!),
+    ...(sub.tokenTypes
+      ? { tokenTypeEmbedding: initEmbedding(sub.tokenTypes, seeds[config.numLayers + 3]!) }
+      : {}),
     embeddingNorm: initNorm({ ...config.block.norm, dModel }),
     blocks: Array.from({ length: config.numLayers }, (_, i) =>
       initTransformerEncoderBlock(config.block, seeds[3 + i]!),
@@ -180,7 +269,10 @@ export function initEncoderClassifier(
     ...(config.block.normPosition === 'post'
       ? {}
       : { finalNorm: initNorm({ ...config.block.norm, dModel }) }),
-    head: initLinear(subConfigs(config).head, seeds[2]!),
+    ...(config.pooler === 'tanh'
+      ? { pooler: initLinear(sub.pooler, seeds[config.numLayers + 4]!) }
+      : {}),
+    ...(config.numClasses > 0 ? { head: initLinear(sub.head, seeds[2]!) } : {}),
   }));
 }
 
@@ -188,6 +280,11 @@ export function initEncoderClassifier(
 export type EncoderClassifierOptions = {
   /** `[batch, time]` bool or 0/1, true = real token. Padded keys are hidden from attention and from mean pooling. */
   paddingMask?: Tensor;
+  /**
+   * int32 `[batch, time]` token types (segments, in `[0, typeVocabSize)`),
+   * BERT's `token_type_ids`; only with `config.typeVocabSize`. Default: all 0.
+   */
+  tokenTypeIds?: Tensor;
   /** Dropout (training mode). Default `false`. */
   training?: boolean;
   /** Dropout seed. Default: random. */
@@ -196,12 +293,14 @@ export type EncoderClassifierOptions = {
 
 const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
   paddingMask: true,
+  tokenTypeIds: true,
   training: true,
   seed: true,
 });
 
 /**
- * Classifies token sequences.
+ * Classifies token sequences: the encoder, pooling (`config.pooling`), the
+ * pooler when `config.pooler` is set, and the head.
  *
  * @param ids - int32 `[batch, time]`.
  * @returns logits `[batch, numClasses]`.
@@ -218,8 +317,80 @@ export function encoderClassifier(
   options: EncoderClassifierOptions = {},
 ): Tensor2D {
   const fn = 'encoderClassifier';
+  const run = prepare(fn, config, params, ids, options, true);
+  return tidy(() => {
+    const { pooled } = run();
+    return linear(subConfigs(config).head, params.head!, pooled) as Tensor2D;
+  });
+}
+
+/**
+ * What {@link encoderHiddenStates} returns.
+ *
+ * @example
+ * ```ts
+ * const { hiddenStates, pooled }: EncoderHiddenStates = encoderHiddenStates(config, params, ids);
+ * ```
+ */
+export type EncoderHiddenStates = {
+  /** The last block's output (after `finalNorm` when there is one), `[batch, time, dModel]`: HF's `last_hidden_state`. */
+  hiddenStates: Tensor3D;
+  /** `config.pooling` over `hiddenStates`, then the pooler when `config.pooler` is set, `[batch, dModel]`: HF's `pooler_output`. */
+  pooled: Tensor2D;
+};
+
+/**
+ * Runs an encoder classifier's encoder without its head, for embeddings:
+ * the hidden states of every token and the pooled vector. Works with
+ * `config.numClasses` 0 (an encoder without a head, such as a bare
+ * `BertModel` loaded from Hugging Face) and with a classifier's params (the
+ * head is not used). For mean-pooled sentence embeddings run it with
+ * `{ ...config, pooling: 'mean', pooler: undefined }`, or pool
+ * `hiddenStates` yourself.
+ *
+ * @param ids - int32 `[batch, time]`.
+ * @returns `hiddenStates` `[batch, time, dModel]` and `pooled` `[batch, dModel]`.
+ * @example
+ * ```ts
+ * const config = bertConfig({ vocabSize: 100, maxLength: 16, dModel: 32, numLayers: 2, numHeads: 4, numClasses: 0, typeVocabSize: 2, pooler: 'tanh' });
+ * const params = initEncoderClassifier(config, 0);
+ * const ids = tf.tensor2d([[1, 5, 7, 2]], undefined, 'int32');
+ * const { hiddenStates, pooled } = encoderHiddenStates(config, params, ids, { tokenTypeIds: tf.zerosLike(ids) });
+ * ```
+ */
+export function encoderHiddenStates(
+  config: EncoderClassifierConfig,
+  params: EncoderClassifierParams,
+  ids: Tensor,
+  options: EncoderClassifierOptions = {},
+): EncoderHiddenStates {
+  const run = prepare('encoderHiddenStates', config, params, ids, options, false);
+  return tidy(run);
+}
+
+/**
+ * Checks a forward's arguments (before any tensor is made) and returns the
+ * forward itself, to run inside the caller's `tidy`.
+ */
+function prepare(
+  fn: string,
+  config: EncoderClassifierConfig,
+  params: EncoderClassifierParams,
+  ids: Tensor,
+  options: EncoderClassifierOptions,
+  needsHead: boolean,
+): () => EncoderHiddenStates {
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkConfig(fn, config);
+  if (needsHead && config.numClasses === 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.numClasses',
+      'at least 1 for a classifier (an encoder without a head runs with encoderHiddenStates)',
+      '0',
+    );
+  }
+  checkParams(fn, config, params, needsHead);
   if (ids?.rank !== 2)
     throw new TfjsBlocksError(
       fn,
@@ -235,7 +406,7 @@ export function encoderClassifier(
       `at most config.maxLength = ${config.maxLength}`,
       String(time),
     );
-  const { paddingMask } = options;
+  const { paddingMask, tokenTypeIds } = options;
   if (
     paddingMask &&
     (paddingMask.rank !== 2 || paddingMask.shape[0] !== batch || paddingMask.shape[1] !== time)
@@ -247,14 +418,33 @@ export function encoderClassifier(
       `shape ${formatShape(paddingMask.shape)}`,
     );
   }
+  if (tokenTypeIds !== undefined) {
+    if (config.typeVocabSize === undefined) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.tokenTypeIds',
+        'undefined (config.typeVocabSize is not set: the model has no token-type embeddings)',
+        describeValue(tokenTypeIds),
+      );
+    }
+    checkClassLabels(fn, 'options.tokenTypeIds', tokenTypeIds, [batch, time], config.typeVocabSize);
+  }
   const seeds = splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), config.numLayers);
-  return tidy(() => {
+  return () => {
     const norm = config.block.norm;
     const sub = subConfigs(config);
-    let x = add(
-      embed(sub.tokens, params.tokenEmbedding, ids),
-      positionEmbedding(sub.positions, params.positionEmbedding, time),
-    );
+    let x = embed(sub.tokens, params.tokenEmbedding, ids);
+    if (sub.tokenTypes) {
+      const table = params.tokenTypeEmbedding!;
+      // Without ids every token is type 0: add the table's first row.
+      x = add(
+        x,
+        tokenTypeIds
+          ? embed(sub.tokenTypes, table, tokenTypeIds)
+          : slice(table.table, [0, 0], [1, -1]),
+      );
+    }
+    x = add(x, positionEmbedding(sub.positions, params.positionEmbedding, time));
     x = normalize(norm, params.embeddingNorm, x);
     const keep = paddingMask ? cast(paddingMask, 'bool') : undefined;
     const mask = keep ? reshape(keep, [batch, 1, 1, time]) : undefined;
@@ -275,20 +465,27 @@ export function encoderClassifier(
         ? div(sum(mul(x, weights), 1), maximum(sum(weights, 1), 1))
         : div(sum(x, 1), time);
     }
-    return linear(sub.head, params.head, pooled) as Tensor2D;
-  });
+    if (config.pooler === 'tanh') pooled = tanh(linear(sub.pooler, params.pooler!, pooled));
+    return { hiddenStates: x as Tensor3D, pooled: pooled as Tensor2D };
+  };
 }
 
-/** The configs of the classifier's tables and head. */
+/** The configs of the classifier's tables, pooler and head. */
 function subConfigs(config: EncoderClassifierConfig): {
   tokens: EmbeddingConfig;
   positions: EmbeddingConfig;
+  tokenTypes?: EmbeddingConfig;
+  pooler: LinearConfig;
   head: LinearConfig;
 } {
   const { dModel } = config.block;
   return {
     tokens: { numEmbeddings: config.vocabSize, embeddingDim: dModel },
     positions: { numEmbeddings: config.maxLength, embeddingDim: dModel },
+    ...(config.typeVocabSize === undefined
+      ? {}
+      : { tokenTypes: { numEmbeddings: config.typeVocabSize, embeddingDim: dModel } }),
+    pooler: { inFeatures: dModel, outFeatures: dModel },
     head: { inFeatures: dModel, outFeatures: config.numClasses },
   };
 }

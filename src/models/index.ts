@@ -30,7 +30,9 @@ export {
   type EncoderClassifierConfig,
   type EncoderClassifierOptions,
   type EncoderClassifierParams,
+  type EncoderHiddenStates,
   encoderClassifier,
+  encoderHiddenStates,
   initEncoderClassifier,
 } from './encoder-classifier';
 export {

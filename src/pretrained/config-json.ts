@@ -26,6 +26,10 @@ export type ConfigJsonReader = {
   integers(field: string, fallback?: number[]): number[];
   /** A nested object read the same way (`rope_scaling`), or `undefined` when absent. */
   object(field: string): ConfigJsonReader | undefined;
+  /** A non-empty list of strings (e.g. `architectures`), or `fallback` when absent. */
+  strings(field: string, fallback?: string[]): string[];
+  /** The own keys of a nested object (e.g. `id2label`), or `undefined` when absent. */
+  keys(field: string): string[] | undefined;
   /** Throws: the field holds a value we do not implement (`expected` says what we do). */
   unsupported(field: string, expected: string): never;
 };
@@ -124,6 +128,23 @@ export function configJsonReader(
       const value = get(field);
       if (value === undefined) return undefined;
       return configJsonReader(fn, value, file, `${prefix}${field}.`);
+    },
+    strings(field, fallback) {
+      const value = get(field);
+      const expected = 'a non-empty list of strings';
+      if (value === undefined) return fallback ?? missing(field, expected);
+      if (!Array.isArray(value) || value.length === 0 || value.some((v) => typeof v !== 'string')) {
+        throw new TfjsBlocksError(fn, where(field), expected, describeValue(value));
+      }
+      return value as string[];
+    },
+    keys(field) {
+      const value = get(field);
+      if (value === undefined) return undefined;
+      if (typeof value !== 'object' || Array.isArray(value)) {
+        throw new TfjsBlocksError(fn, where(field), 'a JSON object', describeValue(value));
+      }
+      return Object.keys(value);
     },
     unsupported(field, expected) {
       throw new TfjsBlocksError(fn, where(field), expected, describeValue(get(field)));

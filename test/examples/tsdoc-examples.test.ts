@@ -18,7 +18,7 @@ function tsdocExample(file: string, name: string): string {
 // settings, each in a block of one module with the imports a reader adds.
 const EXAMPLES = [
   {
-    file: 'src/interop/huggingface.ts',
+    file: 'src/pretrained/hugging-face.ts',
     name: 'fromHuggingFace',
     imports: `import * as tf from '@tensorflow/tfjs-core';
 import { fromHuggingFace, gpt2Config } from 'tfjs-blocks';
@@ -46,6 +46,12 @@ import { contextAttentionCache, initMultiHeadAttention, multiHeadAttention } fro
     name: 'mapUpdatesTransform',
     imports: `import * as tf from '@tensorflow/tfjs-core';
 import { chain, mapUpdatesTransform, scaleByLearningRate } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/models/encoder-classifier.ts',
+    name: 'encoderHiddenStates',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { bertConfig, encoderHiddenStates, initEncoderClassifier } from 'tfjs-blocks';`,
   },
 ];
 

@@ -63,3 +63,30 @@ describe('configJsonReader', () => {
     }
   });
 });
+
+describe('configJsonReader: lists of strings and object keys', () => {
+  const read = configJsonReader('f', {
+    architectures: ['BertModel'],
+    id2label: { 0: 'NEG', 1: 'POS' },
+    empty: [],
+    mixed: ['a', 1],
+  });
+
+  it('reads a list of strings and the keys of an object, with fallbacks', () => {
+    expect(read.strings('architectures')).toEqual(['BertModel']);
+    expect(read.strings('absent', ['X'])).toEqual(['X']);
+    expect(read.keys('id2label')).toEqual(['0', '1']);
+    expect(read.keys('absent')).toBeUndefined();
+  });
+
+  it('names the field of a wrong value', () => {
+    const cases: [() => unknown, string][] = [
+      [() => read.strings('empty'), 'config.json: empty'],
+      [() => read.strings('mixed'), 'config.json: mixed'],
+      [() => read.strings('id2label'), 'config.json: id2label'],
+      [() => read.strings('absent'), 'config.json: absent'],
+      [() => read.keys('architectures'), 'config.json: architectures'],
+    ];
+    for (const [call, argument] of cases) expect(thrownBy(call).argument).toBe(argument);
+  });
+});

@@ -257,6 +257,16 @@ const CASES: Record<string, Bad[]> = {
     ),
     bad('id out of range', () => root.encoderClassifier(classifier, classifierParams, ids(1, 10))),
   ],
+  encoderHiddenStates: [
+    bad('token types without config.typeVocabSize', () =>
+      root.encoderHiddenStates(classifier, classifierParams, ids(1, 2), {
+        tokenTypeIds: ids(0, 0),
+      }),
+    ),
+    bad('id out of range', () =>
+      root.encoderHiddenStates(classifier, classifierParams, ids(1, 10)),
+    ),
+  ],
   initEncoderClassifier: [
     bad('bad feed-forward', () =>
       root.initEncoderClassifier(

@@ -226,6 +226,12 @@ const CASES: Case[] = [
   c('encoderClassifier', 'options', 'options.sed', 'seed', () =>
     root.encoderClassifier(classifier, _, _, plus({}, 'sed')),
   ),
+  c('encoderHiddenStates', 'options', 'options.tokenTypeId', 'tokenTypeIds', () =>
+    root.encoderHiddenStates(classifier, _, _, plus({}, 'tokenTypeId')),
+  ),
+  c('encoderHiddenStates', 'config', 'config.typeVocabSiz', 'typeVocabSize', () =>
+    root.encoderHiddenStates(plus(classifier, 'typeVocabSiz', 2), _, _),
+  ),
   c('encoderClassifier', 'config', 'config.block.feedForward.kinds', 'kind', () =>
     root.encoderClassifier(
       {
