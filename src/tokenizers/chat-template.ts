@@ -8,7 +8,14 @@ import { isJsonObject, type JsonObject } from './tokenizer-files';
  * takes it: a `role` (`'system'`, `'user'`, `'assistant'`, ...) and its
  * `content`; templates may read more keys (`tool_calls`, `name`).
  */
-export type ChatMessage = { role: string; content: string; [key: string]: unknown };
+export type ChatMessage = {
+  /** Who speaks: `'system'`, `'user'`, `'assistant'`, `'tool'`, ... */
+  role: string;
+  /** What they say. */
+  content: string;
+  /** Anything else the template reads. */
+  [key: string]: unknown;
+};
 
 /** A compiled chat template and where it came from (for error messages). */
 export type ChatTemplate = { template: Template; source: string };

@@ -78,9 +78,13 @@ export interface ChatTemplateOptions {
 
 /** The special tokens of a tokenizer: their text, when the files name one. */
 export interface SpecialTokens {
+  /** The beginning-of-sequence token (`bos_token`), e.g. `'<s>'`. */
   bos?: string;
+  /** The end-of-sequence token (`eos_token`), e.g. `'</s>'`. */
   eos?: string;
+  /** The padding token (`pad_token`), e.g. `'[PAD]'`. */
   pad?: string;
+  /** The unknown token (`unk_token`), e.g. `'<unk>'`. */
   unk?: string;
 }
 
@@ -393,10 +397,12 @@ export class HuggingFaceTokenizer implements Tokenizer {
     messages: ChatMessage[],
     options: ChatTemplateOptions & { tokenize: true },
   ): number[];
+  /** The conversation as text (`tokenize` false, the default). */
   applyChatTemplate(
     messages: ChatMessage[],
     options?: ChatTemplateOptions & { tokenize?: false },
   ): string;
+  /** Text, or ids when `options.tokenize` is true. */
   applyChatTemplate(messages: ChatMessage[], options?: ChatTemplateOptions): string | number[];
   applyChatTemplate(messages: ChatMessage[], options: ChatTemplateOptions = {}): string | number[] {
     const fn = 'HuggingFaceTokenizer.applyChatTemplate';

@@ -109,7 +109,18 @@ export function checkTokenizerJson(fn: string, json: unknown): JsonObject {
   if (!isJsonObject(model)) {
     throw new TfjsBlocksError(fn, 'tokenizer.json: model', 'an object', describeValue(model));
   }
-  checkComponentType(fn, 'model', model, 'model');
+  const type = checkComponentType(fn, 'model', model, 'model');
+  const vocab = ownEntry(model, 'vocab');
+  const vocabOk = type === 'Unigram' ? Array.isArray(vocab) : isJsonObject(vocab);
+  if (!vocabOk) {
+    const expected =
+      type === 'Unigram' ? 'an array of [piece, score] pairs' : 'an object of token -> id';
+    throw new TfjsBlocksError(fn, 'tokenizer.json: model.vocab', expected, describeValue(vocab));
+  }
+  if (type === 'BPE' && !Array.isArray(ownEntry(model, 'merges'))) {
+    const actual = describeValue(ownEntry(model, 'merges'));
+    throw new TfjsBlocksError(fn, 'tokenizer.json: model.merges', 'an array', actual);
+  }
   for (const kind of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     const component = ownEntry(json, kind);
     if (component === undefined || component === null) continue;

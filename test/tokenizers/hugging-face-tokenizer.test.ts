@@ -1,21 +1,14 @@
 // Parity with Python `tokenizers` / `transformers` on the three tokenizers
 // that test/reference/tokenizers.py trains (fixtures in test/fixtures/tokenizers/).
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate/generate';
 import type { Tokenizer } from '../../src/generate/tokenizer';
 import { gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
-import {
-  type ChatMessage,
-  HuggingFaceTokenizer,
-  loadTokenizer,
-  type TokenizerFiles,
-} from '../../src/tokenizers/index';
+import { type ChatMessage, HuggingFaceTokenizer, loadTokenizer } from '../../src/tokenizers/index';
 import { thrownBy } from '../helpers/rejections';
+import { readExpected, readFiles } from './fixture-files';
 
-const dir = fileURLToPath(new URL('../fixtures/tokenizers/', import.meta.url));
 type Case = {
   text: string;
   ids: number[];
@@ -38,21 +31,8 @@ type Expected = {
   batch?: { texts: string[]; inputIds: number[][]; attentionMask: number[][] };
   chats?: Chat[];
 };
-const expected = JSON.parse(readFileSync(`${dir}expected.json`, 'utf8')) as Record<
-  string,
-  Expected
->;
+const expected = readExpected() as Record<string, Expected>;
 const NAMES = ['gpt2', 'llama', 'bert'] as const;
-
-function readFiles(name: string): TokenizerFiles {
-  const read = (file: string) => JSON.parse(readFileSync(`${dir}${name}/${file}`, 'utf8'));
-  const jinja = `${dir}${name}/chat_template.jinja`;
-  return {
-    tokenizerJson: read('tokenizer.json'),
-    tokenizerConfig: read('tokenizer_config.json'),
-    ...(existsSync(jinja) ? { chatTemplate: readFileSync(jinja, 'utf8') } : {}),
-  };
-}
 
 const show = (s: string) => JSON.stringify(s);
 
