@@ -47,6 +47,11 @@ import { contextAttentionCache, initMultiHeadAttention, multiHeadAttention } fro
     imports: `import * as tf from '@tensorflow/tfjs-core';
 import { chain, mapUpdatesTransform, scaleByLearningRate } from 'tfjs-blocks';`,
   },
+  {
+    file: 'src/tokenizers/hugging-face-tokenizer.ts',
+    name: 'loadTokenizer',
+    imports: `import { loadTokenizer } from 'tfjs-blocks';`,
+  },
 ];
 
 describe('TSDoc examples type-check', () => {
