@@ -427,6 +427,20 @@ export {
 } from './schedules/polynomial';
 export type { Schedule } from './schedules/schedule';
 export { type WsdScheduleOptions, wsdSchedule } from './schedules/wsd';
+export type { ChatMessage } from './tokenizers/chat-template';
+export {
+  type BatchEncoding,
+  type ChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeBatchOptions,
+  type EncodeOptions,
+  HuggingFaceTokenizer,
+  type LoadTokenizerOptions,
+  loadTokenizer,
+  type PaddingSide,
+  type SpecialTokens,
+} from './tokenizers/hugging-face-tokenizer';
+export type { TokenizerFiles } from './tokenizers/tokenizer-files';
 export { flattenParams, unflattenParams } from './tree/flatten';
 export { treeLeaves, treeLeavesWithPath } from './tree/leaves';
 export { treeMap } from './tree/map';

@@ -53,6 +53,11 @@ import { chain, mapUpdatesTransform, scaleByLearningRate } from 'tfjs-blocks';`,
     imports: `import * as tf from '@tensorflow/tfjs-core';
 import { bertConfig, encoderHiddenStates, initEncoderClassifier } from 'tfjs-blocks';`,
   },
+  {
+    file: 'src/tokenizers/hugging-face-tokenizer.ts',
+    name: 'loadTokenizer',
+    imports: `import { loadTokenizer } from 'tfjs-blocks';`,
+  },
 ];
 
 describe('TSDoc examples type-check', () => {
