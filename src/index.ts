@@ -338,6 +338,8 @@ export { type ConfigJsonReader, configJsonReader } from './pretrained/config-jso
 export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
 export { gpt2Family } from './pretrained/families/gpt2';
 export { llamaFamily } from './pretrained/families/llama';
+export { phi3Family } from './pretrained/families/phi3';
+export { qwen2Family } from './pretrained/families/qwen2';
 export {
   type AnyPretrainedFamily,
   familyForConfigJson,

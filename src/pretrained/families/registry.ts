@@ -4,6 +4,8 @@ import { configJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
 import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
+import { phi3Family } from './phi3';
+import { qwen2Family } from './qwen2';
 
 /** A family of any kind the registry holds. */
 export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClassifierConfig>;
@@ -18,7 +20,12 @@ export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClas
  * const modelTypes = PRETRAINED_FAMILIES.flatMap((family) => family.modelTypes); // ['gpt2', 'llama', ...]
  * ```
  */
-export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [gpt2Family, llamaFamily];
+export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [
+  gpt2Family, // gpt2
+  llamaFamily, // llama
+  qwen2Family, // qwen2
+  phi3Family, // phi3
+];
 
 /**
  * The family of a parsed Hugging Face `config.json`, by its `model_type`.
