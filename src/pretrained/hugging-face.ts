@@ -15,9 +15,9 @@ import { PRETRAINED_FAMILIES } from './families/registry';
 import { getParamPath, setParamPath } from './families/rules';
 
 /** A Hugging Face decoder family (`model_type`) whose tensor names and layouts we map. */
-export type HuggingFaceFamily = 'gpt2' | 'llama';
+export type HuggingFaceFamily = 'gpt2' | 'llama' | 'qwen2' | 'phi3';
 
-const FAMILIES: readonly HuggingFaceFamily[] = ['gpt2', 'llama'];
+const FAMILIES: readonly HuggingFaceFamily[] = ['gpt2', 'llama', 'qwen2', 'phi3'];
 
 /**
  * Options of {@link fromHuggingFace}.

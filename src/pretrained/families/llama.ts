@@ -4,6 +4,7 @@ import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily, TensorRule } from './family';
 import {
   blockPath,
+  checkExpressible,
   checkHeadDim,
   copyRule,
   headDimOf,
@@ -268,12 +269,19 @@ export const llamaFamily: PretrainedFamily<DecoderLmConfig> = {
     };
   },
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
+    const attentionBias = config.block.attentionBias ?? true;
+    const mlpBias = config.block.feedForward.useBias ?? false;
+    checkExpressible('llama', config, {
+      attentionBias,
+      attentionOutputBias: attentionBias,
+      useBias: mlpBias,
+    });
     return {
       architectures: ['LlamaForCausalLM'],
       model_type: 'llama',
       ...llamaLikeJson(config),
-      attention_bias: config.block.attentionBias ?? true,
-      mlp_bias: config.block.feedForward.useBias ?? false,
+      attention_bias: attentionBias,
+      mlp_bias: mlpBias,
     };
   },
   tensors: (config) => llamaLikeTensors(config),

@@ -5,6 +5,8 @@ import { bertFamily } from './bert';
 import type { PretrainedFamily } from './family';
 import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
+import { phi3Family } from './phi3';
+import { qwen2Family } from './qwen2';
 
 /** A family of any kind the registry holds. */
 export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClassifierConfig>;
@@ -20,9 +22,11 @@ export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClas
  * ```
  */
 export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [
-  gpt2Family,
-  llamaFamily,
-  bertFamily,
+  gpt2Family, // gpt2
+  llamaFamily, // llama
+  qwen2Family, // qwen2
+  phi3Family, // phi3
+  bertFamily, // bert
 ];
 
 /**

@@ -1,4 +1,4 @@
-import { clone, concat, split, type Tensor, transpose } from '@tensorflow/tfjs-core';
+import { clone, concat, split, transpose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
 import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { FeedForwardActivation } from '../../nn/feed-forward';
@@ -144,10 +144,56 @@ export function getParamPath(root: unknown, path: string[]): unknown {
   );
 }
 
-/** Throws the error of a config value `toConfigJson` cannot write for a family. */
-export function notExpressible(fn: string, field: string, expected: string, actual: string): never {
-  throw new TfjsBlocksError(fn, field, expected, actual);
-}
+/** The bias flags a family's checkpoint layout fixes. */
+export type BiasLayout = {
+  /** `config.block.attentionBias`. */
+  attentionBias: boolean;
+  /** `config.block.attentionOutputBias` (default `attentionBias`). */
+  attentionOutputBias: boolean;
+  /** `config.block.feedForward.useBias`. */
+  useBias: boolean;
+};
 
-/** Our tensors of `paths`, for a rule's save. */
-export type SaveInputs = Tensor[];
+/**
+ * Throws unless `config` is a RoPE/RMSNorm/gated decoder with the biases
+ * `layout` says: what a Llama-style family's `config.json` can express.
+ * `toConfigJson` calls it so a config the family cannot describe is never
+ * written as a silently different model.
+ */
+export function checkExpressible(
+  family: string,
+  config: DecoderLmConfig,
+  layout: BiasLayout,
+): void {
+  const fn = 'toConfigJson';
+  const { block } = config;
+  const attentionBias = block.attentionBias ?? true;
+  const facts: [string, unknown, unknown][] = [
+    ['config.positions', config.positions, 'rope'],
+    ['config.block.norm.kind', block.norm.kind, 'rms'],
+    ['config.block.normPosition', block.normPosition ?? 'pre', 'pre'],
+    ['config.block.feedForward.kind', block.feedForward.kind, 'gated'],
+    ['config.block.attentionBias', attentionBias, layout.attentionBias],
+    [
+      'config.block.attentionOutputBias',
+      block.attentionOutputBias ?? attentionBias,
+      layout.attentionOutputBias,
+    ],
+    [
+      'config.block.feedForward.useBias',
+      block.feedForward.useBias ?? block.feedForward.kind === 'mlp',
+      layout.useBias,
+    ],
+    ['config.block.alibi', block.alibi ?? false, false],
+  ];
+  for (const [field, actual, expected] of facts) {
+    if (actual !== expected) {
+      throw new TfjsBlocksError(
+        fn,
+        field,
+        `${JSON.stringify(expected)} (what a ${family} config.json describes)`,
+        JSON.stringify(actual) ?? String(actual),
+      );
+    }
+  }
+}
