@@ -38,6 +38,7 @@ const BLOCK_LAYER_ARG_KEYS = optionKeys<Omit<TransformerBlockLayerArgs, keyof Ba
   attentionBias: true,
   rope: true,
   alibi: true,
+  slidingWindow: true,
   dropoutRate: true,
   attentionDropoutRate: true,
   seed: true,
@@ -55,6 +56,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     attentionBias,
     rope,
     alibi,
+    slidingWindow,
     dropoutRate,
     attentionDropoutRate,
   } = args;
@@ -68,6 +70,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     normPosition,
     attentionBias,
     rope,
+    slidingWindow,
     dropoutRate,
     attentionDropoutRate,
   }) as TransformerBlockConfig;
