@@ -338,6 +338,7 @@ export { type ConfigJsonReader, configJsonReader } from './pretrained/config-jso
 export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
 export { gpt2Family } from './pretrained/families/gpt2';
 export { llamaFamily } from './pretrained/families/llama';
+export { mistralFamily } from './pretrained/families/mistral';
 export {
   type AnyPretrainedFamily,
   familyForConfigJson,

@@ -4,6 +4,7 @@ import { configJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
 import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
+import { mistralFamily } from './mistral';
 
 /** A family of any kind the registry holds. */
 export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClassifierConfig>;
@@ -18,7 +19,11 @@ export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClas
  * const modelTypes = PRETRAINED_FAMILIES.flatMap((family) => family.modelTypes); // ['gpt2', 'llama', ...]
  * ```
  */
-export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [gpt2Family, llamaFamily];
+export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [
+  gpt2Family,
+  llamaFamily,
+  mistralFamily,
+];
 
 /**
  * The family of a parsed Hugging Face `config.json`, by its `model_type`.
