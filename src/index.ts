@@ -341,6 +341,7 @@ export { bertFamily } from './pretrained/families/bert';
 export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
 export { gpt2Family } from './pretrained/families/gpt2';
 export { llamaFamily } from './pretrained/families/llama';
+export { mistralFamily } from './pretrained/families/mistral';
 export { phi3Family } from './pretrained/families/phi3';
 export { qwen2Family } from './pretrained/families/qwen2';
 export {

@@ -2,7 +2,9 @@ import {
   add,
   cast,
   fill,
+  greater,
   lessEqual,
+  logicalAnd,
   logicalNot,
   mul,
   randomUniform,
@@ -10,6 +12,7 @@ import {
   reshape,
   scalar,
   slice,
+  sub,
   Tensor,
   type Tensor4D,
   where,
@@ -41,6 +44,13 @@ export interface AttentionOptions {
    * with cached keys). Default `false`.
    */
   causal?: boolean;
+  /**
+   * Sliding-window attention (Mistral): with `causal`, a query at position
+   * `i` sees only the last `slidingWindow` keys, `i - slidingWindow < j <= i`
+   * (the rule of `transformers`' `sliding_window_causal_mask_function`; the
+   * query's own key counts). Requires `causal: true`. Default: no window.
+   */
+  slidingWindow?: number;
   /** Multiplies `q · kᵀ`. Default `1 / sqrt(headDim)`. */
   scale?: number;
   /**
@@ -57,6 +67,7 @@ export interface AttentionOptions {
 export const ATTENTION_OPTION_KEYS = optionKeys<AttentionOptions>({
   mask: true,
   causal: true,
+  slidingWindow: true,
   scale: true,
   dropoutRate: true,
   seed: true,
@@ -79,6 +90,8 @@ export interface AttentionSetup {
   dims: AttentionDims;
   scale: number;
   causal: boolean;
+  /** Keys a causal query sees, its own included; `undefined` = all earlier keys. */
+  slidingWindow: number | undefined;
   mask: Tensor | undefined;
   dropoutRate: number;
   seed: number;
@@ -151,6 +164,18 @@ export function setUpAttention(
   if (typeof causal !== 'boolean') {
     throw new TfjsBlocksError(fn, 'options.causal', 'a boolean', String(causal));
   }
+  const slidingWindow =
+    options.slidingWindow === undefined
+      ? undefined
+      : checkInteger(fn, 'options.slidingWindow', options.slidingWindow, 1);
+  if (slidingWindow !== undefined && !causal) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.slidingWindow',
+      'absent unless options.causal is true (a sliding window is causal)',
+      String(slidingWindow),
+    );
+  }
   const scale =
     options.scale === undefined
       ? 1 / Math.sqrt(headDim)
@@ -163,7 +188,7 @@ export function setUpAttention(
     options.seed === undefined
       ? Math.floor(Math.random() * 2 ** 31)
       : checkInteger(fn, 'options.seed', options.seed, 0);
-  return { dims, scale, causal, mask, dropoutRate, seed };
+  return { dims, scale, causal, slidingWindow, mask, dropoutRate, seed };
 }
 
 function maskToBias(mask: Tensor): Tensor {
@@ -181,7 +206,7 @@ export function attentionBias(
   start: number,
   end: number,
 ): Tensor | undefined {
-  const { mask, causal, dims } = setup;
+  const { mask, causal, slidingWindow, dims } = setup;
   let bias: Tensor | undefined;
   if (mask !== undefined) {
     const m4 =
@@ -193,7 +218,12 @@ export function attentionBias(
   if (causal) {
     const rows = reshape(range(dims.tk - dims.tq, dims.tk, 1, 'int32'), [dims.tq, 1]);
     const columns = reshape(range(start, end, 1, 'int32'), [1, end - start]);
-    const allowed = lessEqual(columns, rows);
+    // Query i sees key j when j <= i and, with a window w, i - w < j.
+    const earlier = lessEqual(columns, rows);
+    const allowed =
+      slidingWindow === undefined
+        ? earlier
+        : logicalAnd(earlier, greater(columns, sub(rows, scalar(slidingWindow, 'int32'))));
     const causalBias = reshape(maskToBias(allowed), [1, 1, dims.tq, end - start]);
     bias = bias === undefined ? causalBias : add(bias, causalBias);
   }

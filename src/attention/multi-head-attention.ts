@@ -1,6 +1,7 @@
 import {
   add,
   concat,
+  gather,
   reshape,
   scalar,
   slice,
@@ -15,6 +16,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkBroadcastsTo,
   checkDim,
   checkFloatTensor,
   checkInteger,
@@ -113,6 +115,15 @@ export type AttentionCache = {
  * own position. Without it the cache is fixed (cross-attention over an
  * encoder output projected once) and `x` only gives the queries. `mask`
  * broadcasts to `[batch, heads, time, capacity]`.
+ *
+ * With `slidingWindow` (and `causal`) the cache is a **rolling buffer**:
+ * position `p` is written to slot `p mod capacity`, so a cache of capacity
+ * `slidingWindow` serves any number of positions (a smaller one only while
+ * nothing wraps). The queries attend over the cache as it was before the
+ * call followed by `x`'s own keys, so `mask` then broadcasts to `[batch,
+ * heads, time, capacity + time]`: the slots before the write, then the new
+ * keys (true = a real token). Slots hold keys after RoPE: nothing is
+ * re-rotated when a slot is reused.
  *
  * @example
  * ```ts
@@ -307,7 +318,20 @@ export function multiHeadAttention(
     checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
   }
   checkProjections(fn, params, checked);
-  const cached = checkCache(fn, options, input, { numKvHeads, headDim });
+  const window = checkWindowOption(fn, options);
+  const cached = checkCache(fn, options, input, { numKvHeads, headDim }, window);
+  const rolling = window !== undefined && cached?.index !== undefined;
+  if (rolling && options.mask !== undefined) {
+    const t = input.shape[1];
+    const columns = cached.cache.key.shape[2] + t;
+    checkBroadcastsTo(
+      fn,
+      'options.mask',
+      options.mask.shape,
+      [input.shape[0], numHeads, t, columns],
+      '[batch, heads, time, capacity + time] (a rolling cache: the slots, then the new keys)',
+    );
+  }
   const {
     context: _c,
     rope,
@@ -333,6 +357,15 @@ export function multiHeadAttention(
     }
     let { key, value } = cached.cache;
     let mask = attentionOptions.mask;
+    if (rolling) {
+      const k = projectHeads(params.key, input, numKvHeads, headDim);
+      const v = projectHeads(params.value, input, numKvHeads, headDim);
+      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      return attendRolling(qr, kr, v, cached.cache, cached.index!, window, {
+        ...attentionOptions,
+        merge,
+      });
+    }
     if (cached.index !== undefined) {
       // The same projections, written into the cache at the index (fixed shape).
       const k = projectHeads(params.key, input, numKvHeads, headDim);
@@ -351,10 +384,100 @@ export function multiHeadAttention(
     const attended = scaledDotProductAttention(qr, key, value, {
       ...attentionOptions,
       causal: false,
+      slidingWindow: undefined,
       mask,
     });
     return { output: merge(attended), cache: { key, value } };
   });
+}
+
+/**
+ * Checks `options.slidingWindow` before any tensor is made (the cached path
+ * hands attention an explicit mask, so `scaledDotProductAttention` would not
+ * see it): a whole number >= 1, given only with `causal: true`.
+ */
+function checkWindowOption(fn: string, options: MultiHeadAttentionOptions): number | undefined {
+  if (options.slidingWindow === undefined) return undefined;
+  const window = checkInteger(fn, 'options.slidingWindow', options.slidingWindow, 1);
+  if (options.causal !== true) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.slidingWindow',
+      'absent unless options.causal is true (a sliding window is causal)',
+      String(window),
+    );
+  }
+  return window;
+}
+
+/**
+ * Attention of new queries over a rolling cache (see
+ * {@link CachedAttentionOptions}): the keys are the cache's slots as they were
+ * followed by the new keys `kr` (positions `index …`), masked by position
+ * (`q - window < k <= q`, unwritten slots hidden); the next cache takes each
+ * slot's newest position, so a slot whose position left every new query's
+ * window is overwritten. One concat and one gather per call.
+ */
+function attendRolling(
+  qr: Tensor4D,
+  kr: Tensor4D,
+  v: Tensor4D,
+  cache: AttentionCache,
+  index: number,
+  window: number,
+  options: AttentionOptions & { merge: (attended: Tensor4D) => Tensor3D },
+): CachedAttentionResult {
+  const { merge, ...attentionOptions } = options;
+  const capacity = cache.key.shape[2];
+  const t = kr.shape[2];
+  const keys = concat([cache.key, kr], 2) as Tensor4D; // [B, kvH, capacity + t, D]
+  const values = concat([cache.value, v], 2) as Tensor4D;
+  const mask = withRollingPositions(attentionOptions.mask, t, capacity, index, window);
+  const attended = scaledDotProductAttention(qr, keys, values, {
+    ...attentionOptions,
+    causal: false,
+    slidingWindow: undefined,
+    mask,
+  });
+  // Slot s of the next cache: the newest of the new keys at a position ≡ s
+  // (mod capacity), else the slot's old key.
+  const source = new Int32Array(capacity);
+  for (let s = 0; s < capacity; s++) source[s] = s;
+  for (let j = Math.max(0, t - capacity); j < t; j++) source[(index + j) % capacity] = capacity + j;
+  const slots = tensor(source, [capacity], 'int32');
+  return {
+    output: merge(attended),
+    cache: { key: gather(keys, slots, 2) as Tensor4D, value: gather(values, slots, 2) as Tensor4D },
+  };
+}
+
+/**
+ * The position mask of {@link attendRolling} over `capacity + t` columns (the
+ * old slots, then the new keys), additive (0 / -Infinity), combined with the
+ * caller's `mask`. Slot `s` holds the newest position `p < index` with
+ * `p ≡ s (mod capacity)`, none when `p < 0`; query `i` is at `index + i`.
+ */
+function withRollingPositions(
+  mask: Tensor | undefined,
+  t: number,
+  capacity: number,
+  index: number,
+  window: number,
+): Tensor {
+  const columns = capacity + t;
+  const bias = new Float32Array(t * columns).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < t; i++) {
+    const q = index + i;
+    for (let s = 0; s < capacity; s++) {
+      const p = index - 1 - ((((index - 1 - s) % capacity) + capacity) % capacity);
+      if (p >= 0 && p > q - window) bias[i * columns + s] = 0;
+    }
+    for (let j = Math.max(0, i - window + 1); j <= i; j++) bias[i * columns + capacity + j] = 0;
+  }
+  const positions = tensor(bias, [1, 1, t, columns]);
+  if (mask === undefined) return positions;
+  if (mask.dtype === 'bool') return where(mask, positions, scalar(Number.NEGATIVE_INFINITY));
+  return add(mask, positions);
 }
 
 /** Throws unless `params` holds the projections (all four, or the `only` ones) of `config`'s shapes. */
@@ -474,6 +597,7 @@ function checkCache(
   options: MultiHeadAttentionOptions | CachedAttentionOptions,
   x: Tensor3D,
   heads: { numKvHeads: number; headDim: number },
+  window?: number,
 ): { cache: AttentionCache; index: number | undefined } | undefined {
   const { cache, cacheUpdateIndex } = options as Partial<CachedAttentionOptions>;
   if (cache === undefined) {
@@ -527,11 +651,13 @@ function checkCache(
   }
   const capacity = key.shape[2];
   const index = checkInteger(fn, 'options.cacheUpdateIndex', cacheUpdateIndex, 0);
-  if (index + x.shape[1] > capacity) {
+  // A rolling cache (sliding window) may wrap once it holds a whole window.
+  const wraps = window !== undefined && capacity >= window;
+  if (!wraps && index + x.shape[1] > capacity) {
     throw new TfjsBlocksError(
       fn,
       'options.cacheUpdateIndex',
-      `at most the cache capacity ${capacity} - ${x.shape[1]} (x's time)`,
+      `at most the cache capacity ${capacity} - ${x.shape[1]} (x's time)${window === undefined ? '' : `, or a cache of capacity >= options.slidingWindow (${window}) to roll`}`,
       String(index),
     );
   }

@@ -84,6 +84,14 @@ export type TransformerBlockConfig = {
   rope?: boolean | RotaryEmbeddingOptions;
   /** ALiBi: add the per-head linear distance bias to self-attention scores. Default `false`. */
   alibi?: boolean;
+  /**
+   * Sliding-window self-attention (Mistral): a token at position `i` attends
+   * to positions `i - slidingWindow < j <= i`, in the training forward and
+   * in cached decoding, where the cache may then be a rolling buffer of
+   * `slidingWindow` slots (see `CachedAttentionOptions`). Decoder blocks
+   * only (the window is causal); not with `alibi`. Default: no window.
+   */
+  slidingWindow?: number;
   /** Dropout on each residual branch while training. Default `0`. */
   dropoutRate?: number;
   /** Dropout on the attention weights while training. Default `0`. */
@@ -249,6 +257,7 @@ export const BLOCK_CONFIG_KEYS = optionKeys<TransformerBlockConfig>({
   attentionOutputBias: true,
   rope: true,
   alibi: true,
+  slidingWindow: true,
   dropoutRate: true,
   attentionDropoutRate: true,
 });
@@ -388,6 +397,17 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
   checkOptionKeys(fn, config.feedForward, BLOCK_FEED_FORWARD_KEYS, `${name}.feedForward`);
   checkFeedForwardConfig(fn, `${name}.feedForward`, { ...config.feedForward, dModel });
   checkRopeOption(fn, `${name}.rope`, config.rope);
+  if (config.slidingWindow !== undefined) {
+    checkInteger(fn, `${name}.slidingWindow`, config.slidingWindow, 1);
+    if (config.alibi === true) {
+      throw new TfjsBlocksError(
+        fn,
+        `${name}.alibi`,
+        'false or absent with slidingWindow (ALiBi over a rolling cache is not implemented)',
+        'true',
+      );
+    }
+  }
   const dropoutRate = checkNumber(fn, `${name}.dropoutRate`, config.dropoutRate ?? 0, {
     min: 0,
     max: 1,
@@ -536,6 +556,8 @@ function attend(
   const attentionConfig = blockAttentionConfig(config);
   const attentionOptions = {
     causal: extra.causal,
+    // The window belongs to causal self-attention, like RoPE and ALiBi.
+    slidingWindow: extra.rope && extra.causal ? config.slidingWindow : undefined,
     mask,
     rope,
     dropoutRate: options.training ? config.attentionDropoutRate : 0,
@@ -600,6 +622,14 @@ export function transformerEncoderBlock(
   const fn = 'transformerEncoderBlock';
   checkOptionKeys(fn, options, BLOCK_OPTION_KEYS);
   const checked = checkBlockConfig(fn, config);
+  if (checked.slidingWindow !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'config.slidingWindow',
+      'absent for an encoder block (a sliding window is causal: decoder blocks only)',
+      String(checked.slidingWindow),
+    );
+  }
   checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
   return tidy(() => {
     const { drop, attentionSeed } = dropper(checked, options, 4);

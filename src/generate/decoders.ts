@@ -119,7 +119,7 @@ export function decoderLmStep(
   const step = advanceKvCache(cache, newValid);
   const { logits, self } = tidy(() => {
     const r = decoderLm(config, params, ids, {
-      paddingMask: tensor(step.keyValid.flat(), [batch, cache.maxLength], 'bool'),
+      paddingMask: tensor(step.mask.flat(), [batch, step.mask[0]!.length], 'bool'),
       positionIds: tensor(step.positions.flat(), [batch, newValid[0]!.length], 'int32'),
       cache: { self: cache.layers, index: cache.length },
     });

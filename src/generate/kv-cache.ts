@@ -25,17 +25,23 @@ export type LayerCache = AttentionCache;
 /**
  * A key/value cache for incremental decoding. Tensors are preallocated to
  * `maxLength` and rewritten at a fixed shape each step, so a step's cost
- * does not grow with reallocation; the bookkeeping is plain JS.
+ * does not grow with reallocation; the bookkeeping is plain JS. With a
+ * sliding window (`slidingWindow`), `maxLength` is the window (or the
+ * sequence, if shorter) and the cache is a rolling buffer: position `p` is
+ * in slot `p mod maxLength`, so its memory stays bounded however long the
+ * generation runs.
  */
 export type KvCache = {
   /** Self-attention keys and values per decoder layer. */
   layers: LayerCache[];
   /** Tokens written so far (the same for every row: rows are left-padded). */
   length: number;
-  /** Capacity. */
+  /** Capacity: the slots per row. */
   maxLength: number;
-  /** Per row and position: whether that key is a real token (false for padding and unwritten slots). */
+  /** Per row and slot: whether that key is a real token (false for padding and unwritten slots). */
   keyValid: boolean[][];
+  /** The model's sliding window, when it has one: the cache rolls (see above). */
+  slidingWindow?: number;
   /** Per row: real tokens so far (the next learned position). */
   realTokens: number[];
   /** Encoder-decoder only: cross-attention keys and values of the encoder output, per decoder layer. */
@@ -45,7 +51,9 @@ export type KvCache = {
 };
 
 /**
- * An empty cache for a decoder-only model. Allocated in one `tidy`, so a
+ * An empty cache for a decoder-only model, for sequences of up to
+ * `maxLength` tokens: `maxLength` slots, or with a sliding window `w` a
+ * rolling cache of `min(w, maxLength)` slots. Allocated in one `tidy`, so a
  * failure part-way (a layer that does not fit) frees the layers made before.
  */
 export function initDecoderLmCache(
@@ -54,13 +62,17 @@ export function initDecoderLmCache(
   batch: number,
   maxLength: number,
 ): KvCache {
-  const attention = blockAttentionConfig(checkBlockConfig('generate', decoderBlockConfig(config)));
+  const block = checkBlockConfig('generate', decoderBlockConfig(config));
+  const attention = blockAttentionConfig(block);
+  const window = block.slidingWindow;
+  const capacity = window === undefined ? maxLength : Math.min(window, maxLength);
   return tidy(() => ({
-    layers: params.blocks.map(() => initAttentionCache(attention, batch, maxLength)),
+    layers: params.blocks.map(() => initAttentionCache(attention, batch, capacity)),
     length: 0,
-    maxLength,
-    keyValid: Array.from({ length: batch }, () => new Array<boolean>(maxLength).fill(false)),
+    maxLength: capacity,
+    keyValid: Array.from({ length: batch }, () => new Array<boolean>(capacity).fill(false)),
     realTokens: new Array<number>(batch).fill(0),
+    ...(window === undefined ? {} : { slidingWindow: window }),
   }));
 }
 
@@ -135,23 +147,34 @@ export function reorderKvCache(cache: KvCache, rows: number[]): KvCache {
 
 /**
  * Bookkeeping for `t` new tokens (plain JS): which keys become valid, the
- * learned positions of the new tokens, and `commit(layers)`, the cache after
- * the step with the model's new self-attention tensors. Attention hides
- * unwritten and future keys itself; `keyValid` only says which written keys
- * are real tokens (false for left padding).
+ * key mask the model gets (`mask`), the learned positions of the new
+ * tokens, and `commit(layers)`, the cache after the step with the model's
+ * new self-attention tensors. Attention hides unwritten and future keys
+ * itself; `keyValid` only says which written keys are real tokens (false
+ * for left padding). `mask` is `keyValid` after the write, `[batch,
+ * capacity]`; for a rolling cache it is the slots before the write followed
+ * by the new tokens, `[batch, capacity + t]` (what attention over a rolling
+ * cache reads: see `CachedAttentionOptions`).
  *
  * @param newValid - per row and new token, whether it is real.
  */
 export function advanceKvCache(cache: KvCache, newValid: boolean[][]) {
   const t = newValid[0]!.length;
-  if (cache.length + t > cache.maxLength) {
-    throw new Error(`cache overflow: ${cache.length} + ${t} > ${cache.maxLength}`);
+  const rolling = cache.slidingWindow !== undefined;
+  const capacity = cache.maxLength;
+  const wraps = rolling && capacity >= cache.slidingWindow!;
+  if (!wraps && cache.length + t > capacity) {
+    throw new Error(`cache overflow: ${cache.length} + ${t} > ${capacity}`);
   }
+  // A slot takes the newest of the new tokens at a position ≡ slot (mod capacity).
   const keyValid = cache.keyValid.map((row, b) => {
     const next = row.slice();
-    for (let i = 0; i < t; i++) next[cache.length + i] = newValid[b]![i]!;
+    for (let i = Math.max(0, t - capacity); i < t; i++) {
+      next[(cache.length + i) % capacity] = newValid[b]![i]!;
+    }
     return next;
   });
+  const mask = rolling ? cache.keyValid.map((row, b) => [...row, ...newValid[b]!]) : keyValid;
   const realTokens = cache.realTokens.slice();
   const positions: number[][] = newValid.map((row, b) =>
     row.map((valid) => {
@@ -167,5 +190,5 @@ export function advanceKvCache(cache: KvCache, newValid: boolean[][]) {
     keyValid,
     realTokens,
   });
-  return { keyValid, positions, commit };
+  return { keyValid, mask, positions, commit };
 }

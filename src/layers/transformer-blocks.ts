@@ -39,6 +39,7 @@ const BLOCK_LAYER_ARG_KEYS = optionKeys<Omit<TransformerBlockLayerArgs, keyof Ba
   attentionOutputBias: true,
   rope: true,
   alibi: true,
+  slidingWindow: true,
   dropoutRate: true,
   attentionDropoutRate: true,
   seed: true,
@@ -57,6 +58,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     attentionOutputBias,
     rope,
     alibi,
+    slidingWindow,
     dropoutRate,
     attentionDropoutRate,
   } = args;
@@ -71,6 +73,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     attentionBias,
     attentionOutputBias,
     rope,
+    slidingWindow,
     dropoutRate,
     attentionDropoutRate,
   }) as TransformerBlockConfig;

@@ -283,7 +283,11 @@ export type DecoderLmOptions = {
  * Options of {@link decoderLm} with a key/value cache (incremental
  * decoding): `ids` are the new tokens, at positions `cache.index …`; with a
  * cache, `paddingMask` is `[batch, capacity]` and says which cached
- * positions (the new ones included) hold real tokens.
+ * positions (the new ones included) hold real tokens. With
+ * `config.block.slidingWindow` the cache is a rolling buffer (position `p`
+ * in slot `p mod capacity`; see `CachedAttentionOptions`) and `paddingMask`
+ * is `[batch, capacity + time]`: the slots before this call, then the new
+ * tokens.
  *
  * @example
  * ```ts

@@ -14,6 +14,11 @@ export type ConfigJsonReader = {
   readonly file: string;
   /** Whether the field is present and not `null` (HF writes `null` for "unset"). */
   has(field: string): boolean;
+  /**
+   * Whether the field is present and `null`: "unset" where that differs from
+   * absent (Mistral's `sliding_window: null` is no window; absent is 4096).
+   */
+  isNull(field: string): boolean;
   /** A whole number `>= min` (default 0), or `fallback` when absent. */
   integer(field: string, fallback?: number, min?: number): number;
   /** A finite number (`> 0` unless `allowNonPositive`), or `fallback` when absent. */
@@ -70,6 +75,7 @@ export function configJsonReader(
   const reader: ConfigJsonReader = {
     file,
     has: (field) => get(field) !== undefined,
+    isNull: (field) => ownEntry(record, field) === null,
     integer(field, fallback, min = 0) {
       const value = get(field);
       const expected = `a whole number >= ${min}`;

@@ -5,6 +5,7 @@ import { bertFamily } from './bert';
 import type { PretrainedFamily } from './family';
 import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
+import { mistralFamily } from './mistral';
 import { phi3Family } from './phi3';
 import { qwen2Family } from './qwen2';
 
@@ -24,6 +25,7 @@ export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClas
 export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [
   gpt2Family, // gpt2
   llamaFamily, // llama
+  mistralFamily, // mistral
   qwen2Family, // qwen2
   phi3Family, // phi3
   bertFamily, // bert
