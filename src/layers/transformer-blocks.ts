@@ -32,6 +32,7 @@ export type TransformerBlockLayerArgs = BaseLayerArgs &
 const BLOCK_LAYER_ARG_KEYS = optionKeys<Omit<TransformerBlockLayerArgs, keyof BaseLayerArgs>>({
   numHeads: true,
   numKvHeads: true,
+  headDim: true,
   feedForward: true,
   norm: true,
   normPosition: true,
@@ -49,6 +50,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
   const {
     numHeads,
     numKvHeads,
+    headDim,
     feedForward: ff,
     norm,
     normPosition,
@@ -63,6 +65,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     alibi,
     numHeads,
     numKvHeads,
+    headDim,
     feedForward: ff,
     norm,
     normPosition,
