@@ -336,6 +336,7 @@ export {
 } from './perf/wasm-fast-kernels';
 export { type ConfigJsonReader, configJsonReader } from './pretrained/config-json';
 export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
+export { gemmaFamily } from './pretrained/families/gemma';
 export { gpt2Family } from './pretrained/families/gpt2';
 export { llamaFamily } from './pretrained/families/llama';
 export {

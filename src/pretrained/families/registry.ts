@@ -2,6 +2,7 @@ import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { EncoderClassifierConfig } from '../../models/encoder-classifier';
 import { configJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
+import { gemmaFamily } from './gemma';
 import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
 
@@ -18,7 +19,11 @@ export type AnyPretrainedFamily = PretrainedFamily<DecoderLmConfig | EncoderClas
  * const modelTypes = PRETRAINED_FAMILIES.flatMap((family) => family.modelTypes); // ['gpt2', 'llama', ...]
  * ```
  */
-export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [gpt2Family, llamaFamily];
+export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [
+  gpt2Family,
+  llamaFamily,
+  gemmaFamily,
+];
 
 /**
  * The family of a parsed Hugging Face `config.json`, by its `model_type`.
