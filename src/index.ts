@@ -339,6 +339,7 @@ export {
 export { type ConfigJsonReader, configJsonReader } from './pretrained/config-json';
 export { bertFamily } from './pretrained/families/bert';
 export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
+export { gemmaFamily } from './pretrained/families/gemma';
 export { gpt2Family } from './pretrained/families/gpt2';
 export { llamaFamily } from './pretrained/families/llama';
 export { mistralFamily } from './pretrained/families/mistral';

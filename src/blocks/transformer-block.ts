@@ -62,10 +62,17 @@ export type BlockFeedForwardConfig = {
 export type TransformerBlockConfig = {
   /** Width of the residual stream. */
   dModel: number;
-  /** Query heads; must divide `dModel`. */
+  /** Query heads; must divide `dModel` unless `headDim` is given. */
   numHeads: number;
   /** Key/value heads (GQA; 1 = MQA). Default `numHeads`. */
   numKvHeads?: number;
+  /**
+   * Per-head width of the attention projections (queries, keys, values:
+   * `numHeads · headDim` wide; the output projection maps back to `dModel`).
+   * Default `dModel / numHeads`. Gemma sets its own (e.g. 256 with
+   * `dModel` 2048 and 8 heads).
+   */
+  headDim?: number;
   /** The feed-forward layer (its `dModel` is the block's). */
   feedForward: BlockFeedForwardConfig;
   /** LayerNorm or RMSNorm, with its epsilon. */
@@ -250,6 +257,7 @@ export const BLOCK_CONFIG_KEYS = optionKeys<TransformerBlockConfig>({
   dModel: true,
   numHeads: true,
   numKvHeads: true,
+  headDim: true,
   feedForward: true,
   norm: true,
   normPosition: true,
@@ -367,14 +375,15 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
   checkOptionKeys(fn, config, BLOCK_CONFIG_KEYS, name);
   const dModel = checkInteger(fn, `${name}.dModel`, config.dModel, 1);
   const numHeads = checkInteger(fn, `${name}.numHeads`, config.numHeads, 1);
-  if (dModel % numHeads !== 0) {
+  if (config.headDim === undefined && dModel % numHeads !== 0) {
     throw new TfjsBlocksError(
       fn,
       `${name}.numHeads`,
-      `a divisor of dModel (${dModel})`,
+      `a divisor of dModel (${dModel}), or ${name}.headDim given`,
       String(numHeads),
     );
   }
+  const headDim = checkInteger(fn, `${name}.headDim`, config.headDim ?? dModel / numHeads, 1);
   const numKvHeads = checkInteger(fn, `${name}.numKvHeads`, config.numKvHeads ?? numHeads, 1);
   if (numHeads % numKvHeads !== 0) {
     throw new TfjsBlocksError(
@@ -423,6 +432,7 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
     dModel,
     numHeads,
     numKvHeads,
+    headDim,
     normPosition,
     dropoutRate,
     attentionDropoutRate,
@@ -431,10 +441,10 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
 
 /** The {@link MultiHeadAttentionConfig} of a block's self- and cross-attention. */
 export function blockAttentionConfig(config: CheckedBlockConfig): MultiHeadAttentionConfig {
-  const { dModel, numHeads, numKvHeads } = config;
+  const { dModel, numHeads, numKvHeads, headDim } = config;
   const useBias = config.attentionBias ?? true;
   const outputBias = config.attentionOutputBias ?? useBias;
-  return { dModel, numHeads, numKvHeads, useBias, outputBias };
+  return { dModel, numHeads, numKvHeads, headDim, useBias, outputBias };
 }
 
 function initAttention(config: CheckedBlockConfig, seed: number): MultiHeadAttentionParams {

@@ -32,6 +32,7 @@ export type TransformerBlockLayerArgs = BaseLayerArgs &
 const BLOCK_LAYER_ARG_KEYS = optionKeys<Omit<TransformerBlockLayerArgs, keyof BaseLayerArgs>>({
   numHeads: true,
   numKvHeads: true,
+  headDim: true,
   feedForward: true,
   norm: true,
   normPosition: true,
@@ -51,6 +52,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
   const {
     numHeads,
     numKvHeads,
+    headDim,
     feedForward: ff,
     norm,
     normPosition,
@@ -67,6 +69,7 @@ function blockConfigOf(args: TransformerBlockLayerArgs, dModel: number): Transfo
     alibi,
     numHeads,
     numKvHeads,
+    headDim,
     feedForward: ff,
     norm,
     normPosition,

@@ -3,6 +3,8 @@ import {
   cast,
   expandDims,
   fill,
+  mul,
+  scalar,
   type Tensor,
   type Tensor3D,
   tidy,
@@ -21,7 +23,13 @@ import {
   transformerDecoderBlock,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
-import { checkInteger, checkOptionKeys, formatShape, optionKeys } from '../internal/checks';
+import {
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  formatShape,
+  optionKeys,
+} from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import {
@@ -55,6 +63,12 @@ export type DecoderLmConfig = {
   tieEmbeddings: boolean;
   /** The blocks' configuration (its `rope` is set from `positions`). */
   block: TransformerBlockConfig;
+  /**
+   * Multiplies the token embeddings before the first block (not the tied
+   * output projection): Gemma's `sqrt(dModel)`, which transformers computes
+   * in the model's dtype (float32 here). Default: none (a factor of 1).
+   */
+  embeddingScale?: number;
 };
 
 /** The keys of a {@link DecoderLmConfig}. */
@@ -65,6 +79,7 @@ export const DECODER_LM_CONFIG_KEYS = optionKeys<DecoderLmConfig>({
   positions: true,
   tieEmbeddings: true,
   block: true,
+  embeddingScale: true,
 });
 
 /** Parameters of {@link decoderLm}. */
@@ -221,6 +236,9 @@ function checkConfig(fn: string, config: DecoderLmConfig): void {
       "'learned', 'rope' or 'alibi'",
       String(config.positions),
     );
+  }
+  if (config.embeddingScale !== undefined) {
+    checkNumber(fn, 'config.embeddingScale', config.embeddingScale, { min: 0, minExclusive: true });
   }
   // The blocks' config (nested records included) is checked before any
   // tensor is made, so a typo there names config.block, not a block.
@@ -395,6 +413,7 @@ export function decoderLm(
         : keyMask;
     const tables = tableConfigs(config);
     let x = embed(tables.tokens, params.tokenEmbedding, ids);
+    if (config.embeddingScale !== undefined) x = mul(x, scalar(config.embeddingScale));
     if (params.positionEmbedding) {
       x = add(
         x,

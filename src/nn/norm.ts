@@ -2,6 +2,7 @@ import { ones, type Tensor, type Tensor1D, zeros } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
   checkDim,
+  checkFlag,
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
@@ -24,6 +25,11 @@ export type NormConfig =
       kind: 'rms';
       /** Default `1e-6`. */
       epsilon?: number;
+      /**
+       * Scale by `1 + gamma` (Gemma's RMSNorm: its weight is stored as an
+       * offset from 1, and {@link initNorm} makes it zeros). Default `false`.
+       */
+      unitOffset?: boolean;
     };
 
 /** Parameters of a norm: `gamma` `[dModel]`, and `beta` for LayerNorm. */
@@ -34,24 +40,42 @@ export type NormParams = {
   beta?: Tensor1D;
 };
 
-/** The keys of a {@link NormConfig} (both kinds take the same ones). */
-const NORM_CONFIG_KEYS = optionKeys<NormConfig>({ kind: true, epsilon: true });
+/** The keys of each kind of {@link NormConfig}. */
+const NORM_CONFIG_KEYS = {
+  layer: optionKeys<Extract<NormConfig, { kind: 'layer' }>>({ kind: true, epsilon: true }),
+  rms: optionKeys<Extract<NormConfig, { kind: 'rms' }>>({
+    kind: true,
+    epsilon: true,
+    unitOffset: true,
+  }),
+} as const;
 
-/** Throws unless `config` is a known norm with no unknown keys. */
+/**
+ * Throws unless `config` is a known norm with no unknown keys (`extra`:
+ * keys the caller's record also has, such as `dModel`).
+ */
 export function checkNormConfig(
   fn: string,
   name: string,
   config: unknown,
-  known: readonly string[] = NORM_CONFIG_KEYS,
+  extra: readonly string[] = [],
 ): NormConfig {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw new TfjsBlocksError(fn, name, "{kind: 'layer' | 'rms', epsilon?}", describeValue(config));
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      "{kind: 'layer' | 'rms', epsilon?, unitOffset? (rms)}",
+      describeValue(config),
+    );
   }
   const kind = (config as NormConfig).kind;
   if (kind !== 'layer' && kind !== 'rms') {
     throw new TfjsBlocksError(fn, `${name}.kind`, "'layer' or 'rms'", String(kind));
   }
-  checkOptionKeys(fn, config, known, name);
+  checkOptionKeys(fn, config, [...NORM_CONFIG_KEYS[kind], ...extra], name);
+  if (kind === 'rms') {
+    checkFlag(fn, `${name}.unitOffset`, (config as { unitOffset?: unknown }).unitOffset, false);
+  }
   return config as NormConfig;
 }
 
@@ -69,26 +93,27 @@ export type NormLayerConfig = NormConfig & {
   dModel: number;
 };
 
-const NORM_LAYER_CONFIG_KEYS = [...NORM_CONFIG_KEYS, 'dModel'];
-
 /** Throws unless `config` is a complete {@link NormLayerConfig}; returns its width. */
 function checkNormLayerConfig(fn: string, config: NormLayerConfig): number {
-  checkNormConfig(fn, 'config', config, NORM_LAYER_CONFIG_KEYS);
+  checkNormConfig(fn, 'config', config, ['dModel']);
   return checkInteger(fn, 'config.dModel', config.dModel, 1);
 }
 
 /**
- * Creates a norm's parameters: ones for the scale, zeros for LayerNorm's
- * shift (no seed: nothing is random).
+ * Creates a norm's parameters: ones for the scale (zeros with `unitOffset`,
+ * whose scale is `1 + gamma`), zeros for LayerNorm's shift (no seed:
+ * nothing is random).
  *
  * @example
  * ```ts
  * const params = initNorm({ kind: 'rms', dModel: 64 });
+ * const gemma = initNorm({ kind: 'rms', dModel: 64, unitOffset: true }); // gamma = zeros
  * ```
  */
 export function initNorm(config: NormLayerConfig): NormParams {
   const dModel = checkNormLayerConfig('initNorm', config);
-  const gamma = ones([dModel]) as Tensor1D;
+  const unitOffset = config.kind === 'rms' && config.unitOffset === true;
+  const gamma = (unitOffset ? zeros([dModel]) : ones([dModel])) as Tensor1D;
   return config.kind === 'layer' ? { gamma, beta: zeros([dModel]) as Tensor1D } : { gamma };
 }
 
@@ -127,5 +152,8 @@ export function normalize<T extends Tensor>(config: NormConfig, params: NormPara
       );
     return layerNorm(x, params.gamma, params.beta, { epsilon: config.epsilon });
   }
-  return rmsNorm(x, params?.gamma as Tensor, { epsilon: config.epsilon });
+  return rmsNorm(x, params?.gamma as Tensor, {
+    epsilon: config.epsilon,
+    unitOffset: config.unitOffset,
+  });
 }

@@ -195,7 +195,7 @@ describeRejections('blocks and models reject bad configs with a TfjsBlocksError'
   [
     'dModel not divisible by heads',
     () => initTransformerEncoderBlock({ ...blockConfig, numHeads: 5 }, 0),
-    /config.numHeads must be a divisor of dModel \(16\); got 5/,
+    /config.numHeads must be a divisor of dModel \(16\), or config.headDim given; got 5/,
   ],
   [
     'unknown norm',

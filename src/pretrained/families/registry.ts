@@ -3,6 +3,7 @@ import type { EncoderClassifierConfig } from '../../models/encoder-classifier';
 import { configJsonReader } from '../config-json';
 import { bertFamily } from './bert';
 import type { PretrainedFamily } from './family';
+import { gemmaFamily } from './gemma';
 import { gpt2Family } from './gpt2';
 import { llamaFamily } from './llama';
 import { mistralFamily } from './mistral';
@@ -28,6 +29,7 @@ export const PRETRAINED_FAMILIES: readonly AnyPretrainedFamily[] = [
   mistralFamily, // mistral
   qwen2Family, // qwen2
   phi3Family, // phi3
+  gemmaFamily, // gemma
   bertFamily, // bert
 ];
 

@@ -1,0 +1,206 @@
+import { TfjsBlocksError } from '../../errors';
+import type { DecoderLmConfig } from '../../models/decoder-lm';
+import type { FeedForwardActivation } from '../../nn/feed-forward';
+import type { ConfigJsonReader } from '../config-json';
+import type { PretrainedFamily, TensorRule } from './family';
+import {
+  isLlamaLikeBuffer,
+  llamaLikeTensors,
+  llamaMlpRules,
+  readRope,
+  ropeParametersJson,
+} from './llama';
+import { blockPath, copyRule, linearRule, readActivation } from './rules';
+
+/**
+ * The activation of a Gemma `config.json`: `hidden_activation` when present
+ * (the field transformers 4 ran), else `hidden_act`. The first Hub releases
+ * say `"gelu"` where transformers runs the tanh approximation (it rewrites
+ * `hidden_act: "gelu"` to `"gelu_pytorch_tanh"`), so `gelu` reads as
+ * `'gelu-tanh'` here too.
+ */
+function readGemmaActivation(read: ConfigJsonReader): FeedForwardActivation {
+  const field = read.has('hidden_activation') ? 'hidden_activation' : 'hidden_act';
+  const activation = readActivation(read, field, 'gelu_pytorch_tanh');
+  return activation === 'gelu' ? 'gelu-tanh' : activation;
+}
+
+/** Hugging Face's Gemma name of one of our activations; the exact GELU has none (`"gelu"` means tanh there). */
+function gemmaActivation(activation: FeedForwardActivation): string {
+  if (activation === 'gelu') {
+    throw new TfjsBlocksError(
+      'toConfigJson',
+      'config.block.feedForward.activation',
+      "'gelu-tanh', 'relu' or 'silu' (a Gemma config.json's \"gelu\" runs the tanh approximation)",
+      "'gelu'",
+    );
+  }
+  return { 'gelu-tanh': 'gelu_pytorch_tanh', relu: 'relu', silu: 'silu' }[activation];
+}
+
+/**
+ * Layer `i`'s `q_proj`, `k_proj`, `v_proj`, `o_proj`, each `numHeads · headDim`
+ * (or `numKvHeads · headDim`) wide on the attention side: Gemma's per-head
+ * width is its own (`head_dim`), not `hidden_size / num_attention_heads`.
+ */
+function gemmaAttentionRules(config: DecoderLmConfig, i: number, h: string): TensorRule[] {
+  const { dModel: d, numHeads } = config.block;
+  const headDim = config.block.headDim ?? d / numHeads;
+  const q = numHeads * headDim;
+  const kv = (config.block.numKvHeads ?? numHeads) * headDim;
+  const bias = config.block.attentionBias ?? true;
+  const rules: TensorRule[] = [];
+  for (const [hf, ours, shape] of [
+    ['q_proj', 'query', [q, d]],
+    ['k_proj', 'key', [kv, d]],
+    ['v_proj', 'value', [kv, d]],
+    ['o_proj', 'output', [d, q]],
+  ] as const) {
+    const path = blockPath(i, 'attention', ours);
+    rules.push(linearRule(`${h}.self_attn.${hf}.weight`, [...shape], [...path, 'kernel']));
+    if (bias) rules.push(copyRule(`${h}.self_attn.${hf}.bias`, [shape[0]], [...path, 'bias']));
+  }
+  return rules;
+}
+
+/**
+ * Throws unless our config is a model `GemmaForCausalLM` computes: RoPE,
+ * pre-norm RMSNorm with the unit offset, a gated feed-forward without
+ * biases, token embeddings scaled by `sqrt(dModel)`, the same bias on all
+ * four attention projections.
+ */
+function checkGemmaShaped(config: DecoderLmConfig): void {
+  const fn = 'toConfigJson';
+  const { block } = config;
+  const fail = (field: string, expected: string, actual: unknown): never => {
+    throw new TfjsBlocksError(
+      fn,
+      `config.${field}`,
+      expected,
+      JSON.stringify(actual) ?? 'undefined',
+    );
+  };
+  if (config.positions !== 'rope') fail('positions', "'rope'", config.positions);
+  if (block.norm.kind !== 'rms' || block.norm.unitOffset !== true) {
+    fail('block.norm', "{kind: 'rms', unitOffset: true}", block.norm);
+  }
+  if ((block.normPosition ?? 'pre') !== 'pre')
+    fail('block.normPosition', "'pre'", block.normPosition);
+  if (block.feedForward.kind !== 'gated')
+    fail('block.feedForward.kind', "'gated'", block.feedForward.kind);
+  if (block.feedForward.useBias === true) fail('block.feedForward.useBias', 'false', true);
+  if (Math.fround(config.embeddingScale ?? 1) !== Math.fround(Math.sqrt(block.dModel))) {
+    fail('embeddingScale', `Math.sqrt(dModel) = ${Math.sqrt(block.dModel)}`, config.embeddingScale);
+  }
+  const bias = block.attentionBias ?? true;
+  if ((block.attentionOutputBias ?? bias) !== bias) {
+    fail('block.attentionOutputBias', `${bias} (as attentionBias)`, block.attentionOutputBias);
+  }
+}
+
+/**
+ * Gemma (`model_type: "gemma"`, `GemmaForCausalLM`, Gemma 1 / CodeGemma):
+ * a Llama-like decoder with RMSNorm scaled by `1 + weight` (the checkpoint
+ * stores the offset from 1), GeGLU with the tanh GELU, token embeddings
+ * multiplied by `sqrt(hidden_size)` (computed in float32 as transformers
+ * does), its own per-head width `head_dim` (e.g. 8 heads × 256 on a
+ * 2048-wide stream), grouped-query attention and a tied output head by
+ * default. The tensor names are Llama's.
+ *
+ * `config.json`: the sizes (`hidden_size`, `intermediate_size`,
+ * `num_hidden_layers`, `num_attention_heads`, `num_key_value_heads`,
+ * `head_dim`, `vocab_size`, `max_position_embeddings`), `rms_norm_eps`,
+ * `tie_word_embeddings`, `attention_bias`, RoPE (`rope_parameters` or
+ * `rope_theta` + `rope_scaling`, as Llama) and the activation:
+ * `hidden_activation` wins over `hidden_act`, and the legacy `"gelu"` of the
+ * first Hub releases reads as the tanh GELU, as transformers runs it. Absent
+ * fields take `GemmaConfig`'s defaults (`head_dim` 256, 16 key/value heads).
+ * Gemma 2 and 3 (`gemma2`, `gemma3`: logit soft-capping, sliding-window
+ * layers, extra norms) and `use_bidirectional_attention` are not
+ * implemented: errors naming the field.
+ *
+ * @example
+ * ```ts
+ * const read = configJsonReader('example', {
+ *   model_type: 'gemma', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
+ *   num_attention_heads: 4, num_key_value_heads: 1, head_dim: 32, vocab_size: 100,
+ *   hidden_act: 'gelu', // legacy: the tanh GELU
+ * });
+ * const config = gemmaFamily.fromConfigJson(read); // block.headDim 32, embeddingScale 8
+ * const names = gemmaFamily.tensors(config).map((rule) => rule.name); // 'model.embed_tokens.weight', ...
+ * ```
+ */
+export const gemmaFamily: PretrainedFamily<DecoderLmConfig> = {
+  modelTypes: ['gemma'],
+  kind: 'decoder-lm',
+  architecture: 'GemmaForCausalLM',
+  fromConfigJson(read: ConfigJsonReader): DecoderLmConfig {
+    if (read.has('model_type') && read.string('model_type') !== 'gemma') {
+      read.unsupported(
+        'model_type',
+        '"gemma" (Gemma 2 and 3, with logit soft-capping and sliding-window layers, are not implemented)',
+      );
+    }
+    if (read.boolean('use_bidirectional_attention', false)) {
+      read.unsupported('use_bidirectional_attention', 'false or absent (causal attention)');
+    }
+    const dModel = read.integer('hidden_size', 3072, 1);
+    const numHeads = read.integer('num_attention_heads', 16, 1);
+    const numKvHeads = read.integer('num_key_value_heads', 16, 1);
+    if (numHeads % numKvHeads !== 0) {
+      read.unsupported('num_key_value_heads', `a divisor of num_attention_heads (${numHeads})`);
+    }
+    const headDim = read.integer('head_dim', 256, 1);
+    return {
+      vocabSize: read.integer('vocab_size', 256000, 1),
+      maxLength: read.integer('max_position_embeddings', 8192, 1),
+      numLayers: read.integer('num_hidden_layers', 28, 1),
+      positions: 'rope',
+      tieEmbeddings: read.boolean('tie_word_embeddings', true),
+      embeddingScale: Math.sqrt(dModel),
+      block: {
+        dModel,
+        numHeads,
+        numKvHeads,
+        headDim,
+        norm: { kind: 'rms', epsilon: read.number('rms_norm_eps', 1e-6), unitOffset: true },
+        normPosition: 'pre',
+        feedForward: {
+          hidden: read.integer('intermediate_size', 24576, 1),
+          kind: 'gated',
+          activation: readGemmaActivation(read),
+          useBias: false,
+        },
+        attentionBias: read.boolean('attention_bias', false),
+        rope: readRope(read),
+      },
+    };
+  },
+  toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
+    checkGemmaShaped(config);
+    const { block } = config;
+    return {
+      architectures: ['GemmaForCausalLM'],
+      model_type: 'gemma',
+      vocab_size: config.vocabSize,
+      max_position_embeddings: config.maxLength,
+      hidden_size: block.dModel,
+      intermediate_size: block.feedForward.hidden,
+      num_hidden_layers: config.numLayers,
+      num_attention_heads: block.numHeads,
+      num_key_value_heads: block.numKvHeads ?? block.numHeads,
+      head_dim: block.headDim ?? block.dModel / block.numHeads,
+      hidden_act: gemmaActivation(block.feedForward.activation),
+      rms_norm_eps: block.norm.epsilon ?? 1e-6,
+      tie_word_embeddings: config.tieEmbeddings,
+      attention_bias: block.attentionBias ?? true,
+      rope_parameters: ropeParametersJson(block.rope),
+    };
+  },
+  tensors: (config) =>
+    llamaLikeTensors(config, (i, h) => [
+      ...gemmaAttentionRules(config, i, h),
+      ...llamaMlpRules(config, i, h),
+    ]),
+  isBuffer: isLlamaLikeBuffer,
+};
