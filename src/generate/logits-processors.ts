@@ -379,7 +379,9 @@ export function badWordsProcessor(badWordsIds: number[][]): LogitsProcessor {
   const words = checkBadWords(fn, 'badWordsIds', badWordsIds);
   return (logits, context) => {
     const x = checkLogits(fn, logits);
-    words.forEach((word, i) => checkIdsBelow(fn, `badWordsIds[${i}]`, word, x.shape[1]));
+    words.forEach((word, i) => {
+      checkIdsBelow(fn, `badWordsIds[${i}]`, word, x.shape[1]);
+    });
     const tokens = checkContextTokens(fn, context, x.shape[0], x.shape[1]);
     return mapRows(fn, x, (_row, out, r) => {
       const row = tokens[r]!;

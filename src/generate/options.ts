@@ -413,7 +413,9 @@ export function checkGenerateOptions(
     options.badWordsIds === undefined
       ? []
       : checkBadWords(fn, 'options.badWordsIds', options.badWordsIds).filter((word, i) => {
-          word.forEach((id, j) => checkTokenId(fn, `options.badWordsIds[${i}][${j}]`, id, output));
+          word.forEach((id, j) => {
+            checkTokenId(fn, `options.badWordsIds[${i}][${j}]`, id, output);
+          });
           // As transformers: a one-token bad word that ends rows is not banned.
           return !(word.length === 1 && ends.includes(word[0]!));
         });
