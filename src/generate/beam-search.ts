@@ -29,9 +29,18 @@ function topCandidates(
 ): Candidate[] {
   const all: Candidate[] = [];
   live.forEach((h, beam) => {
+    const row = values.subarray(beam * vocab, (beam + 1) * vocab);
+    // Only a beam's own `count` best can be among the best `count` overall:
+    // find its cut with a native sort (fast on a 50k vocabulary), then keep
+    // every token whose summed score reaches the cut's (ties included).
+    const sorted = Float32Array.from(row).sort();
+    let real = vocab; // NaN sorts last and is never a candidate
+    while (real > 0 && Number.isNaN(sorted[real - 1]!)) real--;
+    if (real === 0) return;
+    const cut = Math.fround(h.score + sorted[Math.max(0, real - count)]!);
     for (let token = 0; token < vocab; token++) {
-      const score = Math.fround(h.score + values[beam * vocab + token]!);
-      if (score > -Infinity) all.push({ beam, token, score });
+      const score = Math.fround(h.score + row[token]!);
+      if (score >= cut && score > -Infinity) all.push({ beam, token, score });
     }
   });
   all.sort((a, b) => b.score - a.score || a.beam - b.beam || a.token - b.token);

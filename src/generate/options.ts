@@ -172,8 +172,8 @@ const ENCODER_DECODER_MODEL_KEYS = optionKeys<Extract<GenerationModel, { kind: '
 
 /**
  * The widest beam search `generate` runs. Each step feeds every beam through
- * the model and keeps up to `numBeams × (numBeams + stop tokens)` candidates
- * in JS, so the cost grows with the square of the width; published beam
+ * the model and ranks its `numBeams × vocab` continuations in JS, keeping
+ * `max(2, 1 + end tokens) × numBeams`, so the cost grows with the width; published beam
  * search uses 1 to about 100 beams, and wider beams are known to lower the
  * quality of the output rather than raise it. 1024 leaves room for
  * exhaustive searches over short continuations (12² = 144 beams cover every
