@@ -62,6 +62,15 @@ describe('configJsonReader', () => {
       expect((error as TfjsBlocksError).actual).toBe(actual);
     }
   });
+
+  it('reads lists of id lists (bad_words_ids), naming a bad one', () => {
+    const lists = configJsonReader('f', { ok: [[1], [2, 3]], empty: [[1], []], flat: [1, 2] });
+    expect(lists.integerLists('ok')).toEqual([[1], [2, 3]]);
+    expect(lists.integerLists('absent', [])).toEqual([]);
+    for (const field of ['empty', 'flat', 'absent']) {
+      expect(thrownBy(() => lists.integerLists(field)).argument).toBe(`config.json: ${field}`);
+    }
+  });
 });
 
 describe('configJsonReader: lists of strings and object keys', () => {
