@@ -354,7 +354,7 @@ async function readFileTensors(
           `${outputs.length}`,
         );
       }
-      rule.paths.forEach((path, i) => place(params, path, outputs[i]!));
+      for (const [i, path] of rule.paths.entries()) place(params, path, outputs[i]!);
       progress(size, plan.file);
     }
   } finally {

@@ -232,9 +232,9 @@ describe('loadWeights', () => {
       expect(e.argument).toBe('model.safetensors: tensor "lm_head.weight"');
       expect(e.actual).toBe('an unknown tensor');
       const files = folder(true);
-      (files['model.safetensors.index.json'] as { weight_map: Record<string, string> }).weight_map[
-        'extra'
-      ] = 'model-00001-of-00002.safetensors';
+      (
+        files['model.safetensors.index.json'] as { weight_map: Record<string, string> }
+      ).weight_map.extra = 'model-00001-of-00002.safetensors';
       const e2 = await failure(files);
       expect(e2.argument).toBe('model.safetensors.index.json: weight_map["extra"]');
     });
