@@ -17,6 +17,7 @@ export default defineConfig({
     efficiency: 'src/efficiency/index.ts',
     responsible: 'src/responsible/index.ts',
     tree: 'src/tree/index.ts',
+    tokenizers: 'src/tokenizers/index.ts',
   },
   format: ['esm', 'cjs'],
   // Backends are imported on demand by useBackend: never bundle any tfjs package.

@@ -34,7 +34,11 @@ export {
   type MultiHeadAttentionParams,
   multiHeadAttention,
 } from './attention/multi-head-attention';
-export { applyRotaryEmbedding, type RotaryEmbeddingOptions } from './attention/rotary-embedding';
+export {
+  applyRotaryEmbedding,
+  type RopeScaling,
+  type RotaryEmbeddingOptions,
+} from './attention/rotary-embedding';
 export {
   type AttentionWithWeights,
   type ReturnWeightsOption,
@@ -116,12 +120,6 @@ export {
 } from './generate/logits-processors';
 export { ByteTokenizer, type ByteTokenizerOptions, type Tokenizer } from './generate/tokenizer';
 export { bfloat16ToFloat32, float16ToFloat32 } from './interop/half-precision';
-export {
-  type FromHuggingFaceOptions,
-  fromHuggingFace,
-  type HuggingFaceFamily,
-  toHuggingFace,
-} from './interop/huggingface';
 export {
   loadSafetensorsFromResponse,
   parseSafetensors,
@@ -336,6 +334,21 @@ export {
   enableWasmFastKernels,
   isWasmFastKernelsEnabled,
 } from './perf/wasm-fast-kernels';
+export { type ConfigJsonReader, configJsonReader } from './pretrained/config-json';
+export type { PretrainedFamily, TensorRule } from './pretrained/families/family';
+export { gpt2Family } from './pretrained/families/gpt2';
+export { llamaFamily } from './pretrained/families/llama';
+export {
+  type AnyPretrainedFamily,
+  familyForConfigJson,
+  PRETRAINED_FAMILIES,
+} from './pretrained/families/registry';
+export {
+  type FromHuggingFaceOptions,
+  fromHuggingFace,
+  type HuggingFaceFamily,
+  toHuggingFace,
+} from './pretrained/hugging-face';
 export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
@@ -411,6 +424,20 @@ export {
 } from './schedules/polynomial';
 export type { Schedule } from './schedules/schedule';
 export { type WsdScheduleOptions, wsdSchedule } from './schedules/wsd';
+export type { ChatMessage } from './tokenizers/chat-template';
+export {
+  type BatchEncoding,
+  type ChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeBatchOptions,
+  type EncodeOptions,
+  HuggingFaceTokenizer,
+  type LoadTokenizerOptions,
+  loadTokenizer,
+  type PaddingSide,
+  type SpecialTokens,
+} from './tokenizers/hugging-face-tokenizer';
+export type { TokenizerFiles } from './tokenizers/tokenizer-files';
 export { flattenParams, unflattenParams } from './tree/flatten';
 export { treeLeaves, treeLeavesWithPath } from './tree/leaves';
 export { treeMap } from './tree/map';

@@ -28,6 +28,7 @@ const FOLDER_SUBPATHS = [
   'efficiency',
   'responsible',
   'tree',
+  'tokenizers',
 ] as const;
 
 /** Resolves `tfjs-blocks` and `tfjs-blocks/<name>` to the tsup entry's source file. */
@@ -177,6 +178,7 @@ describe('each subpath tree-shakes on its own', () => {
     ['generate', 'generate', ['attention']],
     ['models', 'decoderLm', ['attention', 'tfjsLayers']],
     ['tree', 'treeMap', []],
+    ['tokenizers', 'loadTokenizer', []],
   ];
   it.each(cases)('tfjs-blocks/%s: %s', async (subpath, name, allowed) => {
     const text = await bundle(`tfjs-blocks/${subpath}`, name);

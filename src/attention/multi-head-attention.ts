@@ -28,6 +28,7 @@ import { affine, initLinear, type LinearParams } from '../nn/linear';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
+  checkRopeScaling,
   ROTARY_OPTION_KEYS,
   type RotaryEmbeddingOptions,
   rotaryOptions,
@@ -48,6 +49,12 @@ export interface MultiHeadAttentionConfig {
   contextDim?: number;
   /** Biases on the four projections. Default `true` (as `torch.nn.MultiheadAttention`). */
   useBias?: boolean;
+  /**
+   * A bias on the output projection; the query, key and value projections
+   * follow `useBias`. Default `useBias` (Qwen2 has q/k/v biases and none on
+   * the output: `useBias: true, outputBias: false`).
+   */
+  outputBias?: boolean;
 }
 
 /**
@@ -141,6 +148,7 @@ const CONFIG_KEYS = optionKeys<MultiHeadAttentionConfig>({
   headDim: true,
   contextDim: true,
   useBias: true,
+  outputBias: true,
 });
 
 const OPTION_KEYS = [
@@ -163,9 +171,15 @@ const OPTION_KEYS = [
 export function checkRopeOption(fn: string, name: string, rope: unknown): void {
   if (rope === undefined || typeof rope === 'boolean') return;
   if (rope === null || typeof rope !== 'object' || Array.isArray(rope)) {
-    throw new TfjsBlocksError(fn, name, 'a boolean or {offset?, base?}', describeValue(rope));
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      'a boolean or {offset?, base?, scaling?}',
+      describeValue(rope),
+    );
   }
   checkOptionKeys(fn, rope, ROTARY_OPTION_KEYS, name);
+  checkRopeScaling(fn, `${name}.scaling`, (rope as RotaryEmbeddingOptions).scaling);
 }
 
 /**
@@ -181,14 +195,17 @@ export function initMultiHeadAttention(
   config: MultiHeadAttentionConfig,
   seed: number,
 ): MultiHeadAttentionParams {
-  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } =
+  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias, outputBias } =
     checkMultiHeadAttentionConfig('initMultiHeadAttention', config);
   const [sq, sk, sv, so] = splitSeed(seed, 4) as [number, number, number, number];
   return tidyParams(() => ({
     query: initLinear({ inFeatures: dModel, outFeatures: numHeads * headDim, useBias }, sq),
     key: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sk),
     value: initLinear({ inFeatures: contextDim, outFeatures: numKvHeads * headDim, useBias }, sv),
-    output: initLinear({ inFeatures: numHeads * headDim, outFeatures: dModel, useBias }, so),
+    output: initLinear(
+      { inFeatures: numHeads * headDim, outFeatures: dModel, useBias: outputBias },
+      so,
+    ),
   }));
 }
 
@@ -223,7 +240,8 @@ export function checkMultiHeadAttentionConfig(
   const headDim = checkInteger(fn, 'config.headDim', config.headDim ?? dModel / numHeads, 1);
   const contextDim = checkInteger(fn, 'config.contextDim', config.contextDim ?? dModel, 1);
   const useBias = config.useBias ?? true;
-  return { dModel, numHeads, numKvHeads, headDim, contextDim, useBias };
+  const outputBias = config.outputBias ?? useBias;
+  return { dModel, numHeads, numKvHeads, headDim, contextDim, useBias, outputBias };
 }
 
 /**
@@ -266,8 +284,8 @@ export function multiHeadAttention(
   const fn = 'multiHeadAttention';
   checkOptionKeys(fn, options, OPTION_KEYS);
   checkRopeOption(fn, 'options.rope', options.rope);
-  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } =
-    checkMultiHeadAttentionConfig(fn, config);
+  const checked = checkMultiHeadAttentionConfig(fn, config);
+  const { dModel, numHeads, numKvHeads, headDim, contextDim } = checked;
   const input = checkFloatTensor<Tensor3D>(fn, 'x', x, {
     rank: 3,
     layout: '[batch, time, dModel]',
@@ -288,7 +306,7 @@ export function multiHeadAttention(
   if (!fixedCache) {
     checkDim(fn, 'options.context.shape[2]', context.shape[2], contextDim, 'config.contextDim');
   }
-  checkProjections(fn, params, { dModel, numHeads, numKvHeads, headDim, contextDim, useBias });
+  checkProjections(fn, params, checked);
   const cached = checkCache(fn, options, input, { numKvHeads, headDim });
   const {
     context: _c,
@@ -346,7 +364,7 @@ function checkProjections(
   config: Required<MultiHeadAttentionConfig>,
   only?: readonly (keyof MultiHeadAttentionParams)[],
 ): void {
-  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias } = config;
+  const { dModel, numHeads, numKvHeads, headDim, contextDim, useBias, outputBias } = config;
   const shapes = {
     query: [dModel, numHeads * headDim, 'config.dModel', 'numHeads · headDim'],
     key: [contextDim, numKvHeads * headDim, 'config.contextDim', 'numKvHeads · headDim'],
@@ -362,17 +380,18 @@ function checkProjections(
     });
     checkDim(fn, `params.${name}.kernel.shape[0]`, kernel.shape[0]!, rows, rowsWhat);
     checkDim(fn, `params.${name}.kernel.shape[1]`, kernel.shape[1]!, cols, colsWhat);
-    if (useBias) {
+    const biasFlag = name === 'output' && outputBias !== useBias ? 'outputBias' : 'useBias';
+    if (name === 'output' ? outputBias : useBias) {
       const bias = checkFloatTensor(fn, `params.${name}.bias`, projection?.bias, {
         rank: 1,
-        layout: '[out] (config.useBias is not false)',
+        layout: `[out] (config.${biasFlag} is not false)`,
       });
       checkDim(fn, `params.${name}.bias.shape[0]`, bias.shape[0]!, cols, colsWhat);
     } else if (projection?.bias !== undefined) {
       throw new TfjsBlocksError(
         fn,
         `params.${name}.bias`,
-        'absent (config.useBias is false)',
+        `absent (config.${biasFlag} is false)`,
         describeValue(projection.bias),
       );
     }

@@ -74,6 +74,12 @@ export type TransformerBlockConfig = {
   normPosition?: 'pre' | 'post' | 'parallel';
   /** Biases on the attention projections. Default `true`. */
   attentionBias?: boolean;
+  /**
+   * A bias on the attention's output projection (query, key and value
+   * follow `attentionBias`). Default `attentionBias`; Qwen2 has
+   * `attentionBias: true, attentionOutputBias: false`.
+   */
+  attentionOutputBias?: boolean;
   /** Rotary position embedding on queries and keys. Default off. */
   rope?: boolean | RotaryEmbeddingOptions;
   /** ALiBi: add the per-head linear distance bias to self-attention scores. Default `false`. */
@@ -240,6 +246,7 @@ export const BLOCK_CONFIG_KEYS = optionKeys<TransformerBlockConfig>({
   norm: true,
   normPosition: true,
   attentionBias: true,
+  attentionOutputBias: true,
   rope: true,
   alibi: true,
   dropoutRate: true,
@@ -405,7 +412,9 @@ function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: s
 /** The {@link MultiHeadAttentionConfig} of a block's self- and cross-attention. */
 export function blockAttentionConfig(config: CheckedBlockConfig): MultiHeadAttentionConfig {
   const { dModel, numHeads, numKvHeads } = config;
-  return { dModel, numHeads, numKvHeads, useBias: config.attentionBias ?? true };
+  const useBias = config.attentionBias ?? true;
+  const outputBias = config.attentionOutputBias ?? useBias;
+  return { dModel, numHeads, numKvHeads, useBias, outputBias };
 }
 
 function initAttention(config: CheckedBlockConfig, seed: number): MultiHeadAttentionParams {

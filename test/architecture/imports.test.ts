@@ -204,6 +204,10 @@ function isEntry(resolved: string): boolean {
 function packageAllowed(unit: string, isEntryFile: boolean, specifier: string): boolean {
   if (specifier === '@tensorflow/tfjs-core') return true;
   if (specifier === '@tensorflow/tfjs-layers') return unit === 'layers/' || isEntryFile;
+  // Hugging Face's tokenizer.json reader and Jinja engine: the tokenizers folder wraps them.
+  if (specifier === '@huggingface/tokenizers' || specifier === '@huggingface/jinja') {
+    return unit === 'tokenizers/';
+  }
   return unit === 'node/' && isNodeBuiltin(specifier);
 }
 
@@ -302,6 +306,7 @@ describe('layering: a unit imports only what its row allows', () => {
       { path: 'src/attention/l.ts', source: "import '../efficiency/cost';" },
       { path: 'src/efficiency/m.ts', source: "import '../responsible/dp-sgd';" },
       { path: 'src/errors.ts', source: "import '../src/internal/checks';" },
+      { path: 'src/generate/n.ts', source: "import { Template } from '@huggingface/jinja';" },
     ];
     expect(layeringViolations(planted)).toEqual([
       'src/nn/a.ts: ../attention/multi-head-attention (nn/ may not import attention/)',
@@ -318,6 +323,7 @@ describe('layering: a unit imports only what its row allows', () => {
       'src/attention/l.ts: ../efficiency/cost (attention/ may not import efficiency/)',
       'src/efficiency/m.ts: ../responsible/dp-sgd (efficiency/ may not import responsible/)',
       'src/errors.ts: ../src/internal/checks (errors.ts may not import internal/)',
+      'src/generate/n.ts: @huggingface/jinja (a package generate/ may not import)',
     ]);
   });
 
@@ -335,6 +341,10 @@ describe('layering: a unit imports only what its row allows', () => {
       },
       { path: 'src/backends.ts', source: "import { TfjsBlocksError } from './errors';" },
       { path: 'src/node/f.ts', source: "import { readFile } from 'node:fs/promises';" },
+      {
+        path: 'src/tokenizers/g.ts',
+        source: "import { Tokenizer } from '@huggingface/tokenizers';",
+      },
     ];
     expect(layeringViolations(allowed)).toEqual([]);
   });

@@ -18,7 +18,7 @@ function tsdocExample(file: string, name: string): string {
 // settings, each in a block of one module with the imports a reader adds.
 const EXAMPLES = [
   {
-    file: 'src/interop/huggingface.ts',
+    file: 'src/pretrained/hugging-face.ts',
     name: 'fromHuggingFace',
     imports: `import * as tf from '@tensorflow/tfjs-core';
 import { fromHuggingFace, gpt2Config } from 'tfjs-blocks';

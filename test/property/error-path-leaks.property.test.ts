@@ -483,6 +483,16 @@ const CASES: Record<string, Bad[]> = {
       () => new root.ByteTokenizer({ specialTokens: 'x' as never }),
     ),
   ],
+  // tokenizers/
+  loadTokenizer: [
+    bad('no model in tokenizer.json', () => root.loadTokenizer({ tokenizerJson: {} })),
+  ],
+  HuggingFaceTokenizer: [
+    bad(
+      'unknown model type',
+      () => new root.HuggingFaceTokenizer({ tokenizerJson: { model: { type: 'Nope' } } }),
+    ),
+  ],
   // interop/
   bfloat16ToFloat32: [bad('not a Uint16Array', () => root.bfloat16ToFloat32([1] as never))],
   float16ToFloat32: [bad('not a Uint16Array', () => root.float16ToFloat32('x' as never))],
