@@ -446,3 +446,13 @@ export type { ParamTree, TensorMap } from './tree/types';
 // Registers TransformOptimizer so a model saved with it loads back. Kept in the
 // entry module: package.json declares side effects for the built entries only.
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
+
+export {
+  badWordsProcessor,
+  minNewTokensProcessor,
+  noRepeatNgramProcessor,
+} from './generate/logits-processors';
+export {
+  generateOptionsFromConfigJson,
+  toGenerationConfigJson,
+} from './pretrained/generation-config';

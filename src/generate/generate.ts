@@ -14,7 +14,12 @@ export type { GenerateOptions, GenerationModel } from './options';
  * Generates tokens from a decoder-only or encoder-decoder model: greedy
  * (`temperature: 0`), sampled (temperature, top-k, top-p, min-p, repetition
  * penalty, or your own {@link LogitsProcessor}s; seeded), or beam search
- * (`numBeams`). Prompts of different lengths are left-padded and masked.
+ * (`numBeams`), with the options of Hugging Face's `generation_config.json`
+ * (`eosTokenId`, `minNewTokens`, `noRepeatNgramSize`, `badWordsIds`,
+ * `lengthPenalty`, `earlyStopping`, `numReturnSequences`) and its results:
+ * greedy and beam search give the ids `transformers`' `generate` gives on
+ * the same model, prompt by prompt (see docs/generation.md for where a
+ * left-padded batch differs). Prompts of different lengths are left-padded and masked.
  * With `useCache` (the default) the prompt is run once and each new token
  * reuses the cached keys and values.
  *
@@ -25,7 +30,9 @@ export type { GenerateOptions, GenerationModel } from './options';
  * none: it allocates no output tensors.
  *
  * @param prompts - token ids per prompt (the source sequences for an encoder-decoder).
- * @returns the generated ids per prompt, without the prompt and the stop token.
+ * @returns the generated ids per prompt (`numReturnSequences` rows per
+ *   prompt, prompt by prompt), without the prompt; an EOS (`eosTokenId`)
+ *   that ended a row is kept, a stop token (`stopTokens`) is not.
  * @example
  * ```ts
  * const tokenizer = new ByteTokenizer();
@@ -52,10 +59,14 @@ export async function generate(
   const checked = checkGenerateOptions(model, prompts, options);
   throwIfAborted(checked.signal);
   const beams = checked.numBeams;
-  if (beams === undefined) return sampleLoop(model, prompts, checked);
+  const n = checked.numReturnSequences;
+  if (beams === undefined) {
+    // n samples per prompt: each prompt n times in the batch, prompt by prompt.
+    return sampleLoop(model, n === 1 ? prompts : prompts.flatMap((p) => Array(n).fill(p)), checked);
+  }
   const results: number[][] = [];
   for (const prompt of prompts) {
-    results.push(await beamSearch(model, prompt, checked, beams));
+    results.push(...(await beamSearch(model, prompt, checked, beams)));
     throwIfAborted(checked.signal);
   }
   return results;

@@ -7,10 +7,13 @@
 export { type GenerateOptions, type GenerationModel, generate } from './generate';
 export {
   applyLogitsProcessors,
+  badWordsProcessor,
   greedyTokens,
   type LogitsProcessor,
   type LogitsProcessorContext,
+  minNewTokensProcessor,
   minPProcessor,
+  noRepeatNgramProcessor,
   repetitionPenaltyProcessor,
   sampleTokens,
   seededRandom,

@@ -42,6 +42,43 @@ function checkLogits(fn: string, logits: unknown): Tensor2D {
 }
 
 /**
+ * Checks that `context.tokens` has one row of integer ids in `[0, vocab)` per
+ * logits row and returns it. Index loops: `forEach` would skip a hole, which
+ * then reads as `undefined` in the processor.
+ */
+function checkContextTokens(
+  fn: string,
+  context: LogitsProcessorContext | undefined,
+  batch: number,
+  vocab: number,
+): number[][] {
+  const tokens = context?.tokens;
+  if (!Array.isArray(tokens) || tokens.length !== batch) {
+    const actual = Array.isArray(tokens) ? `${tokens.length} rows` : describeValue(tokens);
+    throw new TfjsBlocksError(fn, 'context.tokens', `one row per logits row (${batch})`, actual);
+  }
+  for (let r = 0; r < batch; r++) {
+    const row: unknown = tokens[r];
+    if (!Array.isArray(row)) {
+      const actual = describeEntry(tokens, r);
+      throw new TfjsBlocksError(fn, `context.tokens[${r}]`, 'an array of token ids', actual);
+    }
+    for (let i = 0; i < row.length; i++) {
+      const id: unknown = row[i];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new TfjsBlocksError(
+          fn,
+          `context.tokens[${r}][${i}]`,
+          `an integer id in [0, ${vocab})`,
+          describeEntry(row, i),
+        );
+      }
+    }
+  }
+  return tokens;
+}
+
+/**
  * Reads the logits once and builds the output row by row in JS: the
  * sort-based rules (top-k, top-p) have no tfjs op that keeps ties and the
  * lowest-index order the same on every backend, and generation reads each
@@ -241,31 +278,7 @@ export function repetitionPenaltyProcessor(penalty: number): LogitsProcessor {
   const factor = checkNumber(fn, 'penalty', penalty, { min: 0, minExclusive: true });
   return (logits, context) => {
     const x = checkLogits(fn, logits);
-    const [batch, vocab] = x.shape;
-    const tokens = context?.tokens;
-    if (!Array.isArray(tokens) || tokens.length !== batch) {
-      const actual = Array.isArray(tokens) ? `${tokens.length} rows` : describeValue(tokens);
-      throw new TfjsBlocksError(fn, 'context.tokens', `one row per logits row (${batch})`, actual);
-    }
-    // Index loops: forEach would skip a hole, which then reads as undefined below.
-    for (let r = 0; r < batch; r++) {
-      const row: unknown = tokens[r];
-      if (!Array.isArray(row)) {
-        const actual = describeEntry(tokens, r);
-        throw new TfjsBlocksError(fn, `context.tokens[${r}]`, 'an array of token ids', actual);
-      }
-      for (let i = 0; i < row.length; i++) {
-        const id: unknown = row[i];
-        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocab) {
-          throw new TfjsBlocksError(
-            fn,
-            `context.tokens[${r}][${i}]`,
-            `an integer id in [0, ${vocab})`,
-            describeEntry(row, i),
-          );
-        }
-      }
-    }
+    const tokens = checkContextTokens(fn, context, x.shape[0], x.shape[1]);
     return mapRows(fn, x, (row, out, r) => {
       // Reads the input row, so an id seen many times is penalised once, as
       // Hugging Face's gather-then-scatter does.
@@ -275,6 +288,161 @@ export function repetitionPenaltyProcessor(penalty: number): LogitsProcessor {
       }
     });
   };
+}
+
+/**
+ * Forbids repeating an n-gram, as Hugging Face's `NoRepeatNGramLogitsProcessor`
+ * (Paulus et al., 2017, https://arxiv.org/abs/1705.04304): for each row, every
+ * token that would complete an n-gram of `size` tokens already present in
+ * `context.tokens` gets `-Infinity`. With `size = 1` no token may appear twice.
+ * A row shorter than `size` tokens bans nothing.
+ *
+ * @param size - the n-gram length: an integer >= 1 (required; 2 to 4 are common).
+ * @returns a {@link LogitsProcessor}; throws {@link TfjsBlocksError} for a bad
+ *   `size`, and when called with `context.tokens` that do not have one row of
+ *   integer ids in `[0, vocab)` per logits row.
+ * @example
+ * ```ts
+ * const noRepeat = noRepeatNgramProcessor(2);
+ * // After tokens [1, 2, 1], token 2 would repeat the bigram (1, 2): it gets -Infinity.
+ * const out = noRepeat(tf.tensor2d([[0, 0, 0]]), { tokens: [[1, 2, 1]], step: 0 });
+ * ```
+ */
+export function noRepeatNgramProcessor(size: number): LogitsProcessor {
+  const fn = 'noRepeatNgramProcessor';
+  const n = checkInteger(fn, 'size', size, 1);
+  return (logits, context) => {
+    const x = checkLogits(fn, logits);
+    const tokens = checkContextTokens(fn, context, x.shape[0], x.shape[1]);
+    return mapRows(fn, x, (_row, out, r) => {
+      const row = tokens[r]!;
+      if (row.length < n) return;
+      // The last n - 1 tokens are the prefix; every earlier window of n tokens
+      // that starts with it bans its last token.
+      const prefix = row.length - (n - 1);
+      for (let start = 0; start + n <= row.length; start++) {
+        let matches = true;
+        for (let j = 0; j < n - 1 && matches; j++) matches = row[start + j] === row[prefix + j];
+        if (matches) out[row[start + n - 1]!] = -Infinity;
+      }
+    });
+  };
+}
+
+/**
+ * Forbids the end tokens until `minNewTokens` tokens have been generated, as
+ * Hugging Face's `MinNewTokensLengthLogitsProcessor`: while `context.step <
+ * minNewTokens`, the logits of `endTokens` are `-Infinity`.
+ *
+ * @param minNewTokens - an integer >= 0 (required; 0 changes nothing).
+ * @param endTokens - the ids that end a row (`generate` passes `eosTokenId` and `stopTokens`): integers >= 0.
+ * @returns a {@link LogitsProcessor}; throws {@link TfjsBlocksError} for bad arguments,
+ *   and when called with an end token outside `[0, vocab)`.
+ * @example
+ * ```ts
+ * const atLeast2 = minNewTokensProcessor(2, [0]);
+ * const out = atLeast2(tf.tensor2d([[3, 1]]), { tokens: [[1]], step: 0 }); // [[-Infinity, 1]]
+ * ```
+ */
+export function minNewTokensProcessor(minNewTokens: number, endTokens: number[]): LogitsProcessor {
+  const fn = 'minNewTokensProcessor';
+  const min = checkInteger(fn, 'minNewTokens', minNewTokens, 0);
+  const ends = checkIdList(fn, 'endTokens', endTokens);
+  return (logits, context) => {
+    const x = checkLogits(fn, logits);
+    checkIdsBelow(fn, 'endTokens', ends, x.shape[1]);
+    const step = checkInteger(fn, 'context.step', context?.step, 0);
+    return mapRows(fn, x, (_row, out) => {
+      if (step < min) for (const id of ends) out[id] = -Infinity;
+    });
+  };
+}
+
+/**
+ * Forbids token sequences, as Hugging Face's `NoBadWordsLogitsProcessor`: a
+ * one-token sequence `[t]` sets token `t` to `-Infinity` at every step; a
+ * longer one sets its last token to `-Infinity` in each row whose
+ * `context.tokens` end with the sequence's other tokens.
+ *
+ * @param badWordsIds - the forbidden sequences (required): non-empty arrays of integer ids >= 0.
+ * @returns a {@link LogitsProcessor}; throws {@link TfjsBlocksError} for a bad list,
+ *   and when called with an id outside `[0, vocab)`.
+ * @example
+ * ```ts
+ * const noBad = badWordsProcessor([[2], [0, 1]]);
+ * // After tokens [1, 0]: token 2 always, and token 1 because it would complete [0, 1].
+ * const out = noBad(tf.tensor2d([[1, 1, 1]]), { tokens: [[1, 0]], step: 0 });
+ * ```
+ */
+export function badWordsProcessor(badWordsIds: number[][]): LogitsProcessor {
+  const fn = 'badWordsProcessor';
+  const words = checkBadWords(fn, 'badWordsIds', badWordsIds);
+  return (logits, context) => {
+    const x = checkLogits(fn, logits);
+    words.forEach((word, i) => {
+      checkIdsBelow(fn, `badWordsIds[${i}]`, word, x.shape[1]);
+    });
+    const tokens = checkContextTokens(fn, context, x.shape[0], x.shape[1]);
+    return mapRows(fn, x, (_row, out, r) => {
+      const row = tokens[r]!;
+      for (const word of words) {
+        const prefix = word.length - 1;
+        if (prefix > row.length) continue;
+        let matches = true;
+        for (let j = 0; j < prefix && matches; j++) {
+          matches = row[row.length - prefix + j] === word[j];
+        }
+        if (matches) out[word[prefix]!] = -Infinity;
+      }
+    });
+  };
+}
+
+/** Throws unless `list` is an array of integers >= 0 (holes named); returns a copy. */
+export function checkIdList(fn: string, name: string, list: unknown): number[] {
+  if (!Array.isArray(list)) {
+    throw new TfjsBlocksError(fn, name, 'an array of token ids', describeValue(list));
+  }
+  const ids: number[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const id: unknown = list[i];
+    if (!(i in list) || typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a token id >= 0', describeEntry(list, i));
+    }
+    ids.push(id);
+  }
+  return ids;
+}
+
+/** Throws unless `list` is a non-empty array of non-empty id arrays; returns a copy. */
+export function checkBadWords(fn: string, name: string, list: unknown): number[][] {
+  const expected = 'a non-empty array of non-empty token-id arrays';
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      expected,
+      Array.isArray(list) ? 'an empty array' : describeValue(list),
+    );
+  }
+  const words: number[][] = [];
+  for (let i = 0; i < list.length; i++) {
+    const word: unknown = list[i];
+    if (!(i in list) || !Array.isArray(word) || word.length === 0) {
+      const actual = Array.isArray(word) ? 'an empty array' : describeEntry(list, i);
+      throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a non-empty array of token ids', actual);
+    }
+    words.push(checkIdList(fn, `${name}[${i}]`, word));
+  }
+  return words;
+}
+
+function checkIdsBelow(fn: string, name: string, ids: number[], vocab: number): void {
+  ids.forEach((id, i) => {
+    if (id >= vocab) {
+      throw new TfjsBlocksError(fn, `${name}[${i}]`, `a token id in [0, ${vocab})`, String(id));
+    }
+  });
 }
 
 /**

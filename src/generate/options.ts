@@ -15,8 +15,12 @@ import {
 import type { DecoderLmConfig, DecoderLmParams } from '../models/decoder-lm';
 import type { EncoderDecoderConfig, EncoderDecoderParams } from '../models/encoder-decoder';
 import {
+  badWordsProcessor,
+  checkBadWords,
   type LogitsProcessor,
+  minNewTokensProcessor,
   minPProcessor,
+  noRepeatNgramProcessor,
   repetitionPenaltyProcessor,
   seededRandom,
   temperatureProcessor,
@@ -57,16 +61,59 @@ export type GenerateOptions = {
   topP?: number;
   /** Keep tokens with at least this fraction of the top probability. Default off. */
   minP?: number;
-  /** CTRL's repetition penalty (> 1 discourages repeats). Default off. */
+  /**
+   * CTRL's repetition penalty (> 1 discourages repeats), as Hugging Face's
+   * `repetition_penalty`: it counts the prompt's ids (never its left padding)
+   * and the generated ones (for an encoder-decoder, the decoder's: the start
+   * token and the generated ones). Default off.
+   */
   repetitionPenalty?: number;
   /** Stop a row when it emits one of these (not included in the output). Default none. */
   stopTokens?: number[];
+  /**
+   * End-of-sequence id(s), Hugging Face's `eos_token_id`: a row ends when it
+   * emits one and, unlike {@link GenerateOptions.stopTokens}, the EOS is kept
+   * at the end of its output (as `transformers` returns it). Both end rows
+   * alike in every other way (beam search counts the end token in a
+   * hypothesis' length, `minNewTokens` holds both back). Default none.
+   */
+  eosTokenId?: number | number[];
+  /** Ban any token that would repeat an n-gram of this many tokens (prompt included); `0` is off. Default off. */
+  noRepeatNgramSize?: number;
+  /** Hold the end tokens (`eosTokenId`, `stopTokens`) back until this many tokens are generated. Default `0`. */
+  minNewTokens?: number;
+  /**
+   * Token sequences never to generate (Hugging Face's `bad_words_ids`): `[t]`
+   * bans `t`; a longer sequence bans its last token after the others. A
+   * one-token sequence that is an end token is dropped, as in `transformers`.
+   * Default none.
+   */
+  badWordsIds?: number[][];
   /** Seed of the sampler; the same seed gives the same output. Default: random. */
   seed?: number;
-  /** Beam search with this many beams (1 = greedy search); sampling options other than `logitsProcessors` and `repetitionPenalty` are ignored. Default: no beam search. */
+  /** Beam search with this many beams (1 = greedy search); the sampling options (`temperature`, `topK`, `topP`, `minP`, `seed`) are ignored, as in `transformers` without `do_sample`. Default: no beam search. */
   numBeams?: number;
-  /** Beam scores are divided by `length^lengthPenalty`. Default `1`. */
+  /**
+   * Beam search: a finished hypothesis' score (summed log-probabilities) is
+   * divided by `length^lengthPenalty`, the length counting the end token;
+   * above 0 favours longer outputs. Default `1`.
+   */
   lengthPenalty?: number;
+  /**
+   * Beam search's stopping rule, as Hugging Face's `early_stopping`: `true`
+   * stops a prompt once `numBeams` hypotheses are finished; `false` (the
+   * default) also stops once the best live beam, divided by its current
+   * length to the `lengthPenalty`, cannot beat the worst finished one;
+   * `'never'` does the same with the most favourable length
+   * (`maxNewTokens` when `lengthPenalty > 0`). Default `false`.
+   */
+  earlyStopping?: boolean | 'never';
+  /**
+   * Outputs per prompt: the best n hypotheses of beam search (n <=
+   * `numBeams`), or n samples (not with greedy decoding). The result has
+   * `prompts.length * n` rows, prompt by prompt. Default `1`.
+   */
+  numReturnSequences?: number;
   /** Decode with the key/value cache. Default `true`. */
   useCache?: boolean;
   /**
@@ -105,6 +152,12 @@ const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
   padId: true,
   logitsProcessors: true,
   signal: true,
+  eosTokenId: true,
+  noRepeatNgramSize: true,
+  minNewTokens: true,
+  badWordsIds: true,
+  earlyStopping: true,
+  numReturnSequences: true,
 });
 
 const DECODER_LM_MODEL_KEYS = optionKeys<Extract<GenerationModel, { kind: 'decoderLm' }>>({
@@ -135,12 +188,20 @@ export type NamedProcessor = { name: string; run: LogitsProcessor };
 /** The options after {@link checkGenerateOptions}: what the decoding loops read. */
 export type CheckedOptions = {
   maxNewTokens: number;
+  /** Hugging Face's logits processors (penalties, bans, then `logitsProcessors`): every loop runs them. */
   processors: NamedProcessor[];
+  /** The sampling warpers (temperature, top-k, top-p, min-p): the sampling loop only. */
+  warpers: NamedProcessor[];
   greedy: boolean;
   random: () => number;
+  /** Every id that ends a row: `eosTokenId` and `stopTokens`. */
   stop: Set<number>;
+  /** The ids of `stop` kept in the output (`eosTokenId`). */
+  eos: Set<number>;
   numBeams: number | undefined;
   lengthPenalty: number;
+  earlyStopping: boolean | 'never';
+  numReturnSequences: number;
   useCache: boolean;
   padId: number;
   onToken: GenerateOptions['onToken'];
@@ -331,25 +392,97 @@ export function checkGenerateOptions(
     options.padId ?? 0,
     model.kind === 'decoderLm' ? input : Math.min(input, output),
   );
+  const eosTokenId = options.eosTokenId;
+  const eos = checkList(
+    fn,
+    'options.eosTokenId',
+    typeof eosTokenId === 'number' ? [eosTokenId] : (eosTokenId ?? []),
+    'a token id or an array of them',
+    (id, name) =>
+      checkTokenId(fn, typeof eosTokenId === 'number' ? 'options.eosTokenId' : name, id, output),
+  );
+  const ends = [...new Set([...eos, ...stopTokens])];
+  const noRepeatNgramSize = checkInteger(
+    fn,
+    'options.noRepeatNgramSize',
+    options.noRepeatNgramSize ?? 0,
+    0,
+  );
+  const minNewTokens = checkInteger(fn, 'options.minNewTokens', options.minNewTokens ?? 0, 0);
+  const badWords =
+    options.badWordsIds === undefined
+      ? []
+      : checkBadWords(fn, 'options.badWordsIds', options.badWordsIds).filter((word, i) => {
+          word.forEach((id, j) => {
+            checkTokenId(fn, `options.badWordsIds[${i}][${j}]`, id, output);
+          });
+          // As transformers: a one-token bad word that ends rows is not banned.
+          return !(word.length === 1 && ends.includes(word[0]!));
+        });
+  const earlyStopping = options.earlyStopping ?? false;
+  if (earlyStopping !== true && earlyStopping !== false && earlyStopping !== 'never') {
+    throw new TfjsBlocksError(
+      fn,
+      'options.earlyStopping',
+      "true, false or 'never'",
+      describeValue(earlyStopping),
+    );
+  }
+  const numReturnSequences = checkInteger(
+    fn,
+    'options.numReturnSequences',
+    options.numReturnSequences ?? 1,
+    1,
+  );
+  if (numBeams !== undefined && numReturnSequences > numBeams) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.numReturnSequences',
+      `at most numBeams (${numBeams})`,
+      String(numReturnSequences),
+    );
+  }
+  if (numBeams === undefined && temperature === 0 && numReturnSequences > 1) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.numReturnSequences',
+      '1 with greedy decoding (sample with temperature > 0, or use numBeams)',
+      String(numReturnSequences),
+    );
+  }
+  // Hugging Face's order: penalties and bans, the user's processors, then the
+  // sampling warpers (which beam search, like transformers without
+  // do_sample, does not run).
   const processors: NamedProcessor[] = [];
   const add = (name: string, run: LogitsProcessor) => processors.push({ name, run });
   if (options.repetitionPenalty !== undefined)
     add('options.repetitionPenalty', repetitionPenaltyProcessor(options.repetitionPenalty));
+  if (noRepeatNgramSize > 0)
+    add('options.noRepeatNgramSize', noRepeatNgramProcessor(noRepeatNgramSize));
+  if (badWords.length > 0) add('options.badWordsIds', badWordsProcessor(badWords));
+  if (minNewTokens > 0 && ends.length > 0)
+    add('options.minNewTokens', minNewTokensProcessor(minNewTokens, ends));
   processors.push(...logitsProcessors);
+  const warpers: NamedProcessor[] = [];
+  const warp = (name: string, run: LogitsProcessor) => warpers.push({ name, run });
   if (temperature > 0 && temperature !== 1)
-    add('options.temperature', temperatureProcessor(temperature));
-  if (options.topK !== undefined) add('options.topK', topKProcessor(options.topK));
-  if (options.topP !== undefined) add('options.topP', topPProcessor(options.topP));
-  if (options.minP !== undefined) add('options.minP', minPProcessor(options.minP));
+    warp('options.temperature', temperatureProcessor(temperature));
+  if (options.topK !== undefined) warp('options.topK', topKProcessor(options.topK));
+  if (options.topP !== undefined) warp('options.topP', topPProcessor(options.topP));
+  if (options.minP !== undefined) warp('options.minP', minPProcessor(options.minP));
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   return {
     maxNewTokens,
     processors,
+    warpers,
     greedy: temperature === 0,
     random: seededRandom(seed),
-    stop: new Set(stopTokens),
+    stop: new Set(ends),
+    eos: new Set(eos),
     numBeams,
     lengthPenalty: checkNumber(fn, 'options.lengthPenalty', options.lengthPenalty ?? 1),
+    earlyStopping,
+    numReturnSequences,
     useCache,
     padId,
     onToken: options.onToken,

@@ -8,12 +8,14 @@ import { processLogits, throwIfAborted } from './steps';
 
 /**
  * Greedy or sampled decoding of every prompt at once: each step processes
- * the logits, picks one token per row (arg-max, or drawn with `o.random`),
- * ends rows at a stop token, reports the step to `onToken` (awaited) and
- * feeds the tokens back (padding for rows that have stopped). Frees the
- * decoder and the logits however it ends.
+ * the logits (processors, then the sampling warpers), picks one token per
+ * row (arg-max, or drawn with `o.random`), ends rows at an end token,
+ * reports the step to `onToken` (awaited) and feeds the tokens back
+ * (padding for rows that have stopped). Frees the decoder and the logits
+ * however it ends.
  *
- * @returns the generated ids per prompt, without the stop token.
+ * @returns the generated ids per prompt: an EOS (`o.eos`) that ended a row
+ *   is kept, a stop token is not.
  */
 export async function sampleLoop(
   model: GenerationModel,
@@ -23,14 +25,18 @@ export async function sampleLoop(
   const decoder = makeDecoder(model, prompts, o);
   const generated: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
+  const processors = [...o.processors, ...o.warpers];
+  // What the processors see: the prompt (never its padding), or for an
+  // encoder-decoder the decoder's start token, then the generated ids.
+  const start = model.kind === 'decoderLm' ? prompts : prompts.map(() => [model.decoderStartId]);
   let logits: Tensor2D | undefined = decoder.first;
   try {
     for (let step = 0; step < o.maxNewTokens && logits; step++) {
       const context = {
-        tokens: prompts.map((p, b) => [...(model.kind === 'decoderLm' ? p : []), ...generated[b]!]),
+        tokens: start.map((p, b) => [...p, ...generated[b]!]),
         step,
       };
-      const processed = await processLogits(logits, o.processors, context);
+      const processed = await processLogits(logits, processors, context);
       let tokens: number[];
       try {
         tokens = o.greedy ? greedyTokens(processed) : sampleTokens(processed, o.random);
@@ -43,7 +49,7 @@ export async function sampleLoop(
         if (finished[b]) return null;
         if (o.stop.has(t)) {
           finished[b] = true;
-          return null;
+          if (!o.eos.has(t)) return null;
         }
         generated[b]!.push(t);
         return t;

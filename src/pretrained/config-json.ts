@@ -24,6 +24,8 @@ export type ConfigJsonReader = {
   string<S extends string>(field: string, choices?: readonly S[], fallback?: S): S;
   /** A whole number or a non-empty list of them (e.g. `eos_token_id`), or `fallback`. */
   integers(field: string, fallback?: number[]): number[];
+  /** A non-empty list of non-empty lists of whole numbers >= 0 (e.g. `bad_words_ids`), or `fallback`. */
+  integerLists(field: string, fallback?: number[][]): number[][];
   /** A nested object read the same way (`rope_scaling`), or `undefined` when absent. */
   object(field: string): ConfigJsonReader | undefined;
   /** Throws: the field holds a value we do not implement (`expected` says what we do). */
@@ -119,6 +121,20 @@ export function configJsonReader(
         throw new TfjsBlocksError(fn, where(field), expected, describeValue(value));
       }
       return list as number[];
+    },
+    integerLists(field, fallback) {
+      const value = get(field);
+      const expected = 'a non-empty list of non-empty lists of whole numbers >= 0';
+      if (value === undefined) return fallback ?? missing(field, expected);
+      const isId = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+      if (
+        !Array.isArray(value) ||
+        value.length === 0 ||
+        value.some((list) => !Array.isArray(list) || list.length === 0 || !list.every(isId))
+      ) {
+        throw new TfjsBlocksError(fn, where(field), expected, describeValue(value));
+      }
+      return value.map((list: number[]) => [...list]);
     },
     object(field) {
       const value = get(field);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as root from '../../src/index';
 import * as layersEntry from '../../src/layers/index';
 import * as nodeEntry from '../../src/node/index';
+import { configJsonReader } from '../../src/pretrained/config-json';
 import { block, classifier, lm, seq2seq, vitConfig } from './configs';
 import { exportsOf } from './exports';
 import { runs } from './support';
@@ -472,6 +473,34 @@ const CASES: Record<string, Bad[]> = {
   greedyTokens: [bad('rank-3 logits', () => root.greedyTokens(x3 as never))],
   minPProcessor: [bad('p 2', () => root.minPProcessor(2))],
   repetitionPenaltyProcessor: [bad('penalty 0', () => root.repetitionPenaltyProcessor(0))],
+  noRepeatNgramProcessor: [
+    bad('size 0', () => root.noRepeatNgramProcessor(0)),
+    bad('context without tokens', () =>
+      root.noRepeatNgramProcessor(2)(f(1, 5) as never, { step: 0 } as never),
+    ),
+  ],
+  minNewTokensProcessor: [
+    bad('endTokens not an array', () => root.minNewTokensProcessor(1, 3 as never)),
+    bad('end token out of the vocabulary', () =>
+      root.minNewTokensProcessor(1, [9])(f(1, 5) as never, { step: 0, tokens: [[]] }),
+    ),
+  ],
+  badWordsProcessor: [
+    bad('an empty word', () => root.badWordsProcessor([[]])),
+    bad('a word out of the vocabulary', () =>
+      root.badWordsProcessor([[9]])(f(1, 5) as never, { step: 0, tokens: [[]] }),
+    ),
+  ],
+  generateOptionsFromConfigJson: [
+    bad('min_length 5', () =>
+      root.generateOptionsFromConfigJson(
+        configJsonReader('f', { min_length: 5 }, 'generation_config.json'),
+      ),
+    ),
+  ],
+  toGenerationConfigJson: [
+    bad('a logits processor', () => root.toGenerationConfigJson({ logitsProcessors: [(x) => x] })),
+  ],
   sampleTokens: [bad('disposed logits', () => root.sampleTokens(dead as never, Math.random))],
   seededRandom: [bad('NaN seed', () => root.seededRandom(Number.NaN))],
   temperatureProcessor: [bad('temperature 0', () => root.temperatureProcessor(0))],
