@@ -13,6 +13,7 @@ import type { PretrainedModel } from '../pretrained/load';
 import {
   type PretrainedTokenizerSource,
   planPretrained,
+  SAVE_DEPENDENCIES,
   type SaveDependencies,
   type SavePretrainedOptions,
 } from '../pretrained/save';
@@ -225,4 +226,48 @@ export async function savePretrainedWith(
   }
   await syncDirectory(dirname(root));
   return root;
+}
+
+/**
+ * Writes a Hugging Face model folder that `transformers` opens
+ * (`AutoModelForCausalLM.from_pretrained(dir)` gives the same logits,
+ * `AutoTokenizer.from_pretrained(dir)` the same ids) and `loadPretrained`
+ * reads back: the files of `pretrainedFiles` — `config.json`,
+ * `generation_config.json` (when `model.generationConfig` is set), the
+ * weights (one `model.safetensors`, or HF-named shards and
+ * `model.safetensors.index.json` above `maxShardSize`) and the tokenizer
+ * files.
+ *
+ * Atomic: everything is checked first (before the disk is touched); the
+ * folder is written under a temp name beside `dir` (each file fsynced),
+ * then renamed into place; a previous model folder at `dir` is moved aside
+ * and removed. A crash mid-write leaves at most a `<dir>.tmp-<pid>-<hex>`
+ * folder, never a half-written `dir`. `dir` must be new, empty, or a model
+ * folder (one with a `config.json`), whose files are replaced whole.
+ * Memory: one shard's tensors in the checkpoint layout at a time, written
+ * from their own storage. The params are not disposed.
+ *
+ * @param dir - the folder to write.
+ * @param model - `{ kind, modelType, config, params, generationConfig? }`, as `loadPretrained` returns it.
+ * @param tokenizer - a tokenizer with `files()` (a `HuggingFaceTokenizer`); default none.
+ * @param options - `maxShardSize`: the most tensor bytes per weight file (default `5_000_000_000`).
+ * @returns the folder's absolute path.
+ *
+ * @example
+ * ```ts
+ * import { loadPretrained } from 'tfjs-blocks';
+ * import { folderSource, savePretrained } from 'tfjs-blocks/node';
+ *
+ * const model = await loadPretrained(folderSource('models/base'));
+ * // ... fine-tune model.params ...
+ * await savePretrained('models/tuned', model, model.tokenizer, { maxShardSize: 500_000_000 });
+ * ```
+ */
+export function savePretrained(
+  dir: string,
+  model: PretrainedModel,
+  tokenizer?: PretrainedTokenizerSource,
+  options?: SavePretrainedOptions,
+): Promise<string> {
+  return savePretrainedWith('savePretrained', dir, model, tokenizer, options, SAVE_DEPENDENCIES);
 }

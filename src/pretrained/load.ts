@@ -12,8 +12,12 @@ import type {
   EncoderClassifierConfig,
   EncoderClassifierParams,
 } from '../models/encoder-classifier';
+import { type HuggingFaceTokenizer, loadTokenizer } from '../tokenizers/hugging-face-tokenizer';
+import type { TokenizerFiles } from '../tokenizers/tokenizer-files';
 import { type ConfigJsonReader, configJsonReader } from './config-json';
 import type { PretrainedFamily } from './families/family';
+import { familyForConfigJson } from './families/registry';
+import { generateOptionsFromConfigJson } from './generation-config';
 import {
   fetchJson,
   fetchText,
@@ -46,7 +50,7 @@ export type PretrainedModel =
       /** Its params (float32). */
       params: DecoderLmParams;
       /** Defaults for `generate` (from `generation_config.json`), if any. */
-      generationConfig?: GenerateOptions | undefined;
+      generationConfig?: Partial<GenerateOptions> | undefined;
     }
   | {
       /** An encoder (BERT): token-type embeddings, pooler and classifier as the family maps them. */
@@ -93,18 +97,6 @@ const LOAD_OPTION_KEYS = optionKeys<LoadPretrainedOptions>({
   dtype: true,
 });
 
-/** The tokenizer files of a folder, parsed (the shape `loadTokenizer` takes). */
-export type PretrainedTokenizerFiles = {
-  /** `tokenizer.json`, parsed. */
-  tokenizerJson: unknown;
-  /** `tokenizer_config.json`, parsed, when present. */
-  tokenizerConfig?: unknown;
-  /** `chat_template.jinja`'s text, when present. */
-  chatTemplate?: string;
-  /** `special_tokens_map.json`, parsed, when present. */
-  specialTokensMap?: unknown;
-};
-
 /**
  * What the loader needs from the rest of issue 18, as functions: the family
  * registry, the tokenizer and the generation-config reader.
@@ -113,12 +105,21 @@ export type PretrainedTokenizerFiles = {
  */
 export type LoadDependencies<T> = {
   familyFor(fn: string, json: unknown): PretrainedFamily<unknown>;
-  loadTokenizer(files: PretrainedTokenizerFiles): T;
-  generationConfig(read: ConfigJsonReader): GenerateOptions;
+  loadTokenizer(files: TokenizerFiles): T;
+  generationConfig(read: ConfigJsonReader): Partial<GenerateOptions>;
 };
 
-/** What `loadPretrained` returns: the model, its tokenizer and its generation defaults. */
-export type LoadedPretrained<T> = PretrainedModel & {
+/**
+ * What {@link loadPretrained} returns: the model (narrow on `kind`), its
+ * tokenizer and its generation defaults (`generationConfig`, `undefined`
+ * without a `generation_config.json`).
+ *
+ * @example
+ * ```ts
+ * const loaded: LoadedPretrained = await loadPretrained(source);
+ * ```
+ */
+export type LoadedPretrained<T = HuggingFaceTokenizer> = PretrainedModel & {
   /** The folder's tokenizer; `undefined` when it has no `tokenizer.json`. */
   tokenizer: T | undefined;
 };
@@ -128,10 +129,10 @@ async function readTokenizerFiles(
   fn: string,
   fetcher: PretrainedFetch,
   signal: AbortSignal | undefined,
-): Promise<PretrainedTokenizerFiles | undefined> {
+): Promise<TokenizerFiles | undefined> {
   const tokenizerJson = await fetchJson(fn, fetcher, 'tokenizer.json', { optional: true, signal });
   if (tokenizerJson === undefined) return undefined;
-  const files: PretrainedTokenizerFiles = { tokenizerJson };
+  const files: TokenizerFiles = { tokenizerJson };
   const optional = { optional: true, signal };
   const tokenizerConfig = await fetchJson(fn, fetcher, 'tokenizer_config.json', optional);
   if (tokenizerConfig !== undefined) files.tokenizerConfig = tokenizerConfig;
@@ -200,4 +201,67 @@ export async function loadPretrainedWith<T>(
     generationConfig,
     tokenizer,
   } as LoadedPretrained<T>;
+}
+
+/**
+ * Loads a Hugging Face model folder: `config.json` (checked: an unknown
+ * `model_type` or a value we cannot honour is a typed error naming the
+ * field), `generation_config.json` (optional: defaults for `generate`), the
+ * weights (`model.safetensors`, or `model.safetensors.index.json` and its
+ * shards) and the tokenizer (`tokenizer.json` with `tokenizer_config.json`,
+ * `chat_template.jinja`, `special_tokens_map.json`; optional).
+ *
+ * Memory: the JSON files are read and checked first, then every weight
+ * file's header (a ranged request where the server allows), all checked
+ * against the family's tensor names, dtypes and shapes before any tensor
+ * exists; then the weights stream in, one file at a time, tensor by tensor
+ * in offset order, each converted to our layout and its bytes dropped: the
+ * peak is the params plus about one tensor, never the checkpoint twice.
+ * float16 and bfloat16 weights are widened exactly to float32.
+ *
+ * Errors are `TfjsBlocksError`s whose argument names the file and the field
+ * or tensor (`config.json: rope_scaling.rope_type`,
+ * `model-00002-of-00004.safetensors: tensor "lm_head.weight".shape`): an
+ * unknown `model_type`, a missing file or shard (`HTTP status 404`), other
+ * HTTP statuses, malformed JSON, a missing, extra or mis-shaped tensor, a
+ * truncated download. On any failure, or an abort, every tensor made so far
+ * is disposed.
+ *
+ * @param source - a base URL (`https://huggingface.co/<repo>/resolve/main`),
+ *   a fetch-like function `(file, init?) => Promise<Response>`, or, in Node,
+ *   `folderSource(dir)` from `tfjs-blocks/node`.
+ * @param options - `onProgress({ loadedBytes, totalBytes, file })` (default
+ *   none), `signal` (an `AbortSignal`; default none), `dtype` (`'float32'`,
+ *   the default and only choice).
+ * @returns `{ kind, modelType, config, params, tokenizer, generationConfig }`:
+ *   for `kind: 'decoder-lm'`, `decoderLm(config, params, ids)` gives logits
+ *   `[batch, time, vocabSize]` and `generate({ kind: 'decoderLm', config,
+ *   params }, prompts, { ...generationConfig, ... })` decodes. The params are
+ *   new tensors the caller owns.
+ *
+ * @example
+ * ```ts
+ * import { generate, loadPretrained } from 'tfjs-blocks';
+ *
+ * const base = 'https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct/resolve/main';
+ * const model = await loadPretrained(base, { onProgress: (p) => console.log(p.loadedBytes, p.totalBytes) });
+ * if (model.kind === 'decoder-lm' && model.tokenizer) {
+ *   const prompt = model.tokenizer.encode('The capital of France is');
+ *   const [out] = await generate({ kind: 'decoderLm', config: model.config, params: model.params }, [prompt], {
+ *     ...model.generationConfig,
+ *     maxNewTokens: 8,
+ *   });
+ *   console.log(model.tokenizer.decode(out ?? []));
+ * }
+ * ```
+ */
+export function loadPretrained(
+  source: PretrainedSource,
+  options?: LoadPretrainedOptions,
+): Promise<LoadedPretrained> {
+  return loadPretrainedWith('loadPretrained', source, options, {
+    familyFor: familyForConfigJson,
+    loadTokenizer: (files) => loadTokenizer(files),
+    generationConfig: generateOptionsFromConfigJson,
+  });
 }

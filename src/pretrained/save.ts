@@ -18,8 +18,11 @@ import {
 } from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
 import { serializeSafetensors } from '../interop/safetensors';
+import type { TokenizerFiles } from '../tokenizers/tokenizer-files';
 import type { PretrainedFamily, TensorRule } from './families/family';
-import type { PretrainedModel, PretrainedTokenizerFiles } from './load';
+import { familyForConfigJson } from './families/registry';
+import { toGenerationConfigJson } from './generation-config';
+import type { PretrainedModel } from './load';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from './weights';
 
 /**
@@ -62,7 +65,7 @@ const DEFAULT_MAX_SHARD_SIZE = 5_000_000_000;
  */
 export interface PretrainedTokenizerSource {
   /** The files it was made from, parsed. */
-  files(): PretrainedTokenizerFiles;
+  files(): TokenizerFiles;
 }
 
 /** One file of a folder; weights are computed per shard, on demand. */
@@ -77,7 +80,7 @@ export type PlannedPretrainedFile =
  */
 export type SaveDependencies = {
   familyFor(fn: string, json: unknown): PretrainedFamily<unknown>;
-  toGenerationConfigJson(options: GenerateOptions): Record<string, unknown>;
+  toGenerationConfigJson(options: Partial<GenerateOptions>): Record<string, unknown>;
 };
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
@@ -279,4 +282,52 @@ export function pretrainedFilesWith(
       dispose(Object.values(tensors));
     }
   });
+}
+
+/**
+ * The library's registry and generation-config writer, for the public writers.
+ *
+ * @internal Shared by `pretrainedFiles` and the Node `savePretrained`.
+ */
+export const SAVE_DEPENDENCIES: SaveDependencies = {
+  familyFor: familyForConfigJson,
+  toGenerationConfigJson,
+};
+
+/**
+ * The files of a Hugging Face model folder for `model`, as bytes (browser
+ * and Node): `config.json` (`architectures`, `model_type`, `dtype` float32,
+ * `transformers_version`), `generation_config.json` when
+ * `model.generationConfig` is set, the weights as `model.safetensors` or,
+ * above `maxShardSize`, as `model-00001-of-0000N.safetensors` shards with
+ * `model.safetensors.index.json` (`metadata.total_size`, `weight_map`), and
+ * the tokenizer's files. `transformers`' `from_pretrained` reads the folder
+ * back to the same model. In Node, `savePretrained` writes the same files
+ * to a folder without holding them all in memory.
+ *
+ * Every param is checked (present, a live tensor, of its checkpoint shape)
+ * before any file is made; the params are not disposed.
+ *
+ * @param model - `{ kind, modelType, config, params, generationConfig? }`, as
+ *   {@link loadPretrained} returns it.
+ * @param tokenizer - a tokenizer with `files()` (a `HuggingFaceTokenizer`); default none.
+ * @param options - `maxShardSize`: the most tensor bytes per weight file
+ *   (default `5_000_000_000`).
+ * @returns the files, each `{ name, bytes }`.
+ *
+ * @example
+ * ```ts
+ * import { gpt2Config, initDecoderLm, pretrainedFiles } from 'tfjs-blocks';
+ *
+ * const config = gpt2Config({ vocabSize: 100, maxLength: 32, dModel: 16, numLayers: 1, numHeads: 2 });
+ * const files = pretrainedFiles({ kind: 'decoder-lm', modelType: 'gpt2', config, params: initDecoderLm(config, 0) });
+ * console.log(files.map((f) => f.name)); // ['config.json', 'model.safetensors']
+ * ```
+ */
+export function pretrainedFiles(
+  model: PretrainedModel,
+  tokenizer?: PretrainedTokenizerSource,
+  options?: SavePretrainedOptions,
+): PretrainedFile[] {
+  return pretrainedFilesWith('pretrainedFiles', model, tokenizer, options, SAVE_DEPENDENCIES);
 }

@@ -6,16 +6,16 @@ import {
   type LoadDependencies,
   type LoadPretrainedOptions,
   loadPretrainedWith,
-  type PretrainedTokenizerFiles,
 } from '../../src/pretrained/load';
 import type { PretrainedSource } from '../../src/pretrained/source';
+import type { TokenizerFiles } from '../../src/tokenizers/tokenizer-files';
 import { memorySource } from '../helpers/pretrained-source';
 import { rejectionOf } from '../helpers/rejections';
 import { toyCheckpoint, toyFamily } from '../helpers/toy-family';
 
 const configJson = { model_type: 'toy', vocab_size: 3, hidden_size: 2, num_hidden_layers: 1 };
 
-const dependencies: LoadDependencies<PretrainedTokenizerFiles> = {
+const dependencies: LoadDependencies<TokenizerFiles> = {
   familyFor(fn, json) {
     const type = (json as { model_type?: unknown }).model_type;
     if (type !== 'toy') {
