@@ -357,6 +357,24 @@ export {
   toHuggingFace,
 } from './pretrained/hugging-face';
 export {
+  type LoadedPretrained,
+  type LoadPretrainedOptions,
+  loadPretrained,
+  type PretrainedModel,
+} from './pretrained/load';
+export {
+  type PretrainedFile,
+  type PretrainedTokenizerSource,
+  pretrainedFiles,
+  type SavePretrainedOptions,
+} from './pretrained/save';
+export type {
+  PretrainedFetch,
+  PretrainedResponse,
+  PretrainedSource,
+} from './pretrained/source';
+export type { PretrainedProgress } from './pretrained/weights';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,

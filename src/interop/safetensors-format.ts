@@ -172,6 +172,9 @@ function isNonNegativeInteger(x: unknown): x is number {
  * offsets, that each entry's byte length matches its shape and dtype, and
  * that the entries cover the `bufferBytes`-byte buffer exactly, and that
  * there are at most `maxTensors` of them (checked before any entry is).
+ * `bufferBytes` is `undefined` when the file's size is not known yet (a
+ * stream read header first): the buffer is then taken to end where the last
+ * tensor ends, and the caller checks the bytes that arrive against that.
  * Tensor names may be any string (`__proto__` included): the metadata
  * record has no prototype.
  *
@@ -186,7 +189,7 @@ function isNonNegativeInteger(x: unknown): x is number {
  */
 export function parseHeader(
   json: Uint8Array,
-  bufferBytes: number,
+  bufferBytes: number | undefined,
   fn: string,
   maxTensors: number,
 ): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
@@ -246,7 +249,7 @@ export function parseHeader(
     }
     covered = entry.end;
   }
-  if (covered !== bufferBytes) {
+  if (bufferBytes !== undefined && covered !== bufferBytes) {
     throw new TfjsBlocksError(
       fn,
       'data_offsets',
@@ -260,7 +263,7 @@ export function parseHeader(
 function parseEntry(
   name: string,
   info: unknown,
-  bufferBytes: number,
+  bufferBytes: number | undefined,
   fn: string,
 ): SafetensorsEntry {
   const arg = `tensor "${name}"`;
@@ -300,7 +303,7 @@ function parseEntry(
     );
   }
   const [begin, end] = offsets as [number, number];
-  if (end > bufferBytes) {
+  if (bufferBytes !== undefined && end > bufferBytes) {
     throw new TfjsBlocksError(
       fn,
       `${arg}.data_offsets`,

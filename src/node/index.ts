@@ -36,5 +36,6 @@ export {
   nodeFileSystem,
   WEIGHTS_FILE,
 } from './file-system';
+export { folderSource, savePretrained } from './pretrained-node';
 export { NODE_FILE_SYSTEM_SCHEME, registerNodeFileSystemRouter } from './router';
 export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';

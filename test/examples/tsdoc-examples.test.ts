@@ -17,6 +17,9 @@ function tsdocExample(file: string, name: string): string {
 // {tensors, metadata} where tensors go), type-checked with the repository's
 // settings, each in a block of one module with the imports a reader adds.
 const EXAMPLES = [
+  { file: 'src/pretrained/load.ts', name: 'loadPretrained', imports: '' },
+  { file: 'src/pretrained/save.ts', name: 'pretrainedFiles', imports: '' },
+  { file: 'src/node/pretrained-node.ts', name: 'folderSource', imports: '' },
   {
     file: 'src/pretrained/hugging-face.ts',
     name: 'fromHuggingFace',

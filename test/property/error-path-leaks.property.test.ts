@@ -523,6 +523,21 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   // tokenizers/
+  loadPretrained: [
+    bad('a folder without config.json', () =>
+      root.loadPretrained(async () => new Response('', { status: 404 })),
+    ),
+  ],
+  pretrainedFiles: [
+    bad('disposed params', () =>
+      root.pretrainedFiles({
+        kind: 'decoder-lm',
+        modelType: 'gpt2',
+        config: lm,
+        params: { ...lmParams, finalNorm: { gamma: dead } } as never,
+      }),
+    ),
+  ],
   loadTokenizer: [
     bad('no model in tokenizer.json', () => root.loadTokenizer({ tokenizerJson: {} })),
   ],
@@ -812,6 +827,17 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   'node:readSafetensorsFile': [bad('empty path', () => nodeEntry.readSafetensorsFile(''))],
+  'node:folderSource': [bad('empty path', () => nodeEntry.folderSource(''))],
+  'node:savePretrained': [
+    bad('unknown model type', () =>
+      nodeEntry.savePretrained('/tmp/tfjs-blocks-never', {
+        kind: 'decoder-lm',
+        modelType: 'nope',
+        config: lm,
+        params: lmParams,
+      }),
+    ),
+  ],
   'node:writeSafetensorsFile': [
     bad('disposed tensor', () =>
       nodeEntry.writeSafetensorsFile('/tmp/tfjs-blocks-never.safetensors', { w: dead }),
