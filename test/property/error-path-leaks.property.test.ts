@@ -508,6 +508,16 @@ const CASES: Record<string, Bad[]> = {
       ),
     ),
   ],
+  configJsonReader: [
+    bad('an array for config.json', () => root.configJsonReader('f', [])),
+    bad('a string where a number goes', () =>
+      root.configJsonReader('f', { hidden_size: 'x' }).integer('hidden_size'),
+    ),
+  ],
+  familyForConfigJson: [
+    bad('an unknown model_type', () => root.familyForConfigJson('f', { model_type: 'nope' })),
+    bad('no model_type', () => root.familyForConfigJson('f', {})),
+  ],
   toGenerationConfigJson: [
     bad('a logits processor', () => root.toGenerationConfigJson({ logitsProcessors: [(x) => x] })),
   ],
