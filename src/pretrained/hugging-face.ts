@@ -14,10 +14,17 @@ import type { PretrainedFamily } from './families/family';
 import { PRETRAINED_FAMILIES } from './families/registry';
 import { getParamPath, setParamPath } from './families/rules';
 
-/** A Hugging Face decoder family (`model_type`) whose tensor names and layouts we map. */
-export type HuggingFaceFamily = 'gpt2' | 'llama' | 'qwen2' | 'phi3';
+/**
+ * A Hugging Face decoder family (`model_type`) whose tensor names and
+ * layouts we map: the `modelTypes` of the registry's decoder families
+ * (`PRETRAINED_FAMILIES`, checked by a test to be exactly these).
+ */
+export type HuggingFaceFamily = 'gpt2' | 'llama' | 'mistral' | 'qwen2' | 'phi3' | 'gemma';
 
-const FAMILIES: readonly HuggingFaceFamily[] = ['gpt2', 'llama', 'qwen2', 'phi3'];
+/** The registry's decoder families' `model_type`s, the runtime truth behind {@link HuggingFaceFamily}. */
+function decoderModelTypes(): string[] {
+  return PRETRAINED_FAMILIES.filter((f) => f.kind === 'decoder-lm').flatMap((f) => f.modelTypes);
+}
 
 /**
  * Options of {@link fromHuggingFace}.
@@ -57,21 +64,26 @@ function listNames(names: readonly string[]): string {
 /** The registry's decoder family of `family`, or a typed error listing the names we take. */
 function decoderFamily(fn: string, family: unknown): PretrainedFamily<DecoderLmConfig> {
   const found =
-    typeof family === 'string' && (FAMILIES as readonly string[]).includes(family)
+    typeof family === 'string'
       ? PRETRAINED_FAMILIES.find((f) => f.modelTypes.includes(family))
       : undefined;
   if (found?.kind !== 'decoder-lm') {
     throw new TfjsBlocksError(
       fn,
       'family',
-      `one of ${FAMILIES.map((f) => `'${f}'`).join(', ')}`,
+      `one of ${decoderModelTypes()
+        .map((f) => `'${f}'`)
+        .join(', ')}`,
       describeValue(family),
     );
   }
   return found as PretrainedFamily<DecoderLmConfig>;
 }
 
-/** The sizes the name map and the shapes read: whole numbers, heads that divide the width. */
+/**
+ * The sizes the name map and the shapes read: whole numbers, heads that
+ * divide the width unless `config.block.headDim` is given.
+ */
 function checkConfig(fn: string, config: unknown): DecoderLmConfig {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new TfjsBlocksError(fn, 'config', 'a DecoderLmConfig', describeValue(config));
@@ -86,11 +98,13 @@ function checkConfig(fn: string, config: unknown): DecoderLmConfig {
   }
   const d = checkInteger(fn, 'config.block.dModel', c.block.dModel, 1);
   const heads = checkInteger(fn, 'config.block.numHeads', c.block.numHeads, 1);
-  if (d % heads !== 0) {
+  if (c.block.headDim !== undefined) {
+    checkInteger(fn, 'config.block.headDim', c.block.headDim, 1);
+  } else if (d % heads !== 0) {
     throw new TfjsBlocksError(
       fn,
       'config.block.numHeads',
-      `a divisor of config.block.dModel (${d}), so that heads have a whole size`,
+      `a divisor of config.block.dModel (${d}), so that heads have a whole size, or config.block.headDim given`,
       String(heads),
     );
   }
@@ -109,8 +123,8 @@ function checkConfig(fn: string, config: unknown): DecoderLmConfig {
 
 /**
  * Builds {@link DecoderLmParams} from a Hugging Face state dict (e.g. read
- * with `readSafetensorsFile`) of one of the decoder families of the registry
- * (`gpt2Family`, `llamaFamily`, …): each tensor goes through its family's
+ * with `readSafetensorsFile`) of any decoder family of the registry
+ * (`gpt2`, `llama`, `mistral`, `qwen2`, `phi3`, `gemma`): each tensor goes through its family's
  * `TensorRule` (GPT-2's Conv1D weights are already `[in, out]` and its
  * `c_attn` is split into q, k, v; `torch.nn.Linear` weights are transposed).
  * Every tensor is checked by name, shape and dtype (float32) before anything

@@ -3,11 +3,14 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
+  configJsonReader,
   decoderLm,
   fromHuggingFace,
   generate,
   gpt2Config,
+  type HuggingFaceFamily,
   llamaConfig,
+  PRETRAINED_FAMILIES,
   toHuggingFace,
 } from '../../src/index';
 import { readSafetensorsFile } from '../../src/node/index';
@@ -157,7 +160,8 @@ describe('fromHuggingFace rejects checkpoints the config does not describe', () 
         () => fromHuggingFace('llama', { ...llama, block: { ...llama.block, numKvHeads: 3 } }, {}),
         'config.block.numKvHeads',
       ],
-      [() => fromHuggingFace('mistral' as never, llama, {}), 'family'],
+      [() => fromHuggingFace('bert' as never, llama, {}), 'family'],
+      [() => fromHuggingFace('falcon' as never, llama, {}), 'family'],
       [() => fromHuggingFace('llama', null as never, {}), 'config'],
       [() => fromHuggingFace('llama', llama, null as never), 'stateDict'],
       [
@@ -186,5 +190,43 @@ describe('fromHuggingFace rejects checkpoints the config does not describe', () 
     expect(e.argument).toBe('params.blocks.1.attention.key.kernel');
     attention.key = key;
     tf.dispose([Object.values(flattenParams(params)), Object.values(stateDict)]);
+  });
+});
+
+describe('fromHuggingFace / toHuggingFace take every decoder family of the registry', () => {
+  // A compiler-checked list of HuggingFaceFamily: a new member must be added here.
+  const typed: Record<HuggingFaceFamily, true> = {
+    gpt2: true,
+    llama: true,
+    mistral: true,
+    qwen2: true,
+    phi3: true,
+    gemma: true,
+  };
+
+  it('HuggingFaceFamily is exactly the model types of the decoder families in PRETRAINED_FAMILIES', () => {
+    const decoders = PRETRAINED_FAMILIES.filter((f) => f.kind === 'decoder-lm').flatMap(
+      (f) => f.modelTypes,
+    );
+    expect(Object.keys(typed).sort()).toEqual([...decoders].sort());
+  });
+
+  it('gemma and mistral fixtures round-trip through toHuggingFace and fromHuggingFace', async () => {
+    for (const name of ['gemma', 'mistral'] as const) {
+      const folder = fileURLToPath(new URL(`../fixtures/pretrained/${name}/`, import.meta.url));
+      const json = JSON.parse(readFileSync(`${folder}config.json`, 'utf8'));
+      const family = PRETRAINED_FAMILIES.find((f) => f.modelTypes.includes(name))!;
+      const config = family.fromConfigJson(configJsonReader('test', json)) as never;
+      const { tensors } = await readSafetensorsFile(`${folder}model.safetensors`);
+      const before = tf.memory().numTensors;
+      const params = fromHuggingFace(name, config, tensors);
+      const saved = toHuggingFace(name, config, params);
+      for (const [tensorName, t] of Object.entries(tensors)) {
+        expect(saved[tensorName]?.dataSync(), tensorName).toEqual(t.dataSync());
+      }
+      tf.dispose([Object.values(flattenParams(params)), Object.values(saved)]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose(Object.values(tensors));
+    }
   });
 });

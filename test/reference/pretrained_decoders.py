@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Writes test/fixtures/pretrained/<name>/: tiny random-weight decoder models
 built with the real transformers classes (GPT2LMHeadModel, LlamaForCausalLM
-plain, with llama3 and with linear RoPE scaling, Qwen2ForCausalLM,
-Phi3ForCausalLM), each saved with save_pretrained (config.json,
+plain, with llama3 and with linear RoPE scaling, with head_dim 16 where
+hidden_size / num_attention_heads is 8, Qwen2ForCausalLM plain and with a
+sliding window of 4 on every layer, Phi3ForCausalLM plain and with a sliding
+window of 4 and head_dim 16), each saved with save_pretrained (config.json,
 model.safetensors), plus expected.json: the logits of a batch of two
 prompts, the greedy generate() output (10 new tokens, do_sample=False), and
 `configJson`: the config.json our family's toConfigJson must write for that
@@ -13,6 +15,7 @@ we write is read back by transformers to the same model.
 Run: /work/venv/bin/python test/reference/pretrained_decoders.py
 (torch 2, transformers 5.18, safetensors)
 """
+import copy
 import json
 import os
 import shutil
@@ -57,6 +60,15 @@ MODELS = {
         **NO_SPECIAL)),
     'qwen2': (Qwen2ForCausalLM, Qwen2Config(**LLAMA_SIZES, tie_word_embeddings=True, **NO_SPECIAL)),
     'phi3': (Phi3ForCausalLM, Phi3Config(**LLAMA_SIZES, sliding_window=None, **NO_SPECIAL)),
+    # head_dim 16 where hidden_size / num_attention_heads = 8: q/o projections 64 wide.
+    'llama-head-dim': (LlamaForCausalLM, LlamaConfig(**LLAMA_SIZES, head_dim=16, **NO_SPECIAL)),
+    # A window of 4 (7-token prompts, 10 new tokens: far past it), with fused
+    # qkv_proj of head_dim 16.
+    'phi3-window': (Phi3ForCausalLM, Phi3Config(**LLAMA_SIZES, sliding_window=4, head_dim=16,
+                                                **NO_SPECIAL)),
+    # The window on every layer (max_window_layers 0).
+    'qwen2-window': (Qwen2ForCausalLM, Qwen2Config(**LLAMA_SIZES, use_sliding_window=True, sliding_window=4,
+                                                   max_window_layers=0, **NO_SPECIAL)),
 }
 
 
@@ -81,7 +93,8 @@ def our_config_json(name, model_type, c):
                   hidden_size=c.hidden_size, intermediate_size=c.intermediate_size,
                   num_hidden_layers=c.num_hidden_layers, num_attention_heads=c.num_attention_heads,
                   num_key_value_heads=c.num_key_value_heads,
-                  head_dim=c.hidden_size // c.num_attention_heads, hidden_act=c.hidden_act,
+                  head_dim=getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads,
+                  hidden_act=c.hidden_act,
                   rms_norm_eps=c.rms_norm_eps, tie_word_embeddings=c.tie_word_embeddings,
                   rope_parameters=rope_parameters(c))
     arch = MODELS[name][0].__name__
@@ -89,11 +102,14 @@ def our_config_json(name, model_type, c):
         return dict(architectures=[arch], model_type='llama', **common,
                     attention_bias=c.attention_bias, mlp_bias=c.mlp_bias)
     if model_type == 'qwen2':
-        return dict(architectures=[arch], model_type='qwen2', **common, use_sliding_window=False)
+        window = (dict(use_sliding_window=True, sliding_window=c.sliding_window, max_window_layers=0)
+                  if c.use_sliding_window else dict(use_sliding_window=False))
+        return dict(architectures=[arch], model_type='qwen2', **common, **window)
     if model_type == 'phi3':
         common['rope_parameters'] = {**rope_parameters(c), 'partial_rotary_factor': 1}
         return dict(architectures=[arch], model_type='phi3', **common,
-                    original_max_position_embeddings=c.max_position_embeddings, sliding_window=None,
+                    original_max_position_embeddings=c.max_position_embeddings,
+                    sliding_window=c.sliding_window,
                     pad_token_id=None)
     raise ValueError(model_type)
 
@@ -118,6 +134,15 @@ def main():
             logits = model(ids).logits
             greedy = model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=False,
                                     attention_mask=torch.ones_like(ids))
+        if getattr(config, 'sliding_window', None) is not None:
+            # The fixture tests the window: the same weights without it give other logits.
+            unwindowed = copy.deepcopy(config)
+            unwindowed.sliding_window = None
+            unwindowed.layer_types = ['full_attention'] * config.num_hidden_layers
+            full = cls(unwindowed).eval()
+            full.load_state_dict(model.state_dict())
+            with torch.no_grad():
+                assert (full(ids).logits - logits).abs().max().item() > 1e-3, name
         ours = our_config_json(name, config.model_type, config)
         # transformers reads what we write back to the same model.
         with tempfile.TemporaryDirectory() as tmp:

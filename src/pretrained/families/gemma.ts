@@ -2,15 +2,9 @@ import { TfjsBlocksError } from '../../errors';
 import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { FeedForwardActivation } from '../../nn/feed-forward';
 import type { ConfigJsonReader } from '../config-json';
-import type { PretrainedFamily, TensorRule } from './family';
-import {
-  isLlamaLikeBuffer,
-  llamaLikeTensors,
-  llamaMlpRules,
-  readRope,
-  ropeParametersJson,
-} from './llama';
-import { blockPath, copyRule, linearRule, readActivation } from './rules';
+import type { PretrainedFamily } from './family';
+import { isLlamaLikeBuffer, llamaLikeTensors, readRope, ropeParametersJson } from './llama';
+import { headDimOf, readActivation } from './rules';
 
 /**
  * The activation of a Gemma `config.json`: `hidden_activation` when present
@@ -36,31 +30,6 @@ function gemmaActivation(activation: FeedForwardActivation): string {
     );
   }
   return { 'gelu-tanh': 'gelu_pytorch_tanh', relu: 'relu', silu: 'silu' }[activation];
-}
-
-/**
- * Layer `i`'s `q_proj`, `k_proj`, `v_proj`, `o_proj`, each `numHeads · headDim`
- * (or `numKvHeads · headDim`) wide on the attention side: Gemma's per-head
- * width is its own (`head_dim`), not `hidden_size / num_attention_heads`.
- */
-function gemmaAttentionRules(config: DecoderLmConfig, i: number, h: string): TensorRule[] {
-  const { dModel: d, numHeads } = config.block;
-  const headDim = config.block.headDim ?? d / numHeads;
-  const q = numHeads * headDim;
-  const kv = (config.block.numKvHeads ?? numHeads) * headDim;
-  const bias = config.block.attentionBias ?? true;
-  const rules: TensorRule[] = [];
-  for (const [hf, ours, shape] of [
-    ['q_proj', 'query', [q, d]],
-    ['k_proj', 'key', [kv, d]],
-    ['v_proj', 'value', [kv, d]],
-    ['o_proj', 'output', [d, q]],
-  ] as const) {
-    const path = blockPath(i, 'attention', ours);
-    rules.push(linearRule(`${h}.self_attn.${hf}.weight`, [...shape], [...path, 'kernel']));
-    if (bias) rules.push(copyRule(`${h}.self_attn.${hf}.bias`, [shape[0]], [...path, 'bias']));
-  }
-  return rules;
 }
 
 /**
@@ -91,6 +60,9 @@ function checkGemmaShaped(config: DecoderLmConfig): void {
   if (block.feedForward.useBias === true) fail('block.feedForward.useBias', 'false', true);
   if (Math.fround(config.embeddingScale ?? 1) !== Math.fround(Math.sqrt(block.dModel))) {
     fail('embeddingScale', `Math.sqrt(dModel) = ${Math.sqrt(block.dModel)}`, config.embeddingScale);
+  }
+  if (block.slidingWindow !== undefined) {
+    fail('block.slidingWindow', 'absent (Gemma 1 has no sliding window)', block.slidingWindow);
   }
   const bias = block.attentionBias ?? true;
   if ((block.attentionOutputBias ?? bias) !== bias) {
@@ -189,7 +161,7 @@ export const gemmaFamily: PretrainedFamily<DecoderLmConfig> = {
       num_hidden_layers: config.numLayers,
       num_attention_heads: block.numHeads,
       num_key_value_heads: block.numKvHeads ?? block.numHeads,
-      head_dim: block.headDim ?? block.dModel / block.numHeads,
+      head_dim: headDimOf('toConfigJson', config),
       hidden_act: gemmaActivation(block.feedForward.activation),
       rms_norm_eps: block.norm.epsilon ?? 1e-6,
       tie_word_embeddings: config.tieEmbeddings,
@@ -197,10 +169,7 @@ export const gemmaFamily: PretrainedFamily<DecoderLmConfig> = {
       rope_parameters: ropeParametersJson(block.rope),
     };
   },
-  tensors: (config) =>
-    llamaLikeTensors(config, (i, h) => [
-      ...gemmaAttentionRules(config, i, h),
-      ...llamaMlpRules(config, i, h),
-    ]),
+  // Llama's names and layouts; the attention projections follow block.headDim.
+  tensors: (config) => llamaLikeTensors(config),
   isBuffer: isLlamaLikeBuffer,
 };

@@ -5,12 +5,12 @@ import type { PretrainedFamily, TensorRule } from './family';
 import {
   blockPath,
   checkExpressible,
-  checkHeadDim,
   copyRule,
   headDimOf,
   hfActivation,
   linearRule,
   readActivation,
+  readHeadDim,
 } from './rules';
 
 /**
@@ -77,6 +77,8 @@ export function ropeParametersJson(rope: unknown): Record<string, unknown> {
 /**
  * The sizes, norm, activation and RoPE every Llama-like `config.json`
  * (Llama, Qwen2, Mistral, Phi-3) has, read into a {@link llamaConfig}.
+ * `head_dim`, where it differs from `hidden_size / num_attention_heads`,
+ * becomes `config.block.headDim` (attention `numHeads · headDim` wide).
  * `defaults` are the family's `transformers` defaults for absent fields.
  */
 export function readLlamaLike(
@@ -85,10 +87,7 @@ export function readLlamaLike(
 ): DecoderLmConfig {
   const dModel = read.integer('hidden_size', 4096, 1);
   const numHeads = read.integer('num_attention_heads', 32, 1);
-  if (dModel % numHeads !== 0) {
-    read.unsupported('num_attention_heads', `a divisor of hidden_size (${dModel})`);
-  }
-  checkHeadDim(read, dModel, numHeads);
+  const headDim = readHeadDim(read, dModel, numHeads);
   const numKvHeads = read.integer('num_key_value_heads', numHeads, 1);
   if (numHeads % numKvHeads !== 0) {
     read.unsupported('num_key_value_heads', `a divisor of num_attention_heads (${numHeads})`);
@@ -109,6 +108,7 @@ export function readLlamaLike(
     ...config,
     block: {
       ...config.block,
+      ...(headDim === undefined ? {} : { headDim }),
       feedForward: { ...config.block.feedForward, activation },
       rope: readRope(read),
     },
@@ -170,31 +170,30 @@ export function llamaLikeTensors(
   return rules;
 }
 
-/** Layer `i`'s `q_proj`, `k_proj`, `v_proj`, `o_proj` (weights, and biases where the config has them). */
+/**
+ * Layer `i`'s `q_proj`, `k_proj`, `v_proj`, `o_proj` (weights, and biases
+ * where the config has them): `numHeads · headDim` (or `numKvHeads ·
+ * headDim`) wide on the attention side, where `headDim` is
+ * `config.block.headDim` or `dModel / numHeads` (see {@link headDimOf}).
+ */
 export function llamaAttentionRules(config: DecoderLmConfig, i: number, h: string): TensorRule[] {
   const d = config.block.dModel;
   const headDim = headDimOf('tensors', config);
+  const q = config.block.numHeads * headDim;
   const kv = (config.block.numKvHeads ?? config.block.numHeads) * headDim;
   const bias = config.block.attentionBias ?? true;
   const outputBias = config.block.attentionOutputBias ?? bias;
   const rules: TensorRule[] = [];
-  for (const [hf, ours, width, withBias] of [
-    ['q_proj', 'query', d, bias],
-    ['k_proj', 'key', kv, bias],
-    ['v_proj', 'value', kv, bias],
-    ['o_proj', 'output', d, outputBias],
+  for (const [hf, ours, shape, withBias] of [
+    ['q_proj', 'query', [q, d], bias],
+    ['k_proj', 'key', [kv, d], bias],
+    ['v_proj', 'value', [kv, d], bias],
+    ['o_proj', 'output', [d, q], outputBias],
   ] as const) {
-    rules.push(
-      linearRule(
-        `${h}.self_attn.${hf}.weight`,
-        [width, d],
-        blockPath(i, 'attention', ours, 'kernel'),
-      ),
-    );
+    const path = blockPath(i, 'attention', ours);
+    rules.push(linearRule(`${h}.self_attn.${hf}.weight`, [...shape], [...path, 'kernel']));
     if (withBias) {
-      rules.push(
-        copyRule(`${h}.self_attn.${hf}.bias`, [width], blockPath(i, 'attention', ours, 'bias')),
-      );
+      rules.push(copyRule(`${h}.self_attn.${hf}.bias`, [shape[0]], [...path, 'bias']));
     }
   }
   return rules;
@@ -231,10 +230,11 @@ export function isLlamaLikeBuffer(name: string, config: DecoderLmConfig): boolea
 /**
  * Llama (`model_type: "llama"`, `LlamaForCausalLM`): RoPE, pre-norm RMSNorm,
  * SwiGLU, grouped-query attention, optional `attention_bias` and `mlp_bias`,
- * `tie_word_embeddings`. RoPE scaling `linear` and `llama3` (Llama 3.1) are
- * read from `rope_parameters` or `rope_scaling`; other types, a `head_dim`
- * other than `hidden_size / num_attention_heads` and an activation we lack
- * are errors naming the field.
+ * `tie_word_embeddings`, a `head_dim` of its own (`config.block.headDim`
+ * where it differs from `hidden_size / num_attention_heads`). RoPE scaling
+ * `linear` and `llama3` (Llama 3.1) are read from `rope_parameters` or
+ * `rope_scaling`; other types and an activation we lack are errors naming
+ * the field.
  *
  * @example
  * ```ts

@@ -14,9 +14,9 @@ const DEFAULT_SLIDING_WINDOW = 4096;
  * (`config.block.slidingWindow`), and `generate` keeps a rolling key/value
  * cache of `sliding_window` slots, so its memory stays bounded past the
  * window. `sliding_window: null` means no window (Mistral 7B v0.2 and
- * later); an absent field is `transformers`' default, 4096. `head_dim` must
- * be `hidden_size / num_attention_heads` (another per-head width is an
- * error naming the field); RoPE scaling as for Llama.
+ * later); an absent field is `transformers`' default, 4096. `head_dim` (or
+ * `null`) as for Llama: `config.block.headDim` where it differs from
+ * `hidden_size / num_attention_heads`; RoPE scaling as for Llama.
  *
  * @example
  * ```ts
@@ -55,6 +55,7 @@ export const mistralFamily: PretrainedFamily<DecoderLmConfig> = {
       attentionBias: false,
       attentionOutputBias: false,
       useBias: false,
+      slidingWindow: true,
     });
     return {
       architectures: ['MistralForCausalLM'],

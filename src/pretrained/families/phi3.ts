@@ -14,9 +14,12 @@ import { blockPath, checkExpressible, fusedRule, headDimOf, linearRule } from '.
  * Phi-3 (`model_type: "phi3"`, `Phi3ForCausalLM`): Llama's architecture
  * with fused tensors: `qkv_proj` (query, key and value stacked on the output
  * axis) and `gate_up_proj` (gate first, then up), split on load and joined
- * on save; no biases. `partial_rotary_factor` other than 1, RoPE scaling
- * `longrope` (Phi-3 128k) and a `sliding_window` (sliding-window attention
- * is not implemented) are rejected.
+ * on save; no biases. `sliding_window: w` (Phi-3-mini-4k has 2047) is
+ * sliding-window attention as for Mistral (`config.block.slidingWindow`:
+ * position `i` attends to `i - w < j <= i`, and `generate` keeps a rolling
+ * cache of `w` slots); absent or `null` is no window, `transformers`'
+ * default. `head_dim` as for Llama. `partial_rotary_factor` other than 1
+ * and RoPE scaling `longrope` (Phi-3 128k) are rejected.
  *
  * @example
  * ```ts
@@ -47,13 +50,15 @@ export const phi3Family: PretrainedFamily<DecoderLmConfig> = {
         '1 (RoPE on part of each head is not implemented)',
       );
     }
-    if (read.has('sliding_window')) {
-      read.unsupported('sliding_window', 'null (sliding-window attention is not implemented)');
-    }
+    // Phi3Config's default is null: no window (absent and null mean the same here).
+    const slidingWindow = read.has('sliding_window')
+      ? read.integer('sliding_window', undefined, 1)
+      : undefined;
     return {
       ...config,
       block: {
         ...config.block,
+        ...(slidingWindow === undefined ? {} : { slidingWindow }),
         attentionBias: false,
         feedForward: { ...config.block.feedForward, useBias: false },
       },
@@ -64,6 +69,7 @@ export const phi3Family: PretrainedFamily<DecoderLmConfig> = {
       attentionBias: false,
       attentionOutputBias: false,
       useBias: false,
+      slidingWindow: true,
     });
     return {
       architectures: ['Phi3ForCausalLM'],
@@ -71,7 +77,7 @@ export const phi3Family: PretrainedFamily<DecoderLmConfig> = {
       ...llamaLikeJson(config),
       rope_parameters: { ...ropeParametersJson(config.block.rope), partial_rotary_factor: 1 },
       original_max_position_embeddings: config.maxLength,
-      sliding_window: null,
+      sliding_window: config.block.slidingWindow ?? null,
       // Phi3Config's default pad id (32000) is an embedding row only its
       // 32064-token vocabulary has: say "none", as our config holds no token ids.
       pad_token_id: null,
@@ -79,20 +85,22 @@ export const phi3Family: PretrainedFamily<DecoderLmConfig> = {
   },
   tensors(config: DecoderLmConfig) {
     const d = config.block.dModel;
-    const kv = (config.block.numKvHeads ?? config.block.numHeads) * headDimOf('tensors', config);
+    const headDim = headDimOf('tensors', config);
+    const q = config.block.numHeads * headDim;
+    const kv = (config.block.numKvHeads ?? config.block.numHeads) * headDim;
     const hidden = config.block.feedForward.hidden;
     return llamaLikeTensors(config, (i, h) => [
       fusedRule(
         `${h}.self_attn.qkv_proj.weight`,
-        [d + 2 * kv, d],
+        [q + 2 * kv, d],
         ['query', 'key', 'value'].map((n) => blockPath(i, 'attention', n, 'kernel')),
-        [d, kv, kv],
+        [q, kv, kv],
         0,
         true,
       ),
       linearRule(
         `${h}.self_attn.o_proj.weight`,
-        [d, d],
+        [d, q],
         blockPath(i, 'attention', 'output', 'kernel'),
       ),
       fusedRule(

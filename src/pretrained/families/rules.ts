@@ -91,16 +91,19 @@ export function hfActivation(activation: FeedForwardActivation): string {
 }
 
 /**
- * Per-head width of a decoder config (`dModel / numHeads`), checked to be
- * whole: the tensor shapes of every family derive from it.
+ * Per-head width of a decoder config: `config.block.headDim` when given
+ * (Gemma, or a Llama-style `head_dim` ≠ `hidden_size / num_attention_heads`),
+ * else `dModel / numHeads`, checked to be whole. The attention tensor shapes
+ * of every family derive from it.
  */
 export function headDimOf(fn: string, config: DecoderLmConfig): number {
-  const { dModel, numHeads } = config.block;
+  const { dModel, numHeads, headDim } = config.block;
+  if (headDim !== undefined) return headDim;
   if (dModel % numHeads !== 0) {
     throw new TfjsBlocksError(
       fn,
       'config.block.numHeads',
-      `a divisor of config.block.dModel (${dModel}), so that heads have a whole size`,
+      `a divisor of config.block.dModel (${dModel}), so that heads have a whole size, or config.block.headDim given`,
       String(numHeads),
     );
   }
@@ -108,18 +111,29 @@ export function headDimOf(fn: string, config: DecoderLmConfig): number {
 }
 
 /**
- * Reads `head_dim` where a family has it: only `hidden_size / num_attention_heads`
- * is implemented (a block config with its own per-head width is not).
+ * Reads `head_dim` (absent or `null`: `hidden_size / num_attention_heads`,
+ * which must then be whole). Returns the per-head width for
+ * `config.block.headDim` only where it differs from `hidden_size /
+ * num_attention_heads`, so a config whose heads split the width evenly stays
+ * without the field.
  */
-export function checkHeadDim(read: ConfigJsonReader, dModel: number, numHeads: number): void {
-  if (!read.has('head_dim')) return;
-  const headDim = read.integer('head_dim', undefined, 1);
-  if (dModel % numHeads !== 0 || headDim !== dModel / numHeads) {
-    read.unsupported(
-      'head_dim',
-      `hidden_size / num_attention_heads (${dModel} / ${numHeads}): another per-head width is not implemented`,
-    );
+export function readHeadDim(
+  read: ConfigJsonReader,
+  dModel: number,
+  numHeads: number,
+): number | undefined {
+  const even = dModel % numHeads === 0 ? dModel / numHeads : undefined;
+  if (!read.has('head_dim')) {
+    if (even === undefined) {
+      read.unsupported(
+        'num_attention_heads',
+        `a divisor of hidden_size (${dModel}), or a head_dim given`,
+      );
+    }
+    return undefined;
   }
+  const headDim = read.integer('head_dim', undefined, 1);
+  return headDim === even ? undefined : headDim;
 }
 
 /** Sets `value` at `path` in `root`, making records (arrays under numeric keys) on the way. */
@@ -152,6 +166,8 @@ export type BiasLayout = {
   attentionOutputBias: boolean;
   /** `config.block.feedForward.useBias`. */
   useBias: boolean;
+  /** Whether the family's `config.json` can say `config.block.slidingWindow` (default false). */
+  slidingWindow?: boolean;
 };
 
 /**
@@ -186,12 +202,14 @@ export function checkExpressible(
     ],
     ['config.block.alibi', block.alibi ?? false, false],
   ];
+  if (!layout.slidingWindow)
+    facts.push(['config.block.slidingWindow', block.slidingWindow, undefined]);
   for (const [field, actual, expected] of facts) {
     if (actual !== expected) {
       throw new TfjsBlocksError(
         fn,
         field,
-        `${JSON.stringify(expected)} (what a ${family} config.json describes)`,
+        `${JSON.stringify(expected) ?? 'absent'} (what a ${family} config.json describes)`,
         JSON.stringify(actual) ?? String(actual),
       );
     }

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   configJsonReader,
+  type DecoderLmConfig,
   familyForConfigJson,
+  gemmaFamily,
   gpt2Config,
   llamaConfig,
   llamaFamily,
+  mistralFamily,
+  phi3Family,
   qwen2Family,
 } from '../../../src/index';
 import { thrownWithoutLeak } from '../../helpers/rejections';
@@ -86,10 +90,11 @@ describe('config.json values we do not implement are errors naming the field', (
       { model_type: 'llama', ...LLAMA, rope_parameters: { rope_type: 'linear', rope_theta: 1e4 } },
       'rope_parameters.factor',
     ],
+    ['a head_dim of 0', { model_type: 'llama', ...LLAMA, head_dim: 0 }, 'head_dim'],
     [
-      'a head_dim other than hidden/heads',
-      { model_type: 'llama', ...LLAMA, head_dim: 16 },
-      'head_dim',
+      'heads that do not divide the width, without head_dim',
+      { model_type: 'llama', ...LLAMA, num_attention_heads: 5, num_key_value_heads: 5 },
+      'num_attention_heads',
     ],
     [
       'an activation we lack (hidden_act)',
@@ -108,9 +113,30 @@ describe('config.json values we do not implement are errors naming the field', (
     ],
     ['a fractional size', { model_type: 'llama', ...LLAMA, hidden_size: 32.5 }, 'hidden_size'],
     [
-      "Qwen2's sliding window",
-      { model_type: 'qwen2', ...LLAMA, use_sliding_window: true },
-      'use_sliding_window',
+      "Qwen2's sliding window on some layers only (max_window_layers)",
+      { model_type: 'qwen2', ...LLAMA, use_sliding_window: true, max_window_layers: 1 },
+      'max_window_layers',
+    ],
+    [
+      "Qwen2's sliding window on some layers only (layer_types)",
+      {
+        model_type: 'qwen2',
+        ...LLAMA,
+        use_sliding_window: true,
+        sliding_window: 4,
+        layer_types: ['full_attention', 'sliding_attention'],
+      },
+      'layer_types',
+    ],
+    [
+      "Qwen2's sliding_attention layers without use_sliding_window",
+      { model_type: 'qwen2', ...LLAMA, layer_types: ['sliding_attention', 'sliding_attention'] },
+      'layer_types',
+    ],
+    [
+      "Qwen2's layer_types of the wrong length",
+      { model_type: 'qwen2', ...LLAMA, layer_types: ['full_attention'] },
+      'layer_types',
     ],
     [
       "Phi-3's longrope",
@@ -136,8 +162,8 @@ describe('config.json values we do not implement are errors naming the field', (
       'rope_parameters.partial_rotary_factor',
     ],
     [
-      "Phi-3's sliding window",
-      { model_type: 'phi3', ...LLAMA, sliding_window: 2047 },
+      "Phi-3's sliding window of 0",
+      { model_type: 'phi3', ...LLAMA, sliding_window: 0 },
       'sliding_window',
     ],
   ];
@@ -229,5 +255,114 @@ describe('config.json fields read into our config', () => {
     expect(thrownWithoutLeak(() => llamaFamily.toConfigJson(outputOnly)).argument).toBe(
       'config.block.attentionOutputBias',
     );
+  });
+});
+
+describe('head_dim and sliding windows in the Llama-style families', () => {
+  it('head_dim other than hidden/heads becomes block.headDim and is written back (llama, mistral, qwen2, phi3)', () => {
+    for (const modelType of ['llama', 'mistral', 'qwen2', 'phi3']) {
+      const json = { model_type: modelType, ...LLAMA, head_dim: 16 };
+      const config = read(json);
+      expect(config.block.headDim, modelType).toBe(16);
+      const family = familyForConfigJson('test', json);
+      const written = family.toConfigJson(config);
+      expect(written.head_dim, modelType).toBe(16);
+      expect(read(written), modelType).toEqual(config);
+      // q_proj and o_proj are numHeads · headDim = 64 wide; k/v numKvHeads · headDim = 32.
+      const shapes = Object.fromEntries(family.tensors(config).map((r) => [r.name, r.shape]));
+      if (modelType === 'phi3') {
+        expect(shapes['model.layers.0.self_attn.qkv_proj.weight']).toEqual([64 + 2 * 32, 32]);
+      } else {
+        expect(shapes['model.layers.0.self_attn.q_proj.weight']).toEqual([64, 32]);
+        expect(shapes['model.layers.0.self_attn.k_proj.weight']).toEqual([32, 32]);
+      }
+      expect(shapes['model.layers.0.self_attn.o_proj.weight']).toEqual([32, 64]);
+    }
+    // hidden/heads itself (and null, as transformers writes it) leaves no headDim.
+    expect(read({ model_type: 'llama', ...LLAMA, head_dim: 8 }).block.headDim).toBeUndefined();
+    expect(read({ model_type: 'mistral', ...LLAMA, head_dim: null }).block.headDim).toBeUndefined();
+    // heads that do not divide the width are fine with a head_dim.
+    const odd = read({
+      model_type: 'llama',
+      ...LLAMA,
+      num_attention_heads: 6,
+      num_key_value_heads: 2,
+      head_dim: 8,
+    });
+    expect(odd.block).toMatchObject({ numHeads: 6, headDim: 8 });
+  });
+
+  const decoder = (json: Record<string, unknown>) => read(json) as DecoderLmConfig;
+
+  it("Phi-3's sliding_window (2047 in Phi-3-mini-4k) is block.slidingWindow; null and absent are none", () => {
+    const config = decoder({ model_type: 'phi3', ...LLAMA, sliding_window: 2047 });
+    expect(config.block.slidingWindow).toBe(2047);
+    expect(phi3Family.toConfigJson(config).sliding_window).toBe(2047);
+    expect(read(phi3Family.toConfigJson(config))).toEqual(config);
+    expect(read({ model_type: 'phi3', ...LLAMA, sliding_window: null }).block.slidingWindow).toBe(
+      undefined,
+    );
+    expect(read({ model_type: 'phi3', ...LLAMA }).block.slidingWindow).toBeUndefined();
+  });
+
+  it("Qwen2's window: on every layer it is read; off (the Hub releases) or on no layer it is none", () => {
+    const all = decoder({
+      model_type: 'qwen2',
+      ...LLAMA,
+      use_sliding_window: true,
+      sliding_window: 16,
+      max_window_layers: 0,
+    });
+    expect(all.block.slidingWindow).toBe(16);
+    const written = qwen2Family.toConfigJson(all);
+    expect(written).toMatchObject({
+      use_sliding_window: true,
+      sliding_window: 16,
+      max_window_layers: 0,
+    });
+    expect(read(written)).toEqual(all);
+    const types = read({
+      model_type: 'qwen2',
+      ...LLAMA,
+      use_sliding_window: true,
+      sliding_window: 16,
+      layer_types: ['sliding_attention', 'sliding_attention'],
+    });
+    expect(types.block.slidingWindow).toBe(16);
+    // absent sliding_window with use_sliding_window: Qwen2Config's 4096.
+    const fallback = read({
+      model_type: 'qwen2',
+      ...LLAMA,
+      use_sliding_window: true,
+      max_window_layers: 0,
+    });
+    expect(fallback.block.slidingWindow).toBe(4096);
+    for (const json of [
+      // Qwen2.5's config.json: the fields are there, the window is off.
+      { use_sliding_window: false, sliding_window: 32768, max_window_layers: 21 },
+      // on from a layer past the last: on no layer.
+      { use_sliding_window: true, sliding_window: 16, max_window_layers: 2 },
+      { layer_types: ['full_attention', 'full_attention'] },
+    ]) {
+      expect(read({ model_type: 'qwen2', ...LLAMA, ...json }).block.slidingWindow).toBeUndefined();
+    }
+    expect(
+      qwen2Family.toConfigJson(decoder({ model_type: 'qwen2', ...LLAMA })).use_sliding_window,
+    ).toBe(false);
+  });
+
+  it('toConfigJson of a family without windows refuses a config with one', () => {
+    const windowed = decoder({ model_type: 'mistral', ...LLAMA, sliding_window: 8 });
+    expect(thrownWithoutLeak(() => llamaFamily.toConfigJson(windowed)).argument).toBe(
+      'config.block.slidingWindow',
+    );
+    const gemma = gemmaFamily.fromConfigJson(
+      configJsonReader('test', { model_type: 'gemma', ...LLAMA, head_dim: 8 }),
+    );
+    const windowedGemma = { ...gemma, block: { ...gemma.block, slidingWindow: 8 } };
+    expect(thrownWithoutLeak(() => gemmaFamily.toConfigJson(windowedGemma)).argument).toBe(
+      'config.block.slidingWindow',
+    );
+    expect(mistralFamily.toConfigJson(windowed).sliding_window).toBe(8);
   });
 });

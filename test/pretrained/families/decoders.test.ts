@@ -16,7 +16,19 @@ import { describeEachBackend } from '../../helpers/backends';
 import { flattenParams } from '../../helpers/params';
 
 // Written by test/reference/pretrained_decoders.py with transformers' own classes.
-const FIXTURES = ['gpt2', 'llama', 'llama3-rope', 'llama-linear-rope', 'qwen2', 'phi3'];
+const FIXTURES = [
+  'gpt2',
+  'llama',
+  'llama3-rope',
+  'llama-linear-rope',
+  'qwen2',
+  'phi3',
+  // head_dim 16 where hidden_size / num_attention_heads is 8
+  'llama-head-dim',
+  // sliding_window 4 (prompt 7 + 10 new tokens), Phi-3 also with head_dim 16
+  'phi3-window',
+  'qwen2-window',
+];
 const root = fileURLToPath(new URL('../../fixtures/pretrained/', import.meta.url));
 
 function fixture(name: string) {

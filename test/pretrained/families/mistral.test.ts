@@ -139,7 +139,7 @@ describe('mistralFamily config.json', () => {
     for (const [json, argument] of [
       [{ ...base, sliding_window: 0 }, 'config.json: sliding_window'],
       [{ ...base, sliding_window: 2.5 }, 'config.json: sliding_window'],
-      [{ ...base, head_dim: 16 }, 'config.json: head_dim'],
+      [{ ...base, head_dim: 0 }, 'config.json: head_dim'],
       [{ ...base, hidden_act: 'mish' }, 'config.json: hidden_act'],
       [
         { ...base, rope_parameters: { rope_type: 'yarn', rope_theta: 1e4, factor: 2 } },
