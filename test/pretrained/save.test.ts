@@ -20,7 +20,7 @@ const hf = fileURLToPath(new URL('../fixtures/huggingface/', import.meta.url));
 const tok = fileURLToPath(new URL('../fixtures/tokenizers/gpt2/', import.meta.url));
 const config = gpt2Config({ vocabSize: 40, maxLength: 16, dModel: 16, numLayers: 2, numHeads: 4 });
 
-function model(): PretrainedModel {
+function model(): Extract<PretrainedModel, { kind: 'decoder-lm' }> {
   return {
     kind: 'decoder-lm',
     modelType: 'gpt2',
