@@ -22,7 +22,7 @@ import type { TokenizerFiles } from '../tokenizers/tokenizer-files';
 import type { PretrainedFamily, TensorRule } from './families/family';
 import { familyForConfigJson } from './families/registry';
 import { toGenerationConfigJson } from './generation-config';
-import type { PretrainedModel } from './load';
+import type { LoadedPretrained, PretrainedModel } from './load';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from './weights';
 
 /**
@@ -44,12 +44,18 @@ export interface SavePretrainedOptions {
 }
 
 const SAVE_OPTION_KEYS = optionKeys<SavePretrainedOptions>({ maxShardSize: true });
-const MODEL_KEYS = optionKeys<PretrainedModel>({
+/**
+ * What `model` may hold: a {@link PretrainedModel}, or all that
+ * `loadPretrained` returns (its `tokenizer` is not saved from here: pass it
+ * as the `tokenizer` argument, as the docs do).
+ */
+const MODEL_KEYS = optionKeys<LoadedPretrained<unknown>>({
   kind: true,
   modelType: true,
   config: true,
   params: true,
   generationConfig: true,
+  tokenizer: true,
 });
 /** The `transformers` version whose folder layout is written. */
 const TRANSFORMERS_VERSION = '5.0.0';
