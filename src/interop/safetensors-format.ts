@@ -176,7 +176,9 @@ function isNonNegativeInteger(x: unknown): x is number {
  * stream read header first): the buffer is then taken to end where the last
  * tensor ends, and the caller checks the bytes that arrive against that.
  * Tensor names may be any string (`__proto__` included): the metadata
- * record has no prototype.
+ * record has no prototype. A name given twice in one object (a tensor, a
+ * tensor's field, a metadata key) is an error naming it: `JSON.parse` alone
+ * would keep the last silently.
  *
  * @returns the entries, sorted by offset, and the string metadata.
  *
@@ -194,8 +196,10 @@ export function parseHeader(
   maxTensors: number,
 ): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+    header = JSON.parse(text);
   } catch (e) {
     throw new TfjsBlocksError(
       fn,
@@ -217,6 +221,21 @@ export function parseHeader(
       `at most ${maxTensors} tensors (options.maxTensors)`,
       `${count} tensors`,
     );
+  }
+  // JSON.parse keeps the last of two equal keys: a tensor named twice would
+  // silently be one of them.
+  const duplicate = duplicateKey(text);
+  if (duplicate !== undefined) {
+    const [outer, ...rest] = duplicate;
+    const argument =
+      rest.length === 0
+        ? outer === METADATA_KEY
+          ? METADATA_KEY
+          : `tensor "${outer}"`
+        : outer === METADATA_KEY
+          ? `${METADATA_KEY}.${rest.join('.')}`
+          : `tensor "${outer}".${rest.join('.')}`;
+    throw new TfjsBlocksError(fn, argument, 'a name given once in the header', 'given twice');
   }
   const metadata = emptyRecord<string>();
   const entries: SafetensorsEntry[] = [];
@@ -258,6 +277,42 @@ export function parseHeader(
     );
   }
   return { entries, metadata };
+}
+
+/**
+ * The path of keys (outermost first) to the first key that an object of the
+ * JSON `text` holds twice, or `undefined` when every object's keys are
+ * distinct. `text` is JSON that `JSON.parse` accepted: one pass over it,
+ * tracking strings, objects and arrays.
+ */
+function duplicateKey(text: string): string[] | undefined {
+  // One frame per open object (its keys so far) or array (`keys: undefined`).
+  const frames: { keys: Set<string> | undefined; expectKey: boolean; key: string }[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      const frame = frames[frames.length - 1];
+      if (frame?.keys !== undefined && frame.expectKey) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string;
+        if (frame.keys.has(key)) return [...frames.slice(0, -1).map((f) => f.key), key];
+        frame.keys.add(key);
+        frame.key = key;
+        frame.expectKey = false;
+      }
+    } else if (c === '{') {
+      frames.push({ keys: new Set(), expectKey: true, key: '' });
+    } else if (c === '[') {
+      frames.push({ keys: undefined, expectKey: false, key: '' });
+    } else if (c === '}' || c === ']') {
+      frames.pop();
+    } else if (c === ',') {
+      const frame = frames[frames.length - 1];
+      if (frame?.keys !== undefined) frame.expectKey = true;
+    }
+  }
+  return undefined;
 }
 
 function parseEntry(

@@ -22,7 +22,7 @@ import type { TokenizerFiles } from '../tokenizers/tokenizer-files';
 import type { PretrainedFamily, TensorRule } from './families/family';
 import { familyForConfigJson } from './families/registry';
 import { toGenerationConfigJson } from './generation-config';
-import type { PretrainedModel } from './load';
+import type { LoadedPretrained, PretrainedModel } from './load';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from './weights';
 
 /**
@@ -44,12 +44,18 @@ export interface SavePretrainedOptions {
 }
 
 const SAVE_OPTION_KEYS = optionKeys<SavePretrainedOptions>({ maxShardSize: true });
-const MODEL_KEYS = optionKeys<PretrainedModel>({
+/**
+ * What `model` may hold: a {@link PretrainedModel}, or all that
+ * `loadPretrained` returns (its `tokenizer` is not saved from here: pass it
+ * as the `tokenizer` argument, as the docs do).
+ */
+const MODEL_KEYS = optionKeys<LoadedPretrained<unknown>>({
   kind: true,
   modelType: true,
   config: true,
   params: true,
   generationConfig: true,
+  tokenizer: true,
 });
 /** The `transformers` version whose folder layout is written. */
 const TRANSFORMERS_VERSION = '5.0.0';
@@ -66,6 +72,12 @@ const DEFAULT_MAX_SHARD_SIZE = 5_000_000_000;
 export interface PretrainedTokenizerSource {
   /** The files it was made from, parsed. */
   files(): TokenizerFiles;
+  /** Its beginning-of-sequence id, written as `config.json`'s `bos_token_id`. Default none. */
+  readonly bosTokenId?: number | undefined;
+  /** Its end-of-sequence id, `config.json`'s `eos_token_id` (unless the generation config has one). */
+  readonly eosTokenId?: number | undefined;
+  /** Its padding id, `config.json`'s `pad_token_id` (unless the generation config has one). */
+  readonly padTokenId?: number | undefined;
 }
 
 /** One file of a folder; weights are computed per shard, on demand. */
@@ -95,6 +107,46 @@ function paramAt(fn: string, params: unknown, path: string[]): Tensor {
         : undefined;
   }
   return checkTensor(fn, `model.params.${path.join('.')}`, node);
+}
+
+/**
+ * `config.json`'s `bos_token_id`, `eos_token_id` and `pad_token_id`: the
+ * generation config's `eosTokenId` / `padId`, else the tokenizer's ids, else
+ * `null`. Always written: where the field is absent `transformers` takes its
+ * class default (GPT-2's 50256, Llama's 1 and 2, Gemma's 2, 1 and 0, Phi-3's
+ * 32000), ids our model may not have. A pad id must be a row of the
+ * embedding (`transformers` builds it with `padding_idx`).
+ */
+function tokenIdsJson(
+  fn: string,
+  model: PretrainedModel,
+  tokenizer: PretrainedTokenizerSource | undefined,
+): Record<string, unknown> {
+  const id = (argument: string, value: unknown): number | undefined =>
+    value === undefined ? undefined : checkInteger(fn, argument, value, 0);
+  const generation = model.generationConfig;
+  const eos =
+    generation?.eosTokenId !== undefined
+      ? generation.eosTokenId
+      : id('tokenizer.eosTokenId', tokenizer?.eosTokenId);
+  const pad =
+    generation?.padId !== undefined
+      ? generation.padId
+      : id('tokenizer.padTokenId', tokenizer?.padTokenId);
+  const vocabSize = model.config.vocabSize;
+  if (pad !== undefined && pad >= vocabSize) {
+    throw new TfjsBlocksError(
+      fn,
+      generation?.padId !== undefined ? 'model.generationConfig.padId' : 'tokenizer.padTokenId',
+      `an id below the model's vocabSize ${vocabSize} (config.json: pad_token_id)`,
+      String(pad),
+    );
+  }
+  return {
+    bos_token_id: id('tokenizer.bosTokenId', tokenizer?.bosTokenId) ?? null,
+    eos_token_id: eos ?? null,
+    pad_token_id: pad ?? null,
+  };
 }
 
 /** Splits the rules into shards of at most `max` bytes, in order, as `transformers` does. */
@@ -181,6 +233,7 @@ export function planPretrained(
   const configJson = {
     architectures: [family.architecture],
     ...family.toConfigJson(config),
+    ...tokenIdsJson(fn, model, tokenizer),
     model_type: model.modelType,
     dtype: 'float32',
     torch_dtype: 'float32',

@@ -549,3 +549,49 @@ describe('hostile sizes', () => {
     expect(thrownBy(() => parseSafetensors(longShape)).actual).toBe('an array');
   });
 });
+
+describe('names given twice in a header', () => {
+  // JSON.parse keeps the last of two equal keys: without a check, a tensor
+  // named twice would silently be one of the two.
+  const entry = (begin: number) =>
+    `{"dtype":"F32","shape":[1],"data_offsets":[${begin},${begin + 4}]}`;
+  const buffer = new Uint8Array(8);
+  const cases: [string, string, string][] = [
+    ['a tensor', `{"w":${entry(0)},"w":${entry(4)}}`, 'tensor "w"'],
+    ['a tensor, same offsets', `{"w":${entry(0)},"v":${entry(4)},"w":${entry(0)}}`, 'tensor "w"'],
+    ['an escaped name', `{"a\\"b":${entry(0)},"a\\u0022b":${entry(4)}}`, 'tensor "a"b"'],
+    [
+      'a field of a tensor',
+      `{"w":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}}`,
+      'tensor "w".dtype',
+    ],
+    [
+      'a metadata key',
+      `{"__metadata__":{"format":"pt","format":"np"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`,
+      '__metadata__.format',
+    ],
+    [
+      'the metadata',
+      `{"__metadata__":{},"__metadata__":{},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`,
+      '__metadata__',
+    ],
+  ];
+  it.each(cases)('%s is a typed error naming it; nothing made', (_, header, argument) => {
+    const before = tf.memory().numTensors;
+    const error = thrownBy(() => parseSafetensors(makeFile(header, buffer)));
+    expect(error.argument).toBe(argument);
+    expect(error.actual).toBe('given twice');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('equal names in different objects, in strings and in metadata values are fine', () => {
+    const header =
+      '{"__metadata__":{"w":"dtype, shape","x":"{\\"w\\": 1}"},' +
+      '"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},' +
+      '"dtype":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}';
+    const { tensors, metadata } = parseSafetensors(makeFile(header, buffer));
+    expect(Object.keys(tensors).sort()).toEqual(['dtype', 'w']);
+    expect(metadata.x).toBe('{"w": 1}');
+    tf.dispose(Object.values(tensors));
+  });
+});

@@ -20,7 +20,7 @@ const hf = fileURLToPath(new URL('../fixtures/huggingface/', import.meta.url));
 const tok = fileURLToPath(new URL('../fixtures/tokenizers/gpt2/', import.meta.url));
 const config = gpt2Config({ vocabSize: 40, maxLength: 16, dModel: 16, numLayers: 2, numHeads: 4 });
 
-function model(): PretrainedModel {
+function model(): Extract<PretrainedModel, { kind: 'decoder-lm' }> {
   return {
     kind: 'decoder-lm',
     modelType: 'gpt2',
@@ -113,6 +113,37 @@ describe('pretrainedFiles', () => {
     for (const s of ['Hello world', ' 👋 tabs\tand  spaces', 'code(x) => x + 1']) {
       expect(loaded.tokenizer!.encode(s)).toEqual(tokenizer.encode(s));
     }
+  });
+
+  it('writes bos/eos/pad ids to config.json: generation config, then tokenizer, else null', () => {
+    const ids = (m: PretrainedModel, t?: Parameters<typeof pretrainedFiles>[1]) => {
+      const { bos_token_id, eos_token_id, pad_token_id } = text(pretrainedFiles(m, t)[0]!.bytes);
+      return [bos_token_id, eos_token_id, pad_token_id];
+    };
+    const m = model();
+    const files = () => ({ tokenizerJson: {} });
+    // Absent would mean transformers' class default (GPT-2: 50256), so none is null.
+    expect(ids({ ...m, generationConfig: undefined })).toEqual([null, null, null]);
+    expect(ids(m)).toEqual([null, 3, null]);
+    const tokenizer = { files, bosTokenId: 1, eosTokenId: 2, padTokenId: 0 };
+    expect(ids({ ...m, generationConfig: undefined }, tokenizer)).toEqual([1, 2, 0]);
+    expect(ids({ ...m, generationConfig: { eosTokenId: [3, 4], padId: 5 } }, tokenizer)).toEqual([
+      1,
+      [3, 4],
+      5,
+    ]);
+    // transformers builds the embedding with padding_idx = pad_token_id: it must be a row.
+    const far = thrownWithoutLeak(() =>
+      pretrainedFiles({ ...m, generationConfig: undefined }, { files, padTokenId: 40 }),
+    );
+    expect(far.argument).toBe('tokenizer.padTokenId');
+    const farPad = thrownWithoutLeak(() =>
+      pretrainedFiles({ ...m, generationConfig: { padId: 99 } }),
+    );
+    expect(farPad.argument).toBe('model.generationConfig.padId');
+    const bad = thrownWithoutLeak(() => pretrainedFiles(m, { files, bosTokenId: -1 }));
+    expect(bad.argument).toBe('tokenizer.bosTokenId');
+    tf.dispose(Object.values(flattenParams(m.params)));
   });
 
   it('bad models are typed errors naming the field, with nothing left behind', () => {
