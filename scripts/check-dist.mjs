@@ -23,7 +23,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -236,8 +236,14 @@ try {
   console.log(`tarball README: ${links.length} links, none dead`);
 
   mkdirSync(join(project, 'node_modules', '.bin'));
-  for (const name of ['@tensorflow', 'tsx'])
-    symlinkSync(join(process.cwd(), 'node_modules', name), join(project, 'node_modules', name));
+  // What `npm install tfjs-blocks` would bring: its dependencies, plus the
+  // peers and tsx the README asks for.
+  const { dependencies = {} } = JSON.parse(readFileSync('package.json', 'utf8'));
+  for (const name of ['@tensorflow', 'tsx', ...Object.keys(dependencies)]) {
+    const target = join(project, 'node_modules', name);
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(join(process.cwd(), 'node_modules', name), target);
+  }
   symlinkSync('../tsx/dist/cli.mjs', join(project, 'node_modules', '.bin', 'tsx'));
   const quickstart = /## Quickstart[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)[1];
   writeFileSync(join(project, 'quickstart.mts'), quickstart);

@@ -23,7 +23,10 @@ export interface PretrainedResponse {
   /** The status text, for messages. */
   readonly statusText?: string;
   /** `Content-Length` and `Content-Range` are read when present. */
-  readonly headers?: { get(name: string): string | null };
+  readonly headers?: {
+    /** The header's value, or `null` when the response has none. */
+    get(name: string): string | null;
+  };
   /** The body as a stream; when absent, `arrayBuffer()` is read instead. */
   readonly body?: ReadableStream<Uint8Array> | null;
   /** The whole body. */
