@@ -8,6 +8,7 @@
 //   npm run example:pretrained                        (wasm, about 2 minutes on 2 cores)
 //   npm run example:pretrained -- --out runs/chat-llama   (keep the folder)
 //   npm run example:pretrained -- --steps 20 --min-accuracy 0   (a smoke run)
+//   npm run example:pretrained -- --from DIR --ask 'What is the capital of Peru?'   (chat only)
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -41,12 +42,15 @@ import { formatDuration, ProgressReporter } from './progress';
 const flags = readFlags({
   command: 'npm run example:pretrained --',
   about:
-    'A small Llama learns chat-formatted questions (capitals, days, months, doubles), is saved as a Hugging Face folder\n' +
-    '(savePretrained), loaded back (loadPretrained) and answers through its chat template.',
+    'A small Llama learns chat-formatted questions (capitals, days, months, doubles), is saved\n' +
+    'as a Hugging Face folder (savePretrained), loaded back (loadPretrained) and answers through\n' +
+    'its chat template, streamed.',
   flags: {
-    steps: { default: 150, help: 'training steps' },
-    batch: { default: 16, help: `windows of ${64} tokens per step` },
+    steps: { default: 250, help: 'training steps' },
+    batch: { default: 16, help: 'windows of 64 tokens per step' },
     out: { default: '', help: 'folder to write the model to (empty: a new temporary folder)' },
+    from: { default: '', help: 'a model folder to chat with, without training (empty: train one)' },
+    ask: { default: '', help: 'one more question to ask' },
     seed: { default: 0, help: 'seed of the data order and the init' },
     'min-accuracy': {
       default: 0.9,
@@ -62,6 +66,59 @@ const flags = readFlags({
 const backend = await startBackend(flags);
 const fastKernels = backend === 'wasm' && flags['fast-kernels'] !== 'off';
 if (fastKernels) enableWasmFastKernels(); // every matMul on XNNPACK's fast path (docs/performance.md)
+const QUESTIONS = [
+  'What is the capital of Kenya?',
+  'Which day comes after Friday?',
+  'What is twice 7?',
+  ...(flags.ask ? [flags.ask] : []),
+];
+
+/**
+ * What a user writes for any chat model folder (a Hub download too): load it,
+ * format each question with its chat template, stream the reply. Returns the replies.
+ */
+async function chat(dir: string, questions: string[]): Promise<string[]> {
+  const model = await loadPretrained(folderSource(dir));
+  if (model.kind !== 'decoder-lm' || !model.tokenizer)
+    throw new Error(`${dir}: not a chat decoder`);
+  const tokenizer = model.tokenizer;
+  const replies: string[] = [];
+  for (const question of questions) {
+    const prompt = tokenizer.applyChatTemplate([{ role: 'user', content: question }], {
+      addGenerationPrompt: true,
+      tokenize: true,
+    });
+    process.stdout.write(`\nuser: ${question}\nassistant: `);
+    const sofar: number[] = [];
+    let shown = '';
+    const [reply] = await generate(
+      { kind: 'decoderLm', config: model.config, params: model.params },
+      [prompt],
+      {
+        maxNewTokens: 32,
+        ...model.generationConfig, // the folder's generation_config.json (ours sets 32 too)
+        onToken: ([t]) => {
+          if (t === null || t === undefined) return;
+          sofar.push(t); // decode the whole reply: a byte-fallback token may be half a character
+          const text = tokenizer.decode(sofar, { skipSpecialTokens: true });
+          process.stdout.write(text.slice(shown.length));
+          shown = text;
+        },
+      },
+    );
+    process.stdout.write('\n');
+    replies.push(tokenizer.decode(reply!, { skipSpecialTokens: true }).trim());
+  }
+  tf.dispose(Object.values(flattenParams(model.params)));
+  return replies;
+}
+
+// --from DIR: only chat with a folder (e.g. one trained further in PyTorch, docs/interop.md).
+if (flags.from) {
+  await chat(resolve(flags.from), QUESTIONS);
+  process.exit(0);
+}
+
 const STEPS = flags.steps;
 const BATCH = flags.batch;
 const TIME = 64;
@@ -187,14 +244,21 @@ const optimizer = createOptimizer(
   variables,
 );
 
-/** Greedy answers to every question, in one left-padded batch; how many are exactly right. */
-async function quiz(p: DecoderLmParams): Promise<{ right: number; answers: string[] }> {
+/** Greedy replies of the model in memory to `questions`, in one left-padded batch. */
+async function replies(p: DecoderLmParams, questions: string[]): Promise<string[]> {
   const rows = await generate(
     { kind: 'decoderLm', config, params: p },
-    facts.map((f) => promptFor(f.question)),
+    questions.map(promptFor),
     GENERATION,
   );
-  const answers = rows.map((r) => tokenizer.decode(r, { skipSpecialTokens: true }).trim());
+  return rows.map((r) => tokenizer.decode(r, { skipSpecialTokens: true }).trim());
+}
+/** Greedy answers to every question; how many are exactly right. */
+async function quiz(p: DecoderLmParams): Promise<{ right: number; answers: string[] }> {
+  const answers = await replies(
+    p,
+    facts.map((f) => f.question),
+  );
   return { right: answers.filter((a, i) => a === facts[i]!.answer).length, answers };
 }
 
@@ -256,6 +320,10 @@ const wrong = trained.answers.flatMap((a, i) =>
 );
 if (wrong.length > 0) console.log(`wrong: ${wrong.slice(0, 8).join(' | ')}`);
 
+// What the model in memory says to the questions asked after reloading, one at a time as there.
+const expected: string[] = [];
+for (const q of QUESTIONS) expected.push(...(await replies(params, [q])));
+
 // ---- savePretrained: a folder transformers' from_pretrained opens, with the tokenizer files.
 await savePretrained(
   OUT,
@@ -276,45 +344,10 @@ for (const name of readdirSync(OUT).sort())
 optimizer.dispose();
 tf.dispose(Object.values(variables));
 
-// ---- What a user writes for any such folder (a Hub download too): load, chat template, generate.
-const model = await loadPretrained(folderSource(OUT));
-if (model.kind !== 'decoder-lm' || !model.tokenizer) throw new Error('expected a chat decoder');
-const chatTokenizer = model.tokenizer;
-const questions = [
-  'What is the capital of Kenya?',
-  'Which day comes after Friday?',
-  'What is twice 7?',
-];
-const reloaded: string[] = [];
-for (const question of questions) {
-  const prompt = chatTokenizer.applyChatTemplate([{ role: 'user', content: question }], {
-    addGenerationPrompt: true,
-    tokenize: true,
-  });
-  process.stdout.write(`\nuser: ${question}\nassistant: `);
-  const sofar: number[] = [];
-  let shown = '';
-  const [reply] = await generate(
-    { kind: 'decoderLm', config: model.config, params: model.params },
-    [prompt],
-    {
-      ...model.generationConfig,
-      onToken: ([t]) => {
-        if (t === null || t === undefined) return;
-        sofar.push(t); // decode the whole reply: a byte-fallback token may be half a character
-        const text = chatTokenizer.decode(sofar, { skipSpecialTokens: true });
-        process.stdout.write(text.slice(shown.length));
-        shown = text;
-      },
-    },
-  );
-  process.stdout.write('\n');
-  reloaded.push(chatTokenizer.decode(reply!, { skipSpecialTokens: true }).trim());
-}
-tf.dispose(Object.values(flattenParams(model.params)));
+// ---- Load the folder back and chat with it.
+const reloaded = await chat(OUT, QUESTIONS);
 
 // ---- Verdicts: the folder gives the trained model's answers, and the answers are right.
-const expected = questions.map((q) => trained.answers[facts.findIndex((f) => f.question === q)]);
 if (reloaded.some((a, i) => a !== expected[i]))
   fail(
     `the reloaded model answered ${JSON.stringify(reloaded)}, the trained one ${JSON.stringify(expected)}`,
