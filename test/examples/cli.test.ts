@@ -65,6 +65,7 @@ const EXAMPLES = [
   'g2p',
   'vit-shapes',
   'data-parallel',
+  'pretrained',
 ];
 
 async function run(script: string, args: string[]) {
