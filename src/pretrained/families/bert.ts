@@ -1,9 +1,7 @@
-import { TfjsBlocksError } from '../../errors';
-import { describeChoice, describeValue } from '../../internal/checks';
 import { bertConfig, type EncoderClassifierConfig } from '../../models/encoder-classifier';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily, TensorRule } from './family';
-import { blockPath, copyRule, linearRule } from './rules';
+import { blockPath, checkWritable, copyRule, linearRule, type WritableFact } from './rules';
 
 /** The `transformers` classes whose checkpoints {@link bertFamily} reads. */
 const CLASSIFIER = 'BertForSequenceClassification';
@@ -71,50 +69,82 @@ function readProbability(read: ConfigJsonReader, field: string, fallback: number
   return p;
 }
 
-/** Throws unless our config is one BERT's `config.json` can express (see {@link bertFamily}). */
-function checkExpressible(config: EncoderClassifierConfig): void {
-  const fn = 'bertFamily.toConfigJson';
+/**
+ * What BERT's `config.json` can describe (see {@link bertFamily}): token
+ * types, the tanh pooler over [CLS], post-norm LayerNorm, an exact-GELU MLP
+ * and attention with biases everywhere, heads that split `hidden_size`
+ * evenly, no grouped-query attention, learned positions only, no window.
+ * The sizes, epsilon, dropout rates and `numClasses` are written.
+ */
+function bertFacts(config: EncoderClassifierConfig): WritableFact[] {
   const { block } = config;
-  const fail = (argument: string, expected: string, actual: unknown): never => {
-    throw new TfjsBlocksError(fn, argument, expected, describeValue(actual));
-  };
-  if (config.typeVocabSize === undefined) {
-    fail(
-      'config.typeVocabSize',
-      'a whole number >= 1 (BERT always has token-type embeddings)',
-      undefined,
-    );
-  }
-  if (config.pooler !== 'tanh') fail('config.pooler', "'tanh' (BERT's pooler)", config.pooler);
-  if (config.pooling !== 'cls') {
-    throw new TfjsBlocksError(
-      fn,
-      'config.pooling',
-      "'cls' (BERT pools the [CLS] token)",
-      describeChoice(config.pooling),
-    );
-  }
-  if ((block.normPosition ?? 'pre') !== 'post') {
-    fail('config.block.normPosition', "'post' (BERT is post-norm)", block.normPosition);
-  }
-  if (block.norm.kind !== 'layer') fail('config.block.norm.kind', "'layer'", block.norm.kind);
   const ff = block.feedForward;
-  if (ff.kind !== 'mlp') fail('config.block.feedForward.kind', "'mlp'", ff.kind);
-  if (ff.activation !== 'gelu')
-    fail('config.block.feedForward.activation', "'gelu' (exact)", ff.activation);
-  if (ff.useBias === false) fail('config.block.feedForward.useBias', 'true', ff.useBias);
-  if (block.attentionBias === false)
-    fail('config.block.attentionBias', 'true', block.attentionBias);
-  if ((block.numKvHeads ?? block.numHeads) !== block.numHeads) {
-    fail(
-      'config.block.numKvHeads',
-      `numHeads (${block.numHeads}): BERT has no grouped-query attention`,
-      block.numKvHeads,
-    );
-  }
-  if (block.rope !== undefined && block.rope !== false)
-    fail('config.block.rope', 'off (BERT has learned positions)', block.rope);
-  if (block.alibi === true) fail('config.block.alibi', 'off', block.alibi);
+  const attentionBias = block.attentionBias ?? true;
+  return [
+    {
+      field: 'config.typeVocabSize',
+      actual: config.typeVocabSize,
+      given: true,
+      why: 'BERT always has token-type embeddings',
+    },
+    { field: 'config.pooler', actual: config.pooler, expected: 'tanh', why: "BERT's pooler" },
+    {
+      field: 'config.pooling',
+      actual: config.pooling,
+      expected: 'cls',
+      why: 'BERT pools the [CLS] token',
+    },
+    {
+      field: 'config.block.normPosition',
+      actual: block.normPosition ?? 'pre',
+      expected: 'post',
+      why: 'BERT is post-norm',
+    },
+    { field: 'config.block.norm.kind', actual: block.norm.kind, expected: 'layer' },
+    { field: 'config.block.feedForward.kind', actual: ff.kind, expected: 'mlp' },
+    {
+      field: 'config.block.feedForward.activation',
+      actual: ff.activation,
+      expected: 'gelu',
+      why: 'the exact GELU',
+    },
+    {
+      field: 'config.block.feedForward.useBias',
+      actual: ff.useBias ?? ff.kind === 'mlp',
+      expected: true,
+    },
+    { field: 'config.block.attentionBias', actual: attentionBias, expected: true },
+    {
+      field: 'config.block.attentionOutputBias',
+      actual: block.attentionOutputBias ?? attentionBias,
+      expected: true,
+    },
+    {
+      field: 'config.block.numKvHeads',
+      actual: block.numKvHeads ?? block.numHeads,
+      expected: block.numHeads,
+      why: 'numHeads: BERT has no grouped-query attention',
+    },
+    {
+      field: 'config.block.headDim',
+      actual: block.headDim,
+      oneOf: [undefined, block.dModel / block.numHeads],
+      why: 'heads of hidden_size / num_attention_heads each',
+    },
+    {
+      field: 'config.block.rope',
+      actual: block.rope,
+      oneOf: [undefined, false],
+      why: 'BERT has learned positions',
+    },
+    { field: 'config.block.alibi', actual: block.alibi ?? false, expected: false },
+    {
+      field: 'config.block.slidingWindow',
+      actual: block.slidingWindow,
+      expected: undefined,
+      why: 'no sliding window',
+    },
+  ];
 }
 
 /**
@@ -140,8 +170,9 @@ function checkExpressible(config: EncoderClassifierConfig): void {
  * - The `embeddings.position_ids` / `token_type_ids` buffers are skipped.
  *
  * `toConfigJson` accepts only configs BERT can express (token types, the
- * tanh pooler, [CLS] pooling, post-norm LayerNorm, exact-GELU MLP with
- * biases); others are `TfjsBlocksError`s naming our config's field.
+ * tanh pooler, [CLS] pooling, post-norm LayerNorm, exact-GELU MLP and
+ * attention with biases, even heads, no RoPE, ALiBi or window); others are
+ * `TfjsBlocksError`s naming our config's field.
  *
  * @example
  * ```ts
@@ -196,7 +227,7 @@ export const bertFamily: PretrainedFamily<EncoderClassifierConfig> = {
     };
   },
   toConfigJson(config: EncoderClassifierConfig): Record<string, unknown> {
-    checkExpressible(config);
+    checkWritable('bertFamily.toConfigJson', 'bert', bertFacts(config));
     const { block } = config;
     const labels = Array.from({ length: config.numClasses }, (_, i) => `LABEL_${i}`);
     return {

@@ -1,10 +1,15 @@
-import { TfjsBlocksError } from '../../errors';
 import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { FeedForwardActivation } from '../../nn/feed-forward';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
 import { isLlamaLikeBuffer, llamaLikeTensors, readRope, ropeParametersJson } from './llama';
-import { headDimOf, readActivation } from './rules';
+import {
+  checkWritable,
+  headDimOf,
+  llamaLikeFacts,
+  readActivation,
+  type WritableFact,
+} from './rules';
 
 /**
  * The activation of a Gemma `config.json`: `hidden_activation` when present
@@ -19,55 +24,40 @@ function readGemmaActivation(read: ConfigJsonReader): FeedForwardActivation {
   return activation === 'gelu' ? 'gelu-tanh' : activation;
 }
 
-/** Hugging Face's Gemma name of one of our activations; the exact GELU has none (`"gelu"` means tanh there). */
-function gemmaActivation(activation: FeedForwardActivation): string {
-  if (activation === 'gelu') {
-    throw new TfjsBlocksError(
-      'toConfigJson',
-      'config.block.feedForward.activation',
-      "'gelu-tanh', 'relu' or 'silu' (a Gemma config.json's \"gelu\" runs the tanh approximation)",
-      "'gelu'",
-    );
-  }
-  return { 'gelu-tanh': 'gelu_pytorch_tanh', relu: 'relu', silu: 'silu' }[activation];
-}
+/**
+ * Hugging Face's Gemma names of our activations. The exact GELU has none: a
+ * Gemma `config.json`'s `"gelu"` runs the tanh approximation.
+ */
+const GEMMA_ACTIVATIONS: Partial<Record<FeedForwardActivation, string>> = {
+  'gelu-tanh': 'gelu_pytorch_tanh',
+  relu: 'relu',
+  silu: 'silu',
+};
 
 /**
- * Throws unless our config is a model `GemmaForCausalLM` computes: RoPE,
- * pre-norm RMSNorm with the unit offset, a gated feed-forward without
- * biases, token embeddings scaled by `sqrt(dModel)`, the same bias on all
- * four attention projections.
+ * What `GemmaForCausalLM` computes: RoPE, pre-norm RMSNorm with the unit
+ * offset, a gated feed-forward without biases, token embeddings scaled by
+ * `sqrt(dModel)`, the same bias on all four attention projections, no
+ * sliding window, an activation other than the exact GELU.
  */
-function checkGemmaShaped(config: DecoderLmConfig): void {
-  const fn = 'toConfigJson';
+function gemmaFacts(config: DecoderLmConfig): WritableFact[] {
   const { block } = config;
-  const fail = (field: string, expected: string, actual: unknown): never => {
-    throw new TfjsBlocksError(
-      fn,
-      `config.${field}`,
-      expected,
-      JSON.stringify(actual) ?? 'undefined',
-    );
-  };
-  if (config.positions !== 'rope') fail('positions', "'rope'", config.positions);
-  if (block.norm.kind !== 'rms' || block.norm.unitOffset !== true) {
-    fail('block.norm', "{kind: 'rms', unitOffset: true}", block.norm);
-  }
-  if ((block.normPosition ?? 'pre') !== 'pre')
-    fail('block.normPosition', "'pre'", block.normPosition);
-  if (block.feedForward.kind !== 'gated')
-    fail('block.feedForward.kind', "'gated'", block.feedForward.kind);
-  if (block.feedForward.useBias === true) fail('block.feedForward.useBias', 'false', true);
-  if (Math.fround(config.embeddingScale ?? 1) !== Math.fround(Math.sqrt(block.dModel))) {
-    fail('embeddingScale', `Math.sqrt(dModel) = ${Math.sqrt(block.dModel)}`, config.embeddingScale);
-  }
-  if (block.slidingWindow !== undefined) {
-    fail('block.slidingWindow', 'absent (Gemma 1 has no sliding window)', block.slidingWindow);
-  }
   const bias = block.attentionBias ?? true;
-  if ((block.attentionOutputBias ?? bias) !== bias) {
-    fail('block.attentionOutputBias', `${bias} (as attentionBias)`, block.attentionOutputBias);
-  }
+  return [
+    ...llamaLikeFacts(config, {
+      attentionBias: bias,
+      attentionOutputBias: bias,
+      useBias: false,
+      unitOffset: true,
+      embeddingScale: Math.sqrt(block.dModel),
+    }),
+    {
+      field: 'config.block.feedForward.activation',
+      actual: block.feedForward.activation,
+      oneOf: Object.keys(GEMMA_ACTIVATIONS),
+      why: 'its "gelu" runs the tanh approximation',
+    },
+  ];
 }
 
 /**
@@ -149,7 +139,7 @@ export const gemmaFamily: PretrainedFamily<DecoderLmConfig> = {
     };
   },
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
-    checkGemmaShaped(config);
+    checkWritable('gemmaFamily.toConfigJson', 'gemma', gemmaFacts(config));
     const { block } = config;
     return {
       architectures: ['GemmaForCausalLM'],
@@ -162,7 +152,7 @@ export const gemmaFamily: PretrainedFamily<DecoderLmConfig> = {
       num_attention_heads: block.numHeads,
       num_key_value_heads: block.numKvHeads ?? block.numHeads,
       head_dim: headDimOf('toConfigJson', config),
-      hidden_act: gemmaActivation(block.feedForward.activation),
+      hidden_act: GEMMA_ACTIVATIONS[block.feedForward.activation],
       rms_norm_eps: block.norm.epsilon ?? 1e-6,
       tie_word_embeddings: config.tieEmbeddings,
       attention_bias: block.attentionBias ?? true,

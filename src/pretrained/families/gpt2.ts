@@ -1,7 +1,66 @@
 import { type DecoderLmConfig, gpt2Config } from '../../models/decoder-lm';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily, TensorRule } from './family';
-import { blockPath, copyRule, fusedRule, hfActivation, linearRule, readActivation } from './rules';
+import {
+  blockPath,
+  checkWritable,
+  copyRule,
+  embeddingScaleFact,
+  fusedRule,
+  hfActivation,
+  linearRule,
+  readActivation,
+  type WritableFact,
+} from './rules';
+
+/**
+ * What `GPT2LMHeadModel` computes: learned positions, pre-norm LayerNorm,
+ * an MLP and attention with biases everywhere, heads that split `n_embd`
+ * evenly, one key/value head per query head, no embedding scaling, no
+ * sliding window. The sizes, activation, epsilon and `tieEmbeddings` are
+ * written, so they are not facts here.
+ */
+function gpt2Facts(config: DecoderLmConfig): WritableFact[] {
+  const { block } = config;
+  const attentionBias = block.attentionBias ?? true;
+  return [
+    { field: 'config.positions', actual: config.positions, expected: 'learned' },
+    embeddingScaleFact(config),
+    { field: 'config.block.norm.kind', actual: block.norm.kind, expected: 'layer' },
+    { field: 'config.block.normPosition', actual: block.normPosition ?? 'pre', expected: 'pre' },
+    { field: 'config.block.feedForward.kind', actual: block.feedForward.kind, expected: 'mlp' },
+    {
+      field: 'config.block.feedForward.useBias',
+      actual: block.feedForward.useBias ?? block.feedForward.kind === 'mlp',
+      expected: true,
+    },
+    { field: 'config.block.attentionBias', actual: attentionBias, expected: true },
+    {
+      field: 'config.block.attentionOutputBias',
+      actual: block.attentionOutputBias ?? attentionBias,
+      expected: true,
+    },
+    {
+      field: 'config.block.numKvHeads',
+      actual: block.numKvHeads ?? block.numHeads,
+      expected: block.numHeads,
+      why: 'numHeads: GPT-2 has no grouped-query attention',
+    },
+    {
+      field: 'config.block.headDim',
+      actual: block.headDim,
+      oneOf: [undefined, block.dModel / block.numHeads],
+      why: 'heads of n_embd / n_head each',
+    },
+    { field: 'config.block.alibi', actual: block.alibi ?? false, expected: false },
+    {
+      field: 'config.block.slidingWindow',
+      actual: block.slidingWindow,
+      expected: undefined,
+      why: 'no sliding window',
+    },
+  ];
+}
 
 /**
  * GPT-2 (`model_type: "gpt2"`, `GPT2LMHeadModel`): learned positions,
@@ -10,6 +69,10 @@ import { blockPath, copyRule, fusedRule, hfActivation, linearRule, readActivatio
  * `vocab_size`, `n_inner`), `layer_norm_epsilon` and `activation_function`
  * (`gelu_new`, `gelu_pytorch_tanh`, `gelu`, `relu`, `silu`); cross-attention,
  * attention scaled by the layer index or not scaled at all are rejected.
+ * `toConfigJson` refuses a config GPT-2 cannot describe (RoPE or ALiBi,
+ * RMSNorm, a gated feed-forward, missing biases, grouped-query attention,
+ * a `headDim` of its own, embedding scaling, a sliding window, post-norm
+ * or parallel blocks), naming our config's field.
  * The checkpoint's Conv1D weights are already `[in, out]`; `c_attn` holds
  * q, k and v side by side.
  *
@@ -60,6 +123,7 @@ export const gpt2Family: PretrainedFamily<DecoderLmConfig> = {
     };
   },
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
+    checkWritable('gpt2Family.toConfigJson', 'gpt2', gpt2Facts(config));
     const { block } = config;
     return {
       architectures: ['GPT2LMHeadModel'],

@@ -4,11 +4,12 @@ import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily, TensorRule } from './family';
 import {
   blockPath,
-  checkExpressible,
+  checkWritable,
   copyRule,
   headDimOf,
   hfActivation,
   linearRule,
+  llamaLikeFacts,
   readActivation,
   readHeadDim,
 } from './rules';
@@ -271,11 +272,15 @@ export const llamaFamily: PretrainedFamily<DecoderLmConfig> = {
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
     const attentionBias = config.block.attentionBias ?? true;
     const mlpBias = config.block.feedForward.useBias ?? false;
-    checkExpressible('llama', config, {
-      attentionBias,
-      attentionOutputBias: attentionBias,
-      useBias: mlpBias,
-    });
+    checkWritable(
+      'llamaFamily.toConfigJson',
+      'llama',
+      llamaLikeFacts(config, {
+        attentionBias,
+        attentionOutputBias: attentionBias,
+        useBias: mlpBias,
+      }),
+    );
     return {
       architectures: ['LlamaForCausalLM'],
       model_type: 'llama',

@@ -2,7 +2,7 @@ import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
 import { isLlamaLikeBuffer, llamaLikeJson, llamaLikeTensors, readLlamaLike } from './llama';
-import { checkExpressible } from './rules';
+import { checkWritable, llamaLikeFacts } from './rules';
 
 /** `transformers`' `MistralConfig.sliding_window` when `config.json` has no such field. */
 const DEFAULT_SLIDING_WINDOW = 4096;
@@ -51,12 +51,16 @@ export const mistralFamily: PretrainedFamily<DecoderLmConfig> = {
   },
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
     // MistralForCausalLM has no biases: a config with them would load as another model.
-    checkExpressible('mistral', config, {
-      attentionBias: false,
-      attentionOutputBias: false,
-      useBias: false,
-      slidingWindow: true,
-    });
+    checkWritable(
+      'mistralFamily.toConfigJson',
+      'mistral',
+      llamaLikeFacts(config, {
+        attentionBias: false,
+        attentionOutputBias: false,
+        useBias: false,
+        slidingWindow: true,
+      }),
+    );
     return {
       architectures: ['MistralForCausalLM'],
       model_type: 'mistral',

@@ -8,7 +8,14 @@ import {
   readLlamaLike,
   ropeParametersJson,
 } from './llama';
-import { blockPath, checkExpressible, fusedRule, headDimOf, linearRule } from './rules';
+import {
+  blockPath,
+  checkWritable,
+  fusedRule,
+  headDimOf,
+  linearRule,
+  llamaLikeFacts,
+} from './rules';
 
 /**
  * Phi-3 (`model_type: "phi3"`, `Phi3ForCausalLM`): Llama's architecture
@@ -65,12 +72,16 @@ export const phi3Family: PretrainedFamily<DecoderLmConfig> = {
     };
   },
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
-    checkExpressible('phi3', config, {
-      attentionBias: false,
-      attentionOutputBias: false,
-      useBias: false,
-      slidingWindow: true,
-    });
+    checkWritable(
+      'phi3Family.toConfigJson',
+      'phi3',
+      llamaLikeFacts(config, {
+        attentionBias: false,
+        attentionOutputBias: false,
+        useBias: false,
+        slidingWindow: true,
+      }),
+    );
     return {
       architectures: ['Phi3ForCausalLM'],
       model_type: 'phi3',

@@ -2,7 +2,7 @@ import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
 import { isLlamaLikeBuffer, llamaLikeJson, llamaLikeTensors, readLlamaLike } from './llama';
-import { checkExpressible } from './rules';
+import { checkWritable, llamaLikeFacts } from './rules';
 
 /** `transformers`' `Qwen2Config` defaults for the window fields. */
 const DEFAULT_SLIDING_WINDOW = 4096;
@@ -99,12 +99,16 @@ export const qwen2Family: PretrainedFamily<DecoderLmConfig> = {
     };
   },
   toConfigJson(config: DecoderLmConfig): Record<string, unknown> {
-    checkExpressible('qwen2', config, {
-      attentionBias: true,
-      attentionOutputBias: false,
-      useBias: false,
-      slidingWindow: true,
-    });
+    checkWritable(
+      'qwen2Family.toConfigJson',
+      'qwen2',
+      llamaLikeFacts(config, {
+        attentionBias: true,
+        attentionOutputBias: false,
+        useBias: false,
+        slidingWindow: true,
+      }),
+    );
     const window = config.block.slidingWindow;
     return {
       architectures: ['Qwen2ForCausalLM'],

@@ -1,5 +1,6 @@
 import { clone, concat, split, transpose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
+import { describeValue } from '../../internal/checks';
 import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { FeedForwardActivation } from '../../nn/feed-forward';
 import type { ConfigJsonReader } from '../config-json';
@@ -158,8 +159,82 @@ export function getParamPath(root: unknown, path: string[]): unknown {
   );
 }
 
-/** The bias flags a family's checkpoint layout fixes. */
-export type BiasLayout = {
+/**
+ * One fact `toConfigJson` checks before writing: our config's `field` holds
+ * a value the family's `config.json` can say. A config field that changes
+ * the forward pass and that the family's `config.json` cannot carry becomes
+ * one such fact, so a config the family cannot describe is refused instead
+ * of written as a silently different model. `actual` is the field's value
+ * with our defaults filled in; the fact holds when it is (`Object.is`)
+ * `expected`, one of `oneOf`, or anything but `undefined` with `given`.
+ */
+export type WritableFact = {
+  /** Our config's field, as the error names it (e.g. `'config.block.norm.kind'`). */
+  field: string;
+  /** Its value in the config, defaults filled in. */
+  actual: unknown;
+  /** Why the family needs it, for the message (e.g. `'BERT has no grouped-query attention'`). */
+  why?: string;
+} & ({ expected: unknown } | { oneOf: readonly unknown[] } | { given: true });
+
+/** A value as the messages of {@link checkWritable} show what a family describes. */
+function showExpected(value: unknown): string {
+  if (value === undefined) return 'absent';
+  return typeof value === 'string' ? `'${value}'` : String(value);
+}
+
+function holds(fact: WritableFact): boolean {
+  if ('given' in fact) return fact.actual !== undefined;
+  if ('oneOf' in fact) return fact.oneOf.some((v) => Object.is(v, fact.actual));
+  return Object.is(fact.expected, fact.actual);
+}
+
+/**
+ * Throws for the first of `facts` that does not hold: a `TfjsBlocksError`
+ * from `fn` whose argument is the fact's config field, expected the value
+ * `family`'s `config.json` describes (and why), actual the config's value.
+ * Every family's `toConfigJson` calls it before writing anything.
+ */
+export function checkWritable(fn: string, family: string, facts: readonly WritableFact[]): void {
+  for (const fact of facts) {
+    if (holds(fact)) continue;
+    const values =
+      'given' in fact
+        ? 'a value'
+        : 'oneOf' in fact
+          ? fact.oneOf.map(showExpected).join(' or ')
+          : showExpected(fact.expected);
+    const why = fact.why === undefined ? '' : `: ${fact.why}`;
+    throw new TfjsBlocksError(
+      fn,
+      fact.field,
+      `${values} (what a ${family} config.json describes${why})`,
+      describeValue(fact.actual),
+    );
+  }
+}
+
+/**
+ * The fact that `config.embeddingScale` is `scale` (compared in float32, as
+ * transformers computes it), or absent or 1 where `scale` is undefined.
+ */
+export function embeddingScaleFact(config: DecoderLmConfig, scale?: number): WritableFact {
+  const field = 'config.embeddingScale';
+  const actual = config.embeddingScale;
+  if (scale === undefined) {
+    return { field, actual, oneOf: [undefined, 1], why: 'no scaling of the token embeddings' };
+  }
+  const same = Math.fround(actual ?? 1) === Math.fround(scale);
+  return {
+    field,
+    actual: same ? scale : actual,
+    expected: scale,
+    why: 'sqrt(dModel), computed in float32',
+  };
+}
+
+/** What a Llama-style family's `config.json` fixes (see {@link llamaLikeFacts}). */
+export type LlamaLikeLayout = {
   /** `config.block.attentionBias`. */
   attentionBias: boolean;
   /** `config.block.attentionOutputBias` (default `attentionBias`). */
@@ -168,50 +243,61 @@ export type BiasLayout = {
   useBias: boolean;
   /** Whether the family's `config.json` can say `config.block.slidingWindow` (default false). */
   slidingWindow?: boolean;
+  /** RMSNorm scaled by `1 + weight` (Gemma). Default false. */
+  unitOffset?: boolean;
+  /** `config.embeddingScale` the family applies (Gemma's `sqrt(dModel)`). Default none. */
+  embeddingScale?: number;
 };
 
 /**
- * Throws unless `config` is a RoPE/RMSNorm/gated decoder with the biases
- * `layout` says: what a Llama-style family's `config.json` can express.
- * `toConfigJson` calls it so a config the family cannot describe is never
- * written as a silently different model.
+ * The facts of a RoPE/RMSNorm/gated pre-norm decoder with the biases,
+ * norm offset, embedding scale and window `layout` says: what a Llama-style
+ * `config.json` (llama, mistral, qwen2, phi3, gemma) can express. The sizes,
+ * `numKvHeads`, `headDim`, the activation, epsilon, RoPE base and scaling
+ * and `tieEmbeddings` are written, so they are not facts here.
  */
-export function checkExpressible(
-  family: string,
-  config: DecoderLmConfig,
-  layout: BiasLayout,
-): void {
-  const fn = 'toConfigJson';
+export function llamaLikeFacts(config: DecoderLmConfig, layout: LlamaLikeLayout): WritableFact[] {
   const { block } = config;
   const attentionBias = block.attentionBias ?? true;
-  const facts: [string, unknown, unknown][] = [
-    ['config.positions', config.positions, 'rope'],
-    ['config.block.norm.kind', block.norm.kind, 'rms'],
-    ['config.block.normPosition', block.normPosition ?? 'pre', 'pre'],
-    ['config.block.feedForward.kind', block.feedForward.kind, 'gated'],
-    ['config.block.attentionBias', attentionBias, layout.attentionBias],
-    [
-      'config.block.attentionOutputBias',
-      block.attentionOutputBias ?? attentionBias,
-      layout.attentionOutputBias,
-    ],
-    [
-      'config.block.feedForward.useBias',
-      block.feedForward.useBias ?? block.feedForward.kind === 'mlp',
-      layout.useBias,
-    ],
-    ['config.block.alibi', block.alibi ?? false, false],
+  const facts: WritableFact[] = [
+    { field: 'config.positions', actual: config.positions, expected: 'rope' },
+    {
+      field: 'config.block.rope',
+      // Absent, true or options: on. false would leave the model without positions.
+      actual: block.rope !== false,
+      expected: true,
+      why: "RoPE on (absent, true or its options) with positions 'rope'",
+    },
+    embeddingScaleFact(config, layout.embeddingScale),
+    { field: 'config.block.norm.kind', actual: block.norm.kind, expected: 'rms' },
+    {
+      field: 'config.block.norm.unitOffset',
+      actual: block.norm.kind === 'rms' ? (block.norm.unitOffset ?? false) : false,
+      expected: layout.unitOffset ?? false,
+      why: layout.unitOffset ? 'RMSNorm scaled by 1 + weight' : 'RMSNorm scaled by the weight',
+    },
+    { field: 'config.block.normPosition', actual: block.normPosition ?? 'pre', expected: 'pre' },
+    { field: 'config.block.feedForward.kind', actual: block.feedForward.kind, expected: 'gated' },
+    { field: 'config.block.attentionBias', actual: attentionBias, expected: layout.attentionBias },
+    {
+      field: 'config.block.attentionOutputBias',
+      actual: block.attentionOutputBias ?? attentionBias,
+      expected: layout.attentionOutputBias,
+    },
+    {
+      field: 'config.block.feedForward.useBias',
+      actual: block.feedForward.useBias ?? block.feedForward.kind === 'mlp',
+      expected: layout.useBias,
+    },
+    { field: 'config.block.alibi', actual: block.alibi ?? false, expected: false },
   ];
-  if (!layout.slidingWindow)
-    facts.push(['config.block.slidingWindow', block.slidingWindow, undefined]);
-  for (const [field, actual, expected] of facts) {
-    if (actual !== expected) {
-      throw new TfjsBlocksError(
-        fn,
-        field,
-        `${JSON.stringify(expected) ?? 'absent'} (what a ${family} config.json describes)`,
-        JSON.stringify(actual) ?? String(actual),
-      );
-    }
+  if (!layout.slidingWindow) {
+    facts.push({
+      field: 'config.block.slidingWindow',
+      actual: block.slidingWindow,
+      expected: undefined,
+      why: 'no sliding window',
+    });
   }
+  return facts;
 }

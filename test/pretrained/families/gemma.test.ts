@@ -207,8 +207,9 @@ describe('gemmaFamily', () => {
       thrownWithoutLeak(() => gemmaFamily.toConfigJson(c)).argument;
     const block = config.block;
     expect(argument({ ...config, embeddingScale: undefined })).toBe('config.embeddingScale');
+    // One field per fact: the missing unit offset is named, not the whole norm record.
     expect(argument({ ...config, block: { ...block, norm: { kind: 'rms' } } })).toBe(
-      'config.block.norm',
+      'config.block.norm.unitOffset',
     );
     expect(
       argument({
