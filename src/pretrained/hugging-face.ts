@@ -236,6 +236,9 @@ export function toHuggingFace(
   const fn = 'toHuggingFace';
   const rulesOf = decoderFamily(fn, family);
   checkConfig(fn, config);
+  // Tensors under a family's names are only meaningful for a config that
+  // family describes: refuse the rest as savePretrained does.
+  rulesOf.toConfigJson(config);
   if (params === null || typeof params !== 'object') {
     throw new TfjsBlocksError(fn, 'params', 'DecoderLmParams', describeValue(params));
   }

@@ -214,6 +214,9 @@ export function planPretrained(
     );
   }
   const config = model.config;
+  // The config first: one the family's config.json cannot express is named
+  // by its field, before any parameter is checked against the rules.
+  const familyJson = family.toConfigJson(config);
   const rules = family.tensors(config);
   // Check every param against its rule (tensor by tensor, freed at once).
   for (const rule of rules) {
@@ -232,7 +235,7 @@ export function planPretrained(
   }
   const configJson = {
     architectures: [family.architecture],
-    ...family.toConfigJson(config),
+    ...familyJson,
     ...tokenIdsJson(fn, model, tokenizer),
     model_type: model.modelType,
     dtype: 'float32',

@@ -172,6 +172,8 @@ describe('fromHuggingFace rejects checkpoints the config does not describe', () 
       [() => toHuggingFace('gpt-2' as never, configs.gpt2, {} as never), 'family'],
       [() => toHuggingFace('llama', llama, null as never), 'params'],
       [() => toHuggingFace('gpt2', configs.gpt2, {} as never), 'params.tokenEmbedding.table'],
+      // Llama's names for a learned-position config would load as another model.
+      [() => toHuggingFace('llama', configs.gpt2, {} as never), 'config.positions'],
     ];
     for (const [call, argument] of cases) {
       expect(thrownWithoutLeak(call).argument, argument).toBe(argument);

@@ -178,6 +178,12 @@ describe('pretrainedFiles', () => {
       thrownWithoutLeak(() => pretrainedFiles(m, undefined, { maxShardSize: 0 })).argument,
     ).toBe('options.maxShardSize');
     expect(thrownWithoutLeak(() => pretrainedFiles(m, 3 as never)).argument).toBe('tokenizer');
+    // A config GPT-2's config.json cannot say is named by its field, before
+    // the params are checked against the family's tensor rules.
+    const rms = { ...m.config, block: { ...m.config.block, norm: { kind: 'rms', epsilon: 1e-5 } } };
+    expect(thrownWithoutLeak(() => pretrainedFiles({ ...m, config: rms } as never)).argument).toBe(
+      'config.block.norm.kind',
+    );
     expect(thrownWithoutLeak(() => pretrainedFiles({ ...m, extra: 1 } as never)).argument).toMatch(
       /extra/,
     );
