@@ -8,13 +8,19 @@
 //   npm run test:mutation -- --tensor                # all of them
 //   npm run test:mutation -- --tensor losses         # one module's
 //   node scripts/tensor-mutations.mjs clip-zero-guard  # one by id
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-const OPTIM_TESTS = ['test/optim/transforms.test.ts', 'test/optim/nan-gradients.test.ts'];
+const OPTIM_TESTS = [
+  'test/optim/transforms.test.ts',
+  'test/optim/transforms/',
+  'test/optim/nan-gradients.test.ts',
+];
 const LOSS_TESTS = ['test/losses'];
 const SCHEDULE_TESTS = ['test/schedules'];
+const ATTENTION_TESTS = ['test/attention'];
+const NN_TESTS = ['test/nn'];
 
 /**
  * One mutation: `find` must occur exactly once in `file`; it is replaced by
@@ -208,6 +214,96 @@ export const MUTATIONS = [
     why: 'a joined schedule sees the global step, not steps since its boundary',
     tests: SCHEDULE_TESTS,
   },
+  // --- attention --------------------------------------------------------------
+  {
+    id: 'attention-softmax-shift-guard',
+    file: 'src/attention/masked-softmax.ts',
+    find: 'where(isFiniteTensor(rowMax), rowMax, zerosLike(rowMax))',
+    replace: 'rowMax',
+    why: 'a fully masked row shifts by -Infinity: NaN weights',
+    tests: ATTENTION_TESTS,
+  },
+  {
+    id: 'attention-softmax-zero-total',
+    file: 'src/attention/masked-softmax.ts',
+    find: 'where(equal(total, 0), onesLike(total), total)',
+    replace: 'total',
+    why: 'a fully masked row divides 0 by 0',
+    tests: ATTENTION_TESTS,
+  },
+  {
+    id: 'attention-softmax-axis',
+    file: 'src/attention/masked-softmax.ts',
+    find: 'const total = sum(e, -1, true);',
+    replace: 'const total = sum(e, 2, true);',
+    why: 'normalise over the queries instead of the keys',
+    tests: ATTENTION_TESTS,
+  },
+  {
+    id: 'attention-softmax-gradient',
+    file: 'src/attention/masked-softmax.ts',
+    find: 'mul(out, sub(dy, sum(mul(dy, out), -1, true)))',
+    replace: 'mul(out, dy)',
+    why: 'the softmax backward without its centring term',
+    tests: ATTENTION_TESTS,
+  },
+  {
+    id: 'attention-keys-untransposed',
+    file: 'src/attention/scaled-dot-product-attention.ts',
+    find: 'matMul(query, k, false, true)',
+    replace: 'matMul(query, k, false, false)',
+    why: 'q · k instead of q · kᵀ (runs whenever headDim equals the key count)',
+    tests: ATTENTION_TESTS,
+  },
+  {
+    id: 'attention-rope-sign',
+    file: 'src/attention/rotary-embedding.ts',
+    find: 'sub(mul(x1, cos), mul(x2, sin))',
+    replace: 'add(mul(x1, cos), mul(x2, sin))',
+    why: 'RoPE rotates the wrong way in the first half',
+    tests: ATTENTION_TESTS,
+  },
+  // --- nn -------------------------------------------------------------------
+  {
+    id: 'nn-layer-norm-epsilon',
+    file: 'src/nn/layer-norm.ts',
+    find: 'rsqrt(add(variance, scalar(epsilon)))',
+    replace: 'rsqrt(variance)',
+    why: 'no epsilon: a constant row divides by 0',
+    tests: NN_TESTS,
+  },
+  {
+    id: 'nn-layer-norm-uncentred',
+    file: 'src/nn/layer-norm.ts',
+    find: 'const centered = sub(x, mean(x, -1, true));',
+    replace: 'const centered = x;',
+    why: 'layer norm without subtracting the mean',
+    tests: NN_TESTS,
+  },
+  {
+    id: 'nn-rms-norm-axis',
+    file: 'src/nn/rms-norm.ts',
+    find: 'mean(square(x), -1, true)',
+    replace: 'mean(square(x), 1, true)',
+    why: 'the mean square over axis 1: the same on [batch, dim], wrong on [batch, time, dim]',
+    tests: NN_TESTS,
+  },
+  {
+    id: 'nn-gelu-exact-constant',
+    file: 'src/nn/activations.ts',
+    find: 'erf(mul(x, scalar(Math.SQRT1_2)))',
+    replace: 'erf(mul(x, scalar(Math.SQRT2)))',
+    why: 'erf(x·√2) instead of erf(x/√2)',
+    tests: NN_TESTS,
+  },
+  {
+    id: 'nn-gelu-tanh-cubic',
+    file: 'src/nn/activations.ts',
+    find: 'scalar(c * 0.044715)',
+    replace: 'scalar(c * 0.04)',
+    why: "a slightly wrong cubic coefficient in GPT-2's tanh GELU",
+    tests: NN_TESTS,
+  },
 ];
 
 const MODULE_FILES = {
@@ -222,13 +318,23 @@ const MODULE_FILES = {
   'privacy-accountant': 'src/responsible/privacy-accountant.ts',
 };
 
+/** The vitest run of the current mutation, stopped when this script is. */
+let running;
+
+/** Runs `tests` (asynchronously, so a signal can restore the source meanwhile); resolves to whether they passed. */
 function runTests(tests) {
-  const result = spawnSync(
-    'npx',
-    ['vitest', 'run', '--bail=1', '--reporter=dot', '--maxWorkers=1', ...tests],
-    { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } },
-  );
-  return { passed: result.status === 0, output: `${result.stdout}\n${result.stderr}` };
+  return new Promise((resolve) => {
+    const child = spawn(
+      'npx',
+      ['vitest', 'run', '--bail=1', '--reporter=dot', '--maxWorkers=1', ...tests],
+      { env: { ...process.env, FORCE_COLOR: '0' }, stdio: 'ignore', detached: true },
+    );
+    running = child;
+    child.on('exit', (code) => {
+      running = undefined;
+      resolve({ passed: code === 0 });
+    });
+  });
 }
 
 /** Applies each mutation in turn, runs its tests, restores the file; true when every non-equivalent one is killed. */
@@ -246,6 +352,8 @@ export async function runTensorMutations(selectors = []) {
   };
   const onSignal = () => {
     restore();
+    // The vitest run has its own process group (detached): stop all of it.
+    if (running?.pid) process.kill(-running.pid, 'SIGTERM');
     process.exit(130);
   };
   process.on('SIGINT', onSignal);
@@ -264,7 +372,7 @@ export async function runTensorMutations(selectors = []) {
       let outcome;
       try {
         writeFileSync(m.file, source.replace(m.find, m.replace));
-        outcome = runTests(m.tests);
+        outcome = await runTests(m.tests);
       } finally {
         restore();
       }
