@@ -289,6 +289,14 @@ export const MUTATIONS = [
     tests: NN_TESTS,
   },
   {
+    id: 'nn-rms-norm-epsilon',
+    file: 'src/nn/rms-norm.ts',
+    find: 'rsqrt(add(meanSquare, scalar(epsilon)))',
+    replace: 'rsqrt(meanSquare)',
+    why: 'no epsilon: an all-zero row divides by 0',
+    tests: NN_TESTS,
+  },
+  {
     id: 'nn-gelu-exact-constant',
     file: 'src/nn/activations.ts',
     find: 'erf(mul(x, scalar(Math.SQRT1_2)))',
@@ -360,6 +368,14 @@ export async function runTensorMutations(selectors = []) {
   process.on('SIGTERM', onSignal);
   const rows = [];
   try {
+    // A mutation counts as killed only if its tests pass without it.
+    for (const tests of new Set(chosen.map((m) => JSON.stringify(m.tests)))) {
+      const { passed } = await runTests(JSON.parse(tests));
+      if (!passed) {
+        console.log(`Tests ${tests} fail without any mutation: fix them first.`);
+        return false;
+      }
+    }
     for (const m of chosen) {
       const source = readFileSync(m.file, 'utf8');
       const count = source.split(m.find).length - 1;
