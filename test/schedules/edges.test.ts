@@ -82,6 +82,31 @@ describe('exponentialDecaySchedule bounds', () => {
     expectValues(s, { 0: 0.5, 1: 0.5, 10: 0.5, 1000: 0.5 });
   });
 
+  it('clips at every step, before transitionBegin too, as optax (it used to jump there)', () => {
+    const floorAbove = exponentialDecaySchedule({
+      initValue: 1,
+      transitionSteps: 1,
+      decayRate: 0.5,
+      endValue: 2,
+      transitionBegin: 2,
+    });
+    expectValues(floorAbove, { 0: 2, 2: 2, 3: 2, 50: 2 });
+    const ceilingBelow = exponentialDecaySchedule({
+      initValue: 1,
+      transitionSteps: 1,
+      decayRate: 2,
+      endValue: 0.5,
+    });
+    expectValues(ceilingBelow, { 0: 0.5, 1: 0.5, 9: 0.5 });
+    const flatBelow = exponentialDecaySchedule({
+      initValue: 1,
+      transitionSteps: 1,
+      decayRate: 1,
+      endValue: 0.25,
+    });
+    expectValues(flatBelow, { 0: 0.25, 1: 0.25, 9: 0.25 });
+  });
+
   it('a decaying value stops at its floor; a growing one at its ceiling', () => {
     const down = exponentialDecaySchedule({
       initValue: 1,
@@ -157,6 +182,13 @@ describe('schedules at the edges of their ranges', () => {
     expectValues(byDim, { 3: 2 / 8, 15: 1 / 8 });
   });
 
+  it('inverseSqrtSchedule treats an explicitly undefined peakValue or modelDim as absent', () => {
+    const byDim = inverseSqrtSchedule(bad({ peakValue: undefined, modelDim: 16, warmupSteps: 4 }));
+    expectValues(byDim, { 3: 1 / 8 });
+    const byPeak = inverseSqrtSchedule(bad({ peakValue: 2, modelDim: undefined, warmupSteps: 4 }));
+    expectValues(byPeak, { 3: 2, 15: 1 });
+  });
+
   it('oneCycleSchedule: three phases and the linear anneal reach the documented values', () => {
     const s = oneCycleSchedule({
       maxValue: 1,
@@ -188,6 +220,13 @@ describe('schedules at the edges of their ranges', () => {
     });
     expectValues(s, { 0: 6, 9: 6, 10: 0.6, 29: 0.6, 30: 0.3 });
     expectValues(piecewiseConstantSchedule({ initValue: 2 }), { 0: 2, 1e6: 2 });
+    // Keys that are not canonical integers ('010') come after the integer keys in
+    // Object.entries order: only the sort puts 10 before 20.
+    const padded = piecewiseConstantSchedule({
+      initValue: 1,
+      boundariesAndScales: bad({ 20: 0.5, '010': 0.1, '005': 0.2 }),
+    });
+    expectValues(padded, { 0: 1, 5: 0.2, 10: 0.02, 19: 0.02, 20: 0.01 });
   });
 });
 
@@ -449,6 +488,12 @@ const REJECTED: Array<[string, () => unknown, string]> = [
 ];
 
 describe('schedules reject bad input, naming the argument', () => {
+  it('a schedule rejecting a step names the factory that made it', () => {
+    expect(thrownBy(() => constantSchedule(1)(-1)).functionName).toBe('constantSchedule');
+    const s = joinSchedules([constantSchedule(1)], []);
+    expect(thrownBy(() => s(Number.NaN)).functionName).toBe('joinSchedules');
+  });
+
   for (const [name, call, argument] of REJECTED) {
     it(`${name}: ${argument}`, () => {
       expect(thrownBy(call).argument).toBe(argument);
