@@ -312,6 +312,15 @@ export const MUTATIONS = [
     why: "a slightly wrong cubic coefficient in GPT-2's tanh GELU",
     tests: NN_TESTS,
   },
+  // --- generate/logits-processors.ts (the rest is host JS, which Stryker mutates) ---
+  {
+    id: 'processors-temperature-multiplies',
+    file: 'src/generate/logits-processors.ts',
+    find: 'tidy(() => div(x, t))',
+    replace: 'tidy(() => div(x, Math.sqrt(t)))',
+    why: 'the logits divided by the square root of the temperature',
+    tests: ['test/generate/processors.test.ts'],
+  },
 ];
 
 const MODULE_FILES = {
