@@ -13,7 +13,8 @@
 // the figures docs/reliability.md records. A mutant is "message-only" when it
 // lies wholly inside text that only reaches an error message: the
 // expected/actual arguments of `new TfjsBlocksError(...)`, the descriptive
-// string arguments (and `layout`/`expected` options) of the check* helpers,
+// string arguments of the check* helpers and their `layout`/`expected`
+// options (or an options object of nothing else),
 // and the `const fn = '<name>'` that names the function in messages. The
 // second score leaves those out; the argument names (the error's `argument`
 // field, which tests assert) are not left out.
@@ -109,14 +110,13 @@ export function messageRanges(fileName, source) {
         for (const arg of node.arguments.slice(2)) {
           if (isText(arg)) add(arg);
           else if (ts.isObjectLiteralExpression(arg)) {
-            for (const p of arg.properties) {
-              if (
-                ts.isPropertyAssignment(p) &&
-                ts.isIdentifier(p.name) &&
-                ['layout', 'expected'].includes(p.name.text)
-              )
-                add(p.initializer);
-            }
+            const textOnly = (p) =>
+              ts.isPropertyAssignment(p) &&
+              ts.isIdentifier(p.name) &&
+              ['layout', 'expected'].includes(p.name.text);
+            for (const p of arg.properties) if (textOnly(p)) add(p.initializer);
+            // `{ layout: '...' }` alone: emptying it changes only the message.
+            if (arg.properties.length > 0 && arg.properties.every(textOnly)) add(arg);
           }
         }
       }

@@ -137,6 +137,27 @@ describe('softmaxCrossEntropy z-loss, by hand', () => {
   });
 });
 
+describe('softmaxCrossEntropy on huge logits', () => {
+  it('is finite for logits of ±1e20 without z-loss (logsumexp² would overflow float32)', () => {
+    tf.tidy(() => {
+      const logits = tf.tensor2d([
+        [1e20, 0, -1e20],
+        [-1e20, 1e20, 0],
+      ]);
+      const probs = tf.tensor2d([
+        [0.5, 0.5, 0],
+        [0, 1, 0],
+      ]);
+      for (const options of [{}, { zLossWeight: 0 }, { labelSmoothing: 0 }]) {
+        const hard = softmaxCrossEntropy(logits, int([0, 1]), options).dataSync()[0]!;
+        expect(hard).toBe(0);
+        const soft = softmaxCrossEntropy(logits, probs, options).dataSync()[0]!;
+        expect(Number.isFinite(soft), `soft labels: ${soft}`).toBe(true);
+      }
+    });
+  });
+});
+
 describe('softmaxCrossEntropy on rank-1 logits', () => {
   it('a scalar integer label equals the [1, classes] call, for every reduction', () => {
     tf.tidy(() => {
@@ -201,6 +222,20 @@ describe('softmaxCrossEntropy rejects bad input, naming the argument', () => {
     ['logits not a tensor', () => [[1, 2], int([0])], 'logits'],
     ['soft labels of lower rank', () => [tf.zeros([2, 3, 5]), tf.zeros([3, 5])], 'labels'],
     ['soft labels with another class count', () => [x(), tf.zeros([2, 4])], 'labels'],
+    [
+      'float32 labels of the integer labels’ shape (class indices must be int32)',
+      () => [tf.zeros([2, 3, 5]), tf.zeros([2, 3])],
+      'labels',
+    ],
+    [
+      'disposed probability labels',
+      () => {
+        const p = tf.zeros([2, 5]);
+        p.dispose();
+        return [x(), p];
+      },
+      'labels',
+    ],
     ['integer labels of the logits’ rank', () => [x(), int([0, 1], [2, 1])], 'labels'],
     ['an out-of-range label', () => [x(), int([0, 5])], 'labels'],
     ['a negative label other than ignoreIndex', () => [x(), int([0, -1])], 'labels'],
