@@ -122,3 +122,17 @@ describe('clipByValue', () => {
     expect(error.functionName).toBe('clipByValue');
   });
 });
+
+describe('the clipping transforms name themselves when an update is rejected', () => {
+  for (const [name, tx] of [
+    ['clipByGlobalNorm', clipByGlobalNorm(1)],
+    ['clipByValue', clipByValue(1)],
+  ] as const) {
+    it(name, () => {
+      const state = tx.init({});
+      const error = thrownWithoutLeak(() => tx.update({ a: 3 as never }, state, {}));
+      expect(error.functionName).toBe(name);
+      expect(error.argument).toMatch(/^grads/);
+    });
+  }
+});
