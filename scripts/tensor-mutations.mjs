@@ -314,7 +314,7 @@ export const MUTATIONS = [
   },
   // --- generate/logits-processors.ts (the rest is host JS, which Stryker mutates) ---
   {
-    id: 'processors-temperature-multiplies',
+    id: 'processors-temperature-sqrt',
     file: 'src/generate/logits-processors.ts',
     find: 'tidy(() => div(x, t))',
     replace: 'tidy(() => div(x, Math.sqrt(t)))',
