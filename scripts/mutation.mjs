@@ -18,7 +18,7 @@
 // and the `const fn = '<name>'` that names the function in messages. The
 // second score leaves those out; the argument names (the error's `argument`
 // field, which tests assert) are not left out.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import ts from 'typescript';
 import { runTensorMutations } from './tensor-mutations.mjs';
@@ -234,7 +234,11 @@ async function main() {
     for (const [name, module] of selected)
       rows.push(await runStryker(name, module, args.incremental));
     printSummary(rows);
-    writeFileSync('reports/mutation/summary.json', `${JSON.stringify(rows, null, 2)}\n`);
+    // Keeps the other modules' last figures: one file with the latest run of each.
+    const summaryFile = 'reports/mutation/summary.json';
+    const previous = existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : [];
+    const merged = [...previous.filter((p) => !rows.some((r) => r.module === p.module)), ...rows];
+    writeFileSync(summaryFile, `${JSON.stringify(merged, null, 2)}\n`);
   }
   if (args.tensor) {
     const modules = [...selected.keys()].map((n) => n.replace(/-custom$/, ''));
