@@ -124,11 +124,13 @@ describe('clipByValue', () => {
 });
 
 describe('the clipping transforms name themselves when an update is rejected', () => {
-  for (const [name, tx] of [
-    ['clipByGlobalNorm', clipByGlobalNorm(1)],
-    ['clipByValue', clipByValue(1)],
+  // Made inside each test: Stryker's per-test coverage sees only what a test runs.
+  for (const [name, make] of [
+    ['clipByGlobalNorm', () => clipByGlobalNorm(1)],
+    ['clipByValue', () => clipByValue(1)],
   ] as const) {
     it(name, () => {
+      const tx = make();
       const state = tx.init({});
       const error = thrownWithoutLeak(() => tx.update({ a: 3 as never }, state, {}));
       expect(error.functionName).toBe(name);
