@@ -72,8 +72,10 @@ export function exponentialDecaySchedule(options: ExponentialDecayScheduleOption
     );
   }
   return scheduleFrom(fn, (step) => {
-    const elapsed = step - begin;
-    if (elapsed <= 0) return init;
+    // Clipped at every step, as optax: before transitionBegin too, so an
+    // endValue on the far side of initValue holds from step 0 (it used to
+    // apply only after transitionBegin, a jump there).
+    const elapsed = Math.max(step - begin, 0);
     const exponent = staircase ? Math.floor(elapsed / steps) : elapsed / steps;
     const value = init * rate ** exponent;
     if (end === undefined) return value;

@@ -361,3 +361,35 @@ describe('LearningRateScheduler rejects a schedule value that is not a rate', ()
     model.dispose();
   });
 });
+
+describe('ReduceLearningRateOnPlateau names the option it rejects', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: bad options are the point of this test.
+  const bad = (x: unknown) => x as any;
+  const cases: Array<[string, () => unknown, string]> = [
+    ['an empty monitor', () => new ReduceLearningRateOnPlateau({ monitor: '' }), 'options.monitor'],
+    [
+      'a numeric monitor',
+      () => new ReduceLearningRateOnPlateau(bad({ monitor: 3 })),
+      'options.monitor',
+    ],
+    ['mode "up"', () => new ReduceLearningRateOnPlateau(bad({ mode: 'up' })), 'options.mode'],
+    ['factor 0', () => new ReduceLearningRateOnPlateau({ factor: 0 }), 'options.factor'],
+    ['factor 1', () => new ReduceLearningRateOnPlateau({ factor: 1 }), 'options.factor'],
+    ['patience -1', () => new ReduceLearningRateOnPlateau({ patience: -1 }), 'options.patience'],
+    ['threshold -1', () => new ReduceLearningRateOnPlateau({ threshold: -1 }), 'options.threshold'],
+    ['cooldown 0.5', () => new ReduceLearningRateOnPlateau({ cooldown: 0.5 }), 'options.cooldown'],
+    ['minimum -1', () => new ReduceLearningRateOnPlateau({ minimum: -1 }), 'options.minimum'],
+  ];
+  for (const [name, call, argument] of cases) {
+    it(`${name}: ${argument}`, () => {
+      let error: unknown;
+      try {
+        call();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TfjsBlocksError);
+      expect((error as TfjsBlocksError).argument).toBe(argument);
+    });
+  }
+});
