@@ -29,6 +29,7 @@ import {
   describeValue,
   optionKeys,
 } from '../internal/checks';
+import { recordSnapshot, sameSnapshot } from '../internal/records';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import {
@@ -331,41 +332,14 @@ export function checkBlockConfig(
   name = 'config',
 ): CheckedBlockConfig {
   const known = checkedConfigs.get(config);
-  if (known && sameValues(known.values, configValues(config))) return known.checked;
+  if (known && sameSnapshot(known.values, recordSnapshot(config))) return known.checked;
   const checked = Object.freeze(validateBlockConfig(fn, config, name));
-  checkedConfigs.set(config, { values: configValues(config), checked });
+  checkedConfigs.set(config, { values: recordSnapshot(config), checked });
   return checked;
 }
 
 /** Configs that passed {@link checkBlockConfig}: their values when they passed, and the result. */
 const checkedConfigs = new WeakMap<object, { values: unknown[]; checked: CheckedBlockConfig }>();
-
-/** Marks where a nested record's values start and end in {@link configValues}. */
-const NESTED = Symbol('nested');
-const END = Symbol('end');
-
-/**
- * A config's own keys and values, nested records (`feedForward`, `norm`,
- * `rope`) expanded, as a flat list to compare with `Object.is`.
- */
-function configValues(record: object, into: unknown[] = [], depth = 0): unknown[] {
-  for (const key of Object.keys(record)) {
-    const value = (record as Record<string, unknown>)[key];
-    into.push(key);
-    if (depth < 3 && value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      into.push(NESTED);
-      configValues(value, into, depth + 1);
-      into.push(END);
-    } else {
-      into.push(value);
-    }
-  }
-  return into;
-}
-
-function sameValues(a: readonly unknown[], b: readonly unknown[]): boolean {
-  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
-}
 
 /** The checks behind {@link checkBlockConfig}, run on a config it has not seen pass. */
 function validateBlockConfig(fn: string, config: TransformerBlockConfig, name: string) {

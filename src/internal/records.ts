@@ -63,3 +63,33 @@ export function hasName(record: object, name: string): boolean {
 export function ownEntry<T>(record: Readonly<Record<string, T>>, name: string): T | undefined {
   return Object.hasOwn(record, name) ? record[name] : undefined;
 }
+
+/** Marks where a nested record's values start and end in {@link recordSnapshot}. */
+const NESTED = Symbol('nested');
+const END = Symbol('end');
+
+/**
+ * A config record's own keys and values, nested records (a block's
+ * `feedForward`, `norm`, `rope`) expanded, as a flat list that
+ * {@link sameSnapshot} compares with `Object.is`: whether a config object
+ * was changed in place since it was last validated or derived from.
+ */
+export function recordSnapshot(record: object, into: unknown[] = [], depth = 0): unknown[] {
+  for (const key of Object.keys(record)) {
+    const value = (record as Record<string, unknown>)[key];
+    into.push(key);
+    if (depth < 3 && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      into.push(NESTED);
+      recordSnapshot(value, into, depth + 1);
+      into.push(END);
+    } else {
+      into.push(value);
+    }
+  }
+  return into;
+}
+
+/** Whether two {@link recordSnapshot}s are equal. */
+export function sameSnapshot(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+}

@@ -30,6 +30,7 @@ import {
   formatShape,
   optionKeys,
 } from '../internal/checks';
+import { recordSnapshot, sameSnapshot } from '../internal/records';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import {
@@ -217,12 +218,30 @@ export function llamaConfig(sizes: LlamaSizes): DecoderLmConfig {
   };
 }
 
-/** The blocks' config: RoPE on with `positions: 'rope'`, off with learned positions. */
+/**
+ * The blocks' config: RoPE on with `positions: 'rope'`, off with learned
+ * positions. The same object is returned for the same model config while
+ * its `positions` and `block` are unchanged, so the blocks' once-per-config
+ * validation (`checkBlockConfig`) is not repeated on every forward pass (a
+ * new object per call cost a full validation per decoded token).
+ */
 export function decoderBlockConfig(config: DecoderLmConfig): TransformerBlockConfig {
-  if (config.positions === 'rope')
-    return { ...config.block, rope: config.block.rope ?? true, alibi: false };
-  return { ...config.block, rope: false, alibi: config.positions === 'alibi' };
+  const snapshot = recordSnapshot({ positions: config.positions, block: config.block });
+  const known = derivedBlockConfigs.get(config);
+  if (known && sameSnapshot(known.snapshot, snapshot)) return known.block;
+  const block: TransformerBlockConfig =
+    config.positions === 'rope'
+      ? { ...config.block, rope: config.block.rope ?? true, alibi: false }
+      : { ...config.block, rope: false, alibi: config.positions === 'alibi' };
+  derivedBlockConfigs.set(config, { snapshot, block });
+  return block;
 }
+
+/** The block config last derived from each model config, and the values it came from. */
+const derivedBlockConfigs = new WeakMap<
+  DecoderLmConfig,
+  { snapshot: unknown[]; block: TransformerBlockConfig }
+>();
 
 function checkConfig(fn: string, config: DecoderLmConfig): void {
   checkOptionKeys(fn, config, DECODER_LM_CONFIG_KEYS, 'config');
