@@ -2,14 +2,8 @@ import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { FeedForwardActivation } from '../../nn/feed-forward';
 import type { ConfigJsonReader } from '../config-json';
 import type { PretrainedFamily } from './family';
-import { isLlamaLikeBuffer, llamaLikeTensors, readRope, ropeParametersJson } from './llama';
-import {
-  checkWritable,
-  headDimOf,
-  llamaLikeFacts,
-  readActivation,
-  type WritableFact,
-} from './rules';
+import { isLlamaLikeBuffer, llamaLikeJson, llamaLikeTensors, readRope } from './llama';
+import { checkWritable, llamaLikeFacts, readActivation, type WritableFact } from './rules';
 
 /**
  * The activation of a Gemma `config.json`: `hidden_activation` when present
@@ -144,19 +138,10 @@ export const gemmaFamily: PretrainedFamily<DecoderLmConfig> = {
     return {
       architectures: ['GemmaForCausalLM'],
       model_type: 'gemma',
-      vocab_size: config.vocabSize,
-      max_position_embeddings: config.maxLength,
-      hidden_size: block.dModel,
-      intermediate_size: block.feedForward.hidden,
-      num_hidden_layers: config.numLayers,
-      num_attention_heads: block.numHeads,
-      num_key_value_heads: block.numKvHeads ?? block.numHeads,
-      head_dim: headDimOf('toConfigJson', config),
+      ...llamaLikeJson(config),
+      // Gemma's config.json names its GELU its own way ("gelu" there runs tanh).
       hidden_act: GEMMA_ACTIVATIONS[block.feedForward.activation],
-      rms_norm_eps: block.norm.epsilon ?? 1e-6,
-      tie_word_embeddings: config.tieEmbeddings,
       attention_bias: block.attentionBias ?? true,
-      rope_parameters: ropeParametersJson(block.rope),
     };
   },
   // Llama's names and layouts; the attention projections follow block.headDim.
