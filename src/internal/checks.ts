@@ -57,15 +57,24 @@ export function checkFloatTensor<T extends Tensor = Tensor>(
   x: unknown,
   spec: TensorSpec = {},
 ): T {
-  const layout = spec.layout ? ` ${spec.layout}` : '';
   const ranks = spec.rank !== undefined ? [spec.rank] : spec.ranks;
-  const rankText = ranks ? ` of rank ${ranks.join(' or ')}` : '';
-  const expected = `a float32 tensor${rankText}${layout}`;
-  if (!(x instanceof Tensor)) throw new TfjsBlocksError(fn, name, expected, describeValue(x));
-  if (x.isDisposed) throw new TfjsBlocksError(fn, name, expected, 'a disposed tensor');
-  if (x.dtype !== 'float32') throw new TfjsBlocksError(fn, name, expected, describeValue(x));
+  // The message is built only on failure: this check runs in every block
+  // call, once per layer per decoded token.
+  const expected = () => {
+    const layout = spec.layout ? ` ${spec.layout}` : '';
+    const rankText = ranks ? ` of rank ${ranks.join(' or ')}` : '';
+    return `a float32 tensor${rankText}${layout}`;
+  };
+  if (!(x instanceof Tensor)) throw new TfjsBlocksError(fn, name, expected(), describeValue(x));
+  if (x.isDisposed) throw new TfjsBlocksError(fn, name, expected(), 'a disposed tensor');
+  if (x.dtype !== 'float32') throw new TfjsBlocksError(fn, name, expected(), describeValue(x));
   if (ranks && !ranks.includes(x.rank)) {
-    throw new TfjsBlocksError(fn, name, expected, `rank ${x.rank}, shape ${formatShape(x.shape)}`);
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      expected(),
+      `rank ${x.rank}, shape ${formatShape(x.shape)}`,
+    );
   }
   if (x.shape.some((d: number) => d === 0)) {
     throw new TfjsBlocksError(fn, name, 'a tensor with no empty dimension', describeValue(x));
@@ -169,15 +178,18 @@ export function checkNumber(
   range: { min?: number; max?: number; minExclusive?: boolean; maxInclusive?: boolean } = {},
 ): number {
   const { min = -Infinity, max = Infinity, minExclusive = false, maxInclusive = false } = range;
-  const lo = Number.isFinite(min) ? `${minExclusive ? '(' : '['}${min}` : '(-inf';
-  const hi = Number.isFinite(max) ? `${max}${maxInclusive ? ']' : ')'}` : 'inf)';
-  const expected = `a finite number in ${lo}, ${hi}`;
+  // Built only on failure (hot paths check their epsilon on every call).
+  const expected = () => {
+    const lo = Number.isFinite(min) ? `${minExclusive ? '(' : '['}${min}` : '(-inf';
+    const hi = Number.isFinite(max) ? `${max}${maxInclusive ? ']' : ')'}` : 'inf)';
+    return `a finite number in ${lo}, ${hi}`;
+  };
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new TfjsBlocksError(fn, name, expected, describeValue(value));
+    throw new TfjsBlocksError(fn, name, expected(), describeValue(value));
   }
   const aboveMin = minExclusive ? value > min : value >= min;
   const belowMax = maxInclusive ? value <= max : value < max;
-  if (!aboveMin || !belowMax) throw new TfjsBlocksError(fn, name, expected, String(value));
+  if (!aboveMin || !belowMax) throw new TfjsBlocksError(fn, name, expected(), String(value));
   return value;
 }
 

@@ -32,19 +32,21 @@ export function checkClassLabels(
   numClasses: number,
   ignoreIndex?: number,
 ): Tensor {
-  const layout = `an int32 tensor of shape ${formatShape(shape)} with values in [0, ${numClasses})${
-    ignoreIndex === undefined ? '' : ` or ${ignoreIndex}`
-  }`;
+  // Built only on failure: embed checks its ids once per decoded token.
+  const layout = () =>
+    `an int32 tensor of shape ${formatShape(shape)} with values in [0, ${numClasses})${
+      ignoreIndex === undefined ? '' : ` or ${ignoreIndex}`
+    }`;
   if (!(labels instanceof Tensor))
-    throw new TfjsBlocksError(fn, name, layout, describeValue(labels));
-  if (labels.isDisposed) throw new TfjsBlocksError(fn, name, layout, 'a disposed tensor');
+    throw new TfjsBlocksError(fn, name, layout(), describeValue(labels));
+  if (labels.isDisposed) throw new TfjsBlocksError(fn, name, layout(), 'a disposed tensor');
   if (labels.dtype !== 'int32')
-    throw new TfjsBlocksError(fn, name, layout, `a ${labels.dtype} tensor`);
+    throw new TfjsBlocksError(fn, name, layout(), `a ${labels.dtype} tensor`);
   if (
     labels.shape.length !== shape.length ||
     labels.shape.some((d: number, i: number) => d !== shape[i])
   ) {
-    throw new TfjsBlocksError(fn, name, layout, `shape ${formatShape(labels.shape)}`);
+    throw new TfjsBlocksError(fn, name, layout(), `shape ${formatShape(labels.shape)}`);
   }
   const ignoreKey = ignoreIndex ?? 'none';
   const known = checkedRanges.get(labels.dataId)?.get(ignoreKey);
@@ -53,7 +55,7 @@ export function checkClassLabels(
   const values = hostValues(labels);
   if (values === undefined) {
     // GPU-only on WebGPU (see the TSDoc); an earlier check may still know a bad value.
-    if (known) throw new TfjsBlocksError(fn, name, layout, `a value ${known.max}`);
+    if (known) throw new TfjsBlocksError(fn, name, layout(), `a value ${known.max}`);
     return labels;
   }
   let min = Infinity;
@@ -62,7 +64,7 @@ export function checkClassLabels(
     const v = values[i]!;
     if (v === ignoreIndex) continue;
     if (v < 0 || v >= numClasses) {
-      throw new TfjsBlocksError(fn, name, layout, `${v} at flat index ${i}`);
+      throw new TfjsBlocksError(fn, name, layout(), `${v} at flat index ${i}`);
     }
     if (v < min) min = v;
     if (v > max) max = v;
