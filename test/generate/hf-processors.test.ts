@@ -88,3 +88,88 @@ describe('noRepeatNgramProcessor, minNewTokensProcessor, badWordsProcessor', () 
     x.dispose();
   });
 });
+
+describe('noRepeatNgram, minNewTokens and badWords at their edges', () => {
+  it('noRepeatNgram: a row of exactly size tokens, and the window that ends the row', () => {
+    const x = zeros(3, 6);
+    // [2, 2]: its only bigram (2, 2) starts with the last token; [1, 3, 3]: the last window (3, 3).
+    const tokens = [
+      [2, 2],
+      [1, 3, 3],
+      [3, 1],
+    ];
+    const out = noRepeatNgramProcessor(2)(x, { tokens, step: 0 });
+    expect(banned(out)).toEqual([[2], [3], []]);
+    // Size 4 on a row of 4 tokens: the prefix (1, 2, 3) never repeats; on 5, it does.
+    const four = noRepeatNgramProcessor(4)(zeros(2, 6), {
+      tokens: [
+        [1, 2, 3, 4],
+        [1, 2, 3, 1, 2, 3],
+      ],
+      step: 0,
+    });
+    expect(banned(four)).toEqual([[], [1]]);
+    tf.dispose([x, out, four]);
+  });
+
+  it('minNewTokens: step 0 with 0 changes nothing, and the other logits are kept as they are', () => {
+    const x = tf.tensor2d([
+      [1.5, -2, 3],
+      [0, 7, -1],
+    ]);
+    const none = minNewTokensProcessor(0, [1])(x, { tokens: [[], []], step: 0 });
+    expect(none.arraySync()).toEqual(x.arraySync());
+    const held = minNewTokensProcessor(1, [2])(x, { tokens: [[], []], step: 0 });
+    expect(held.arraySync()).toEqual([
+      [1.5, -2, -Infinity],
+      [0, 7, -Infinity],
+    ]);
+    tf.dispose([x, none, held]);
+  });
+
+  it('badWords: the prefix must end the row; each row is matched on its own', () => {
+    const x = zeros(3, 6);
+    const noBad = badWordsProcessor([
+      [1, 2],
+      [0, 1, 4],
+    ]);
+    const out = noBad(x, {
+      tokens: [
+        [1, 0],
+        [0, 1],
+        [5, 1],
+      ],
+      step: 0,
+    });
+    // Row 0 ends with 0 (not 1); row 1 ends with (0, 1) → 4, and with 1 → 2; row 2 ends with 1 → 2.
+    expect(banned(out)).toEqual([[], [2, 4], [2]]);
+    tf.dispose([x, out]);
+  });
+
+  it('name the bad entry of an id list', () => {
+    const x = zeros(1, 6);
+    const vector = tf.tensor1d([1]);
+    const ok = { tokens: [[1]], step: 0 };
+    const cases: [() => unknown, string][] = [
+      [() => minNewTokensProcessor(1, 'x' as never), 'endTokens'],
+      // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+      [() => minNewTokensProcessor(1, [0, , 1] as number[]), 'endTokens[1]'],
+      [() => minNewTokensProcessor(1, [0, -1]), 'endTokens[1]'],
+      [() => minNewTokensProcessor(1, [0, '1' as never]), 'endTokens[1]'],
+      [() => minNewTokensProcessor(1, [0, 5, 6])(x, ok), 'endTokens[2]'],
+      [() => minNewTokensProcessor(1, [0])(x, { tokens: [[]], step: -1 }), 'context.step'],
+      [() => minNewTokensProcessor(1.5, [0]), 'minNewTokens'],
+      // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+      [() => badWordsProcessor([[1], , [2]] as number[][]), 'badWordsIds[1]'],
+      [() => badWordsProcessor([[1], 5 as never]), 'badWordsIds[1]'],
+      [() => badWordsProcessor([[1], [2, 6]])(x, ok), 'badWordsIds[1][1]'],
+      [() => badWordsProcessor([[1]])(x, undefined as never), 'context.tokens'],
+      [() => noRepeatNgramProcessor(2)(x, { tokens: [[1], [2]], step: 0 }), 'context.tokens'],
+      [() => noRepeatNgramProcessor(2)(vector as never, ok), 'logits'],
+    ];
+    for (const [call, argument] of cases) {
+      expect(thrownWithoutLeak(call).argument).toBe(argument);
+    }
+    tf.dispose([x, vector]);
+  });
+});
