@@ -630,6 +630,38 @@ describe('logits processors: edges the mutation run found untested', () => {
     tf.dispose([logits, k, p, p7, m, edge]);
   });
 
+  it('top-p and min-p pass a row with no real logit (all NaN, or NaN and -Infinity) through unchanged', () => {
+    const logits = tf.tensor2d([
+      [Number.NaN, Number.NaN],
+      [Number.NaN, -Infinity],
+    ]);
+    const p = topPProcessor(0.5)(logits, context(2));
+    const m = minPProcessor(0.5)(logits, context(2));
+    expect(rows(p)).toEqual(rows(logits));
+    expect(rows(m)).toEqual(rows(logits));
+    tf.dispose([logits, p, m]);
+  });
+
+  it('top-p weighs large logits relative to the row maximum (no overflow)', () => {
+    // softmax([400, 399, 0]) = [0.731, 0.269, 0]: p = 0.9 needs both large tokens.
+    const logits = tf.tensor2d([[400, 399, 0]]);
+    const out = topPProcessor(0.9)(logits, context(1));
+    expect(rows(out)).toEqual([[400, 399, -Infinity]]);
+    tf.dispose([logits, out]);
+  });
+
+  it('a first processor that throws leaves the input alive and nothing behind', () => {
+    const logits = tf.tensor2d([[1, 2, 3]]);
+    const before = tf.memory().numTensors;
+    const failing: LogitsProcessor = () => {
+      throw new Error('processor failed');
+    };
+    expect(() => applyLogitsProcessors(logits, [failing], context(1))).toThrow('processor failed');
+    expect(logits.isDisposed).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
+    logits.dispose();
+  });
+
   it('top-k with k = vocab keeps the row as it is, NaN too; k = vocab - 1 drops the smallest', () => {
     const logits = tf.tensor2d([[1, Number.NaN, 2]]);
     const all = topKProcessor(3)(logits, context(1));
