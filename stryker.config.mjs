@@ -35,6 +35,7 @@ export default {
     'test/optim/**/*.test.ts',
     'test/schedules/**/*.test.ts',
     'test/generate/processors.test.ts',
+    'test/generate/hf-processors.test.ts',
     'test/responsible/privacy-accountant.test.ts',
   ],
   // Not copied to the sandbox: no test above reads them.

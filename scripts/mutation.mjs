@@ -40,7 +40,7 @@ export const MODULES = {
   nn: { mutate: ['src/nn/**/*.ts'], tests: ['test/nn/**/*.test.ts'] },
   'logits-processors': {
     mutate: ['src/generate/logits-processors.ts'],
-    tests: ['test/generate/processors.test.ts'],
+    tests: ['test/generate/processors.test.ts', 'test/generate/hf-processors.test.ts'],
   },
   'privacy-accountant': {
     mutate: ['src/responsible/privacy-accountant.ts'],

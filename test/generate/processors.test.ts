@@ -17,7 +17,7 @@ import {
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
-import { describeRejections } from '../helpers/rejections';
+import { describeRejections, thrownBy } from '../helpers/rejections';
 
 // A row with known probabilities: logits are their logs, so softmax gives them back.
 const PROBS = [0.4, 0.25, 0.15, 0.1, 0.06, 0.04];
@@ -517,5 +517,245 @@ describe('logits processors name the slot at fault', () => {
     expect(argumentOf(() => penalise(logits, { tokens: [[0, 1, 7]], step: 0 }))).toBe(
       'context.tokens[0][2]',
     );
+  });
+});
+
+describe('logits processors: edges the mutation run found untested', () => {
+  // The published mulberry32 (bryc), which seededRandom is for seeds in [0, 2^32).
+  function mulberry32(a: number): () => number {
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it('seededRandom is mulberry32 for 32-bit seeds, and folds the high bits in above', () => {
+    for (const seed of [0, 1, 42, 123456789, 2 ** 32 - 1]) {
+      const ours = seededRandom(seed);
+      const reference = mulberry32(seed);
+      const a = Array.from({ length: 50 }, ours);
+      expect(a, `seed ${seed}`).toEqual(Array.from({ length: 50 }, reference));
+    }
+    // Above 2^32 the high word, times the golden-ratio constant, is xored into the state.
+    for (const [low, high] of [
+      [1, 1],
+      [7, 3],
+      [0, 2 ** 20],
+    ] as const) {
+      const folded = (low ^ Math.imul(high, 0x9e3779b9)) >>> 0;
+      const a = Array.from({ length: 20 }, seededRandom(low + high * 2 ** 32));
+      expect(a, `${high} * 2^32 + ${low}`).toEqual(Array.from({ length: 20 }, mulberry32(folded)));
+    }
+    // A negative seed: its two's-complement words.
+    const neg = Array.from({ length: 20 }, seededRandom(-1));
+    const folded = (0xffffffff ^ Math.imul(0xffffffff, 0x9e3779b9)) >>> 0;
+    expect(neg).toEqual(Array.from({ length: 20 }, mulberry32(folded)));
+  });
+
+  it('sampleTokens draws each row with its own random() value, in row order, by the running mass', () => {
+    // Row 0: weights [1, 1, 2] / 4; row 1: [-Infinity, 0, 0] → [0, 1/2, 1/2].
+    const logits = tf.tensor2d([
+      [0, 0, Math.log(2)],
+      [-Infinity, 0, 0],
+    ]);
+    const draw = (values: number[]) => {
+      let i = 0;
+      const calls: number[] = [];
+      const ids = sampleTokens(logits, () => {
+        calls.push(i);
+        return values[i++]!;
+      });
+      expect(calls).toEqual([0, 1]);
+      return ids;
+    };
+    expect(draw([0, 0])).toEqual([0, 1]);
+    expect(draw([0.24, 0.49])).toEqual([0, 1]);
+    expect(draw([0.26, 0.51])).toEqual([1, 2]);
+    expect(draw([0.49, 0.99])).toEqual([1, 2]);
+    expect(draw([0.51, 0.5 - 2 ** -20])).toEqual([2, 1]);
+    logits.dispose();
+  });
+
+  it('sampleTokens: a row of large equal logits and a very negative one draw by relative weight', () => {
+    // exp(logit - max) keeps the weights finite: 1000 - 1000 = 0; -1000 underflows to weight 0.
+    const logits = tf.tensor2d([[1000, 1000, -1000]]);
+    expect(sampleTokens(logits, () => 0.49)).toEqual([0]);
+    expect(sampleTokens(logits, () => 0.51)).toEqual([1]);
+    expect(sampleTokens(logits, () => 1 - 2 ** -53)).toEqual([1]);
+    logits.dispose();
+  });
+
+  it('greedyTokens skips NaN and takes a lone finite logit', () => {
+    const logits = tf.tensor2d([
+      [Number.NaN, 1, Number.NaN, 3],
+      [-Infinity, -Infinity, -5, Number.NaN],
+      [-1e30, -2e30, -Infinity, -Infinity],
+    ]);
+    expect(greedyTokens(logits)).toEqual([3, 2, 0]);
+    logits.dispose();
+  });
+
+  it('top-k, top-p and min-p on a batch whose rows differ, NaN masked by top-p and min-p', () => {
+    const logits = tf.tensor2d([
+      [3, 1, 2, 0],
+      [0, 2, 1, 3],
+      [1, Number.NaN, 1, 0],
+    ]);
+    const k = topKProcessor(2)(logits, context(3));
+    expect(rows(k).slice(0, 2)).toEqual([
+      [3, -Infinity, 2, -Infinity],
+      [-Infinity, 2, -Infinity, 3],
+    ]);
+    const p = topPProcessor(1)(logits, context(3));
+    expect(rows(p)[2]).toEqual([1, -Infinity, 1, 0]);
+    // softmax(row 0) = [0.644, 0.087, 0.237, 0.032]: 0.644 < 0.7 <= 0.881.
+    const p7 = topPProcessor(0.7)(logits, context(3));
+    expect(rows(p7)).toEqual([
+      [3, -Infinity, 2, -Infinity],
+      [-Infinity, 2, -Infinity, 3],
+      [1, -Infinity, 1, -Infinity],
+    ]);
+    // exp(-1) = 0.368 >= 0.3; exp(-2) = 0.135 < 0.3.
+    const m = minPProcessor(0.3)(logits, context(3));
+    expect(rows(m)).toEqual([
+      [3, -Infinity, 2, -Infinity],
+      [-Infinity, 2, -Infinity, 3],
+      [1, -Infinity, 1, 0],
+    ]);
+    // min-p at exactly a token's ratio keeps it: exp(2 - 3) >= exp(-1).
+    const edge = minPProcessor(Math.exp(-1))(tf.tensor2d([[3, 2]]), context(1));
+    expect(rows(edge)).toEqual([[3, 2]]);
+    tf.dispose([logits, k, p, p7, m, edge]);
+  });
+
+  it('top-p and min-p pass a row with no real logit (all NaN, or NaN and -Infinity) through unchanged', () => {
+    const logits = tf.tensor2d([
+      [Number.NaN, Number.NaN],
+      [Number.NaN, -Infinity],
+    ]);
+    const p = topPProcessor(0.5)(logits, context(2));
+    const m = minPProcessor(0.5)(logits, context(2));
+    expect(rows(p)).toEqual(rows(logits));
+    expect(rows(m)).toEqual(rows(logits));
+    tf.dispose([logits, p, m]);
+  });
+
+  it('top-p weighs large logits relative to the row maximum (no overflow)', () => {
+    // softmax([400, 399, 0]) = [0.731, 0.269, 0]: p = 0.9 needs both large tokens.
+    const logits = tf.tensor2d([[400, 399, 0]]);
+    const out = topPProcessor(0.9)(logits, context(1));
+    expect(rows(out)).toEqual([[400, 399, -Infinity]]);
+    tf.dispose([logits, out]);
+  });
+
+  it('a first processor that throws leaves the input alive and nothing behind', () => {
+    const logits = tf.tensor2d([[1, 2, 3]]);
+    const before = tf.memory().numTensors;
+    const failing: LogitsProcessor = () => {
+      throw new Error('processor failed');
+    };
+    expect(() => applyLogitsProcessors(logits, [failing], context(1))).toThrow('processor failed');
+    expect(logits.isDisposed).toBe(false);
+    expect(tf.memory().numTensors).toBe(before);
+    logits.dispose();
+  });
+
+  it('top-k with k = vocab keeps the row as it is, NaN too; k = vocab - 1 drops the smallest', () => {
+    const logits = tf.tensor2d([[1, Number.NaN, 2]]);
+    const all = topKProcessor(3)(logits, context(1));
+    expect(rows(all)[0]).toEqual([1, Number.NaN, 2]);
+    const two = topKProcessor(2)(tf.tensor2d([[1, -1, 2]]), context(1));
+    expect(rows(two)).toEqual([[1, -Infinity, 2]]);
+    tf.dispose([logits, all, two]);
+  });
+
+  it('repetition penalty: each row uses its own tokens; an empty row changes nothing', () => {
+    const logits = tf.tensor2d([
+      [4, -2, 1],
+      [4, -2, 1],
+      [4, -2, 1],
+    ]);
+    const out = repetitionPenaltyProcessor(4)(logits, {
+      tokens: [[0], [1, 2], []],
+      step: 0,
+    });
+    expect(rows(out)).toEqual([
+      [1, -2, 1],
+      [4, -8, 0.25],
+      [4, -2, 1],
+    ]);
+    tf.dispose([logits, out]);
+  });
+
+  it('name the bad argument: context, random, seed, processors', async () => {
+    const logits = tf.tensor2d([[1, 2, 3]]);
+    const two = tf.tensor2d([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
+    const penalise = repetitionPenaltyProcessor(1.2);
+    const cases: [() => unknown, string][] = [
+      [() => penalise(logits, undefined as never), 'context.tokens'],
+      [() => penalise(logits, { step: 0 } as never), 'context.tokens'],
+      [() => penalise(logits, { tokens: 'ab' as never, step: 0 }), 'context.tokens'],
+      [() => penalise(logits, { tokens: [], step: 0 }), 'context.tokens'],
+      [() => penalise(logits, { tokens: [5 as never], step: 0 }), 'context.tokens[0]'],
+      [() => penalise(two, { tokens: [[0], 'x' as never], step: 0 }), 'context.tokens[1]'],
+      [() => penalise(logits, { tokens: [[0, -1]], step: 0 }), 'context.tokens[0][1]'],
+      [() => penalise(logits, { tokens: [[1.5]], step: 0 }), 'context.tokens[0][0]'],
+      [() => penalise(logits, { tokens: [['1' as never]], step: 0 }), 'context.tokens[0][0]'],
+      [() => penalise(two, { tokens: [[0], [2, 3]], step: 0 }), 'context.tokens[1][1]'],
+      [() => penalise(tf.tensor1d([1]) as never, context(1)), 'logits'],
+      [() => temperatureProcessor(1)(tf.tensor2d([[1]], [1, 1], 'int32'), context(1)), 'logits'],
+      [() => temperatureProcessor(Infinity), 'temperature'],
+      [() => topPProcessor(Number.NaN), 'p'],
+      [() => minPProcessor(Number.NaN), 'p'],
+      [() => topKProcessor(Infinity), 'k'],
+      [() => sampleTokens(logits, 42 as never), 'random'],
+      [() => sampleTokens(logits, () => -0.1), 'random()'],
+      [() => sampleTokens(logits, () => Number.NaN), 'random()'],
+      [() => sampleTokens(tf.tensor2d([[0, Infinity]]), () => 0), 'logits'],
+      [() => sampleTokens(tf.tensor1d([0]) as never, () => 0), 'logits'],
+      [() => greedyTokens(tf.tensor2d([[Number.NaN, Number.NaN]])), 'logits'],
+      [() => seededRandom('1' as never), 'seed'],
+      [() => seededRandom(Number.NaN), 'seed'],
+      [() => applyLogitsProcessors(logits, 'x' as never, context(1)), 'processors'],
+      [() => applyLogitsProcessors(logits, [() => 'x' as never], context(1)), 'processors[0]'],
+      [() => applyLogitsProcessors(tf.tensor1d([1]) as never, [], context(1)), 'logits'],
+    ];
+    for (const [call, argument] of cases) {
+      expect(thrownBy(call).argument).toBe(argument);
+    }
+    // An async processor is named, and the tensor it resolves to is freed.
+    const before = tf.memory().numTensors;
+    const asyncProcessor = (async (x: tf.Tensor2D) => tf.clone(x)) as unknown as LogitsProcessor;
+    expect(
+      thrownBy(() => applyLogitsProcessors(logits, [asyncProcessor], context(1))).argument,
+    ).toBe('processors[0]');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([logits, two]);
+  });
+
+  it('a processor that returns its input keeps it; the chain then disposes only its own tensors', () => {
+    const logits = tf.tensor2d([[1, 2, 3]]);
+    const before = tf.memory().numTensors;
+    const same: LogitsProcessor = (x) => x;
+    const out = applyLogitsProcessors(logits, [same, same], context(1));
+    expect(out).not.toBe(logits);
+    expect(rows(out)).toEqual([[1, 2, 3]]);
+    out.dispose();
+    const chained = applyLogitsProcessors(
+      logits,
+      [temperatureProcessor(0.5), same, temperatureProcessor(0.5)],
+      context(1),
+    );
+    expect(rows(chained)).toEqual([[4, 8, 12]]);
+    chained.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(logits.isDisposed).toBe(false);
+    logits.dispose();
   });
 });
