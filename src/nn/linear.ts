@@ -1,6 +1,7 @@
 import {
   add,
   matMul,
+  mul,
   randomUniform,
   reshape,
   type Tensor,
@@ -19,12 +20,32 @@ import {
   optionKeys,
 } from '../internal/checks';
 
+/**
+ * A low-rank update of a linear map (LoRA, Hu et al. 2021,
+ * https://arxiv.org/abs/2106.09685): the map computes
+ * `x · kernel + bias + scale · (x · a) · b`, as PEFT's
+ * `base(x) + lora_B(lora_A(x)) · scaling`.
+ */
+export type LoraFactors = {
+  /** `[inFeatures, rank]`: the transpose of PEFT's `lora_A.weight`. */
+  a: Tensor2D;
+  /** `[rank, outFeatures]`: the transpose of PEFT's `lora_B.weight`; zeros when new. */
+  b: Tensor2D;
+  /** `alpha / rank`, or `alpha / √rank` with rsLoRA. */
+  scale: number;
+};
+
 /** Parameters of an affine map `y = x · kernel + bias`. */
 export type LinearParams = {
   /** `[inFeatures, outFeatures]` (Keras layout: the transpose of `torch.nn.Linear.weight`). */
   kernel: Tensor2D;
   /** `[outFeatures]`, absent when the layer has no bias. */
   bias?: Tensor1D;
+  /**
+   * A LoRA update added to the product (present only on params made by
+   * `withLora`): `a` and `b` are trained while `kernel` stays frozen.
+   */
+  lora?: LoraFactors;
 };
 
 /** Configuration of {@link initLinear}. */
@@ -139,6 +160,11 @@ export function affine(params: LinearParams, x: Tensor): Tensor {
     const flat = x.rank === 2 ? x : reshape(x, [-1, inFeatures]);
     let y: Tensor = matMul(flat as Tensor2D, params.kernel);
     if (params.bias !== undefined) y = add(y, params.bias);
+    const lora = params.lora;
+    if (lora !== undefined) {
+      const low = matMul(matMul(flat as Tensor2D, lora.a), lora.b);
+      y = add(y, lora.scale === 1 ? low : mul(low, lora.scale));
+    }
     return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), outFeatures]);
   });
 }
