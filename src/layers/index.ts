@@ -18,7 +18,7 @@ export {
   transformerEncoderBlock,
 } from './factories';
 export { FeedForward, type FeedForwardLayerArgs } from './feed-forward';
-export type { BaseLayerArgs, Kwargs as LayerCallKwargs } from './functional-layer';
+export type { BaseLayerArgs, Kwargs as LayerCallKwargs, LayerLoraArgs } from './functional-layer';
 export {
   LearningRateScheduler,
   type LearningRateSchedulerOptions,

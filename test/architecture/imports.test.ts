@@ -154,7 +154,7 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   'pretrained/': ['tokenizers/', 'interop/', 'generate/', ...MODEL_STACK, ...BASE],
   'efficiency/': [...MODEL_STACK, ...TRAINING, ...BASE],
   'responsible/': [...MODEL_STACK, ...TRAINING, ...BASE],
-  'layers/': [...MODEL_STACK, ...TRAINING, ...BASE],
+  'layers/': ['fine-tuning/', ...MODEL_STACK, ...TRAINING, ...BASE],
   'fine-tuning/': [
     'pretrained/',
     'tokenizers/',
