@@ -101,7 +101,14 @@ describe('readAdapterConfig', () => {
 
 describe('adapterConfigJson', () => {
   it('writes what PEFT wrote for the same adapter, in the fields PEFT reads', () => {
-    for (const name of ['gpt2', 'llama-list', 'llama-regex', 'llama-rslora', 'llama-save']) {
+    for (const name of [
+      'gpt2',
+      'llama-list',
+      'llama-regex',
+      'llama-rslora',
+      'llama-save',
+      'phi3-fused',
+    ]) {
       const peft = fixtureConfig(name);
       const ours = adapterConfigJson(readAdapterConfig('f', peft), peft.fan_in_fan_out === true);
       for (const [key, value] of Object.entries(ours)) {

@@ -17,10 +17,17 @@ import { type LoadedPretrained, loadPretrained } from '../../src/pretrained/load
 import { memorySource } from '../helpers/pretrained-source';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'peft');
-const CASES = ['gpt2', 'llama-list', 'llama-regex', 'llama-rslora', 'llama-save'] as const;
+const CASES = [
+  'gpt2',
+  'llama-list',
+  'llama-regex',
+  'llama-rslora',
+  'llama-save',
+  'phi3-fused',
+] as const;
 
 type Expected = {
-  family: 'gpt2' | 'llama';
+  family: 'gpt2' | 'llama' | 'phi3';
   ids: number[][];
   logits: number[][][];
   mergedLogits: number[][][];
@@ -43,7 +50,7 @@ function relative(a: tf.Tensor, b: number[] | number[][] | number[][][]): number
 const bases: Record<string, LoadedPretrained> = {};
 
 beforeAll(async () => {
-  for (const family of ['gpt2', 'llama']) {
+  for (const family of ['gpt2', 'llama', 'phi3']) {
     bases[family] = await loadPretrained(folderSource(join(FIXTURES, `base-${family}`)));
   }
 });

@@ -3,8 +3,8 @@
 adapters made with the real transformers and peft classes, and what PEFT
 computes with them.
 
-- `base-gpt2/`, `base-llama/`: `GPT2LMHeadModel` and a grouped-query
-  `LlamaForCausalLM` (untied head) saved with `save_pretrained`.
+- `base-gpt2/`, `base-llama/`, `base-phi3/`: `GPT2LMHeadModel`, a grouped-query
+  `LlamaForCausalLM` (untied head) and `Phi3ForCausalLM` saved with `save_pretrained`.
 - `<case>/adapter/`: `PeftModel.save_pretrained` of one LoRA adapter
   (`adapter_config.json`, `adapter_model.safetensors`), B non-zero
   (`init_lora_weights=False`: both factors get nn.Linear's random init) so
@@ -19,7 +19,9 @@ Cases: `gpt2` (fused `c_attn` and `mlp.c_fc`, Conv1D `fan_in_fan_out=True`),
 `llama-list` (`["q_proj", "v_proj"]`, grouped-query k/v 16 wide),
 `llama-regex` (a string `target_modules`: full-match regex),
 `llama-rslora` (`use_rslora=True`), `llama-save` (`modules_to_save=["lm_head"]`,
-the saved copy perturbed so it differs from the base's head).
+the saved copy perturbed so it differs from the base's head), `phi3-fused`
+(`Phi3ForCausalLM`'s fused `qkv_proj` and `gate_up_proj`: one lora_B spanning
+several of our linears, as GPT-2's `c_attn`).
 
 Run: /work/venv/bin/python test/reference/peft_adapters.py
 (torch 2.13, transformers 5.18, peft 0.21, safetensors)
@@ -29,6 +31,12 @@ import os
 import shutil
 import sys
 
+# PEFT writes a list target_modules from a Python set: fix the hash seed so
+# regenerating gives the same files.
+if os.environ.get('PYTHONHASHSEED') != '0':
+    os.environ['PYTHONHASHSEED'] = '0'
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
 # test/reference/safetensors.py would shadow the safetensors package.
 sys.path = [p for p in sys.path if os.path.abspath(p or '.') != os.path.dirname(os.path.abspath(__file__))]
 
@@ -37,7 +45,14 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from peft import LoraConfig, PeftModel, get_peft_model  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM  # noqa: E402
+from transformers import (  # noqa: E402
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Phi3Config,
+    Phi3ForCausalLM,
+)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'peft')
 V, D, L, H, KV, FF, P = 64, 32, 2, 4, 2, 48, 64
@@ -50,6 +65,9 @@ BASES = {
     'llama': lambda: LlamaForCausalLM(LlamaConfig(
         vocab_size=V, hidden_size=D, intermediate_size=FF, num_hidden_layers=L, num_attention_heads=H,
         num_key_value_heads=KV, max_position_embeddings=P, tie_word_embeddings=False, **NO_SPECIAL)),
+    'phi3': lambda: Phi3ForCausalLM(Phi3Config(
+        vocab_size=V, hidden_size=D, intermediate_size=FF, num_hidden_layers=L, num_attention_heads=H,
+        num_key_value_heads=KV, max_position_embeddings=P, sliding_window=None, **NO_SPECIAL)),
 }
 
 CASES = {
@@ -60,6 +78,8 @@ CASES = {
     'llama-rslora': ('llama', dict(r=4, lora_alpha=8, use_rslora=True, target_modules=['o_proj', 'gate_proj'])),
     'llama-save': ('llama', dict(r=2, lora_alpha=2, target_modules=['q_proj', 'k_proj'],
                                  modules_to_save=['lm_head'])),
+    # Phi-3's fused qkv_proj (grouped-query: 32 + 16 + 16 rows) and gate_up_proj (48 + 48).
+    'phi3-fused': ('phi3', dict(r=4, lora_alpha=8, target_modules=['qkv_proj', 'gate_up_proj'])),
 }
 
 
@@ -78,8 +98,10 @@ def loss_of(logits, ids):
 
 
 def main():
-    shutil.rmtree(OUT, ignore_errors=True)
-    os.makedirs(OUT)
+    # ours.json (check_peft_adapters.py's record) stays.
+    for name in [f'base-{f}' for f in BASES] + list(CASES):
+        shutil.rmtree(os.path.join(OUT, name), ignore_errors=True)
+    os.makedirs(OUT, exist_ok=True)
     for family in BASES:
         base_model(family).save_pretrained(os.path.join(OUT, f'base-{family}'))
     ids = torch.tensor(IDS)
