@@ -76,6 +76,18 @@ export function checkGradientCheckpointing(
   return trainable;
 }
 
+/**
+ * The `gradientCheckpointing` option a model passes to one of its blocks:
+ * the model's predicate, seeing model paths (`blocks.0.` + the block's path).
+ */
+export function blockCheckpointing(
+  trainable: ((path: string) => boolean) | undefined,
+  prefix: string,
+): GradientCheckpointingOptions | undefined {
+  if (trainable === undefined) return undefined;
+  return { trainable: (path) => trainable(`${prefix}${path}`) };
+}
+
 /** Marks the default: every leaf but a non-trainable variable (decided per leaf below). */
 const defaultTrainable = (_path: string) => true;
 

@@ -12,7 +12,11 @@ import {
   zeros,
 } from '@tensorflow/tfjs-core';
 import type { AttentionCache } from '../attention/multi-head-attention';
-import { checkGradientCheckpointing, type GradientCheckpointing } from '../blocks/checkpoint';
+import {
+  blockCheckpointing,
+  checkGradientCheckpointing,
+  type GradientCheckpointing,
+} from '../blocks/checkpoint';
 import {
   blockCache,
   checkBlockConfig,
@@ -467,9 +471,7 @@ export function decoderLm(
         training: options.training,
         seed: blockSeeds[i],
         mask,
-        ...(trainable && {
-          gradientCheckpointing: { trainable: (path: string) => trainable(`blocks.${i}.${path}`) },
-        }),
+        gradientCheckpointing: blockCheckpointing(trainable, `blocks.${i}.`),
       };
       if (cache === undefined) {
         x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, blockOptions);
