@@ -72,37 +72,47 @@ async function main(): Promise<void> {
       .filter(([path]) => mode === 'full' || isLora(path))
       .map(([, t]) => t);
     const gradBytes = xs.reduce((n, t) => n + t.size * 4, 0);
-    const byMode: Record<string, { activation: number; ms: number }> = {};
-    for (const checkpointing of [false, true]) {
+    const step = (checkpointing: boolean) => {
       const options: DecoderLmOptions = {
         training: true,
         seed: 3,
         gradientCheckpointing: checkpointing && (mode === 'full' ? true : { trainable: isLora }),
       };
-      const step = () =>
-        tf.dispose(
-          tf.grads(() => softmaxCrossEntropy(decoderLm(config, params, ids, options), targets))(xs),
-        );
+      tf.dispose(
+        tf.grads(() => softmaxCrossEntropy(decoderLm(config, params, ids, options), targets))(xs),
+      );
+    };
+    const byMode: Record<string, { activation: number; ms: number }> = {};
+    const times: Record<string, number[]> = { false: [], true: [] };
+    for (const checkpointing of [false, true]) {
       const start = tf.memory().numBytes;
-      const profile = await tf.profile(step);
-      const activation = profile.peakBytes - start - gradBytes;
-      const times: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        step();
-        times.push(performance.now() - t0);
-      }
-      const ms = median(times);
-      byMode[String(checkpointing)] = { activation, ms };
+      const profile = await tf.profile(() => step(checkpointing));
+      byMode[String(checkpointing)] = {
+        activation: profile.peakBytes - start - gradBytes,
+        ms: 0,
+      };
       rows.push({
         mode,
         checkpointing: String(checkpointing),
         peakMiB: Number((profile.peakBytes / MB).toFixed(1)),
-        activationMiB: Number((activation / MB).toFixed(1)),
+        activationMiB: Number(((profile.peakBytes - start - gradBytes) / MB).toFixed(1)),
         gradientMiB: Number((gradBytes / MB).toFixed(1)),
-        stepMs: Math.round(ms),
       });
-      console.log(JSON.stringify(rows[rows.length - 1]));
+    }
+    // Timed steps alternate (plain, checkpointed, plain, ...) so that load
+    // changes on a shared machine hit both alike.
+    for (let r = 0; r < repeats; r++) {
+      for (const checkpointing of [false, true]) {
+        const t0 = performance.now();
+        step(checkpointing);
+        times[String(checkpointing)]!.push(performance.now() - t0);
+      }
+    }
+    for (const key of ['false', 'true']) {
+      byMode[key]!.ms = median(times[key]!);
+      const row = rows.find((x) => x.mode === mode && x.checkpointing === key)!;
+      row.stepMs = Math.round(byMode[key]!.ms);
+      console.log(JSON.stringify(row));
     }
     const off = byMode.false!;
     const on = byMode.true!;

@@ -161,17 +161,17 @@ describe('decoderLm with gradient checkpointing', () => {
     tf.dispose([loraLeaves(params), base as never]);
   });
 
-  it('keeps less memory at the peak of a training step (≥ 1.5× less activation memory)', async () => {
+  it('keeps less memory at the peak of a training step (≥ 2× less activation memory)', async () => {
     const config = gpt2Config({
       vocabSize: 64,
-      maxLength: 256,
+      maxLength: 128,
       dModel: 32,
       numLayers: 4,
       numHeads: 4,
     });
     const params = initDecoderLm(config, 4);
     const leaves = treeLeavesWithPath(params).map(([, t]) => t);
-    const tokens = tf.randomUniform([1, 256], 0, 64, 'int32');
+    const tokens = tf.randomUniform([1, 128], 0, 64, 'int32');
     const activationPeak = async (gradientCheckpointing: boolean) => {
       const start = tf.memory().numBytes;
       const profile = await tf.profile(() => {
@@ -189,7 +189,8 @@ describe('decoderLm with gradient checkpointing', () => {
     };
     const plain = await activationPeak(false);
     const ckpt = await activationPeak(true);
-    expect(plain / ckpt).toBeGreaterThanOrEqual(1.5);
+    // 4 blocks: 3.4× measured (one block's intermediates stay at the peak); byte counts are deterministic.
+    expect(plain / ckpt).toBeGreaterThanOrEqual(2);
     tf.dispose([tokens, params as never]);
   });
 
