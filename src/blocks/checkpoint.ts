@@ -14,8 +14,8 @@ import { treeMap } from '../tree/map';
  * `[batch, time, dModel]` input per block, for about one more forward pass
  * of compute.
  *
- * `true` differentiates every param of the block except `tf.Variable`s made
- * with `trainable: false`. With LoRA, pass `trainable` so that the frozen
+ * `true` differentiates every float param of the block except `tf.Variable`s
+ * made with `trainable: false`. With LoRA, pass `trainable` so that the frozen
  * base gets no gradient: a custom gradient returns a gradient for every
  * tensor it is given, so the checkpoint takes only the trainable tensors as
  * inputs and closes over the others.
@@ -39,9 +39,10 @@ export type GradientCheckpointingOptions = {
   /**
    * Which params receive gradients, by dotted path (`decoderLm`:
    * `blocks.0.attention.query.lora.a`; a block: `attention.query.lora.a`).
-   * A param it rejects gets no gradient at all: asking `tf.grads` for one is
-   * an error, as for any tensor the loss does not depend on. Default: every
-   * param except `tf.Variable`s with `trainable: false`.
+   * A param it rejects gets no gradient at all, as a tensor the loss does
+   * not depend on (`tf.grads` throws for it, `tf.variableGrads` gives null). Integer params
+   * (quantized codes) and `tf.Variable`s made with `trainable: false` never
+   * get one. Default: every other param.
    */
   trainable?: (path: string) => boolean;
 };
@@ -92,6 +93,8 @@ export function blockCheckpointing(
 const defaultTrainable = (_path: string) => true;
 
 function isTrainable(trainable: (path: string) => boolean, path: string, leaf: Tensor): boolean {
+  // Integer leaves (a quantized base's int8 codes, held as int32) have no gradient.
+  if (leaf.dtype !== 'float32') return false;
   if (leaf instanceof Variable && !leaf.trainable) return false;
   return trainable(path) === true;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { checkpoint } from '../../src/blocks/checkpoint';
 import {
   initTransformerDecoderBlock,
   initTransformerEncoderBlock,
@@ -197,6 +198,22 @@ describe('gradient checkpointing of a block', () => {
       )(x),
     );
     tf.dispose(params as never);
+  });
+
+  it('integer params (quantized codes) are closed over, never differentiated', () => {
+    const params: { w: tf.Tensor; codes: tf.Tensor } = {
+      w: tf.tensor1d([0.5, -2]),
+      codes: tf.tensor1d([3, -1], 'int32'),
+    };
+    const body = (p: typeof params, [h]: tf.Tensor[]) =>
+      tf.sum(tf.mul(tf.mul(h!, p.w), tf.cast(p.codes, 'float32')));
+    const h = tf.tensor1d([1, 2]);
+    const [gh, gw] = tf.grads((hi: tf.Tensor, w: tf.Tensor) =>
+      checkpoint({ ...params, w }, [hi], [], () => true, body),
+    )([h, params.w]);
+    expectClose(gh!, [1.5, 2]);
+    expectClose(gw!, [3, -2]);
+    tf.dispose([gh!, gw!, h, params.w, params.codes]);
   });
 
   describe('bad options', () => {
