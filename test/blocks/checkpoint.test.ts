@@ -242,6 +242,24 @@ describe('gradient checkpointing of a block', () => {
       });
     }
 
+    it('a param that does not fit the config throws from inside the checkpoint, leaving nothing', () => {
+      const wrong = tf.zeros([8, 6]) as tf.Tensor2D;
+      const bad = {
+        ...params,
+        attention: { ...params.attention, key: { ...params.attention.key, kernel: wrong } },
+      };
+      for (const under of [
+        (f: () => tf.Tensor) => f(),
+        (f: () => tf.Tensor) => tf.grad(() => tf.sum(f()))(x),
+      ]) {
+        const error = thrownWithoutLeak(() =>
+          under(() => transformerDecoderBlock(config, bad, x, { gradientCheckpointing: true })),
+        );
+        expect(error.argument).toMatch(/kernel/);
+      }
+      wrong.dispose();
+    });
+
     it('with a cache', () => {
       const cache = {
         self: {
