@@ -194,6 +194,25 @@ describe('decoderLm with gradient checkpointing', () => {
     tf.dispose([tokens, params as never]);
   });
 
+  it("trainable sees every block param by its model path (flattenParams' names)", () => {
+    const params = initDecoderLm(llama, 8);
+    const seen: string[] = [];
+    const out = decoderLm(llama, params, ids, {
+      gradientCheckpointing: {
+        trainable: (path) => {
+          seen.push(path);
+          return true;
+        },
+      },
+    });
+    const blockPaths = treeLeavesWithPath(params)
+      .map(([path]) => path)
+      .filter((path) => path.startsWith('blocks.'));
+    expect(seen).toEqual(blockPaths);
+    expect(seen).toContain('blocks.1.attention.query.kernel');
+    tf.dispose([out, params as never]);
+  });
+
   it('adds only its outputs (forward and gradients)', () => {
     const params = withHandLora(initDecoderLm(gpt2, 6), 8);
     const options = { training: true, paddingMask, gradientCheckpointing: { trainable: isLora } };

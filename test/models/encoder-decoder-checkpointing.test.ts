@@ -84,6 +84,22 @@ describe('encoderDecoder with gradient checkpointing', () => {
     tf.dispose([plain, ckpt]);
   });
 
+  it('trainable sees encoder.i. and decoder.i. paths', () => {
+    const seen: string[] = [];
+    const trainable = (path: string) => {
+      seen.push(path);
+      return true;
+    };
+    tf.dispose(
+      encoderDecoder(config, params, source, input, { gradientCheckpointing: { trainable } }),
+    );
+    const blockPaths = treeLeavesWithPath(params)
+      .map(([path]) => path)
+      .filter((path) => /^(encoder|decoder)\./.test(path));
+    expect([...seen].sort()).toEqual([...blockPaths].sort());
+    expect(seen).toContain('decoder.1.crossAttention.value.kernel');
+  });
+
   it('adds only its outputs', () => {
     expectNoLeak(() => grads(true));
   });
