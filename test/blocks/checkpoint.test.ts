@@ -10,6 +10,7 @@ import {
   transformerEncoderBlock,
   treeLeavesWithPath,
 } from '../../src/index';
+import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
 import { thrownWithoutLeak } from '../helpers/rejections';
@@ -292,5 +293,23 @@ describe('gradient checkpointing of a block', () => {
       ).toThrow('no');
       expect(tf.memory().numTensors).toBe(before);
     });
+  });
+});
+
+describeEachBackend('gradient checkpointing', () => {
+  it('a decoder block with dropout: the same gradients as without it, leaving nothing', () => {
+    const params = initTransformerDecoderBlock(config, 12);
+    const x = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 13) as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    const run = (gradientCheckpointing: boolean) =>
+      blockGradients(params, x, (p, h) =>
+        transformerDecoderBlock(config, p, h, { training: true, seed: 1, gradientCheckpointing }),
+      );
+    const plain = run(false);
+    const ckpt = run(true);
+    expectAllClose(ckpt, plain);
+    tf.dispose([plain, ckpt]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, params as never]);
   });
 });
