@@ -15,6 +15,11 @@ import {
   tidy,
 } from '@tensorflow/tfjs-core';
 import {
+  blockCheckpointing,
+  checkGradientCheckpointing,
+  type GradientCheckpointing,
+} from '../blocks/checkpoint';
+import {
   checkBlockConfig,
   initTransformerEncoderBlock,
   type TransformerBlockConfig,
@@ -289,6 +294,13 @@ export type EncoderClassifierOptions = {
   training?: boolean;
   /** Dropout seed. Default: random. */
   seed?: number;
+  /**
+   * Gradient checkpointing of every block (see {@link GradientCheckpointing}):
+   * each block keeps only its input for the backward pass, which recomputes
+   * it. `trainable` sees model paths (`blocks.0.attention.query.lora.a`).
+   * Default `false`.
+   */
+  gradientCheckpointing?: GradientCheckpointing;
 };
 
 const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
@@ -296,6 +308,7 @@ const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
   tokenTypeIds: true,
   training: true,
   seed: true,
+  gradientCheckpointing: true,
 });
 
 /**
@@ -430,6 +443,7 @@ function prepare(
     checkClassLabels(fn, 'options.tokenTypeIds', tokenTypeIds, [batch, time], config.typeVocabSize);
   }
   const seeds = splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), config.numLayers);
+  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
   return () => {
     const norm = config.block.norm;
     const sub = subConfigs(config);
@@ -453,6 +467,7 @@ function prepare(
         mask,
         training: options.training,
         seed: seeds[i],
+        gradientCheckpointing: blockCheckpointing(trainable, `blocks.${i}.`),
       });
     });
     if (params.finalNorm) x = normalize(norm, params.finalNorm, x);

@@ -2,6 +2,11 @@ import { add, cast, reshape, slice, type Tensor, type Tensor3D, tidy } from '@te
 import type { AttentionCache } from '../attention/multi-head-attention';
 import { sinusoidalPositionEncoding } from '../attention/sinusoidal-position-encoding';
 import {
+  blockCheckpointing,
+  checkGradientCheckpointing,
+  type GradientCheckpointing,
+} from '../blocks/checkpoint';
+import {
   blockCache,
   checkBlockConfig,
   checkDecoderCache,
@@ -144,12 +149,21 @@ export type EncoderDecoderOptions = {
   training?: boolean;
   /** Dropout seed. Default: random. */
   seed?: number;
+  /**
+   * Gradient checkpointing of every encoder and decoder block (see
+   * {@link GradientCheckpointing}); the decoder's recomputation also returns
+   * the memory's gradient. `trainable` sees model paths
+   * (`encoder.0.attention.query.lora.a`, `decoder.1.crossAttention.value.kernel`).
+   * Not with a cache. Default `false`.
+   */
+  gradientCheckpointing?: GradientCheckpointing;
 };
 
 const OPTION_KEYS = optionKeys<EncoderDecoderOptions>({
   sourceMask: true,
   training: true,
   seed: true,
+  gradientCheckpointing: true,
 });
 
 /**
@@ -232,6 +246,7 @@ export function runEncoder(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numEncoderLayers,
   );
+  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
   return tidy(() => {
     let x = embedWithPositions(
       config,
@@ -247,6 +262,7 @@ export function runEncoder(
         mask,
         training: options.training,
         seed: seeds[i],
+        gradientCheckpointing: blockCheckpointing(trainable, `encoder.${i}.`),
       });
     });
     return (
@@ -299,6 +315,15 @@ export function runDecoder(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numDecoderLayers,
   );
+  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
+  if (trainable !== undefined && cache !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.gradientCheckpointing',
+      'false or absent with options.cache (checkpointing is for training)',
+      'on',
+    );
+  }
   return tidy(() => {
     const contextMask = keyMask(options.sourceMask);
     let x = embedWithPositions(
@@ -317,6 +342,7 @@ export function runDecoder(
         contextMask,
         training: options.training,
         seed: seeds[i],
+        gradientCheckpointing: blockCheckpointing(trainable, `decoder.${i}.`),
       };
       if (cache === undefined) {
         x = transformerDecoderBlock(config.block, block, x as Tensor3D, blockOptions);
