@@ -35,7 +35,7 @@ import {
   type RotaryEmbeddingOptions,
   rotaryOptions,
 } from './rotary-embedding';
-import { scaledDotProductAttention } from './scaled-dot-product-attention';
+import { attentionUnchecked, scaledDotProductAttention } from './scaled-dot-product-attention';
 
 /** Configuration of {@link initMultiHeadAttention}. */
 export interface MultiHeadAttentionConfig {
@@ -332,6 +332,39 @@ export function multiHeadAttention(
       '[batch, heads, time, capacity + time] (a rolling cache: the slots, then the new keys)',
     );
   }
+  return multiHeadAttentionCore(checked, params, input, options, cached, window, checkedAttention);
+}
+
+/** The attention of one call: `scaledDotProductAttention` (checked) or its unchecked core. */
+type AttentionFn = (q: Tensor4D, k: Tensor4D, v: Tensor4D, options: AttentionOptions) => Tensor4D;
+
+/** The public path's attention: every option checked again by `scaledDotProductAttention`. */
+const checkedAttention: AttentionFn = (q, k, v, options) =>
+  scaledDotProductAttention(q, k, v, options);
+
+/** A cache option as {@link multiHeadAttention} checked it: the cache and its write index (`undefined`: fixed). */
+export type CheckedAttentionCache = { cache: AttentionCache; index: number | undefined };
+
+/**
+ * {@link multiHeadAttention} without checks: for blocks whose config,
+ * params and options were validated once at the model's entry (cached
+ * decoding calls this once per layer per token). `config` has its defaults
+ * filled in; `cached` and `window` are what the checked path derives from
+ * `options.cache`, `options.cacheUpdateIndex` and `options.slidingWindow`.
+ * Projections go through `affine`, so LoRA factors on them apply.
+ */
+export function multiHeadAttentionCore(
+  config: Required<MultiHeadAttentionConfig>,
+  params: MultiHeadAttentionParams,
+  input: Tensor3D,
+  options: MultiHeadAttentionOptions | CachedAttentionOptions,
+  cached: CheckedAttentionCache | undefined,
+  window: number | undefined,
+  attention: AttentionFn = attentionUnchecked,
+): Tensor3D | CachedAttentionResult {
+  const { numHeads, numKvHeads, headDim } = config;
+  const context = options.context ?? input;
+  const rolling = window !== undefined && cached?.index !== undefined;
   const {
     context: _c,
     rope,
@@ -353,7 +386,7 @@ export function multiHeadAttention(
       const k = projectHeads(params.key, context, numKvHeads, headDim);
       const v = projectHeads(params.value, context, numKvHeads, headDim);
       const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
-      return merge(scaledDotProductAttention(qr, kr, v, attentionOptions));
+      return merge(attention(qr, kr, v, attentionOptions));
     }
     let { key, value } = cached.cache;
     let mask = attentionOptions.mask;
@@ -364,6 +397,7 @@ export function multiHeadAttention(
       return attendRolling(qr, kr, v, cached.cache, cached.index!, window, {
         ...attentionOptions,
         merge,
+        attention,
       });
     }
     if (cached.index !== undefined) {
@@ -381,7 +415,7 @@ export function multiHeadAttention(
         attentionOptions.causal === true,
       );
     }
-    const attended = scaledDotProductAttention(qr, key, value, {
+    const attended = attention(qr, key, value, {
       ...attentionOptions,
       causal: false,
       slidingWindow: undefined,
@@ -425,15 +459,15 @@ function attendRolling(
   cache: AttentionCache,
   index: number,
   window: number,
-  options: AttentionOptions & { merge: (attended: Tensor4D) => Tensor3D },
+  options: AttentionOptions & { merge: (attended: Tensor4D) => Tensor3D; attention: AttentionFn },
 ): CachedAttentionResult {
-  const { merge, ...attentionOptions } = options;
+  const { merge, attention, ...attentionOptions } = options;
   const capacity = cache.key.shape[2];
   const t = kr.shape[2];
   const keys = concat([cache.key, kr], 2) as Tensor4D; // [B, kvH, capacity + t, D]
   const values = concat([cache.value, v], 2) as Tensor4D;
   const mask = withRollingPositions(attentionOptions.mask, t, capacity, index, window);
-  const attended = scaledDotProductAttention(qr, keys, values, {
+  const attended = attention(qr, keys, values, {
     ...attentionOptions,
     causal: false,
     slidingWindow: undefined,

@@ -4,7 +4,7 @@ import { checkInteger, checkOptionKeys, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import { gelu, silu } from './activations';
-import { initLinear, type LinearParams, linear } from './linear';
+import { affine, initLinear, type LinearParams, linear } from './linear';
 
 /** Activation of a feed-forward layer. */
 export type FeedForwardActivation = 'gelu' | 'gelu-tanh' | 'relu' | 'silu';
@@ -141,5 +141,25 @@ export function feedForward<T extends Tensor>(
       );
     }
     return linear(out, params.down, act(linear(into, params.up, x)));
+  }) as T;
+}
+
+/**
+ * {@link feedForward} without checks: for blocks whose config and params
+ * were validated once at the model's entry. The products go through
+ * `affine`, so LoRA factors on the projections apply.
+ */
+export function feedForwardCore<T extends Tensor>(
+  config: FeedForwardConfig,
+  params: FeedForwardParams,
+  x: T,
+): T {
+  const act = ACTIVATIONS[config.activation];
+  return tidy(() => {
+    if (config.kind === 'gated') {
+      const gate = act(affine(params.gate as LinearParams, x));
+      return affine(params.down, mul(gate, affine(params.up, x)));
+    }
+    return affine(params.down, act(affine(params.up, x)));
   }) as T;
 }
