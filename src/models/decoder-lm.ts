@@ -533,6 +533,36 @@ function decoderLmForward(
   });
 }
 
+/** A cached forward of one model: {@link decoderLm} with a cache, config and params bound. */
+export type CachedDecoderLmForward = (
+  ids: Tensor,
+  options: CachedDecoderLmOptions,
+) => CachedDecoderResult;
+
+/**
+ * {@link decoderLm} with a cache, without any check: for a loop of calls
+ * whose config and params stay as they were when a checked `decoderLm` call
+ * accepted them (generation's decoder after its prefill), and whose inputs
+ * it makes itself (sampled ids, the cache's own mask, positions and
+ * tensors). The block config is checked once, here.
+ */
+export function uncheckedDecoderLm(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+): CachedDecoderLmForward {
+  const checked = checkBlockConfig('decoderLm', decoderBlockConfig(config), 'config.block');
+  return (ids, options) =>
+    decoderLmForward(
+      config,
+      params,
+      ids,
+      options,
+      options.cache,
+      splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), config.numLayers),
+      checked,
+    ) as CachedDecoderResult;
+}
+
 /**
  * What a checked {@link decoderLm} run proved of a params record: the
  * tensors it held (by identity) and the config it ran with. A later call
