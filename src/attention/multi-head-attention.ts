@@ -30,6 +30,7 @@ import { affine, initLinear, type LinearParams } from '../nn/linear';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
+  applyRotaryEmbeddingCore,
   checkRopeScaling,
   ROTARY_OPTION_KEYS,
   type RotaryEmbeddingOptions,
@@ -332,7 +333,7 @@ export function multiHeadAttention(
       '[batch, heads, time, capacity + time] (a rolling cache: the slots, then the new keys)',
     );
   }
-  return multiHeadAttentionCore(checked, params, input, options, cached, window, checkedAttention);
+  return multiHeadAttentionCore(checked, params, input, options, cached, window, true);
 }
 
 /** The attention of one call: `scaledDotProductAttention` (checked) or its unchecked core. */
@@ -341,6 +342,10 @@ type AttentionFn = (q: Tensor4D, k: Tensor4D, v: Tensor4D, options: AttentionOpt
 /** The public path's attention: every option checked again by `scaledDotProductAttention`. */
 const checkedAttention: AttentionFn = (q, k, v, options) =>
   scaledDotProductAttention(q, k, v, options);
+
+/** The public path's RoPE: its options checked again by `applyRotaryEmbedding`. */
+const checkedRotary = (x: Tensor4D, options: RotaryEmbeddingOptions) =>
+  applyRotaryEmbedding(x, options);
 
 /** A cache option as {@link multiHeadAttention} checked it: the cache and its write index (`undefined`: fixed). */
 export type CheckedAttentionCache = { cache: AttentionCache; index: number | undefined };
@@ -352,6 +357,8 @@ export type CheckedAttentionCache = { cache: AttentionCache; index: number | und
  * filled in; `cached` and `window` are what the checked path derives from
  * `options.cache`, `options.cacheUpdateIndex` and `options.slidingWindow`.
  * Projections go through `affine`, so LoRA factors on them apply.
+ * `checkedOps` (the public path) runs RoPE and attention through their
+ * checked functions, which validate a caller's mask and RoPE options.
  */
 export function multiHeadAttentionCore(
   config: Required<MultiHeadAttentionConfig>,
@@ -360,8 +367,11 @@ export function multiHeadAttentionCore(
   options: MultiHeadAttentionOptions | CachedAttentionOptions,
   cached: CheckedAttentionCache | undefined,
   window: number | undefined,
-  attention: AttentionFn = attentionUnchecked,
+  checkedOps = false,
 ): Tensor3D | CachedAttentionResult {
+  // The public path re-checks what it hands attention and RoPE (a caller's mask, RoPE options).
+  const attention = checkedOps ? checkedAttention : attentionUnchecked;
+  const rotate = checkedOps ? checkedRotary : applyRotaryEmbeddingCore;
   const { numHeads, numKvHeads, headDim } = config;
   const context = options.context ?? input;
   const rolling = window !== undefined && cached?.index !== undefined;
@@ -378,14 +388,14 @@ export function multiHeadAttentionCore(
     if (ropeOptions && cached?.index !== undefined) {
       ropeOptions = { ...ropeOptions, offset: (ropeOptions.offset ?? 0) + cached.index };
     }
-    const qr = ropeOptions ? applyRotaryEmbedding(q, ropeOptions) : q;
+    const qr = ropeOptions ? rotate(q, ropeOptions) : q;
     const merge = (attended: Tensor4D) =>
       affine(params.output, mergeHeads(attended, numHeads * headDim)) as Tensor3D;
     if (cached === undefined) {
       // Training / full-sequence forward: keys and values from `context`.
       const k = projectHeads(params.key, context, numKvHeads, headDim);
       const v = projectHeads(params.value, context, numKvHeads, headDim);
-      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
       return merge(attention(qr, kr, v, attentionOptions));
     }
     let { key, value } = cached.cache;
@@ -393,7 +403,7 @@ export function multiHeadAttentionCore(
     if (rolling) {
       const k = projectHeads(params.key, input, numKvHeads, headDim);
       const v = projectHeads(params.value, input, numKvHeads, headDim);
-      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
       return attendRolling(qr, kr, v, cached.cache, cached.index!, window, {
         ...attentionOptions,
         merge,
@@ -404,7 +414,7 @@ export function multiHeadAttentionCore(
       // The same projections, written into the cache at the index (fixed shape).
       const k = projectHeads(params.key, input, numKvHeads, headDim);
       const v = projectHeads(params.value, input, numKvHeads, headDim);
-      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
       key = writeAt(key, kr, cached.index);
       value = writeAt(value, v, cached.index);
       mask = withCachePositions(

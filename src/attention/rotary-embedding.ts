@@ -197,12 +197,26 @@ export function applyRotaryEmbedding(x: Tensor4D, options: RotaryEmbeddingOption
       String(headDim),
     );
   }
+  return applyRotaryEmbeddingCore(input, { ...options, offset, base });
+}
+
+/**
+ * {@link applyRotaryEmbedding} without checks: for attention whose RoPE
+ * options were validated once at the model's entry (`x` comes from its own
+ * projections, with an even `headDim`).
+ */
+export function applyRotaryEmbeddingCore(
+  x: Tensor4D,
+  options: RotaryEmbeddingOptions = {},
+): Tensor4D {
+  const [, , time, headDim] = x.shape;
   const half = headDim / 2;
+  const input = x;
   return tidy(() => {
     const { cos, sin } = rotaryTables(
       time,
-      offset,
-      rotaryInverseFrequencies(half, base, options.scaling),
+      options.offset ?? 0,
+      rotaryInverseFrequencies(half, options.base ?? 10000, options.scaling),
     );
     const x1 = slice(input, [0, 0, 0, 0], [-1, -1, -1, half]);
     const x2 = slice(input, [0, 0, 0, half], [-1, -1, -1, half]);

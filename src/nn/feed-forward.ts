@@ -3,7 +3,7 @@ import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { gelu, silu } from './activations';
+import { gelu, geluCore, silu, siluCore } from './activations';
 import { affine, initLinear, type LinearParams, linear } from './linear';
 
 /** Activation of a feed-forward layer. */
@@ -50,6 +50,14 @@ const ACTIVATIONS: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
   'gelu-tanh': (x) => gelu(x, { approximate: 'tanh' }),
   relu: (x) => relu(x),
   silu: (x) => silu(x),
+};
+
+/** {@link ACTIVATIONS} without their input checks, for {@link feedForwardCore}. */
+const ACTIVATION_CORES: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
+  gelu: (x) => geluCore(x, 'none'),
+  'gelu-tanh': (x) => geluCore(x, 'tanh'),
+  relu: (x) => relu(x),
+  silu: (x) => siluCore(x),
 };
 
 /**
@@ -154,7 +162,7 @@ export function feedForwardCore<T extends Tensor>(
   params: FeedForwardParams,
   x: T,
 ): T {
-  const act = ACTIVATIONS[config.activation];
+  const act = ACTIVATION_CORES[config.activation];
   return tidy(() => {
     if (config.kind === 'gated') {
       const gate = act(affine(params.gate as LinearParams, x));
