@@ -451,7 +451,8 @@ function decoderLmForward(
   checked: CheckedBlockConfig | undefined,
 ): Tensor3D | CachedDecoderResult {
   const [, time] = ids.shape as [number, number];
-  const blockCfg = decoderBlockConfig(config);
+  // The checked path hands the blocks the config itself (they check it).
+  const blockCfg = checked ? undefined : decoderBlockConfig(config);
   return tidy(() => {
     // [batch, time] -> [batch, 1, 1, time]: padded keys are hidden from every query.
     // With a cache, [batch, capacity]: which cached keys are real tokens, made
@@ -502,9 +503,9 @@ function decoderLmForward(
           self.push((r as CachedDecoderBlockResult).cache.self);
         }
       } else if (layerCache === undefined) {
-        x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, blockOptions);
+        x = transformerDecoderBlock(blockCfg!, block, x as Tensor3D, blockOptions);
       } else {
-        const r = transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
+        const r = transformerDecoderBlock(blockCfg!, block, x as Tensor3D, {
           ...blockOptions,
           cache: layerCache,
         });
