@@ -188,7 +188,7 @@ export function applyRotaryEmbedding(x: Tensor4D, options: RotaryEmbeddingOption
     minExclusive: true,
   });
   checkRopeScaling(fn, 'options.scaling', options.scaling);
-  const [, , time, headDim] = input.shape;
+  const headDim = input.shape[3];
   if (headDim % 2 !== 0) {
     throw new TfjsBlocksError(
       fn,
@@ -206,12 +206,11 @@ export function applyRotaryEmbedding(x: Tensor4D, options: RotaryEmbeddingOption
  * projections, with an even `headDim`).
  */
 export function applyRotaryEmbeddingCore(
-  x: Tensor4D,
+  input: Tensor4D,
   options: RotaryEmbeddingOptions = {},
 ): Tensor4D {
-  const [, , time, headDim] = x.shape;
+  const [, , time, headDim] = input.shape;
   const half = headDim / 2;
-  const input = x;
   return tidy(() => {
     const { cos, sin } = rotaryTables(
       time,
