@@ -30,12 +30,13 @@ import { affine, initLinear, type LinearParams } from '../nn/linear';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
+  applyRotaryEmbeddingCore,
   checkRopeScaling,
   ROTARY_OPTION_KEYS,
   type RotaryEmbeddingOptions,
   rotaryOptions,
 } from './rotary-embedding';
-import { scaledDotProductAttention } from './scaled-dot-product-attention';
+import { attentionUnchecked, scaledDotProductAttention } from './scaled-dot-product-attention';
 
 /** Configuration of {@link initMultiHeadAttention}. */
 export interface MultiHeadAttentionConfig {
@@ -332,6 +333,48 @@ export function multiHeadAttention(
       '[batch, heads, time, capacity + time] (a rolling cache: the slots, then the new keys)',
     );
   }
+  return multiHeadAttentionCore(checked, params, input, options, cached, window, true);
+}
+
+/** The attention of one call: `scaledDotProductAttention` (checked) or its unchecked core. */
+type AttentionFn = (q: Tensor4D, k: Tensor4D, v: Tensor4D, options: AttentionOptions) => Tensor4D;
+
+/** The public path's attention: every option checked again by `scaledDotProductAttention`. */
+const checkedAttention: AttentionFn = (q, k, v, options) =>
+  scaledDotProductAttention(q, k, v, options);
+
+/** The public path's RoPE: its options checked again by `applyRotaryEmbedding`. */
+const checkedRotary = (x: Tensor4D, options: RotaryEmbeddingOptions) =>
+  applyRotaryEmbedding(x, options);
+
+/** A cache option as {@link multiHeadAttention} checked it: the cache and its write index (`undefined`: fixed). */
+export type CheckedAttentionCache = { cache: AttentionCache; index: number | undefined };
+
+/**
+ * {@link multiHeadAttention} without checks: for blocks whose config,
+ * params and options were validated once at the model's entry (cached
+ * decoding calls this once per layer per token). `config` has its defaults
+ * filled in; `cached` and `window` are what the checked path derives from
+ * `options.cache`, `options.cacheUpdateIndex` and `options.slidingWindow`.
+ * Projections go through `affine`, so LoRA factors on them apply.
+ * `checkedOps` (the public path) runs RoPE and attention through their
+ * checked functions, which validate a caller's mask and RoPE options.
+ */
+export function multiHeadAttentionCore(
+  config: Required<MultiHeadAttentionConfig>,
+  params: MultiHeadAttentionParams,
+  input: Tensor3D,
+  options: MultiHeadAttentionOptions | CachedAttentionOptions,
+  cached: CheckedAttentionCache | undefined,
+  window: number | undefined,
+  checkedOps = false,
+): Tensor3D | CachedAttentionResult {
+  // The public path re-checks what it hands attention and RoPE (a caller's mask, RoPE options).
+  const attention = checkedOps ? checkedAttention : attentionUnchecked;
+  const rotate = checkedOps ? checkedRotary : applyRotaryEmbeddingCore;
+  const { numHeads, numKvHeads, headDim } = config;
+  const context = options.context ?? input;
+  const rolling = window !== undefined && cached?.index !== undefined;
   const {
     context: _c,
     rope,
@@ -345,32 +388,33 @@ export function multiHeadAttention(
     if (ropeOptions && cached?.index !== undefined) {
       ropeOptions = { ...ropeOptions, offset: (ropeOptions.offset ?? 0) + cached.index };
     }
-    const qr = ropeOptions ? applyRotaryEmbedding(q, ropeOptions) : q;
+    const qr = ropeOptions ? rotate(q, ropeOptions) : q;
     const merge = (attended: Tensor4D) =>
       affine(params.output, mergeHeads(attended, numHeads * headDim)) as Tensor3D;
     if (cached === undefined) {
       // Training / full-sequence forward: keys and values from `context`.
       const k = projectHeads(params.key, context, numKvHeads, headDim);
       const v = projectHeads(params.value, context, numKvHeads, headDim);
-      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
-      return merge(scaledDotProductAttention(qr, kr, v, attentionOptions));
+      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
+      return merge(attention(qr, kr, v, attentionOptions));
     }
     let { key, value } = cached.cache;
     let mask = attentionOptions.mask;
     if (rolling) {
       const k = projectHeads(params.key, input, numKvHeads, headDim);
       const v = projectHeads(params.value, input, numKvHeads, headDim);
-      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
       return attendRolling(qr, kr, v, cached.cache, cached.index!, window, {
         ...attentionOptions,
         merge,
+        attention,
       });
     }
     if (cached.index !== undefined) {
       // The same projections, written into the cache at the index (fixed shape).
       const k = projectHeads(params.key, input, numKvHeads, headDim);
       const v = projectHeads(params.value, input, numKvHeads, headDim);
-      const kr = ropeOptions ? applyRotaryEmbedding(k, ropeOptions) : k;
+      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
       key = writeAt(key, kr, cached.index);
       value = writeAt(value, v, cached.index);
       mask = withCachePositions(
@@ -381,7 +425,7 @@ export function multiHeadAttention(
         attentionOptions.causal === true,
       );
     }
-    const attended = scaledDotProductAttention(qr, key, value, {
+    const attended = attention(qr, key, value, {
       ...attentionOptions,
       causal: false,
       slidingWindow: undefined,
@@ -425,15 +469,15 @@ function attendRolling(
   cache: AttentionCache,
   index: number,
   window: number,
-  options: AttentionOptions & { merge: (attended: Tensor4D) => Tensor3D },
+  options: AttentionOptions & { merge: (attended: Tensor4D) => Tensor3D; attention: AttentionFn },
 ): CachedAttentionResult {
-  const { merge, ...attentionOptions } = options;
+  const { merge, attention, ...attentionOptions } = options;
   const capacity = cache.key.shape[2];
   const t = kr.shape[2];
   const keys = concat([cache.key, kr], 2) as Tensor4D; // [B, kvH, capacity + t, D]
   const values = concat([cache.value, v], 2) as Tensor4D;
   const mask = withRollingPositions(attentionOptions.mask, t, capacity, index, window);
-  const attended = scaledDotProductAttention(qr, keys, values, {
+  const attended = attention(qr, keys, values, {
     ...attentionOptions,
     causal: false,
     slidingWindow: undefined,

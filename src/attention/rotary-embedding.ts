@@ -188,7 +188,7 @@ export function applyRotaryEmbedding(x: Tensor4D, options: RotaryEmbeddingOption
     minExclusive: true,
   });
   checkRopeScaling(fn, 'options.scaling', options.scaling);
-  const [, , time, headDim] = input.shape;
+  const headDim = input.shape[3];
   if (headDim % 2 !== 0) {
     throw new TfjsBlocksError(
       fn,
@@ -197,12 +197,25 @@ export function applyRotaryEmbedding(x: Tensor4D, options: RotaryEmbeddingOption
       String(headDim),
     );
   }
+  return applyRotaryEmbeddingCore(input, { ...options, offset, base });
+}
+
+/**
+ * {@link applyRotaryEmbedding} without checks: for attention whose RoPE
+ * options were validated once at the model's entry (`x` comes from its own
+ * projections, with an even `headDim`).
+ */
+export function applyRotaryEmbeddingCore(
+  input: Tensor4D,
+  options: RotaryEmbeddingOptions = {},
+): Tensor4D {
+  const [, , time, headDim] = input.shape;
   const half = headDim / 2;
   return tidy(() => {
     const { cos, sin } = rotaryTables(
       time,
-      offset,
-      rotaryInverseFrequencies(half, base, options.scaling),
+      options.offset ?? 0,
+      rotaryInverseFrequencies(half, options.base ?? 10000, options.scaling),
     );
     const x1 = slice(input, [0, 0, 0, 0], [-1, -1, -1, half]);
     const x2 = slice(input, [0, 0, 0, half], [-1, -1, -1, half]);

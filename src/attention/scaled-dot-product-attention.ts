@@ -111,7 +111,40 @@ export function scaledDotProductAttention(
   return result.output;
 }
 
-function plainAttention(q: Tensor, k: Tensor, v: Tensor, setup: AttentionSetup) {
+/**
+ * {@link scaledDotProductAttention}'s plain path without checks, for
+ * `multiHeadAttention`'s unchecked core: `q`, `k`, `v` come from projections
+ * of a validated block and the options (a mask of the model's own making)
+ * were checked at the model's entry. Returns the output only.
+ */
+export function attentionUnchecked(
+  q: Tensor4D,
+  k: Tensor4D,
+  v: Tensor4D,
+  options: AttentionOptions,
+): Tensor4D {
+  const [batch, heads, tq, headDim] = q.shape;
+  const [, kvHeads, tk] = k.shape;
+  const dropoutRate = options.dropoutRate ?? 0;
+  const setup: AttentionSetup = {
+    dims: { batch, heads, kvHeads, groups: heads / kvHeads, tq, tk, headDim, valueDim: v.shape[3] },
+    scale: options.scale ?? 1 / Math.sqrt(headDim),
+    causal: options.causal ?? false,
+    slidingWindow: options.slidingWindow,
+    mask: options.mask,
+    dropoutRate,
+    seed: options.seed ?? (dropoutRate > 0 ? Math.floor(Math.random() * 2 ** 31) : 0),
+  };
+  return tidy(() => plainAttention(q, k, v, setup, false).output);
+}
+
+function plainAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  setup: AttentionSetup,
+  withWeights = true,
+) {
   const { batch, heads, tq, tk, valueDim } = setup.dims;
   const query = groupedScaledQuery(q, setup); // [B, kvH, G*tq, D]
   const scores = addBias(matMul(query, k, false, true), attentionBias(setup, 0, tk), setup.dims);
@@ -123,6 +156,7 @@ function plainAttention(q: Tensor, k: Tensor, v: Tensor, setup: AttentionSetup) 
   const output = matMul(dropped, v); // [B, kvH, G*tq, Dv]
   return {
     output: reshape(output, [batch, heads, tq, valueDim]) as Tensor4D,
-    weights: reshape(weights, [batch, heads, tq, tk]) as Tensor4D,
+    // The unchecked core drops the weights: no reshape for them.
+    weights: (withWeights ? reshape(weights, [batch, heads, tq, tk]) : weights) as Tensor4D,
   };
 }

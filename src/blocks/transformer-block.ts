@@ -12,11 +12,13 @@ import {
 import { alibiBias } from '../attention/alibi';
 import {
   type AttentionCache,
+  checkMultiHeadAttentionConfig,
   checkRopeOption,
   initMultiHeadAttention,
   type MultiHeadAttentionConfig,
   type MultiHeadAttentionParams,
   multiHeadAttention,
+  multiHeadAttentionCore,
 } from '../attention/multi-head-attention';
 import { type RotaryEmbeddingOptions, rotaryOptions } from '../attention/rotary-embedding';
 import { TfjsBlocksError } from '../errors';
@@ -38,9 +40,17 @@ import {
   type FeedForwardConfig,
   type FeedForwardParams,
   feedForward,
+  feedForwardCore,
   initFeedForward,
 } from '../nn/feed-forward';
-import { checkNormConfig, initNorm, type NormConfig, type NormParams, normalize } from '../nn/norm';
+import {
+  checkNormConfig,
+  initNorm,
+  type NormConfig,
+  type NormParams,
+  normalize,
+  normalizeCore,
+} from '../nn/norm';
 import {
   checkGradientCheckpointing,
   checkpointBlock,
@@ -493,17 +503,39 @@ export function initTransformerDecoderBlock(
 export type CheckedBlockConfig = Readonly<ReturnType<typeof validateBlockConfig>>;
 type Checked = CheckedBlockConfig;
 
-/** One residual branch in the configured layout (pre or post norm), with dropout when training. */
+/**
+ * One residual branch in the configured layout (pre or post norm), with
+ * dropout when training; `fast` runs the norm unchecked (params validated
+ * at the model's entry).
+ */
 function residual(
   config: Checked,
   norm: NormParams,
   x: Tensor,
   f: (h: Tensor) => Tensor,
   drop: (t: Tensor) => Tensor,
+  fast = false,
 ): Tensor {
-  if (config.normPosition === 'post') return normalize(config.norm, norm, add(x, drop(f(x))));
-  return add(x, drop(f(normalize(config.norm, norm, x))));
+  const apply = fast ? normalizeCore : normalize;
+  if (config.normPosition === 'post') return apply(config.norm, norm, add(x, drop(f(x))));
+  return add(x, drop(f(apply(config.norm, norm, x))));
 }
+
+/**
+ * The {@link MultiHeadAttentionConfig} of a checked block config with its
+ * defaults filled in, made once per checked config (the unchecked path's
+ * attention config).
+ */
+function blockAttentionConfigChecked(config: Checked): Required<MultiHeadAttentionConfig> {
+  let known = checkedAttentionConfigs.get(config);
+  if (known === undefined) {
+    known = checkMultiHeadAttentionConfig('transformerDecoderBlock', blockAttentionConfig(config));
+    checkedAttentionConfigs.set(config, known);
+  }
+  return known;
+}
+
+const checkedAttentionConfigs = new WeakMap<Checked, Required<MultiHeadAttentionConfig>>();
 
 function dropper(config: Checked, options: TransformerBlockOptions, count: number) {
   const seeds = splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), count);
@@ -526,6 +558,8 @@ type AttendExtra = {
   cacheUpdateIndex?: number;
   /** Receives the cache with the new keys and values. */
   updated?: (cache: AttentionCache) => void;
+  /** Run attention unchecked (validated at the model's entry). */
+  fast?: boolean;
 };
 
 /**
@@ -549,7 +583,6 @@ function attend(
     extra.rope && config.alibi
       ? withAlibi(extra.mask, config.numHeads, time, keys, extra.cache?.key.shape[2] ?? keys)
       : extra.mask;
-  const attentionConfig = blockAttentionConfig(config);
   const attentionOptions = {
     causal: extra.causal,
     // The window belongs to causal self-attention, like RoPE and ALiBi.
@@ -559,6 +592,23 @@ function attend(
     dropoutRate: options.training ? config.attentionDropoutRate : 0,
     seed,
   };
+  if (extra.fast) {
+    const cached =
+      extra.cache === undefined ? undefined : { cache: extra.cache, index: extra.cacheUpdateIndex };
+    const r = multiHeadAttentionCore(
+      blockAttentionConfigChecked(config),
+      params,
+      x as Tensor3D,
+      { ...attentionOptions, context: extra.context },
+      cached,
+      attentionOptions.slidingWindow,
+    );
+    if (cached === undefined) return r as Tensor3D;
+    const result = r as { output: Tensor3D; cache: AttentionCache };
+    if (cached.index !== undefined) extra.updated?.(result.cache);
+    return result.output;
+  }
+  const attentionConfig = blockAttentionConfig(config);
   if (extra.cache === undefined) {
     return multiHeadAttention(attentionConfig, params, x as Tensor3D, {
       ...attentionOptions,
@@ -713,28 +763,67 @@ export function transformerDecoderBlock(
       transformerDecoderBlock(config, p, input as Tensor3D, o),
     ) as Tensor3D;
   }
+  return decoderBlockForward(checked, params, x, options, cache, false);
+}
+
+/**
+ * {@link transformerDecoderBlock} without checks: for models that
+ * validated the block config (`checked`), the params and the options once
+ * at their entry; the sub-layers run their unchecked cores (attention, norm,
+ * feed-forward, all products through `affine`).
+ *
+ * @param x - `[batch, time, dModel]`.
+ */
+export function transformerDecoderBlockCore(
+  checked: CheckedBlockConfig,
+  params: TransformerDecoderBlockParams,
+  x: Tensor3D,
+  options: TransformerDecoderBlockOptions,
+  cache: DecoderBlockCache | undefined,
+): Tensor3D | CachedDecoderBlockResult {
+  return decoderBlockForward(checked, params, x, options, cache, true);
+}
+
+/** The decoder block's forward, checked sub-layers or (`fast`) their unchecked cores. */
+function decoderBlockForward(
+  checked: CheckedBlockConfig,
+  params: TransformerDecoderBlockParams,
+  x: Tensor3D,
+  options: TransformerDecoderBlockOptions,
+  cache: DecoderBlockCache | undefined,
+  fast: boolean,
+): Tensor3D | CachedDecoderBlockResult {
   return tidy(() => {
     const { drop, attentionSeed } = dropper(checked, options, 6);
     let self: AttentionCache | undefined;
-    const output = decoderBlockLayout(checked, params, x, drop, {
-      self: (h) =>
-        attend(checked, params.attention, h, options, attentionSeed(), {
-          causal: true,
-          mask: options.mask,
-          rope: true,
-          cache: cache?.self,
-          cacheUpdateIndex: cache?.index,
-          updated: (c) => {
-            self = c;
-          },
-        }),
-      cross: (q) =>
-        attend(checked, params.crossAttention!, q, options, attentionSeed(), {
-          context: cache?.cross ? undefined : options.context,
-          mask: options.contextMask,
-          cache: cache?.cross,
-        }),
-    }) as Tensor3D;
+    const output = decoderBlockLayout(
+      checked,
+      params,
+      x,
+      drop,
+      {
+        self: (h) =>
+          attend(checked, params.attention, h, options, attentionSeed(), {
+            causal: true,
+            mask: options.mask,
+            rope: true,
+            cache: cache?.self,
+            cacheUpdateIndex: cache?.index,
+            updated: (c) => {
+              self = c;
+            },
+            fast,
+          }),
+        cross: (q) =>
+          attend(checked, params.crossAttention!, q, options, attentionSeed(), {
+            context: cache?.cross ? undefined : options.context,
+            mask: options.contextMask,
+            cache: cache?.cross,
+            fast,
+          }),
+      },
+      fast,
+    ) as Tensor3D;
     if (cache === undefined) return output;
     // The new self-attention tensors are returned, so tidy keeps them.
     return { output, cache: { ...cache, self: self! } };
@@ -777,9 +866,12 @@ function decoderBlockLayout(
   x: Tensor,
   drop: (t: Tensor) => Tensor,
   attention: DecoderBlockAttention,
+  fast = false,
 ): Tensor {
-  const ffn = (h: Tensor) =>
-    feedForward({ ...config.feedForward, dModel: config.dModel }, params.feedForward, h);
+  const ffn = fast
+    ? (h: Tensor) => feedForwardCore(blockFeedForwardConfig(config), params.feedForward, h)
+    : (h: Tensor) =>
+        feedForward({ ...config.feedForward, dModel: config.dModel }, params.feedForward, h);
   if (config.normPosition === 'parallel') {
     if (params.crossAttention) {
       throw new TfjsBlocksError(
@@ -789,13 +881,26 @@ function decoderBlockLayout(
         "'parallel'",
       );
     }
-    const a = attention.self(normalize(config.norm, params.attentionNorm, x));
-    const f = ffn(normalize(config.norm, params.feedForwardNorm, x));
+    const norm = fast ? normalizeCore : normalize;
+    const a = attention.self(norm(config.norm, params.attentionNorm, x));
+    const f = ffn(norm(config.norm, params.feedForwardNorm, x));
     return add(add(x, drop(a)), drop(f));
   }
-  let h = residual(config, params.attentionNorm, x, attention.self, drop);
+  let h = residual(config, params.attentionNorm, x, attention.self, drop, fast);
   if (params.crossAttention && params.crossAttentionNorm) {
-    h = residual(config, params.crossAttentionNorm, h, attention.cross, drop);
+    h = residual(config, params.crossAttentionNorm, h, attention.cross, drop, fast);
   }
-  return residual(config, params.feedForwardNorm, h, ffn, drop);
+  return residual(config, params.feedForwardNorm, h, ffn, drop, fast);
 }
+
+/** The feed-forward config of a checked block config, made once per checked config. */
+function blockFeedForwardConfig(config: CheckedBlockConfig): FeedForwardConfig {
+  let known = feedForwardConfigs.get(config);
+  if (known === undefined) {
+    known = { ...config.feedForward, dModel: config.dModel };
+    feedForwardConfigs.set(config, known);
+  }
+  return known;
+}
+
+const feedForwardConfigs = new WeakMap<CheckedBlockConfig, FeedForwardConfig>();

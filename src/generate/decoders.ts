@@ -16,7 +16,14 @@ import {
   tensor2d,
   tidy,
 } from '@tensorflow/tfjs-core';
-import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
+import {
+  type CachedDecoderLmForward,
+  type CachedDecoderResult,
+  type DecoderLmConfig,
+  type DecoderLmParams,
+  decoderLm,
+  uncheckedDecoderLm,
+} from '../models/decoder-lm';
 import {
   type EncoderDecoderConfig,
   type EncoderDecoderParams,
@@ -106,6 +113,7 @@ type CachedStep = (
  *
  * @param ids - int32 `[batch, t]`.
  * @param newValid - per row and new token, whether it is real (false for left padding).
+ * @param forward - the model's cached forward. Default: the checked `decoderLm`.
  * @returns logits `[batch, t, vocab]` and the updated cache (the old one's tensors stay the caller's to free).
  */
 export function decoderLmStep(
@@ -114,11 +122,14 @@ export function decoderLmStep(
   ids: Tensor,
   cache: KvCache,
   newValid: boolean[][],
+  forward: CachedDecoderLmForward = (x, options) =>
+    // With a cache decoderLm returns the logits and the cache (its second overload).
+    decoderLm(config, params, x, options) as unknown as CachedDecoderResult,
 ): { logits: Tensor3D; cache: KvCache } {
   const batch = newValid.length;
   const step = advanceKvCache(cache, newValid);
   const { logits, self } = tidy(() => {
-    const r = decoderLm(config, params, ids, {
+    const r = forward(ids, {
       paddingMask: tensor(step.mask.flat(), [batch, step.mask[0]!.length], 'bool'),
       positionIds: tensor(step.positions.flat(), [batch, newValid[0]!.length], 'int32'),
       cache: { self: cache.layers, index: cache.length },
@@ -208,8 +219,16 @@ function decoderLmDecoder(
   let { ids, valid } = leftPad(prompts, o.padId);
   if (o.useCache) {
     const cache = initDecoderLmCache(config, params, ids.length, ids[0]!.length + o.maxNewTokens);
-    const step: CachedStep = (c, stepIds, newValid) =>
-      decoderLmStep(config, params, tensor2d(stepIds, undefined, 'int32'), c, newValid);
+    // The prefill runs the checked decoderLm, which validates the model and
+    // the first inputs; each later step feeds sampled ids and the cache's
+    // own bookkeeping to the same model, so it skips every check.
+    let forward: CachedDecoderLmForward | undefined;
+    const step: CachedStep = (c, stepIds, newValid) => {
+      const ids = tensor2d(stepIds, undefined, 'int32');
+      const r = decoderLmStep(config, params, ids, c, newValid, forward);
+      forward ??= uncheckedDecoderLm(config, params);
+      return r;
+    };
     return cachedDecoder(cache, step, { ids, valid }, () => {});
   }
   // Without the cache: the whole sequence again at every step.

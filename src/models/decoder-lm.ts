@@ -5,7 +5,8 @@ import {
   fill,
   mul,
   scalar,
-  type Tensor,
+  slice,
+  Tensor,
   type Tensor3D,
   tidy,
   where,
@@ -19,6 +20,8 @@ import {
 } from '../blocks/checkpoint';
 import {
   blockCache,
+  type CachedDecoderBlockResult,
+  type CheckedBlockConfig,
   checkBlockConfig,
   checkDecoderCache,
   type DecoderCache,
@@ -26,6 +29,7 @@ import {
   type TransformerBlockConfig,
   type TransformerDecoderBlockParams,
   transformerDecoderBlock,
+  transformerDecoderBlockCore,
 } from '../blocks/transformer-block';
 import { TfjsBlocksError } from '../errors';
 import {
@@ -35,6 +39,7 @@ import {
   formatShape,
   optionKeys,
 } from '../internal/checks';
+import { checkClassLabels } from '../internal/label-checks';
 import { recordSnapshot, sameSnapshot } from '../internal/records';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
@@ -42,12 +47,15 @@ import {
   type EmbeddingConfig,
   type EmbeddingParams,
   embed,
+  embedCore,
   initEmbedding,
   positionEmbedding,
   tiedOutputProjection,
+  tiedOutputProjectionCore,
 } from '../nn/embedding';
-import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
-import { initNorm, type NormParams, normalize } from '../nn/norm';
+import { affine, initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
+import { initNorm, type NormParams, normalize, normalizeCore } from '../nn/norm';
+import { treeLeaves } from '../tree/leaves';
 
 /**
  * A decoder-only language model: token embeddings (plus learned positions,
@@ -440,6 +448,45 @@ export function decoderLm(
     config.numLayers,
   );
   const blockCfg = decoderBlockConfig(config);
+  const checkedBlock = checkBlockConfig(fn, blockCfg, 'config.block');
+  // A checkpointed (training) call always takes the checked blocks, which
+  // carry the checkpointing; the validated fast path is for inference.
+  if (trainable === undefined && validatedRun(config, checkedBlock, params, ids, options, cache)) {
+    return decoderLmForward(config, params, ids, options, cache, blockSeeds, checkedBlock);
+  }
+  const result = decoderLmForward(
+    config,
+    params,
+    ids,
+    options,
+    cache,
+    blockSeeds,
+    undefined,
+    trainable,
+  );
+  rememberValidated(config, checkedBlock, params);
+  return result;
+}
+
+/**
+ * The forward of {@link decoderLm} after its entry checks. With `checked`
+ * (the block config, when the params are known valid: see
+ * {@link validatedRun}) every layer runs its unchecked core; without it, the
+ * checked public functions, whose checks validate the params.
+ */
+function decoderLmForward(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  options: DecoderLmOptions | CachedDecoderLmOptions,
+  cache: DecoderCache | undefined,
+  blockSeeds: number[],
+  checked: CheckedBlockConfig | undefined,
+  trainable?: (path: string) => boolean,
+): Tensor3D | CachedDecoderResult {
+  const [, time] = ids.shape as [number, number];
+  // The checked path hands the blocks the config itself (they check it).
+  const blockCfg = checked ? undefined : decoderBlockConfig(config);
   return tidy(() => {
     // [batch, time] -> [batch, 1, 1, time]: padded keys are hidden from every query.
     // With a cache, [batch, capacity]: which cached keys are real tokens, made
@@ -452,18 +499,25 @@ export function decoderLm(
       keyMask && cache
         ? where(keyMask, zeros(keyMask.shape), fill(keyMask.shape, Number.NEGATIVE_INFINITY))
         : keyMask;
-    const tables = tableConfigs(config);
-    let x = embed(tables.tokens, params.tokenEmbedding, ids);
+    let x = checked
+      ? embedCore(params.tokenEmbedding.table, ids)
+      : embed(tableConfigs(config).tokens, params.tokenEmbedding, ids);
     if (config.embeddingScale !== undefined) x = mul(x, scalar(config.embeddingScale));
     if (params.positionEmbedding) {
-      x = add(
-        x,
-        options.positionIds
-          ? embed(tables.positions, params.positionEmbedding, options.positionIds)
-          : positionEmbedding(tables.positions, params.positionEmbedding, time, {
-              offset: cache?.index ?? 0,
-            }),
-      );
+      const table = params.positionEmbedding.table;
+      const offset = cache?.index ?? 0;
+      let positions: Tensor;
+      if (checked) {
+        positions = options.positionIds
+          ? embedCore(table, options.positionIds)
+          : slice(table, [offset, 0], [time, -1]);
+      } else {
+        const positionTable = tableConfigs(config).positions;
+        positions = options.positionIds
+          ? embed(positionTable, params.positionEmbedding, options.positionIds)
+          : positionEmbedding(positionTable, params.positionEmbedding, time, { offset });
+      }
+      x = add(x, positions);
     }
     const self: AttentionCache[] = [];
     params.blocks.forEach((block, i) => {
@@ -473,26 +527,193 @@ export function decoderLm(
         mask,
         gradientCheckpointing: blockCheckpointing(trainable, `blocks.${i}.`),
       };
-      if (cache === undefined) {
-        x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, blockOptions);
+      const layerCache = cache === undefined ? undefined : blockCache(cache, i);
+      if (checked) {
+        const r = transformerDecoderBlockCore(
+          checked,
+          block,
+          x as Tensor3D,
+          blockOptions,
+          layerCache,
+        );
+        if (layerCache === undefined) x = r as Tensor3D;
+        else {
+          x = (r as CachedDecoderBlockResult).output;
+          self.push((r as CachedDecoderBlockResult).cache.self);
+        }
+      } else if (layerCache === undefined) {
+        x = transformerDecoderBlock(blockCfg!, block, x as Tensor3D, blockOptions);
       } else {
-        const r = transformerDecoderBlock(blockCfg, block, x as Tensor3D, {
+        const r = transformerDecoderBlock(blockCfg!, block, x as Tensor3D, {
           ...blockOptions,
-          cache: blockCache(cache, i),
+          cache: layerCache,
         });
         x = r.output;
         self.push(r.cache.self);
       }
     });
-    const h = normalize(config.block.norm, params.finalNorm, x);
-    const logits = (
-      params.lmHead
-        ? linear(lmHeadConfig(config), params.lmHead, h)
-        : tiedOutputProjection(tables.tokens, params.tokenEmbedding, h)
-    ) as Tensor3D;
+    let logits: Tensor3D;
+    if (checked) {
+      const h = normalizeCore(config.block.norm, params.finalNorm, x);
+      logits = (
+        params.lmHead
+          ? affine(params.lmHead, h)
+          : tiedOutputProjectionCore(params.tokenEmbedding.table, h)
+      ) as Tensor3D;
+    } else {
+      const h = normalize(config.block.norm, params.finalNorm, x);
+      logits = (
+        params.lmHead
+          ? linear(lmHeadConfig(config), params.lmHead, h)
+          : tiedOutputProjection(tableConfigs(config).tokens, params.tokenEmbedding, h)
+      ) as Tensor3D;
+    }
     // The new cache tensors are returned with the logits, so tidy keeps them.
     return cache === undefined ? logits : { logits, cache: { ...cache, self } };
   });
+}
+
+/** A cached forward of one model: {@link decoderLm} with a cache, config and params bound. */
+export type CachedDecoderLmForward = (
+  ids: Tensor,
+  options: CachedDecoderLmOptions,
+) => CachedDecoderResult;
+
+/**
+ * {@link decoderLm} with a cache, without any check: for a loop of calls
+ * whose config and params stay as they were when a checked `decoderLm` call
+ * accepted them (generation's decoder after its prefill), and whose inputs
+ * it makes itself (sampled ids, the cache's own mask, positions and
+ * tensors). The block config is checked once, here.
+ */
+export function uncheckedDecoderLm(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+): CachedDecoderLmForward {
+  const checked = checkBlockConfig('decoderLm', decoderBlockConfig(config), 'config.block');
+  return (ids, options) =>
+    decoderLmForward(
+      config,
+      params,
+      ids,
+      options,
+      options.cache,
+      splitSeed(options.seed ?? Math.floor(Math.random() * 2 ** 31), config.numLayers),
+      checked,
+    ) as CachedDecoderResult;
+}
+
+/**
+ * What a checked {@link decoderLm} run proved of a params record: the
+ * tensors it held (by identity) and the config it ran with. A later call
+ * with the same config values and the same tensors (none disposed) needs
+ * no param check again.
+ */
+type ValidatedParams = {
+  leaves: Tensor[];
+  checked: CheckedBlockConfig;
+  config: unknown[];
+};
+
+const validatedParams = new WeakMap<DecoderLmParams, ValidatedParams>();
+
+/** The model-level config values a params check depends on (the block's are in its checked config). */
+function configValues(config: DecoderLmConfig): unknown[] {
+  return [
+    config.vocabSize,
+    config.maxLength,
+    config.numLayers,
+    config.positions,
+    config.tieEmbeddings,
+    config.embeddingScale,
+    config.block,
+  ];
+}
+
+/** Records that `params` passed a checked run of `config`. */
+function rememberValidated(
+  config: DecoderLmConfig,
+  checked: CheckedBlockConfig,
+  params: DecoderLmParams,
+): void {
+  const leaves = paramLeaves(params);
+  if (leaves) validatedParams.set(params, { leaves, checked, config: configValues(config) });
+}
+
+/** The tensors of `params`, or `undefined` when it cannot be walked (it is then never remembered). */
+function paramLeaves(params: DecoderLmParams): Tensor[] | undefined {
+  try {
+    return treeLeaves(params);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether this call may run the unchecked cores: `params` passed a checked
+ * run with this config and still hold the same live tensors, and the
+ * per-call inputs are of the form the checked path accepts (ids in range,
+ * positions within the table, a padding mask and a cache of the expected
+ * shapes). Anything else takes the checked path, which throws the same
+ * typed error it always did. Ids are range-checked here with `embed`'s own
+ * check, so a bad id names `embed`/`ids` on both paths.
+ */
+function validatedRun(
+  config: DecoderLmConfig,
+  checked: CheckedBlockConfig,
+  params: DecoderLmParams,
+  ids: Tensor,
+  options: DecoderLmOptions,
+  cache: DecoderCache | undefined,
+): boolean {
+  const known = validatedParams.get(params);
+  if (known === undefined || known.checked !== checked) return false;
+  if (!sameSnapshot(known.config, configValues(config))) return false;
+  const leaves = paramLeaves(params);
+  if (leaves === undefined || leaves.length !== known.leaves.length) return false;
+  for (let i = 0; i < leaves.length; i++) {
+    if (leaves[i] !== known.leaves[i] || leaves[i]!.isDisposed) return false;
+  }
+  const [batch, time] = ids.shape as [number, number];
+  const { positionIds, paddingMask } = options;
+  let columns = time;
+  if (cache !== undefined) {
+    if (cache.cross !== undefined || cache.self.length === 0) return false;
+    const [b, heads, capacity, width] = cache.self[0]!.key.shape;
+    if (b !== batch || heads !== checked.numKvHeads || width !== checked.headDim) return false;
+    for (const layer of cache.self) {
+      for (const t of [layer?.key, layer?.value]) {
+        if (!(t instanceof Tensor) || t.isDisposed || t.dtype !== 'float32' || t.rank !== 4) {
+          return false;
+        }
+        const shape = t.shape;
+        if (shape[0] !== b || shape[1] !== heads || shape[2] !== capacity || shape[3] !== width) {
+          return false;
+        }
+      }
+    }
+    const window = checked.slidingWindow;
+    const rolls = window !== undefined && capacity >= window;
+    if (!rolls && cache.index + time > capacity) return false;
+    columns = window === undefined ? capacity : capacity + time;
+  }
+  if (paddingMask !== undefined) {
+    if (!(paddingMask instanceof Tensor) || paddingMask.isDisposed || paddingMask.rank !== 2) {
+      return false;
+    }
+    if (paddingMask.shape[0] !== batch || paddingMask.shape[1] !== columns) return false;
+  }
+  checkClassLabels('embed', 'ids', ids, ids.shape, config.vocabSize);
+  if (params.positionEmbedding !== undefined) {
+    if (positionIds !== undefined) {
+      if (!(positionIds instanceof Tensor) || positionIds.rank !== 2) return false;
+      if (positionIds.shape[0] !== batch || positionIds.shape[1] !== time) return false;
+      checkClassLabels('embed', 'ids', positionIds, positionIds.shape, config.maxLength);
+    } else if ((cache?.index ?? 0) + time > config.maxLength) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** The configs of a decoder's token and learned position tables. */

@@ -36,6 +36,11 @@ export function gelu<T extends Tensor>(x: T, options: GeluOptions = {}): T {
   if (approximate !== 'none' && approximate !== 'tanh') {
     throw new TfjsBlocksError(fn, 'options.approximate', "'none' or 'tanh'", String(approximate));
   }
+  return geluCore(x, approximate);
+}
+
+/** {@link gelu} without checks, for layers whose input was validated at the model's entry. */
+export function geluCore<T extends Tensor>(x: T, approximate: 'none' | 'tanh'): T {
   return tidy(() => {
     if (approximate === 'none') {
       return mul(mul(x, scalar(0.5)), add(erf(mul(x, scalar(Math.SQRT1_2))), scalar(1)));
@@ -61,5 +66,10 @@ export function gelu<T extends Tensor>(x: T, options: GeluOptions = {}): T {
  */
 export function silu<T extends Tensor>(x: T): T {
   checkFloatTensor('silu', 'x', x);
+  return siluCore(x);
+}
+
+/** {@link silu} without checks, for layers whose input was validated at the model's entry. */
+export function siluCore<T extends Tensor>(x: T): T {
   return tidy(() => mul(x, sigmoid(x))) as T;
 }

@@ -171,8 +171,16 @@ function scatterRows(rowsGrad: Tensor, ids: Tensor, rows: number): Tensor {
 export function embed(config: EmbeddingConfig, params: EmbeddingParams, ids: Tensor): Tensor {
   const fn = 'embed';
   const table = checkTable(fn, config, params);
+  checkClassLabels(fn, 'ids', ids, ids instanceof Tensor ? ids.shape : [], table.shape[0]);
+  return embedCore(table, ids);
+}
+
+/**
+ * {@link embed} without checks: `table` is a validated `[rows, dim]` table
+ * and `ids` were range-checked by the caller (a model's entry).
+ */
+export function embedCore(table: Tensor2D, ids: Tensor): Tensor {
   const [rows, dim] = table.shape;
-  checkClassLabels(fn, 'ids', ids, ids instanceof Tensor ? ids.shape : [], rows);
   return tidy(() => {
     const flat = reshape(ids, [-1]);
     const lookup = customGradient<[Tensor]>(([t], save) => {
@@ -242,7 +250,7 @@ export function tiedOutputProjection(
   const fn = 'tiedOutputProjection';
   const table = checkTable(fn, config, params);
   const input = checkFloatTensor(fn, 'x', x, { layout: '[..., embeddingDim]' });
-  const [rows, dim] = table.shape;
+  const dim = table.shape[1];
   if (input.shape[input.rank - 1] !== dim) {
     throw new TfjsBlocksError(
       fn,
@@ -251,9 +259,15 @@ export function tiedOutputProjection(
       `shape ${formatShape(input.shape)}`,
     );
   }
+  return tiedOutputProjectionCore(table, input);
+}
+
+/** {@link tiedOutputProjection} without checks: `x`'s last axis is the validated table's width. */
+export function tiedOutputProjectionCore(table: Tensor2D, x: Tensor): Tensor {
+  const [rows, dim] = table.shape;
   return tidy(() =>
-    reshape(matMul(reshape(input, [-1, dim]) as Tensor2D, table, false, true), [
-      ...input.shape.slice(0, -1),
+    reshape(matMul(reshape(x, [-1, dim]) as Tensor2D, table, false, true), [
+      ...x.shape.slice(0, -1),
       rows,
     ]),
   );

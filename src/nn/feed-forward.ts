@@ -3,8 +3,8 @@ import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, optionKeys } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import { gelu, silu } from './activations';
-import { initLinear, type LinearParams, linear } from './linear';
+import { gelu, geluCore, silu, siluCore } from './activations';
+import { affine, initLinear, type LinearParams, linear } from './linear';
 
 /** Activation of a feed-forward layer. */
 export type FeedForwardActivation = 'gelu' | 'gelu-tanh' | 'relu' | 'silu';
@@ -50,6 +50,14 @@ const ACTIVATIONS: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
   'gelu-tanh': (x) => gelu(x, { approximate: 'tanh' }),
   relu: (x) => relu(x),
   silu: (x) => silu(x),
+};
+
+/** {@link ACTIVATIONS} without their input checks, for {@link feedForwardCore}. */
+const ACTIVATION_CORES: Record<FeedForwardActivation, (x: Tensor) => Tensor> = {
+  gelu: (x) => geluCore(x, 'none'),
+  'gelu-tanh': (x) => geluCore(x, 'tanh'),
+  relu: (x) => relu(x),
+  silu: (x) => siluCore(x),
 };
 
 /**
@@ -141,5 +149,25 @@ export function feedForward<T extends Tensor>(
       );
     }
     return linear(out, params.down, act(linear(into, params.up, x)));
+  }) as T;
+}
+
+/**
+ * {@link feedForward} without checks: for blocks whose config and params
+ * were validated once at the model's entry. The products go through
+ * `affine`, so LoRA factors on the projections apply.
+ */
+export function feedForwardCore<T extends Tensor>(
+  config: FeedForwardConfig,
+  params: FeedForwardParams,
+  x: T,
+): T {
+  const act = ACTIVATION_CORES[config.activation];
+  return tidy(() => {
+    if (config.kind === 'gated') {
+      const gate = act(affine(params.gate as LinearParams, x));
+      return affine(params.down, mul(gate, affine(params.up, x)));
+    }
+    return affine(params.down, act(affine(params.up, x)));
   }) as T;
 }

@@ -44,6 +44,16 @@ export function layerNorm<T extends Tensor>(
 ): T {
   checkOptionKeys('layerNorm', options, LAYER_NORM_OPTION_KEYS);
   const epsilon = checkLastAxisNorm('layerNorm', x, { gamma, beta }, options?.epsilon ?? 1e-5);
+  return layerNormCore(x, gamma, beta, epsilon);
+}
+
+/** {@link layerNorm} without checks, for blocks whose params were validated at the model's entry. */
+export function layerNormCore<T extends Tensor>(
+  x: T,
+  gamma: Tensor,
+  beta: Tensor,
+  epsilon: number,
+): T {
   return tidy(() => {
     const centered = sub(x, mean(x, -1, true));
     const variance = mean(square(centered), -1, true);

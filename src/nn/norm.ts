@@ -9,8 +9,8 @@ import {
   describeValue,
   optionKeys,
 } from '../internal/checks';
-import { layerNorm } from './layer-norm';
-import { rmsNorm } from './rms-norm';
+import { layerNorm, layerNormCore } from './layer-norm';
+import { rmsNorm, rmsNormCore } from './rms-norm';
 
 /** Which normalization a block uses: LayerNorm (with shift) or RMSNorm (scale only). */
 export type NormConfig =
@@ -156,4 +156,15 @@ export function normalize<T extends Tensor>(config: NormConfig, params: NormPara
     epsilon: config.epsilon,
     unitOffset: config.unitOffset,
   });
+}
+
+/**
+ * {@link normalize} without checks: for blocks whose norm params were
+ * validated once at the model's entry (a LayerNorm's `beta` is present).
+ */
+export function normalizeCore<T extends Tensor>(config: NormConfig, params: NormParams, x: T): T {
+  if (config.kind === 'layer') {
+    return layerNormCore(x, params.gamma, params.beta as Tensor, config.epsilon ?? 1e-5);
+  }
+  return rmsNormCore(x, params.gamma, config.epsilon ?? 1e-6, config.unitOffset === true);
 }

@@ -37,6 +37,16 @@ export function rmsNorm<T extends Tensor>(x: T, gamma: Tensor, options: RmsNormO
   checkOptionKeys('rmsNorm', options, RMS_NORM_OPTION_KEYS);
   const epsilon = checkLastAxisNorm('rmsNorm', x, { gamma }, options?.epsilon ?? 1e-6);
   const unitOffset = checkFlag('rmsNorm', 'options.unitOffset', options?.unitOffset, false);
+  return rmsNormCore(x, gamma, epsilon, unitOffset);
+}
+
+/** {@link rmsNorm} without checks, for blocks whose params were validated at the model's entry. */
+export function rmsNormCore<T extends Tensor>(
+  x: T,
+  gamma: Tensor,
+  epsilon: number,
+  unitOffset: boolean,
+): T {
   return tidy(() => {
     const meanSquare = mean(square(x), -1, true);
     const scale = unitOffset ? add(gamma, scalar(1)) : gamma;
