@@ -433,7 +433,7 @@ async function heldOutLoss(
 export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult<DecoderLmParams>> {
   const fn = 'fineTune';
   const c = checkOptions(fn, options);
-  return train(fn, c, c.model.params, (trainable) => trainable);
+  return train(fn, c, c.model.params, 'options.model.params', (trainable) => trainable);
 }
 
 /**
@@ -445,10 +445,15 @@ async function train<T>(
   fn: string,
   c: Checked,
   template: T,
+  argument: string,
   combine: (trainable: T) => DecoderLmParams,
 ): Promise<FineTuneResult<T>> {
-  throwIfAborted(c.signal);
   const initial = flattenParams(template);
+  for (const [name, t] of Object.entries(initial)) {
+    if (t.isDisposed)
+      throw new TfjsBlocksError(fn, `${argument}.${name}`, 'a live tensor', 'a disposed tensor');
+  }
+  throwIfAborted(c.signal);
   const names = Object.keys(initial);
   const shapes = shapesOf(initial);
   // `current` holds the caller's tensors until the first update; `owned` says whether to free it.
