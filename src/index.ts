@@ -500,12 +500,32 @@ export {
   type FineTuneResult,
   fineTune,
 } from './fine-tuning/fine-tune';
+export {
+  initLora,
+  type LoraAdapter,
+  type LoraModule,
+  loraTensors,
+  type MergedLora,
+  mergeLora,
+  unmergeLora,
+  type WithLoraOptions,
+  withLora,
+} from './fine-tuning/lora';
+export type { LoraConfig, ResolvedLoraConfig } from './fine-tuning/lora-config';
+export {
+  type LoraBase,
+  type LoraModuleNamesOptions,
+  type LoraTargetMatch,
+  loraModuleNames,
+  matchLoraTargets,
+} from './fine-tuning/lora-modules';
 export { type PackTextsOptions, packTexts } from './fine-tuning/pack-texts';
 export {
   badWordsProcessor,
   minNewTokensProcessor,
   noRepeatNgramProcessor,
 } from './generate/logits-processors';
+export type { LoraFactors } from './nn/linear';
 export {
   generateOptionsFromConfigJson,
   toGenerationConfigJson,

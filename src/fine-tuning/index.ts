@@ -33,4 +33,23 @@ export {
   type FineTuneResult,
   fineTune,
 } from './fine-tune';
+export {
+  initLora,
+  type LoraAdapter,
+  type LoraModule,
+  loraTensors,
+  type MergedLora,
+  mergeLora,
+  unmergeLora,
+  type WithLoraOptions,
+  withLora,
+} from './lora';
+export type { LoraConfig, ResolvedLoraConfig } from './lora-config';
+export {
+  type LoraBase,
+  type LoraModuleNamesOptions,
+  type LoraTargetMatch,
+  loraModuleNames,
+  matchLoraTargets,
+} from './lora-modules';
 export { type PackTextsOptions, packTexts } from './pack-texts';
