@@ -33,6 +33,7 @@ import {
   type FineTuneRecord,
 } from './checkpoint-store';
 import { checkExamples, IGNORED_LABEL, permutation, type SequenceExample } from './examples';
+import { type LoraAdapter, withLora } from './lora';
 
 /** The model `fineTune` trains: a decoder-only LM (`loadPretrained`'s result fits). */
 export type FineTuneModel = {
@@ -72,6 +73,12 @@ export type EarlyStoppingOptions = {
 export interface FineTuneOptions {
   /** The pretrained model; its params are never modified. */
   model: FineTuneModel;
+  /**
+   * A LoRA adapter for `model.params` (`initLora`): only its tensors are
+   * trained (`withLora(model.params, adapter)` inside the loss), the base
+   * stays frozen. Default: none, full fine-tuning of every param.
+   */
+  adapter?: LoraAdapter;
   /** Training (and held-out) examples. */
   data: FineTuneData;
   /** The optimizer, e.g. `adamw({ learningRate: 2e-4, weightDecay: 0 })`. */
@@ -110,6 +117,7 @@ export interface FineTuneOptions {
 
 const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
   model: true,
+  adapter: true,
   data: true,
   optimizer: true,
   schedule: true,
@@ -430,10 +438,30 @@ async function heldOutLoss(
  * });
  * ```
  */
-export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult<DecoderLmParams>> {
+export function fineTune(
+  options: FineTuneOptions & { adapter: LoraAdapter },
+): Promise<FineTuneResult<LoraAdapter>>;
+export function fineTune(
+  options: FineTuneOptions & { adapter?: undefined },
+): Promise<FineTuneResult<DecoderLmParams>>;
+export function fineTune(
+  options: FineTuneOptions,
+): Promise<FineTuneResult<LoraAdapter | DecoderLmParams>>;
+export async function fineTune(
+  options: FineTuneOptions,
+): Promise<FineTuneResult<LoraAdapter | DecoderLmParams>> {
   const fn = 'fineTune';
   const c = checkOptions(fn, options);
-  return train(fn, c, c.model.params, 'options.model.params', (trainable) => trainable);
+  const { adapter } = options;
+  if (adapter === undefined) {
+    return train(fn, c, c.model.params, 'options.model.params', (trainable) => trainable);
+  }
+  const base = c.model.params;
+  // Checks that the adapter fits the base (a typed error from withLora otherwise); makes no tensor.
+  withLora(base, adapter);
+  return train(fn, c, adapter, 'options.adapter', (trainable, dropoutSeed) =>
+    withLora(base, trainable, dropoutSeed === undefined ? {} : { dropoutSeed }),
+  );
 }
 
 /**
@@ -446,7 +474,7 @@ async function train<T>(
   c: Checked,
   template: T,
   argument: string,
-  combine: (trainable: T) => DecoderLmParams,
+  combine: (trainable: T, dropoutSeed?: number) => DecoderLmParams,
 ): Promise<FineTuneResult<T>> {
   const initial = flattenParams(template);
   for (const [name, t] of Object.entries(initial)) {
@@ -519,6 +547,8 @@ async function train<T>(
       const started = performance.now();
       const examples = examplesAt(c.train, c.seed, step * perStep, perStep);
       const { counted } = shiftedTargets(examples);
+      // One dropout seed per micro-batch, from the run's seed and the micro-batch's index (resumable).
+      const dropoutSeeds = splitSeed(c.seed + 0x5f3759df * (step + 1), c.accumulate);
       let grads: TensorMap | undefined;
       let lossSum: Tensor | undefined;
       try {
@@ -529,7 +559,7 @@ async function train<T>(
             const tensors = names.map((n) => current[n]!);
             const loss = (...xs: Tensor[]) => {
               const map: TensorMap = Object.fromEntries(names.map((n, i) => [n, xs[i]!]));
-              const params = combine(unflattenParams(template, map));
+              const params = combine(unflattenParams(template, map), dropoutSeeds[j]);
               return batchLoss(c.model, params, batch, targets, counted) as Tensor;
             };
             const { value, grads: g } = valueAndGrads(loss)(tensors);

@@ -4,12 +4,7 @@ import { memoryCheckpointStore } from '../../src/fine-tuning/checkpoint-store';
 import { IGNORED_LABEL, type SequenceExample } from '../../src/fine-tuning/examples';
 import { examplesAt, type FineTuneOptions, fineTune } from '../../src/fine-tuning/fine-tune';
 import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
-import {
-  type DecoderLmParams,
-  decoderLm,
-  gpt2Config,
-  initDecoderLm,
-} from '../../src/models/decoder-lm';
+import { decoderLm, gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
 import { adamw } from '../../src/optim/optimizers/adam';
 import { sgd } from '../../src/optim/optimizers/sgd';
 import { flattenParams } from '../../src/tree/flatten';
@@ -36,7 +31,7 @@ function values(tree: unknown): Record<string, number[]> {
   );
 }
 
-function disposeParams(p: DecoderLmParams): void {
+function disposeParams(p: unknown): void {
   tf.dispose(Object.values(flattenParams(p)));
 }
 
