@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { chatExamples } from '../../src/fine-tuning/chat-examples';
 import { IGNORED_LABEL, shuffleExamples, splitHeldOut } from '../../src/fine-tuning/examples';
 import { packTexts } from '../../src/fine-tuning/pack-texts';
 import { ByteTokenizer } from '../../src/generate/tokenizer';
+import type { ChatMessage } from '../../src/tokenizers/chat-template';
 import { loadTokenizer } from '../../src/tokenizers/hugging-face-tokenizer';
 import { thrownBy } from '../helpers/rejections';
 import { readFiles } from '../tokenizers/fixture-files';
@@ -83,6 +85,29 @@ describe('chatExamples', () => {
       'Rome.<|im_end|>\n',
     ]);
   });
+
+  it.each(['gpt2', 'llama'])(
+    "%s: learns exactly the tokens transformers' return_assistant_tokens_mask marks",
+    (name) => {
+      const reference = JSON.parse(
+        readFileSync(new URL('../fixtures/fine-tuning/chat-masks.json', import.meta.url), 'utf8'),
+      ) as {
+        conversations: ChatMessage[][];
+        tokenizers: Record<string, Array<{ ids: number[]; assistant_masks: number[] }>>;
+      };
+      const chat = loadTokenizer(readFiles(name));
+      const examples = chatExamples(chat, reference.conversations, { sequenceLength: 128 });
+      reference.tokenizers[name]!.forEach(({ ids, assistant_masks }, c) => {
+        const example = examples[c]!;
+        expect(example.ids.slice(0, ids.length)).toEqual(ids);
+        const learned = example.labels
+          .slice(0, ids.length)
+          .map((l) => (l === IGNORED_LABEL ? 0 : 1));
+        expect(learned).toEqual(assistant_masks);
+        expect(example.labels.slice(ids.length).every((l) => l === IGNORED_LABEL)).toBe(true);
+      });
+    },
+  );
 
   it('pads on the right with ignored labels and truncates long conversations', () => {
     const ids = tokenizer.applyChatTemplate(conversation, { tokenize: true });
