@@ -110,6 +110,42 @@ describe('fineTune with a LoRA adapter', () => {
     tf.dispose(Object.values(loraTensors(adapter)));
   });
 
+  it('LoRA dropout is seeded per micro-batch: the same seed repeats a run, another seed differs', async () => {
+    const adapter = initLora(model, { r: 2, dropout: 0.5, targetModules: ['c_attn'] }, 4);
+    const run = (seed: number) =>
+      fineTune({
+        model,
+        adapter,
+        data: { train },
+        optimizer: sgd({ learningRate: 0.5 }),
+        steps: 2,
+        batchSize: 2,
+        accumulate: 2,
+        seed,
+      });
+    const a = await run(1);
+    const b = await run(1);
+    const c = await run(2);
+    const noDropout = await fineTune({
+      model,
+      adapter: { ...adapter, config: { ...adapter.config, dropout: 0 } },
+      data: { train },
+      optimizer: sgd({ learningRate: 0.5 }),
+      steps: 2,
+      batchSize: 2,
+      accumulate: 2,
+      seed: 1,
+    });
+    expect(snapshot(loraTensors(b.trained))).toEqual(snapshot(loraTensors(a.trained)));
+    expect(a.history).toEqual(b.history);
+    // Same data order (seed 1), so only the dropout masks differ (from step 2: B is 0 at step 1).
+    expect(noDropout.history[0]!.loss).toBe(a.history[0]!.loss);
+    expect(noDropout.history[1]!.loss).not.toBe(a.history[1]!.loss);
+    expect(snapshot(loraTensors(c.trained))).not.toEqual(snapshot(loraTensors(a.trained)));
+    for (const r of [a, b, c, noDropout]) tf.dispose(Object.values(loraTensors(r.trained)));
+    tf.dispose(Object.values(loraTensors(adapter)));
+  });
+
   it('rejects an adapter made for another model before making any tensor', async () => {
     const other = initDecoderLm(
       gpt2Config({ vocabSize: 24, maxLength: 12, dModel: 8, numHeads: 2, numLayers: 2 }),

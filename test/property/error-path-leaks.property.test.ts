@@ -575,6 +575,33 @@ const CASES: Record<string, Bad[]> = {
         steps: 0,
       }),
     ),
+    bad('an adapter made for another model', () =>
+      root.fineTune({
+        model: { config: lm, params: lmParams },
+        adapter: {
+          config: {
+            r: 1,
+            alpha: 1,
+            dropout: 0,
+            targetModules: ['q'],
+            useRsLora: false,
+            modulesToSave: [],
+          },
+          modules: {
+            q: {
+              paths: ['blocks.0.attention.query'],
+              a: f(3, 1) as never,
+              b: [f(1, 8) as never],
+              scale: 1,
+            },
+          },
+          modulesToSave: {},
+        },
+        data: { train: [{ ids: [1, 2], labels: [1, 2] }] },
+        optimizer: adamT,
+        steps: 1,
+      }),
+    ),
     bad('a disposed param', () =>
       root.fineTune({
         model: { config: lm, params: { ...lmParams, tokenEmbedding: dead as never } },
