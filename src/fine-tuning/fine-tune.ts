@@ -465,6 +465,51 @@ export async function fineTune(
 }
 
 /**
+ * The gradients of one optimizer step with respect to the trained tensors,
+ * summed over its `accumulate` micro-batches (each loss already divided by
+ * the step's counted tokens, so the sum is the step's mean), and the loss.
+ * Frees everything but its outputs, also when it throws.
+ */
+function stepGradients<T>(
+  c: Checked,
+  template: T,
+  current: TensorMap,
+  combine: (trainable: T, dropoutSeed?: number) => DecoderLmParams,
+  examples: readonly SequenceExample[],
+  dropoutSeeds: readonly number[],
+): { grads: TensorMap; loss: Tensor } {
+  const names = Object.keys(current);
+  const { counted } = shiftedTargets(examples);
+  return tidy(() => {
+    let grads: TensorMap | undefined;
+    let total: Tensor | undefined;
+    for (let j = 0; j < c.accumulate; j++) {
+      const batch = examples.slice(j * c.batchSize, (j + 1) * c.batchSize);
+      const { targets } = shiftedTargets(batch);
+      const loss = (...xs: Tensor[]) => {
+        const map: TensorMap = Object.fromEntries(names.map((n, i) => [n, xs[i]!]));
+        const params = combine(unflattenParams(template, map), dropoutSeeds[j]);
+        return batchLoss(c.model, params, batch, targets, counted);
+      };
+      // Each micro-batch in its own tidy: its activations are freed before the next one runs.
+      const micro = tidy(() => {
+        const { value, grads: g } = valueAndGrads(loss)(names.map((n) => current[n]!));
+        const summed: TensorMap = {};
+        names.forEach((n, i) => {
+          summed[n] = grads === undefined ? g[i]! : add(grads[n]!, g[i]!);
+        });
+        return { value: total === undefined ? value : add(total, value), summed };
+      });
+      if (grads !== undefined) dispose(Object.values(grads));
+      total?.dispose();
+      grads = micro.summed;
+      total = micro.value;
+    }
+    return { grads: grads!, loss: total! };
+  });
+}
+
+/**
  * The loop over trainable tensors `template` (all params, or an adapter);
  * `combine` turns the trainable tree into the model's params inside the
  * loss.
@@ -490,6 +535,8 @@ async function train<T>(
   let state: unknown;
   let best: TensorMap | undefined;
   let step = 0;
+  // Training examples consumed: the position in the seeded stream of batches.
+  let position = 0;
   let history: FineTuneRecord[] = [];
   let bestHeldOutLoss: number | undefined;
   let bestStep: number | undefined;
@@ -508,6 +555,8 @@ async function train<T>(
       state = resumed.optimizerState;
       best = resumed.best;
       checkShapes(fn, 'checkpoint.trainable', current, shapes, 'the trained tensors');
+      if (best !== undefined)
+        checkShapes(fn, 'checkpoint.best', best, shapes, 'the trained tensors');
       if (Object.keys(current).length !== names.length) {
         throw new TfjsBlocksError(
           fn,
@@ -522,6 +571,7 @@ async function train<T>(
       bestHeldOutLoss = m.bestHeldOutLoss;
       bestStep = m.bestStep;
       evalsWithoutImprovement = m.evalsWithoutImprovement;
+      position = m.examplesSeen;
     } else {
       state = c.optimizer.init(initial);
     }
@@ -536,7 +586,7 @@ async function train<T>(
         metadata: {
           history,
           evalsWithoutImprovement,
-          examplesSeen: step * perStep,
+          examplesSeen: position,
           ...(bestHeldOutLoss === undefined ? {} : { bestHeldOutLoss, bestStep }),
         },
         ...(best === undefined ? {} : { best }),
@@ -545,38 +595,23 @@ async function train<T>(
     };
     while (step < c.steps && !stoppedEarly) {
       const started = performance.now();
-      const examples = examplesAt(c.train, c.seed, step * perStep, perStep);
-      const { counted } = shiftedTargets(examples);
+      const examples = examplesAt(c.train, c.seed, position, perStep);
       // One dropout seed per micro-batch, from the run's seed and the micro-batch's index (resumable).
       const dropoutSeeds = splitSeed(c.seed + 0x5f3759df * (step + 1), c.accumulate);
       let grads: TensorMap | undefined;
       let lossSum: Tensor | undefined;
       try {
-        for (let j = 0; j < c.accumulate; j++) {
-          const batch = examples.slice(j * c.batchSize, (j + 1) * c.batchSize);
-          const { targets } = shiftedTargets(batch);
-          const micro = tidy(() => {
-            const tensors = names.map((n) => current[n]!);
-            const loss = (...xs: Tensor[]) => {
-              const map: TensorMap = Object.fromEntries(names.map((n, i) => [n, xs[i]!]));
-              const params = combine(unflattenParams(template, map), dropoutSeeds[j]);
-              return batchLoss(c.model, params, batch, targets, counted) as Tensor;
-            };
-            const { value, grads: g } = valueAndGrads(loss)(tensors);
-            const summed: TensorMap = {};
-            names.forEach((n, i) => {
-              summed[n] = grads === undefined ? g[i]! : add(grads[n]!, g[i]!);
-            });
-            return { value: lossSum === undefined ? value : add(lossSum, value), summed };
-          });
-          if (grads !== undefined) dispose(Object.values(grads));
-          if (lossSum !== undefined) lossSum.dispose();
-          grads = micro.summed;
-          lossSum = micro.value;
-        }
+        ({ grads, loss: lossSum } = stepGradients(
+          c,
+          template,
+          current,
+          combine,
+          examples,
+          dropoutSeeds,
+        ));
         const factor =
           c.schedule === undefined ? 1 : valueAt(fn, 'options.schedule', c.schedule, step);
-        const result = c.optimizer.update(grads!, state, current);
+        const result = c.optimizer.update(grads, state, current);
         let next: TensorMap;
         try {
           next = tidy(() => {
@@ -598,6 +633,7 @@ async function train<T>(
         current = next;
         owned = true;
         step++;
+        position += perStep;
         const loss = (await lossSum!.data())[0]!;
         const record: FineTuneRecord = { step, loss, learningRate: factor };
         if (c.evalEvery > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
@@ -626,7 +662,7 @@ async function train<T>(
             ...record,
             steps: c.steps,
             tokensPerSecond: (perStep * c.length) / Math.max(seconds, 1e-9),
-            examplesSeen: step * perStep,
+            examplesSeen: position,
           });
         }
         if (step % c.checkpointEvery === 0 || step === c.steps || stoppedEarly) await save();
