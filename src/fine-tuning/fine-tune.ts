@@ -572,6 +572,8 @@ async function train<T>(
       bestStep = m.bestStep;
       evalsWithoutImprovement = m.evalsWithoutImprovement;
       position = m.examplesSeen;
+      // A run that stopped early stays stopped when started again.
+      stoppedEarly = c.patience > 0 && evalsWithoutImprovement >= c.patience;
     } else {
       state = c.optimizer.init(initial);
     }

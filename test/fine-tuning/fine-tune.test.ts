@@ -159,6 +159,27 @@ describe('fineTune (full fine-tuning)', () => {
     disposeParams(result.trained);
   });
 
+  it('a run that stopped early stays stopped when started again on its checkpoints', async () => {
+    mark();
+    const store = memoryCheckpointStore();
+    const options = base({
+      optimizer: sgd({ learningRate: 0 }),
+      steps: 20,
+      evalEvery: 2,
+      earlyStopping: { patience: 2 },
+      checkpointStore: store,
+    });
+    const first = await fineTune(options);
+    const again = await fineTune(options);
+    expect(again.stoppedEarly).toBe(true);
+    expect(again.step).toBe(first.step);
+    expect(again.history).toEqual(first.history);
+    expect(values(again.trained)).toEqual(values(first.trained));
+    store.dispose();
+    disposeParams(first.trained);
+    disposeParams(again.trained);
+  });
+
   it('resumes from a checkpoint bit-identically to an uninterrupted run', async () => {
     mark();
     const options = base({ steps: 6, evalEvery: 2, earlyStopping: { patience: 5 } });
