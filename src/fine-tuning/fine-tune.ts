@@ -37,6 +37,8 @@ import { type LoraAdapter, withLora } from './lora';
 
 /** The model `fineTune` trains: a decoder-only LM (`loadPretrained`'s result fits). */
 export type FineTuneModel = {
+  /** `'decoder-lm'` when given (a `PretrainedModel` carries it); other kinds are rejected. */
+  kind?: 'decoder-lm';
   /** Its config. */
   config: DecoderLmConfig;
   /** Its params (float32); never modified or disposed. */
@@ -187,6 +189,10 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
       'a decoder LM { config, params }',
       describeValue(model),
     );
+  }
+  const kind = (model as { kind?: unknown }).kind;
+  if (kind !== undefined && kind !== 'decoder-lm') {
+    throw new TfjsBlocksError(fn, 'options.model.kind', "'decoder-lm'", describeValue(kind));
   }
   checkOptionKeys(fn, data, DATA_KEYS, 'options.data');
   const length = checkExamples(fn, 'options.data.train', data.train);

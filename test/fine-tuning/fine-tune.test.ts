@@ -264,6 +264,7 @@ describe('fineTune (full fine-tuning)', () => {
       [{ onStep: 1 as never }, 'options.onStep'],
       [{ seed: 0.5 }, 'options.seed'],
       [{ model: { config } as never }, 'options.model'],
+      [{ model: { ...model, kind: 'encoder-classifier' } as never }, 'options.model.kind'],
       [{ stepz: 1 } as never, 'options.stepz'],
     ];
     for (const [extra, argument] of cases) {
