@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 /** The code of the `@example` in the TSDoc right above `export function <name>` in `file`. */
 function tsdocExample(file: string, name: string): string {
   const source = readFileSync(file, 'utf8');
-  const at = source.indexOf(`export function ${name}(`);
+  // Generic functions (`name<T>(`) too.
+  const at = source.search(new RegExp(`export function ${name}[(<]`));
   const doc = source.slice(source.lastIndexOf('/**', at), at);
   const match = /@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/.exec(doc);
   if (!match) throw new Error(`no @example above ${name} in ${file}`);
@@ -60,6 +61,41 @@ import { bertConfig, encoderHiddenStates, initEncoderClassifier } from 'tfjs-blo
     file: 'src/tokenizers/hugging-face-tokenizer.ts',
     name: 'loadTokenizer',
     imports: `import { loadTokenizer } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/fine-tune.ts',
+    name: 'fineTune',
+    imports: `import { adamw, ByteTokenizer, fineTune, gpt2Config, initDecoderLm, packTexts } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/pack-texts.ts',
+    name: 'packTexts',
+    imports: `import { ByteTokenizer, packTexts } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/chat-examples.ts',
+    name: 'chatExamples',
+    imports: `import { chatExamples, type HuggingFaceTokenizer } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/examples.ts',
+    name: 'splitHeldOut',
+    imports: `import { splitHeldOut } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/examples.ts',
+    name: 'shuffleExamples',
+    imports: `import { shuffleExamples } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/checkpoint-store.ts',
+    name: 'memoryCheckpointStore',
+    imports: `import { memoryCheckpointStore } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/node/fine-tune-checkpoint.ts',
+    name: 'fineTuneCheckpointDir',
+    imports: `import { type FineTuneOptions, fineTune } from 'tfjs-blocks';`,
   },
 ];
 
