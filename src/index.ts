@@ -421,6 +421,14 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './responsible/privacy-accountant';
+export {
+  type NoiseForEpsilon,
+  type NoiseForEpsilonOptions,
+  noiseMultiplierForEpsilon,
+  type StepsForEpsilon,
+  type StepsForEpsilonOptions,
+  stepsForEpsilon,
+} from './responsible/privacy-budget';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,

@@ -57,3 +57,11 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './privacy-accountant';
+export {
+  type NoiseForEpsilon,
+  type NoiseForEpsilonOptions,
+  noiseMultiplierForEpsilon,
+  type StepsForEpsilon,
+  type StepsForEpsilonOptions,
+  stepsForEpsilon,
+} from './privacy-budget';

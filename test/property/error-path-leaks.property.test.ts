@@ -464,6 +464,26 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   rdpToEpsilon: [bad('lengths differ', () => root.rdpToEpsilon([2, 3], [1], 1e-5))],
+  noiseMultiplierForEpsilon: [
+    bad('target epsilon 0', () =>
+      root.noiseMultiplierForEpsilon({
+        targetEpsilon: 0,
+        delta: 1e-5,
+        samplingRate: 0.1,
+        steps: 1,
+      }),
+    ),
+  ],
+  stepsForEpsilon: [
+    bad('negative noise', () =>
+      root.stepsForEpsilon({
+        targetEpsilon: 1,
+        delta: 1e-5,
+        samplingRate: 0.1,
+        noiseMultiplier: -1,
+      }),
+    ),
+  ],
   // generate/
   generate: [
     bad('maxNewTokens 0', () => root.generate(lmModel, [[1]], { maxNewTokens: 0 })),
