@@ -425,6 +425,9 @@ export {
   type NoiseForEpsilon,
   type NoiseForEpsilonOptions,
   noiseMultiplierForEpsilon,
+  type RdpAccountant,
+  type RdpAccountantOptions,
+  rdpAccountant,
   type StepsForEpsilon,
   type StepsForEpsilonOptions,
   stepsForEpsilon,
@@ -480,6 +483,13 @@ export type { ParamTree, TensorMap } from './tree/types';
 // entry module: package.json declares side effects for the built entries only.
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
+export {
+  type AdapterGradientOptions,
+  type LmBatch,
+  type PrivateAdapterGradientOptions,
+  perExampleAdapterGradients,
+  privateAdapterGradients,
+} from './fine-tuning/private';
 export {
   badWordsProcessor,
   minNewTokensProcessor,

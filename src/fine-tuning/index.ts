@@ -5,3 +5,11 @@
  *
  * @packageDocumentation
  */
+
+export {
+  type AdapterGradientOptions,
+  type LmBatch,
+  type PrivateAdapterGradientOptions,
+  perExampleAdapterGradients,
+  privateAdapterGradients,
+} from './private';

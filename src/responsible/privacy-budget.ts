@@ -4,6 +4,7 @@ import {
   computeDpSgdEpsilon,
   DEFAULT_RDP_ORDERS,
   type DpSgdPrivacy,
+  type EpsilonAtOrder,
   rdpOfSubsampledGaussian,
   rdpToEpsilon,
 } from './privacy-accountant';
@@ -226,4 +227,75 @@ export function stepsForEpsilon(options: StepsForEpsilonOptions): StepsForEpsilo
     else hi = mid;
   }
   return at(lo);
+}
+
+/** Options of {@link rdpAccountant}. */
+export interface RdpAccountantOptions {
+  /** Poisson sampling rate `q` in [0, 1] (batch / dataset size; clients per round / clients). */
+  samplingRate: number;
+  /** Noise multiplier σ >= 0. */
+  noiseMultiplier: number;
+  /** Target δ in (0, 1). */
+  delta: number;
+  /** Rényi orders, each > 1. Default {@link DEFAULT_RDP_ORDERS}. */
+  orders?: readonly number[];
+}
+
+/** What {@link rdpAccountant} returns: ε after any number of steps, for progress reports. */
+export interface RdpAccountant {
+  /** (ε, order) after `steps` steps (integer >= 0): the same numbers as {@link computeDpSgdEpsilon}. */
+  epsilon(steps: number): EpsilonAtOrder;
+}
+
+const RDP_ACCOUNTANT_KEYS = optionKeys<RdpAccountantOptions>({
+  samplingRate: true,
+  noiseMultiplier: true,
+  delta: true,
+  orders: true,
+});
+
+/**
+ * An RDP accountant for a training run with a fixed sampling rate and
+ * noise multiplier (DP-SGD steps, DP federated rounds) that reports ε as
+ * training goes: one step's RDP is computed once, so `epsilon(steps)` costs
+ * only the conversion (microseconds), cheap enough for every `onStep`.
+ * Equal to {@link computeDpSgdEpsilon} for the same settings.
+ *
+ * @throws TfjsBlocksError on a sampling rate outside [0, 1], a negative σ,
+ *   a δ outside (0, 1) or bad orders; `epsilon` on a bad step count.
+ * @example
+ * ```ts
+ * const accountant = rdpAccountant({ samplingRate: 0.01, noiseMultiplier: 1.1, delta: 1e-5 });
+ * for (let step = 1; step <= 3; step++) console.log(step, accountant.epsilon(step).epsilon);
+ * ```
+ */
+export function rdpAccountant(options: RdpAccountantOptions): RdpAccountant {
+  const fn = 'rdpAccountant';
+  checkOptionKeys(fn, options, RDP_ACCOUNTANT_KEYS);
+  const samplingRate = checkNumber(fn, 'options.samplingRate', options?.samplingRate, {
+    min: 0,
+    max: 1,
+    maxInclusive: true,
+  });
+  const noiseMultiplier = checkNumber(fn, 'options.noiseMultiplier', options.noiseMultiplier, {
+    min: 0,
+  });
+  const delta = checkNumber(fn, 'options.delta', options.delta, {
+    min: 0,
+    max: 1,
+    minExclusive: true,
+  });
+  const orders = options.orders ?? DEFAULT_RDP_ORDERS;
+  const oneStep = rdpOfSubsampledGaussian({ samplingRate, noiseMultiplier, orders });
+  return {
+    epsilon(steps: number): EpsilonAtOrder {
+      const n = checkInteger('rdpAccountant.epsilon', 'steps', steps, 0);
+      // 0 × Infinity is NaN: zero steps cost nothing whatever the mechanism.
+      return rdpToEpsilon(
+        orders,
+        oneStep.map((r) => (n === 0 ? 0 : n * r)),
+        delta,
+      );
+    },
+  };
 }

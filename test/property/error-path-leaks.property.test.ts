@@ -474,6 +474,24 @@ const CASES: Record<string, Bad[]> = {
       }),
     ),
   ],
+  rdpAccountant: [
+    bad('delta 1', () => root.rdpAccountant({ samplingRate: 0.1, noiseMultiplier: 1, delta: 1 })),
+  ],
+  perExampleAdapterGradients: [
+    bad('params without LoRA', () =>
+      root.perExampleAdapterGradients(lm, lmParams, { ids: ids(1, 2), labels: ids(1, 2) }),
+    ),
+  ],
+  privateAdapterGradients: [
+    bad('params without LoRA', () =>
+      root.privateAdapterGradients(
+        lm,
+        lmParams,
+        { ids: ids(1, 2), labels: ids(1, 2) },
+        { l2NormClip: 1, noiseMultiplier: 1, seed: 0, step: 0 },
+      ),
+    ),
+  ],
   stepsForEpsilon: [
     bad('negative noise', () =>
       root.stepsForEpsilon({

@@ -1,7 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { computeDpSgdEpsilon } from '../../src/responsible/privacy-accountant';
-import { noiseMultiplierForEpsilon, stepsForEpsilon } from '../../src/responsible/privacy-budget';
+import {
+  noiseMultiplierForEpsilon,
+  rdpAccountant,
+  stepsForEpsilon,
+} from '../../src/responsible/privacy-budget';
 import { loadGoldens } from '../helpers/goldens';
 import { thrownWithoutLeak } from '../helpers/rejections';
 
@@ -149,6 +153,30 @@ describe('stepsForEpsilon edges', () => {
       maxSteps: 500,
     });
     expect(free.steps).toBe(500);
+  });
+});
+
+describe('rdpAccountant', () => {
+  it('reports the same ε as computeDpSgdEpsilon at every step', () => {
+    const settings = { samplingRate: 0.02, noiseMultiplier: 1.3, delta: 1e-6 };
+    const accountant = rdpAccountant(settings);
+    for (const steps of [0, 1, 7, 100, 5000]) {
+      const expected = computeDpSgdEpsilon({ ...settings, steps });
+      expect(accountant.epsilon(steps).epsilon).toBe(expected.epsilon);
+      if (steps > 0) expect(accountant.epsilon(steps).order).toBe(expected.order);
+    }
+    expect(accountant.epsilon(0).epsilon).toBe(0);
+  });
+
+  it('costs nothing without noise only at 0 steps', () => {
+    const accountant = rdpAccountant({ samplingRate: 0.5, noiseMultiplier: 0, delta: 1e-5 });
+    expect(accountant.epsilon(0).epsilon).toBe(0);
+    expect(accountant.epsilon(1).epsilon).toBe(Infinity);
+  });
+
+  it('rejects a bad step count, naming it', () => {
+    const accountant = rdpAccountant({ samplingRate: 0.5, noiseMultiplier: 1, delta: 1e-5 });
+    expect(thrownWithoutLeak(() => accountant.epsilon(-1)).argument).toBe('steps');
   });
 });
 

@@ -1,0 +1,300 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { perExampleAdapterGradients, privateAdapterGradients } from '../../src/fine-tuning/private';
+import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
+import {
+  type DecoderLmParams,
+  decoderLm,
+  gpt2Config,
+  initDecoderLm,
+} from '../../src/models/decoder-lm';
+import type { LinearParams } from '../../src/nn/linear';
+import { flattenParams } from '../../src/tree/flatten';
+import { expectNoLeak } from '../helpers/leaks';
+import { thrownWithoutLeak } from '../helpers/rejections';
+
+const config = gpt2Config({ vocabSize: 17, maxLength: 8, dModel: 8, numHeads: 2, numLayers: 2 });
+const base = initDecoderLm(config, 0);
+const RANK = 2;
+
+/** LoRA on every query and value projection, with B non-zero so both factors get gradients. */
+function withTestLora(params: DecoderLmParams, seed: number): DecoderLmParams {
+  const lora = (p: LinearParams, s: number): LinearParams => ({
+    ...p,
+    lora: {
+      a: tf.randomNormal([8, RANK], 0, 0.5, 'float32', s) as tf.Tensor2D,
+      b: tf.randomNormal([RANK, 8], 0, 0.5, 'float32', s + 1) as tf.Tensor2D,
+      scale: 2,
+    },
+  });
+  return {
+    ...params,
+    blocks: params.blocks.map((block, i) => ({
+      ...block,
+      attention: {
+        ...block.attention,
+        query: lora(block.attention.query, seed + 10 * i),
+        value: lora(block.attention.value, seed + 10 * i + 5),
+      },
+    })),
+  };
+}
+
+const params = withTestLora(base, 1);
+const adapterPaths = Object.keys(flattenParams(params)).filter((p) => /lora\.[ab]$/.test(p));
+const ids = tf.tensor2d(
+  [
+    [1, 2, 3, 4, 5, 6],
+    [7, 8, 9, 10, 11, 12],
+    [3, 3, 3, 3, 3, 3],
+    [16, 0, 5, 9, 2, 1],
+  ],
+  undefined,
+  'int32',
+);
+const labels = tf.tensor2d(
+  [
+    [-100, -100, 3, 4, 5, 6],
+    [-100, 8, 9, 10, 11, -100],
+    [3, 3, 3, 3, 3, 3],
+    [-100, -100, -100, -100, 2, 1],
+  ],
+  undefined,
+  'int32',
+);
+const batch = { ids, labels };
+
+afterAll(() => {
+  tf.dispose([ids, labels]);
+});
+
+/** Example `i`'s gradient by direct differentiation of its own masked mean loss. */
+function directGradient(rows: number[]): Record<string, tf.Tensor> {
+  return tf.tidy(() => {
+    const all = flattenParams(params);
+    const xs = adapterPaths.map((p) => all[p]!);
+    const f = (...ws: tf.Tensor[]) => {
+      const swapped = withFactors(ws);
+      const total = rows
+        .map((r) => {
+          const id = tf.slice(ids, [r, 0], [1, 6]);
+          const logits = tf.slice(decoderLm(config, swapped, id), [0, 0, 0], [1, 5, 17]);
+          const target = tf.slice(labels, [r, 1], [1, 5]);
+          return softmaxCrossEntropy(logits, target, { reduction: 'mean' });
+        })
+        .reduce((a, b) => tf.add(a, b));
+      return tf.div(total, rows.length) as tf.Scalar;
+    };
+    const grads = tf.grads(f)(xs);
+    return Object.fromEntries(adapterPaths.map((p, i) => [p, grads[i]!]));
+  });
+}
+
+function withFactors(ws: tf.Tensor[]): DecoderLmParams {
+  const byPath = new Map(adapterPaths.map((p, i) => [p, ws[i]!]));
+  return {
+    ...params,
+    blocks: params.blocks.map((block, i) => {
+      const at = (name: 'query' | 'value') => {
+        const p = block.attention[name];
+        return {
+          ...p,
+          lora: {
+            a: byPath.get(`blocks.${i}.attention.${name}.lora.a`) as tf.Tensor2D,
+            b: byPath.get(`blocks.${i}.attention.${name}.lora.b`) as tf.Tensor2D,
+            scale: p.lora!.scale,
+          },
+        };
+      };
+      return {
+        ...block,
+        attention: { ...block.attention, query: at('query'), value: at('value') },
+      };
+    }),
+  };
+}
+
+function globalNorms(perExample: Record<string, tf.Tensor>, rows: number): number[] {
+  return tf.tidy(() => {
+    const squares = Object.values(perExample)
+      .map((g) => tf.sum(tf.square(tf.reshape(g, [rows, -1])), 1))
+      .reduce((a, b) => tf.add(a, b));
+    return Array.from(tf.sqrt(squares).dataSync());
+  });
+}
+
+describe('perExampleAdapterGradients', () => {
+  it('gives each example the gradient of its own masked loss, for the LoRA factors only', () => {
+    const perExample = perExampleAdapterGradients(config, params, batch);
+    expect(Object.keys(perExample).sort()).toEqual([...adapterPaths].sort());
+    for (let r = 0; r < 4; r++) {
+      const direct = directGradient([r]);
+      for (const path of adapterPaths) {
+        const row = tf.squeeze(tf.slice(perExample[path]!, [r], [1]), [0]);
+        const diff = tf.max(tf.abs(tf.sub(row, direct[path]!))).dataSync()[0]!;
+        const scale = tf.max(tf.abs(direct[path]!)).dataSync()[0]!;
+        expect(diff, `${path} example ${r}`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
+        tf.dispose([row]);
+      }
+      tf.dispose(Object.values(direct));
+    }
+    tf.dispose(Object.values(perExample));
+  });
+
+  it('microbatches hold the gradient of their mean loss', () => {
+    const perExample = perExampleAdapterGradients(config, params, batch, { microbatchSize: 2 });
+    const path = adapterPaths[0]!;
+    expect(perExample[path]!.shape[0]).toBe(2);
+    const direct = directGradient([2, 3]);
+    const row = tf.squeeze(tf.slice(perExample[path]!, [1], [1]), [0]);
+    const diff = tf.max(tf.abs(tf.sub(row, direct[path]!))).dataSync()[0]!;
+    expect(diff).toBeLessThan(1e-6);
+    tf.dispose([row, ...Object.values(direct), ...Object.values(perExample)]);
+  });
+
+  it('trains exactly the named tensors with options.trainable', () => {
+    const trainable = ['blocks.1.attention.value.lora.b', 'finalNorm.gamma'];
+    const perExample = perExampleAdapterGradients(config, params, batch, { trainable });
+    expect(Object.keys(perExample).sort()).toEqual([...trainable].sort());
+    expect(perExample['finalNorm.gamma']!.shape).toEqual([4, 8]);
+    tf.dispose(Object.values(perExample));
+  });
+
+  it('leaves no tensor behind', () => {
+    expectNoLeak(() => perExampleAdapterGradients(config, params, batch, { microbatchSize: 2 }));
+  });
+});
+
+describe('privateAdapterGradients', () => {
+  const dp = { l2NormClip: 0.05, seed: 7, step: 3 };
+
+  it('without noise, is the mean of the per-example gradients clipped to norm C', () => {
+    const perExample = perExampleAdapterGradients(config, params, batch);
+    const norms = globalNorms(perExample, 4);
+    // The clip binds on some examples and not on others (else the test proves less).
+    expect(norms.some((n) => n > dp.l2NormClip)).toBe(true);
+    const factors = norms.map((n) => Math.min(1, dp.l2NormClip / n));
+    const noiseless = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: 0 });
+    for (const path of adapterPaths) {
+      const expected = tf.tidy(() => {
+        const g = perExample[path]!;
+        const w = tf.reshape(tf.tensor1d(factors), [4, ...g.shape.slice(1).map(() => 1)]);
+        return tf.div(tf.sum(tf.mul(g, w), 0), 4);
+      });
+      const diff = tf.max(tf.abs(tf.sub(noiseless[path]!, expected))).dataSync()[0]!;
+      expect(diff, path).toBeLessThan(1e-7);
+      expected.dispose();
+    }
+    // Each clipped example contributes at most C: the mean's norm is at most C.
+    const meanNorm = globalNorms(
+      Object.fromEntries(Object.entries(noiseless).map(([k, v]) => [k, tf.expandDims(v, 0)])),
+      1,
+    )[0]!;
+    expect(meanNorm).toBeLessThanOrEqual(dp.l2NormClip * (1 + 1e-6));
+    tf.dispose([...Object.values(perExample), ...Object.values(noiseless)]);
+  });
+
+  it('adds noise of standard deviation σ·C / batch to every coordinate, fresh each step', () => {
+    const sigma = 3;
+    const noiseless = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: 0 });
+    const noisy = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: sigma });
+    const again = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: sigma });
+    const next = privateAdapterGradients(config, params, batch, {
+      ...dp,
+      noiseMultiplier: sigma,
+      step: 4,
+    });
+    const noise = tf.tidy(() =>
+      tf.concat(adapterPaths.map((p) => tf.reshape(tf.sub(noisy[p]!, noiseless[p]!), [-1]))),
+    );
+    const values = Array.from(noise.dataSync());
+    const n = values.length; // 2 layers × 2 linears × (8·2 + 2·8) = 128 coordinates
+    const mean = values.reduce((a, b) => a + b, 0) / n;
+    const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+    const expected = (sigma * dp.l2NormClip) / 4;
+    // The sample std of n normals is within 5/√(2n) ≈ 31% relative (5 standard errors); the mean within 5σ/√n.
+    expect(Math.abs(std / expected - 1)).toBeLessThan(5 / Math.sqrt(2 * n));
+    expect(Math.abs(mean)).toBeLessThan((5 * expected) / Math.sqrt(n));
+    const path = adapterPaths[0]!;
+    expect(Array.from(again[path]!.dataSync())).toEqual(Array.from(noisy[path]!.dataSync()));
+    expect(Array.from(next[path]!.dataSync())).not.toEqual(Array.from(noisy[path]!.dataSync()));
+    tf.dispose([noise, ...[noiseless, noisy, again, next].flatMap((m) => Object.values(m))]);
+  });
+
+  it('leaves no tensor behind', () => {
+    expectNoLeak(() =>
+      privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: 1 }),
+    );
+  });
+});
+
+describe('adapter gradients reject bad input, naming the argument', () => {
+  const good = { l2NormClip: 1, noiseMultiplier: 1, seed: 0, step: 0 };
+  const floatIds = tf.zeros([4, 6]);
+  const shortIds = tf.zeros([4, 1], 'int32');
+  const otherLabels = tf.zeros([4, 5], 'int32');
+  afterAll(() => tf.dispose([floatIds, shortIds, otherLabels]));
+  const cases: Array<[string, () => unknown, string]> = [
+    ['params without LoRA', () => perExampleAdapterGradients(config, base, batch), 'params'],
+    [
+      'an unknown trainable path',
+      () => perExampleAdapterGradients(config, params, batch, { trainable: ['blocks.9.x'] }),
+      'options.trainable[0]',
+    ],
+    [
+      'an empty trainable list',
+      () => perExampleAdapterGradients(config, params, batch, { trainable: [] }),
+      'options.trainable',
+    ],
+    [
+      'a microbatch that does not divide the batch',
+      () => perExampleAdapterGradients(config, params, batch, { microbatchSize: 3 }),
+      'options.microbatchSize',
+    ],
+    [
+      'float ids',
+      () => perExampleAdapterGradients(config, params, { ids: floatIds, labels }),
+      'batch.ids',
+    ],
+    [
+      'one token per row',
+      () => perExampleAdapterGradients(config, params, { ids: shortIds, labels: shortIds }),
+      'batch.ids.shape[1]',
+    ],
+    [
+      'labels of another shape',
+      () => perExampleAdapterGradients(config, params, { ids, labels: otherLabels }),
+      'batch.labels',
+    ],
+    [
+      'an unknown option',
+      () => perExampleAdapterGradients(config, params, batch, { microbatch: 2 } as never),
+      'options.microbatch',
+    ],
+    [
+      'clip 0',
+      () => privateAdapterGradients(config, params, batch, { ...good, l2NormClip: 0 }),
+      'options.l2NormClip',
+    ],
+    [
+      'negative noise',
+      () => privateAdapterGradients(config, params, batch, { ...good, noiseMultiplier: -1 }),
+      'options.noiseMultiplier',
+    ],
+    [
+      'a fractional step',
+      () => privateAdapterGradients(config, params, batch, { ...good, step: 1.5 }),
+      'options.step',
+    ],
+    [
+      'private: params without LoRA',
+      () => privateAdapterGradients(config, base, batch, good),
+      'params',
+    ],
+  ];
+  for (const [name, call, argument] of cases) {
+    it(name, () => {
+      expect(thrownWithoutLeak(call).argument).toBe(argument);
+    });
+  }
+});
