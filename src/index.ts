@@ -375,6 +375,17 @@ export type {
 } from './pretrained/source';
 export type { PretrainedProgress } from './pretrained/weights';
 export {
+  computeDpFederatedEpsilon,
+  type DpFederatedClient,
+  type DpFederatedOptions,
+  type DpFederatedPrivacyOptions,
+  type DpFederatedRoundOptions,
+  dpFederatedAveragingRound,
+  privateDeltaAverage,
+  type SampleClientsOptions,
+  sampleClients,
+} from './responsible/dp-federated-averaging';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,

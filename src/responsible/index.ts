@@ -11,6 +11,17 @@
 import '@tensorflow/tfjs-layers';
 
 export {
+  computeDpFederatedEpsilon,
+  type DpFederatedClient,
+  type DpFederatedOptions,
+  type DpFederatedPrivacyOptions,
+  type DpFederatedRoundOptions,
+  dpFederatedAveragingRound,
+  privateDeltaAverage,
+  type SampleClientsOptions,
+  sampleClients,
+} from './dp-federated-averaging';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,

@@ -492,6 +492,40 @@ const CASES: Record<string, Bad[]> = {
       ),
     ),
   ],
+  privateDeltaAverage: [
+    bad('a delta of another shape', () =>
+      root.privateDeltaAverage({ w: f(2, 2) }, [{ w: f(2, 3) }], {
+        l2NormClip: 1,
+        noiseMultiplier: 1,
+        expectedClients: 1,
+        seed: 0,
+        round: 0,
+      }),
+    ),
+  ],
+  dpFederatedAveragingRound: [
+    bad('clip 0', () =>
+      root.dpFederatedAveragingRound({ w: f(2, 2) }, [], {
+        l2NormClip: 0,
+        noiseMultiplier: 1,
+        expectedClients: 1,
+        seed: 0,
+        round: 0,
+      }),
+    ),
+  ],
+  sampleClients: [bad('rate 2', () => root.sampleClients(3, 2, { seed: 0, round: 0 }))],
+  computeDpFederatedEpsilon: [
+    bad('no clients', () =>
+      root.computeDpFederatedEpsilon({
+        rounds: 1,
+        expectedClients: 1,
+        totalClients: 0,
+        noiseMultiplier: 1,
+        delta: 1e-5,
+      }),
+    ),
+  ],
   stepsForEpsilon: [
     bad('negative noise', () =>
       root.stepsForEpsilon({
