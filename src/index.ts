@@ -495,6 +495,25 @@ export type { ParamTree, TensorMap } from './tree/types';
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
 export {
+  initLora,
+  type LoraAdapter,
+  type LoraModule,
+  loraTensors,
+  type MergedLora,
+  mergeLora,
+  unmergeLora,
+  type WithLoraOptions,
+  withLora,
+} from './fine-tuning/lora';
+export type { LoraConfig, ResolvedLoraConfig } from './fine-tuning/lora-config';
+export {
+  type LoraBase,
+  type LoraModuleNamesOptions,
+  type LoraTargetMatch,
+  loraModuleNames,
+  matchLoraTargets,
+} from './fine-tuning/lora-modules';
+export {
   type AdapterGradientOptions,
   type LmBatch,
   type PrivateAdapterGradientOptions,
@@ -506,6 +525,7 @@ export {
   minNewTokensProcessor,
   noRepeatNgramProcessor,
 } from './generate/logits-processors';
+export type { LoraFactors } from './nn/linear';
 export {
   generateOptionsFromConfigJson,
   toGenerationConfigJson,
