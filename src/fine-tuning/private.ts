@@ -19,14 +19,13 @@ import {
   formatShape,
   optionKeys,
 } from '../internal/checks';
-import { emptyRecord, hasName, ownEntry } from '../internal/records';
 import { softmaxCrossEntropy } from '../losses/softmax-cross-entropy';
 import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
 import { differentiallyPrivateAggregate } from '../responsible/dp-sgd';
 import { perExampleGradients } from '../responsible/per-example-gradients';
-import { flattenParams } from '../tree/flatten';
-import { treeMap } from '../tree/map';
+import { unflattenParams } from '../tree/flatten';
 import type { TensorMap } from '../tree/types';
+import { type LoraAdapter, loraTensors, withLora } from './lora';
 
 /** The label that adds no loss (PyTorch's and transformers' `ignore_index`). */
 const IGNORED = -100;
@@ -51,18 +50,9 @@ export interface AdapterGradientOptions {
    * passes, coarser clipping). Must divide the batch. Default 1.
    */
   microbatchSize?: number;
-  /**
-   * Dotted paths of the trained tensors (as `flattenParams` names them).
-   * Default: every LoRA factor, the paths ending in `.lora.a` / `.lora.b`
-   * (what `withLora` adds).
-   */
-  trainable?: readonly string[];
 }
 
-const ADAPTER_GRADIENT_KEYS = optionKeys<AdapterGradientOptions>({
-  microbatchSize: true,
-  trainable: true,
-});
+const ADAPTER_GRADIENT_KEYS = optionKeys<AdapterGradientOptions>({ microbatchSize: true });
 
 interface Checked {
   trainable: TensorMap;
@@ -110,6 +100,7 @@ function checkLmBatch(fn: string, batch: LmBatch): number {
 function checkAdapterOptions(
   fn: string,
   params: DecoderLmParams,
+  adapter: LoraAdapter,
   batch: LmBatch,
   options: AdapterGradientOptions,
 ): Checked {
@@ -123,43 +114,14 @@ function checkAdapterOptions(
       String(microbatchSize),
     );
   }
-  const all = flattenParams(params);
-  const trainable: TensorMap = emptyRecord();
-  if (options.trainable === undefined) {
-    for (const [path, t] of Object.entries(all)) {
-      if (/(^|\.)lora\.[ab]$/.test(path)) trainable[path] = t;
-    }
-    if (Object.keys(trainable).length === 0) {
-      throw new TfjsBlocksError(
-        fn,
-        'params',
-        'params with LoRA factors (lora.a, lora.b: see withLora), or options.trainable',
-        'no LoRA factor',
-      );
-    }
-  } else {
-    if (!Array.isArray(options.trainable) || options.trainable.length === 0) {
-      throw new TfjsBlocksError(
-        fn,
-        'options.trainable',
-        'a non-empty array of dotted param paths',
-        describeValue(options.trainable),
-      );
-    }
-    options.trainable.forEach((path, i) => {
-      const t = typeof path === 'string' ? ownEntry(all, path) : undefined;
-      if (t === undefined) {
-        throw new TfjsBlocksError(
-          fn,
-          `options.trainable[${i}]`,
-          'the dotted path of a tensor of params (e.g. blocks.0.attention.query.lora.a)',
-          describeValue(path),
-        );
-      }
-      trainable[path] = t;
-    });
+  // withLora checks that the adapter fits the params (and names what does not); it makes no tensor.
+  try {
+    withLora(params, adapter);
+  } catch (e) {
+    if (!(e instanceof TfjsBlocksError)) throw e;
+    throw new TfjsBlocksError(fn, e.argument, e.expected, e.actual);
   }
-  return { trainable, size, microbatchSize };
+  return { trainable: loraTensors(adapter), size, microbatchSize };
 }
 
 /**
@@ -182,10 +144,12 @@ function perExampleLmLoss(logits: Tensor, labels: Tensor): Tensor {
 
 /**
  * Per-example (or per-microbatch) gradients of a decoder LM's masked
- * next-token loss with respect to the adapter only: the LoRA factors that
- * `withLora` put on the model's linears (or the tensors named in
- * `options.trainable`), the base staying frozen (no gradient is taken for
- * it). The input DP-SGD clips (see {@link privateAdapterGradients}).
+ * next-token loss with respect to the adapter's tensors only
+ * (`loraTensors(adapter)`: the LoRA factors and any `modulesToSave`), the
+ * base staying frozen (no gradient is taken for it). A factor shared by the
+ * parts of a fused module (GPT-2's `c_attn`) is one tensor with one
+ * gradient. The input DP-SGD clips (see {@link privateAdapterGradients}).
+ * LoRA dropout is not applied (the forward is `withLora(params, adapter)`).
  *
  * Each example's loss is its mean cross-entropy over its counted targets
  * (labels `-100` are skipped; position `t` predicts `labels[t + 1]`). tfjs
@@ -194,41 +158,44 @@ function perExampleLmLoss(logits: Tensor, labels: Tensor): Tensor {
  * granularity for speed.
  *
  * @param config - the model's {@link DecoderLmConfig}.
- * @param params - the model's params with LoRA factors on its target linears.
+ * @param params - the base model's params (frozen).
+ * @param adapter - the LoRA adapter (`initLora`, `loadAdapter`) to train.
  * @param batch - ids and labels, int32 `[batch, time]`.
- * @returns per dotted path (`blocks.0.attention.query.lora.a`), the
- *   gradients `[batch / microbatchSize, ...shape]`. New tensors.
- * @throws TfjsBlocksError on a bad batch, params without LoRA factors, an
- *   unknown trainable path, or a microbatch size that does not divide the batch.
+ * @returns per `loraTensors(adapter)` name (`modules.<module>.a`,
+ *   `modules.<module>.b.0`, …), the gradients `[batch / microbatchSize, ...shape]`. New tensors.
+ * @throws TfjsBlocksError on a bad batch, an adapter that does not fit the
+ *   params, or a microbatch size that does not divide the batch.
  * @example
  * ```ts
  * const ids = tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8]], undefined, 'int32');
  * const labels = tf.tensor2d([[-100, 2, 3, 4], [-100, -100, 7, 8]], undefined, 'int32');
- * const perExample = perExampleAdapterGradients(config, withLora(params, adapter), { ids, labels });
- * // perExample['blocks.0.attention.query.lora.a']: [2, dModel, rank]
+ * const perExample = perExampleAdapterGradients(config, params, adapter, { ids, labels });
+ * // perExample['modules.blocks.0.attention.query.a']: [2, dModel, rank]
  * ```
  */
 export function perExampleAdapterGradients(
   config: DecoderLmConfig,
   params: DecoderLmParams,
+  adapter: LoraAdapter,
   batch: LmBatch,
   options: AdapterGradientOptions = {},
 ): TensorMap {
   const fn = 'perExampleAdapterGradients';
   checkOptionKeys(fn, options, ADAPTER_GRADIENT_KEYS);
-  const checked = checkAdapterOptions(fn, params, batch, options);
-  return adapterGradients(config, params, batch, checked);
+  const checked = checkAdapterOptions(fn, params, adapter, batch, options);
+  return adapterGradients(config, params, adapter, batch, checked);
 }
 
 function adapterGradients(
   config: DecoderLmConfig,
   params: DecoderLmParams,
+  adapter: LoraAdapter,
   batch: LmBatch,
   { trainable, microbatchSize }: Checked,
 ): TensorMap {
   const loss = (p: TensorMap, b: TensorMap): Tensor => {
-    const full = treeMap(params, (leaf, path) => (hasName(p, path) ? p[path]! : leaf));
-    return perExampleLmLoss(decoderLm(config, full, b.ids!), b.labels!);
+    const adapted = withLora(params, unflattenParams(adapter, p));
+    return perExampleLmLoss(decoderLm(config, adapted, b.ids!), b.labels!);
   };
   return perExampleGradients(
     loss,
@@ -276,12 +243,13 @@ const PRIVATE_ADAPTER_KEYS = [
  * model, the hyperparameters and the dataset size are public.
  *
  * @param batch - ids and labels, int32 `[batch, time]`.
- * @returns the privatised mean gradient per trained path, shaped like the tensors. New tensors.
+ * @returns the privatised mean gradient per `loraTensors(adapter)` name,
+ *   shaped like the tensors (`unflattenParams(adapter, …)` gives an adapter-shaped tree). New tensors.
  * @throws TfjsBlocksError as {@link perExampleAdapterGradients}, and on
  *   `l2NormClip <= 0`, `noiseMultiplier < 0`, a non-integer seed or step.
  * @example
  * ```ts
- * const grads = privateAdapterGradients(config, withLora(params, adapter), { ids, labels }, {
+ * const grads = privateAdapterGradients(config, params, adapter, { ids, labels }, {
  *   l2NormClip: 1, noiseMultiplier: 1.1, seed: 0, step,
  * });
  * ```
@@ -289,6 +257,7 @@ const PRIVATE_ADAPTER_KEYS = [
 export function privateAdapterGradients(
   config: DecoderLmConfig,
   params: DecoderLmParams,
+  adapter: LoraAdapter,
   batch: LmBatch,
   options: PrivateAdapterGradientOptions,
 ): TensorMap {
@@ -303,9 +272,9 @@ export function privateAdapterGradients(
   });
   const seed = checkInteger(fn, 'options.seed', options.seed, -(2 ** 31));
   const step = checkInteger(fn, 'options.step', options.step, 0);
-  const checked = checkAdapterOptions(fn, params, batch, options);
+  const checked = checkAdapterOptions(fn, params, adapter, batch, options);
   const aggregate = differentiallyPrivateAggregate({ l2NormClip, noiseMultiplier, seed });
-  const perExample = adapterGradients(config, params, batch, checked);
+  const perExample = adapterGradients(config, params, adapter, batch, checked);
   try {
     return tidy(() => aggregate.update(perExample, { count: step }).updates);
   } finally {

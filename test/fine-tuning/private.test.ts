@@ -1,47 +1,43 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { initLora, type LoraAdapter, loraTensors, withLora } from '../../src/fine-tuning/lora';
 import { perExampleAdapterGradients, privateAdapterGradients } from '../../src/fine-tuning/private';
 import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
-import {
-  type DecoderLmParams,
-  decoderLm,
-  gpt2Config,
-  initDecoderLm,
-} from '../../src/models/decoder-lm';
-import type { LinearParams } from '../../src/nn/linear';
-import { flattenParams } from '../../src/tree/flatten';
+import { decoderLm, gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
+import { flattenParams, unflattenParams } from '../../src/tree/flatten';
 import { expectNoLeak } from '../helpers/leaks';
 import { thrownWithoutLeak } from '../helpers/rejections';
 
 const config = gpt2Config({ vocabSize: 17, maxLength: 8, dModel: 8, numHeads: 2, numLayers: 2 });
 const base = initDecoderLm(config, 0);
-const RANK = 2;
 
-/** LoRA on every query and value projection, with B non-zero so both factors get gradients. */
-function withTestLora(params: DecoderLmParams, seed: number): DecoderLmParams {
-  const lora = (p: LinearParams, s: number): LinearParams => ({
-    ...p,
-    lora: {
-      a: tf.randomNormal([8, RANK], 0, 0.5, 'float32', s) as tf.Tensor2D,
-      b: tf.randomNormal([RANK, 8], 0, 0.5, 'float32', s + 1) as tf.Tensor2D,
-      scale: 2,
-    },
-  });
-  return {
-    ...params,
-    blocks: params.blocks.map((block, i) => ({
-      ...block,
-      attention: {
-        ...block.attention,
-        query: lora(block.attention.query, seed + 10 * i),
-        value: lora(block.attention.value, seed + 10 * i + 5),
-      },
-    })),
-  };
+/** An adapter with random (non-zero) b, so that both factors get gradients. */
+function randomized(adapter: LoraAdapter, seed: number): LoraAdapter {
+  const tensors = loraTensors(adapter);
+  const values = Object.fromEntries(
+    Object.entries(tensors).map(([name, t], i) => [
+      name,
+      tf.randomNormal(t.shape, 0, 0.5, 'float32', seed + i),
+    ]),
+  );
+  return unflattenParams(adapter, values);
 }
 
-const params = withTestLora(base, 1);
-const adapterPaths = Object.keys(flattenParams(params)).filter((p) => /lora\.[ab]$/.test(p));
+// LoRA on every query and value projection (our dotted paths), and GPT-2's
+// fused c_attn (one a shared by q, k, v; one b each).
+const adapter = randomized(
+  initLora(base, { r: 2, alpha: 4, targetModules: '.*attention\\.(query|value)' }, 1),
+  10,
+);
+const fused = randomized(
+  initLora(
+    { kind: 'decoder-lm', modelType: 'gpt2', config, params: base },
+    { r: 2, alpha: 4, targetModules: ['c_attn'] },
+    2,
+  ),
+  20,
+);
+const adapterPaths = Object.keys(loraTensors(adapter));
 const ids = tf.tensor2d(
   [
     [1, 2, 3, 4, 5, 6],
@@ -68,17 +64,18 @@ afterAll(() => {
   tf.dispose([ids, labels]);
 });
 
-/** Example `i`'s gradient by direct differentiation of its own masked mean loss. */
-function directGradient(rows: number[]): Record<string, tf.Tensor> {
+/** The gradient of the mean of the rows' own masked mean losses, by direct differentiation. */
+function directGradient(rows: number[], which: LoraAdapter = adapter): Record<string, tf.Tensor> {
   return tf.tidy(() => {
-    const all = flattenParams(params);
-    const xs = adapterPaths.map((p) => all[p]!);
+    const names = Object.keys(loraTensors(which));
+    const xs = names.map((n) => loraTensors(which)[n]!);
     const f = (...ws: tf.Tensor[]) => {
-      const swapped = withFactors(ws);
+      const trained = unflattenParams(which, Object.fromEntries(names.map((n, i) => [n, ws[i]!])));
+      const adapted = withLora(base, trained);
       const total = rows
         .map((r) => {
           const id = tf.slice(ids, [r, 0], [1, 6]);
-          const logits = tf.slice(decoderLm(config, swapped, id), [0, 0, 0], [1, 5, 17]);
+          const logits = tf.slice(decoderLm(config, adapted, id), [0, 0, 0], [1, 5, 17]);
           const target = tf.slice(labels, [r, 1], [1, 5]);
           return softmaxCrossEntropy(logits, target, { reduction: 'mean' });
         })
@@ -86,32 +83,8 @@ function directGradient(rows: number[]): Record<string, tf.Tensor> {
       return tf.div(total, rows.length) as tf.Scalar;
     };
     const grads = tf.grads(f)(xs);
-    return Object.fromEntries(adapterPaths.map((p, i) => [p, grads[i]!]));
+    return Object.fromEntries(names.map((p, i) => [p, grads[i]!]));
   });
-}
-
-function withFactors(ws: tf.Tensor[]): DecoderLmParams {
-  const byPath = new Map(adapterPaths.map((p, i) => [p, ws[i]!]));
-  return {
-    ...params,
-    blocks: params.blocks.map((block, i) => {
-      const at = (name: 'query' | 'value') => {
-        const p = block.attention[name];
-        return {
-          ...p,
-          lora: {
-            a: byPath.get(`blocks.${i}.attention.${name}.lora.a`) as tf.Tensor2D,
-            b: byPath.get(`blocks.${i}.attention.${name}.lora.b`) as tf.Tensor2D,
-            scale: p.lora!.scale,
-          },
-        };
-      };
-      return {
-        ...block,
-        attention: { ...block.attention, query: at('query'), value: at('value') },
-      };
-    }),
-  };
 }
 
 function globalNorms(perExample: Record<string, tf.Tensor>, rows: number): number[] {
@@ -125,7 +98,7 @@ function globalNorms(perExample: Record<string, tf.Tensor>, rows: number): numbe
 
 describe('perExampleAdapterGradients', () => {
   it('gives each example the gradient of its own masked loss, for the LoRA factors only', () => {
-    const perExample = perExampleAdapterGradients(config, params, batch);
+    const perExample = perExampleAdapterGradients(config, base, adapter, batch);
     expect(Object.keys(perExample).sort()).toEqual([...adapterPaths].sort());
     for (let r = 0; r < 4; r++) {
       const direct = directGradient([r]);
@@ -142,7 +115,9 @@ describe('perExampleAdapterGradients', () => {
   });
 
   it('microbatches hold the gradient of their mean loss', () => {
-    const perExample = perExampleAdapterGradients(config, params, batch, { microbatchSize: 2 });
+    const perExample = perExampleAdapterGradients(config, base, adapter, batch, {
+      microbatchSize: 2,
+    });
     const path = adapterPaths[0]!;
     expect(perExample[path]!.shape[0]).toBe(2);
     const direct = directGradient([2, 3]);
@@ -152,16 +127,29 @@ describe('perExampleAdapterGradients', () => {
     tf.dispose([row, ...Object.values(direct), ...Object.values(perExample)]);
   });
 
-  it('trains exactly the named tensors with options.trainable', () => {
-    const trainable = ['blocks.1.attention.value.lora.b', 'finalNorm.gamma'];
-    const perExample = perExampleAdapterGradients(config, params, batch, { trainable });
-    expect(Object.keys(perExample).sort()).toEqual([...trainable].sort());
-    expect(perExample['finalNorm.gamma']!.shape).toEqual([4, 8]);
+  it("gives a fused module's shared a one gradient (GPT-2 c_attn)", () => {
+    const perExample = perExampleAdapterGradients(config, base, fused, batch);
+    const names = Object.keys(loraTensors(fused));
+    expect(Object.keys(perExample).sort()).toEqual([...names].sort());
+    expect(names).toContain('modules.transformer.h.0.attn.c_attn.b.2');
+    for (const r of [0, 3]) {
+      const direct = directGradient([r], fused);
+      for (const name of names) {
+        const row = tf.squeeze(tf.slice(perExample[name]!, [r], [1]), [0]);
+        const diff = tf.max(tf.abs(tf.sub(row, direct[name]!))).dataSync()[0]!;
+        const scale = tf.max(tf.abs(direct[name]!)).dataSync()[0]!;
+        expect(diff, `${name} example ${r}`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
+        row.dispose();
+      }
+      tf.dispose(Object.values(direct));
+    }
     tf.dispose(Object.values(perExample));
   });
 
   it('leaves no tensor behind', () => {
-    expectNoLeak(() => perExampleAdapterGradients(config, params, batch, { microbatchSize: 2 }));
+    expectNoLeak(() =>
+      perExampleAdapterGradients(config, base, adapter, batch, { microbatchSize: 2 }),
+    );
   });
 });
 
@@ -169,12 +157,15 @@ describe('privateAdapterGradients', () => {
   const dp = { l2NormClip: 0.05, seed: 7, step: 3 };
 
   it('without noise, is the mean of the per-example gradients clipped to norm C', () => {
-    const perExample = perExampleAdapterGradients(config, params, batch);
+    const perExample = perExampleAdapterGradients(config, base, adapter, batch);
     const norms = globalNorms(perExample, 4);
     // The clip binds on some examples and not on others (else the test proves less).
     expect(norms.some((n) => n > dp.l2NormClip)).toBe(true);
     const factors = norms.map((n) => Math.min(1, dp.l2NormClip / n));
-    const noiseless = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: 0 });
+    const noiseless = privateAdapterGradients(config, base, adapter, batch, {
+      ...dp,
+      noiseMultiplier: 0,
+    });
     for (const path of adapterPaths) {
       const expected = tf.tidy(() => {
         const g = perExample[path]!;
@@ -196,10 +187,19 @@ describe('privateAdapterGradients', () => {
 
   it('adds noise of standard deviation σ·C / batch to every coordinate, fresh each step', () => {
     const sigma = 3;
-    const noiseless = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: 0 });
-    const noisy = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: sigma });
-    const again = privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: sigma });
-    const next = privateAdapterGradients(config, params, batch, {
+    const noiseless = privateAdapterGradients(config, base, adapter, batch, {
+      ...dp,
+      noiseMultiplier: 0,
+    });
+    const noisy = privateAdapterGradients(config, base, adapter, batch, {
+      ...dp,
+      noiseMultiplier: sigma,
+    });
+    const again = privateAdapterGradients(config, base, adapter, batch, {
+      ...dp,
+      noiseMultiplier: sigma,
+    });
+    const next = privateAdapterGradients(config, base, adapter, batch, {
       ...dp,
       noiseMultiplier: sigma,
       step: 4,
@@ -223,7 +223,7 @@ describe('privateAdapterGradients', () => {
 
   it('leaves no tensor behind', () => {
     expectNoLeak(() =>
-      privateAdapterGradients(config, params, batch, { ...dp, noiseMultiplier: 1 }),
+      privateAdapterGradients(config, base, adapter, batch, { ...dp, noiseMultiplier: 1 }),
     );
   });
 });
@@ -233,68 +233,74 @@ describe('adapter gradients reject bad input, naming the argument', () => {
   const floatIds = tf.zeros([4, 6]);
   const shortIds = tf.zeros([4, 1], 'int32');
   const otherLabels = tf.zeros([4, 5], 'int32');
-  afterAll(() => tf.dispose([floatIds, shortIds, otherLabels]));
+  const otherConfig = gpt2Config({
+    vocabSize: 17,
+    maxLength: 8,
+    dModel: 4,
+    numHeads: 2,
+    numLayers: 2,
+  });
+  const other = initDecoderLm(otherConfig, 0);
+  afterAll(() =>
+    tf.dispose([floatIds, shortIds, otherLabels, ...Object.values(flattenParams(other))]),
+  );
   const cases: Array<[string, () => unknown, string]> = [
-    ['params without LoRA', () => perExampleAdapterGradients(config, base, batch), 'params'],
     [
-      'an unknown trainable path',
-      () => perExampleAdapterGradients(config, params, batch, { trainable: ['blocks.9.x'] }),
-      'options.trainable[0]',
-    ],
-    [
-      'an empty trainable list',
-      () => perExampleAdapterGradients(config, params, batch, { trainable: [] }),
-      'options.trainable',
+      'an adapter made for another model',
+      () => perExampleAdapterGradients(config, other, adapter, batch),
+      'adapter.modules["blocks.0.attention.query"]',
     ],
     [
       'a microbatch that does not divide the batch',
-      () => perExampleAdapterGradients(config, params, batch, { microbatchSize: 3 }),
+      () => perExampleAdapterGradients(config, base, adapter, batch, { microbatchSize: 3 }),
       'options.microbatchSize',
     ],
     [
       'float ids',
-      () => perExampleAdapterGradients(config, params, { ids: floatIds, labels }),
+      () => perExampleAdapterGradients(config, base, adapter, { ids: floatIds, labels }),
       'batch.ids',
     ],
     [
       'one token per row',
-      () => perExampleAdapterGradients(config, params, { ids: shortIds, labels: shortIds }),
+      () => perExampleAdapterGradients(config, base, adapter, { ids: shortIds, labels: shortIds }),
       'batch.ids.shape[1]',
     ],
     [
       'labels of another shape',
-      () => perExampleAdapterGradients(config, params, { ids, labels: otherLabels }),
+      () => perExampleAdapterGradients(config, base, adapter, { ids, labels: otherLabels }),
       'batch.labels',
     ],
     [
       'an unknown option',
-      () => perExampleAdapterGradients(config, params, batch, { microbatch: 2 } as never),
+      () => perExampleAdapterGradients(config, base, adapter, batch, { microbatch: 2 } as never),
       'options.microbatch',
     ],
     [
       'clip 0',
-      () => privateAdapterGradients(config, params, batch, { ...good, l2NormClip: 0 }),
+      () => privateAdapterGradients(config, base, adapter, batch, { ...good, l2NormClip: 0 }),
       'options.l2NormClip',
     ],
     [
       'negative noise',
-      () => privateAdapterGradients(config, params, batch, { ...good, noiseMultiplier: -1 }),
+      () => privateAdapterGradients(config, base, adapter, batch, { ...good, noiseMultiplier: -1 }),
       'options.noiseMultiplier',
     ],
     [
       'a fractional step',
-      () => privateAdapterGradients(config, params, batch, { ...good, step: 1.5 }),
+      () => privateAdapterGradients(config, base, adapter, batch, { ...good, step: 1.5 }),
       'options.step',
     ],
     [
-      'private: params without LoRA',
-      () => privateAdapterGradients(config, base, batch, good),
-      'params',
+      'private: an adapter made for another model',
+      () => privateAdapterGradients(config, other, adapter, batch, good),
+      'adapter.modules["blocks.0.attention.query"]',
     ],
   ];
   for (const [name, call, argument] of cases) {
     it(name, () => {
-      expect(thrownWithoutLeak(call).argument).toBe(argument);
+      const error = thrownWithoutLeak(call);
+      expect(error.argument).toBe(argument);
+      expect(error.functionName).toMatch(/^(perExample|private)AdapterGradients$/);
     });
   }
 });

@@ -52,6 +52,8 @@ const cyclicTree = () => {
 };
 const q4 = f(1, 2, 3, 4) as tf.Tensor4D;
 const lmParams = root.initDecoderLm(lm, 0);
+/** A LoRA adapter on lmParams' queries, for the private fine-tuning cases. */
+const privateLmAdapter = root.initLora(lmParams, { r: 1, targetModules: '.*attention\\.query' }, 0);
 const classifierParams = root.initEncoderClassifier(classifier, 0);
 const seq2seqParams = root.initEncoderDecoder(seq2seq, 0);
 const vitParams = root.initVit(vitConfig, 0);
@@ -478,17 +480,21 @@ const CASES: Record<string, Bad[]> = {
     bad('delta 1', () => root.rdpAccountant({ samplingRate: 0.1, noiseMultiplier: 1, delta: 1 })),
   ],
   perExampleAdapterGradients: [
-    bad('params without LoRA', () =>
-      root.perExampleAdapterGradients(lm, lmParams, { ids: ids(1, 2), labels: ids(1, 2) }),
+    bad('one token per row', () =>
+      root.perExampleAdapterGradients(lm, lmParams, privateLmAdapter, {
+        ids: ids(1),
+        labels: ids(1),
+      }),
     ),
   ],
   privateAdapterGradients: [
-    bad('params without LoRA', () =>
+    bad('clip 0', () =>
       root.privateAdapterGradients(
         lm,
         lmParams,
+        privateLmAdapter,
         { ids: ids(1, 2), labels: ids(1, 2) },
-        { l2NormClip: 1, noiseMultiplier: 1, seed: 0, step: 0 },
+        { l2NormClip: 0, noiseMultiplier: 1, seed: 0, step: 0 },
       ),
     ),
   ],
