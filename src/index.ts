@@ -544,6 +544,8 @@ export {
 export { type PackTextsOptions, packTexts } from './fine-tuning/pack-texts';
 export {
   type AdapterGradientOptions,
+  type FineTunePrivacy,
+  type FineTunePrivacyReport,
   type LmBatch,
   type PrivateAdapterGradientOptions,
   perExampleAdapterGradients,

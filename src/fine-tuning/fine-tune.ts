@@ -34,6 +34,13 @@ import {
 } from './checkpoint-store';
 import { checkExamples, IGNORED_LABEL, permutation, type SequenceExample } from './examples';
 import { type LoraAdapter, withLora } from './lora';
+import {
+  type CheckedFineTunePrivacy,
+  checkFineTunePrivacy,
+  type FineTunePrivacy,
+  type FineTunePrivacyReport,
+  privateStepGradients,
+} from './private';
 
 /** The model `fineTune` trains: a decoder-only LM (`loadPretrained`'s result fits). */
 export type FineTuneModel = {
@@ -113,6 +120,16 @@ export interface FineTuneOptions {
   signal?: AbortSignal;
   /** Seed of the data order (a safe integer). Default `0`. */
   seed?: number;
+  /**
+   * Private fine-tuning: DP-SGD over the adapter (requires `adapter`). Each
+   * example's adapter gradient is clipped to `l2NormClip`, Gaussian noise
+   * `σ · l2NormClip` is added to the step's sum, and the RDP accountant's ε
+   * (sampling rate `batchSize · accumulate / datasetSize`) is reported in
+   * `onStep` and the result. Give `noiseMultiplier`, or `targetEpsilon` to
+   * have σ chosen for `steps`. LoRA dropout is not applied. The reported
+   * training and held-out losses are not privatised. Default: off.
+   */
+  privacy?: FineTunePrivacy;
 }
 
 const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
@@ -131,6 +148,7 @@ const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
   onStep: true,
   signal: true,
   seed: true,
+  privacy: true,
 });
 const DATA_KEYS = optionKeys<FineTuneData>({ train: true, heldOut: true });
 const EARLY_KEYS = optionKeys<EarlyStoppingOptions>({ patience: true, minDelta: true });
@@ -149,6 +167,8 @@ export type FineTuneResult<T> = {
   bestHeldOutLoss?: number;
   /** The step of the best held-out loss. */
   bestStep?: number;
+  /** With the `privacy` option: ε after the steps taken, δ, σ and the sampling rate. */
+  privacy?: FineTunePrivacyReport;
 };
 
 type Checked = {
@@ -169,6 +189,7 @@ type Checked = {
   onStep: FineTuneOptions['onStep'];
   signal: AbortSignal | undefined;
   seed: number;
+  privacy: CheckedFineTunePrivacy | undefined;
 };
 
 function checkOptions(fn: string, options: FineTuneOptions): Checked {
@@ -302,6 +323,16 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
     onStep: options.onStep,
     signal,
     seed,
+    privacy:
+      options.privacy === undefined
+        ? undefined
+        : checkFineTunePrivacy(fn, options.privacy, {
+            trainSize: data.train.length,
+            examplesPerStep: batchSize * accumulate,
+            steps,
+            hasAdapter: options.adapter !== undefined,
+            seed,
+          }),
   };
 }
 
@@ -552,7 +583,28 @@ async function train<T>(
       let grads: TensorMap | undefined;
       let lossSum: Tensor | undefined;
       try {
-        for (let j = 0; j < c.accumulate; j++) {
+        if (c.privacy !== undefined) {
+          // DP-SGD: clipped per-example gradients of the adapter plus noise; the loss is only reported.
+          const adapterNow = unflattenParams(template, current) as unknown as LoraAdapter;
+          grads = privateStepGradients(
+            c.model.config,
+            c.model.params,
+            adapterNow,
+            examples,
+            c.privacy,
+            step,
+          );
+          lossSum = tidy(() =>
+            batchLoss(
+              c.model,
+              combine(unflattenParams(template, current)),
+              examples,
+              shiftedTargets(examples).targets,
+              counted,
+            ),
+          );
+        }
+        for (let j = 0; j < (c.privacy === undefined ? c.accumulate : 0); j++) {
           const batch = examples.slice(j * c.batchSize, (j + 1) * c.batchSize);
           const { targets } = shiftedTargets(batch);
           const micro = tidy(() => {
@@ -600,6 +652,7 @@ async function train<T>(
         step++;
         const loss = (await lossSum!.data())[0]!;
         const record: FineTuneRecord = { step, loss, learningRate: factor };
+        if (c.privacy !== undefined) record.epsilon = c.privacy.accountant.epsilon(step).epsilon;
         if (c.evalEvery > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
           const trained = current;
           const paramsOf = () => combine(unflattenParams(template, trained));
@@ -653,6 +706,16 @@ async function train<T>(
       history,
       stoppedEarly,
       ...(bestHeldOutLoss === undefined ? {} : { bestHeldOutLoss, bestStep }),
+      ...(c.privacy === undefined
+        ? {}
+        : {
+            privacy: {
+              epsilon: c.privacy.accountant.epsilon(step).epsilon,
+              delta: c.privacy.delta,
+              noiseMultiplier: c.privacy.noiseMultiplier,
+              samplingRate: c.privacy.samplingRate,
+            },
+          }),
     };
   } finally {
     release();

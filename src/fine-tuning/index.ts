@@ -55,6 +55,8 @@ export {
 export { type PackTextsOptions, packTexts } from './pack-texts';
 export {
   type AdapterGradientOptions,
+  type FineTunePrivacy,
+  type FineTunePrivacyReport,
   type LmBatch,
   type PrivateAdapterGradientOptions,
   perExampleAdapterGradients,

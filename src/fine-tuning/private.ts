@@ -7,6 +7,7 @@ import {
   slice,
   sum,
   type Tensor,
+  tensor2d,
   tidy,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
@@ -23,6 +24,11 @@ import { softmaxCrossEntropy } from '../losses/softmax-cross-entropy';
 import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
 import { differentiallyPrivateAggregate } from '../responsible/dp-sgd';
 import { perExampleGradients } from '../responsible/per-example-gradients';
+import {
+  noiseMultiplierForEpsilon,
+  type RdpAccountant,
+  rdpAccountant,
+} from '../responsible/privacy-budget';
 import { unflattenParams } from '../tree/flatten';
 import type { TensorMap } from '../tree/types';
 import { type LoraAdapter, loraTensors, withLora } from './lora';
@@ -279,5 +285,192 @@ export function privateAdapterGradients(
     return tidy(() => aggregate.update(perExample, { count: step }).updates);
   } finally {
     dispose(Object.values(perExample));
+  }
+}
+
+/** The `privacy` option of `fineTune`: DP-SGD over the adapter (example-level DP). */
+export interface FineTunePrivacy {
+  /** Each example's (microbatch's) adapter gradient is clipped to this global L2 norm (`C`, > 0). */
+  l2NormClip: number;
+  /** Noise multiplier σ (>= 0). Give this or `targetEpsilon`. */
+  noiseMultiplier?: number;
+  /** The ε the whole run may spend (> 0): σ is chosen by `noiseMultiplierForEpsilon` for the run's steps and sampling rate. */
+  targetEpsilon?: number;
+  /** δ in (0, 1); below 1 / datasetSize. */
+  delta: number;
+  /** The number of private examples (integer >= 1). Default `data.train.length`. */
+  datasetSize?: number;
+  /** Examples per clipped microbatch (must divide `batchSize · accumulate`). Default 1. */
+  microbatchSize?: number;
+  /** Integer seed of the noise. Default `fineTune`'s `seed`. */
+  seed?: number;
+}
+
+/** What `fineTune` reports about privacy with the `privacy` option. */
+export interface FineTunePrivacyReport {
+  /** ε after the steps taken (improved RDP conversion). */
+  epsilon: number;
+  /** δ of the guarantee. */
+  delta: number;
+  /** The noise multiplier used. */
+  noiseMultiplier: number;
+  /** The sampling rate accounted: `batchSize · accumulate / datasetSize`. */
+  samplingRate: number;
+}
+
+const FINE_TUNE_PRIVACY_KEYS = optionKeys<FineTunePrivacy>({
+  l2NormClip: true,
+  noiseMultiplier: true,
+  targetEpsilon: true,
+  delta: true,
+  datasetSize: true,
+  microbatchSize: true,
+  seed: true,
+});
+
+/** {@link FineTunePrivacy} checked, with σ resolved and an accountant. */
+export interface CheckedFineTunePrivacy {
+  l2NormClip: number;
+  noiseMultiplier: number;
+  delta: number;
+  samplingRate: number;
+  microbatchSize: number;
+  seed: number;
+  accountant: RdpAccountant;
+}
+
+/** Checks `fineTune`'s `privacy` option (before any tensor is made). */
+export function checkFineTunePrivacy(
+  fn: string,
+  privacy: FineTunePrivacy,
+  run: {
+    trainSize: number;
+    examplesPerStep: number;
+    steps: number;
+    hasAdapter: boolean;
+    seed: number;
+  },
+): CheckedFineTunePrivacy {
+  const name = 'options.privacy';
+  checkOptionKeys(fn, privacy, FINE_TUNE_PRIVACY_KEYS, name);
+  if (!run.hasAdapter) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.adapter',
+      'a LoRA adapter (privacy trains the adapter with DP-SGD)',
+      'undefined',
+    );
+  }
+  const l2NormClip = checkNumber(fn, `${name}.l2NormClip`, privacy.l2NormClip, {
+    min: 0,
+    minExclusive: true,
+  });
+  const delta = checkNumber(fn, `${name}.delta`, privacy.delta, {
+    min: 0,
+    max: 1,
+    minExclusive: true,
+  });
+  const datasetSize = checkInteger(
+    fn,
+    `${name}.datasetSize`,
+    privacy.datasetSize ?? run.trainSize,
+    1,
+  );
+  if (run.examplesPerStep > datasetSize) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.datasetSize`,
+      `at least batchSize · accumulate = ${run.examplesPerStep}`,
+      String(datasetSize),
+    );
+  }
+  const microbatchSize = checkInteger(fn, `${name}.microbatchSize`, privacy.microbatchSize ?? 1, 1);
+  if (run.examplesPerStep % microbatchSize !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.microbatchSize`,
+      `a divisor of batchSize · accumulate = ${run.examplesPerStep}`,
+      String(microbatchSize),
+    );
+  }
+  const seed = checkInteger(fn, `${name}.seed`, privacy.seed ?? run.seed, -(2 ** 53));
+  const samplingRate = run.examplesPerStep / datasetSize;
+  let noiseMultiplier: number;
+  if ((privacy.noiseMultiplier === undefined) === (privacy.targetEpsilon === undefined)) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.noiseMultiplier`,
+      'exactly one of noiseMultiplier and targetEpsilon',
+      privacy.noiseMultiplier === undefined ? 'neither' : 'both',
+    );
+  }
+  if (privacy.noiseMultiplier !== undefined) {
+    noiseMultiplier = checkNumber(fn, `${name}.noiseMultiplier`, privacy.noiseMultiplier, {
+      min: 0,
+    });
+  } else {
+    const targetEpsilon = checkNumber(fn, `${name}.targetEpsilon`, privacy.targetEpsilon, {
+      min: 0,
+      minExclusive: true,
+    });
+    noiseMultiplier = noiseMultiplierForEpsilon({
+      targetEpsilon,
+      delta,
+      samplingRate,
+      steps: run.steps,
+    }).noiseMultiplier;
+  }
+  const accountant = rdpAccountant({ samplingRate, noiseMultiplier, delta });
+  return {
+    l2NormClip,
+    noiseMultiplier,
+    delta,
+    samplingRate,
+    microbatchSize,
+    seed: seed | 0,
+    accountant,
+  };
+}
+
+/**
+ * One private step of `fineTune`: the DP-SGD gradient of the adapter over the
+ * step's examples ({@link privateAdapterGradients} over `batchSize ·
+ * accumulate` examples: clipping is per example, so accumulation is one big
+ * batch here too).
+ */
+export function privateStepGradients(
+  config: DecoderLmConfig,
+  params: DecoderLmParams,
+  adapter: LoraAdapter,
+  examples: readonly { ids: number[]; labels: number[] }[],
+  privacy: CheckedFineTunePrivacy,
+  step: number,
+): TensorMap {
+  const ids = tensor2d(
+    examples.map((e) => e.ids),
+    undefined,
+    'int32',
+  );
+  const labels = tensor2d(
+    examples.map((e) => e.labels),
+    undefined,
+    'int32',
+  );
+  try {
+    return privateAdapterGradients(
+      config,
+      params,
+      adapter,
+      { ids, labels },
+      {
+        l2NormClip: privacy.l2NormClip,
+        noiseMultiplier: privacy.noiseMultiplier,
+        seed: privacy.seed,
+        step,
+        microbatchSize: privacy.microbatchSize,
+      },
+    );
+  } finally {
+    dispose([ids, labels]);
   }
 }

@@ -1,12 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { SequenceExample } from '../../src/fine-tuning/examples';
+import { fineTune } from '../../src/fine-tuning/fine-tune';
 import { initLora, type LoraAdapter, loraTensors, withLora } from '../../src/fine-tuning/lora';
-import { perExampleAdapterGradients, privateAdapterGradients } from '../../src/fine-tuning/private';
+import {
+  type FineTunePrivacy,
+  perExampleAdapterGradients,
+  privateAdapterGradients,
+} from '../../src/fine-tuning/private';
 import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
 import { decoderLm, gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
+import { sgd } from '../../src/optim/optimizers/sgd';
+import { computeDpSgdEpsilon } from '../../src/responsible/privacy-accountant';
 import { flattenParams, unflattenParams } from '../../src/tree/flatten';
 import { expectNoLeak } from '../helpers/leaks';
-import { thrownWithoutLeak } from '../helpers/rejections';
+import { rejectionOf, thrownWithoutLeak } from '../helpers/rejections';
 
 const config = gpt2Config({ vocabSize: 17, maxLength: 8, dModel: 8, numHeads: 2, numLayers: 2 });
 const base = initDecoderLm(config, 0);
@@ -301,6 +309,141 @@ describe('adapter gradients reject bad input, naming the argument', () => {
       const error = thrownWithoutLeak(call);
       expect(error.argument).toBe(argument);
       expect(error.functionName).toMatch(/^(perExample|private)AdapterGradients$/);
+    });
+  }
+});
+
+describe('fineTune with privacy', () => {
+  const train: SequenceExample[] = [
+    { ids: [1, 2, 3, 4, 5, 6], labels: [-100, -100, 3, 4, 5, 6] },
+    { ids: [7, 8, 9, 10, 11, 12], labels: [-100, 8, 9, 10, 11, 12] },
+    { ids: [3, 3, 3, 3, 3, 3], labels: [3, 3, 3, 3, 3, 3] },
+    { ids: [16, 0, 5, 9, 2, 1], labels: [-100, -100, -100, -100, 2, 1] },
+  ];
+  const model = { config, params: base };
+
+  it('reports the accountant’s ε every step and in the result', async () => {
+    const seen: number[] = [];
+    const before = tf.memory().numTensors;
+    const result = await fineTune({
+      model,
+      adapter,
+      data: { train },
+      optimizer: sgd({ learningRate: 0.1 }),
+      steps: 3,
+      batchSize: 2,
+      privacy: { l2NormClip: 1, noiseMultiplier: 1.5, delta: 1e-3, datasetSize: 100 },
+      onStep: ({ epsilon }) => {
+        seen.push(epsilon!);
+      },
+    });
+    const expected = [1, 2, 3].map(
+      (steps) =>
+        computeDpSgdEpsilon({ steps, samplingRate: 0.02, noiseMultiplier: 1.5, delta: 1e-3 })
+          .epsilon,
+    );
+    expect(seen).toEqual(expected);
+    expect(result.history.map((r) => r.epsilon)).toEqual(expected);
+    expect(result.privacy).toEqual({
+      epsilon: expected[2],
+      delta: 1e-3,
+      noiseMultiplier: 1.5,
+      samplingRate: 0.02,
+    });
+    const trained = Object.values(loraTensors(result.trained));
+    expect(tf.memory().numTensors - before).toBe(trained.length);
+    tf.dispose(trained);
+  });
+
+  it('with targetEpsilon, picks σ so that the whole run spends at most the target (within 1%)', async () => {
+    const result = await fineTune({
+      model,
+      adapter,
+      data: { train },
+      optimizer: sgd({ learningRate: 0.1 }),
+      steps: 2,
+      batchSize: 2,
+      privacy: { l2NormClip: 1, targetEpsilon: 2, delta: 1e-3, datasetSize: 50 },
+    });
+    const { epsilon, noiseMultiplier } = result.privacy!;
+    expect(epsilon).toBeLessThanOrEqual(2);
+    expect(epsilon).toBeGreaterThanOrEqual(2 * 0.99);
+    expect(
+      computeDpSgdEpsilon({ steps: 2, samplingRate: 2 / 50, noiseMultiplier, delta: 1e-3 }).epsilon,
+    ).toBe(epsilon);
+    tf.dispose(Object.values(loraTensors(result.trained)));
+  });
+
+  it('without noise and with a clip that never binds, trains as the non-private loop (batch 1)', async () => {
+    const common = {
+      model,
+      adapter,
+      data: { train },
+      optimizer: sgd({ learningRate: 0.5 }),
+      steps: 3,
+      batchSize: 1,
+    };
+    const plain = await fineTune(common);
+    const priv = await fineTune({
+      ...common,
+      privacy: { l2NormClip: 1e9, noiseMultiplier: 0, delta: 1e-3 },
+    });
+    const a = loraTensors(plain.trained);
+    const b = loraTensors(priv.trained);
+    for (const name of Object.keys(a)) {
+      const diff = tf.max(tf.abs(tf.sub(a[name]!, b[name]!))).dataSync()[0]!;
+      expect(diff, name).toBeLessThan(1e-5);
+    }
+    // ...and it did train.
+    const moved = tf.max(
+      tf.abs(tf.sub(a[adapterPaths[0]!]!, loraTensors(adapter)[adapterPaths[0]!]!)),
+    );
+    expect(moved.dataSync()[0]).toBeGreaterThan(1e-4);
+    tf.dispose([moved, ...Object.values(a), ...Object.values(b)]);
+  });
+
+  const bad: Array<[string, FineTunePrivacy, string, boolean?]> = [
+    [
+      'both σ and a target',
+      { l2NormClip: 1, noiseMultiplier: 1, targetEpsilon: 1, delta: 1e-3 },
+      'options.privacy.noiseMultiplier',
+    ],
+    ['neither σ nor a target', { l2NormClip: 1, delta: 1e-3 }, 'options.privacy.noiseMultiplier'],
+    ['clip 0', { l2NormClip: 0, noiseMultiplier: 1, delta: 1e-3 }, 'options.privacy.l2NormClip'],
+    ['δ 1', { l2NormClip: 1, noiseMultiplier: 1, delta: 1 }, 'options.privacy.delta'],
+    [
+      'a dataset smaller than a step',
+      { l2NormClip: 1, noiseMultiplier: 1, delta: 1e-3, datasetSize: 1 },
+      'options.privacy.datasetSize',
+    ],
+    [
+      'a microbatch that does not divide the step',
+      { l2NormClip: 1, noiseMultiplier: 1, delta: 1e-3, microbatchSize: 3 },
+      'options.privacy.microbatchSize',
+    ],
+    [
+      'an unknown key',
+      { l2NormClip: 1, noiseMultiplier: 1, delta: 1e-3, sigma: 1 } as never,
+      'options.privacy.sigma',
+    ],
+    ['no adapter', { l2NormClip: 1, noiseMultiplier: 1, delta: 1e-3 }, 'options.adapter', true],
+  ];
+  for (const [name, privacy, argument, withoutAdapter] of bad) {
+    it(`rejects ${name}, naming ${argument}`, async () => {
+      const before = tf.memory().numTensors;
+      const error = await rejectionOf(() =>
+        fineTune({
+          model,
+          ...(withoutAdapter ? {} : { adapter }),
+          data: { train },
+          optimizer: sgd({ learningRate: 0.1 }),
+          steps: 1,
+          batchSize: 2,
+          privacy,
+        }),
+      );
+      expect(error.argument).toBe(argument);
+      expect(tf.memory().numTensors).toBe(before);
     });
   }
 });
