@@ -173,10 +173,13 @@ function perExampleLmLoss(logits: Tensor, labels: Tensor): Tensor {
  *   params, or a microbatch size that does not divide the batch.
  * @example
  * ```ts
+ * const config = gpt2Config({ vocabSize: 100, maxLength: 16, dModel: 32, numLayers: 2, numHeads: 4 });
+ * const params = initDecoderLm(config, 0);
+ * const adapter = initLora(params, { r: 4, targetModules: '.*attention\\.(query|value)' }, 1);
  * const ids = tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8]], undefined, 'int32');
  * const labels = tf.tensor2d([[-100, 2, 3, 4], [-100, -100, 7, 8]], undefined, 'int32');
  * const perExample = perExampleAdapterGradients(config, params, adapter, { ids, labels });
- * // perExample['modules.blocks.0.attention.query.a']: [2, dModel, rank]
+ * // perExample['modules.blocks.0.attention.query.a']: [2, 32, 4]
  * ```
  */
 export function perExampleAdapterGradients(
@@ -255,9 +258,18 @@ const PRIVATE_ADAPTER_KEYS = [
  *   `l2NormClip <= 0`, `noiseMultiplier < 0`, a non-integer seed or step.
  * @example
  * ```ts
+ * const config = gpt2Config({ vocabSize: 100, maxLength: 16, dModel: 32, numLayers: 2, numHeads: 4 });
+ * const params = initDecoderLm(config, 0);
+ * const adapter = initLora(params, { r: 4, targetModules: '.*attention\\.(query|value)' }, 1);
+ * const ids = tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8]], undefined, 'int32');
+ * const labels = tf.tensor2d([[-100, 2, 3, 4], [-100, -100, 7, 8]], undefined, 'int32');
  * const grads = privateAdapterGradients(config, params, adapter, { ids, labels }, {
- *   l2NormClip: 1, noiseMultiplier: 1.1, seed: 0, step,
+ *   l2NormClip: 1, noiseMultiplier: 1.1, seed: 0, step: 0,
  * });
+ * const tensors = loraTensors(adapter);
+ * const next = unflattenParams(adapter, Object.fromEntries(
+ *   Object.keys(tensors).map((n) => [n, tf.sub(tensors[n]!, tf.mul(grads[n]!, 0.1))]),
+ * )); // one DP-SGD step (or feed grads to any optimizer)
  * ```
  */
 export function privateAdapterGradients(

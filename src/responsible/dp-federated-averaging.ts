@@ -273,6 +273,13 @@ const DP_ROUND_KEYS = [
  * @throws TfjsBlocksError on bad options, or a client whose result differs from `global` in structure or shapes.
  * @example
  * ```ts
+ * const adapter = { a: tf.zeros([8, 2]), b: tf.zeros([2, 8]) };
+ * // Each client trains on its own device; a stand-in here that nudges the adapter.
+ * const clients = Array.from({ length: 100 }, (_, k) => (global: typeof adapter) => ({
+ *   a: tf.add(global.a, 0.01 * (k % 3)),
+ *   b: tf.add(global.b, 0.01),
+ * }));
+ * const round = 0;
  * const sampled = sampleClients(clients.length, 0.1, { seed: 1, round });
  * const next = await dpFederatedAveragingRound(adapter, sampled.map((i) => clients[i]!), {
  *   l2NormClip: 0.5, noiseMultiplier: 1, expectedClients: 0.1 * clients.length, seed: 2, round,
