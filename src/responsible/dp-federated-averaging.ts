@@ -30,7 +30,6 @@ import { tidyParams } from '../internal/tidy-params';
 import { flattenParams, unflattenParams } from '../tree/flatten';
 import { treeLeaves } from '../tree/leaves';
 import { treeMap } from '../tree/map';
-import type { ParamTree } from '../tree/types';
 import { computeDpSgdEpsilon, type DpSgdPrivacy } from './privacy-accountant';
 
 /** Options of {@link privateDeltaAverage} and {@link dpFederatedAveragingRound}. */
@@ -210,7 +209,7 @@ function noisedMean(
  * });
  * ```
  */
-export function privateDeltaAverage<P extends ParamTree>(
+export function privateDeltaAverage<P extends object>(
   global: P,
   deltas: readonly P[],
   options: DpFederatedOptions,
@@ -238,7 +237,7 @@ export function privateDeltaAverage<P extends ParamTree>(
  * what it returns. Over a network, the function sends `global`, and returns
  * what the device sent back (see docs/fine-tuning.md, "Private fine-tuning").
  */
-export type DpFederatedClient<P extends ParamTree = ParamTree> = (global: P) => Promise<P> | P;
+export type DpFederatedClient<P extends object = object> = (global: P) => Promise<P> | P;
 
 /** Options of {@link dpFederatedAveragingRound}. */
 export interface DpFederatedRoundOptions extends DpFederatedOptions {
@@ -286,7 +285,7 @@ const DP_ROUND_KEYS = [
  * });
  * ```
  */
-export async function dpFederatedAveragingRound<P extends ParamTree>(
+export async function dpFederatedAveragingRound<P extends object>(
   global: P,
   clients: readonly DpFederatedClient<P>[],
   options: DpFederatedRoundOptions,

@@ -8,9 +8,11 @@ import {
   perExampleAdapterGradients,
   privateAdapterGradients,
 } from '../../src/fine-tuning/private';
+import { parseSafetensors, serializeSafetensors } from '../../src/interop/safetensors';
 import { softmaxCrossEntropy } from '../../src/losses/softmax-cross-entropy';
 import { decoderLm, gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
 import { sgd } from '../../src/optim/optimizers/sgd';
+import { dpFederatedAveragingRound } from '../../src/responsible/dp-federated-averaging';
 import { computeDpSgdEpsilon } from '../../src/responsible/privacy-accountant';
 import { flattenParams, unflattenParams } from '../../src/tree/flatten';
 import { expectNoLeak } from '../helpers/leaks';
@@ -446,4 +448,51 @@ describe('fineTune with privacy', () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+});
+
+describe('DP federated averaging of a LoRA adapter over a byte transport (the documented pattern)', () => {
+  it('clients exchange safetensors bytes; the round equals the in-memory one', async () => {
+    const global = adapter;
+    const names = Object.keys(loraTensors(global));
+    // The device: parse the global, "train" (add k/100 to every tensor), send bytes back.
+    const device = (k: number, bytes: Uint8Array): Uint8Array => {
+      const { tensors } = parseSafetensors(bytes);
+      const trained = tf.tidy(() =>
+        Object.fromEntries(names.map((n) => [n, tf.add(tensors[n]!, k / 100)])),
+      );
+      const reply = serializeSafetensors(trained);
+      tf.dispose([...Object.values(tensors), ...Object.values(trained)]);
+      return reply;
+    };
+    const overBytes = [1, 2, 3].map((k) => async (g: LoraAdapter) => {
+      const reply = device(k, serializeSafetensors(loraTensors(g)));
+      return unflattenParams(g, parseSafetensors(reply).tensors);
+    });
+    const inMemory = [1, 2, 3].map(
+      (k) => (g: LoraAdapter) =>
+        unflattenParams(
+          g,
+          tf.tidy(() =>
+            Object.fromEntries(names.map((n) => [n, tf.add(loraTensors(g)[n]!, k / 100)])),
+          ),
+        ),
+    );
+    const options = {
+      l2NormClip: 0.2,
+      noiseMultiplier: 0.5,
+      expectedClients: 4,
+      seed: 1,
+      round: 3,
+    };
+    const before = tf.memory().numTensors;
+    const a = await dpFederatedAveragingRound(global, overBytes, options);
+    const b = await dpFederatedAveragingRound(global, inMemory, options);
+    expect(tf.memory().numTensors - before).toBe(2 * names.length);
+    for (const n of names) {
+      expect(Array.from(loraTensors(a)[n]!.dataSync())).toEqual(
+        Array.from(loraTensors(b)[n]!.dataSync()),
+      );
+    }
+    tf.dispose([...Object.values(loraTensors(a)), ...Object.values(loraTensors(b))]);
+  });
 });
