@@ -285,7 +285,7 @@ const DP_ROUND_KEYS = [
  * });
  * ```
  */
-export async function dpFederatedAveragingRound<P extends object>(
+export function dpFederatedAveragingRound<P extends object>(
   global: P,
   clients: readonly DpFederatedClient<P>[],
   options: DpFederatedRoundOptions,
@@ -305,6 +305,19 @@ export async function dpFederatedAveragingRound<P extends object>(
       describeValue(clients),
     );
   }
+  return runRound(fn, global, clients, c, rate, paths, shapes);
+}
+
+/** The round after its synchronous checks (bad options throw before any promise exists). */
+async function runRound<P extends object>(
+  fn: string,
+  global: P,
+  clients: readonly DpFederatedClient<P>[],
+  c: CheckedFederated,
+  rate: number,
+  paths: string[],
+  shapes: number[][],
+): Promise<P> {
   const keep = new Set(treeLeaves(global));
   const flatGlobal = flattenParams(global);
   const deltas: Record<string, Tensor>[] = [];

@@ -263,7 +263,7 @@ describe('DP federated averaging rejects bad input, naming the argument', () => 
   }
 
   it('a round with a client that is not a function', async () => {
-    const error = await rejectionOf(dpFederatedAveragingRound(g, [{} as never], options));
+    const error = await rejectionOf(() => dpFederatedAveragingRound(g, [{} as never], options));
     expect(error.argument).toBe('clients');
   });
 });
