@@ -376,6 +376,17 @@ export type {
 } from './pretrained/source';
 export type { PretrainedProgress } from './pretrained/weights';
 export {
+  computeDpFederatedEpsilon,
+  type DpFederatedClient,
+  type DpFederatedOptions,
+  type DpFederatedPrivacyOptions,
+  type DpFederatedRoundOptions,
+  dpFederatedAveragingRound,
+  privateDeltaAverage,
+  type SampleClientsOptions,
+  sampleClients,
+} from './responsible/dp-federated-averaging';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,
@@ -422,6 +433,17 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './responsible/privacy-accountant';
+export {
+  type NoiseForEpsilon,
+  type NoiseForEpsilonOptions,
+  noiseMultiplierForEpsilon,
+  type RdpAccountant,
+  type RdpAccountantOptions,
+  rdpAccountant,
+  type StepsForEpsilon,
+  type StepsForEpsilonOptions,
+  stepsForEpsilon,
+} from './responsible/privacy-budget';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,
@@ -527,6 +549,15 @@ export {
   type LoadAdapterOptions,
   loadAdapter,
 } from './fine-tuning/peft-adapter';
+export {
+  type AdapterGradientOptions,
+  type FineTunePrivacy,
+  type FineTunePrivacyReport,
+  type LmBatch,
+  type PrivateAdapterGradientOptions,
+  perExampleAdapterGradients,
+  privateAdapterGradients,
+} from './fine-tuning/private';
 export {
   badWordsProcessor,
   minNewTokensProcessor,

@@ -12,6 +12,8 @@ export type FineTuneRecord = {
   learningRate: number;
   /** The held-out loss, on the steps where it was evaluated. */
   heldOutLoss?: number;
+  /** With `fineTune`'s `privacy` option: ε spent after this step. */
+  epsilon?: number;
 };
 
 /**

@@ -34,6 +34,13 @@ import {
 } from './checkpoint-store';
 import { checkExamples, IGNORED_LABEL, permutation, type SequenceExample } from './examples';
 import { type LoraAdapter, withLora } from './lora';
+import {
+  type CheckedFineTunePrivacy,
+  checkFineTunePrivacy,
+  type FineTunePrivacy,
+  type FineTunePrivacyReport,
+  privateStepGradients,
+} from './private';
 
 /** The model `fineTune` trains: a decoder-only LM (`loadPretrained`'s result fits). */
 export type FineTuneModel = {
@@ -115,6 +122,16 @@ export interface FineTuneOptions {
   signal?: AbortSignal;
   /** Seed of the data order (a safe integer). Default `0`. */
   seed?: number;
+  /**
+   * Private fine-tuning: DP-SGD over the adapter (requires `adapter`). Each
+   * example's adapter gradient is clipped to `l2NormClip`, Gaussian noise
+   * `σ · l2NormClip` is added to the step's sum, and the RDP accountant's ε
+   * (sampling rate `batchSize · accumulate / datasetSize`) is reported in
+   * `onStep` and the result. Give `noiseMultiplier`, or `targetEpsilon` to
+   * have σ chosen for `steps`. LoRA dropout is not applied. The reported
+   * training and held-out losses are not privatised. Default: off.
+   */
+  privacy?: FineTunePrivacy;
 }
 
 const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
@@ -133,6 +150,7 @@ const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
   onStep: true,
   signal: true,
   seed: true,
+  privacy: true,
 });
 const DATA_KEYS = optionKeys<FineTuneData>({ train: true, heldOut: true });
 const EARLY_KEYS = optionKeys<EarlyStoppingOptions>({ patience: true, minDelta: true });
@@ -151,6 +169,8 @@ export type FineTuneResult<T> = {
   bestHeldOutLoss?: number;
   /** The step of the best held-out loss. */
   bestStep?: number;
+  /** With the `privacy` option: ε after the steps taken, δ, σ and the sampling rate. */
+  privacy?: FineTunePrivacyReport;
 };
 
 type Checked = {
@@ -171,6 +191,7 @@ type Checked = {
   onStep: FineTuneOptions['onStep'];
   signal: AbortSignal | undefined;
   seed: number;
+  privacy: CheckedFineTunePrivacy | undefined;
 };
 
 function checkOptions(fn: string, options: FineTuneOptions): Checked {
@@ -308,6 +329,16 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
     onStep: options.onStep,
     signal,
     seed,
+    privacy:
+      options.privacy === undefined
+        ? undefined
+        : checkFineTunePrivacy(fn, options.privacy, {
+            trainSize: data.train.length,
+            examplesPerStep: batchSize * accumulate,
+            steps,
+            hasAdapter: options.adapter !== undefined,
+            seed,
+          }),
   };
 }
 
@@ -609,14 +640,37 @@ async function train<T>(
       let grads: TensorMap | undefined;
       let lossSum: Tensor | undefined;
       try {
-        ({ grads, loss: lossSum } = stepGradients(
-          c,
-          template,
-          current,
-          combine,
-          examples,
-          dropoutSeeds,
-        ));
+        if (c.privacy !== undefined) {
+          // DP-SGD: clipped per-example gradients of the adapter plus noise; the loss is only reported.
+          const adapterNow = unflattenParams(template, current) as unknown as LoraAdapter;
+          grads = privateStepGradients(
+            c.model.config,
+            c.model.params,
+            adapterNow,
+            examples,
+            c.privacy,
+            step,
+          );
+          const { targets, counted } = shiftedTargets(examples);
+          lossSum = tidy(() =>
+            batchLoss(
+              c.model,
+              combine(unflattenParams(template, current)),
+              examples,
+              targets,
+              counted,
+            ),
+          );
+        } else {
+          ({ grads, loss: lossSum } = stepGradients(
+            c,
+            template,
+            current,
+            combine,
+            examples,
+            dropoutSeeds,
+          ));
+        }
         const factor =
           c.schedule === undefined ? 1 : valueAt(fn, 'options.schedule', c.schedule, step);
         const result = c.optimizer.update(grads, state, current);
@@ -644,6 +698,7 @@ async function train<T>(
         position += perStep;
         const loss = (await lossSum!.data())[0]!;
         const record: FineTuneRecord = { step, loss, learningRate: factor };
+        if (c.privacy !== undefined) record.epsilon = c.privacy.accountant.epsilon(step).epsilon;
         if (c.evalEvery > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
           const trained = current;
           const paramsOf = () => combine(unflattenParams(template, trained));
@@ -697,6 +752,16 @@ async function train<T>(
       history,
       stoppedEarly,
       ...(bestHeldOutLoss === undefined ? {} : { bestHeldOutLoss, bestStep }),
+      ...(c.privacy === undefined
+        ? {}
+        : {
+            privacy: {
+              epsilon: c.privacy.accountant.epsilon(step).epsilon,
+              delta: c.privacy.delta,
+              noiseMultiplier: c.privacy.noiseMultiplier,
+              samplingRate: c.privacy.samplingRate,
+            },
+          }),
     };
   } finally {
     release();

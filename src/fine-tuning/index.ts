@@ -59,3 +59,12 @@ export {
   type LoadAdapterOptions,
   loadAdapter,
 } from './peft-adapter';
+export {
+  type AdapterGradientOptions,
+  type FineTunePrivacy,
+  type FineTunePrivacyReport,
+  type LmBatch,
+  type PrivateAdapterGradientOptions,
+  perExampleAdapterGradients,
+  privateAdapterGradients,
+} from './private';

@@ -97,6 +97,43 @@ import { bertConfig, encoderHiddenStates, initEncoderClassifier } from 'tfjs-blo
     name: 'fineTuneCheckpointDir',
     imports: `import { type FineTuneOptions, fineTune } from 'tfjs-blocks';`,
   },
+  {
+    file: 'src/fine-tuning/private.ts',
+    name: 'perExampleAdapterGradients',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { gpt2Config, initDecoderLm, initLora, perExampleAdapterGradients } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/fine-tuning/private.ts',
+    name: 'privateAdapterGradients',
+    imports: `import * as tf from '@tensorflow/tfjs-core';
+import { gpt2Config, initDecoderLm, initLora, loraTensors, privateAdapterGradients, unflattenParams } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/dp-federated-averaging.ts',
+    name: 'sampleClients',
+    imports: `import { sampleClients } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/dp-federated-averaging.ts',
+    name: 'computeDpFederatedEpsilon',
+    imports: `import { computeDpFederatedEpsilon } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/privacy-budget.ts',
+    name: 'noiseMultiplierForEpsilon',
+    imports: `import { noiseMultiplierForEpsilon } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/privacy-budget.ts',
+    name: 'stepsForEpsilon',
+    imports: `import { stepsForEpsilon } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/privacy-budget.ts',
+    name: 'rdpAccountant',
+    imports: `import { rdpAccountant } from 'tfjs-blocks';`,
+  },
 ];
 
 describe('TSDoc examples type-check', () => {

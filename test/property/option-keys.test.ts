@@ -334,6 +334,53 @@ const CASES: Case[] = [
       ),
     ),
   ),
+  c('noiseMultiplierForEpsilon', 'options', 'options.targetEpsilom', 'targetEpsilon', () =>
+    root.noiseMultiplierForEpsilon(
+      plus({ targetEpsilon: 1, delta: 1e-5, samplingRate: 0.01, steps: 10 }, 'targetEpsilom'),
+    ),
+  ),
+  c('stepsForEpsilon', 'options', 'options.maxStep', 'maxSteps', () =>
+    root.stepsForEpsilon(plus({ ...privacy, targetEpsilon: 1, delta: 1e-5 }, 'maxStep', 10)),
+  ),
+  c('rdpAccountant', 'options', 'options.delt', 'delta', () =>
+    root.rdpAccountant(plus({ ...privacy, delta: 1e-5 }, 'delt', 1e-5)),
+  ),
+  c('privateDeltaAverage', 'options', 'options.expectedClient', 'expectedClients', () =>
+    root.privateDeltaAverage(
+      _,
+      _,
+      plus(
+        { l2NormClip: 1, noiseMultiplier: 1, expectedClients: 1, seed: 0, round: 0 },
+        'expectedClient',
+      ),
+    ),
+  ),
+  c(
+    'dpFederatedAveragingRound',
+    'options',
+    'options.serverLearningrate',
+    'serverLearningRate',
+    () =>
+      root.dpFederatedAveragingRound(
+        _,
+        _,
+        plus(
+          { l2NormClip: 1, noiseMultiplier: 1, expectedClients: 1, seed: 0, round: 0 },
+          'serverLearningrate',
+        ),
+      ),
+  ),
+  c('sampleClients', 'options', 'options.rounds', 'round', () =>
+    root.sampleClients(10, 0.5, plus({ seed: 0, round: 0 }, 'rounds', 0)),
+  ),
+  c('computeDpFederatedEpsilon', 'options', 'options.round', 'rounds', () =>
+    root.computeDpFederatedEpsilon(
+      plus(
+        { rounds: 1, expectedClients: 1, totalClients: 10, noiseMultiplier: 1, delta: 1e-5 },
+        'round',
+      ),
+    ),
+  ),
   ...(
     [
       [
