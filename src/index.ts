@@ -375,6 +375,17 @@ export type {
 } from './pretrained/source';
 export type { PretrainedProgress } from './pretrained/weights';
 export {
+  computeDpFederatedEpsilon,
+  type DpFederatedClient,
+  type DpFederatedOptions,
+  type DpFederatedPrivacyOptions,
+  type DpFederatedRoundOptions,
+  dpFederatedAveragingRound,
+  privateDeltaAverage,
+  type SampleClientsOptions,
+  sampleClients,
+} from './responsible/dp-federated-averaging';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,
@@ -421,6 +432,17 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './responsible/privacy-accountant';
+export {
+  type NoiseForEpsilon,
+  type NoiseForEpsilonOptions,
+  noiseMultiplierForEpsilon,
+  type RdpAccountant,
+  type RdpAccountantOptions,
+  rdpAccountant,
+  type StepsForEpsilon,
+  type StepsForEpsilonOptions,
+  stepsForEpsilon,
+} from './responsible/privacy-budget';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,
@@ -473,6 +495,34 @@ export type { ParamTree, TensorMap } from './tree/types';
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
 export {
+  type ChatExamplesOptions,
+  type ChatTokenizer,
+  chatExamples,
+} from './fine-tuning/chat-examples';
+export {
+  type FineTuneCheckpoint,
+  type FineTuneCheckpointMetadata,
+  type FineTuneCheckpointStore,
+  type FineTuneRecord,
+  memoryCheckpointStore,
+} from './fine-tuning/checkpoint-store';
+export {
+  IGNORED_LABEL,
+  type SequenceExample,
+  type SplitHeldOutOptions,
+  shuffleExamples,
+  splitHeldOut,
+} from './fine-tuning/examples';
+export {
+  type EarlyStoppingOptions,
+  type FineTuneData,
+  type FineTuneModel,
+  type FineTuneOptions,
+  type FineTuneProgress,
+  type FineTuneResult,
+  fineTune,
+} from './fine-tuning/fine-tune';
+export {
   initLora,
   type LoraAdapter,
   type LoraModule,
@@ -491,6 +541,14 @@ export {
   loraModuleNames,
   matchLoraTargets,
 } from './fine-tuning/lora-modules';
+export { type PackTextsOptions, packTexts } from './fine-tuning/pack-texts';
+export {
+  type AdapterGradientOptions,
+  type LmBatch,
+  type PrivateAdapterGradientOptions,
+  perExampleAdapterGradients,
+  privateAdapterGradients,
+} from './fine-tuning/private';
 export {
   badWordsProcessor,
   minNewTokensProcessor,

@@ -11,6 +11,17 @@
 import '@tensorflow/tfjs-layers';
 
 export {
+  computeDpFederatedEpsilon,
+  type DpFederatedClient,
+  type DpFederatedOptions,
+  type DpFederatedPrivacyOptions,
+  type DpFederatedRoundOptions,
+  dpFederatedAveragingRound,
+  privateDeltaAverage,
+  type SampleClientsOptions,
+  sampleClients,
+} from './dp-federated-averaging';
+export {
   type DifferentiallyPrivateAggregateOptions,
   type DpSgdOptions,
   differentiallyPrivateAggregate,
@@ -57,3 +68,14 @@ export {
   rdpToEpsilon,
   type SubsampledGaussianOptions,
 } from './privacy-accountant';
+export {
+  type NoiseForEpsilon,
+  type NoiseForEpsilonOptions,
+  noiseMultiplierForEpsilon,
+  type RdpAccountant,
+  type RdpAccountantOptions,
+  rdpAccountant,
+  type StepsForEpsilon,
+  type StepsForEpsilonOptions,
+  stepsForEpsilon,
+} from './privacy-budget';

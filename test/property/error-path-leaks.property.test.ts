@@ -52,6 +52,8 @@ const cyclicTree = () => {
 };
 const q4 = f(1, 2, 3, 4) as tf.Tensor4D;
 const lmParams = root.initDecoderLm(lm, 0);
+/** A LoRA adapter on lmParams' queries, for the private fine-tuning cases. */
+const privateLmAdapter = root.initLora(lmParams, { r: 1, targetModules: '.*attention\\.query' }, 0);
 const classifierParams = root.initEncoderClassifier(classifier, 0);
 const seq2seqParams = root.initEncoderDecoder(seq2seq, 0);
 const vitParams = root.initVit(vitConfig, 0);
@@ -464,6 +466,82 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   rdpToEpsilon: [bad('lengths differ', () => root.rdpToEpsilon([2, 3], [1], 1e-5))],
+  noiseMultiplierForEpsilon: [
+    bad('target epsilon 0', () =>
+      root.noiseMultiplierForEpsilon({
+        targetEpsilon: 0,
+        delta: 1e-5,
+        samplingRate: 0.1,
+        steps: 1,
+      }),
+    ),
+  ],
+  rdpAccountant: [
+    bad('delta 1', () => root.rdpAccountant({ samplingRate: 0.1, noiseMultiplier: 1, delta: 1 })),
+  ],
+  perExampleAdapterGradients: [
+    bad('one token per row', () =>
+      root.perExampleAdapterGradients(lm, lmParams, privateLmAdapter, {
+        ids: ids(1),
+        labels: ids(1),
+      }),
+    ),
+  ],
+  privateAdapterGradients: [
+    bad('clip 0', () =>
+      root.privateAdapterGradients(
+        lm,
+        lmParams,
+        privateLmAdapter,
+        { ids: ids(1, 2), labels: ids(1, 2) },
+        { l2NormClip: 0, noiseMultiplier: 1, seed: 0, step: 0 },
+      ),
+    ),
+  ],
+  privateDeltaAverage: [
+    bad('a delta of another shape', () =>
+      root.privateDeltaAverage({ w: f(2, 2) }, [{ w: f(2, 3) }], {
+        l2NormClip: 1,
+        noiseMultiplier: 1,
+        expectedClients: 1,
+        seed: 0,
+        round: 0,
+      }),
+    ),
+  ],
+  dpFederatedAveragingRound: [
+    bad('clip 0', () =>
+      root.dpFederatedAveragingRound({ w: f(2, 2) }, [], {
+        l2NormClip: 0,
+        noiseMultiplier: 1,
+        expectedClients: 1,
+        seed: 0,
+        round: 0,
+      }),
+    ),
+  ],
+  sampleClients: [bad('rate 2', () => root.sampleClients(3, 2, { seed: 0, round: 0 }))],
+  computeDpFederatedEpsilon: [
+    bad('no clients', () =>
+      root.computeDpFederatedEpsilon({
+        rounds: 1,
+        expectedClients: 1,
+        totalClients: 0,
+        noiseMultiplier: 1,
+        delta: 1e-5,
+      }),
+    ),
+  ],
+  stepsForEpsilon: [
+    bad('negative noise', () =>
+      root.stepsForEpsilon({
+        targetEpsilon: 1,
+        delta: 1e-5,
+        samplingRate: 0.1,
+        noiseMultiplier: -1,
+      }),
+    ),
+  ],
   // generate/
   generate: [
     bad('maxNewTokens 0', () => root.generate(lmModel, [[1]], { maxNewTokens: 0 })),
@@ -545,6 +623,42 @@ const CASES: Record<string, Bad[]> = {
         modelType: 'gpt2',
         config: lm,
         params: { ...lmParams, finalNorm: { gamma: dead } } as never,
+      }),
+    ),
+  ],
+  packTexts: [
+    bad('no eosId', () => root.packTexts(new root.ByteTokenizer(), ['a'], { sequenceLength: 4 })),
+  ],
+  chatExamples: [
+    bad('no chat template', () => root.chatExamples({} as never, [], { sequenceLength: 4 })),
+  ],
+  shuffleExamples: [bad('fractional seed', () => root.shuffleExamples([], 0.5))],
+  splitHeldOut: [bad('one example', () => root.splitHeldOut([{ ids: [1], labels: [1] }]))],
+  memoryCheckpointStore: [
+    bad('cyclic checkpoint', () =>
+      root.memoryCheckpointStore().save({
+        step: 1,
+        trainable: cyclicTree() as never,
+        optimizerState: [],
+        metadata: { history: [], evalsWithoutImprovement: 0, examplesSeen: 0 },
+      }),
+    ),
+  ],
+  fineTune: [
+    bad('no steps', () =>
+      root.fineTune({
+        model: { config: lm, params: lmParams },
+        data: { train: [{ ids: [1, 2], labels: [1, 2] }] },
+        optimizer: adamT,
+        steps: 0,
+      }),
+    ),
+    bad('a disposed param', () =>
+      root.fineTune({
+        model: { config: lm, params: { ...lmParams, tokenEmbedding: dead as never } },
+        data: { train: [{ ids: [1, 2], labels: [1, 2] }] },
+        optimizer: adamT,
+        steps: 1,
       }),
     ),
   ],
@@ -837,6 +951,12 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   'node:readSafetensorsFile': [bad('empty path', () => nodeEntry.readSafetensorsFile(''))],
+  'node:fineTuneCheckpointDir': [
+    bad('empty directory', () => nodeEntry.fineTuneCheckpointDir('')),
+    bad('keepLast 0', () =>
+      nodeEntry.fineTuneCheckpointDir('/tmp/tfjs-blocks-never', { keepLast: 0 }),
+    ),
+  ],
   'node:folderSource': [bad('empty path', () => nodeEntry.folderSource(''))],
   'node:savePretrained': [
     bad('unknown model type', () =>

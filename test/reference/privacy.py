@@ -34,7 +34,13 @@ Where the RDP comes from (the "source" field of the JSON):
    whole real line (checked against the exact sum at integer orders, see
    `check_quadrature`). The conversion to epsilon is the formula above.
 
-Run: /usr/bin/python3 test/reference/privacy.py   (numpy + mpmath; with
+The inverse questions (`budget`, written to test/goldens/privacy-budget.json):
+the smallest noise multiplier whose epsilon is at most a target, and the most
+steps a budget buys, found here by bisection over the exact binomial-sum RDP
+at integer orders (ORDERS_INT, which the TypeScript tests pass as `orders`),
+with nothing shared with the TypeScript search.
+
+Run: /work/venv/bin/python test/reference/privacy.py [budget]   (numpy + mpmath; with
 dp_accounting installed it is used: pip install dp-accounting)
 """
 import json
@@ -208,5 +214,99 @@ def main():
     print(f'wrote {OUT} ({len(cases)} cases, source: {source})', file=sys.stderr)
 
 
+ORDERS_INT = list(range(2, 65)) + [128, 256]
+BUDGET_OUT = os.path.join(os.path.dirname(__file__), '..', 'goldens', 'privacy-budget.json')
+
+# name, sampling rate q, steps, delta, target epsilon
+NOISE_CASES = [
+    ('mnist-60epochs-eps3', 256 / 60000, 14063, 1e-5, 3.0),
+    ('abadi-q0.01-10000steps-eps2', 0.01, 10000, 1e-5, 2.0),
+    ('fedavg-q0.01-500rounds-eps1', 0.01, 500, 1e-6, 1.0),
+    ('full-batch-one-step-eps0.5', 1.0, 1, 1e-5, 0.5),
+    ('q0.05-2000steps-eps8', 0.05, 2000, 1e-5, 8.0),
+]
+# name, sampling rate q, noise multiplier sigma, delta, target epsilon
+STEPS_CASES = [
+    ('q0.01-sigma1-eps8', 0.01, 1.0, 1e-5, 8.0),
+    ('mnist-sigma1.1-eps3', 256 / 60000, 1.1, 1e-5, 3.0),
+    ('q0.001-sigma0.8-eps2', 0.001, 0.8, 1e-6, 2.0),
+]
+
+
+def one_step_rdp_int(q, sigma):
+    """Exact one-step RDP at ORDERS_INT (binomial sum; q = 1: the Gaussian's alpha / (2 sigma^2))."""
+    if q == 1:
+        return [a / (2 * sigma**2) for a in ORDERS_INT]
+    return [float(log_a_integer(q, sigma, a) / (a - 1)) for a in ORDERS_INT]
+
+
+def epsilon_int(q, sigma, steps, delta):
+    return epsilon_improved(ORDERS_INT, [steps * r for r in one_step_rdp_int(q, sigma)], delta)[0]
+
+
+def noise_for_epsilon(q, steps, delta, target):
+    """Bisection on sigma to 1e-12 relative: the smallest sigma with epsilon <= target."""
+    lo, hi = 0.0, 1.0
+    while epsilon_int(q, hi, steps, delta) > target:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1e-12 * hi:
+        mid = (lo + hi) / 2
+        if mid > 0 and epsilon_int(q, mid, steps, delta) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def steps_for_epsilon(q, sigma, delta, target):
+    """The most steps with epsilon <= target, by walking up then bisecting over integers."""
+    rdp = one_step_rdp_int(q, sigma)
+
+    def eps(steps):
+        return epsilon_improved(ORDERS_INT, [steps * r for r in rdp], delta)[0]
+
+    lo, hi = 0, 1
+    while eps(hi) <= target:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if eps(mid) <= target:
+            lo = mid
+        else:
+            hi = mid
+    return lo, eps(lo)
+
+
+def budget():
+    noise = []
+    for name, q, steps, delta, target in NOISE_CASES:
+        print(name, file=sys.stderr)
+        sigma = noise_for_epsilon(q, steps, delta, target)
+        noise.append({
+            'name': name, 'samplingRate': q, 'steps': steps, 'delta': delta,
+            'targetEpsilon': target, 'noiseMultiplier': float('%.15g' % sigma),
+            'epsilon': float('%.15g' % epsilon_int(q, sigma, steps, delta)),
+        })
+    steps_cases = []
+    for name, q, sigma, delta, target in STEPS_CASES:
+        print(name, file=sys.stderr)
+        steps, eps = steps_for_epsilon(q, sigma, delta, target)
+        steps_cases.append({
+            'name': name, 'samplingRate': q, 'noiseMultiplier': sigma, 'delta': delta,
+            'targetEpsilon': target, 'steps': steps, 'epsilon': float('%.15g' % eps),
+        })
+    out = {
+        'source': 'mpmath 30-digit exact binomial-sum RDP at integer orders, bisection in Python',
+        'orders': ORDERS_INT,
+        'cases': {'noiseForEpsilon': noise, 'stepsForEpsilon': steps_cases},
+    }
+    with open(BUDGET_OUT, 'w') as f:
+        json.dump(out, f, indent=1)
+        f.write('\n')
+    print(f'wrote {BUDGET_OUT}', file=sys.stderr)
+
+
 if __name__ == '__main__':
-    main()
+    if sys.argv[1:] != ['budget']:
+        main()
+    budget()
