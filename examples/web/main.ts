@@ -70,6 +70,8 @@ export type PrivateResult = PrivateRun & {
   samplesAfter: string[];
   /** Wall time of the private fine-tuning. */
   seconds?: number;
+  /** `tf.memory().numTensors` after the adapter is freed minus before the fine-tuning (0: no leak). */
+  tensorsLeft?: number;
 };
 
 /** What the page exposes as `window.__demo` (and the end-to-end test reads). */
@@ -451,6 +453,7 @@ async function finePrivately(
   $('delta').textContent = String(DELTA);
   $('lora').textContent = `LoRA r ${LORA.r}, alpha ${LORA.alpha}, ${LORA.targetModules}`;
   const chart = $('private-chart');
+  const tensorsBefore = tf.memory().numTensors;
   const started = performance.now();
   const { adapter, run: figures } = await privateFineTune(
     CONFIG,
@@ -479,6 +482,7 @@ async function finePrivately(
   } finally {
     disposeAdapter(adapter);
   }
+  run.tensorsLeft = tf.memory().numTensors - tensorsBefore;
 }
 
 function disposeAdapter(adapter: LoraAdapter): void {
