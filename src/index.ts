@@ -473,10 +473,30 @@ export type { ParamTree, TensorMap } from './tree/types';
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
 export {
+  initLora,
+  type LoraAdapter,
+  type LoraModule,
+  loraTensors,
+  type MergedLora,
+  mergeLora,
+  unmergeLora,
+  type WithLoraOptions,
+  withLora,
+} from './fine-tuning/lora';
+export type { LoraConfig, ResolvedLoraConfig } from './fine-tuning/lora-config';
+export {
+  type LoraBase,
+  type LoraModuleNamesOptions,
+  type LoraTargetMatch,
+  loraModuleNames,
+  matchLoraTargets,
+} from './fine-tuning/lora-modules';
+export {
   badWordsProcessor,
   minNewTokensProcessor,
   noRepeatNgramProcessor,
 } from './generate/logits-processors';
+export type { LoraFactors } from './nn/linear';
 export {
   generateOptionsFromConfigJson,
   toGenerationConfigJson,

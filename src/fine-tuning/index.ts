@@ -5,3 +5,23 @@
  *
  * @packageDocumentation
  */
+
+export {
+  initLora,
+  type LoraAdapter,
+  type LoraModule,
+  loraTensors,
+  type MergedLora,
+  mergeLora,
+  unmergeLora,
+  type WithLoraOptions,
+  withLora,
+} from './lora';
+export type { LoraConfig, ResolvedLoraConfig } from './lora-config';
+export {
+  type LoraBase,
+  type LoraModuleNamesOptions,
+  type LoraTargetMatch,
+  loraModuleNames,
+  matchLoraTargets,
+} from './lora-modules';

@@ -1,5 +1,6 @@
 import {
   add,
+  dropout,
   matMul,
   mul,
   randomUniform,
@@ -33,6 +34,11 @@ export type LoraFactors = {
   b: Tensor2D;
   /** `alpha / rank`, or `alpha / √rank` with rsLoRA. */
   scale: number;
+  /**
+   * Training only: PEFT's `lora_dropout` on the input of `a` (inverted
+   * dropout, mask from `seed`). Absent: no dropout.
+   */
+  dropout?: { rate: number; seed: number };
 };
 
 /** Parameters of an affine map `y = x · kernel + bias`. */
@@ -147,7 +153,51 @@ export function linear<T extends Tensor>(config: LinearConfig, params: LinearPar
       describeValue(params.bias),
     );
   }
+  if (params.lora !== undefined) checkLoraFactors(fn, params.lora, inFeatures, outFeatures);
   return affine(params, input) as T;
+}
+
+/**
+ * Throws unless `lora` is {@link LoraFactors} for a `[inFeatures,
+ * outFeatures]` kernel: `a` `[inFeatures, r]`, `b` `[r, outFeatures]`, a
+ * finite `scale`, and a dropout rate in `[0, 1)` with an integer seed.
+ */
+export function checkLoraFactors(
+  fn: string,
+  lora: LoraFactors,
+  inFeatures: number,
+  outFeatures: number,
+  name = 'params.lora',
+): void {
+  if (lora === null || typeof lora !== 'object') {
+    throw new TfjsBlocksError(fn, name, 'LoRA factors { a, b, scale }', describeValue(lora));
+  }
+  const a = checkFloatTensor<Tensor2D>(fn, `${name}.a`, lora.a, {
+    rank: 2,
+    layout: '[inFeatures, r]',
+  });
+  checkDim(fn, `${name}.a.shape[0]`, a.shape[0], inFeatures, 'config.inFeatures');
+  const b = checkFloatTensor<Tensor2D>(fn, `${name}.b`, lora.b, {
+    rank: 2,
+    layout: '[r, outFeatures]',
+  });
+  checkDim(fn, `${name}.b.shape[0]`, b.shape[0], a.shape[1], `${name}.a.shape[1] (r)`);
+  checkDim(fn, `${name}.b.shape[1]`, b.shape[1], outFeatures, 'config.outFeatures');
+  if (typeof lora.scale !== 'number' || !Number.isFinite(lora.scale)) {
+    throw new TfjsBlocksError(fn, `${name}.scale`, 'a finite number', describeValue(lora.scale));
+  }
+  if (lora.dropout !== undefined) {
+    const { rate, seed } = lora.dropout ?? {};
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+      throw new TfjsBlocksError(
+        fn,
+        `${name}.dropout.rate`,
+        'a number in [0, 1)',
+        describeValue(rate),
+      );
+    }
+    checkInteger(fn, `${name}.dropout.seed`, seed, Number.MIN_SAFE_INTEGER);
+  }
 }
 
 /**
@@ -162,7 +212,9 @@ export function affine(params: LinearParams, x: Tensor): Tensor {
     if (params.bias !== undefined) y = add(y, params.bias);
     const lora = params.lora;
     if (lora !== undefined) {
-      const low = matMul(matMul(flat as Tensor2D, lora.a), lora.b);
+      const drop = lora.dropout;
+      const xa = drop === undefined ? flat : dropout(flat, drop.rate, undefined, drop.seed);
+      const low = matMul(matMul(xa as Tensor2D, lora.a), lora.b);
       y = add(y, lora.scale === 1 ? low : mul(low, lora.scale));
     }
     return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), outFeatures]);

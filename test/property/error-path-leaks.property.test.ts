@@ -860,6 +860,48 @@ const CASES: Record<string, Bad[]> = {
   'node:registerNodeFileSystemRouter': [
     bad('empty scheme', () => nodeEntry.registerNodeFileSystemRouter('')),
   ],
+  initLora: [
+    bad('pattern matching nothing', () =>
+      root.initLora(lmParams, { targetModules: ['c_attn'] }, 0),
+    ),
+    bad('bad rank', () => root.initLora(lmParams, { r: 0, targetModules: ['query'] }, 0)),
+  ],
+  withLora: [
+    bad('adapter of another base', () =>
+      root.withLora(
+        { query: lin },
+        {
+          config: {
+            r: 2,
+            alpha: 8,
+            dropout: 0,
+            targetModules: ['query'],
+            useRsLora: false,
+            modulesToSave: [],
+          },
+          modules: {
+            query: {
+              paths: ['query'],
+              a: fixture('lora a [3, 2]', () => tf.zeros([3, 2])) as tf.Tensor2D,
+              b: [fixture('lora b [2, 4]', () => tf.zeros([2, 4])) as tf.Tensor2D],
+              scale: 4,
+            },
+          },
+          modulesToSave: {},
+        },
+      ),
+    ),
+    bad('no adapter', () => root.withLora(lmParams, {} as never)),
+  ],
+  mergeLora: [bad('no adapter', () => root.mergeLora(lmParams, null as never))],
+  unmergeLora: [bad('no merged record', () => root.unmergeLora(null as never, null as never))],
+  loraTensors: [bad('no adapter', () => root.loraTensors(7 as never))],
+  loraModuleNames: [bad('bad kind', () => root.loraModuleNames(lmParams, { kind: 'x' as never }))],
+  matchLoraTargets: [
+    bad('regex matching nothing', () =>
+      root.matchLoraTargets(lmParams, { targetModules: 'nothing' }),
+    ),
+  ],
 };
 
 /** Exports with no error path to drive, and why. */
