@@ -50,6 +50,7 @@ export {
   sinusoidalPositionEncoding,
 } from './attention/sinusoidal-position-encoding';
 export { type BackendName, useBackend } from './backends';
+export type { GradientCheckpointing, GradientCheckpointingOptions } from './blocks/checkpoint';
 export {
   type BlockFeedForwardConfig,
   type CachedDecoderBlockOptions,

@@ -41,6 +41,11 @@ import {
   initFeedForward,
 } from '../nn/feed-forward';
 import { checkNormConfig, initNorm, type NormConfig, type NormParams, normalize } from '../nn/norm';
+import {
+  checkGradientCheckpointing,
+  checkpointBlock,
+  type GradientCheckpointing,
+} from './checkpoint';
 
 /** A block's feed-forward layer: {@link FeedForwardConfig} without `dModel`. */
 export type BlockFeedForwardConfig = {
@@ -136,6 +141,12 @@ export type TransformerBlockOptions = {
   mask?: Tensor;
   /** Position of the first token (RoPE offset, cached decoding). Default `0`. */
   offset?: number;
+  /**
+   * Recompute the block in the backward pass instead of keeping its
+   * intermediates (see {@link GradientCheckpointing}): less activation
+   * memory for about one more forward pass. Not with a cache. Default `false`.
+   */
+  gradientCheckpointing?: GradientCheckpointing;
 };
 
 /** Options of {@link transformerDecoderBlock}. */
@@ -283,6 +294,7 @@ const BLOCK_OPTION_KEYS = optionKeys<TransformerBlockOptions>({
   seed: true,
   mask: true,
   offset: true,
+  gradientCheckpointing: true,
 });
 
 const DECODER_BLOCK_OPTION_KEYS = [
@@ -615,6 +627,12 @@ export function transformerEncoderBlock(
     );
   }
   checkFloatTensor(fn, 'x', x, { rank: 3, layout: `[batch, time, ${checked.dModel}]` });
+  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
+  if (trainable !== undefined) {
+    return checkpointBlock(params, x, options, trainable, (p, input, o) =>
+      transformerEncoderBlock(config, p, input as Tensor3D, o),
+    ) as Tensor3D;
+  }
   return tidy(() => {
     const { drop, attentionSeed } = dropper(checked, options, 4);
     const selfAttention = (h: Tensor) =>
@@ -680,6 +698,20 @@ export function transformerDecoderBlock(
         : 'absent: the block has no cross-attention',
       options.context === undefined ? 'undefined' : 'a context tensor',
     );
+  }
+  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
+  if (trainable !== undefined) {
+    if (cache !== undefined) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.gradientCheckpointing',
+        'false or absent with options.cache (checkpointing is for training)',
+        describeValue(options.gradientCheckpointing),
+      );
+    }
+    return checkpointBlock(params, x, options, trainable, (p, input, o) =>
+      transformerDecoderBlock(config, p, input as Tensor3D, o),
+    ) as Tensor3D;
   }
   return tidy(() => {
     const { drop, attentionSeed } = dropper(checked, options, 6);

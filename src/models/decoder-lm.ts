@@ -12,6 +12,7 @@ import {
   zeros,
 } from '@tensorflow/tfjs-core';
 import type { AttentionCache } from '../attention/multi-head-attention';
+import { checkGradientCheckpointing, type GradientCheckpointing } from '../blocks/checkpoint';
 import {
   blockCache,
   checkBlockConfig,
@@ -314,6 +315,13 @@ export type DecoderLmOptions = {
    * `0 … time - 1`.
    */
   positionIds?: Tensor;
+  /**
+   * Gradient checkpointing of every block (see {@link GradientCheckpointing}):
+   * each block keeps only its input for the backward pass, which recomputes
+   * it. `trainable` sees model paths (`blocks.0.attention.query.lora.a`).
+   * Not with a cache. Default `false`.
+   */
+  gradientCheckpointing?: GradientCheckpointing;
 };
 
 /**
@@ -356,6 +364,7 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
   seed: true,
   paddingMask: true,
   positionIds: true,
+  gradientCheckpointing: true,
   cache: true,
 });
 
@@ -413,6 +422,15 @@ export function decoderLm(
     (options as Partial<CachedDecoderLmOptions>).cache,
     params.blocks.length,
   );
+  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
+  if (trainable !== undefined && cache !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.gradientCheckpointing',
+      'false or absent with options.cache (checkpointing is for training)',
+      'on',
+    );
+  }
   const blockSeeds = splitSeed(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numLayers,
@@ -445,7 +463,14 @@ export function decoderLm(
     }
     const self: AttentionCache[] = [];
     params.blocks.forEach((block, i) => {
-      const blockOptions = { training: options.training, seed: blockSeeds[i], mask };
+      const blockOptions = {
+        training: options.training,
+        seed: blockSeeds[i],
+        mask,
+        ...(trainable && {
+          gradientCheckpointing: { trainable: (path: string) => trainable(`blocks.${i}.${path}`) },
+        }),
+      };
       if (cache === undefined) {
         x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, blockOptions);
       } else {

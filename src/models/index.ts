@@ -10,6 +10,7 @@
 // declares side effects for the built entries only (scripts/check-dist.mjs).
 import '@tensorflow/tfjs-layers';
 
+export type { GradientCheckpointing, GradientCheckpointingOptions } from '../blocks/checkpoint';
 export type { DecoderCache } from '../blocks/transformer-block';
 export {
   type CachedDecoderLmOptions,
