@@ -30,10 +30,13 @@ import {
   flattenParams,
   gpt2Config,
   initDecoderLm,
+  initLora,
+  loraTensors,
   modelCost,
   paramsToVariables,
   softmaxCrossEntropy,
   useBackend,
+  withLora,
 } from 'tfjs-blocks';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
@@ -112,13 +115,12 @@ function setUpFull(
   ids: tf.Tensor2D,
   targets: tf.Tensor2D,
 ): Setup {
-  if (variant.checkpointing)
-    throw new Error('gradient checkpointing is not built yet (CKPT-READY)');
   const init = initDecoderLm(config, 0);
   const { params, variables } = paramsToVariables(init); // shares the init's buffers
   tf.dispose(Object.values(flattenParams(init)));
   const optimizer = createOptimizer(adamw({ learningRate: 1e-4, weightDecay: 0.01 }), variables);
   const parameters = countParameters(params);
+  const options = { gradientCheckpointing: variant.checkpointing };
   return {
     parameters,
     trainable: parameters,
@@ -126,7 +128,51 @@ function setUpFull(
       optimizer.minimize(
         () =>
           softmaxCrossEntropy(
-            decoderLm(config, params as DecoderLmParams, ids),
+            decoderLm(config, params as DecoderLmParams, ids, options),
+            targets,
+          ) as tf.Scalar,
+        true,
+      )!,
+  };
+}
+
+/** The linears of GPT-2's blocks, by their Hugging Face names: `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`. */
+const LORA_TARGETS = ['c_attn', 'c_proj', 'c_fc'];
+
+/**
+ * LoRA: the base's tensors stay plain (frozen: no gradient is asked for
+ * them), the adapter's factors are the only variables.
+ */
+function setUpLora(
+  config: DecoderLmConfig,
+  variant: Variant,
+  ids: tf.Tensor2D,
+  targets: tf.Tensor2D,
+): Setup {
+  if (variant.kind !== 'lora') throw new Error(`${nameOf(variant)} is not built yet`);
+  const base = initDecoderLm(config, 0);
+  const adapter = initLora(
+    { kind: 'decoder-lm', modelType: 'gpt2', config, params: base },
+    { r: RANK, alpha: 2 * RANK, targetModules: LORA_TARGETS },
+    1,
+  );
+  const { params: trained, variables } = paramsToVariables(adapter);
+  tf.dispose(Object.values(loraTensors(adapter)));
+  const optimizer = createOptimizer(adamw({ learningRate: 1e-4, weightDecay: 0.01 }), variables);
+  // With checkpointing, only the adapter's factors are inputs of the recomputed blocks.
+  const options = {
+    gradientCheckpointing: variant.checkpointing && {
+      trainable: (path: string) => path.includes('.lora.'),
+    },
+  };
+  return {
+    parameters: countParameters(base),
+    trainable: countParameters(loraTensors(trained)),
+    step: () =>
+      optimizer.minimize(
+        () =>
+          softmaxCrossEntropy(
+            decoderLm(config, withLora(base, trained), ids, options),
             targets,
           ) as tf.Scalar,
         true,
@@ -140,12 +186,9 @@ function setUp(
   ids: tf.Tensor2D,
   targets: tf.Tensor2D,
 ): Setup {
-  switch (variant.kind) {
-    case 'full':
-      return setUpFull(config, variant, ids, targets);
-    default:
-      throw new Error(`${nameOf(variant)} is not built yet`);
-  }
+  return variant.kind === 'full'
+    ? setUpFull(config, variant, ids, targets)
+    : setUpLora(config, variant, ids, targets);
 }
 
 const median = (xs: number[]) => {
