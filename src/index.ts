@@ -98,10 +98,12 @@ export {
   type QuantizedParams,
   type QuantizedTensor,
   type QuantizeOptions,
+  type QuantizeParamsOptions,
   quantizedBytes,
   quantizedLinear,
   quantizeParams,
   quantizeWeights,
+  type WithQuantizedKernels,
 } from './efficiency/quantization';
 export { TfjsBlocksError } from './errors';
 export { type GenerateOptions, type GenerationModel, generate } from './generate/generate';
@@ -223,6 +225,7 @@ export {
   initFeedForward,
 } from './nn/feed-forward';
 export { type LayerNormOptions, layerNorm } from './nn/layer-norm';
+export type { QuantizableLinearParams } from './nn/linear';
 export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/linear';
 export {
   initMixtureOfExperts,

@@ -41,8 +41,10 @@ export {
   type QuantizedParams,
   type QuantizedTensor,
   type QuantizeOptions,
+  type QuantizeParamsOptions,
   quantizedBytes,
   quantizedLinear,
   quantizeParams,
   quantizeWeights,
+  type WithQuantizedKernels,
 } from './quantization';

@@ -43,6 +43,7 @@ import {
 } from '../nn/embedding';
 import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
 import { initNorm, type NormParams, normalize } from '../nn/norm';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 
 /**
  * A decoder-only language model: token embeddings (plus learned positions,
@@ -372,19 +373,19 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
  */
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options?: DecoderLmOptions,
 ): Tensor3D;
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: CachedDecoderLmOptions,
 ): CachedDecoderResult;
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: DecoderLmOptions | CachedDecoderLmOptions = {},
 ): Tensor3D | CachedDecoderResult {
@@ -444,7 +445,8 @@ export function decoderLm(
       );
     }
     const self: AttentionCache[] = [];
-    params.blocks.forEach((block, i) => {
+    // Quantized kernels pass through the blocks to affine, which dequantizes them per product.
+    (params.blocks as TransformerDecoderBlockParams[]).forEach((block, i) => {
       const blockOptions = { training: options.training, seed: blockSeeds[i], mask };
       if (cache === undefined) {
         x = transformerDecoderBlock(blockCfg, block, x as Tensor3D, blockOptions);
