@@ -92,18 +92,15 @@ export {
 } from './efficiency/pruning';
 export {
   dequantizeParams,
-  dequantizeWeights,
   type QuantizationReport,
   type QuantizedLinearParams,
   type QuantizedParams,
-  type QuantizedTensor,
   type QuantizeOptions,
   type QuantizeParamsOptions,
   quantizedBytes,
   quantizedLinear,
   quantizeParams,
   quantizeWeights,
-  type WithQuantizedKernels,
 } from './efficiency/quantization';
 export { TfjsBlocksError } from './errors';
 export { type GenerateOptions, type GenerationModel, generate } from './generate/generate';
@@ -248,6 +245,12 @@ export {
   type PatchEmbeddingParams,
   patchEmbedding,
 } from './nn/patch-embedding';
+// The quantized-matrix core lives in nn/ (affine runs quantized kernels); exported here as before.
+export {
+  dequantizeWeights,
+  type QuantizedTensor,
+  type WithQuantizedKernels,
+} from './nn/quantized-weights';
 export { type RmsNormOptions, rmsNorm } from './nn/rms-norm';
 export { applyUpdates, applyUpdatesInPlace } from './optim/apply-updates';
 export { chain } from './optim/chain';

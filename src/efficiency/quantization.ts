@@ -24,9 +24,6 @@ import {
 } from '../nn/quantized-weights';
 import { isTensor, joinPath, mapTree, type TreeKey } from '../tree/walk';
 
-// The quantized-matrix core lives in nn/ (affine runs quantized kernels); its public names stay here too.
-export { dequantizeWeights, type QuantizedTensor, type WithQuantizedKernels };
-
 /** Options of {@link quantizeWeights}. */
 export type QuantizeOptions = {
   /** `8` (per-channel symmetric) or `4` (group-wise symmetric). Default `8`. */

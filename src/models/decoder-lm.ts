@@ -363,6 +363,10 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
 /**
  * Runs a decoder-only language model: token ids to next-token logits.
  *
+ * The linears' kernels may be quantized (a QLoRA-style frozen base from
+ * `quantizeParams(params, { bits, kernelsOnly: true })`): each product
+ * dequantizes its kernel and frees it, so only int8/int4 stays resident.
+ *
  * @param ids - int32 `[batch, time]`, `time <= maxLength`.
  * @returns logits `[batch, time, vocabSize]`.
  * @example

@@ -301,7 +301,8 @@ const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
 
 /**
  * Classifies token sequences: the encoder, pooling (`config.pooling`), the
- * pooler when `config.pooler` is set, and the head.
+ * pooler when `config.pooler` is set, and the head. The linears' kernels
+ * may be quantized (`quantizeParams(params, { kernelsOnly: true })`).
  *
  * @param ids - int32 `[batch, time]`.
  * @returns logits `[batch, numClasses]`.
