@@ -44,6 +44,7 @@ import {
 } from '../nn/embedding';
 import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
 import { initNorm, type NormParams, normalize } from '../nn/norm';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 
 /**
  * A decoder-only language model: token embeddings (plus learned positions,
@@ -371,6 +372,10 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
 /**
  * Runs a decoder-only language model: token ids to next-token logits.
  *
+ * The linears' kernels may be quantized (a QLoRA-style frozen base from
+ * `quantizeParams(params, { bits, kernelsOnly: true })`): each product
+ * dequantizes its kernel and frees it, so only int8/int4 stays resident.
+ *
  * @param ids - int32 `[batch, time]`, `time <= maxLength`.
  * @returns logits `[batch, time, vocabSize]`.
  * @example
@@ -381,19 +386,19 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
  */
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options?: DecoderLmOptions,
 ): Tensor3D;
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: CachedDecoderLmOptions,
 ): CachedDecoderResult;
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: DecoderLmOptions | CachedDecoderLmOptions = {},
 ): Tensor3D | CachedDecoderResult {
@@ -462,7 +467,8 @@ export function decoderLm(
       );
     }
     const self: AttentionCache[] = [];
-    params.blocks.forEach((block, i) => {
+    // Quantized kernels pass through the blocks to affine, which dequantizes them per product.
+    (params.blocks as TransformerDecoderBlockParams[]).forEach((block, i) => {
       const blockOptions = {
         training: options.training,
         seed: blockSeeds[i],
