@@ -7,13 +7,18 @@
 // alone. Issue 19's targets: LoRA + int8 base ≤ 35% of full fine-tuning's peak
 // memory; checkpointing cuts activation memory by ≥ 2× at sequence length 512.
 //
-//   npm run bench:fine-tune                   (writes docs/benchmarks.md; several minutes)
-//   npm run bench:fine-tune -- --no-write --layers 2 --seq 128 --steps 1 --warmup 0
+//   npm run bench:fine-tune                   (writes docs/benchmarks.md; ~10 min on a quiet 2-core machine)
+//   npm run bench:fine-tune -- --no-write --layers 2 --seq 128 --warmup 0
 //
-// Flags: --steps N (timed steps per variant; default 2), --warmup N (untimed; 1),
-// --d N (512), --layers N (8), --heads N (8), --vocab N (50257), --seq N (512),
+// Flags: --steps N (timed steps per variant; default 1), --warmup N (untimed; 1),
+// --d N (576), --layers N (12), --heads N (9), --vocab N (8192), --seq N (512),
 // --batch N (1), --rank N (LoRA r; 8), --variants a,b (default all; names as in the
-// table, e.g. full,lora+ckpt), --timeout S (per variant; 1800), --no-write.
+// table, e.g. full,lora+int8+ckpt), --timeout S (per variant; 1800), --no-write.
+//
+// The default model has 52.9M parameters. Its vocabulary is 8,192, not GPT-2's 50,257:
+// with 50,257, full fine-tuning at seq 512 passes the wasm backend's 4 GiB heap and
+// aborts, since softmaxCrossEntropy keeps some thirty [batch, seq, vocab] tensors alive
+// until the backward pass (2.8 GiB for one layer; measured 2026-12-02).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -34,6 +39,7 @@ import {
   loraTensors,
   modelCost,
   paramsToVariables,
+  quantizeParams,
   softmaxCrossEntropy,
   useBackend,
   withLora,
@@ -42,14 +48,14 @@ import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const numberFlag = (name: string, fallback: number): number => Number(flag(name, String(fallback)));
 const SIZES = {
-  d: numberFlag('d', 512),
-  layers: numberFlag('layers', 8),
-  heads: numberFlag('heads', 8),
-  vocab: numberFlag('vocab', 50257),
+  d: numberFlag('d', 576),
+  layers: numberFlag('layers', 12),
+  heads: numberFlag('heads', 9),
+  vocab: numberFlag('vocab', 8192),
   seq: numberFlag('seq', 512),
   batch: numberFlag('batch', 1),
 };
-const STEPS = numberFlag('steps', 2);
+const STEPS = numberFlag('steps', 1);
 const WARMUP = numberFlag('warmup', 1);
 const RANK = numberFlag('rank', 8);
 const TIMEOUT_S = numberFlag('timeout', 1800);
@@ -141,7 +147,9 @@ const LORA_TARGETS = ['c_attn', 'c_proj', 'c_fc'];
 
 /**
  * LoRA: the base's tensors stay plain (frozen: no gradient is asked for
- * them), the adapter's factors are the only variables.
+ * them), the adapter's factors are the only variables. With an int8/int4
+ * base, the base's kernels are quantized (JS typed arrays, dequantized per
+ * product) and their float copies freed before the first step.
  */
 function setUpLora(
   config: DecoderLmConfig,
@@ -149,7 +157,6 @@ function setUpLora(
   ids: tf.Tensor2D,
   targets: tf.Tensor2D,
 ): Setup {
-  if (variant.kind !== 'lora') throw new Error(`${nameOf(variant)} is not built yet`);
   const base = initDecoderLm(config, 0);
   const adapter = initLora(
     { kind: 'decoder-lm', modelType: 'gpt2', config, params: base },
@@ -158,6 +165,19 @@ function setUpLora(
   );
   const { params: trained, variables } = paramsToVariables(adapter);
   tf.dispose(Object.values(loraTensors(adapter)));
+  // The variables are updated in place, so the adapted record is built once.
+  let adapted: DecoderLmParams = withLora(base, trained);
+  const parameters = countParameters(base);
+  if (variant.kind !== 'lora') {
+    // withLora takes float kernels only, so quantize after it: the lora fields pass through.
+    const report = quantizeParams(adapted, {
+      bits: variant.kind === 'lora+int8' ? 8 : 4,
+      kernelsOnly: true,
+    });
+    const floats = flattenParams(base);
+    tf.dispose(report.quantized.map((path) => floats[path]!));
+    adapted = report.params as unknown as DecoderLmParams; // decoderLm takes quantized kernels
+  }
   const optimizer = createOptimizer(adamw({ learningRate: 1e-4, weightDecay: 0.01 }), variables);
   // With checkpointing, only the adapter's factors are inputs of the recomputed blocks.
   const options = {
@@ -166,15 +186,11 @@ function setUpLora(
     },
   };
   return {
-    parameters: countParameters(base),
+    parameters,
     trainable: countParameters(loraTensors(trained)),
     step: () =>
       optimizer.minimize(
-        () =>
-          softmaxCrossEntropy(
-            decoderLm(config, withLora(base, trained), ids, options),
-            targets,
-          ) as tf.Scalar,
+        () => softmaxCrossEntropy(decoderLm(config, adapted, ids, options), targets) as tf.Scalar,
         true,
       )!,
   };
@@ -218,20 +234,24 @@ async function runChild(variant: Variant): Promise<void> {
     loss = await runStep();
     times.push(performance.now() - start);
   }
-  // One more step under tf.profile, for its tensor peak (untimed: profiling adds bookkeeping).
+  // Memory as the plain steps left it: the profiled step below reads every kernel's output
+  // back into JS memory (wasm has no kernel timer), which would inflate the RSS.
+  const maxRssMiB = (process.resourceUsage().maxRSS * 1024) / MB;
+  const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
+  const wasmHeapMiB = backend.wasm.HEAPU8.buffer.byteLength / MB;
+  // One more step under tf.profile, for its peak of tensor bytes (untimed).
   const resident = tf.memory().numBytes;
   const profile = await tf.profile(async () => {
     loss = await runStep();
   });
-  const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } };
   const result: Result = {
     variant: nameOf(variant),
     parameters: setup.parameters,
     trainable: setup.trainable,
     stepMs: median(times),
     stepsTimed: times.length,
-    maxRssMiB: (process.resourceUsage().maxRSS * 1024) / MB,
-    wasmHeapMiB: backend.wasm.HEAPU8.buffer.byteLength / MB,
+    maxRssMiB,
+    wasmHeapMiB,
     residentMiB: resident / MB,
     stepPeakMiB: (profile.peakBytes - resident) / MB,
     loss,
