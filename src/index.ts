@@ -499,6 +499,12 @@ export {
   matchLoraTargets,
 } from './fine-tuning/lora-modules';
 export {
+  type AdapterFilesOptions,
+  adapterFiles,
+  type LoadAdapterOptions,
+  loadAdapter,
+} from './fine-tuning/peft-adapter';
+export {
   badWordsProcessor,
   minNewTokensProcessor,
   noRepeatNgramProcessor,

@@ -25,3 +25,9 @@ export {
   loraModuleNames,
   matchLoraTargets,
 } from './lora-modules';
+export {
+  type AdapterFilesOptions,
+  adapterFiles,
+  type LoadAdapterOptions,
+  loadAdapter,
+} from './peft-adapter';

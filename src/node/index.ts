@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 
+export { saveAdapter } from './adapter-node';
 export {
   type Checkpoint,
   type CheckpointWarning,

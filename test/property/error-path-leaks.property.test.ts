@@ -58,6 +58,43 @@ const vitParams = root.initVit(vitConfig, 0);
 const encoderBlock = root.initTransformerEncoderBlock(block, 0);
 const decoderBlock = root.initTransformerDecoderBlock(block, 0, { withCrossAttention: true });
 const mhaConfig = { dModel: 8, numHeads: 2 };
+
+/** A PEFT adapter folder in memory: adapter_config.json and the safetensors of `tensors`. */
+const peftTarget = 'blocks.0.attention.query';
+const peftConfig = { peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: [peftTarget] };
+function peftFolder(config: object, tensors: Record<string, tf.Tensor>) {
+  const files: Record<string, Uint8Array> = {
+    'adapter_config.json': new TextEncoder().encode(JSON.stringify(config)),
+    'adapter_model.safetensors': root.serializeSafetensors(tensors),
+  };
+  return async (file: string) =>
+    files[file] === undefined
+      ? new Response('', { status: 404 })
+      : new Response(files[file] as Uint8Array<ArrayBuffer>);
+}
+/** A LoRA adapter on lmParams' first query with factor `a`. */
+function peftAdapter(a: tf.Tensor2D): root.LoraAdapter {
+  const d = lm.block.dModel;
+  return {
+    config: {
+      r: 2,
+      alpha: 4,
+      dropout: 0,
+      targetModules: [peftTarget],
+      useRsLora: false,
+      modulesToSave: [],
+    },
+    modules: {
+      [peftTarget]: {
+        paths: [peftTarget],
+        a,
+        b: [fixture(`lora b [2, ${d}]`, () => tf.zeros([2, d])) as tf.Tensor2D],
+        scale: 2,
+      },
+    },
+    modulesToSave: {},
+  };
+}
 const mha = root.initMultiHeadAttention(mhaConfig, 0);
 const ff: root.FeedForwardConfig = { dModel: 8, hidden: 8, kind: 'mlp', activation: 'relu' };
 const ffParams = root.initFeedForward(ff, 0);
@@ -900,6 +937,28 @@ const CASES: Record<string, Bad[]> = {
   matchLoraTargets: [
     bad('regex matching nothing', () =>
       root.matchLoraTargets(lmParams, { targetModules: 'nothing' }),
+    ),
+  ],
+  loadAdapter: [
+    bad('DoRA in adapter_config.json', () =>
+      root.loadAdapter(peftFolder({ ...peftConfig, use_dora: true }, {}), lmParams),
+    ),
+    bad('a factor of another shape (tensors read, then refused)', () =>
+      root.loadAdapter(
+        peftFolder(peftConfig, {
+          [`base_model.model.${peftTarget}.lora_A.weight`]: f(2, 5),
+          [`base_model.model.${peftTarget}.lora_B.weight`]: f(8, 2),
+        }),
+        lmParams,
+      ),
+    ),
+  ],
+  adapterFiles: [
+    bad('a disposed factor', () => root.adapterFiles(lmParams, peftAdapter(dead as tf.Tensor2D))),
+  ],
+  'node:saveAdapter': [
+    bad('a disposed factor', () =>
+      nodeEntry.saveAdapter('/tmp/tfjs-blocks-never', lmParams, peftAdapter(dead as tf.Tensor2D)),
     ),
   ],
 };
