@@ -480,6 +480,34 @@ export type { ParamTree, TensorMap } from './tree/types';
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
 export {
+  type ChatExamplesOptions,
+  type ChatTokenizer,
+  chatExamples,
+} from './fine-tuning/chat-examples';
+export {
+  type FineTuneCheckpoint,
+  type FineTuneCheckpointMetadata,
+  type FineTuneCheckpointStore,
+  type FineTuneRecord,
+  memoryCheckpointStore,
+} from './fine-tuning/checkpoint-store';
+export {
+  IGNORED_LABEL,
+  type SequenceExample,
+  type SplitHeldOutOptions,
+  shuffleExamples,
+  splitHeldOut,
+} from './fine-tuning/examples';
+export {
+  type EarlyStoppingOptions,
+  type FineTuneData,
+  type FineTuneModel,
+  type FineTuneOptions,
+  type FineTuneProgress,
+  type FineTuneResult,
+  fineTune,
+} from './fine-tuning/fine-tune';
+export {
   initLora,
   type LoraAdapter,
   type LoraModule,
@@ -498,6 +526,7 @@ export {
   loraModuleNames,
   matchLoraTargets,
 } from './fine-tuning/lora-modules';
+export { type PackTextsOptions, packTexts } from './fine-tuning/pack-texts';
 export {
   type AdapterFilesOptions,
   adapterFiles,

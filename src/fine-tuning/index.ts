@@ -5,7 +5,34 @@
  *
  * @packageDocumentation
  */
-
+export {
+  type ChatExamplesOptions,
+  type ChatTokenizer,
+  chatExamples,
+} from './chat-examples';
+export {
+  type FineTuneCheckpoint,
+  type FineTuneCheckpointMetadata,
+  type FineTuneCheckpointStore,
+  type FineTuneRecord,
+  memoryCheckpointStore,
+} from './checkpoint-store';
+export {
+  IGNORED_LABEL,
+  type SequenceExample,
+  type SplitHeldOutOptions,
+  shuffleExamples,
+  splitHeldOut,
+} from './examples';
+export {
+  type EarlyStoppingOptions,
+  type FineTuneData,
+  type FineTuneModel,
+  type FineTuneOptions,
+  type FineTuneProgress,
+  type FineTuneResult,
+  fineTune,
+} from './fine-tune';
 export {
   initLora,
   type LoraAdapter,
@@ -31,3 +58,4 @@ export {
   type LoadAdapterOptions,
   loadAdapter,
 } from './peft-adapter';
+export { type PackTextsOptions, packTexts } from './pack-texts';

@@ -37,6 +37,10 @@ export {
   nodeFileSystem,
   WEIGHTS_FILE,
 } from './file-system';
+export {
+  type FineTuneCheckpointDirOptions,
+  fineTuneCheckpointDir,
+} from './fine-tune-checkpoint';
 export { folderSource, savePretrained } from './pretrained-node';
 export { NODE_FILE_SYSTEM_SCHEME, registerNodeFileSystemRouter } from './router';
 export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';

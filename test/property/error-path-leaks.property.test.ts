@@ -585,6 +585,42 @@ const CASES: Record<string, Bad[]> = {
       }),
     ),
   ],
+  packTexts: [
+    bad('no eosId', () => root.packTexts(new root.ByteTokenizer(), ['a'], { sequenceLength: 4 })),
+  ],
+  chatExamples: [
+    bad('no chat template', () => root.chatExamples({} as never, [], { sequenceLength: 4 })),
+  ],
+  shuffleExamples: [bad('fractional seed', () => root.shuffleExamples([], 0.5))],
+  splitHeldOut: [bad('one example', () => root.splitHeldOut([{ ids: [1], labels: [1] }]))],
+  memoryCheckpointStore: [
+    bad('cyclic checkpoint', () =>
+      root.memoryCheckpointStore().save({
+        step: 1,
+        trainable: cyclicTree() as never,
+        optimizerState: [],
+        metadata: { history: [], evalsWithoutImprovement: 0, examplesSeen: 0 },
+      }),
+    ),
+  ],
+  fineTune: [
+    bad('no steps', () =>
+      root.fineTune({
+        model: { config: lm, params: lmParams },
+        data: { train: [{ ids: [1, 2], labels: [1, 2] }] },
+        optimizer: adamT,
+        steps: 0,
+      }),
+    ),
+    bad('a disposed param', () =>
+      root.fineTune({
+        model: { config: lm, params: { ...lmParams, tokenEmbedding: dead as never } },
+        data: { train: [{ ids: [1, 2], labels: [1, 2] }] },
+        optimizer: adamT,
+        steps: 1,
+      }),
+    ),
+  ],
   loadTokenizer: [
     bad('no model in tokenizer.json', () => root.loadTokenizer({ tokenizerJson: {} })),
   ],
@@ -874,6 +910,12 @@ const CASES: Record<string, Bad[]> = {
     ),
   ],
   'node:readSafetensorsFile': [bad('empty path', () => nodeEntry.readSafetensorsFile(''))],
+  'node:fineTuneCheckpointDir': [
+    bad('empty directory', () => nodeEntry.fineTuneCheckpointDir('')),
+    bad('keepLast 0', () =>
+      nodeEntry.fineTuneCheckpointDir('/tmp/tfjs-blocks-never', { keepLast: 0 }),
+    ),
+  ],
   'node:folderSource': [bad('empty path', () => nodeEntry.folderSource(''))],
   'node:savePretrained': [
     bad('unknown model type', () =>

@@ -1,0 +1,660 @@
+import {
+  add,
+  clone,
+  dispose,
+  mul,
+  type Tensor,
+  tensor2d,
+  tidy,
+  valueAndGrads,
+} from '@tensorflow/tfjs-core';
+import { TfjsBlocksError } from '../errors';
+import {
+  checkInteger,
+  checkNumber,
+  checkOptionKeys,
+  describeValue,
+  optionKeys,
+} from '../internal/checks';
+import { splitSeed } from '../internal/seed';
+import { softmaxCrossEntropy } from '../losses/softmax-cross-entropy';
+import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
+import { applyUpdates } from '../optim/apply-updates';
+import { valueAt } from '../optim/hyperparameters';
+import { checkShapes, checkTransform, shapesOf } from '../optim/tree';
+import type { GradientTransformation } from '../optim/types';
+import type { Schedule } from '../schedules/schedule';
+import { flattenParams, unflattenParams } from '../tree/flatten';
+import type { TensorMap } from '../tree/types';
+import {
+  disposeTree,
+  type FineTuneCheckpoint,
+  type FineTuneCheckpointStore,
+  type FineTuneRecord,
+} from './checkpoint-store';
+import { checkExamples, IGNORED_LABEL, permutation, type SequenceExample } from './examples';
+import { type LoraAdapter, withLora } from './lora';
+
+/** The model `fineTune` trains: a decoder-only LM (`loadPretrained`'s result fits). */
+export type FineTuneModel = {
+  /** Its config. */
+  config: DecoderLmConfig;
+  /** Its params (float32); never modified or disposed. */
+  params: DecoderLmParams;
+};
+
+/** The examples of {@link fineTune}: all of one length (see `packTexts`, `chatExamples`). */
+export type FineTuneData = {
+  /** Training examples, drawn in a seeded shuffled order, epoch after epoch. */
+  train: SequenceExample[];
+  /** Held-out examples for `evalEvery` and early stopping. Default none. */
+  heldOut?: SequenceExample[];
+};
+
+/** What `onStep` receives after each optimizer step. */
+export type FineTuneProgress = FineTuneRecord & {
+  /** The steps of the run. */
+  steps: number;
+  /** Training tokens (counted or not) per second of this step, from the wall clock. */
+  tokensPerSecond: number;
+  /** Training examples consumed so far. */
+  examplesSeen: number;
+};
+
+/** Early stopping on the held-out loss. */
+export type EarlyStoppingOptions = {
+  /** Stop after this many evaluations without improvement (integer >= 1). */
+  patience: number;
+  /** The least decrease of the held-out loss that counts as one. Default `0`. */
+  minDelta?: number;
+};
+
+/** Options of {@link fineTune}. */
+export interface FineTuneOptions {
+  /** The pretrained model; its params are never modified. */
+  model: FineTuneModel;
+  /**
+   * A LoRA adapter for `model.params` (`initLora`): only its tensors are
+   * trained (`withLora(model.params, adapter)` inside the loss), the base
+   * stays frozen. Default: none, full fine-tuning of every param.
+   */
+  adapter?: LoraAdapter;
+  /** Training (and held-out) examples. */
+  data: FineTuneData;
+  /** The optimizer, e.g. `adamw({ learningRate: 2e-4, weightDecay: 0 })`. */
+  optimizer: GradientTransformation;
+  /**
+   * A factor on the optimizer's updates per step (counting from 0), as
+   * PyTorch's `LambdaLR`: with `learningRate: 1` in the optimizer it is
+   * the learning rate. Default: none (factor 1).
+   */
+  schedule?: Schedule;
+  /** Optimizer steps to reach (a resumed run continues to this step). */
+  steps: number;
+  /** Examples per micro-batch. Default `8`. */
+  batchSize?: number;
+  /**
+   * Micro-batches per optimizer step (gradient accumulation): the step's
+   * gradient is the mean over all their counted tokens, exactly as one batch
+   * of `batchSize · accumulate` examples. Default `1`.
+   */
+  accumulate?: number;
+  /** Evaluate the held-out loss every this many steps (and at the last). Default: never, or `10` with `earlyStopping`. */
+  evalEvery?: number;
+  /** Stop when the held-out loss stops improving; the best tensors are returned. Default: off. */
+  earlyStopping?: EarlyStoppingOptions;
+  /** Where to save checkpoints and resume from. Default: none. */
+  checkpointStore?: FineTuneCheckpointStore;
+  /** Save a checkpoint every this many steps (and at the end). Default `50`. */
+  checkpointEvery?: number;
+  /** Called after each step (awaited, so it can update a page). */
+  onStep?: (progress: FineTuneProgress) => void | Promise<void>;
+  /** Aborts the run: everything is freed and the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Seed of the data order (a safe integer). Default `0`. */
+  seed?: number;
+}
+
+const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
+  model: true,
+  adapter: true,
+  data: true,
+  optimizer: true,
+  schedule: true,
+  steps: true,
+  batchSize: true,
+  accumulate: true,
+  evalEvery: true,
+  earlyStopping: true,
+  checkpointStore: true,
+  checkpointEvery: true,
+  onStep: true,
+  signal: true,
+  seed: true,
+});
+const DATA_KEYS = optionKeys<FineTuneData>({ train: true, heldOut: true });
+const EARLY_KEYS = optionKeys<EarlyStoppingOptions>({ patience: true, minDelta: true });
+
+/** What {@link fineTune} returns. */
+export type FineTuneResult<T> = {
+  /** The trained tensors in the structure they were given (fresh tensors, the caller's to dispose). */
+  trained: T;
+  /** Optimizer steps taken (counting resumed ones). */
+  step: number;
+  /** One record per step. */
+  history: FineTuneRecord[];
+  /** Whether early stopping ended the run before `steps`. */
+  stoppedEarly: boolean;
+  /** The best held-out loss, if evaluated. */
+  bestHeldOutLoss?: number;
+  /** The step of the best held-out loss. */
+  bestStep?: number;
+};
+
+type Checked = {
+  model: FineTuneModel;
+  train: SequenceExample[];
+  heldOut: SequenceExample[] | undefined;
+  length: number;
+  optimizer: GradientTransformation;
+  schedule: Schedule | undefined;
+  steps: number;
+  batchSize: number;
+  accumulate: number;
+  evalEvery: number;
+  patience: number;
+  minDelta: number;
+  store: FineTuneCheckpointStore | undefined;
+  checkpointEvery: number;
+  onStep: FineTuneOptions['onStep'];
+  signal: AbortSignal | undefined;
+  seed: number;
+};
+
+function checkOptions(fn: string, options: FineTuneOptions): Checked {
+  checkOptionKeys(fn, options, FINE_TUNE_KEYS);
+  const { model, data } = options;
+  if (
+    model === null ||
+    typeof model !== 'object' ||
+    typeof model.config !== 'object' ||
+    model.params === null ||
+    typeof model.params !== 'object'
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.model',
+      'a decoder LM { config, params }',
+      describeValue(model),
+    );
+  }
+  checkOptionKeys(fn, data, DATA_KEYS, 'options.data');
+  const length = checkExamples(fn, 'options.data.train', data.train);
+  if (length > model.config.maxLength) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.data.train[0].ids.length',
+      `at most model.config.maxLength = ${model.config.maxLength}`,
+      String(length),
+    );
+  }
+  if (data.heldOut !== undefined) {
+    const heldLength = checkExamples(fn, 'options.data.heldOut', data.heldOut);
+    if (heldLength > model.config.maxLength) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.data.heldOut[0].ids.length',
+        `at most model.config.maxLength = ${model.config.maxLength}`,
+        String(heldLength),
+      );
+    }
+  }
+  checkTransform(fn, 'options.optimizer', options.optimizer);
+  if (options.schedule !== undefined && typeof options.schedule !== 'function') {
+    throw new TfjsBlocksError(
+      fn,
+      'options.schedule',
+      'a schedule (step) => number',
+      describeValue(options.schedule),
+    );
+  }
+  const steps = checkInteger(fn, 'options.steps', options.steps, 1);
+  const batchSize = checkInteger(fn, 'options.batchSize', options.batchSize ?? 8, 1);
+  const accumulate = checkInteger(fn, 'options.accumulate', options.accumulate ?? 1, 1);
+  let patience = 0;
+  let minDelta = 0;
+  if (options.earlyStopping !== undefined) {
+    checkOptionKeys(fn, options.earlyStopping, EARLY_KEYS, 'options.earlyStopping');
+    patience = checkInteger(
+      fn,
+      'options.earlyStopping.patience',
+      options.earlyStopping.patience,
+      1,
+    );
+    minDelta = checkNumber(
+      fn,
+      'options.earlyStopping.minDelta',
+      options.earlyStopping.minDelta ?? 0,
+      { min: 0 },
+    );
+  }
+  const evalEvery = checkInteger(
+    fn,
+    'options.evalEvery',
+    options.evalEvery ?? (patience > 0 ? 10 : 0),
+    0,
+  );
+  if ((evalEvery > 0 || patience > 0) && data.heldOut === undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.data.heldOut',
+      'held-out examples (evalEvery or earlyStopping is set)',
+      'undefined',
+    );
+  }
+  if (patience > 0 && evalEvery === 0) {
+    throw new TfjsBlocksError(fn, 'options.evalEvery', 'an integer >= 1 with earlyStopping', '0');
+  }
+  const store = options.checkpointStore;
+  if (
+    store !== undefined &&
+    (store === null || typeof store.save !== 'function' || typeof store.load !== 'function')
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.checkpointStore',
+      'a store { save, load }',
+      describeValue(store),
+    );
+  }
+  const checkpointEvery = checkInteger(
+    fn,
+    'options.checkpointEvery',
+    options.checkpointEvery ?? 50,
+    1,
+  );
+  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
+    throw new TfjsBlocksError(fn, 'options.onStep', 'a function', describeValue(options.onStep));
+  }
+  const signal = options.signal;
+  if (signal !== undefined && (signal === null || typeof signal.aborted !== 'boolean')) {
+    throw new TfjsBlocksError(fn, 'options.signal', 'an AbortSignal', describeValue(signal));
+  }
+  const seed = options.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new TfjsBlocksError(fn, 'options.seed', 'a safe integer', describeValue(seed));
+  }
+  return {
+    model,
+    train: data.train,
+    heldOut: data.heldOut,
+    length,
+    optimizer: options.optimizer,
+    schedule: options.schedule,
+    steps,
+    batchSize,
+    accumulate,
+    evalEvery,
+    patience,
+    minDelta,
+    store,
+    checkpointEvery,
+    onStep: options.onStep,
+    signal,
+    seed,
+  };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  if (reason !== undefined) throw reason;
+  const error = new Error('fineTune: aborted');
+  error.name = 'AbortError';
+  throw error;
+}
+
+/**
+ * The examples at stream positions `[start, start + count)`: the stream is
+ * epoch after epoch of `examples`, each in its own seeded order, so any
+ * position is found without replaying the run (and a resumed run draws the
+ * same batches).
+ */
+export function examplesAt<T>(
+  examples: readonly T[],
+  seed: number,
+  start: number,
+  count: number,
+): T[] {
+  const n = examples.length;
+  const batch: T[] = [];
+  let epoch = -1;
+  let order: number[] = [];
+  for (let p = start; p < start + count; p++) {
+    const e = Math.floor(p / n);
+    if (e !== epoch) {
+      epoch = e;
+      order = permutation(n, splitSeed(seed + e, 1)[0]!);
+    }
+    batch.push(examples[order[p % n]!]!);
+  }
+  return batch;
+}
+
+/** Next-token targets on the host: `labels` shifted left by one, the last position ignored. */
+function shiftedTargets(batch: readonly SequenceExample[]): {
+  targets: number[][];
+  counted: number;
+} {
+  let counted = 0;
+  const targets = batch.map(({ labels }) => {
+    const row = [...labels.slice(1), IGNORED_LABEL];
+    for (const t of row) if (t !== IGNORED_LABEL) counted++;
+    return row;
+  });
+  return { targets, counted };
+}
+
+/**
+ * The summed masked next-token cross-entropy of `batch`, divided by
+ * `denominator` (a JS number): the step's mean once the micro-batches are
+ * added.
+ */
+function batchLoss(
+  model: FineTuneModel,
+  params: DecoderLmParams,
+  batch: readonly SequenceExample[],
+  targets: number[][],
+  denominator: number,
+): Tensor {
+  const ids = tensor2d(
+    batch.map((e) => e.ids),
+    undefined,
+    'int32',
+  );
+  const labels = tensor2d(targets, undefined, 'int32');
+  const logits = decoderLm(model.config, params, ids);
+  const total = softmaxCrossEntropy(logits, labels, { reduction: 'sum' });
+  return mul(total, 1 / Math.max(denominator, 1));
+}
+
+/** The held-out loss: masked next-token cross-entropy, the mean over all counted tokens. */
+async function heldOutLoss(
+  c: Checked,
+  paramsOf: () => DecoderLmParams,
+  examples: SequenceExample[],
+): Promise<number> {
+  const { counted } = shiftedTargets(examples);
+  let total = 0;
+  for (let start = 0; start < examples.length; start += c.batchSize) {
+    const batch = examples.slice(start, start + c.batchSize);
+    const { targets } = shiftedTargets(batch);
+    const loss = tidy(() => batchLoss(c.model, paramsOf(), batch, targets, counted));
+    try {
+      total += (await loss.data())[0]!;
+    } finally {
+      loss.dispose();
+    }
+  }
+  return total;
+}
+
+/**
+ * Fine-tunes a pretrained decoder LM: the training loop users do not have
+ * to write. Each optimizer step draws `accumulate` micro-batches of
+ * `batchSize` examples from a seeded shuffled stream, adds their gradients
+ * of the masked next-token cross-entropy (labels `-100` are ignored; the
+ * mean is over all the step's counted tokens, so accumulation equals one
+ * big batch), applies `optimizer` (scaled by `schedule(step)` if given),
+ * evaluates the held-out loss every `evalEvery` steps with optional early
+ * stopping, reports progress through `onStep`, and saves resumable
+ * checkpoints (tensors, optimizer state, step) to `checkpointStore`: a
+ * run that finds a checkpoint there continues from it and reaches the same
+ * tensors, bit for bit, as a run never interrupted.
+ *
+ * Without an adapter every tensor of `model.params` is trained (full
+ * fine-tuning); gradients are taken only with respect to the trained
+ * tensors. `model.params` is never modified or disposed.
+ *
+ * Memory: the tensor count stays flat across steps; on return only
+ * `trained` remains, and on a throw or an abort nothing does.
+ *
+ * @returns the trained tensors (fresh) and the history.
+ * @throws TfjsBlocksError on bad options (before any tensor is made); an
+ *   abort rejects with the signal's reason.
+ * @example
+ * ```ts
+ * const config = gpt2Config({ vocabSize: 258, maxLength: 32, dModel: 32, numHeads: 2, numLayers: 2 });
+ * const model = { config, params: initDecoderLm(config, 0) };
+ * const tokenizer = new ByteTokenizer({ specialTokens: ['<eos>'] });
+ * const train = packTexts(tokenizer, ['some text to learn', 'and more'], { sequenceLength: 8, eosId: 256 });
+ * const { trained, history } = await fineTune({
+ *   model,
+ *   data: { train },
+ *   optimizer: adamw({ learningRate: 1e-3 }),
+ *   steps: 3,
+ *   batchSize: 2,
+ *   onStep: ({ step, loss }) => console.log(step, loss),
+ * });
+ * ```
+ */
+export function fineTune(
+  options: FineTuneOptions & { adapter: LoraAdapter },
+): Promise<FineTuneResult<LoraAdapter>>;
+export function fineTune(
+  options: FineTuneOptions & { adapter?: undefined },
+): Promise<FineTuneResult<DecoderLmParams>>;
+export function fineTune(
+  options: FineTuneOptions,
+): Promise<FineTuneResult<LoraAdapter | DecoderLmParams>>;
+export async function fineTune(
+  options: FineTuneOptions,
+): Promise<FineTuneResult<LoraAdapter | DecoderLmParams>> {
+  const fn = 'fineTune';
+  const c = checkOptions(fn, options);
+  const { adapter } = options;
+  if (adapter === undefined) {
+    return train(fn, c, c.model.params, 'options.model.params', (trainable) => trainable);
+  }
+  const base = c.model.params;
+  // Checks that the adapter fits the base (a typed error from withLora otherwise); makes no tensor.
+  withLora(base, adapter);
+  return train(fn, c, adapter, 'options.adapter', (trainable, dropoutSeed) =>
+    withLora(base, trainable, dropoutSeed === undefined ? {} : { dropoutSeed }),
+  );
+}
+
+/**
+ * The loop over trainable tensors `template` (all params, or an adapter);
+ * `combine` turns the trainable tree into the model's params inside the
+ * loss.
+ */
+async function train<T>(
+  fn: string,
+  c: Checked,
+  template: T,
+  argument: string,
+  combine: (trainable: T, dropoutSeed?: number) => DecoderLmParams,
+): Promise<FineTuneResult<T>> {
+  const initial = flattenParams(template);
+  for (const [name, t] of Object.entries(initial)) {
+    if (t.isDisposed)
+      throw new TfjsBlocksError(fn, `${argument}.${name}`, 'a live tensor', 'a disposed tensor');
+  }
+  throwIfAborted(c.signal);
+  const names = Object.keys(initial);
+  const shapes = shapesOf(initial);
+  // `current` holds the caller's tensors until the first update; `owned` says whether to free it.
+  let current: TensorMap = initial;
+  let owned = false;
+  let state: unknown;
+  let best: TensorMap | undefined;
+  let step = 0;
+  let history: FineTuneRecord[] = [];
+  let bestHeldOutLoss: number | undefined;
+  let bestStep: number | undefined;
+  let evalsWithoutImprovement = 0;
+  let stoppedEarly = false;
+  const release = () => {
+    if (owned) dispose(Object.values(current));
+    disposeTree(state);
+    if (best !== undefined) dispose(Object.values(best));
+  };
+  try {
+    const resumed = c.store === undefined ? undefined : await c.store.load();
+    if (resumed !== undefined) {
+      current = resumed.trainable;
+      owned = true;
+      state = resumed.optimizerState;
+      best = resumed.best;
+      checkShapes(fn, 'checkpoint.trainable', current, shapes, 'the trained tensors');
+      if (Object.keys(current).length !== names.length) {
+        throw new TfjsBlocksError(
+          fn,
+          'checkpoint.trainable',
+          `the ${names.length} trained tensors`,
+          `${Object.keys(current).length} tensors`,
+        );
+      }
+      step = resumed.step;
+      const m = resumed.metadata;
+      history = m.history;
+      bestHeldOutLoss = m.bestHeldOutLoss;
+      bestStep = m.bestStep;
+      evalsWithoutImprovement = m.evalsWithoutImprovement;
+    } else {
+      state = c.optimizer.init(initial);
+    }
+    throwIfAborted(c.signal);
+    const perStep = c.batchSize * c.accumulate;
+    const save = async () => {
+      if (c.store === undefined) return;
+      const checkpoint: FineTuneCheckpoint = {
+        step,
+        trainable: current,
+        optimizerState: state,
+        metadata: {
+          history,
+          evalsWithoutImprovement,
+          examplesSeen: step * perStep,
+          ...(bestHeldOutLoss === undefined ? {} : { bestHeldOutLoss, bestStep }),
+        },
+        ...(best === undefined ? {} : { best }),
+      };
+      await c.store.save(checkpoint);
+    };
+    while (step < c.steps && !stoppedEarly) {
+      const started = performance.now();
+      const examples = examplesAt(c.train, c.seed, step * perStep, perStep);
+      const { counted } = shiftedTargets(examples);
+      // One dropout seed per micro-batch, from the run's seed and the micro-batch's index (resumable).
+      const dropoutSeeds = splitSeed(c.seed + 0x5f3759df * (step + 1), c.accumulate);
+      let grads: TensorMap | undefined;
+      let lossSum: Tensor | undefined;
+      try {
+        for (let j = 0; j < c.accumulate; j++) {
+          const batch = examples.slice(j * c.batchSize, (j + 1) * c.batchSize);
+          const { targets } = shiftedTargets(batch);
+          const micro = tidy(() => {
+            const tensors = names.map((n) => current[n]!);
+            const loss = (...xs: Tensor[]) => {
+              const map: TensorMap = Object.fromEntries(names.map((n, i) => [n, xs[i]!]));
+              const params = combine(unflattenParams(template, map), dropoutSeeds[j]);
+              return batchLoss(c.model, params, batch, targets, counted) as Tensor;
+            };
+            const { value, grads: g } = valueAndGrads(loss)(tensors);
+            const summed: TensorMap = {};
+            names.forEach((n, i) => {
+              summed[n] = grads === undefined ? g[i]! : add(grads[n]!, g[i]!);
+            });
+            return { value: lossSum === undefined ? value : add(lossSum, value), summed };
+          });
+          if (grads !== undefined) dispose(Object.values(grads));
+          if (lossSum !== undefined) lossSum.dispose();
+          grads = micro.summed;
+          lossSum = micro.value;
+        }
+        const factor =
+          c.schedule === undefined ? 1 : valueAt(fn, 'options.schedule', c.schedule, step);
+        const result = c.optimizer.update(grads!, state, current);
+        let next: TensorMap;
+        try {
+          next = tidy(() => {
+            const updates =
+              factor === 1
+                ? result.updates
+                : Object.fromEntries(names.map((n) => [n, mul(result.updates[n]!, factor)]));
+            return applyUpdates(current, updates);
+          });
+        } catch (e) {
+          dispose(Object.values(result.updates));
+          disposeTree(result.state);
+          throw e;
+        }
+        dispose(Object.values(result.updates));
+        disposeTree(state);
+        state = result.state;
+        if (owned) dispose(Object.values(current));
+        current = next;
+        owned = true;
+        step++;
+        const loss = (await lossSum!.data())[0]!;
+        const record: FineTuneRecord = { step, loss, learningRate: factor };
+        if (c.evalEvery > 0 && (step % c.evalEvery === 0 || step === c.steps)) {
+          const trained = current;
+          const paramsOf = () => combine(unflattenParams(template, trained));
+          const held = await heldOutLoss(c, paramsOf, c.heldOut!);
+          record.heldOutLoss = held;
+          if (bestHeldOutLoss === undefined || held < bestHeldOutLoss - c.minDelta) {
+            bestHeldOutLoss = held;
+            bestStep = step;
+            evalsWithoutImprovement = 0;
+            if (c.patience > 0) {
+              if (best !== undefined) dispose(Object.values(best));
+              best = undefined;
+              best = tidy(() => Object.fromEntries(names.map((n) => [n, clone(current[n]!)])));
+            }
+          } else {
+            evalsWithoutImprovement++;
+            if (c.patience > 0 && evalsWithoutImprovement >= c.patience) stoppedEarly = true;
+          }
+        }
+        history = [...history, record];
+        const seconds = (performance.now() - started) / 1000;
+        if (c.onStep !== undefined) {
+          await c.onStep({
+            ...record,
+            steps: c.steps,
+            tokensPerSecond: (perStep * c.length) / Math.max(seconds, 1e-9),
+            examplesSeen: step * perStep,
+          });
+        }
+        if (step % c.checkpointEvery === 0 || step === c.steps || stoppedEarly) await save();
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
+        throwIfAborted(c.signal);
+      } finally {
+        if (grads !== undefined) dispose(Object.values(grads));
+        if (lossSum !== undefined) lossSum.dispose();
+      }
+    }
+    let out: TensorMap;
+    if (best !== undefined) {
+      out = best;
+      best = undefined;
+    } else if (owned) {
+      out = current;
+      owned = false;
+    } else {
+      out = tidy(() => Object.fromEntries(names.map((n) => [n, clone(current[n]!)])));
+    }
+    return {
+      trained: unflattenParams(template, out),
+      step,
+      history,
+      stoppedEarly,
+      ...(bestHeldOutLoss === undefined ? {} : { bestHeldOutLoss, bestStep }),
+    };
+  } finally {
+    release();
+  }
+}
