@@ -52,10 +52,10 @@ export {
   loraModuleNames,
   matchLoraTargets,
 } from './lora-modules';
+export { type PackTextsOptions, packTexts } from './pack-texts';
 export {
   type AdapterFilesOptions,
   adapterFiles,
   type LoadAdapterOptions,
   loadAdapter,
 } from './peft-adapter';
-export { type PackTextsOptions, packTexts } from './pack-texts';
