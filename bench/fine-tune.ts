@@ -335,10 +335,11 @@ async function runParent(): Promise<void> {
   ).filter((v) => chosen === '' || chosen.split(',').includes(nameOf(v)));
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const loadStart = loadAverage();
+  const commit = commitLine(); // before the children run: what was measured
   const parameters = modelCost(configOf()).parameters.total;
   const sizes = `d ${SIZES.d}, ${SIZES.layers} layers, ${SIZES.heads} heads, vocab ${SIZES.vocab}, seq ${SIZES.seq}, batch ${SIZES.batch}`;
   console.log(
-    `${cpu}, ${cpus().length} cores; ${simdLine()}; load average ${loadStart}; ${commitLine()}`,
+    `${cpu}, ${cpus().length} cores; ${simdLine()}; load average ${loadStart}; ${commit}`,
   );
   console.log(
     `GPT-2-style model of ${(parameters / 1e6).toFixed(1)}M parameters: ${sizes}; LoRA r ${RANK}`,
@@ -385,7 +386,7 @@ async function runParent(): Promise<void> {
     "int8 base ≤ 35% of full fine-tuning's peak memory; checkpointing cuts the step peak ≥ 2× at seq 512.",
     '',
     machineLine('bench:fine-tune'),
-    `${simdLine()}. ${commitLine()}.`,
+    `${simdLine()}. ${commit}.`,
     `Load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}: compare ratios within the run.`,
     '',
     '| variant | trainable parameters | step s | peak RSS MiB | of full | wasm heap MiB | resident MiB | step peak MiB |',
