@@ -93,12 +93,11 @@ export {
 } from './efficiency/pruning';
 export {
   dequantizeParams,
-  dequantizeWeights,
   type QuantizationReport,
   type QuantizedLinearParams,
   type QuantizedParams,
-  type QuantizedTensor,
   type QuantizeOptions,
+  type QuantizeParamsOptions,
   quantizedBytes,
   quantizedLinear,
   quantizeParams,
@@ -224,6 +223,7 @@ export {
   initFeedForward,
 } from './nn/feed-forward';
 export { type LayerNormOptions, layerNorm } from './nn/layer-norm';
+export type { QuantizableLinearParams } from './nn/linear';
 export { initLinear, type LinearConfig, type LinearParams, linear } from './nn/linear';
 export {
   initMixtureOfExperts,
@@ -246,6 +246,12 @@ export {
   type PatchEmbeddingParams,
   patchEmbedding,
 } from './nn/patch-embedding';
+// The quantized-matrix core lives in nn/ (affine runs quantized kernels); exported here as before.
+export {
+  dequantizeWeights,
+  type QuantizedTensor,
+  type WithQuantizedKernels,
+} from './nn/quantized-weights';
 export { type RmsNormOptions, rmsNorm } from './nn/rms-norm';
 export { applyUpdates, applyUpdatesInPlace } from './optim/apply-updates';
 export { chain } from './optim/chain';

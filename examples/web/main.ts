@@ -30,6 +30,7 @@ import {
   chain,
   clipByGlobalNorm,
   createOptimizer,
+  type DecoderLmParams,
   decoderLm,
   flattenParams,
   generate,
@@ -394,7 +395,7 @@ async function main(result: DemoResult): Promise<void> {
 
 /** Appends `count` generated names to `into` (one per call, newline to newline), showing them in `out`. */
 async function sampleNames(
-  params: Parameters<typeof decoderLm>[1],
+  params: DecoderLmParams,
   count: number,
   into: string[],
   out: HTMLElement,
@@ -423,7 +424,7 @@ async function sampleNames(
  * fine-tuned model.
  */
 async function finePrivately(
-  params: Parameters<typeof decoderLm>[1],
+  params: DecoderLmParams,
   samples: number,
   result: DemoResult,
 ): Promise<void> {

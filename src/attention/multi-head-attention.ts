@@ -27,6 +27,7 @@ import {
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import { affine, initLinear, type LinearParams } from '../nn/linear';
+import { checkKernel } from '../nn/quantized-weights';
 import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
 import {
   applyRotaryEmbedding,
@@ -541,12 +542,10 @@ function checkProjections(
   for (const [name, [rows, cols, rowsWhat, colsWhat]] of Object.entries(shapes)) {
     if (only && !only.includes(name as keyof MultiHeadAttentionParams)) continue;
     const projection = params?.[name as keyof MultiHeadAttentionParams];
-    const kernel = checkFloatTensor(fn, `params.${name}.kernel`, projection?.kernel, {
-      rank: 2,
-      layout: '[in, out]',
-    });
-    checkDim(fn, `params.${name}.kernel.shape[0]`, kernel.shape[0]!, rows, rowsWhat);
-    checkDim(fn, `params.${name}.kernel.shape[1]`, kernel.shape[1]!, cols, colsWhat);
+    // float32 or quantized (a QLoRA-style base: affine dequantizes it per product)
+    const kernel = checkKernel(fn, `params.${name}.kernel`, projection?.kernel, '[in, out]');
+    checkDim(fn, `params.${name}.kernel.shape[0]`, kernel[0], rows, rowsWhat);
+    checkDim(fn, `params.${name}.kernel.shape[1]`, kernel[1], cols, colsWhat);
     const biasFlag = name === 'output' && outputBias !== useBias ? 'outputBias' : 'useBias';
     if (name === 'output' ? outputBias : useBias) {
       const bias = checkFloatTensor(fn, `params.${name}.bias`, projection?.bias, {

@@ -10,6 +10,12 @@
 // declares side effects for the built entries only (scripts/check-dist.mjs).
 import '@tensorflow/tfjs-layers';
 
+// The quantized-matrix core lives in nn/ (affine runs quantized kernels); exported here as before.
+export {
+  dequantizeWeights,
+  type QuantizedTensor,
+  type WithQuantizedKernels,
+} from '../nn/quantized-weights';
 export {
   countParameters,
   type EnergyEstimate,
@@ -35,12 +41,11 @@ export {
 } from './pruning';
 export {
   dequantizeParams,
-  dequantizeWeights,
   type QuantizationReport,
   type QuantizedLinearParams,
   type QuantizedParams,
-  type QuantizedTensor,
   type QuantizeOptions,
+  type QuantizeParamsOptions,
   quantizedBytes,
   quantizedLinear,
   quantizeParams,

@@ -1,4 +1,4 @@
-import { Tensor, type Tensor2D, tensor, tidy } from '@tensorflow/tfjs-core';
+import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
   checkInteger,
@@ -9,26 +9,20 @@ import {
   optionKeys,
 } from '../internal/checks';
 import { tidyParams } from '../internal/tidy-params';
-import { checkLinearConfig, type LinearConfig, linear } from '../nn/linear';
+import {
+  checkLinearConfig,
+  type LinearConfig,
+  linear,
+  type QuantizableLinearParams,
+} from '../nn/linear';
+import {
+  checkQuantizedTensor,
+  dequantizeWeights,
+  isQuantizedTensor,
+  type QuantizedTensor,
+  type WithQuantizedKernels,
+} from '../nn/quantized-weights';
 import { isTensor, joinPath, mapTree, type TreeKey } from '../tree/walk';
-
-/**
- * A weight matrix `[in, out]` stored in 8 or 4 bits: symmetric integers and
- * float32 scales, kept as JS typed arrays so the memory saving is real
- * (tfjs has no int8 or int4 tensors).
- */
-export type QuantizedTensor = {
-  /** `'int8'`: one scale per output column; `'int4'`: one scale per group of `groupSize` input rows and column. */
-  format: 'int8' | 'int4';
-  /** The original shape `[in, out]`. */
-  shape: [number, number];
-  /** int8: one value per weight; int4: two weights per byte (low nibble first), as unsigned offsets by 8. */
-  values: Int8Array | Uint8Array;
-  /** int8: `[out]`; int4: `[in / groupSize, out]`, row-major. */
-  scales: Float32Array;
-  /** Input rows per int4 scale (int8: the whole column). */
-  groupSize: number;
-};
 
 /** Options of {@link quantizeWeights}. */
 export type QuantizeOptions = {
@@ -39,42 +33,6 @@ export type QuantizeOptions = {
 };
 
 const QUANTIZE_OPTION_KEYS = optionKeys<QuantizeOptions>({ bits: true, groupSize: true });
-
-/** Throws unless `q` is a {@link QuantizedTensor} whose arrays match its shape. */
-function checkQuantized(fn: string, name: string, q: unknown): void {
-  const expected = 'a QuantizedTensor (from quantizeWeights)';
-  if (q === null || typeof q !== 'object') {
-    throw new TfjsBlocksError(fn, name, expected, describeValue(q));
-  }
-  const { format, shape, values, scales, groupSize } = q as Partial<QuantizedTensor>;
-  if (format !== 'int8' && format !== 'int4') {
-    throw new TfjsBlocksError(fn, `${name}.format`, "'int8' or 'int4'", describeValue(format));
-  }
-  if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new TfjsBlocksError(fn, `${name}.shape`, '[in, out]', describeValue(shape));
-  }
-  const rows = checkInteger(fn, `${name}.shape[0]`, shape[0], 1);
-  const cols = checkInteger(fn, `${name}.shape[1]`, shape[1], 1);
-  const group = checkInteger(fn, `${name}.groupSize`, groupSize, 1);
-  const valueCount = format === 'int8' ? rows * cols : Math.ceil((rows * cols) / 2);
-  const scaleCount = format === 'int8' ? cols : Math.ceil(rows / group) * cols;
-  if (!ArrayBuffer.isView(values) || (values as Uint8Array).length !== valueCount) {
-    throw new TfjsBlocksError(
-      fn,
-      `${name}.values`,
-      `${valueCount} values for shape ${formatShape(shape)}`,
-      describeValue(values),
-    );
-  }
-  if (!(scales instanceof Float32Array) || scales.length !== scaleCount) {
-    throw new TfjsBlocksError(
-      fn,
-      `${name}.scales`,
-      `a Float32Array of ${scaleCount} scales`,
-      describeValue(scales),
-    );
-  }
-}
 
 /**
  * Quantizes a weight matrix `[in, out]`: int8 with one symmetric scale per
@@ -162,32 +120,6 @@ export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}):
 }
 
 /**
- * Restores a float32 matrix from {@link quantizeWeights}' output.
- *
- * @example
- * ```ts
- * const w = dequantizeWeights(quantizeWeights(kernel));
- * ```
- */
-export function dequantizeWeights(q: QuantizedTensor): Tensor2D {
-  checkQuantized('dequantizeWeights', 'q', q);
-  const [rows, cols] = q.shape;
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < rows * cols; i++) {
-    if (q.format === 'int8') {
-      out[i] = (q.values as Int8Array)[i]! * q.scales[i % cols]!;
-    } else {
-      const byte = q.values[i >> 1]!;
-      const nibble = i % 2 === 0 ? byte & 0x0f : byte >> 4;
-      out[i] =
-        (nibble - 8) *
-        q.scales[Math.floor(Math.floor(i / cols) / q.groupSize) * cols + (i % cols)]!;
-    }
-  }
-  return tensor(out, [rows, cols]) as Tensor2D;
-}
-
-/**
  * Bytes a quantized matrix occupies (values and scales).
  *
  * @example
@@ -228,18 +160,38 @@ export function quantizedLinear(
   x: Tensor,
 ): Tensor {
   checkLinearConfig('quantizedLinear', config);
-  return tidy(() =>
-    linear(config, { kernel: dequantizeWeights(params?.kernel), bias: params.bias as never }, x),
-  );
+  checkQuantizedTensor('quantizedLinear', 'params.kernel', params?.kernel);
+  // linear runs a quantized kernel itself (dequantized per product, then freed).
+  return linear(config, params as QuantizableLinearParams, x);
 }
 
 /** A param record with matrices quantized: what {@link quantizeParams} returns. */
 export type QuantizedParams = unknown;
 
+/**
+ * Options of {@link quantizeParams}: those of {@link quantizeWeights}, and
+ * which matrices to quantize.
+ */
+export type QuantizeParamsOptions = QuantizeOptions & {
+  /**
+   * Quantize only the linears' kernels (rank-2 leaves named `kernel`), keep
+   * embedding tables float32: the params then run as they are in
+   * `decoderLm`, `generate` and `encoderClassifier` (a QLoRA-style frozen
+   * base). Default `false`: every rank-2 matrix, embeddings included.
+   */
+  kernelsOnly?: boolean;
+};
+
+const QUANTIZE_PARAMS_OPTION_KEYS = optionKeys<QuantizeParamsOptions>({
+  bits: true,
+  groupSize: true,
+  kernelsOnly: true,
+});
+
 /** What {@link quantizeParams} reports. */
-export type QuantizationReport = {
+export type QuantizationReport<P = QuantizedParams> = {
   /** The record with every float32 matrix (rank 2) replaced by a {@link QuantizedTensor}. */
-  params: QuantizedParams;
+  params: P;
   /** float32 bytes of all tensors before. */
   originalBytes: number;
   /** Bytes after: quantized matrices plus the untouched tensors. */
@@ -250,17 +202,40 @@ export type QuantizationReport = {
 
 /**
  * Quantizes every weight matrix of a param record (embeddings and kernels:
- * rank-2 float32 tensors whose rows split into groups); vectors such as
- * biases and norm scales stay float32. Reports the memory saved.
+ * rank-2 float32 tensors whose rows split into groups), or with
+ * `kernelsOnly` only the linears' kernels; vectors such as biases and norm
+ * scales stay float32. Reports the memory saved.
+ *
+ * With `kernelsOnly: true` the result is typed `WithQuantizedKernels<P>`
+ * and runs directly in `decoderLm`, `generate` and `encoderClassifier`
+ * (each product dequantizes its kernel and frees it after).
  *
  * @example
  * ```ts
  * const { params: q, originalBytes, quantizedBytes } = quantizeParams(initDecoderLm(config, 0), { bits: 4 });
  * const restored = dequantizeParams(q); // a float record to run the model with
+ * const { params: base } = quantizeParams(initDecoderLm(config, 0), { bits: 8, kernelsOnly: true });
+ * const logits = decoderLm(config, base, tf.tensor2d([[1, 2, 3]], undefined, 'int32'));
  * ```
  */
-export function quantizeParams(params: unknown, options: QuantizeOptions = {}): QuantizationReport {
-  checkOptionKeys('quantizeParams', options, QUANTIZE_OPTION_KEYS);
+export function quantizeParams<P>(
+  params: P,
+  options: QuantizeParamsOptions & { kernelsOnly: true },
+): QuantizationReport<WithQuantizedKernels<P>>;
+export function quantizeParams(
+  params: unknown,
+  options?: QuantizeParamsOptions,
+): QuantizationReport;
+export function quantizeParams(
+  params: unknown,
+  options: QuantizeParamsOptions = {},
+): QuantizationReport {
+  const fn = 'quantizeParams';
+  checkOptionKeys(fn, options, QUANTIZE_PARAMS_OPTION_KEYS);
+  const { kernelsOnly = false, ...weightOptions } = options;
+  if (typeof kernelsOnly !== 'boolean') {
+    throw new TfjsBlocksError(fn, 'options.kernelsOnly', 'a boolean', describeValue(kernelsOnly));
+  }
   let originalBytes = 0;
   let after = 0;
   const quantized: string[] = [];
@@ -269,8 +244,9 @@ export function quantizeParams(params: unknown, options: QuantizeOptions = {}): 
   const quantize = (leaf: unknown, keys: readonly TreeKey[]): unknown => {
     const node = leaf as Tensor;
     originalBytes += node.size * 4;
-    if (node.rank === 2 && node.dtype === 'float32' && groupOk(node.shape[0]!)) {
-      const q = quantizeWeights(node, options);
+    const wanted = !kernelsOnly || keys[keys.length - 1] === 'kernel';
+    if (wanted && node.rank === 2 && node.dtype === 'float32' && groupOk(node.shape[0]!)) {
+      const q = quantizeWeights(node, weightOptions);
       after += quantizedBytes(q);
       quantized.push(joinPath(keys));
       return q;
@@ -280,16 +256,6 @@ export function quantizeParams(params: unknown, options: QuantizeOptions = {}): 
   };
   const out = mapTree(params, quantize, { fn: 'quantizeParams', argument: 'params' });
   return { params: out, originalBytes, quantizedBytes: after, quantized };
-}
-
-function isQuantized(node: unknown): node is QuantizedTensor {
-  return (
-    node !== null &&
-    typeof node === 'object' &&
-    'format' in node &&
-    'scales' in node &&
-    'values' in node
-  );
 }
 
 /**
@@ -304,11 +270,11 @@ function isQuantized(node: unknown): node is QuantizedTensor {
 export function dequantizeParams(params: QuantizedParams): unknown {
   // A bad entry deep in the record must not leave the matrices dequantized before it.
   return tidyParams(() =>
-    mapTree(params, (leaf) => (isQuantized(leaf) ? dequantizeWeights(leaf) : leaf), {
+    mapTree(params, (leaf) => (isQuantizedTensor(leaf) ? dequantizeWeights(leaf) : leaf), {
       fn: 'dequantizeParams',
       argument: 'params',
       // Quantized matrices are leaves, not records to walk into; tensors are kept as they are.
-      isLeaf: (node) => isQuantized(node) || isTensor(node),
+      isLeaf: (node) => isQuantizedTensor(node) || isTensor(node),
     }),
   );
 }

@@ -30,6 +30,7 @@ import {
   runDecoder,
   runEncoder,
 } from '../models/encoder-decoder';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 import {
   advanceKvCache,
   disposeKvCache,
@@ -118,7 +119,7 @@ type CachedStep = (
  */
 export function decoderLmStep(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   cache: KvCache,
   newValid: boolean[][],

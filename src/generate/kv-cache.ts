@@ -18,6 +18,7 @@ import {
   decoderBlockConfig,
 } from '../models/decoder-lm';
 import type { EncoderDecoderConfig, EncoderDecoderParams } from '../models/encoder-decoder';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 
 /** One layer's cached keys and values, `[batch, kvHeads, maxLength, headDim]`. */
 export type LayerCache = AttentionCache;
@@ -58,7 +59,7 @@ export type KvCache = {
  */
 export function initDecoderLmCache(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   batch: number,
   maxLength: number,
 ): KvCache {

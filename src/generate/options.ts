@@ -14,6 +14,7 @@ import {
 } from '../internal/checks';
 import type { DecoderLmConfig, DecoderLmParams } from '../models/decoder-lm';
 import type { EncoderDecoderConfig, EncoderDecoderParams } from '../models/encoder-decoder';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 import {
   badWordsProcessor,
   checkBadWords,
@@ -35,8 +36,8 @@ export type GenerationModel =
       kind: 'decoderLm';
       /** Its config. */
       config: DecoderLmConfig;
-      /** Its params. */
-      params: DecoderLmParams;
+      /** Its params (the linears' kernels may be quantized: `quantizeParams(…, { kernelsOnly: true })`). */
+      params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>;
     }
   | {
       /** Encoder-decoder: prompts are source sequences. */

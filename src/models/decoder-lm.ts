@@ -55,7 +55,8 @@ import {
 } from '../nn/embedding';
 import { affine, initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
 import { initNorm, type NormParams, normalize, normalizeCore } from '../nn/norm';
-import { treeLeaves } from '../tree/leaves';
+import { isQuantizedTensor, type WithQuantizedKernels } from '../nn/quantized-weights';
+import { visitLeaves } from '../tree/walk';
 
 /**
  * A decoder-only language model: token embeddings (plus learned positions,
@@ -383,6 +384,10 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
 /**
  * Runs a decoder-only language model: token ids to next-token logits.
  *
+ * The linears' kernels may be quantized (a QLoRA-style frozen base from
+ * `quantizeParams(params, { bits, kernelsOnly: true })`): each product
+ * dequantizes its kernel and frees it, so only int8/int4 stays resident.
+ *
  * @param ids - int32 `[batch, time]`, `time <= maxLength`.
  * @returns logits `[batch, time, vocabSize]`.
  * @example
@@ -393,19 +398,19 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
  */
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options?: DecoderLmOptions,
 ): Tensor3D;
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: CachedDecoderLmOptions,
 ): CachedDecoderResult;
 export function decoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: DecoderLmOptions | CachedDecoderLmOptions = {},
 ): Tensor3D | CachedDecoderResult {
@@ -476,7 +481,7 @@ export function decoderLm(
  */
 function decoderLmForward(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: DecoderLmOptions | CachedDecoderLmOptions,
   cache: DecoderCache | undefined,
@@ -520,7 +525,8 @@ function decoderLmForward(
       x = add(x, positions);
     }
     const self: AttentionCache[] = [];
-    params.blocks.forEach((block, i) => {
+    // Quantized kernels pass through the blocks to affine, which dequantizes them per product.
+    (params.blocks as TransformerDecoderBlockParams[]).forEach((block, i) => {
       const blockOptions = {
         training: options.training,
         seed: blockSeeds[i],
@@ -588,7 +594,7 @@ export type CachedDecoderLmForward = (
  */
 export function uncheckedDecoderLm(
   config: DecoderLmConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
 ): CachedDecoderLmForward {
   const checked = checkBlockConfig('decoderLm', decoderBlockConfig(config), 'config.block');
   return (ids, options) =>
@@ -610,12 +616,13 @@ export function uncheckedDecoderLm(
  * no param check again.
  */
 type ValidatedParams = {
-  leaves: Tensor[];
+  /** Its tensors and quantized kernels, by identity. */
+  leaves: unknown[];
   checked: CheckedBlockConfig;
   config: unknown[];
 };
 
-const validatedParams = new WeakMap<DecoderLmParams, ValidatedParams>();
+const validatedParams = new WeakMap<object, ValidatedParams>();
 
 /** The model-level config values a params check depends on (the block's are in its checked config). */
 function configValues(config: DecoderLmConfig): unknown[] {
@@ -634,16 +641,28 @@ function configValues(config: DecoderLmConfig): unknown[] {
 function rememberValidated(
   config: DecoderLmConfig,
   checked: CheckedBlockConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
 ): void {
   const leaves = paramLeaves(params);
   if (leaves) validatedParams.set(params, { leaves, checked, config: configValues(config) });
 }
 
-/** The tensors of `params`, or `undefined` when it cannot be walked (it is then never remembered). */
-function paramLeaves(params: DecoderLmParams): Tensor[] | undefined {
+/**
+ * The tensors and quantized kernels of `params` (a kernel swapped for
+ * another quantized one must be noticed too), or `undefined` when it cannot
+ * be walked (it is then never remembered).
+ */
+function paramLeaves(
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
+): unknown[] | undefined {
+  const leaves: unknown[] = [];
   try {
-    return treeLeaves(params);
+    visitLeaves(params, (leaf) => leaves.push(leaf), {
+      fn: 'decoderLm',
+      argument: 'params',
+      isLeaf: (node) => node instanceof Tensor || isQuantizedTensor(node),
+    });
+    return leaves;
   } catch {
     return undefined;
   }
@@ -661,7 +680,7 @@ function paramLeaves(params: DecoderLmParams): Tensor[] | undefined {
 function validatedRun(
   config: DecoderLmConfig,
   checked: CheckedBlockConfig,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   ids: Tensor,
   options: DecoderLmOptions,
   cache: DecoderCache | undefined,
@@ -672,7 +691,8 @@ function validatedRun(
   const leaves = paramLeaves(params);
   if (leaves === undefined || leaves.length !== known.leaves.length) return false;
   for (let i = 0; i < leaves.length; i++) {
-    if (leaves[i] !== known.leaves[i] || leaves[i]!.isDisposed) return false;
+    const leaf = leaves[i];
+    if (leaf !== known.leaves[i] || (leaf instanceof Tensor && leaf.isDisposed)) return false;
   }
   const [batch, time] = ids.shape as [number, number];
   const { positionIds, paddingMask } = options;

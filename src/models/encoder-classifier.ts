@@ -47,6 +47,7 @@ import {
 } from '../nn/embedding';
 import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
 import { initNorm, type NormParams, normalize } from '../nn/norm';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 
 /**
  * A BERT-like encoder classifier: token + learned position (+ token-type)
@@ -216,7 +217,7 @@ function checkConfig(fn: string, config: EncoderClassifierConfig): void {
 function checkParams(
   fn: string,
   config: EncoderClassifierConfig,
-  params: EncoderClassifierParams,
+  params: EncoderClassifierParams | WithQuantizedKernels<EncoderClassifierParams>,
   needsHead: boolean,
 ): void {
   if (params === null || typeof params !== 'object') {
@@ -313,7 +314,8 @@ const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
 
 /**
  * Classifies token sequences: the encoder, pooling (`config.pooling`), the
- * pooler when `config.pooler` is set, and the head.
+ * pooler when `config.pooler` is set, and the head. The linears' kernels
+ * may be quantized (`quantizeParams(params, { kernelsOnly: true })`).
  *
  * @param ids - int32 `[batch, time]`.
  * @returns logits `[batch, numClasses]`.
@@ -325,7 +327,7 @@ const OPTION_KEYS = optionKeys<EncoderClassifierOptions>({
  */
 export function encoderClassifier(
   config: EncoderClassifierConfig,
-  params: EncoderClassifierParams,
+  params: EncoderClassifierParams | WithQuantizedKernels<EncoderClassifierParams>,
   ids: Tensor,
   options: EncoderClassifierOptions = {},
 ): Tensor2D {
@@ -373,7 +375,7 @@ export type EncoderHiddenStates = {
  */
 export function encoderHiddenStates(
   config: EncoderClassifierConfig,
-  params: EncoderClassifierParams,
+  params: EncoderClassifierParams | WithQuantizedKernels<EncoderClassifierParams>,
   ids: Tensor,
   options: EncoderClassifierOptions = {},
 ): EncoderHiddenStates {
@@ -388,7 +390,7 @@ export function encoderHiddenStates(
 function prepare(
   fn: string,
   config: EncoderClassifierConfig,
-  params: EncoderClassifierParams,
+  params: EncoderClassifierParams | WithQuantizedKernels<EncoderClassifierParams>,
   ids: Tensor,
   options: EncoderClassifierOptions,
   needsHead: boolean,
@@ -462,7 +464,8 @@ function prepare(
     x = normalize(norm, params.embeddingNorm, x);
     const keep = paddingMask ? cast(paddingMask, 'bool') : undefined;
     const mask = keep ? reshape(keep, [batch, 1, 1, time]) : undefined;
-    params.blocks.forEach((block, i) => {
+    // Quantized kernels pass through the blocks to affine, which dequantizes them per product.
+    (params.blocks as TransformerEncoderBlockParams[]).forEach((block, i) => {
       x = transformerEncoderBlock(config.block, block, x as Tensor3D, {
         mask,
         training: options.training,

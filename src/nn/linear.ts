@@ -20,6 +20,12 @@ import {
   describeValue,
   optionKeys,
 } from '../internal/checks';
+import {
+  checkKernel,
+  isQuantizedTensor,
+  type QuantizedTensor,
+  quantizedMatMul,
+} from './quantized-weights';
 
 /**
  * A low-rank update of a linear map (LoRA, Hu et al. 2021,
@@ -52,6 +58,16 @@ export type LinearParams = {
    * `withLora`): `a` and `b` are trained while `kernel` stays frozen.
    */
   lora?: LoraFactors;
+};
+
+/**
+ * {@link LinearParams} whose kernel may be weight-only quantized (int8 or
+ * int4, a frozen QLoRA-style base): what {@link linear} and `affine` accept.
+ * The kernel is dequantized for each product and freed after it.
+ */
+export type QuantizableLinearParams = Omit<LinearParams, 'kernel'> & {
+  /** `[inFeatures, outFeatures]`, float32 or quantized. */
+  kernel: Tensor2D | QuantizedTensor;
 };
 
 /** Configuration of {@link initLinear}. */
@@ -128,16 +144,17 @@ export function checkLinearConfig(
  * const y = linear(config, initLinear(config, 0), tf.randomNormal([2, 5, 16]));
  * ```
  */
-export function linear<T extends Tensor>(config: LinearConfig, params: LinearParams, x: T): T {
+export function linear<T extends Tensor>(
+  config: LinearConfig,
+  params: LinearParams | QuantizableLinearParams,
+  x: T,
+): T {
   const fn = 'linear';
   const { inFeatures, outFeatures, useBias } = checkLinearConfig(fn, config);
   const input = checkFloatTensor<Tensor>(fn, 'x', x);
-  const kernel = checkFloatTensor<Tensor2D>(fn, 'params.kernel', params?.kernel, {
-    rank: 2,
-    layout: '[inFeatures, outFeatures]',
-  });
-  checkDim(fn, 'params.kernel.shape[0]', kernel.shape[0], inFeatures, 'config.inFeatures');
-  checkDim(fn, 'params.kernel.shape[1]', kernel.shape[1], outFeatures, 'config.outFeatures');
+  const kernel = checkKernel(fn, 'params.kernel', params?.kernel, '[inFeatures, outFeatures]');
+  checkDim(fn, 'params.kernel.shape[0]', kernel[0], inFeatures, 'config.inFeatures');
+  checkDim(fn, 'params.kernel.shape[1]', kernel[1], outFeatures, 'config.outFeatures');
   checkDim(fn, 'x.shape[-1]', input.shape[input.rank - 1]!, inFeatures, 'config.inFeatures');
   if (useBias) {
     const bias = checkFloatTensor(fn, 'params.bias', params.bias, {
@@ -204,11 +221,14 @@ export function checkLoraFactors(
  * `x · kernel + bias` without checks: for blocks that checked their params
  * against their own config once (attention's four projections).
  */
-export function affine(params: LinearParams, x: Tensor): Tensor {
+export function affine(params: LinearParams | QuantizableLinearParams, x: Tensor): Tensor {
   return tidy(() => {
     const [inFeatures, outFeatures] = params.kernel.shape;
     const flat = x.rank === 2 ? x : reshape(x, [-1, inFeatures]);
-    let y: Tensor = matMul(flat as Tensor2D, params.kernel);
+    // A quantized kernel is dequantized for this product only (QLoRA's frozen base).
+    let y: Tensor = isQuantizedTensor(params.kernel)
+      ? quantizedMatMul(flat as Tensor2D, params.kernel)
+      : matMul(flat as Tensor2D, params.kernel);
     if (params.bias !== undefined) y = add(y, params.bias);
     const lora = params.lora;
     if (lora !== undefined) {

@@ -7,7 +7,7 @@
  * A node is a *leaf* when `isLeaf` says so (default: a tensor); otherwise an
  * array or a non-null object is a *container* whose own enumerable entries
  * are walked (array indices as numbers, record keys as strings); anything
- * else (numbers, strings, null) is a *static* value: kept as is by
+ * else (numbers, strings, null, typed arrays) is a *static* value: kept as is by
  * {@link mapTree}, skipped by {@link visitLeaves}. A container that contains
  * itself is rejected with a typed error instead of overflowing the stack.
  */
@@ -41,8 +41,19 @@ export function joinPath(keys: readonly TreeKey[], separator = '.'): string {
   return keys.join(separator);
 }
 
+/**
+ * Whether `node` is walked into. Typed arrays and buffers are data, not
+ * containers: a quantized matrix's millions of int8 codes are one static
+ * value, kept by reference (walking them entry by entry would copy them
+ * into a record and take seconds).
+ */
 function isContainer(node: unknown): node is object {
-  return node !== null && typeof node === 'object';
+  return (
+    node !== null &&
+    typeof node === 'object' &&
+    !ArrayBuffer.isView(node) &&
+    !(node instanceof ArrayBuffer)
+  );
 }
 
 /** Tracks the containers being walked, so that one met inside itself is reported. */

@@ -66,6 +66,7 @@ const EXAMPLES = [
   'vit-shapes',
   'data-parallel',
   'pretrained',
+  'lora',
 ];
 
 async function run(script: string, args: string[]) {

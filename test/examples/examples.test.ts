@@ -75,6 +75,35 @@ describe('examples', () => {
   }
 
   for (const backend of ['cpu', 'wasm']) {
+    it(`lora (pretrain, savePretrained, loadPretrained, initLora, fineTune, saveAdapter, loadAdapter) runs on ${backend}`, async () => {
+      const out = mkdtempSync(join(tmpdir(), 'lora-smoke-'));
+      try {
+        // Too short to learn the names (--min-gain=-9); the example still exits 1 unless
+        // the adapter read back from its PEFT files gives the trained adapter's logits.
+        const output = await runScriptToCompletion(
+          'examples/lora.ts',
+          [
+            ...['--backend', backend, '--steps', '2', '--lora-steps', '2', '--batch', '4'],
+            ...['--min-gain=-9', '--out', out],
+          ],
+          process.cwd(),
+        );
+        expect(output).toMatch(/ {2}model\.safetensors +418,376 bytes\n {2}tokenizer\.json/);
+        expect(output).toMatch(
+          /on 4 modules \(transformer\.h\.0\.attn\.c_attn, .*: 9,216 trainable/,
+        );
+        expect(output).toMatch(/held-out loss on names [\d.]+ -> [\d.]+ nats\/char/);
+        expect(output).toMatch(/samples after: +\w+/);
+        expect(existsSync(join(out, 'adapter', 'adapter_config.json'))).toBe(true);
+        expect(existsSync(join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+        expect(output).toMatch(/the reloaded adapter's logits differ .* by 0\.0e\+0/);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    }, 240_000);
+  }
+
+  for (const backend of ['cpu', 'wasm']) {
     it(`data-parallel training over 2 ${backend} workers lowers the held-out loss and saves a checkpoint`, async () => {
       const out = mkdtempSync(join(tmpdir(), 'data-parallel-smoke-'));
       try {
