@@ -173,16 +173,16 @@ let scratch: Float32Array | undefined;
  * so they get a fresh one.
  */
 export function dequantizeKernel(q: QuantizedTensor): Tensor2D {
-  const size = q.shape[0] * q.shape[1];
-  let out: Float32Array;
-  if (getBackend() === 'wasm') {
-    if (scratch === undefined || scratch.length < size) scratch = new Float32Array(size);
-    out = scratch.length === size ? scratch : scratch.subarray(0, size);
-  } else {
-    out = new Float32Array(size);
-  }
+  const out = scratchFor(q.shape[0] * q.shape[1]);
   dequantizeInto(q, out);
   return tensor(out, q.shape, 'float32') as Tensor2D;
+}
+
+/** A buffer of `size` floats for a new tensor's values: the shared scratch on wasm, else a fresh one. */
+function scratchFor(size: number): Float32Array {
+  if (getBackend() !== 'wasm') return new Float32Array(size);
+  if (scratch === undefined || scratch.length < size) scratch = new Float32Array(size);
+  return scratch.length === size ? scratch : scratch.subarray(0, size);
 }
 
 /**
@@ -199,18 +199,166 @@ export function dequantizeWeights(q: QuantizedTensor): Tensor2D {
   return dequantizeKernel(q);
 }
 
+/** Fills `out` with the weights of `q` transposed (`[out, in]`), in tiles that stay in cache. */
+function dequantizeTransposedInto(q: QuantizedTensor, out: Float32Array): void {
+  const [rows, cols] = q.shape;
+  const { scales, groupSize } = q;
+  const tile = 64;
+  const int8 = q.format === 'int8';
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(rows, r0 + tile);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(cols, c0 + tile);
+      for (let c = c0; c < c1; c++) {
+        const o = c * rows;
+        if (int8) {
+          const values = q.values as Int8Array;
+          const s = scales[c]!;
+          for (let r = r0, i = r0 * cols + c; r < r1; r++, i += cols) out[o + r] = values[i]! * s;
+        } else {
+          for (let r = r0, i = r0 * cols + c; r < r1; r++, i += cols) {
+            const byte = q.values[i >> 1]!;
+            const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+            out[o + r] = (nibble - 8) * scales[((r / groupSize) | 0) * cols + c]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The float32 tensor `[out, in]` (the transpose) of `q`, unchecked. */
+function dequantizeKernelTransposed(q: QuantizedTensor): Tensor2D {
+  const [rows, cols] = q.shape;
+  const out = scratchFor(rows * cols);
+  dequantizeTransposedInto(q, out);
+  return tensor(out, [cols, rows], 'float32') as Tensor2D;
+}
+
 /**
- * `x · dequantize(q)` for a 2-D `x`: the dequantized kernel is freed right
- * after the product and made again in the backward pass (for `dx = dy ·
- * kernelᵀ`), so between calls, and between a forward and its backward, only
- * the quantized form is resident. No gradient is computed for the kernel:
- * it is frozen (a QLoRA base).
+ * `y = x · W` `[n, out]` from the quantized values, without a float kernel:
+ * for a few rows (decoding) on the cpu and wasm backends, where reading `x`
+ * is a copy and a fresh float kernel would cost more to pack than to use.
+ */
+function fusedProduct(q: QuantizedTensor, xs: Float32Array, n: number): Float32Array {
+  const [rows, cols] = q.shape;
+  const { scales, groupSize } = q;
+  const y = new Float32Array(n * cols);
+  for (let m = 0; m < n; m++) {
+    const o = m * cols;
+    if (q.format === 'int8') {
+      const values = q.values as Int8Array;
+      for (let r = 0, i = 0; r < rows; r++) {
+        const xr = xs[m * rows + r]!;
+        for (let c = 0; c < cols; c++, i++) y[o + c] = y[o + c]! + xr * values[i]!;
+      }
+      for (let c = 0; c < cols; c++) y[o + c] = y[o + c]! * scales[c]!;
+    } else {
+      const values = q.values as Uint8Array;
+      for (let r = 0, i = 0; r < rows; r++) {
+        const xr = xs[m * rows + r]!;
+        const s = ((r / groupSize) | 0) * cols;
+        for (let c = 0; c < cols; c += 2, i += 2) {
+          const byte = values[i >> 1]!;
+          y[o + c] = y[o + c]! + xr * scales[s + c]! * ((byte & 0x0f) - 8);
+          y[o + c + 1] = y[o + c + 1]! + xr * scales[s + c + 1]! * ((byte >> 4) - 8);
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** `dx = dy · Wᵀ` `[n, in]` from the quantized values (the backward of {@link fusedProduct}). */
+function fusedProductTransposed(q: QuantizedTensor, dys: Float32Array, n: number): Float32Array {
+  const [rows, cols] = q.shape;
+  const { scales, groupSize } = q;
+  const dx = new Float32Array(n * rows);
+  const scaled = new Float32Array(cols);
+  for (let m = 0; m < n; m++) {
+    const o = m * cols;
+    if (q.format === 'int8') {
+      const values = q.values as Int8Array;
+      for (let c = 0; c < cols; c++) scaled[c] = dys[o + c]! * scales[c]!;
+      for (let r = 0, i = 0; r < rows; r++) {
+        let sum = 0;
+        for (let c = 0; c < cols; c++, i++) sum += scaled[c]! * values[i]!;
+        dx[m * rows + r] = sum;
+      }
+    } else {
+      const values = q.values as Uint8Array;
+      for (let r = 0, i = 0; r < rows; r++) {
+        const s = ((r / groupSize) | 0) * cols;
+        let sum = 0;
+        for (let c = 0; c < cols; c += 2, i += 2) {
+          const byte = values[i >> 1]!;
+          sum +=
+            dys[o + c]! * scales[s + c]! * ((byte & 0x0f) - 8) +
+            dys[o + c + 1]! * scales[s + c + 1]! * ((byte >> 4) - 8);
+        }
+        dx[m * rows + r] = sum;
+      }
+    }
+  }
+  return dx;
+}
+
+/** Rows up to which the fused JS product beats dequantizing (cpu and wasm). */
+const FUSED_MAX_ROWS = 4;
+
+/** How {@link quantizedMatMul} runs a product of `n` rows on the current backend. */
+function productPlan(q: QuantizedTensor, n: number): 'fused' | 'transposed' | 'dequantized' {
+  const backend = getBackend();
+  const host = backend === 'wasm' || backend === 'cpu';
+  if (host && n <= FUSED_MAX_ROWS && q.shape[1] % 2 === 0) return 'fused';
+  // wasm's XNNPACK packs (and caches) the right operand: a fresh kernel there
+  // costs more to pack than to multiply, so the kernel goes on the left.
+  return backend === 'wasm' ? 'transposed' : 'dequantized';
+}
+
+/**
+ * `x · dequantize(q)` for a 2-D `x`: the float kernel, when one is made, is
+ * freed right after the product and made again in the backward pass (for
+ * `dx = dy · kernelᵀ`), so between calls, and between a forward and its
+ * backward, only the quantized form is resident. No gradient is computed for
+ * the kernel: it is frozen (a QLoRA base).
+ *
+ * How, by backend: on cpu and wasm a product of up to 4 rows (decoding)
+ * reads the int8/int4 values directly in JS; on wasm, longer inputs put the
+ * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
+ * does not repack; elsewhere (webgl, webgpu) the kernel is dequantized and
+ * uploaded for an ordinary product.
  */
 export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
-  const product = customGradient<[Tensor2D]>(([input]) => ({
-    value: matMul(input, dequantizeKernel(q)),
-    // dy [n, out] · kernelᵀ [out, in]: an explicit transpose keeps wasm on its fast 2-D path.
-    gradFunc: (dy) => matMul(dy as Tensor2D, transpose(dequantizeKernel(q))),
-  }));
+  const [, cols] = q.shape;
+  const product = customGradient<[Tensor2D]>(([input]) => {
+    const n = input.shape[0];
+    const plan = productPlan(q, n);
+    let value: Tensor;
+    if (plan === 'fused') {
+      value = tensor(fusedProduct(q, input.dataSync() as Float32Array, n), [n, cols]);
+    } else if (plan === 'transposed') {
+      value = transpose(matMul(dequantizeKernelTransposed(q), transpose(input)));
+    } else {
+      value = matMul(input, dequantizeKernel(q));
+    }
+    return {
+      value,
+      gradFunc: (dy) => {
+        const rows = dy.shape[0]!;
+        const backward = productPlan(q, rows);
+        if (backward === 'fused') {
+          const dx = fusedProductTransposed(q, dy.dataSync() as Float32Array, rows);
+          return tensor(dx, [rows, q.shape[0]]);
+        }
+        if (backward === 'transposed') {
+          // (kernel · dyᵀ)ᵀ: the row-major kernel on the left.
+          return transpose(matMul(dequantizeKernel(q), transpose(dy as Tensor2D)));
+        }
+        // dy · kernelᵀ with an explicit transpose keeps wasm on its fast 2-D path.
+        return matMul(dy as Tensor2D, transpose(dequantizeKernel(q)));
+      },
+    };
+  });
   return product(x) as Tensor2D;
 }
