@@ -99,18 +99,19 @@ describeEachBackend('quantized kernels', (backend) => {
 
   // 1-4 rows read the quantized values in JS (cpu, wasm); more put the kernel on wasm's left
   // operand or dequantize it (cpu); odd widths always dequantize.
-  for (const [rows, inF, outF] of [
+  for (const [rows, inF, outF, groupSize = 8] of [
     [1, 24, 16],
     [4, 24, 16],
     [5, 24, 16],
     [9, 24, 16],
     [1, 16, 7],
     [6, 16, 7],
+    [2, 18, 16, 6], // int8: 18 rows, 2 after the 4-row passes; int4: groups of 6, one row at a time
   ] as const) {
     for (const bits of [8, 4] as const) {
       it(`int${bits}, ${rows} rows × [${inF}, ${outF}]: quantizedMatMul and its dx equal the float product`, () => {
         const kernel = tf.randomNormal([inF, outF], 0, 0.3, 'float32', 11);
-        const q = quantizeWeights(kernel, { bits, groupSize: 8 });
+        const q = quantizeWeights(kernel, { bits, groupSize });
         const w = dequantizeWeights(q);
         const x = tf.randomNormal([rows, inF], 0, 1, 'float32', 12) as tf.Tensor2D;
         const dy = tf.randomNormal([rows, outF], 0, 1, 'float32', 13);
