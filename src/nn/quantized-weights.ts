@@ -283,12 +283,25 @@ function fusedRowInt8(q: QuantizedTensor, x: Float32Array, y: Float32Array): voi
   for (let c = 0; c < cols; c++) y[c] = y[c]! * q.scales[c]!;
 }
 
-/** `y += x · W` for int4 (even widths): two columns per byte, the group's scales per row. */
+/** `y += x · W` for int4: two columns per byte (even widths), the group's scales per row. */
 function fusedRowInt4(q: QuantizedTensor, x: Float32Array, y: Float32Array): void {
   const [rows, cols] = q.shape;
   const { scales, groupSize } = q;
   const values = q.values as Uint8Array;
   const half = cols / 2;
+  if (cols % 2 === 1) {
+    // Odd widths: rows straddle bytes, so each element picks its nibble.
+    for (let r = 0, i = 0; r < rows; r++) {
+      const xr = x[r]!;
+      const s = ((r / groupSize) | 0) * cols;
+      for (let c = 0; c < cols; c++, i++) {
+        const byte = values[i >> 1]!;
+        const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+        y[c] = y[c]! + xr * scales[s + c]! * (nibble - 8);
+      }
+    }
+    return;
+  }
   let r = 0;
   // Four rows of one group share their scales: y[c] += scale[c] · Σ x_r · w_rc.
   if (groupSize % 4 === 0) {
@@ -348,7 +361,18 @@ function fusedProductTransposed(q: QuantizedTensor, dys: Float32Array, n: number
       }
     } else {
       const values = q.values as Uint8Array;
-      for (let r = 0, i = 0; r < rows; r++) {
+      for (let r = 0, i = 0; r < rows && cols % 2 === 1; r++) {
+        // Odd widths: rows straddle bytes, so each element picks its nibble.
+        const s = ((r / groupSize) | 0) * cols;
+        let sum = 0;
+        for (let c = 0; c < cols; c++, i++) {
+          const byte = values[i >> 1]!;
+          const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+          sum += dys[o + c]! * scales[s + c]! * (nibble - 8);
+        }
+        dx[m * rows + r] = sum;
+      }
+      for (let r = 0, i = 0; r < rows && cols % 2 === 0; r++) {
         const s = ((r / groupSize) | 0) * cols;
         let sum = 0;
         for (let c = 0; c < cols; c += 2, i += 2) {
@@ -368,10 +392,10 @@ function fusedProductTransposed(q: QuantizedTensor, dys: Float32Array, n: number
 const FUSED_MAX_ROWS = 4;
 
 /** How {@link quantizedMatMul} runs a product of `n` rows on the current backend. */
-function productPlan(q: QuantizedTensor, n: number): 'fused' | 'transposed' | 'dequantized' {
+function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
   const backend = getBackend();
   const host = backend === 'wasm' || backend === 'cpu';
-  if (host && n <= FUSED_MAX_ROWS && q.shape[1] % 2 === 0) return 'fused';
+  if (host && n <= FUSED_MAX_ROWS) return 'fused';
   // wasm's XNNPACK packs (and caches) the right operand: a fresh kernel there
   // costs more to pack than to multiply, so the kernel goes on the left.
   return backend === 'wasm' ? 'transposed' : 'dequantized';
@@ -394,7 +418,7 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
   const [, cols] = q.shape;
   const product = customGradient<[Tensor2D]>(([input]) => {
     const n = input.shape[0];
-    const plan = productPlan(q, n);
+    const plan = productPlan(n);
     let value: Tensor;
     if (plan === 'fused') {
       value = tensor(fusedProduct(q, input.dataSync() as Float32Array, n), [n, cols]);
@@ -407,7 +431,7 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
       value,
       gradFunc: (dy) => {
         const rows = dy.shape[0]!;
-        const backward = productPlan(q, rows);
+        const backward = productPlan(rows);
         if (backward === 'fused') {
           const dx = fusedProductTransposed(q, dy.dataSync() as Float32Array, rows);
           return tensor(dx, [rows, q.shape[0]]);

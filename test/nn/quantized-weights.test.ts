@@ -98,7 +98,7 @@ describeEachBackend('quantized kernels', (backend) => {
   }
 
   // 1-4 rows read the quantized values in JS (cpu, wasm); more put the kernel on wasm's left
-  // operand or dequantize it (cpu); odd widths always dequantize.
+  // operand or dequantize it (cpu); odd int4 widths straddle bytes.
   for (const [rows, inF, outF, groupSize = 8] of [
     [1, 24, 16],
     [4, 24, 16],
