@@ -121,7 +121,8 @@ function residentBytes(params: unknown): number {
     else if (node !== null && typeof node === 'object' && 'scales' in node && 'values' in node) {
       const q = node as QuantizedTensor;
       bytes += q.values.byteLength + q.scales.byteLength;
-    } else if (node !== null && typeof node === 'object') for (const v of Object.values(node)) walk(v);
+    } else if (node !== null && typeof node === 'object')
+      for (const v of Object.values(node)) walk(v);
   };
   walk(params);
   return bytes;
@@ -162,7 +163,9 @@ async function modelBench(tokens: number): Promise<void> {
         `| ${tied ? 'tied (GPT-2)' : 'untied head'} | ${name} | ${(bytes / MB).toFixed(0)} | ${(floatBytes / bytes).toFixed(2)}× | ${ms.toFixed(0)} | ${(1000 / ms).toFixed(1)} |`,
       );
     }
-    console.log('| head | params | resident MB | smaller than float32 | ms / token (median) | tokens/s |');
+    console.log(
+      '| head | params | resident MB | smaller than float32 | ms / token (median) | tokens/s |',
+    );
     console.log('|---|---|---|---|---|---|');
     for (const r of results) console.log(r);
     tf.dispose(params as unknown as tf.TensorContainer);
