@@ -173,16 +173,16 @@ let scratch: Float32Array | undefined;
  * so they get a fresh one.
  */
 export function dequantizeKernel(q: QuantizedTensor): Tensor2D {
-  const size = q.shape[0] * q.shape[1];
-  let out: Float32Array;
-  if (getBackend() === 'wasm') {
-    if (scratch === undefined || scratch.length < size) scratch = new Float32Array(size);
-    out = scratch.length === size ? scratch : scratch.subarray(0, size);
-  } else {
-    out = new Float32Array(size);
-  }
+  const out = scratchFor(q.shape[0] * q.shape[1]);
   dequantizeInto(q, out);
   return tensor(out, q.shape, 'float32') as Tensor2D;
+}
+
+/** A buffer of `size` floats for a new tensor's values: the shared scratch on wasm, else a fresh one. */
+function scratchFor(size: number): Float32Array {
+  if (getBackend() !== 'wasm') return new Float32Array(size);
+  if (scratch === undefined || scratch.length < size) scratch = new Float32Array(size);
+  return scratch.length === size ? scratch : scratch.subarray(0, size);
 }
 
 /**
@@ -199,18 +199,251 @@ export function dequantizeWeights(q: QuantizedTensor): Tensor2D {
   return dequantizeKernel(q);
 }
 
+/** Fills `out` with the weights of `q` transposed (`[out, in]`), in tiles that stay in cache. */
+function dequantizeTransposedInto(q: QuantizedTensor, out: Float32Array): void {
+  const [rows, cols] = q.shape;
+  const { scales, groupSize } = q;
+  const tile = 64;
+  const int8 = q.format === 'int8';
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(rows, r0 + tile);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(cols, c0 + tile);
+      for (let c = c0; c < c1; c++) {
+        const o = c * rows;
+        if (int8) {
+          const values = q.values as Int8Array;
+          const s = scales[c]!;
+          for (let r = r0, i = r0 * cols + c; r < r1; r++, i += cols) out[o + r] = values[i]! * s;
+        } else {
+          for (let r = r0, i = r0 * cols + c; r < r1; r++, i += cols) {
+            const byte = q.values[i >> 1]!;
+            const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+            out[o + r] = (nibble - 8) * scales[((r / groupSize) | 0) * cols + c]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The float32 tensor `[out, in]` (the transpose) of `q`, unchecked. */
+function dequantizeKernelTransposed(q: QuantizedTensor): Tensor2D {
+  const [rows, cols] = q.shape;
+  const out = scratchFor(rows * cols);
+  dequantizeTransposedInto(q, out);
+  return tensor(out, [cols, rows], 'float32') as Tensor2D;
+}
+
 /**
- * `x · dequantize(q)` for a 2-D `x`: the dequantized kernel is freed right
- * after the product and made again in the backward pass (for `dx = dy ·
- * kernelᵀ`), so between calls, and between a forward and its backward, only
- * the quantized form is resident. No gradient is computed for the kernel:
- * it is frozen (a QLoRA base).
+ * `y = x · W` `[n, out]` from the quantized values, without a float kernel:
+ * for a few rows (decoding) on the cpu and wasm backends, where reading `x`
+ * is a copy and a fresh float kernel would cost more to pack than to use.
+ */
+function fusedProduct(q: QuantizedTensor, xs: Float32Array, n: number): Float32Array {
+  const [rows, cols] = q.shape;
+  const y = new Float32Array(n * cols);
+  for (let m = 0; m < n; m++) {
+    const row = y.subarray(m * cols, (m + 1) * cols);
+    const x = xs.subarray(m * rows, (m + 1) * rows);
+    if (q.format === 'int8') fusedRowInt8(q, x, row);
+    else fusedRowInt4(q, x, row);
+  }
+  return y;
+}
+
+/** `y += x · values`, then `y *= scales`: four input rows per pass, so `y` is loaded and stored a quarter as often. */
+function fusedRowInt8(q: QuantizedTensor, x: Float32Array, y: Float32Array): void {
+  const [rows, cols] = q.shape;
+  const values = q.values as Int8Array;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const x0 = x[r]!;
+    const x1 = x[r + 1]!;
+    const x2 = x[r + 2]!;
+    const x3 = x[r + 3]!;
+    const i0 = r * cols;
+    const i1 = i0 + cols;
+    const i2 = i1 + cols;
+    const i3 = i2 + cols;
+    for (let c = 0; c < cols; c++) {
+      y[c] =
+        y[c]! +
+        x0 * values[i0 + c]! +
+        x1 * values[i1 + c]! +
+        x2 * values[i2 + c]! +
+        x3 * values[i3 + c]!;
+    }
+  }
+  for (; r < rows; r++) {
+    const xr = x[r]!;
+    const i = r * cols;
+    for (let c = 0; c < cols; c++) y[c] = y[c]! + xr * values[i + c]!;
+  }
+  for (let c = 0; c < cols; c++) y[c] = y[c]! * q.scales[c]!;
+}
+
+/** `y += x · W` for int4: two columns per byte (even widths), the group's scales per row. */
+function fusedRowInt4(q: QuantizedTensor, x: Float32Array, y: Float32Array): void {
+  const [rows, cols] = q.shape;
+  const { scales, groupSize } = q;
+  const values = q.values as Uint8Array;
+  const half = cols / 2;
+  if (cols % 2 === 1) {
+    // Odd widths: rows straddle bytes, so each element picks its nibble.
+    for (let r = 0, i = 0; r < rows; r++) {
+      const xr = x[r]!;
+      const s = ((r / groupSize) | 0) * cols;
+      for (let c = 0; c < cols; c++, i++) {
+        const byte = values[i >> 1]!;
+        const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+        y[c] = y[c]! + xr * scales[s + c]! * (nibble - 8);
+      }
+    }
+    return;
+  }
+  let r = 0;
+  // Four rows of one group share their scales: y[c] += scale[c] · Σ x_r · w_rc.
+  if (groupSize % 4 === 0) {
+    for (; r + 4 <= rows; r += 4) {
+      const x0 = x[r]!;
+      const x1 = x[r + 1]!;
+      const x2 = x[r + 2]!;
+      const x3 = x[r + 3]!;
+      const s = ((r / groupSize) | 0) * cols;
+      const b0 = r * half;
+      const b1 = b0 + half;
+      const b2 = b1 + half;
+      const b3 = b2 + half;
+      for (let j = 0, c = 0; j < half; j++, c += 2) {
+        const v0 = values[b0 + j]!;
+        const v1 = values[b1 + j]!;
+        const v2 = values[b2 + j]!;
+        const v3 = values[b3 + j]!;
+        const low =
+          x0 * ((v0 & 0x0f) - 8) +
+          x1 * ((v1 & 0x0f) - 8) +
+          x2 * ((v2 & 0x0f) - 8) +
+          x3 * ((v3 & 0x0f) - 8);
+        const high =
+          x0 * ((v0 >> 4) - 8) + x1 * ((v1 >> 4) - 8) + x2 * ((v2 >> 4) - 8) + x3 * ((v3 >> 4) - 8);
+        y[c] = y[c]! + scales[s + c]! * low;
+        y[c + 1] = y[c + 1]! + scales[s + c + 1]! * high;
+      }
+    }
+  }
+  for (let i = r * cols; r < rows; r++) {
+    const xr = x[r]!;
+    const s = ((r / groupSize) | 0) * cols;
+    for (let c = 0; c < cols; c += 2, i += 2) {
+      const byte = values[i >> 1]!;
+      y[c] = y[c]! + xr * scales[s + c]! * ((byte & 0x0f) - 8);
+      y[c + 1] = y[c + 1]! + xr * scales[s + c + 1]! * ((byte >> 4) - 8);
+    }
+  }
+}
+
+/** `dx = dy · Wᵀ` `[n, in]` from the quantized values (the backward of {@link fusedProduct}). */
+function fusedProductTransposed(q: QuantizedTensor, dys: Float32Array, n: number): Float32Array {
+  const [rows, cols] = q.shape;
+  const { scales, groupSize } = q;
+  const dx = new Float32Array(n * rows);
+  const scaled = new Float32Array(cols);
+  for (let m = 0; m < n; m++) {
+    const o = m * cols;
+    if (q.format === 'int8') {
+      const values = q.values as Int8Array;
+      for (let c = 0; c < cols; c++) scaled[c] = dys[o + c]! * scales[c]!;
+      for (let r = 0, i = 0; r < rows; r++) {
+        let sum = 0;
+        for (let c = 0; c < cols; c++, i++) sum += scaled[c]! * values[i]!;
+        dx[m * rows + r] = sum;
+      }
+    } else {
+      const values = q.values as Uint8Array;
+      for (let r = 0, i = 0; r < rows && cols % 2 === 1; r++) {
+        // Odd widths: rows straddle bytes, so each element picks its nibble.
+        const s = ((r / groupSize) | 0) * cols;
+        let sum = 0;
+        for (let c = 0; c < cols; c++, i++) {
+          const byte = values[i >> 1]!;
+          const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+          sum += dys[o + c]! * scales[s + c]! * (nibble - 8);
+        }
+        dx[m * rows + r] = sum;
+      }
+      for (let r = 0, i = 0; r < rows && cols % 2 === 0; r++) {
+        const s = ((r / groupSize) | 0) * cols;
+        let sum = 0;
+        for (let c = 0; c < cols; c += 2, i += 2) {
+          const byte = values[i >> 1]!;
+          sum +=
+            dys[o + c]! * scales[s + c]! * ((byte & 0x0f) - 8) +
+            dys[o + c + 1]! * scales[s + c + 1]! * ((byte >> 4) - 8);
+        }
+        dx[m * rows + r] = sum;
+      }
+    }
+  }
+  return dx;
+}
+
+/** Rows up to which the fused JS product beats dequantizing (cpu and wasm). */
+const FUSED_MAX_ROWS = 4;
+
+/** How {@link quantizedMatMul} runs a product of `n` rows on the current backend. */
+function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
+  const backend = getBackend();
+  const host = backend === 'wasm' || backend === 'cpu';
+  if (host && n <= FUSED_MAX_ROWS) return 'fused';
+  // wasm's XNNPACK packs (and caches) the right operand: a fresh kernel there
+  // costs more to pack than to multiply, so the kernel goes on the left.
+  return backend === 'wasm' ? 'transposed' : 'dequantized';
+}
+
+/**
+ * `x · dequantize(q)` for a 2-D `x`: the float kernel, when one is made, is
+ * freed right after the product and made again in the backward pass (for
+ * `dx = dy · kernelᵀ`), so between calls, and between a forward and its
+ * backward, only the quantized form is resident. No gradient is computed for
+ * the kernel: it is frozen (a QLoRA base).
+ *
+ * How, by backend: on cpu and wasm a product of up to 4 rows (decoding)
+ * reads the int8/int4 values directly in JS; on wasm, longer inputs put the
+ * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
+ * does not repack; elsewhere (webgl, webgpu) the kernel is dequantized and
+ * uploaded for an ordinary product.
  */
 export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
-  const product = customGradient<[Tensor2D]>(([input]) => ({
-    value: matMul(input, dequantizeKernel(q)),
-    // dy [n, out] · kernelᵀ [out, in]: an explicit transpose keeps wasm on its fast 2-D path.
-    gradFunc: (dy) => matMul(dy as Tensor2D, transpose(dequantizeKernel(q))),
-  }));
+  const [, cols] = q.shape;
+  const product = customGradient<[Tensor2D]>(([input]) => {
+    const n = input.shape[0];
+    const plan = productPlan(n);
+    let value: Tensor;
+    if (plan === 'fused') {
+      value = tensor(fusedProduct(q, input.dataSync() as Float32Array, n), [n, cols]);
+    } else if (plan === 'transposed') {
+      value = transpose(matMul(dequantizeKernelTransposed(q), transpose(input)));
+    } else {
+      value = matMul(input, dequantizeKernel(q));
+    }
+    return {
+      value,
+      gradFunc: (dy) => {
+        const rows = dy.shape[0]!;
+        const backward = productPlan(rows);
+        if (backward === 'fused') {
+          const dx = fusedProductTransposed(q, dy.dataSync() as Float32Array, rows);
+          return tensor(dx, [rows, q.shape[0]]);
+        }
+        if (backward === 'transposed') {
+          // (kernel · dyᵀ)ᵀ: the row-major kernel on the left.
+          return transpose(matMul(dequantizeKernel(q), transpose(dy as Tensor2D)));
+        }
+        // dy · kernelᵀ with an explicit transpose keeps wasm on its fast 2-D path.
+        return matMul(dy as Tensor2D, transpose(dequantizeKernel(q)));
+      },
+    };
+  });
   return product(x) as Tensor2D;
 }

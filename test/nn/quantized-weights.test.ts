@@ -97,9 +97,42 @@ describeEachBackend('quantized kernels', (backend) => {
     });
   }
 
+  // 1-4 rows read the quantized values in JS (cpu, wasm); more put the kernel on wasm's left
+  // operand or dequantize it (cpu); odd int4 widths straddle bytes.
+  for (const [rows, inF, outF, groupSize = 8] of [
+    [1, 24, 16],
+    [4, 24, 16],
+    [5, 24, 16],
+    [9, 24, 16],
+    [1, 16, 7],
+    [6, 16, 7],
+    [2, 18, 16, 6], // int8: 18 rows, 2 after the 4-row passes; int4: groups of 6, one row at a time
+  ] as const) {
+    for (const bits of [8, 4] as const) {
+      it(`int${bits}, ${rows} rows × [${inF}, ${outF}]: quantizedMatMul and its dx equal the float product`, () => {
+        const kernel = tf.randomNormal([inF, outF], 0, 0.3, 'float32', 11);
+        const q = quantizeWeights(kernel, { bits, groupSize });
+        const w = dequantizeWeights(q);
+        const x = tf.randomNormal([rows, inF], 0, 1, 'float32', 12) as tf.Tensor2D;
+        const dy = tf.randomNormal([rows, outF], 0, 1, 'float32', 13);
+        const y = quantizedMatMul(x, q);
+        const expected = tf.matMul(x, w);
+        expectClose(y, expected, { rtol: 1e-5, atol: 1e-5 });
+        const f = (input: tf.Tensor) =>
+          tf.sum(tf.mul(quantizedMatMul(input as tf.Tensor2D, q), dy));
+        const dx = tf.grad(f)(x);
+        expectClose(dx, tf.matMul(dy, w, false, true), { rtol: 1e-5, atol: 1e-5 });
+        expectNoLeak(() => quantizedMatMul(x, q));
+        expectNoLeak(() => tf.grad(f)(x));
+        tf.dispose([kernel, w, x, dy, y, expected, dx]);
+      });
+    }
+  }
+
   it('the dequantized kernel is not kept between the forward and the backward pass', () => {
     const q = quantized(() => tf.randomNormal([64, 48], 0, 1, 'float32', 5));
-    const x = tf.randomNormal([4, 64], 0, 1, 'float32', 6) as tf.Tensor2D;
+    // 16 rows: a float kernel is made (not the few-row JS product).
+    const x = tf.randomNormal([16, 64], 0, 1, 'float32', 6) as tf.Tensor2D;
     // Inside tf.grad the tape keeps what the backward needs: here only x (saved by matMul) and
     // not the 64×48 float kernel, which the backward makes again.
     let during = 0;
