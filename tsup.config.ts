@@ -18,6 +18,7 @@ export default defineConfig({
     responsible: 'src/responsible/index.ts',
     tree: 'src/tree/index.ts',
     tokenizers: 'src/tokenizers/index.ts',
+    'fine-tuning': 'src/fine-tuning/index.ts',
   },
   format: ['esm', 'cjs'],
   // Backends are imported on demand by useBackend: never bundle any tfjs package.

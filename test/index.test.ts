@@ -29,6 +29,7 @@ const FOLDER_SUBPATHS = [
   'responsible',
   'tree',
   'tokenizers',
+  'fine-tuning',
 ] as const;
 
 /** Resolves `tfjs-blocks` and `tfjs-blocks/<name>` to the tsup entry's source file. */
@@ -179,6 +180,7 @@ describe('each subpath tree-shakes on its own', () => {
     ['models', 'decoderLm', ['attention', 'tfjsLayers']],
     ['tree', 'treeMap', []],
     ['tokenizers', 'loadTokenizer', []],
+    ['fine-tuning', 'withLora', []],
   ];
   it.each(cases)('tfjs-blocks/%s: %s', async (subpath, name, allowed) => {
     const text = await bundle(`tfjs-blocks/${subpath}`, name);
