@@ -588,6 +588,7 @@ export {
   minNewTokensProcessor,
   noRepeatNgramProcessor,
 } from './generate/logits-processors';
+export type { GenerationLedger } from './generate/options';
 export type { LoraFactors } from './nn/linear';
 export {
   generateOptionsFromConfigJson,
