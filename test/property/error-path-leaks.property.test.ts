@@ -208,6 +208,13 @@ const CASES: Record<string, Bad[]> = {
   // efficiency/
   energyEstimate: [bad('no source', () => root.energyEstimate(_, { watts: 1 }))],
   modelCost: [bad('batch 0', () => root.modelCost(lm, { batch: 0 }))],
+  createRunLedger: [
+    bad('no model or flopsPerToken', () => root.createRunLedger({})),
+    bad('power 0 W', () => root.createRunLedger({ model: lm, power: { watts: 0 } })),
+    bad('a corrupt saved state', () =>
+      root.createRunLedger({ model: lm, state: { format: 'tfjs-blocks/run-ledger' } as never }),
+    ),
+  ],
   applyPruningMasks: [
     bad('mask of another shape', () => root.applyPruningMasks(params, { w: f(4, 8) })),
   ],
