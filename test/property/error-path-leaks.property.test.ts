@@ -1028,6 +1028,9 @@ const CASES: Record<string, Bad[]> = {
       nodeEntry.fineTuneCheckpointDir('/tmp/tfjs-blocks-never', { keepLast: 0 }),
     ),
   ],
+  'node:raplEnergySource': [
+    bad('root not a string', () => nodeEntry.raplEnergySource({ root: 3 as never })),
+  ],
   'node:folderSource': [bad('empty path', () => nodeEntry.folderSource(''))],
   'node:savePretrained': [
     bad('unknown model type', () =>
