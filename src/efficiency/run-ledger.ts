@@ -562,11 +562,12 @@ export function createRunLedger(options: RunLedgerOptions): RunLedger {
     },
     summary() {
       const r = ledger.report();
+      const by = source === undefined ? '' : ` by ${source.name}`;
       const energyHow =
         r.energyJoules.label === 'measured'
-          ? `measured: ${r.energySource}`
+          ? `measured${by}`
           : r.energyJoules.label === 'mixed'
-            ? `mixed: ${si(r.measuredJoules, 'J')} measured by ${r.energySource}, the rest estimated at ${power.watts} W`
+            ? `mixed: ${si(r.measuredJoules, 'J')} measured${by}, the rest estimated at ${power.watts} W`
             : `estimated: ${power.watts} W, ${power.device}`;
       return (
         `${r.spans} spans · ${Number(r.seconds.value.toPrecision(4))} s (measured) · ` +

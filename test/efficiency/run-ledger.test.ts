@@ -74,7 +74,7 @@ describe('createRunLedger', () => {
     joules += 42;
     expect(a.end(5)).toMatchObject({ joules: 42, energy: 'measured', flops: 50 });
     expect(ledger.report().energyJoules).toEqual({ value: 42, label: 'measured' });
-    expect(ledger.summary()).toContain('42 J (measured: fake meter)');
+    expect(ledger.summary()).toContain('42 J (measured by fake meter)');
     readable = false;
     const b = ledger.start('training');
     advance(500);

@@ -53,7 +53,7 @@ describe('raplEnergySource', () => {
     setEnergy(root, 'intel-rapl:0', 12_500_000);
     expect(timer.end(10)).toMatchObject({ joules: 12.5, energy: 'measured' });
     expect(ledger.report().energyJoules.label).toBe('measured');
-    expect(ledger.summary()).toContain('(measured: rapl (1 package))');
+    expect(ledger.summary()).toContain('(measured by rapl (1 package))');
   });
 
   it('absent → unavailable, and the ledger estimates energy and says so', () => {
