@@ -7,17 +7,19 @@
 // The kernels work on a padded layout that src/nn/quantized-simd.ts packs
 // once per QuantizedTensor, so they have no tail loops:
 //
-//   int8(x, w, y, blocks, colsP)
+//   int8(x, w, y, blocks, width, stride)
 //     rows padded to 4 · blocks, columns to colsP (a multiple of 16);
-//     w: int8 [4 · blocks, colsP] row-major; x: f32 [4 · blocks];
-//     y: f32 [colsP], accumulated into (y += x · w; the caller zeroes y and
-//     applies the column scales).
-//   int4(x, w, y, s, blocks, colsP, blocksPerGroup)
-//     colsP a multiple of 32; each row is colsP / 2 bytes in chunks of 16
+//     w: int8 [4 · blocks, stride] row-major; x: f32 [4 · blocks];
+//     y: f32 [width], accumulated into (y += x · w[:, 0:width]; the caller
+//     zeroes y and applies the column scales). `width` (a multiple of 16)
+//     lets the caller run one column tile at a time, so y stays in L1.
+//   int4(x, w, y, s, blocks, width, stride, blocksPerGroup)
+//     like int8 with 4-bit codes, width and stride multiples of 32 columns;
+//     each row is stride / 2 bytes in chunks of 16
 //     bytes covering 32 columns: byte j's low nibble is column j, its high
 //     nibble column 16 + j, as unsigned offsets by 8. Groups are padded to a
 //     multiple of 4 rows (4 · blocksPerGroup), so each block of 4 rows has one
-//     scale row: s: f32 [groups, colsP]; y += s_g ⊙ (x_block · w_block).
+//     scale row: s: f32 [groups, stride]; y += s_g ⊙ (x_block · w_block).
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -114,27 +116,27 @@ function func(locals: [number, number][], body: Bytes): Bytes {
   return [...uleb(code.length), ...code];
 }
 
-/** int8(x, w, y, blocks, colsP). */
+/** int8(x, w, y, blocks, width, stride). */
 function int8Kernel(): Bytes {
-  const [x, w, y, blocks, colsP] = [0, 1, 2, 3, 4];
-  const [w1, w2, w3, p, q] = [5, 6, 7, 8, 9];
-  const xs = [10, 11, 12, 13];
-  const accs = [14, 15, 16, 17];
-  const [v, h] = [18, 19];
+  const [x, w, y, blocks, width, stride] = [0, 1, 2, 3, 4, 5];
+  const [w1, w2, w3, p, q] = [6, 7, 8, 9, 10];
+  const xs = [11, 12, 13, 14];
+  const accs = [15, 16, 17, 18];
+  const [v, h] = [19, 20];
   const rows = [w, w1, w2, w3];
   const body: Bytes = [
     ...loop([
       // Row pointers and the four x values of this block, splatted.
       ...get(w),
-      ...get(colsP),
+      ...get(stride),
       ...add,
       ...set(w1),
       ...get(w1),
-      ...get(colsP),
+      ...get(stride),
       ...add,
       ...set(w2),
       ...get(w2),
-      ...get(colsP),
+      ...get(stride),
       ...add,
       ...set(w3),
       ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
@@ -162,7 +164,7 @@ function int8Kernel(): Bytes {
         ...add,
         ...set(p),
         ...get(p),
-        ...get(colsP),
+        ...get(width),
         ...ltU,
         ...brIf(0),
       ]),
@@ -171,7 +173,7 @@ function int8Kernel(): Bytes {
       ...add,
       ...set(x),
       ...get(w3),
-      ...get(colsP),
+      ...get(stride),
       ...add,
       ...set(w),
       ...get(blocks),
@@ -191,13 +193,13 @@ function int8Kernel(): Bytes {
   );
 }
 
-/** int4(x, w, y, s, blocks, colsP, blocksPerGroup). */
+/** int4(x, w, y, s, blocks, width, stride, blocksPerGroup). */
 function int4Kernel(): Bytes {
-  const [x, w, y, s, blocks, colsP, perGroup] = [0, 1, 2, 3, 4, 5, 6];
-  const [w1, w2, w3, p, q, sp, rowBytes, b] = [7, 8, 9, 10, 11, 12, 13, 14];
-  const xs = [15, 16, 17, 18];
-  const ts = [19, 20, 21, 22, 23, 24, 25, 26];
-  const [v, h, half, mask, eight] = [27, 28, 29, 30, 31];
+  const [x, w, y, s, blocks, width, stride, perGroup] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [w1, w2, w3, p, q, sp, rowBytes, b, end] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const xs = [17, 18, 19, 20];
+  const ts = [21, 22, 23, 24, 25, 26, 27, 28];
+  const [v, h, half, mask, eight] = [29, 30, 31, 32, 33];
   const rows = [w, w1, w2, w3];
   const zero = Array<number>(16).fill(0);
   const body: Bytes = [
@@ -205,10 +207,14 @@ function int4Kernel(): Bytes {
     ...set(mask),
     ...v128Const(Array<number>(16).fill(8)),
     ...set(eight),
-    ...get(colsP),
+    ...get(stride),
     ...i32(1),
     ...shrU,
     ...set(rowBytes),
+    ...get(width),
+    ...i32(1),
+    ...shrU,
+    ...set(end),
     ...i32(0),
     ...set(b),
     ...loop([
@@ -225,12 +231,12 @@ function int4Kernel(): Bytes {
       ...add,
       ...set(w3),
       ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
-      // This block's scale row: s + (b / blocksPerGroup) · colsP · 4.
+      // This block's scale row: s + (b / blocksPerGroup) · stride · 4.
       ...get(s),
       ...get(b),
       ...get(perGroup),
       ...divU,
-      ...get(colsP),
+      ...get(stride),
       ...mul,
       ...i32(4),
       ...mul,
@@ -290,7 +296,7 @@ function int4Kernel(): Bytes {
         ...add,
         ...set(p),
         ...get(p),
-        ...get(rowBytes),
+        ...get(end),
         ...ltU,
         ...brIf(0),
       ]),
@@ -314,7 +320,7 @@ function int4Kernel(): Bytes {
   ];
   return func(
     [
-      [8, I32],
+      [9, I32],
       [17, V128],
     ],
     body,
@@ -335,7 +341,7 @@ export function quantizedSimdModule(): Uint8Array {
   const funcType = (n: number): Bytes => [0x60, ...uleb(n), ...Array<number>(n).fill(I32), 0];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [2, ...funcType(5), ...funcType(7)]),
+    ...section(1, [2, ...funcType(6), ...funcType(8)]),
     ...section(3, [2, 0, 1]),
     ...section(5, [1, 0x00, 1]),
     ...section(7, [3, ...name('memory'), 2, 0, ...name('int8'), 0, 0, ...name('int4'), 0, 1]),

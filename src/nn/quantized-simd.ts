@@ -16,14 +16,15 @@ import type { QuantizedTensor } from './quantized-weights';
 
 type Exports = {
   memory: WebAssembly.Memory;
-  int8: (x: number, w: number, y: number, blocks: number, colsP: number) => void;
+  int8: (x: number, w: number, y: number, blocks: number, width: number, stride: number) => void;
   int4: (
     x: number,
     w: number,
     y: number,
     s: number,
     blocks: number,
-    colsP: number,
+    width: number,
+    stride: number,
     blocksPerGroup: number,
   ) => void;
 };
@@ -131,6 +132,13 @@ function allocate(m: Exports, bytes: number): number | null {
 }
 
 const roundUp = (n: number, k: number): number => Math.ceil(n / k) * k;
+
+/**
+ * Columns per kernel call: the kernels sweep all rows over one tile, so its
+ * 16 KB of float32 sums stay in L1 (a GPT-2 head's 50,257 would not). A
+ * multiple of 32, as the int4 kernel needs.
+ */
+const TILE = 4096;
 
 /** Copies `q`'s codes (and int4 scales) into the module's memory in the kernels' padded layout. */
 function pack(m: Exports, q: QuantizedTensor): Packed | null {
@@ -247,7 +255,10 @@ export function quantizedSimdProduct(
     const out = y.subarray(r * cols, (r + 1) * cols);
     if (q.format === 'int8') {
       x.set(row);
-      m.int8(base, p.ptr, yPtr, p.rowsP / 4, p.colsP);
+      for (let c0 = 0; c0 < p.colsP; c0 += TILE) {
+        const width = Math.min(TILE, p.colsP - c0);
+        m.int8(base, p.ptr + c0, yPtr + 4 * c0, p.rowsP / 4, width, p.colsP);
+      }
       const { scales } = q;
       for (let c = 0; c < cols; c++) out[c] = acc[c]! * scales[c]!;
     } else {
@@ -255,7 +266,11 @@ export function quantizedSimdProduct(
       for (let start = 0, k = 0; start < rows; start += g, k++) {
         x.set(row.subarray(start, Math.min(rows, start + g)), k * p.paddedGroup);
       }
-      m.int4(base, p.ptr, yPtr, p.scalesPtr, p.rowsP / 4, p.colsP, p.paddedGroup / 4);
+      for (let c0 = 0; c0 < p.colsP; c0 += TILE) {
+        const width = Math.min(TILE, p.colsP - c0);
+        const [wAt, yAt, sAt] = [p.ptr + c0 / 2, yPtr + 4 * c0, p.scalesPtr + 4 * c0];
+        m.int4(base, wAt, yAt, sAt, p.rowsP / 4, width, p.colsP, p.paddedGroup / 4);
+      }
       out.set(acc.subarray(0, cols));
     }
   }

@@ -28,7 +28,7 @@ function reference(x: tf.Tensor2D, q: QuantizedTensor): Float32Array {
   return tf.tidy(() => tf.matMul(x, dequantizeWeights(q)).dataSync() as Float32Array);
 }
 
-// Odd widths (a tail in every 16/32-column chunk), rows not a multiple of 4,
+// Odd widths (a tail in the last 16/32-column chunk), rows not a multiple of 4,
 // int4 groups not a multiple of 4 rows, one group, many groups.
 const CASES = [
   { rows: 24, cols: 12, bits: 8 },
@@ -42,6 +42,9 @@ const CASES = [
   { rows: 20, cols: 33, bits: 4, groupSize: 10 },
   { rows: 9, cols: 65, bits: 4, groupSize: 3 },
   { rows: 128, cols: 96, bits: 4, groupSize: 32 },
+  // Wider than one 4,096-column tile, with a partial last tile.
+  { rows: 20, cols: 4136, bits: 8 },
+  { rows: 32, cols: 4136, bits: 4, groupSize: 16 },
 ] as const;
 
 afterEach(() => {
