@@ -26,7 +26,7 @@ import {
   quantizeParams,
   quantizeWeights,
 } from 'tfjs-blocks';
-import { setQuantizedSimdEnabled } from '../src/nn/quantized-simd';
+import { quantizedSimdBytesInUse, setQuantizedSimdEnabled } from '../src/nn/quantized-simd';
 
 const [mode = 'matmul', arg] = process.argv.slice(2);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -141,6 +141,10 @@ async function modelBench(tokens: number): Promise<void> {
       `| ${name} | ${ms.toFixed(1)} | ${(1000 / ms).toFixed(1)} | ${(f / ms).toFixed(2)} |`,
     );
   }
+  const floatBytes = tf.memory().numBytes;
+  console.log(
+    `float32 tensors: ${(floatBytes / 1e6).toFixed(0)} MB; SIMD module memory in use (int8 + int4 packed kernels): ${(quantizedSimdBytesInUse() / 1e6).toFixed(0)} MB; RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+  );
   tf.dispose(params as unknown as tf.TensorContainer);
 }
 
