@@ -49,10 +49,12 @@ type Packed = {
 let module: Exports | null | undefined;
 /** Free ranges of the module's memory, sorted by start: `[start, end)`. */
 let free: [number, number][] = [];
-const packed = new WeakMap<QuantizedTensor, Packed>();
+const packed = /* @__PURE__ */ new WeakMap<QuantizedTensor, Packed>();
 const registry =
   typeof FinalizationRegistry === 'function'
-    ? new FinalizationRegistry<[number, number]>(([ptr, bytes]) => release(ptr, bytes))
+    ? /* @__PURE__ */ new FinalizationRegistry<[number, number]>(([ptr, bytes]) =>
+        release(ptr, bytes),
+      )
     : undefined;
 /** The scratch range for x and y. */
 let scratch: [number, number] | undefined;
