@@ -15,6 +15,7 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { checkFloatTensor, checkInteger, describeValue, formatShape } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
+import { quantizedSimdProduct } from './quantized-simd';
 
 /**
  * A weight matrix `[in, out]` stored in 8 or 4 bits: symmetric integers and
@@ -409,7 +410,9 @@ function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
  * the kernel: it is frozen (a QLoRA base).
  *
  * How, by backend: on cpu and wasm a product of up to 4 rows (decoding)
- * reads the int8/int4 values directly in JS; on wasm, longer inputs put the
+ * reads the int8/int4 values directly: with WebAssembly SIMD kernels
+ * (`quantized-simd.ts`, codes packed once per QuantizedTensor into the
+ * kernel module's memory) where the engine has them, else in JS loops; on wasm, longer inputs put the
  * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
  * does not repack; elsewhere (webgl, webgpu) the kernel is dequantized and
  * uploaded for an ordinary product.
@@ -421,7 +424,8 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
     const plan = productPlan(n);
     let value: Tensor;
     if (plan === 'fused') {
-      value = tensor(fusedProduct(q, input.dataSync() as Float32Array, n), [n, cols]);
+      const xs = input.dataSync() as Float32Array;
+      value = tensor(quantizedSimdProduct(q, xs, n) ?? fusedProduct(q, xs, n), [n, cols]);
     } else if (plan === 'transposed') {
       value = transpose(matMul(dequantizeKernelTransposed(q), transpose(input)));
     } else {

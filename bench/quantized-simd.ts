@@ -1,0 +1,153 @@
+/**
+ * The WebAssembly SIMD int8/int4 matrix-vector kernel (issue 20): per-product
+ * time of a batch-1 linear with a float32 kernel (wasm + fast kernels), int8
+ * and int4 kernels through the SIMD module, and the same through the JS loops
+ * it replaces; then GPT-2-small-shaped greedy decode, float32 vs int8/int4.
+ *
+ *   npx tsx bench/quantized-simd.ts matmul [reps]    per-product times
+ *   npx tsx bench/quantized-simd.ts model  [tokens]  GPT-2-small decode tokens/s (untied head)
+ *
+ * Runs alternate between variants and the medians are reported, so a loaded
+ * machine shifts them alike: read the ratios.
+ */
+import '@tensorflow/tfjs-backend-wasm';
+import { execSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  type DecoderLmConfig,
+  enableWasmFastKernels,
+  generate,
+  gpt2Config,
+  initDecoderLm,
+  type LinearParams,
+  linear,
+  type QuantizableLinearParams,
+  quantizeParams,
+  quantizeWeights,
+} from 'tfjs-blocks';
+import { quantizedSimdBytesInUse, setQuantizedSimdEnabled } from '../src/nn/quantized-simd';
+
+const [mode = 'matmul', arg] = process.argv.slice(2);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function host(): string {
+  let cpu = 'unknown CPU';
+  let flags = '';
+  try {
+    const info = execSync('lscpu', { encoding: 'utf8' });
+    cpu = /Model name:\s*(.*)/.exec(info)?.[1]?.trim() ?? cpu;
+    const all = /Flags:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
+    flags = all.filter((f) => /^(avx|avx2|fma|avx512f|avx512_vnni|sse4_2)$/.test(f)).join(' ');
+  } catch {
+    // lscpu missing: the model stays unknown.
+  }
+  return `${cpu} (${flags}), load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, Node ${process.version}`;
+}
+
+type Variant = [string, LinearParams | QuantizableLinearParams, boolean];
+
+async function matmulBench(reps: number): Promise<void> {
+  await tf.setBackend('wasm');
+  enableWasmFastKernels();
+  console.log(`host: ${host()}`);
+  const shapes: [number, number][] = [
+    [768, 768],
+    [768, 3072],
+    [3072, 768],
+    [768, 50257],
+  ];
+  console.log(
+    '| product | float32 ms | int8 SIMD ms (× float) | int4 SIMD ms (× float) | int8 JS ms (× float) | int4 JS ms (× float) |',
+  );
+  console.log('|---|---|---|---|---|---|');
+  for (const [inF, outF] of shapes) {
+    const config = { inFeatures: inF, outFeatures: outF, useBias: false };
+    const kernel = tf.randomNormal([inF, outF], 0, 0.02, 'float32', 1) as tf.Tensor2D;
+    const int8 = quantizeWeights(kernel, { bits: 8 });
+    const int4 = quantizeWeights(kernel, { bits: 4, groupSize: 32 });
+    const variants: Variant[] = [
+      ['float32', { kernel }, true],
+      ['int8 SIMD', { kernel: int8 }, true],
+      ['int4 SIMD', { kernel: int4 }, true],
+      ['int8 JS', { kernel: int8 }, false],
+      ['int4 JS', { kernel: int4 }, false],
+    ];
+    const x = tf.randomNormal([1, inF]);
+    const times = new Map<string, number[]>(variants.map(([name]) => [name, []]));
+    const run = ([, p, simd]: Variant) => {
+      setQuantizedSimdEnabled(simd);
+      const t0 = performance.now();
+      const y = linear(config, p, x);
+      y.dataSync();
+      y.dispose();
+      return performance.now() - t0;
+    };
+    for (const v of variants) run(v); // warm-up (and packing)
+    for (let r = 0; r < reps; r++) for (const v of variants) times.get(v[0])!.push(run(v));
+    setQuantizedSimdEnabled(true);
+    const f = median(times.get('float32')!);
+    const cell = (name: string) => {
+      const t = median(times.get(name)!);
+      return `${t.toFixed(3)} (${(t / f).toFixed(2)}×)`;
+    };
+    console.log(
+      `| [1, ${inF}] × [${inF}, ${outF}] | ${f.toFixed(3)} | ${cell('int8 SIMD')} | ${cell('int4 SIMD')} | ${cell('int8 JS')} | ${cell('int4 JS')} |`,
+    );
+    tf.dispose([kernel, x]);
+  }
+}
+
+async function modelBench(tokens: number): Promise<void> {
+  await tf.setBackend('wasm');
+  enableWasmFastKernels();
+  console.log(`host: ${host()}`);
+  const sizes = { vocabSize: 50257, maxLength: 1024, dModel: 768, numLayers: 12, numHeads: 12 };
+  // Untied head: the output projection is a linear, so it is quantized too
+  // (a tied head multiplies by the float embedding table).
+  const config: DecoderLmConfig = { ...gpt2Config(sizes), tieEmbeddings: false };
+  const params = initDecoderLm(config, 0);
+  const models: [string, unknown, boolean][] = [['float32', params, true]];
+  for (const bits of [8, 4] as const) {
+    const q = quantizeParams(params, { bits, kernelsOnly: true }).params;
+    models.push([`int${bits} SIMD`, q, true], [`int${bits} JS`, q, false]);
+  }
+  const prompt = [Array.from({ length: 16 }, (_, i) => (i * 97) % 50257)];
+  const steps = new Map<string, number[]>(models.map(([name]) => [name, []]));
+  const decode = async ([name, p, simd]: [string, unknown, boolean], n: number) => {
+    setQuantizedSimdEnabled(simd);
+    const model = { kind: 'decoderLm', config, params: p } as Parameters<typeof generate>[0];
+    const stamps: number[] = [];
+    await generate(model, prompt, {
+      maxNewTokens: n + 1,
+      temperature: 0,
+      onToken: () => stamps.push(performance.now()),
+    });
+    steps.get(name)!.push(...stamps.slice(1).map((t, i) => t - stamps[i]!));
+  };
+  for (const m of models) await decode(m, 1); // warm-up (and packing)
+  for (const m of steps.values()) m.length = 0;
+  // Alternate: a few tokens of each model per round.
+  for (let round = 0; round < 2; round++) for (const m of models) await decode(m, tokens / 2);
+  setQuantizedSimdEnabled(true);
+  const f = median(steps.get('float32')!);
+  console.log('| weights | ms / token (median) | tokens/s | × float32 |');
+  console.log('|---|---|---|---|');
+  for (const [name] of models) {
+    const ms = median(steps.get(name)!);
+    console.log(
+      `| ${name} | ${ms.toFixed(1)} | ${(1000 / ms).toFixed(1)} | ${(f / ms).toFixed(2)} |`,
+    );
+  }
+  const floatBytes = tf.memory().numBytes;
+  console.log(
+    `float32 tensors: ${(floatBytes / 1e6).toFixed(0)} MB; SIMD module memory in use (int8 + int4 packed kernels): ${(quantizedSimdBytesInUse() / 1e6).toFixed(0)} MB; RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`,
+  );
+  tf.dispose(params as unknown as tf.TensorContainer);
+}
+
+if (mode === 'matmul') await matmulBench(Number(arg ?? 15));
+else if (mode === 'model') await modelBench(Number(arg ?? 8));
+else throw new Error(`unknown mode ${mode}: matmul or model`);

@@ -1,0 +1,372 @@
+// Writes src/nn/quantized-simd-module.ts: the bytes (base64) of a small
+// WebAssembly module with 128-bit SIMD matrix-vector kernels for int8 and
+// int4 weights, assembled here by hand because no wasm toolchain (wabt,
+// assemblyscript, emscripten) is a dependency of this repository.
+// Run: npx tsx scripts/quantized-simd-wasm.ts
+//
+// The kernels work on a padded layout that src/nn/quantized-simd.ts packs
+// once per QuantizedTensor, so they have no tail loops:
+//
+//   int8(x, w, y, blocks, width, stride)
+//     rows padded to 4 · blocks, columns to colsP (a multiple of 16);
+//     w: int8 [4 · blocks, stride] row-major; x: f32 [4 · blocks];
+//     y: f32 [width], accumulated into (y += x · w[:, 0:width]; the caller
+//     zeroes y and applies the column scales). `width` (a multiple of 16)
+//     lets the caller run one column tile at a time, so y stays in L1.
+//   int4(x, w, y, s, blocks, width, stride, blocksPerGroup)
+//     like int8 with 4-bit codes, width and stride multiples of 32 columns;
+//     each row is stride / 2 bytes in chunks of 16
+//     bytes covering 32 columns: byte j's low nibble is column j, its high
+//     nibble column 16 + j, as unsigned offsets by 8. Groups are padded to a
+//     multiple of 4 rows (4 · blocksPerGroup), so each block of 4 rows has one
+//     scale row: s: f32 [groups, stride]; y += s_g ⊙ (x_block · w_block).
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+type Bytes = number[];
+
+function uleb(n: number): Bytes {
+  const out: Bytes = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): Bytes {
+  const out: Bytes = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+// Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
+const get = (i: number): Bytes => [0x20, ...uleb(i)];
+const set = (i: number): Bytes => [0x21, ...uleb(i)];
+const i32 = (n: number): Bytes => [0x41, ...sleb(n)];
+const add = [0x6a];
+const mul = [0x6c];
+const divU = [0x6e];
+const shrU = [0x76];
+const ltU = [0x49];
+const loop = (body: Bytes): Bytes => [0x03, 0x40, ...body, 0x0b];
+const brIf = (depth: number): Bytes => [0x0d, ...uleb(depth)];
+const f32Load = (offset: number): Bytes => [0x2a, 2, ...uleb(offset)];
+const simd = (op: number): Bytes => [0xfd, ...uleb(op)];
+const v128Load = (offset: number): Bytes => [...simd(0x00), 0, ...uleb(offset)];
+const v128Store = (offset: number): Bytes => [...simd(0x0b), 0, ...uleb(offset)];
+const v128Const = (lanes: number[]): Bytes => [...simd(0x0c), ...lanes];
+const f32x4Splat = simd(0x13);
+const v128And = simd(0x4e);
+const i8x16ShrU = simd(0x6d);
+const i8x16Sub = simd(0x71);
+const i16x8ExtendLowS = simd(0x87);
+const i16x8ExtendHighS = simd(0x88);
+const i32x4ExtendLowS = simd(0xa7);
+const i32x4ExtendHighS = simd(0xa8);
+const f32x4Add = simd(0xe4);
+const f32x4Mul = simd(0xe6);
+const f32x4ConvertI32x4S = simd(0xfa);
+
+/** `acc += float(widen(h, half)) · x`, with `h` an i16x8 local. */
+function accumulate(acc: number, h: number, high: boolean, x: number): Bytes {
+  return [
+    ...get(acc),
+    ...get(h),
+    ...(high ? i32x4ExtendHighS : i32x4ExtendLowS),
+    ...f32x4ConvertI32x4S,
+    ...get(x),
+    ...f32x4Mul,
+    ...f32x4Add,
+    ...set(acc),
+  ];
+}
+
+/** Adds the 16 signed bytes in local `v` times `x` to accumulators `accs[0..3]`, via temp `h`. */
+function accumulateBytes(v: number, h: number, x: number, accs: number[]): Bytes {
+  return [
+    ...get(v),
+    ...i16x8ExtendLowS,
+    ...set(h),
+    ...accumulate(accs[0]!, h, false, x),
+    ...accumulate(accs[1]!, h, true, x),
+    ...get(v),
+    ...i16x8ExtendHighS,
+    ...set(h),
+    ...accumulate(accs[2]!, h, false, x),
+    ...accumulate(accs[3]!, h, true, x),
+  ];
+}
+
+function func(locals: [number, number][], body: Bytes): Bytes {
+  const decl = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t])];
+  const code = [...decl, ...body, 0x0b];
+  return [...uleb(code.length), ...code];
+}
+
+/** int8(x, w, y, blocks, width, stride). */
+function int8Kernel(): Bytes {
+  const [x, w, y, blocks, width, stride] = [0, 1, 2, 3, 4, 5];
+  const [w1, w2, w3, p, q] = [6, 7, 8, 9, 10];
+  const xs = [11, 12, 13, 14];
+  const accs = [15, 16, 17, 18];
+  const [v, h] = [19, 20];
+  const rows = [w, w1, w2, w3];
+  const body: Bytes = [
+    ...loop([
+      // Row pointers and the four x values of this block, splatted.
+      ...get(w),
+      ...get(stride),
+      ...add,
+      ...set(w1),
+      ...get(w1),
+      ...get(stride),
+      ...add,
+      ...set(w2),
+      ...get(w2),
+      ...get(stride),
+      ...add,
+      ...set(w3),
+      ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
+      ...i32(0),
+      ...set(p),
+      ...get(y),
+      ...set(q),
+      ...loop([
+        ...accs.flatMap((a, j) => [...get(q), ...v128Load(16 * j), ...set(a)]),
+        ...rows.flatMap((row, k) => [
+          ...get(row),
+          ...get(p),
+          ...add,
+          ...v128Load(0),
+          ...set(v),
+          ...accumulateBytes(v, h, xs[k]!, accs),
+        ]),
+        ...accs.flatMap((a, j) => [...get(q), ...get(a), ...v128Store(16 * j)]),
+        ...get(q),
+        ...i32(64),
+        ...add,
+        ...set(q),
+        ...get(p),
+        ...i32(16),
+        ...add,
+        ...set(p),
+        ...get(p),
+        ...get(width),
+        ...ltU,
+        ...brIf(0),
+      ]),
+      ...get(x),
+      ...i32(16),
+      ...add,
+      ...set(x),
+      ...get(w3),
+      ...get(stride),
+      ...add,
+      ...set(w),
+      ...get(blocks),
+      ...i32(-1),
+      ...add,
+      ...set(blocks),
+      ...get(blocks),
+      ...brIf(0),
+    ]),
+  ];
+  return func(
+    [
+      [5, I32],
+      [10, V128],
+    ],
+    body,
+  );
+}
+
+/** int4(x, w, y, s, blocks, width, stride, blocksPerGroup). */
+function int4Kernel(): Bytes {
+  const [x, w, y, s, blocks, width, stride, perGroup] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [w1, w2, w3, p, q, sp, rowBytes, b, end] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const xs = [17, 18, 19, 20];
+  const ts = [21, 22, 23, 24, 25, 26, 27, 28];
+  const [v, h, half, mask, eight] = [29, 30, 31, 32, 33];
+  const rows = [w, w1, w2, w3];
+  const zero = Array<number>(16).fill(0);
+  const body: Bytes = [
+    ...v128Const(Array<number>(16).fill(0x0f)),
+    ...set(mask),
+    ...v128Const(Array<number>(16).fill(8)),
+    ...set(eight),
+    ...get(stride),
+    ...i32(1),
+    ...shrU,
+    ...set(rowBytes),
+    ...get(width),
+    ...i32(1),
+    ...shrU,
+    ...set(end),
+    ...i32(0),
+    ...set(b),
+    ...loop([
+      ...get(w),
+      ...get(rowBytes),
+      ...add,
+      ...set(w1),
+      ...get(w1),
+      ...get(rowBytes),
+      ...add,
+      ...set(w2),
+      ...get(w2),
+      ...get(rowBytes),
+      ...add,
+      ...set(w3),
+      ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
+      // This block's scale row: s + (b / blocksPerGroup) · stride · 4.
+      ...get(s),
+      ...get(b),
+      ...get(perGroup),
+      ...divU,
+      ...get(stride),
+      ...mul,
+      ...i32(4),
+      ...mul,
+      ...add,
+      ...set(sp),
+      ...i32(0),
+      ...set(p),
+      ...get(y),
+      ...set(q),
+      ...loop([
+        ...ts.flatMap((t) => [...v128Const(zero), ...set(t)]),
+        ...rows.flatMap((row, k) => [
+          ...get(row),
+          ...get(p),
+          ...add,
+          ...v128Load(0),
+          ...set(v),
+          // Low nibbles: columns 0..15 of the chunk.
+          ...get(v),
+          ...get(mask),
+          ...v128And,
+          ...get(eight),
+          ...i8x16Sub,
+          ...set(half),
+          ...accumulateBytes(half, h, xs[k]!, ts.slice(0, 4)),
+          // High nibbles: columns 16..31.
+          ...get(v),
+          ...i32(4),
+          ...i8x16ShrU,
+          ...get(eight),
+          ...i8x16Sub,
+          ...set(half),
+          ...accumulateBytes(half, h, xs[k]!, ts.slice(4, 8)),
+        ]),
+        // y += scales ⊙ partial sums.
+        ...ts.flatMap((t, j) => [
+          ...get(q),
+          ...get(q),
+          ...v128Load(16 * j),
+          ...get(t),
+          ...get(sp),
+          ...v128Load(16 * j),
+          ...f32x4Mul,
+          ...f32x4Add,
+          ...v128Store(16 * j),
+        ]),
+        ...get(q),
+        ...i32(128),
+        ...add,
+        ...set(q),
+        ...get(sp),
+        ...i32(128),
+        ...add,
+        ...set(sp),
+        ...get(p),
+        ...i32(16),
+        ...add,
+        ...set(p),
+        ...get(p),
+        ...get(end),
+        ...ltU,
+        ...brIf(0),
+      ]),
+      ...get(x),
+      ...i32(16),
+      ...add,
+      ...set(x),
+      ...get(w3),
+      ...get(rowBytes),
+      ...add,
+      ...set(w),
+      ...get(b),
+      ...i32(1),
+      ...add,
+      ...set(b),
+      ...get(b),
+      ...get(blocks),
+      ...ltU,
+      ...brIf(0),
+    ]),
+  ];
+  return func(
+    [
+      [9, I32],
+      [17, V128],
+    ],
+    body,
+  );
+}
+
+function section(id: number, content: Bytes): Bytes {
+  return [id, ...uleb(content.length), ...content];
+}
+
+function name(text: string): Bytes {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** The module's bytes: memory (exported as `memory`, 1 page to start) and the functions `int8`, `int4`. */
+export function quantizedSimdModule(): Uint8Array {
+  const funcType = (n: number): Bytes => [0x60, ...uleb(n), ...Array<number>(n).fill(I32), 0];
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, [2, ...funcType(6), ...funcType(8)]),
+    ...section(3, [2, 0, 1]),
+    ...section(5, [1, 0x00, 1]),
+    ...section(7, [3, ...name('memory'), 2, 0, ...name('int8'), 0, 0, ...name('int4'), 0, 1]),
+    ...section(10, [2, ...int8Kernel(), ...int4Kernel()]),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+/** The TS module that carries the bytes. */
+export function quantizedSimdSource(): string {
+  const base64 = Buffer.from(quantizedSimdModule()).toString('base64');
+  const lines = base64.match(/.{1,96}/g) ?? [];
+  return [
+    '// Generated by scripts/quantized-simd-wasm.ts (npx tsx scripts/quantized-simd-wasm.ts): do not edit.',
+    '// The WebAssembly SIMD matrix-vector kernels for int8/int4 weights, as base64 (no file read at run time).',
+    '',
+    '/** The bytes of the int8/int4 SIMD kernel module, base64. */',
+    'export const quantizedSimdWasm =',
+    `${lines.map((line) => `  '${line}'`).join(' +\n')};`,
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const target = fileURLToPath(new URL('../src/nn/quantized-simd-module.ts', import.meta.url));
+  writeFileSync(target, quantizedSimdSource());
+  console.log(`wrote ${target} (${quantizedSimdModule().length} bytes of wasm)`);
+}
