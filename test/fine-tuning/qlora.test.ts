@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { adapterFiles, loadAdapter } from '../../src/fine-tuning/peft-adapter';
 import {
   type DecoderLmConfig,
   type DecoderLmOptions,
@@ -25,6 +26,7 @@ import { isQuantizedTensor } from '../../src/nn/quantized-weights';
 import { flattenParams, unflattenParams } from '../../src/tree/flatten';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
+import { memorySource } from '../helpers/pretrained-source';
 import { thrownWithoutLeak } from '../helpers/rejections';
 
 const gpt2 = gpt2Config({ vocabSize: 64, maxLength: 32, dModel: 64, numLayers: 2, numHeads: 4 });
@@ -240,6 +242,28 @@ describe('LoRA on a quantized base (QLoRA)', () => {
     disposeOwn(back, s.q);
     disposeOwn(merged.params, { q: s.q, adapter: loraTensors(adapter) });
     disposeAdapter(adapter);
+    s.dispose();
+  });
+
+  it("PEFT files: adapterFiles on the quantized base writes the float base's bytes, loadAdapter reads them onto it", async () => {
+    const s = setup(FAMILIES[0]!, 4);
+    const before = tf.memory().numTensors;
+    const quantModel = { ...s.model, params: s.q };
+    const files = adapterFiles(quantModel, s.adapter);
+    const floatFiles = adapterFiles({ ...s.model, params: s.params }, s.adapter);
+    expect(files.map((f) => Array.from(f.bytes))).toEqual(
+      floatFiles.map((f) => Array.from(f.bytes)),
+    );
+    const loaded = await loadAdapter(
+      memorySource({ [files[0]!.name]: files[0]!.bytes, [files[1]!.name]: files[1]!.bytes }),
+      quantModel,
+    );
+    const ours = loraTensors(s.adapter);
+    for (const [name, t] of Object.entries(loraTensors(loaded))) {
+      expect(Array.from(t.dataSync()), name).toEqual(Array.from(ours[name]!.dataSync()));
+    }
+    disposeAdapter(loaded);
+    expect(tf.memory().numTensors).toBe(before);
     s.dispose();
   });
 
