@@ -521,7 +521,11 @@ async function heldOutLoss(
  *
  * Without an adapter every tensor of `model.params` is trained (full
  * fine-tuning); gradients are taken only with respect to the trained
- * tensors. `model.params` is never modified or disposed.
+ * tensors. `model.params` is never modified or disposed. A base whose
+ * kernels are quantized (QLoRA: `quantizeParams(params, { bits,
+ * kernelsOnly: true })`) trains through an adapter only; with
+ * `gradientCheckpointing` only the adapter's tensors are recomputed with
+ * gradients.
  *
  * Memory: the tensor count stays flat across steps; on return only
  * `trained` remains, and on a throw or an abort nothing does.
