@@ -42,6 +42,7 @@ import {
   quantizeParams,
   softmaxCrossEntropy,
   useBackend,
+  type WithQuantizedKernels,
   withLora,
 } from 'tfjs-blocks';
 import { flag, machineLine, reportUnlessDryRun } from './report';
@@ -148,8 +149,10 @@ const LORA_TARGETS = ['c_attn', 'c_proj', 'c_fc'];
 /**
  * LoRA: the base's tensors stay plain (frozen: no gradient is asked for
  * them), the adapter's factors are the only variables. With an int8/int4
- * base, the base's kernels are quantized (JS typed arrays, dequantized per
- * product) and their float copies freed before the first step.
+ * base (QLoRA), the base's kernels are quantized first (JS typed arrays,
+ * dequantized per product) and their float copies freed, and the adapter is
+ * made on the quantized base: the order a user follows, so no float kernel
+ * is resident when the adapter is made or trained.
  */
 function setUpLora(
   config: DecoderLmConfig,
@@ -157,7 +160,18 @@ function setUpLora(
   ids: tf.Tensor2D,
   targets: tf.Tensor2D,
 ): Setup {
-  const base = initDecoderLm(config, 0);
+  const float = initDecoderLm(config, 0);
+  const parameters = countParameters(float);
+  let base: WithQuantizedKernels<DecoderLmParams> = float;
+  if (variant.kind !== 'lora') {
+    const report = quantizeParams(float, {
+      bits: variant.kind === 'lora+int8' ? 8 : 4,
+      kernelsOnly: true,
+    });
+    const floats = flattenParams(float);
+    tf.dispose(report.quantized.map((path) => floats[path]!));
+    base = report.params;
+  }
   const adapter = initLora(
     { kind: 'decoder-lm', modelType: 'gpt2', config, params: base },
     { r: RANK, alpha: 2 * RANK, targetModules: LORA_TARGETS },
@@ -166,23 +180,12 @@ function setUpLora(
   const { params: trained, variables } = paramsToVariables(adapter);
   tf.dispose(Object.values(loraTensors(adapter)));
   // The variables are updated in place, so the adapted record is built once.
-  let adapted: DecoderLmParams = withLora(base, trained);
-  const parameters = countParameters(base);
-  if (variant.kind !== 'lora') {
-    // withLora takes float kernels only, so quantize after it: the lora fields pass through.
-    const report = quantizeParams(adapted, {
-      bits: variant.kind === 'lora+int8' ? 8 : 4,
-      kernelsOnly: true,
-    });
-    const floats = flattenParams(base);
-    tf.dispose(report.quantized.map((path) => floats[path]!));
-    adapted = report.params as unknown as DecoderLmParams; // decoderLm takes quantized kernels
-  }
+  const adapted = withLora(base, trained);
   const optimizer = createOptimizer(adamw({ learningRate: 1e-4, weightDecay: 0.01 }), variables);
-  // With checkpointing, only the adapter's factors are inputs of the recomputed blocks.
+  // With checkpointing, only the adapter's factors are inputs of the recomputed blocks (as fineTune does).
   const options = {
     gradientCheckpointing: variant.checkpointing && {
-      trainable: (path: string) => path.includes('.lora.'),
+      trainable: (path: string) => path.endsWith('.lora.a') || path.endsWith('.lora.b'),
     },
   };
   return {

@@ -19,7 +19,13 @@ import {
 } from '../internal/checks';
 import { splitSeed } from '../internal/seed';
 import { softmaxCrossEntropy } from '../losses/softmax-cross-entropy';
-import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
+import {
+  type DecoderLmConfig,
+  type DecoderLmOptions,
+  type DecoderLmParams,
+  decoderLm,
+} from '../models/decoder-lm';
+import { isQuantizedTensor, type WithQuantizedKernels } from '../nn/quantized-weights';
 import { applyUpdates } from '../optim/apply-updates';
 import { valueAt } from '../optim/hyperparameters';
 import { checkShapes, checkTransform, shapesOf } from '../optim/tree';
@@ -27,6 +33,7 @@ import type { GradientTransformation } from '../optim/types';
 import type { Schedule } from '../schedules/schedule';
 import { flattenParams, unflattenParams } from '../tree/flatten';
 import type { TensorMap } from '../tree/types';
+import { isTensor, joinPath, visitLeaves } from '../tree/walk';
 import {
   disposeTree,
   type FineTuneCheckpoint,
@@ -49,8 +56,12 @@ export type FineTuneModel = {
   kind?: 'decoder-lm';
   /** Its config. */
   config: DecoderLmConfig;
-  /** Its params (float32); never modified or disposed. */
-  params: DecoderLmParams;
+  /**
+   * Its params: float32, or with quantized kernels (a QLoRA-style frozen
+   * base from `quantizeParams(params, { bits, kernelsOnly: true })`, which
+   * needs an `adapter`); never modified or disposed.
+   */
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>;
 };
 
 /** The examples of {@link fineTune}: all of one length (see `packTexts`, `chatExamples`). */
@@ -143,6 +154,16 @@ export interface FineTuneOptions {
    * checkpoint are counted once). Default: none.
    */
   ledger?: RunLedger;
+  /**
+   * Gradient checkpointing of every block (`decoderLm`'s option): the
+   * backward pass recomputes each block's activations instead of keeping
+   * them, trading about one more forward pass for activation memory. With
+   * an adapter only the adapter's tensors (the `lora` factors and the saved
+   * modules) are checkpoint inputs, so no frozen kernel gets a gradient.
+   * Not combined with `privacy` (DP-SGD takes per-example gradients its own
+   * way). Default `false`.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
@@ -163,6 +184,7 @@ const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
   seed: true,
   privacy: true,
   ledger: true,
+  gradientCheckpointing: true,
 });
 const DATA_KEYS = optionKeys<FineTuneData>({ train: true, heldOut: true });
 const EARLY_KEYS = optionKeys<EarlyStoppingOptions>({ patience: true, minDelta: true });
@@ -205,6 +227,7 @@ type Checked = {
   seed: number;
   privacy: CheckedFineTunePrivacy | undefined;
   ledger: RunLedger | undefined;
+  gradientCheckpointing: boolean;
 };
 
 function checkOptions(fn: string, options: FineTuneOptions): Checked {
@@ -340,6 +363,34 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
       describeValue(ledger),
     );
   }
+  const gradientCheckpointing = options.gradientCheckpointing ?? false;
+  if (typeof gradientCheckpointing !== 'boolean') {
+    throw new TfjsBlocksError(
+      fn,
+      'options.gradientCheckpointing',
+      'a boolean',
+      describeValue(gradientCheckpointing),
+    );
+  }
+  if (gradientCheckpointing && options.privacy !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.gradientCheckpointing',
+      'false with privacy (DP-SGD takes per-example gradients its own way)',
+      'true',
+    );
+  }
+  if (options.adapter === undefined) {
+    const quantized = firstQuantizedKernel(fn, model.params);
+    if (quantized !== undefined) {
+      throw new TfjsBlocksError(
+        fn,
+        `options.model.params.${quantized}`,
+        'a float32 kernel (full fine-tuning trains every param; a quantized base is trained through an adapter: initLora)',
+        'a QuantizedTensor',
+      );
+    }
+  }
   return {
     ledger,
     model,
@@ -369,7 +420,25 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
             hasAdapter: options.adapter !== undefined,
             seed,
           }),
+    gradientCheckpointing,
   };
+}
+
+/** The dotted path of the first quantized kernel of `params`, if any. */
+function firstQuantizedKernel(fn: string, params: unknown): string | undefined {
+  let found: string | undefined;
+  visitLeaves(
+    params,
+    (leaf, keys) => {
+      if (found === undefined && isQuantizedTensor(leaf)) found = joinPath(keys);
+    },
+    {
+      fn,
+      argument: 'options.model.params',
+      isLeaf: (node) => isTensor(node) || isQuantizedTensor(node),
+    },
+  );
+  return found;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -429,10 +498,11 @@ function shiftedTargets(batch: readonly SequenceExample[]): {
  */
 function batchLoss(
   model: FineTuneModel,
-  params: DecoderLmParams,
+  params: DecoderLmParams | WithQuantizedKernels<DecoderLmParams>,
   batch: readonly SequenceExample[],
   targets: number[][],
   denominator: number,
+  options: DecoderLmOptions = {},
 ): Tensor {
   const ids = tensor2d(
     batch.map((e) => e.ids),
@@ -440,7 +510,7 @@ function batchLoss(
     'int32',
   );
   const labels = tensor2d(targets, undefined, 'int32');
-  const logits = decoderLm(model.config, params, ids);
+  const logits = decoderLm(model.config, params, ids, options);
   const total = softmaxCrossEntropy(logits, labels, { reduction: 'sum' });
   return mul(total, 1 / Math.max(denominator, 1));
 }
@@ -448,7 +518,7 @@ function batchLoss(
 /** The held-out loss: masked next-token cross-entropy, the mean over all counted tokens. */
 async function heldOutLoss(
   c: Checked,
-  paramsOf: () => DecoderLmParams,
+  paramsOf: () => LmParams,
   examples: SequenceExample[],
 ): Promise<number> {
   const { counted } = shiftedTargets(examples);
@@ -481,7 +551,11 @@ async function heldOutLoss(
  *
  * Without an adapter every tensor of `model.params` is trained (full
  * fine-tuning); gradients are taken only with respect to the trained
- * tensors. `model.params` is never modified or disposed.
+ * tensors. `model.params` is never modified or disposed. A base whose
+ * kernels are quantized (QLoRA: `quantizeParams(params, { bits,
+ * kernelsOnly: true })`) trains through an adapter only; with
+ * `gradientCheckpointing` only the adapter's tensors are recomputed with
+ * gradients.
  *
  * Memory: the tensor count stays flat across steps; on return only
  * `trained` remains, and on a throw or an abort nothing does.
@@ -521,14 +595,38 @@ export async function fineTune(
   const c = checkOptions(fn, options);
   const { adapter } = options;
   if (adapter === undefined) {
-    return train(fn, c, c.model.params, 'options.model.params', (trainable) => trainable);
+    // checkOptions rejected quantized kernels: every param is a float32 tensor to train.
+    const params = c.model.params as DecoderLmParams;
+    const lossOptions: DecoderLmOptions = c.gradientCheckpointing
+      ? { gradientCheckpointing: true }
+      : {};
+    return train(fn, c, params, 'options.model.params', lossOptions, (trainable) => trainable);
   }
   const base = c.model.params;
   // Checks that the adapter fits the base (a typed error from withLora otherwise); makes no tensor.
   withLora(base, adapter);
-  return train(fn, c, adapter, 'options.adapter', (trainable, dropoutSeed) =>
-    withLora(base, trainable, dropoutSeed === undefined ? {} : { dropoutSeed }),
+  const lossOptions = adapterLossOptions(c.gradientCheckpointing, adapter);
+  return train(fn, c, adapter, 'options.adapter', lossOptions, (t, seed) =>
+    withLora(base, t, seed === undefined ? {} : { dropoutSeed: seed }),
   );
+}
+
+/** The params `fineTune` runs: float32, or a quantized base with an adapter on it. */
+type LmParams = DecoderLmParams | WithQuantizedKernels<DecoderLmParams>;
+
+/**
+ * `decoderLm`'s options for the training loss with an adapter: with
+ * checkpointing, only the adapter's tensors (the `lora` factors `withLora`
+ * puts on the targets, and the saved modules' tensors at their param paths)
+ * are checkpoint inputs, so the frozen base gets no gradient. Internal
+ * (exported for its test).
+ */
+export function adapterLossOptions(checkpointing: boolean, adapter: LoraAdapter): DecoderLmOptions {
+  if (!checkpointing) return {};
+  const saved = new Set(Object.values(adapter.modulesToSave).flatMap((t) => Object.keys(t)));
+  const trainable = (path: string) =>
+    path.endsWith('.lora.a') || path.endsWith('.lora.b') || saved.has(path);
+  return { gradientCheckpointing: { trainable } };
 }
 
 /**
@@ -541,9 +639,10 @@ function stepGradients<T>(
   c: Checked,
   template: T,
   current: TensorMap,
-  combine: (trainable: T, dropoutSeed?: number) => DecoderLmParams,
+  combine: (trainable: T, dropoutSeed?: number) => LmParams,
   examples: readonly SequenceExample[],
   dropoutSeeds: readonly number[],
+  lossOptions: DecoderLmOptions,
 ): { grads: TensorMap; loss: Tensor } {
   const names = Object.keys(current);
   const { counted } = shiftedTargets(examples);
@@ -556,7 +655,7 @@ function stepGradients<T>(
       const loss = (...xs: Tensor[]) => {
         const map: TensorMap = Object.fromEntries(names.map((n, i) => [n, xs[i]!]));
         const params = combine(unflattenParams(template, map), dropoutSeeds[j]);
-        return batchLoss(c.model, params, batch, targets, counted);
+        return batchLoss(c.model, params, batch, targets, counted, lossOptions);
       };
       // Each micro-batch in its own tidy: its activations are freed before the next one runs.
       const micro = tidy(() => {
@@ -586,7 +685,8 @@ async function train<T>(
   c: Checked,
   template: T,
   argument: string,
-  combine: (trainable: T, dropoutSeed?: number) => DecoderLmParams,
+  lossOptions: DecoderLmOptions,
+  combine: (trainable: T, dropoutSeed?: number) => LmParams,
 ): Promise<FineTuneResult<T>> {
   const initial = flattenParams(template);
   for (const [name, t] of Object.entries(initial)) {
@@ -678,7 +778,8 @@ async function train<T>(
           const adapterNow = unflattenParams(template, current) as unknown as LoraAdapter;
           grads = privateStepGradients(
             c.model.config,
-            c.model.params,
+            // A quantized base runs there as here: its forward is decoderLm on withLora(params, adapter).
+            c.model.params as DecoderLmParams,
             adapterNow,
             examples,
             c.privacy,
@@ -702,6 +803,7 @@ async function train<T>(
             combine,
             examples,
             dropoutSeeds,
+            lossOptions,
           ));
         }
         const factor =

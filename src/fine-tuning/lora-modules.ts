@@ -9,6 +9,7 @@
  */
 import { TfjsBlocksError } from '../errors';
 import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { isQuantizedTensor } from '../nn/quantized-weights';
 import { PRETRAINED_FAMILIES } from '../pretrained/families/registry';
 import { getParamPath } from '../pretrained/families/rules';
 import type { PretrainedModel } from '../pretrained/load';
@@ -59,6 +60,16 @@ function isPretrained(base: unknown): base is PretrainedModel {
     Object.hasOwn(base, 'params') &&
     Object.hasOwn(base, 'config')
   );
+}
+
+/** A param of a model: a tensor, or a quantized kernel (a QLoRA-style frozen base) as one leaf. */
+function isParamLeaf(node: unknown): boolean {
+  return isTensor(node) || isQuantizedTensor(node);
+}
+
+/** Whether a param is a matrix: a rank-2 tensor or a quantized kernel. */
+function isMatrix(node: unknown): boolean {
+  return isQuantizedTensor(node) || (isTensor(node) && node.rank === 2);
 }
 
 /** Adds `name` and its parent modules (`a`, `a.b`, … ) to `table`, parents first. */
@@ -125,12 +136,12 @@ export function loraModuleTable(fn: string, base: unknown, argument = 'model'): 
       );
     }
     for (const rule of family.tensors(base.config)) {
-      // Only the tensors the params hold (a family may list optional ones).
+      // Only the tensors the params hold (a family may list optional ones); a quantized kernel counts.
       const tensors = rule.paths.map((p) => getParamPath(base.params, p));
-      if (!tensors.every(isTensor)) continue;
+      if (!tensors.every(isParamLeaf)) continue;
       const linear =
         rule.name.endsWith('.weight') &&
-        rule.paths.every((p, i) => p[p.length - 1] === 'kernel' && tensors[i]!.rank === 2);
+        rule.paths.every((p, i) => p[p.length - 1] === 'kernel' && isMatrix(tensors[i]));
       addTensor(modules, rule.name, rule.paths, linear);
     }
     return {
@@ -143,10 +154,10 @@ export function loraModuleTable(fn: string, base: unknown, argument = 'model'): 
     base,
     (leaf, keys) => {
       const path = keys.map(String);
-      const linear = path[path.length - 1] === 'kernel' && (leaf as { rank: number }).rank === 2;
+      const linear = path[path.length - 1] === 'kernel' && isMatrix(leaf);
       addTensor(modules, path.join('.'), [path], linear);
     },
-    { fn, argument },
+    { fn, argument, isLeaf: isParamLeaf },
   );
   return { params: base, modules, outputLayers: new Set(['lmHead', 'head']) };
 }

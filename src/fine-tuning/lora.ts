@@ -26,7 +26,13 @@ import {
 import { emptyRecord, ownEntry } from '../internal/records';
 import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
-import type { LinearParams, LoraFactors } from '../nn/linear';
+import type { LinearParams, LoraFactors, QuantizableLinearParams } from '../nn/linear';
+import {
+  checkQuantizedTensor,
+  dequantizeKernel,
+  isQuantizedTensor,
+  type QuantizedTensor,
+} from '../nn/quantized-weights';
 import { getParamPath } from '../pretrained/families/rules';
 import { flattenParams } from '../tree/flatten';
 import type { TensorMap } from '../tree/types';
@@ -70,19 +76,34 @@ export type LoraAdapter = {
   modulesToSave: Record<string, TensorMap>;
 };
 
-/** One tensor of a module's saved params that is no tensor in `params`. */
-function paramAt(fn: string, params: unknown, path: string, argument: string): Tensor {
+/** One param of a saved module (a tensor, or a quantized kernel), or a typed error. */
+function paramAt(
+  fn: string,
+  params: unknown,
+  path: string,
+  argument: string,
+): Tensor | QuantizedTensor {
   const t = getParamPath(params, path.split('.'));
+  if (isQuantizedTensor(t)) return checkQuantizedTensor(fn, `${argument}.${path}`, t);
   if (!isTensor(t)) {
     throw new TfjsBlocksError(fn, `${argument}.${path}`, 'a tensor', describeValue(t));
   }
   return t;
 }
 
-/** The `LinearParams` at a dotted path, or a typed error. */
-function linearAt(fn: string, params: unknown, path: string, argument: string): LinearParams {
-  const linear = getParamPath(params, path.split('.')) as LinearParams | undefined;
+/** The linear at a dotted path (its kernel float32 or quantized: a QLoRA-style base), or a typed error. */
+function linearAt(
+  fn: string,
+  params: unknown,
+  path: string,
+  argument: string,
+): QuantizableLinearParams {
+  const linear = getParamPath(params, path.split('.')) as QuantizableLinearParams | undefined;
   const kernel = linear?.kernel;
+  if (isQuantizedTensor(kernel)) {
+    checkQuantizedTensor(fn, `${argument}.${path}.kernel`, kernel);
+    return linear!;
+  }
   if (!isTensor(kernel) || kernel.rank !== 2) {
     throw new TfjsBlocksError(
       fn,
@@ -102,6 +123,11 @@ function linearAt(fn: string, params: unknown, path: string, argument: string): 
  * `b` zeros, so the adapted model starts equal to the base. A fused module
  * (GPT-2's `c_attn`) gets one `a` and one `b` per linear it spans.
  * `modulesToSave` are copied (new tensors) to be trained in full.
+ *
+ * A quantized base (`quantizeParams(params, { bits, kernelsOnly: true })`,
+ * QLoRA-style) works as a float one: its quantized kernels are linears to
+ * target, and a saved module's quantized kernel is copied dequantized
+ * (float32, trained in full).
  *
  * Errors: a `targetModules` that matches nothing (the message lists
  * candidate names), one that matches a module that is no linear, a
@@ -168,7 +194,9 @@ export function initLora(model: LoraBase, config: LoraConfig, seed: number): Lor
     const modulesToSave = emptyRecord<TensorMap>();
     for (const { name, tensors } of saved) {
       const copies: TensorMap = emptyRecord();
-      for (const [path, t] of tensors) copies[path] = add(t, 0);
+      // A quantized kernel is trained in full as float32: the copy is its dequantized matrix.
+      for (const [path, t] of tensors)
+        copies[path] = isQuantizedTensor(t) ? dequantizeKernel(t) : add(t, 0);
       modulesToSave[name] = copies;
     }
     return { config: resolved, modules, modulesToSave };
@@ -265,9 +293,13 @@ function checkFits(fn: string, params: unknown, adapter: LoraAdapter, allowLora:
   }
 }
 
-/** A copy of `params`' records and arrays (the tensors are the same), for setting paths on. */
+/** A copy of `params`' records and arrays (the tensors and quantized kernels are the same), for setting paths on. */
 function copyStructure<P>(fn: string, params: P): P {
-  return mapTree(params, (leaf) => leaf, { fn, argument: 'params' }) as P;
+  return mapTree(params, (leaf) => leaf, {
+    fn,
+    argument: 'params',
+    isLeaf: (node) => isTensor(node) || isQuantizedTensor(node),
+  }) as P;
 }
 
 /** Sets a dotted path of a copied record (every container on the way is the copy's own). */
@@ -375,8 +407,11 @@ export type MergedLora<P> = {
    * tensors by the adapter's; every other tensor is the base's own.
    */
   params: P;
-  /** The base's own tensors that the saved modules replaced, by dotted path: what unmerging puts back. */
-  originals: TensorMap;
+  /**
+   * The base's own tensors that the saved modules replaced, by dotted path:
+   * what unmerging puts back (a quantized kernel of a saved module stays quantized here).
+   */
+  originals: Record<string, Tensor | QuantizedTensor>;
 };
 
 /**
@@ -386,6 +421,13 @@ export type MergedLora<P> = {
  * base's does. The base's replaced saved tensors are kept in `originals`,
  * so {@link unmergeLora} restores them exactly. Merged and unmerged
  * forwards agree within float rounding (1e-5 relative in the tests).
+ *
+ * On a quantized base (QLoRA) a target's quantized kernel is dequantized
+ * and merged: its merged kernel is float32 (as PEFT merges into the
+ * dequantized weight), so the merged model runs at float speed without the
+ * quantized memory saving for those linears; re-quantize with
+ * `quantizeParams` if wanted (that rounds the update too). The untargeted
+ * kernels stay quantized, and the base record is unchanged.
  *
  * @param params - the base params (without `lora` fields on the targets).
  * @returns `{ params, originals }`; the only new tensors are the merged
@@ -414,6 +456,9 @@ export function mergeLora<P>(params: P, adapter: LoraAdapter): MergedLora<P> {
  * kernels become `kernel − scale·a·b` (new tensors, equal to the base's
  * within float rounding) and the saved modules get the base's original
  * tensors back from `merged.originals` (the very tensors, not copies).
+ * Kernels merged from a quantized base come back as float32 (the
+ * dequantized base's values within rounding); the quantized base itself is
+ * unchanged by merging, so keep it to go back.
  *
  * @param merged - what {@link mergeLora} returned for this adapter.
  * @returns params like the base's; the new tensors are the target kernels.
@@ -445,7 +490,7 @@ export function unmergeLora<P>(merged: MergedLora<P>, adapter: LoraAdapter): P {
   for (const tensors of Object.values(checked.modulesToSave)) {
     for (const path of Object.keys(tensors)) {
       const original = ownEntry(merged.originals ?? {}, path);
-      if (!isTensor(original) || original.isDisposed) {
+      if (!isQuantizedTensor(original) && (!isTensor(original) || original.isDisposed)) {
         throw new TfjsBlocksError(
           fn,
           `merged.originals["${path}"]`,
@@ -465,18 +510,20 @@ export function unmergeLora<P>(merged: MergedLora<P>, adapter: LoraAdapter): P {
 /** `params` with each target kernel shifted by `sign·scale·a·b` and the saved modules swapped in. */
 function shiftKernels<P>(fn: string, params: P, adapter: LoraAdapter, sign: 1 | -1): MergedLora<P> {
   const out = copyStructure(fn, params);
-  const originals: TensorMap = emptyRecord();
+  const originals: Record<string, Tensor | QuantizedTensor> = emptyRecord();
   for (const tensors of Object.values(adapter.modulesToSave)) {
     for (const [path, t] of Object.entries(tensors)) {
-      originals[path] = getParamPath(params, path.split('.')) as Tensor;
+      originals[path] = getParamPath(params, path.split('.')) as Tensor | QuantizedTensor;
       setAt(out, path, t);
     }
   }
   const kernels = tidy(() =>
     Object.values(adapter.modules).flatMap((m) =>
       m.paths.map((path, j) => {
-        const { kernel } = getParamPath(params, path.split('.')) as LinearParams;
-        return add(kernel, mul(matMul(m.a, m.b[j]!), sign * m.scale));
+        const { kernel } = getParamPath(params, path.split('.')) as QuantizableLinearParams;
+        // A quantized kernel is dequantized: the merged kernel is float32 (PEFT merges into the dequantized weight too).
+        const base = isQuantizedTensor(kernel) ? dequantizeKernel(kernel) : kernel;
+        return add(base, mul(matMul(m.a, m.b[j]!), sign * m.scale));
       }),
     ),
   );
