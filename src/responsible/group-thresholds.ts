@@ -61,15 +61,19 @@ interface Vertex {
   k: number;
 }
 
-/** The upper concave hull of points sorted by x ascending (one point per x). */
+/**
+ * The upper concave hull of points sorted by x ascending (one point per x).
+ * Points on a hull edge are kept, so that a rate one threshold reaches by
+ * itself is served by that threshold rather than by mixing two.
+ */
 function upperHull(points: readonly Vertex[]): Vertex[] {
   const hull: Vertex[] = [];
   for (const p of points) {
     while (hull.length >= 2) {
       const a = hull[hull.length - 2]!;
       const b = hull[hull.length - 1]!;
-      // Pop b when it lies on or below the chord a→p.
-      if ((b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x) >= 0) hull.pop();
+      // Pop b when it lies strictly below the chord a→p.
+      if ((b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x) > 0) hull.pop();
       else break;
     }
     hull.push(p);
@@ -235,7 +239,7 @@ export function groupThresholds(
     throw new TfjsBlocksError(
       fn,
       'labels',
-      "both labels (balanced accuracy needs positives and negatives)",
+      'both labels (balanced accuracy needs positives and negatives)',
       P === 0 ? 'no positive' : 'no negative',
     );
   }

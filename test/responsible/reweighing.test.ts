@@ -81,7 +81,10 @@ describe('reweighing', () => {
       [() => reweighing([1, 0, 1, 0], ['a', 'a', 'a', 'a']), 'sensitiveFeatures'],
       [() => reweighing([1, 0, 1, 0], ['a', Number.NaN, 'b', 'b']), 'sensitiveFeatures[1]'],
       [() => reweighing([1, 1, 1, 0], g), 'labels'],
-      [() => reweighing([1, 0, 1, 0], g, { sampleWeight: [1, -1, 1, 1] }), 'options.sampleWeight[1]'],
+      [
+        () => reweighing([1, 0, 1, 0], g, { sampleWeight: [1, -1, 1, 1] }),
+        'options.sampleWeight[1]',
+      ],
       [
         () => reweighing([1, 0, 1, 0], g, { sampleWeight: [1, 1, Number.NaN, 1] }),
         'options.sampleWeight[2]',
