@@ -232,9 +232,12 @@ describe('groupThresholds: predict and bad input', () => {
     });
     // Over many seeds, the mean decision approaches the probability.
     const mean = new Array<number>(d.scores.length).fill(0);
-    for (let s = 0; s < 400; s++)
-      rule.predict(d.scores, d.groups, s).forEach((v, i) => (mean[i]! += v / 400));
-    mean.forEach((m, i) => expect(Math.abs(m - p[i]!)).toBeLessThan(0.1));
+    for (let s = 0; s < 400; s++) {
+      rule.predict(d.scores, d.groups, s).forEach((v, i) => {
+        mean[i]! += v / 400;
+      });
+    }
+    for (const [i, m] of mean.entries()) expect(Math.abs(m - p[i]!)).toBeLessThan(0.1);
   });
 
   it('works on a one-member group for demographic parity and on tensors', () => {

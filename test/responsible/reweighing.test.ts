@@ -26,7 +26,7 @@ describe('reweighing', () => {
       ['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b'],
     );
     const w = [2 / 3, 2 / 3, 2 / 3, 2, 2, 2 / 3, 2 / 3, 2 / 3];
-    weights.forEach((x, i) => expect(x).toBeCloseTo(w[i]!, 12));
+    for (const [i, x] of weights.entries()) expect(x).toBeCloseTo(w[i]!, 12);
     expect(byGroup.get('a')!.positive).toBeCloseTo(2 / 3, 12);
     expect(byGroup.get('a')!.negative).toBeCloseTo(2, 12);
     expect([...byGroup.keys()]).toEqual(['a', 'b']);
