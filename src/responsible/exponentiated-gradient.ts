@@ -290,9 +290,10 @@ function checkPredictions(out: unknown, n: number | undefined): number[] {
  * @param sensitiveFeatures - each sample's group, length n; at least two groups.
  * @param options - {@link ExponentiatedGradientOptions}; `fit` is required.
  * @returns {@link ExponentiatedGradientResult}: the mixture, `predict(x, seed)` and `predictProba(x)`.
- * @throws TfjsBlocksError (rejects) on bad labels, groups or options, a group
- *   without positives or negatives under equalized odds, or a `fit` that
- *   throws or returns a bad predictor (argument `options.fit`, the original error as `cause`).
+ * @throws TfjsBlocksError, synchronously, on bad labels, groups or options
+ *   or a group without positives or negatives under equalized odds (before
+ *   any `fit`); the promise rejects with one when `fit` or a predictor throws
+ *   or returns a bad output (argument `options.fit`, the original error as `cause`).
  * @see https://arxiv.org/abs/1803.02453
  * @example
  * ```ts
@@ -312,7 +313,7 @@ function checkPredictions(out: unknown, n: number | undefined): number[] {
  * const decisions = await fair.predict(x, 0);
  * ```
  */
-export async function exponentiatedGradient<X>(
+export function exponentiatedGradient<X>(
   x: X,
   labels: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
@@ -346,7 +347,7 @@ export async function exponentiatedGradient<X>(
     throw new TfjsBlocksError(FN, 'options.maxIterations', 'an integer ≥ 1', quote(maxIterations));
   }
   const etaMul = checkNumber(FN, 'options.eta', options.eta ?? 2, { min: 0, minExclusive: true });
-  let nu =
+  const nu =
     options.nu === undefined
       ? undefined
       : checkNumber(FN, 'options.nu', options.nu, { min: 0, minExclusive: true });
@@ -355,6 +356,29 @@ export async function exponentiatedGradient<X>(
   checkTwoGroups(FN, 'sensitiveFeatures', distinct);
   const groupIndex = groups.map((g) => distinct.indexOf(g));
   const m = moments(constraint, y, groupIndex, distinct.length, distinct);
+  // Arguments are checked above, synchronously (a bad option throws before
+  // any fit runs); the game itself is asynchronous.
+  return play(x, y, m, { learner, epsilon, maxIterations, etaMul, nu });
+}
+
+/** The checked arguments of {@link exponentiatedGradient}. */
+interface GameSettings<X> {
+  learner: FairFit<X>;
+  epsilon: number;
+  maxIterations: number;
+  etaMul: number;
+  nu: number | undefined;
+}
+
+/** The game between the λ-player (exponentiated gradient) and the Q-player (`fit`). */
+async function play<X>(
+  x: X,
+  y: readonly number[],
+  m: Moments,
+  settings: GameSettings<X>,
+): Promise<ExponentiatedGradientResult<X>> {
+  const { learner, epsilon, maxIterations, etaMul } = settings;
+  let nu = settings.nu;
   const n = y.length;
   const K = 2 * m.pCell.length;
   const B = 1 / epsilon;

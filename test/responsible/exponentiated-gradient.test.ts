@@ -231,6 +231,18 @@ describe('exponentiatedGradient', () => {
     expect(async.argument).toBe('options.fit');
   });
 
+  it('checks its arguments synchronously, before any fit runs', () => {
+    let calls = 0;
+    const fit = (s: WeightedSamples<Sample[]>) => {
+      calls++;
+      return thresholdFit(s);
+    };
+    expect(() => exponentiatedGradient(d.x, d.labels, d.groups, { fit, epsilon: 2 })).toThrow(
+      TfjsBlocksError,
+    );
+    expect(calls).toBe(0);
+  });
+
   it('rejects bad predictors and bad input with the argument named', async () => {
     const cases: [() => Promise<unknown>, string][] = [
       [
