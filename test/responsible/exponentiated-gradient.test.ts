@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import type { TfjsBlocksError } from '../../src/errors';
+import { TfjsBlocksError } from '../../src/errors';
 import {
   exponentiatedGradient,
   type FairFit,
