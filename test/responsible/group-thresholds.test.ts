@@ -242,7 +242,10 @@ describe('groupThresholds: predict and bad input', () => {
 
   it('works on a one-member group for demographic parity and on tensors', () => {
     const labels = tf.tensor1d([1, 0, 1, 0, 1], 'int32');
+    const before = tf.memory().numTensors;
     const rule = groupThresholds([0.9, 0.1, 0.8, 0.3, 0.5], labels, ['a', 'a', 'a', 'a', 'b']);
+    rule.predict([0.9, 0.1], ['a', 'b'], 0);
+    expect(tf.memory().numTensors, 'groupThresholds makes no tensor').toBe(before);
     labels.dispose();
     expect(
       rule
