@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import {
+  bertConfig,
+  encoderClassifier,
+  initEncoderClassifier,
+} from '../../src/models/encoder-classifier';
 import { groupThresholds } from '../../src/responsible/group-thresholds';
+import { reweighing } from '../../src/responsible/reweighing';
 import { thrownWithoutLeak } from '../helpers/rejections';
 
 /** Synthetic scores: group g's positives shifted up by shift[g], plus seeded noise. */
@@ -215,6 +221,54 @@ describe('groupThresholds: equalized odds', () => {
     const { rates } = expectedOnTraining(d, rule.predictProba(d.scores, d.groups), 'accuracy');
     expect(rates[0]!.tpr).toBeCloseTo(rates[1]!.tpr, 12);
     expect(rates[0]!.fpr).toBeCloseTo(rates[1]!.fpr, 12);
+  });
+});
+
+describe('with a model of the library', () => {
+  it("post-processes encoderClassifier's logit differences; reweighing feeds per-example losses", () => {
+    const config = bertConfig({
+      vocabSize: 16,
+      maxLength: 6,
+      dModel: 8,
+      numLayers: 1,
+      numHeads: 2,
+      numClasses: 2,
+    });
+    const params = initEncoderClassifier(config, 0);
+    const n = 24;
+    const idsData = Array.from({ length: n * 6 }, (_, i) => (i * 7 + Math.floor(i / 6)) % 16);
+    const ids = tf.tensor2d(idsData, [n, 6], 'int32');
+    const labels = Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : i % 5 === 0 ? 1 : 0));
+    const groups = Array.from({ length: n }, (_, i) => (i < 14 ? 'a' : 'b'));
+    const before = tf.memory().numTensors;
+    // Score: logit of class 1 minus logit of class 0.
+    const logits = encoderClassifier(config, params, ids);
+    const diff = tf.tidy(() =>
+      tf.sub(tf.slice(logits, [0, 1], [-1, 1]), tf.slice(logits, [0, 0], [-1, 1])),
+    );
+    const scores = Array.from(diff.dataSync());
+    tf.dispose([logits, diff]);
+    const rule = groupThresholds(scores, labels, groups);
+    const p = rule.predictProba(scores, groups);
+    const rate = (g: string) =>
+      p.filter((_, i) => groups[i] === g).reduce((a, b) => a + b, 0) /
+      groups.filter((h) => h === g).length;
+    expect(rate('a')).toBeCloseTo(rate('b'), 10);
+    // Reweighing's weights on per-example cross-entropy: a weighted mean, no NaN.
+    const { weights } = reweighing(labels, groups);
+    const loss = tf.tidy(() => {
+      const out = encoderClassifier(config, params, ids);
+      const perExample = tf.neg(
+        tf.sum(tf.mul(tf.logSoftmax(out), tf.oneHot(tf.tensor1d(labels, 'int32'), 2)), 1),
+      );
+      const w = tf.tensor1d(weights);
+      return tf.div(tf.sum(tf.mul(perExample, w)), tf.sum(w));
+    });
+    expect(Number.isFinite(loss.dataSync()[0])).toBe(true);
+    loss.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    ids.dispose();
+    tf.dispose(params as unknown as tf.TensorContainer);
   });
 });
 
