@@ -285,7 +285,9 @@ function checkPredictions(out: unknown, n: number | undefined): number[] {
  * called. Memory: this function makes no tensor; what `fit` and the
  * predictors make is theirs to free.
  *
- * @param x - the training inputs, passed to `fit` and the predictors as they are (an array, a tensor…).
+ * @param x - the training inputs, passed to `fit` and the predictors as they are (an array, a
+ *   tensor…). The constant stand-in predictor reads the sample count of an input from its
+ *   `length` or `shape[0]`.
  * @param labels - the 0/1 labels, length n.
  * @param sensitiveFeatures - each sample's group, length n; at least two groups.
  * @param options - {@link ExponentiatedGradientOptions}; `fit` is required.
