@@ -399,6 +399,14 @@ export {
   dpSgd,
 } from './responsible/dp-sgd';
 export {
+  type ExponentiatedGradientOptions,
+  type ExponentiatedGradientResult,
+  exponentiatedGradient,
+  type FairFit,
+  type FairPredictor,
+  type WeightedSamples,
+} from './responsible/exponentiated-gradient';
+export {
   type BinaryLabels,
   type ConfusionMetrics,
   demographicParityDifference,
@@ -418,6 +426,13 @@ export {
   federatedAverage,
   federatedAveragingRound,
 } from './responsible/federated-averaging';
+export {
+  type FairnessConstraint,
+  type GroupThresholds,
+  type GroupThresholdsOptions,
+  groupThresholds,
+  type ThresholdRule,
+} from './responsible/group-thresholds';
 export {
   type LinearTape,
   type PerExampleGradientsOptions,
@@ -450,6 +465,7 @@ export {
   type StepsForEpsilonOptions,
   stepsForEpsilon,
 } from './responsible/privacy-budget';
+export { type Reweighing, type ReweighingOptions, reweighing } from './responsible/reweighing';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,

@@ -28,6 +28,14 @@ export {
   dpSgd,
 } from './dp-sgd';
 export {
+  type ExponentiatedGradientOptions,
+  type ExponentiatedGradientResult,
+  exponentiatedGradient,
+  type FairFit,
+  type FairPredictor,
+  type WeightedSamples,
+} from './exponentiated-gradient';
+export {
   type BinaryLabels,
   type ConfusionMetrics,
   demographicParityDifference,
@@ -47,6 +55,13 @@ export {
   federatedAverage,
   federatedAveragingRound,
 } from './federated-averaging';
+export {
+  type FairnessConstraint,
+  type GroupThresholds,
+  type GroupThresholdsOptions,
+  groupThresholds,
+  type ThresholdRule,
+} from './group-thresholds';
 export {
   type LinearTape,
   type PerExampleGradientsOptions,
@@ -79,3 +94,4 @@ export {
   type StepsForEpsilonOptions,
   stepsForEpsilon,
 } from './privacy-budget';
+export { type Reweighing, type ReweighingOptions, reweighing } from './reweighing';
