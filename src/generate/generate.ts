@@ -6,6 +6,7 @@
 import { beamSearch } from './beam-search';
 import { checkGenerateOptions, type GenerateOptions, type GenerationModel } from './options';
 import { sampleLoop } from './sampling';
+import { speculativeLoop } from './speculative';
 import { throwIfAborted } from './steps';
 
 export type { GenerateOptions, GenerationModel } from './options';
@@ -60,6 +61,9 @@ export async function generate(
   throwIfAborted(checked.signal);
   const beams = checked.numBeams;
   const n = checked.numReturnSequences;
+  if (checked.draft !== undefined && model.kind === 'decoderLm') {
+    return speculativeLoop(model, prompts, checked, checked.draft);
+  }
   if (beams === undefined) {
     // n samples per prompt: each prompt n times in the batch, prompt by prompt.
     return sampleLoop(model, n === 1 ? prompts : prompts.flatMap((p) => Array(n).fill(p)), checked);
