@@ -146,7 +146,7 @@ export type GenerateOptions = {
    * decoder-only. Default: none.
    */
   draftModel?: Extract<GenerationModel, { kind: 'decoderLm' }>;
-  /** Speculative decoding: tokens the draft proposes per round, 1 to {@link MAX_DRAFT_TOKENS}. Default `4`. */
+  /** Speculative decoding: tokens the draft proposes per round, 1 to 64. Default `4`. */
   numDraftTokens?: number;
   /**
    * Speculative decoding: called after each round with the tokens the draft

@@ -117,7 +117,7 @@ export async function speculativeLoop(
       for (let i = 0; i < k; i++) {
         const picks = await drafter.run(feed, allValid(feed));
         feed = picks.map((row) => [row[row.length - 1]!]);
-        feed.forEach(([t], b) => proposals[b]!.push(t!));
+        for (let b = 0; b < feed.length; b++) proposals[b]!.push(feed[b]![0]!);
       }
       // One target forward over last, d1 … dk: its arg-max after each.
       const scored = await target.run(

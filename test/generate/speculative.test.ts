@@ -14,6 +14,7 @@ import {
   llamaConfig,
 } from '../../src/index';
 import { describeEachBackend } from '../helpers/backends';
+import { flattenParams } from '../helpers/params';
 import { rejectionOf } from '../helpers/rejections';
 
 type Lm = Extract<GenerationModel, { kind: 'decoderLm' }>;
@@ -48,13 +49,7 @@ function lm(config: DecoderLmConfig, seed: number): Lm {
 }
 
 function disposeLm(m: GenerationModel) {
-  const leaves: tf.Tensor[] = [];
-  const walk = (v: unknown) => {
-    if (v instanceof tf.Tensor) leaves.push(v);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  walk(m.params);
-  tf.dispose(leaves);
+  tf.dispose(Object.values(flattenParams(m.params)));
 }
 
 /** Greedy with and without the draft; the token counts and rounds seen. */
