@@ -1,6 +1,7 @@
 // Speculative decoding (issue 20): generate({ draftModel, numDraftTokens })
 // gives the target's greedy output token for token, with the draft's tokens
 // accepted where the target agrees and both caches rewound past the rest.
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import {
@@ -13,9 +14,12 @@ import {
   initEncoderDecoder,
   llamaConfig,
 } from '../../src/index';
+import { folderSource } from '../../src/node/index';
+import { loadPretrained } from '../../src/pretrained/load';
 import { describeEachBackend } from '../helpers/backends';
 import { flattenParams } from '../helpers/params';
 import { rejectionOf } from '../helpers/rejections';
+import { FIXTURES } from '../helpers/saved-folders';
 
 type Lm = Extract<GenerationModel, { kind: 'decoderLm' }>;
 
@@ -184,6 +188,49 @@ describeEachBackend('speculative decoding', () => {
       }),
     ).rejects.toBe(boom);
     expect(tf.memory().numTensors).toBe(before);
+    disposeLm(target);
+    disposeLm(draft);
+  });
+});
+
+/** A decoder-only model read by loadPretrained, as generate takes it. */
+async function pretrained(folder: string): Promise<Lm> {
+  const loaded = await loadPretrained(folderSource(`${FIXTURES}pretrained/${folder}`));
+  if (loaded.kind !== 'decoder-lm') throw new Error(`${folder} is not a decoder-only model`);
+  return { kind: 'decoderLm', config: loaded.config, params: loaded.params };
+}
+
+describeEachBackend('speculative decoding of models from loadPretrained', () => {
+  it("gives transformers' greedy ids for a GPT-2 target with a Llama draft of the same vocabulary", async () => {
+    // test/reference/pretrained_generate.py: GPT2LMHeadModel.generate(do_sample=False).
+    const reference = JSON.parse(
+      readFileSync(`${FIXTURES}pretrained/gpt2/generate.json`, 'utf8'),
+    ) as {
+      prompts: number[][];
+      maxNewTokens: number;
+      padId: number;
+      cases: Array<{ name: string; expected: number[][][] }>;
+    };
+    const greedy = reference.cases.find((c) => c.name === 'greedy')!.expected.map((e) => e[0]!);
+    const target = await pretrained('gpt2');
+    const draft = await pretrained('llama');
+    const options = {
+      maxNewTokens: reference.maxNewTokens,
+      temperature: 0,
+      padId: reference.padId,
+    };
+    for (const [i, prompt] of reference.prompts.entries()) {
+      for (const numDraftTokens of [2, 5]) {
+        const [ids] = await generate(target, [prompt], {
+          ...options,
+          draftModel: draft,
+          numDraftTokens,
+        });
+        expect(ids).toEqual(greedy[i]);
+      }
+    }
+    const batch = await generate(target, reference.prompts, { ...options, draftModel: draft });
+    expect(batch).toEqual(greedy);
     disposeLm(target);
     disposeLm(draft);
   });
