@@ -28,7 +28,7 @@ import { ALPHABET, encode, loadNames, randomStarts, windows } from '../examples/
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const backend = flag('backend', 'wasm');
-const steps = Number(flag('steps', '150'));
+const steps = Number(flag('steps', '200'));
 const newTokens = Number(flag('tokens', '48'));
 const ks = flag('k', '2,4,6').split(',').map(Number);
 const size = (name: string, fallback: string) => Number(flag(name, fallback));
@@ -44,8 +44,8 @@ const config = (dModel: number, numLayers: number): DecoderLmConfig =>
     numLayers,
     numHeads: Math.max(1, dModel / 64),
   });
-const targetConfig = config(size('target-d', '384'), size('target-layers', '6'));
-const draftConfig = config(size('draft-d', '192'), size('draft-layers', '3'));
+const targetConfig = config(size('target-d', '256'), size('target-layers', '4'));
+const draftConfig = config(size('draft-d', '128'), size('draft-layers', '2'));
 
 let seed = 1;
 const rand = () => {

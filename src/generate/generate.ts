@@ -22,7 +22,11 @@ export type { GenerateOptions, GenerationModel } from './options';
  * the same model, prompt by prompt (see docs/generation.md for where a
  * left-padded batch differs). Prompts of different lengths are left-padded and masked.
  * With `useCache` (the default) the prompt is run once and each new token
- * reuses the cached keys and values.
+ * reuses the cached keys and values. With `draftModel` (speculative
+ * decoding, greedy only) a smaller model of the same vocabulary proposes
+ * `numDraftTokens` tokens a round and the target checks them in one
+ * forward: the same ids as greedy decoding of the target, in fewer target
+ * steps.
  *
  * Never throws at the call: invalid input (including an unknown option key)
  * rejects the promise with a {@link TfjsBlocksError}; an error of a
