@@ -108,6 +108,7 @@ export async function speculativeLoop(
     // Tokens the draft has not read yet, before `last`.
     let unread: number[][] = prompts.map(() => []);
     await emit(last);
+    if (!done()) throwIfAborted(o.signal);
     while (!done()) {
       throwIfAborted(o.signal);
       // The target may add k + 1 tokens this round; never past maxNewTokens.
@@ -133,7 +134,11 @@ export async function speculativeLoop(
       });
       if (k > 0) draft.onDraftRound?.({ proposed: k, accepted });
       // d1 … d_accepted equal the target's picks there, then the target's own next token.
-      for (let i = 0; i <= accepted && !done(); i++) await emit(scored.map((row) => row[i]!));
+      // As greedy decoding: an abort after a token stops before the next one.
+      for (let i = 0; i <= accepted && !done(); i++) {
+        await emit(scored.map((row) => row[i]!));
+        if (!done()) throwIfAborted(o.signal);
+      }
       // The target read last, d1 … dk: keep last, d1 … d_accepted.
       target.rewind(k - accepted);
       if (k === 0) {

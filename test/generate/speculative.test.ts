@@ -200,6 +200,35 @@ async function pretrained(folder: string): Promise<Lm> {
   return { kind: 'decoderLm', config: loaded.config, params: loaded.params };
 }
 
+describeEachBackend('speculative decoding: cancelling', () => {
+  it('stops between rounds on an aborted signal, leaving no tensor behind', async () => {
+    const target = lm(TARGET, 51);
+    const draft = lm(DRAFT, 52);
+    const controller = new AbortController();
+    const before = tf.memory().numTensors;
+    const seen: number[] = [];
+    const reason = new Error('enough');
+    await expect(
+      generate(target, [[3, 4]], {
+        maxNewTokens: 20,
+        temperature: 0,
+        draftModel: draft,
+        numDraftTokens: 2,
+        signal: controller.signal,
+        onToken: (_, step) => {
+          seen.push(step);
+          if (step === 3) controller.abort(reason);
+        },
+      }),
+    ).rejects.toBe(reason);
+    // As greedy decoding: no token after the one whose onToken aborted.
+    expect(seen).toEqual([0, 1, 2, 3]);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeLm(target);
+    disposeLm(draft);
+  });
+});
+
 describeEachBackend('speculative decoding of models from loadPretrained', () => {
   it("gives transformers' greedy ids for a GPT-2 target with a Llama draft of the same vocabulary", async () => {
     // test/reference/pretrained_generate.py: GPT2LMHeadModel.generate(do_sample=False).
