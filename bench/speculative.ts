@@ -8,6 +8,7 @@
 //   npm run bench:speculative                      (wasm; writes docs/benchmarks.md)
 //   npm run bench:speculative -- --steps 40 --no-write
 //   npm run bench:speculative -- --target-d 768 --target-layers 12 --draft-d 256 --draft-layers 4
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -82,6 +83,13 @@ const draftParams = countParameters(draft.params);
 
 // Prompts: a boundary and the first two letters of held-out names.
 const prompts = names.heldOut.slice(0, 6).map((n) => encode(`.${n.slice(0, 2)}`));
+
+/** The CPU's SIMD flags that matter for the ratios (issue 20 asks for them with every table). */
+const simd = existsSync('/proc/cpuinfo')
+  ? ['sse4_2', 'avx2', 'fma', 'avx512f'].filter((f) =>
+      new RegExp(`\\b${f}\\b`).test(readFileSync('/proc/cpuinfo', 'utf8')),
+    )
+  : [];
 
 type Run = { ms: number; tokens: number; ids: number[][]; proposed: number; accepted: number };
 
@@ -161,7 +169,7 @@ const body = [
     .join(' ')} — a loaded`,
   'machine: compare ratios within a run; the lead re-measures on a quiet one.',
   '',
-  machineLine('bench:speculative'),
+  `${machineLine('bench:speculative')} SIMD: ${simd.join(' ') || 'unknown'}.`,
   '',
   `| run | greedy tokens/s | ${ks.map((k) => `k = ${k}`).join(' | ')} |`,
   `|---|---|${ks.map(() => '---').join('|')}|`,
