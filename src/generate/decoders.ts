@@ -86,7 +86,8 @@ function longestLength(rows: number[][]): number {
   return rows.reduce((most, row) => Math.max(most, row.length), 0);
 }
 
-function leftPad(prompts: number[][], padId: number) {
+/** Left-pads prompts with `padId` to the longest; `valid` is false on the padding. */
+export function leftPad(prompts: number[][], padId: number) {
   const width = longestLength(prompts);
   return {
     ids: prompts.map((p) => [...new Array<number>(width - p.length).fill(padId), ...p]),

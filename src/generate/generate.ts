@@ -11,6 +11,7 @@ import {
   type GenerationModel,
 } from './options';
 import { sampleLoop } from './sampling';
+import { speculativeLoop } from './speculative';
 import { throwIfAborted } from './steps';
 
 export type { GenerateOptions, GenerationLedger, GenerationModel } from './options';
@@ -26,7 +27,11 @@ export type { GenerateOptions, GenerationLedger, GenerationModel } from './optio
  * the same model, prompt by prompt (see docs/generation.md for where a
  * left-padded batch differs). Prompts of different lengths are left-padded and masked.
  * With `useCache` (the default) the prompt is run once and each new token
- * reuses the cached keys and values.
+ * reuses the cached keys and values. With `draftModel` (speculative
+ * decoding, greedy only) a smaller model of the same vocabulary proposes
+ * `numDraftTokens` tokens a round and the target checks them in one
+ * forward: the same ids as greedy decoding of the target, in fewer target
+ * steps.
  *
  * Never throws at the call: invalid input (including an unknown option key)
  * rejects the promise with a {@link TfjsBlocksError}; an error of a
@@ -77,6 +82,9 @@ async function run(
 ): Promise<number[][]> {
   const beams = checked.numBeams;
   const n = checked.numReturnSequences;
+  if (checked.draft !== undefined && model.kind === 'decoderLm') {
+    return speculativeLoop(model, prompts, checked, checked.draft);
+  }
   if (beams === undefined) {
     // n samples per prompt: each prompt n times in the batch, prompt by prompt.
     return sampleLoop(model, n === 1 ? prompts : prompts.flatMap((p) => Array(n).fill(p)), checked);

@@ -12,6 +12,8 @@ import {
   initAttentionCache,
 } from '../attention/multi-head-attention';
 import { blockAttentionConfig, checkBlockConfig } from '../blocks/transformer-block';
+import { TfjsBlocksError } from '../errors';
+import { checkInteger } from '../internal/checks';
 import {
   type DecoderLmConfig,
   type DecoderLmParams,
@@ -192,4 +194,49 @@ export function advanceKvCache(cache: KvCache, newValid: boolean[][]) {
     realTokens,
   });
   return { keyValid, mask, positions, commit };
+}
+
+/**
+ * The cache without its last `k` positions, as if they had never been
+ * written (speculative decoding drops the draft tokens the target rejected).
+ * A cheap index move: the preallocated tensors are shared with `cache`, not
+ * copied (attention hides keys at or after `length`, and the next write
+ * overwrites them), so free only one of the two records. A rolling
+ * (sliding-window) cache can rewind only while nothing has wrapped: once a
+ * position past its capacity was written, the key it overwrote is gone, and
+ * the rewind throws a {@link TfjsBlocksError} naming `k`.
+ *
+ * @param k - positions to drop, an integer in `[0, cache.length]`.
+ * @example
+ * ```ts
+ * // The target scored 5 draft tokens and kept 2: drop the other 3.
+ * cache = rewindKvCache(cache, 3);
+ * ```
+ */
+export function rewindKvCache(cache: KvCache, k: number): KvCache {
+  const fn = 'rewindKvCache';
+  checkInteger(fn, 'k', k, 0);
+  if (k > cache.length) {
+    throw new TfjsBlocksError(fn, 'k', `at most the cached length, ${cache.length}`, String(k));
+  }
+  const capacity = cache.maxLength;
+  if (k > 0 && cache.slidingWindow !== undefined && cache.length > capacity) {
+    throw new TfjsBlocksError(
+      fn,
+      'k',
+      `0 for a rolling cache that has wrapped (${cache.length} positions written in ${capacity} slots: the overwritten keys are gone)`,
+      String(k),
+    );
+  }
+  const length = cache.length - k;
+  const keyValid = cache.keyValid.map((row) => row.slice());
+  const realTokens = cache.realTokens.slice();
+  for (let b = 0; b < keyValid.length; b++) {
+    for (let p = length; p < cache.length; p++) {
+      const slot = p % capacity;
+      if (keyValid[b]![slot]) realTokens[b]! -= 1;
+      keyValid[b]![slot] = false;
+    }
+  }
+  return { ...cache, length, keyValid, realTokens };
 }

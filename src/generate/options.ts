@@ -142,6 +142,26 @@ export type GenerateOptions = {
    * time and energy. Nothing is recorded when the call rejects. Default: none.
    */
   ledger?: GenerationLedger;
+  /**
+   * Speculative decoding (Leviathan et al. 2023, https://arxiv.org/abs/2211.17192;
+   * Chen et al. 2023): a smaller decoder-only model with the same vocabulary
+   * proposes `numDraftTokens` tokens, the target scores them in one forward
+   * and keeps the longest prefix it agrees with plus its own next token. The
+   * output is the target's greedy output, token for token (up to float
+   * ties), in fewer target steps. Greedy only (`temperature: 0`), with the
+   * cache, no beam search and no logits processors; both models
+   * decoder-only. Default: none.
+   */
+  draftModel?: Extract<GenerationModel, { kind: 'decoderLm' }>;
+  /** Speculative decoding: tokens the draft proposes per round, 1 to 64. Default `4`. */
+  numDraftTokens?: number;
+  /**
+   * Speculative decoding: called after each round with the tokens the draft
+   * proposed and how many the target accepted (the fewest over the rows
+   * still running); `accepted / proposed` summed over rounds is the
+   * acceptance rate. Default: none.
+   */
+  onDraftRound?: (round: { proposed: number; accepted: number }) => void;
 };
 
 /**
@@ -157,6 +177,9 @@ export type GenerationLedger = {
   /** Starts an inference span; `end(tokens)` records it. */
   start(kind: 'inference'): { end(tokens: number): unknown };
 };
+
+/** The most tokens a draft model may propose per round (`numDraftTokens`). */
+export const MAX_DRAFT_TOKENS = 64;
 
 const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
   maxNewTokens: true,
@@ -181,6 +204,10 @@ const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
   earlyStopping: true,
   numReturnSequences: true,
   ledger: true,
+
+  draftModel: true,
+  numDraftTokens: true,
+  onDraftRound: true,
 });
 
 const DECODER_LM_MODEL_KEYS = optionKeys<Extract<GenerationModel, { kind: 'decoderLm' }>>({
@@ -230,17 +257,28 @@ export type CheckedOptions = {
   onToken: GenerateOptions['onToken'];
   signal: AbortSignal | undefined;
   ledger: GenerationLedger | undefined;
+
+  /** Speculative decoding, when `options.draftModel` is given. */
+  draft?: CheckedDraft;
+};
+
+/** The checked speculative-decoding options. */
+export type CheckedDraft = {
+  model: Extract<GenerationModel, { kind: 'decoderLm' }>;
+  numDraftTokens: number;
+  onDraftRound: GenerateOptions['onDraftRound'];
 };
 
 /** Checks the model record and reads the sizes generation checks ids against. */
 function checkModel(
   fn: string,
   model: GenerationModel,
+  name = 'model',
 ): { input: number; output: number; maxLength: number } {
   if (model === null || typeof model !== 'object') {
     throw new TfjsBlocksError(
       fn,
-      'model',
+      name,
       "a {kind: 'decoderLm' | 'encoderDecoder', config, params} record",
       describeValue(model),
     );
@@ -249,7 +287,7 @@ function checkModel(
   if (kind !== 'decoderLm' && kind !== 'encoderDecoder') {
     throw new TfjsBlocksError(
       fn,
-      'model.kind',
+      `${name}.kind`,
       "'decoderLm' or 'encoderDecoder'",
       describeValue(kind),
     );
@@ -258,14 +296,14 @@ function checkModel(
     fn,
     model,
     kind === 'decoderLm' ? DECODER_LM_MODEL_KEYS : ENCODER_DECODER_MODEL_KEYS,
-    'model',
+    name,
   );
   const config: unknown = model.config;
   if (config === null || typeof config !== 'object') {
-    throw new TfjsBlocksError(fn, 'model.config', 'a model config', describeValue(config));
+    throw new TfjsBlocksError(fn, `${name}.config`, 'a model config', describeValue(config));
   }
   // The model functions check the config again; these sizes are used first, here.
-  const size = (name: string, value: unknown) => checkInteger(fn, `model.config.${name}`, value, 1);
+  const size = (key: string, value: unknown) => checkInteger(fn, `${name}.config.${key}`, value, 1);
   const maxLength = size('maxLength', model.config.maxLength);
   if (model.kind === 'decoderLm') {
     const vocab = size('vocabSize', model.config.vocabSize);
@@ -276,7 +314,7 @@ function checkModel(
     output: size('targetVocabSize', model.config.targetVocabSize),
     maxLength,
   };
-  checkTokenId(fn, 'model.decoderStartId', model.decoderStartId, sizes.output);
+  checkTokenId(fn, `${name}.decoderStartId`, model.decoderStartId, sizes.output);
   return sizes;
 }
 
@@ -507,6 +545,13 @@ export function checkGenerateOptions(
   if (options.topP !== undefined) warp('options.topP', topPProcessor(options.topP));
   if (options.minP !== undefined) warp('options.minP', minPProcessor(options.minP));
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const draft = checkDraft(fn, model, options, {
+    needed,
+    temperature,
+    numBeams,
+    useCache,
+    processors,
+  });
   return {
     maxNewTokens,
     processors,
@@ -524,5 +569,138 @@ export function checkGenerateOptions(
     onToken: options.onToken,
     signal,
     ledger,
+    ...(draft === undefined ? {} : { draft }),
   };
+}
+
+/** The sliding window of a decoder-only model's config, if it has one. */
+function slidingWindowOf(model: GenerationModel): number | undefined {
+  return model.kind === 'decoderLm' ? model.config.block?.slidingWindow : undefined;
+}
+
+/**
+ * Checks the speculative-decoding options (`draftModel`, `numDraftTokens`,
+ * `onDraftRound`) against the target and the other options.
+ */
+function checkDraft(
+  fn: string,
+  model: GenerationModel,
+  options: GenerateOptions,
+  other: {
+    needed: number;
+    temperature: number;
+    numBeams: number | undefined;
+    useCache: boolean;
+    processors: NamedProcessor[];
+  },
+): CheckedDraft | undefined {
+  const draftModel = options.draftModel;
+  if (draftModel === undefined) {
+    for (const key of ['numDraftTokens', 'onDraftRound'] as const) {
+      if (options[key] !== undefined) {
+        throw new TfjsBlocksError(
+          fn,
+          `options.${key}`,
+          'undefined without options.draftModel',
+          describeValue(options[key]),
+        );
+      }
+    }
+    return undefined;
+  }
+  const name = 'options.draftModel';
+  const sizes = checkModel(fn, draftModel, name);
+  if (draftModel.kind !== 'decoderLm') {
+    throw new TfjsBlocksError(fn, `${name}.kind`, "'decoderLm'", describeValue(draftModel.kind));
+  }
+  if (model.kind !== 'decoderLm') {
+    throw new TfjsBlocksError(
+      fn,
+      name,
+      'undefined for an encoder-decoder target (speculative decoding runs decoder-only models)',
+      'a draft model',
+    );
+  }
+  if (sizes.output !== model.config.vocabSize) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.config.vocabSize`,
+      `the target's vocabulary size, ${model.config.vocabSize} (the same tokenizer)`,
+      String(sizes.output),
+    );
+  }
+  if (other.needed > sizes.maxLength) {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.config.maxLength`,
+      `at least the longest prompt plus maxNewTokens, ${other.needed}`,
+      String(sizes.maxLength),
+    );
+  }
+  for (const [m, label] of [
+    [model, 'the target'],
+    [draftModel, 'the draft'],
+  ] as const) {
+    const window = slidingWindowOf(m);
+    if (window !== undefined && other.needed > window) {
+      throw new TfjsBlocksError(
+        fn,
+        name,
+        `models whose sliding window holds the longest prompt plus maxNewTokens (${other.needed}): a rolling cache that has wrapped cannot drop rejected tokens`,
+        `${label} with a window of ${window}`,
+      );
+    }
+  }
+  const numDraftTokens = checkInteger(fn, 'options.numDraftTokens', options.numDraftTokens ?? 4, 1);
+  if (numDraftTokens > MAX_DRAFT_TOKENS) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.numDraftTokens',
+      `an integer from 1 to ${MAX_DRAFT_TOKENS}`,
+      String(numDraftTokens),
+    );
+  }
+  const onDraftRound = options.onDraftRound;
+  if (onDraftRound !== undefined && typeof onDraftRound !== 'function') {
+    throw new TfjsBlocksError(
+      fn,
+      'options.onDraftRound',
+      'a function',
+      describeValue(onDraftRound),
+    );
+  }
+  if (other.temperature !== 0) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.temperature',
+      '0 with options.draftModel (speculative decoding is greedy)',
+      String(other.temperature),
+    );
+  }
+  if (other.numBeams !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.numBeams',
+      'undefined with options.draftModel',
+      String(other.numBeams),
+    );
+  }
+  if (!other.useCache) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.useCache',
+      'true with options.draftModel (it rewinds the cache)',
+      'false',
+    );
+  }
+  const processor = other.processors[0];
+  if (processor !== undefined) {
+    throw new TfjsBlocksError(
+      fn,
+      processor.name,
+      'no logits processor with options.draftModel (speculative decoding runs none)',
+      'one',
+    );
+  }
+  return { model: draftModel, numDraftTokens, onDraftRound };
 }

@@ -1,8 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
-import { disposeKvCache, type KvCache, reorderKvCache } from '../../src/generate/kv-cache';
+import { decoderLmStep } from '../../src/generate/decoders';
+import {
+  disposeKvCache,
+  initDecoderLmCache,
+  type KvCache,
+  reorderKvCache,
+  rewindKvCache,
+} from '../../src/generate/kv-cache';
+import { type DecoderLmConfig, initDecoderLm, llamaConfig } from '../../src/index';
 import { describeEachBackend } from '../helpers/backends';
+import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
+import { flattenParams } from '../helpers/params';
+import { thrownWithoutLeak } from '../helpers/rejections';
 
 /** A layer cache `[3 rows, 1 head, 2 slots, 1]` whose values name their row: row r holds r + offset. */
 function layer(offset: number) {
@@ -85,6 +96,120 @@ describeEachBackend('reorderKvCache', () => {
       return [...r.layers, ...r.cross!].flatMap((l) => [l.key, l.value]);
     });
     expect(c.layers.every((l) => !l.key.isDisposed && !l.value.isDisposed)).toBe(true);
+    disposeKvCache(c);
+  });
+});
+
+const LLAMA: DecoderLmConfig = llamaConfig({
+  vocabSize: 16,
+  maxLength: 16,
+  dModel: 16,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  hidden: 24,
+});
+
+/** Runs `chunks` of tokens (one row, or two with a left-padded first) through a cache; the last chunk's logits. */
+function run(
+  config: DecoderLmConfig,
+  params: ReturnType<typeof initDecoderLm>,
+  c: KvCache,
+  ids: number[][],
+  valid: boolean[][],
+) {
+  return decoderLmStep(config, params, tf.tensor2d(ids, undefined, 'int32'), c, valid);
+}
+
+describeEachBackend('rewindKvCache', () => {
+  it('drops the last k positions: decoding on is the same as never having read them', () => {
+    for (const window of [undefined, 12]) {
+      const config: DecoderLmConfig =
+        window === undefined
+          ? LLAMA
+          : { ...LLAMA, block: { ...LLAMA.block, slidingWindow: window } };
+      const params = initDecoderLm(config, 3);
+      // Two rows, the second left-padded by one.
+      const prompt = [
+        [5, 1, 7],
+        [0, 2, 9],
+      ];
+      const promptValid = [
+        [true, true, true],
+        [false, true, true],
+      ];
+      const fresh = initDecoderLmCache(config, params, 2, 12);
+      const a = run(config, params, fresh, prompt, promptValid);
+      // Read three tokens, then drop them and read two others instead.
+      const b = run(
+        config,
+        params,
+        a.cache,
+        [
+          [3, 3, 3],
+          [4, 4, 4],
+        ],
+        [
+          [true, true, true],
+          [true, true, true],
+        ],
+      );
+      const rewound = rewindKvCache(b.cache, 3);
+      expect(rewound.length).toBe(3);
+      expect(rewound.realTokens).toEqual([3, 2]);
+      expect(rewound.keyValid).toEqual(a.cache.keyValid);
+      // The tensors are shared, not copied.
+      expect(rewound.layers[0]!.key).toBe(b.cache.layers[0]!.key);
+      const c = run(
+        config,
+        params,
+        rewound,
+        [
+          [8, 6],
+          [1, 2],
+        ],
+        [
+          [true, true],
+          [true, true],
+        ],
+      );
+      const direct = run(
+        config,
+        params,
+        a.cache,
+        [
+          [8, 6],
+          [1, 2],
+        ],
+        [
+          [true, true],
+          [true, true],
+        ],
+      );
+      expectClose(c.logits, direct.logits);
+      expect(c.cache.realTokens).toEqual(direct.cache.realTokens);
+      for (const t of [a, b, c, direct]) {
+        t.logits.dispose();
+        disposeKvCache(t.cache);
+      }
+      disposeKvCache(fresh);
+      tf.dispose(Object.values(flattenParams(params)));
+    }
+  });
+
+  it('adds no tensor, and rejects a bad k or a rolling cache that has wrapped', () => {
+    const c = cache(false);
+    expectNoLeak(() => {
+      rewindKvCache(c, 1);
+      return [];
+    });
+    expect(thrownWithoutLeak(() => rewindKvCache(c, 2)).argument).toBe('k');
+    expect(thrownWithoutLeak(() => rewindKvCache(c, -1)).argument).toBe('k');
+    expect(thrownWithoutLeak(() => rewindKvCache(c, 0.5)).argument).toBe('k');
+    const wrapped: KvCache = { ...c, length: 3, slidingWindow: 2 };
+    expect(thrownWithoutLeak(() => rewindKvCache(wrapped, 1)).argument).toBe('k');
+    expect(rewindKvCache(wrapped, 0).length).toBe(3);
+    expect(rewindKvCache({ ...c, slidingWindow: 2 }, 1).length).toBe(0);
     disposeKvCache(c);
   });
 });
