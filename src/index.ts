@@ -381,6 +381,15 @@ export type {
   PretrainedSource,
 } from './pretrained/source';
 export type { PretrainedProgress } from './pretrained/weights';
+export {
+  type BiasProbeGap,
+  type BiasProbeGroup,
+  type BiasProbeOptions,
+  type BiasProbeResult,
+  type BiasProbeScore,
+  biasProbe,
+  type ProbeTokenizer,
+} from './responsible/bias-probes';
 export type { ConfidenceIntervalOptions, MetricWithInterval } from './responsible/bootstrap';
 export {
   computeDpFederatedEpsilon,

@@ -10,6 +10,15 @@
 // declares side effects for the built entries only (scripts/check-dist.mjs).
 import '@tensorflow/tfjs-layers';
 
+export {
+  type BiasProbeGap,
+  type BiasProbeGroup,
+  type BiasProbeOptions,
+  type BiasProbeResult,
+  type BiasProbeScore,
+  biasProbe,
+  type ProbeTokenizer,
+} from './bias-probes';
 export type { ConfidenceIntervalOptions, MetricWithInterval } from './bootstrap';
 export {
   computeDpFederatedEpsilon,
