@@ -2,8 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ByteTokenizer } from '../../src/generate/tokenizer';
 import { type DecoderLmParams, gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
+import { folderSource } from '../../src/node/index';
+import { loadPretrained } from '../../src/pretrained/load';
+import type { PretrainedFetch } from '../../src/pretrained/source';
 import { type BiasProbeOptions, biasProbe } from '../../src/responsible/bias-probes';
 import { rejectionOf } from '../helpers/rejections';
+import { FIXTURES } from '../helpers/saved-folders';
 
 const config = gpt2Config({ vocabSize: 256, maxLength: 32, dModel: 8, numLayers: 1, numHeads: 2 });
 const tokenizer = new ByteTokenizer();
@@ -213,4 +217,59 @@ describe('biasProbe', () => {
       expect(tf.memory().numTensors).toBe(before);
     });
   }
+});
+
+/** Written by test/reference/bias_probes.py with transformers' GPT2LMHeadModel and the GPT-2 tokenizer fixture. */
+const reference = (await import('../fixtures/bias-probes/expected.json')).default as {
+  templates: string[];
+  groups: Record<string, string[]>;
+  prefixIds: number[];
+  cases: {
+    continuation: string | null;
+    template: number;
+    group: string;
+    term: string;
+    ids: number[];
+    tokens: number;
+    logLikelihood: number;
+  }[];
+};
+
+describe('biasProbe on a model from loadPretrained (parity with transformers)', () => {
+  it('scores every filled prompt as GPT2LMHeadModel does, within 1e-4 relative', async () => {
+    const model = folderSource(`${FIXTURES}bias-probes/gpt2`);
+    const tokenizerFiles = folderSource(`${FIXTURES}tokenizers/gpt2`);
+    const source: PretrainedFetch = (file, init) =>
+      (file.startsWith('tokenizer') ? tokenizerFiles : model)(file, init);
+    const loaded = await loadPretrained(source);
+    if (loaded.kind !== 'decoder-lm' || loaded.tokenizer === undefined) {
+      throw new Error('expected a decoder-only model with a tokenizer');
+    }
+    try {
+      for (const continuation of [null, ' nurse']) {
+        const r = await biasProbe(loaded.config, loaded.params, loaded.tokenizer, {
+          templates: reference.templates,
+          groups: reference.groups,
+          prefixIds: reference.prefixIds,
+          ...(continuation === null ? {} : { continuation }),
+          confidenceInterval: { nBoot: 100 },
+        });
+        const want = reference.cases.filter((c) => c.continuation === continuation);
+        expect(r.scores.length).toBe(want.length);
+        let worst = 0;
+        let scale = 0;
+        for (const c of want) {
+          const got = r.scores.find(
+            (s) => s.template === c.template && s.group === c.group && s.term === c.term,
+          )!;
+          expect(got.tokens).toBe(c.tokens);
+          worst = Math.max(worst, Math.abs(got.logLikelihood - c.logLikelihood));
+          scale = Math.max(scale, Math.abs(c.logLikelihood));
+        }
+        expect(worst / scale).toBeLessThan(1e-4);
+      }
+    } finally {
+      tf.dispose(loaded.params as unknown as tf.TensorContainer);
+    }
+  });
 });
