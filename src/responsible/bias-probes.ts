@@ -131,11 +131,11 @@ function checkStrings(fn: string, name: string, x: unknown, min: number): string
       describeValue(x),
     );
   }
-  x.forEach((s, i) => {
-    if (typeof s !== 'string' || s.length === 0) {
+  for (let i = 0; i < x.length; i++) {
+    if (typeof x[i] !== 'string' || x[i].length === 0) {
       throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a non-empty string', describeEntry(x, i));
     }
-  });
+  }
   return x as string[];
 }
 
@@ -149,7 +149,8 @@ async function encodeIds(
   if (!Array.isArray(ids)) {
     throw new TfjsBlocksError(fn, 'tokenizer.encode', 'an array of token ids', describeValue(ids));
   }
-  ids.forEach((id, i) => {
+  for (let i = 0; i < ids.length; i++) {
+    const id: unknown = ids[i];
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
       throw new TfjsBlocksError(
         fn,
@@ -158,7 +159,7 @@ async function encodeIds(
         `${describeEntry(ids, i)} at ${i} for ${JSON.stringify(truncateForMessage(text))}`,
       );
     }
-  });
+  }
   return ids as number[];
 }
 
@@ -309,7 +310,8 @@ export async function biasProbe(
       describeValue(prefixIds),
     );
   }
-  prefixIds.forEach((id, i) => {
+  for (let i = 0; i < prefixIds.length; i++) {
+    const id = prefixIds[i];
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
       throw new TfjsBlocksError(
         fn,
@@ -318,7 +320,7 @@ export async function biasProbe(
         describeEntry(prefixIds, i),
       );
     }
-  });
+  }
   const ci = checkConfidenceInterval(
     fn,
     'options.confidenceInterval',

@@ -134,7 +134,9 @@ function readValues(fn: string, name: string, x: unknown): readonly unknown[] {
     // once here; dataSync creates no tensor, so nothing can leak.
     return Array.from(x.dataSync() as ArrayLike<unknown>);
   }
-  if (Array.isArray(x)) return x;
+  // Array.from reads a hole (`[1, , 0]`) as undefined, which the callers reject,
+  // where map/forEach would skip it and leave it unchecked.
+  if (Array.isArray(x)) return Array.from(x);
   throw new TfjsBlocksError(fn, name, 'an array or tensor', describeValue(x));
 }
 

@@ -293,6 +293,8 @@ describe('edge cases', () => {
     ['an infinite weight', { sampleWeight: [Infinity, 1, 1, 1] }, 'options.sampleWeight[0]'],
     ['a string weight', { sampleWeight: ['1', 1, 1, 1] as never }, 'options.sampleWeight[0]'],
     ['weights of another length', { sampleWeight: [1, 1, 1] }, 'options.sampleWeight'],
+    // biome-ignore lint/suspicious/noSparseArray: a hole is the case under test
+    ['a hole in the weights', { sampleWeight: [1, , 1, 1] as number[] }, 'options.sampleWeight[1]'],
     ['weights that are not an array', { sampleWeight: 3 as never }, 'options.sampleWeight'],
     ['a group of total weight 0', { sampleWeight: [1, 1, 0, 0] }, 'options.sampleWeight'],
     ['nBoot 1', { confidenceInterval: { nBoot: 1 } }, 'options.confidenceInterval.nBoot'],
