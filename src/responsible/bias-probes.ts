@@ -1,13 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import {
+  checkInteger,
   checkOptionKeys,
   describeEntry,
   describeValue,
   optionKeys,
   truncateForMessage,
 } from '../internal/checks';
-import { type DecoderLmConfig, type DecoderLmParams, decoderLm } from '../models/decoder-lm';
+import {
+  DECODER_LM_CONFIG_KEYS,
+  type DecoderLmConfig,
+  type DecoderLmParams,
+  decoderLm,
+} from '../models/decoder-lm';
 import {
   type ConfidenceIntervalOptions,
   checkConfidenceInterval,
@@ -248,11 +254,10 @@ export async function biasProbe(
       describeValue(tokenizer),
     );
   }
-  const vocabSize = config?.vocabSize;
-  const maxLength = config?.maxLength;
-  if (typeof vocabSize !== 'number' || typeof maxLength !== 'number') {
-    throw new TfjsBlocksError(fn, 'config', 'a DecoderLmConfig', describeValue(config));
-  }
+  // The model checks the rest of its config (and the params) on its first forward.
+  checkOptionKeys(fn, config, DECODER_LM_CONFIG_KEYS, 'config');
+  const vocabSize = checkInteger(fn, 'config.vocabSize', config?.vocabSize, 1);
+  const maxLength = checkInteger(fn, 'config.maxLength', config.maxLength, 1);
   const placeholder = options.placeholder ?? '{group}';
   if (typeof placeholder !== 'string' || placeholder.length === 0) {
     throw new TfjsBlocksError(

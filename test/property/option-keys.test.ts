@@ -415,6 +415,24 @@ const CASES: Case[] = [
   ).map(([fn, call]) =>
     c(fn, 'options', 'options.group', 'groups', () => call(plus({}, 'group', ['a', 'b']))),
   ),
+  ...(() => {
+    const lm = root.gpt2Config({
+      vocabSize: 256,
+      maxLength: 16,
+      dModel: 8,
+      numLayers: 1,
+      numHeads: 2,
+    });
+    const probe = { templates: ['The {group}', 'A {group}'], groups: { a: ['x'], b: ['y'] } };
+    return [
+      c('biasProbe', 'options', 'options.template', 'templates', () =>
+        root.biasProbe(lm, _, new root.ByteTokenizer(), plus(probe, 'template', [])),
+      ),
+      c('biasProbe', 'config', 'config.numLayer', 'numLayers', () =>
+        root.biasProbe(plus(lm, 'numLayer', 1), _, new root.ByteTokenizer(), probe),
+      ),
+    ];
+  })(),
   // layers/ (factories and classes)
   ...(
     [
@@ -497,11 +515,13 @@ const CASES: Case[] = [
 
 describe('unknown option keys are rejected with the closest valid name', () => {
   for (const k of CASES) {
-    it(`${k.fn}: ${k.argument} → '${k.suggestion}'`, () => {
+    it(`${k.fn}: ${k.argument} → '${k.suggestion}'`, async () => {
       const before = tf.memory().numTensors;
       let thrown: unknown;
       try {
-        tf.dispose(k.call() as tf.TensorContainer);
+        // An async export (biasProbe) rejects instead of throwing.
+        const out = k.call();
+        tf.dispose((out instanceof Promise ? await out : out) as tf.TensorContainer);
       } catch (e) {
         thrown = e;
       }

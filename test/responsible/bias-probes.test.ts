@@ -192,6 +192,11 @@ describe('biasProbe', () => {
       () => biasProbe(config, random, { encode: () => [1, 999] }, good),
       'tokenizer.encode',
     ],
+    [
+      'a config that is not one',
+      () => biasProbe({ ...config, vocabSize: 0 }, random, tokenizer, good),
+      'config.vocabSize',
+    ],
     ['a tokenizer without encode', () => biasProbe(config, random, {} as never, good), 'tokenizer'],
     [
       'a prompt longer than maxLength',
