@@ -68,7 +68,10 @@ export type FairnessOptionsWithoutInterval = FairnessOptions & { confidenceInter
 
 /** Confusion counts and rates of one group (or of all samples). */
 export interface ConfusionMetrics {
-  /** Samples in the group. */
+  /**
+   * Samples in the group; with `sampleWeight`, the sum of their weights (as
+   * are `tp`, `fp`, `tn` and `fn`).
+   */
   count: number;
   /** True positives: label 1, predicted 1. */
   tp: number;
