@@ -382,6 +382,16 @@ export type {
 } from './pretrained/source';
 export type { PretrainedProgress } from './pretrained/weights';
 export {
+  type BiasProbeGap,
+  type BiasProbeGroup,
+  type BiasProbeOptions,
+  type BiasProbeResult,
+  type BiasProbeScore,
+  biasProbe,
+  type ProbeTokenizer,
+} from './responsible/bias-probes';
+export type { ConfidenceIntervalOptions, MetricWithInterval } from './responsible/bootstrap';
+export {
   computeDpFederatedEpsilon,
   type DpFederatedClient,
   type DpFederatedOptions,
@@ -398,6 +408,13 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './responsible/dp-sgd';
+export type {
+  FairnessOptionsWithInterval,
+  FairnessOptionsWithoutInterval,
+  GroupConfusionMetricsWithIntervals,
+  RateIntervals,
+  RateName,
+} from './responsible/fairness';
 export {
   type ExponentiatedGradientOptions,
   type ExponentiatedGradientResult,

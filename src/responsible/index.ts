@@ -11,6 +11,16 @@
 import '@tensorflow/tfjs-layers';
 
 export {
+  type BiasProbeGap,
+  type BiasProbeGroup,
+  type BiasProbeOptions,
+  type BiasProbeResult,
+  type BiasProbeScore,
+  biasProbe,
+  type ProbeTokenizer,
+} from './bias-probes';
+export type { ConfidenceIntervalOptions, MetricWithInterval } from './bootstrap';
+export {
   computeDpFederatedEpsilon,
   type DpFederatedClient,
   type DpFederatedOptions,
@@ -27,6 +37,13 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './dp-sgd';
+export type {
+  FairnessOptionsWithInterval,
+  FairnessOptionsWithoutInterval,
+  GroupConfusionMetricsWithIntervals,
+  RateIntervals,
+  RateName,
+} from './fairness';
 export {
   type ExponentiatedGradientOptions,
   type ExponentiatedGradientResult,

@@ -460,7 +460,6 @@ const CASES: Record<string, Bad[]> = {
   equalOpportunityRatio: [
     bad('NaN group', () => root.equalOpportunityRatio([1, 0], [1, 0], ['a', Number.NaN])),
   ],
-  groupConfusionMetrics: [bad('empty', () => root.groupConfusionMetrics([], [], []))],
   reweighing: [
     bad('negative sample weight', () =>
       root.reweighing([1, 0, 1, 0], ['a', 'a', 'b', 'b'], { sampleWeight: [1, -1, 1, 1] }),
@@ -485,6 +484,25 @@ const CASES: Record<string, Bad[]> = {
     ),
     bad('a predictor that returns 2', () =>
       root.exponentiatedGradient(float1d(1, 2), [1, 0], ['a', 'b'], { fit: () => () => [2, 0] }),
+    ),
+  ],
+  groupConfusionMetrics: [
+    bad('empty', () => root.groupConfusionMetrics([], [], [])),
+    bad('a negative sample weight', () =>
+      root.groupConfusionMetrics([1, 0], [1, 0], ['a', 'b'], { sampleWeight: [1, -1] }),
+    ),
+    bad('an interval for one-sample groups', () =>
+      root.groupConfusionMetrics([1, 0], [1, 0], ['a', 'b'], { confidenceInterval: {} }),
+    ),
+  ],
+  biasProbe: [
+    bad('one template', () =>
+      root.biasProbe(
+        root.gpt2Config({ vocabSize: 256, maxLength: 16, dModel: 8, numLayers: 1, numHeads: 2 }),
+        {} as never,
+        new root.ByteTokenizer(),
+        { templates: ['The {group}'], groups: { a: ['x'], b: ['y'] } },
+      ),
     ),
   ],
   federatedAverage: [

@@ -430,6 +430,25 @@ const CASES: Case[] = [
   c('exponentiatedGradient', 'options', 'options.epsilom', 'epsilon', () =>
     root.exponentiatedGradient(_, _, _, plus({ fit: () => () => [] }, 'epsilom', 0.1)),
   ),
+
+  ...(() => {
+    const lm = root.gpt2Config({
+      vocabSize: 256,
+      maxLength: 16,
+      dModel: 8,
+      numLayers: 1,
+      numHeads: 2,
+    });
+    const probe = { templates: ['The {group}', 'A {group}'], groups: { a: ['x'], b: ['y'] } };
+    return [
+      c('biasProbe', 'options', 'options.template', 'templates', () =>
+        root.biasProbe(lm, _, new root.ByteTokenizer(), plus(probe, 'template', [])),
+      ),
+      c('biasProbe', 'config', 'config.numLayer', 'numLayers', () =>
+        root.biasProbe(plus(lm, 'numLayer', 1), _, new root.ByteTokenizer(), probe),
+      ),
+    ];
+  })(),
   // layers/ (factories and classes)
   ...(
     [
@@ -512,11 +531,13 @@ const CASES: Case[] = [
 
 describe('unknown option keys are rejected with the closest valid name', () => {
   for (const k of CASES) {
-    it(`${k.fn}: ${k.argument} → '${k.suggestion}'`, () => {
+    it(`${k.fn}: ${k.argument} → '${k.suggestion}'`, async () => {
       const before = tf.memory().numTensors;
       let thrown: unknown;
       try {
-        tf.dispose(k.call() as tf.TensorContainer);
+        // An async export (biasProbe) rejects instead of throwing.
+        const out = k.call();
+        tf.dispose((out instanceof Promise ? await out : out) as tf.TensorContainer);
       } catch (e) {
         thrown = e;
       }
@@ -529,13 +550,13 @@ describe('unknown option keys are rejected with the closest valid name', () => {
     });
   }
 
-  it('the fairness metrics reject sampleWeight (not supported yet) instead of ignoring it', () => {
+  it('the fairness metrics reject an unknown option (fairlearn has no sampleWeights) instead of ignoring it', () => {
     const call = () =>
       root.demographicParityDifference([1, 0], ['a', 'b'], {
-        sampleWeight: [1, 2],
+        sampleWeights: [1, 2],
       } as root.FairnessOptions);
     expect(call).toThrow(root.TfjsBlocksError);
-    expect(call).toThrow(/options\.sampleWeight must be one of the known options/);
+    expect(call).toThrow(/options\.sampleWeights must be one of the known options/);
   });
 
   it('the layers accept what getConfig wrote back through fromConfig (customObjects included)', () => {
