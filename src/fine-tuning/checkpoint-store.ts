@@ -111,7 +111,10 @@ export function disposeTree(tree: unknown): void {
  * store.dispose();
  * ```
  */
-export function memoryCheckpointStore(): FineTuneCheckpointStore & { dispose(): void } {
+export function memoryCheckpointStore(): FineTuneCheckpointStore & {
+  /** Frees the kept checkpoint's tensors. */
+  dispose(): void;
+} {
   let kept: FineTuneCheckpoint | undefined;
   return {
     async save(checkpoint) {

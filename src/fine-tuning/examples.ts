@@ -145,7 +145,12 @@ const SPLIT_KEYS = optionKeys<SplitHeldOutOptions>({ fraction: true, seed: true 
 export function splitHeldOut<T>(
   examples: readonly T[],
   options: SplitHeldOutOptions = {},
-): { train: T[]; heldOut: T[] } {
+): {
+  /** The examples to train on. */
+  train: T[];
+  /** The held-out examples, for evaluation. */
+  heldOut: T[];
+} {
   const fn = 'splitHeldOut';
   checkOptionKeys(fn, options, SPLIT_KEYS);
   if (!Array.isArray(examples) || examples.length < 2) {

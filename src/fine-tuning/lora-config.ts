@@ -57,11 +57,17 @@ export interface LoraConfig {
 
 /** A {@link LoraConfig} with its defaults filled in: what an adapter carries. */
 export type ResolvedLoraConfig = {
+  /** The rank of the update. */
   r: number;
+  /** The scale's numerator (`lora_alpha`). */
   alpha: number;
+  /** The dropout rate on the input of `a` in training. */
   dropout: number;
+  /** The target pattern (a full-match regex) or list of name suffixes. */
   targetModules: string | string[];
+  /** Whether the scale is `alpha / √r` (rsLoRA) instead of `alpha / r`. */
   useRsLora: boolean;
+  /** The modules trained in full and saved with the adapter (empty: none). */
   modulesToSave: string[];
 };
 

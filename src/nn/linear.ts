@@ -44,7 +44,12 @@ export type LoraFactors = {
    * Training only: PEFT's `lora_dropout` on the input of `a` (inverted
    * dropout, mask from `seed`). Absent: no dropout.
    */
-  dropout?: { rate: number; seed: number };
+  dropout?: {
+    /** The probability of zeroing an input element, in `[0, 1)`. */
+    rate: number;
+    /** The integer seed of the mask. */
+    seed: number;
+  };
 };
 
 /** Parameters of an affine map `y = x · kernel + bias`. */

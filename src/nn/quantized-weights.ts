@@ -53,6 +53,7 @@ export type WithQuantizedKernels<P> = P extends Tensor
     ? WithQuantizedKernels<E>[]
     : P extends { kernel: Tensor2D }
       ? {
+          /** `kernel` float32 or quantized; every other field mapped alike. */
           [K in keyof P]: K extends 'kernel'
             ? Tensor2D | QuantizedTensor
             : WithQuantizedKernels<P[K]>;
