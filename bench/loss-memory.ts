@@ -11,7 +11,11 @@
 // Not a test; the behaviour test is test/losses/softmax-cross-entropy-memory.test.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { type SoftmaxCrossEntropyOptions, softmaxCrossEntropy } from 'tfjs-blocks';
+import {
+  type SoftmaxCrossEntropyOptions,
+  softmaxCrossEntropy,
+  tiedOutputProjection,
+} from 'tfjs-blocks';
 import { flag } from './report';
 
 const shape = flag('shape', '8,512,8192').split(',').map(Number) as [number, number, number];
@@ -60,4 +64,31 @@ for (const [name, target, options] of cases) {
     `| ${name} | ${units(kept)} | ${units(profile.peakBytes - start)} | ${seconds.toFixed(1)} |`,
   );
 }
-tf.dispose([logits, labels, probabilities, weights]);
+
+// decoderLm's tied output head in front of the loss, differentiated with respect
+// to the hidden states and the table (as full fine-tuning does): the head's
+// matMul keeps only its inputs, so the logits are the one [batch, seq, vocab]
+// buffer alive until the backward pass.
+const dModel = Number(flag('d', '256'));
+const hidden = tf.randomNormal([batch, seq, dModel], 0, 1, 'float32', 5);
+const table = tf.randomNormal([vocab, dModel], 0, 0.02, 'float32', 6);
+const tableConfig = { numEmbeddings: vocab, embeddingDim: dModel };
+{
+  const start = tf.memory().numBytes;
+  let kept = 0;
+  const profile = await tf.profile(() => {
+    const grads = tf.grads((h: tf.Tensor, w: tf.Tensor) => {
+      const loss = softmaxCrossEntropy(
+        tiedOutputProjection(tableConfig, { table: w as tf.Tensor2D }, h),
+        labels,
+      );
+      kept = tf.memory().numBytes - start - loss.size * 4;
+      return loss;
+    })([hidden, table]);
+    tf.dispose(grads);
+  });
+  console.log(
+    `| tied head (d ${dModel}) + loss, grads of h and table | ${units(kept)} | ${units(profile.peakBytes - start)} | |`,
+  );
+}
+tf.dispose([logits, labels, probabilities, weights, hidden, table]);
