@@ -217,10 +217,12 @@ interface IntegerLabelOptions {
  *   ∂loss/∂x_i = p · (a_i · ((1 - s) · w_y + s · W / C) + 2 · zLossWeight · b_i · lse)
  *                - a_i · (1 - s) · w_y · t - a_i · (s / C) · w
  *
- * The three per-row factors are computed in the forward pass and saved; the
- * backward recomputes `p` from the logits and the saved `lse`, and frees each
+ * With smoothing, a masked class (-Infinity) of weight > 0 makes `ce_i`
+ * +Infinity, as in PyTorch; its gradient stays finite. The three per-row
+ * factors are computed in the forward pass and saved; the backward recomputes
+ * `p` from the logits and the saved row shift and `lse - shift`, and frees each
  * `[..., classes]` temporary as soon as the next one exists (at most three
- * at a time, the gradient included).
+ * buffers at a time, the gradient included).
  */
 function integerLabelLoss(x: Tensor, labels: Tensor, options: IntegerLabelOptions): Tensor {
   const { classes, ignoreIndex, smoothing, zLossWeight, weights, reduction } = options;
