@@ -69,7 +69,14 @@ export type RunLedgerOptions = {
   /** The model's config: FLOPs per token come from `modelCost` (`training` and `forward`). */
   model?: DecoderLmConfig;
   /** FLOPs per token, instead of `model`: one number for both kinds, or one per kind. */
-  flopsPerToken?: number | { training: number; inference: number };
+  flopsPerToken?:
+    | number
+    | {
+        /** FLOPs per training token (forward and backward). */
+        training: number;
+        /** FLOPs per inference token (forward). */
+        inference: number;
+      };
   /** Tokens of context for `modelCost`'s attention FLOPs. Default: the config's `maxLength`. */
   context?: number;
   /** Power profile for estimated energy. Default {@link DEFAULT_POWER_PROFILE} (65 W). */
@@ -141,7 +148,12 @@ export type RunLedgerState = {
 };
 
 /** A figure of the report with how it was obtained; `mixed` when some spans measured and others estimated. */
-export type LedgerFigure = { value: number; label: FigureLabel | 'mixed' };
+export type LedgerFigure = {
+  /** The figure. */
+  value: number;
+  /** How it was obtained: measured, estimated, or mixed (a sum of both). */
+  label: FigureLabel | 'mixed';
+};
 
 /** The figures of {@link RunLedger.report}, for all spans or one kind. */
 export type LedgerFigures = {

@@ -152,7 +152,13 @@ export type GenerateOptions = {
    * cache, no beam search and no logits processors; both models
    * decoder-only. Default: none.
    */
-  draftModel?: Extract<GenerationModel, { kind: 'decoderLm' }>;
+  draftModel?: Extract<
+    GenerationModel,
+    {
+      /** A decoder-only model. */
+      kind: 'decoderLm';
+    }
+  >;
   /** Speculative decoding: tokens the draft proposes per round, 1 to 64. Default `4`. */
   numDraftTokens?: number;
   /**
@@ -175,7 +181,10 @@ export type GenerateOptions = {
  */
 export type GenerationLedger = {
   /** Starts an inference span; `end(tokens)` records it. */
-  start(kind: 'inference'): { end(tokens: number): unknown };
+  start(kind: 'inference'): {
+    /** Ends the span, recording the tokens generated. */
+    end(tokens: number): unknown;
+  };
 };
 
 /** The most tokens a draft model may propose per round (`numDraftTokens`). */

@@ -51,9 +51,11 @@ export type WithQuantizedKernels<P> = P extends Tensor
   ? P
   : P extends readonly (infer E)[]
     ? WithQuantizedKernels<E>[]
-    : P extends { kernel: Tensor2D }
+    : P extends {
+          /** A linear's float32 kernel. */
+          kernel: Tensor2D;
+        }
       ? {
-          /** `kernel` float32 or quantized; every other field mapped alike. */
           [K in keyof P]: K extends 'kernel'
             ? Tensor2D | QuantizedTensor
             : WithQuantizedKernels<P[K]>;

@@ -71,8 +71,9 @@ export interface ExponentiatedGradientResult<X> {
   weights: number[];
   /** The duality gap of the returned mixture (≤ `nu` when it converged). */
   gap: number;
-  /** Iterations run and calls of `fit` made. */
+  /** Iterations run. */
   iterations: number;
+  /** Calls of `fit` made. */
   fitCalls: number;
   /** The mixture's expected error on the training data. */
   trainError: number;

@@ -60,11 +60,15 @@ export interface FairnessOptions {
 
 /** {@link FairnessOptions} that ask for an interval. */
 export type FairnessOptionsWithInterval = FairnessOptions & {
+  /** The bootstrap interval asked for. */
   confidenceInterval: ConfidenceIntervalOptions;
 };
 
 /** {@link FairnessOptions} that ask for no interval (the metric returns a number). */
-export type FairnessOptionsWithoutInterval = FairnessOptions & { confidenceInterval?: undefined };
+export type FairnessOptionsWithoutInterval = FairnessOptions & {
+  /** Absent: no interval. */
+  confidenceInterval?: undefined;
+};
 
 /** Confusion counts and rates of one group (or of all samples). */
 export interface ConfusionMetrics {
@@ -115,7 +119,12 @@ export interface GroupConfusionMetrics {
 /** What {@link groupConfusionMetrics} returns with `options.confidenceInterval`. */
 export interface GroupConfusionMetricsWithIntervals extends GroupConfusionMetrics {
   /** A bootstrap interval for every rate, per group and overall. */
-  intervals: { byGroup: Map<GroupLabel, RateIntervals>; overall: RateIntervals };
+  intervals: {
+    /** The intervals of each group's rates, by group label. */
+    byGroup: Map<GroupLabel, RateIntervals>;
+    /** The intervals of the rates over all samples. */
+    overall: RateIntervals;
+  };
 }
 
 /**

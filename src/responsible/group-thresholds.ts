@@ -36,13 +36,17 @@ const GROUP_THRESHOLDS_OPTION_KEYS = optionKeys<GroupThresholdsOptions>({
  * `Infinity`: never).
  */
 export interface ThresholdRule {
+  /** Predict 1 for scores strictly above this. */
   threshold: number;
+  /** The probability that this part is used. */
   probability: number;
 }
 
 /** What {@link groupThresholds} returns: a randomized classifier of (score, group). */
 export interface GroupThresholds {
+  /** The constraint the thresholds satisfy on the training data. */
   constraint: FairnessConstraint;
+  /** What the thresholds maximize under the constraint. */
   objective: 'accuracy' | 'balancedAccuracy';
   /** Each group's rule: parts whose probabilities sum to 1, thresholds descending. */
   byGroup: Map<GroupLabel, ThresholdRule[]>;

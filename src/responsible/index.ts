@@ -37,13 +37,6 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './dp-sgd';
-export type {
-  FairnessOptionsWithInterval,
-  FairnessOptionsWithoutInterval,
-  GroupConfusionMetricsWithIntervals,
-  RateIntervals,
-  RateName,
-} from './fairness';
 export {
   type ExponentiatedGradientOptions,
   type ExponentiatedGradientResult,
@@ -52,6 +45,13 @@ export {
   type FairPredictor,
   type WeightedSamples,
 } from './exponentiated-gradient';
+export type {
+  FairnessOptionsWithInterval,
+  FairnessOptionsWithoutInterval,
+  GroupConfusionMetricsWithIntervals,
+  RateIntervals,
+  RateName,
+} from './fairness';
 export {
   type BinaryLabels,
   type ConfusionMetrics,

@@ -29,7 +29,15 @@ export interface Reweighing {
    * The factor `P(A=a)·P(Y=y) / P(A=a, Y=y)` of each group's negative
    * (`y = 0`) and positive (`y = 1`) samples, groups in order of first appearance.
    */
-  byGroup: Map<GroupLabel, { negative: number; positive: number }>;
+  byGroup: Map<
+    GroupLabel,
+    {
+      /** The factor of the group's negative samples. */
+      negative: number;
+      /** The factor of the group's positive samples. */
+      positive: number;
+    }
+  >;
 }
 
 /**
