@@ -239,8 +239,10 @@ export function affine(params: LinearParams | QuantizableLinearParams, x: Tensor
     if (lora !== undefined) {
       const drop = lora.dropout;
       const xa = drop === undefined ? flat : dropout(flat, drop.rate, undefined, drop.seed);
-      const low = matMul(matMul(xa as Tensor2D, lora.a), lora.b);
-      y = add(y, lora.scale === 1 ? low : mul(low, lora.scale));
+      // Scaled at rank r, where the tensor is small: one [rows, out] tensor
+      // fewer on the tape per adapted linear than scaling the product.
+      const down = matMul(xa as Tensor2D, lora.a);
+      y = add(y, matMul(lora.scale === 1 ? down : mul(down, lora.scale), lora.b));
     }
     return x.rank === 2 ? y : reshape(y, [...x.shape.slice(0, -1), outFeatures]);
   });
