@@ -48,6 +48,18 @@ export {
   federatedAveragingRound,
 } from './federated-averaging';
 export {
+  type ModelCard,
+  type ModelCardCompression,
+  type ModelCardData,
+  type ModelCardFairness,
+  type ModelCardGroup,
+  type ModelCardMetric,
+  type ModelCardOptions,
+  type ModelCardPrivacy,
+  type ModelCardRun,
+  modelCard,
+} from './model-card';
+export {
   type LinearTape,
   type PerExampleGradientsOptions,
   type PerExampleLoss,
