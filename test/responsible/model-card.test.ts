@@ -217,6 +217,7 @@ describe('modelCard', () => {
     });
     expect(markdown).not.toContain('co2_eq_emissions');
     expect(markdown).toContain('- **Energy:** 1.000e-5 kWh (measured)');
+    expect(markdown).toContain('- **Wall time:** 10 s\n');
   });
 
   it('accepts fineTune privacy reports and JSON round-trips its data', () => {
