@@ -381,6 +381,7 @@ export type {
   PretrainedSource,
 } from './pretrained/source';
 export type { PretrainedProgress } from './pretrained/weights';
+export type { ConfidenceIntervalOptions, MetricWithInterval } from './responsible/bootstrap';
 export {
   computeDpFederatedEpsilon,
   type DpFederatedClient,
@@ -398,6 +399,13 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './responsible/dp-sgd';
+export type {
+  FairnessOptionsWithInterval,
+  FairnessOptionsWithoutInterval,
+  GroupConfusionMetricsWithIntervals,
+  RateIntervals,
+  RateName,
+} from './responsible/fairness';
 export {
   type BinaryLabels,
   type ConfusionMetrics,

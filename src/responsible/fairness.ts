@@ -1,6 +1,15 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
+import {
+  type CheckedInterval,
+  type ConfidenceIntervalOptions,
+  checkConfidenceInterval,
+  drawReplicates,
+  type MetricWithInterval,
+  percentileInterval,
+  resampleStrata,
+} from './bootstrap';
 
 /**
  * Binary labels or predictions: `0`/`1` numbers, booleans, or a tensor of
@@ -28,7 +37,34 @@ export interface FairnessOptions {
    * `sensitiveFeatures`, in order of first appearance.
    */
   groups?: readonly GroupLabel[];
+  /**
+   * One non-negative finite weight per sample (fairlearn's `sample_weight`):
+   * the counts `count`, `tp`, `fp`, `tn`, `fn` become sums of weights and the
+   * rates weighted rates, so an integer weight `k` is the same as the row
+   * repeated `k` times. Every group needs a positive total weight. Default:
+   * every weight 1.
+   */
+  sampleWeight?: readonly number[] | Tensor;
+  /**
+   * Asks for a bootstrap percentile interval: the metric then returns a
+   * {@link MetricWithInterval} (`groupConfusionMetrics` adds `intervals`)
+   * instead of a number. Resamples are stratified by group, so every
+   * resample holds every group with its original size; the rates conditioned
+   * on the label (TPR, FPR: equalized odds and equal opportunity) are
+   * resampled within each (group, true label) cell, so a group keeps its
+   * positives and negatives too. Every group needs at least 2 samples.
+   * Default: no interval.
+   */
+  confidenceInterval?: ConfidenceIntervalOptions;
 }
+
+/** {@link FairnessOptions} that ask for an interval. */
+export type FairnessOptionsWithInterval = FairnessOptions & {
+  confidenceInterval: ConfidenceIntervalOptions;
+};
+
+/** {@link FairnessOptions} that ask for no interval (the metric returns a number). */
+export type FairnessOptionsWithoutInterval = FairnessOptions & { confidenceInterval?: undefined };
 
 /** Confusion counts and rates of one group (or of all samples). */
 export interface ConfusionMetrics {
@@ -54,12 +90,29 @@ export interface ConfusionMetrics {
   precision: number;
 }
 
+/** The rates of {@link ConfusionMetrics} (the fields an interval is given for). */
+export type RateName =
+  | 'selectionRate'
+  | 'truePositiveRate'
+  | 'falsePositiveRate'
+  | 'accuracy'
+  | 'precision';
+
+/** A bootstrap interval for each rate of one group (or of all samples). */
+export type RateIntervals = Record<RateName, MetricWithInterval>;
+
 /** What {@link groupConfusionMetrics} returns. */
 export interface GroupConfusionMetrics {
   /** Metrics per group, in the order of `options.groups` or of first appearance. */
   byGroup: Map<GroupLabel, ConfusionMetrics>;
   /** Metrics over all samples. */
   overall: ConfusionMetrics;
+}
+
+/** What {@link groupConfusionMetrics} returns with `options.confidenceInterval`. */
+export interface GroupConfusionMetricsWithIntervals extends GroupConfusionMetrics {
+  /** A bootstrap interval for every rate, per group and overall. */
+  intervals: { byGroup: Map<GroupLabel, RateIntervals>; overall: RateIntervals };
 }
 
 /**
@@ -121,19 +174,73 @@ function confusion(tp: number, fp: number, tn: number, fn: number): ConfusionMet
   };
 }
 
-/**
- * The keys of {@link FairnessOptions}. A `sampleWeight` (fairlearn's) is not
- * supported yet, so it is rejected rather than silently ignored.
- */
-const FAIRNESS_OPTION_KEYS = optionKeys<FairnessOptions>({ groups: true });
+/** The keys of {@link FairnessOptions}. */
+const FAIRNESS_OPTION_KEYS = optionKeys<FairnessOptions>({
+  groups: true,
+  sampleWeight: true,
+  confidenceInterval: true,
+});
 
-function computeGroups(
+const RATE_NAMES: readonly RateName[] = [
+  'selectionRate',
+  'truePositiveRate',
+  'falsePositiveRate',
+  'accuracy',
+  'precision',
+];
+
+/** The checked samples of one metric call. */
+interface Samples {
+  /** The group labels, in report order. */
+  labels: GroupLabel[];
+  /** Each sample's group, as an index into `labels`. */
+  group: Int32Array;
+  /** Each sample's cell, an index into [tp, fp, tn, fn]. */
+  cell: Uint8Array;
+  /** Each sample's weight. */
+  weight: Float64Array;
+  /** Resampling strata: the rows of each group. */
+  groupStrata: number[][];
+  /**
+   * The rows of each (group, true label) cell: the strata of the rates
+   * conditioned on the label (TPR, FPR), whose denominators must keep their
+   * size in every resample.
+   */
+  labelStrata: number[][];
+}
+
+function readWeights(fn: string, x: unknown, n: number): Float64Array {
+  const values = readValues(fn, 'options.sampleWeight', x);
+  if (values.length !== n) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.sampleWeight',
+      `length ${n} (as yPred)`,
+      `${values.length}`,
+    );
+  }
+  const weight = new Float64Array(n);
+  values.forEach((v, i) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new TfjsBlocksError(
+        fn,
+        `options.sampleWeight[${i}]`,
+        'a finite number >= 0',
+        quoteSample(v),
+      );
+    }
+    weight[i] = v;
+  });
+  return weight;
+}
+
+function readSamples(
   fn: string,
   yTrue: unknown,
   yPred: unknown,
   sensitiveFeatures: unknown,
   options: FairnessOptions,
-): GroupConfusionMetrics {
+): Samples {
   checkOptionKeys(fn, options, FAIRNESS_OPTION_KEYS);
   const pred = readBinary(fn, 'yPred', yPred);
   // Demographic parity needs no labels: it then passes the predictions as
@@ -152,11 +259,16 @@ function computeGroups(
     );
   }
   if (pred.length === 0) throw new TfjsBlocksError(fn, 'yPred', 'non-empty', 'no samples');
+  const n = pred.length;
+  const weight =
+    options.sampleWeight === undefined
+      ? new Float64Array(n).fill(1)
+      : readWeights(fn, options.sampleWeight, n);
 
-  const counts = new Map<GroupLabel, [number, number, number, number]>();
+  const index = new Map<GroupLabel, number>();
   if (options.groups !== undefined) {
     for (const g of readGroups(fn, 'options.groups', options.groups as unknown)) {
-      if (counts.has(g)) {
+      if (index.has(g)) {
         throw new TfjsBlocksError(
           fn,
           'options.groups',
@@ -164,13 +276,14 @@ function computeGroups(
           `${quoteSample(g)} twice`,
         );
       }
-      counts.set(g, [0, 0, 0, 0]);
+      index.set(g, index.size);
     }
   }
-  const total: [number, number, number, number] = [0, 0, 0, 0];
-  for (let i = 0; i < pred.length; i++) {
-    let c = counts.get(groups[i]!);
-    if (c === undefined) {
+  const group = new Int32Array(n);
+  const cell = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let k = index.get(groups[i]!);
+    if (k === undefined) {
       if (options.groups !== undefined) {
         throw new TfjsBlocksError(
           fn,
@@ -179,16 +292,22 @@ function computeGroups(
           quoteSample(groups[i]),
         );
       }
-      c = [0, 0, 0, 0];
-      counts.set(groups[i]!, c);
+      k = index.size;
+      index.set(groups[i]!, k);
     }
+    group[i] = k;
     // Index into [tp, fp, tn, fn].
-    const k = truth[i] ? (pred[i] ? 0 : 3) : pred[i] ? 1 : 2;
-    c[k]!++;
-    total[k]++;
+    cell[i] = truth[i] ? (pred[i] ? 0 : 3) : pred[i] ? 1 : 2;
   }
-  for (const [g, c] of counts) {
-    if (c[0] + c[1] + c[2] + c[3] === 0) {
+  const labels = [...index.keys()];
+  const sizes = new Array<number>(labels.length).fill(0);
+  const totals = new Array<number>(labels.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    sizes[group[i]!]!++;
+    totals[group[i]!]! += weight[i]!;
+  }
+  labels.forEach((g, k) => {
+    if (sizes[k] === 0) {
       throw new TfjsBlocksError(
         fn,
         'options.groups',
@@ -196,13 +315,135 @@ function computeGroups(
         `${quoteSample(g)} with none`,
       );
     }
+    if (totals[k] === 0) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.sampleWeight',
+        'a positive total weight in every group',
+        `0 for group ${quoteSample(g)}`,
+      );
+    }
+  });
+  if (labels.length < 2) {
+    throw new TfjsBlocksError(fn, 'sensitiveFeatures', 'at least two groups', `${labels.length}`);
   }
-  if (counts.size < 2) {
-    throw new TfjsBlocksError(fn, 'sensitiveFeatures', 'at least two groups', `${counts.size}`);
+  const groupStrata: number[][] = labels.map(() => []);
+  const labelStrata: number[][] = Array.from({ length: labels.length * 2 }, () => []);
+  for (let i = 0; i < n; i++) {
+    groupStrata[group[i]!]!.push(i);
+    labelStrata[group[i]! * 2 + (truth[i] ? 1 : 0)]!.push(i);
   }
+  return {
+    labels,
+    group,
+    cell,
+    weight,
+    groupStrata,
+    labelStrata: labelStrata.filter((rows) => rows.length > 0),
+  };
+}
+
+/** The group table of the rows `visit` yields (every row once by default). */
+function tally(s: Samples, visit?: (add: (row: number) => void) => void): GroupConfusionMetrics {
+  const counts = new Float64Array(s.labels.length * 4);
+  const add = (i: number) => {
+    counts[s.group[i]! * 4 + s.cell[i]!]! += s.weight[i]!;
+  };
+  if (visit === undefined) for (let i = 0; i < s.group.length; i++) add(i);
+  else visit(add);
   const byGroup = new Map<GroupLabel, ConfusionMetrics>();
-  for (const [g, c] of counts) byGroup.set(g, confusion(...c));
+  const total = [0, 0, 0, 0] as [number, number, number, number];
+  s.labels.forEach((g, k) => {
+    const c = [counts[k * 4]!, counts[k * 4 + 1]!, counts[k * 4 + 2]!, counts[k * 4 + 3]!] as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    for (let j = 0; j < 4; j++) total[j]! += c[j]!;
+    byGroup.set(g, confusion(...c));
+  });
   return { byGroup, overall: confusion(...total) };
+}
+
+/** The checked interval options, or undefined when none was asked for. */
+function intervalOptions(fn: string, options: FairnessOptions): CheckedInterval | undefined {
+  if (options.confidenceInterval === undefined) return undefined;
+  return checkConfidenceInterval(fn, 'options.confidenceInterval', options.confidenceInterval);
+}
+
+/**
+ * Checks that a bootstrap can vary every group: a group of one sample would
+ * be the same in every resample (a zero-width interval that hides the
+ * uncertainty), so it is rejected.
+ */
+function checkResamplable(fn: string, s: Samples): void {
+  const sizes = new Array<number>(s.labels.length).fill(0);
+  for (const g of s.group) sizes[g]!++;
+  s.labels.forEach((g, k) => {
+    if (sizes[k]! < 2) {
+      throw new TfjsBlocksError(
+        fn,
+        'sensitiveFeatures',
+        'at least 2 samples in every group for a bootstrap interval',
+        `group ${quoteSample(g)} with ${sizes[k]}`,
+      );
+    }
+  });
+}
+
+/** Resampled group tables within `strata`: same seed, same tables. */
+function resampledTables(
+  s: Samples,
+  ci: CheckedInterval,
+  strata: readonly (readonly number[])[],
+): GroupConfusionMetrics[] {
+  return drawReplicates(ci, (uniform) => tally(s, (add) => resampleStrata(strata, uniform, add)));
+}
+
+/** The rates conditioned on the true label, resampled within (group, label) cells. */
+const LABEL_CONDITIONED: ReadonlySet<RateName> = new Set(['truePositiveRate', 'falsePositiveRate']);
+
+/**
+ * A metric read from the group table, with or without its interval. A ratio
+ * that is 0/0 on the data has no interval: `undefinedRatio` names what to fix.
+ */
+function metric(
+  fn: string,
+  yTrue: unknown,
+  yPred: unknown,
+  sensitiveFeatures: unknown,
+  options: FairnessOptions,
+  statistic: (table: GroupConfusionMetrics) => number,
+  undefinedRatio?: (table: GroupConfusionMetrics) => string,
+): number | MetricWithInterval {
+  // TPR and FPR metrics (the ones given labels) resample within (group, label) cells.
+  const s = readSamples(fn, yTrue, yPred, sensitiveFeatures, options);
+  const ci = intervalOptions(fn, options);
+  const table = tally(s);
+  const value = statistic(table);
+  if (ci === undefined) return value;
+  if (Number.isNaN(value)) {
+    const argument = undefinedRatio?.(table) ?? 'yPred';
+    throw new TfjsBlocksError(
+      fn,
+      argument,
+      'data on which the ratio is defined, for an interval',
+      'a largest group rate of 0 (the ratio is 0/0)',
+    );
+  }
+  checkResamplable(fn, s);
+  const strata = yTrue === undefined ? s.groupStrata : s.labelStrata;
+  return percentileInterval(fn, value, resampledTables(s, ci, strata).map(statistic), ci);
+}
+
+/** The argument to blame when a TPR or FPR ratio is 0/0: no positives (negatives) at all is the labels' doing. */
+function blameRate(key: 'truePositiveRate' | 'falsePositiveRate') {
+  return (table: GroupConfusionMetrics): string => {
+    const o = table.overall;
+    const denominator = key === 'truePositiveRate' ? o.tp + o.fn : o.fp + o.tn;
+    return denominator === 0 ? 'yTrue' : 'yPred';
+  };
 }
 
 function rates(result: GroupConfusionMetrics, key: keyof ConfusionMetrics): number[] {
@@ -220,6 +461,29 @@ function ratio(values: number[]): number {
   return max === 0 ? Number.NaN : min / max;
 }
 
+/** max − min selection rate. */
+const dpDifference = (t: GroupConfusionMetrics) => difference(rates(t, 'selectionRate'));
+/** min / max selection rate. */
+const dpRatio = (t: GroupConfusionMetrics) => ratio(rates(t, 'selectionRate'));
+/** The larger of the TPR and FPR differences. */
+const eoDifference = (t: GroupConfusionMetrics) =>
+  Math.max(difference(rates(t, 'truePositiveRate')), difference(rates(t, 'falsePositiveRate')));
+/** The smaller of the TPR and FPR ratios; NaN when either is 0/0. */
+const eoRatio = (t: GroupConfusionMetrics) => {
+  const tpr = ratio(rates(t, 'truePositiveRate'));
+  const fpr = ratio(rates(t, 'falsePositiveRate'));
+  return Number.isNaN(tpr) || Number.isNaN(fpr) ? Number.NaN : Math.min(tpr, fpr);
+};
+/** max − min TPR. */
+const eopDifference = (t: GroupConfusionMetrics) => difference(rates(t, 'truePositiveRate'));
+/** min / max TPR. */
+const eopRatio = (t: GroupConfusionMetrics) => ratio(rates(t, 'truePositiveRate'));
+/** Blames the rate whose ratio is 0/0 (TPR first). */
+const blameEqualizedOdds = (t: GroupConfusionMetrics) =>
+  Number.isNaN(ratio(rates(t, 'truePositiveRate')))
+    ? blameRate('truePositiveRate')(t)
+    : blameRate('falsePositiveRate')(t);
+
 /**
  * Per-group confusion counts and rates of binary predictions, plus the same
  * over all samples: the table every fairness metric here is read from (as
@@ -234,9 +498,17 @@ function ratio(values: number[]): number {
  * @param yPred - the predicted labels, 0/1 or booleans, length n.
  * @param sensitiveFeatures - each sample's group, length n; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns per-group and overall {@link ConfusionMetrics}.
+ * With `options.sampleWeight` the counts are sums of weights and the rates
+ * weighted rates. With `options.confidenceInterval` the result also holds
+ * `intervals`: a {@link MetricWithInterval} for each rate, per group and
+ * overall (resamples stratified by group; TPR and FPR by group and true label).
+ *
+ * @returns per-group and overall {@link ConfusionMetrics} (and `intervals`
+ *   when asked for: {@link GroupConfusionMetricsWithIntervals}).
  * @throws TfjsBlocksError on mismatched lengths, labels other than 0/1, an
- *   empty listed group, a sample outside the listed groups, or fewer than two groups.
+ *   empty listed group, a sample outside the listed groups, fewer than two
+ *   groups, a negative or non-finite weight, a group of total weight 0, or
+ *   (with an interval) a group of one sample.
  * @example
  * ```ts
  * const { byGroup, overall } = groupConfusionMetrics(
@@ -246,15 +518,73 @@ function ratio(values: number[]): number {
  * );
  * byGroup.get('a')?.truePositiveRate; // 0.5
  * overall.accuracy; // 4 / 6
+ *
+ * // Weighted, with a 90% bootstrap interval for every rate:
+ * const withCi = groupConfusionMetrics([1, 0, 1, 1, 0, 0], [1, 0, 0, 1, 1, 0], ['a', 'a', 'a', 'b', 'b', 'b'], {
+ *   sampleWeight: [1, 2, 1, 1, 1, 3],
+ *   confidenceInterval: { nBoot: 200, level: 0.9, seed: 1 },
+ * });
+ * withCi.intervals.byGroup.get('a')?.selectionRate.interval; // [lo, hi]
  * ```
  */
 export function groupConfusionMetrics(
   yTrue: BinaryLabels,
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): GroupConfusionMetricsWithIntervals;
+export function groupConfusionMetrics(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): GroupConfusionMetrics;
+export function groupConfusionMetrics(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): GroupConfusionMetrics | GroupConfusionMetricsWithIntervals;
+export function groupConfusionMetrics(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): GroupConfusionMetrics {
-  return computeGroups('groupConfusionMetrics', yTrue, yPred, sensitiveFeatures, options);
+): GroupConfusionMetrics | GroupConfusionMetricsWithIntervals {
+  const fn = 'groupConfusionMetrics';
+  const s = readSamples(fn, yTrue, yPred, sensitiveFeatures, options);
+  const ci = intervalOptions(fn, options);
+  const table = tally(s);
+  if (ci === undefined) return table;
+  checkResamplable(fn, s);
+  const byGroupTables = resampledTables(s, ci, s.groupStrata);
+  const byLabelTables = resampledTables(s, ci, s.labelStrata);
+  const rateIntervals = (
+    point: ConfusionMetrics,
+    pick: (t: GroupConfusionMetrics) => ConfusionMetrics,
+  ) => {
+    const out = {} as RateIntervals;
+    for (const rate of RATE_NAMES) {
+      const tables = LABEL_CONDITIONED.has(rate) ? byLabelTables : byGroupTables;
+      out[rate] = percentileInterval(
+        fn,
+        point[rate],
+        tables.map((t) => pick(t)[rate]),
+        ci,
+      );
+    }
+    return out;
+  };
+  const byGroup = new Map<GroupLabel, RateIntervals>();
+  for (const [g, m] of table.byGroup)
+    byGroup.set(
+      g,
+      rateIntervals(m, (t) => t.byGroup.get(g)!),
+    );
+  return {
+    ...table,
+    intervals: { byGroup, overall: rateIntervals(table.overall, (t) => t.overall) },
+  };
 }
 
 /**
@@ -267,25 +597,47 @@ export function groupConfusionMetrics(
  * @param yPred - the predicted labels, 0/1 or booleans.
  * @param sensitiveFeatures - each sample's group; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns a number in [0, 1].
+ * @returns a number in [0, 1]; with `options.confidenceInterval`, a
+ *   {@link MetricWithInterval}.
  * @example
  * ```ts
  * demographicParityDifference([1, 1, 0, 1, 0, 0], ['a', 'a', 'a', 'b', 'b', 'b']); // 2/3 − 1/3
+ * // With a 95% bootstrap interval (resamples stratified by group):
+ * const { value, interval } = demographicParityDifference(
+ *   [1, 1, 0, 1, 0, 0],
+ *   ['a', 'a', 'a', 'b', 'b', 'b'],
+ *   { confidenceInterval: { nBoot: 500, seed: 7 } },
+ * );
  * ```
  */
 export function demographicParityDifference(
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): MetricWithInterval;
+export function demographicParityDifference(
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): number;
+export function demographicParityDifference(
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): number | MetricWithInterval;
+export function demographicParityDifference(
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): number {
-  const r = computeGroups(
+): number | MetricWithInterval {
+  return metric(
     'demographicParityDifference',
     undefined,
     yPred,
     sensitiveFeatures,
     options,
+    dpDifference,
   );
-  return difference(rates(r, 'selectionRate'));
 }
 
 /**
@@ -297,7 +649,9 @@ export function demographicParityDifference(
  * @param yPred - the predicted labels, 0/1 or booleans.
  * @param sensitiveFeatures - each sample's group; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns a number in [0, 1], or NaN.
+ * @returns a number in [0, 1], or NaN; with `options.confidenceInterval`, a
+ *   {@link MetricWithInterval} (a ratio that is 0/0 on the data is then a
+ *   typed error, never a NaN report).
  * @example
  * ```ts
  * demographicParityRatio([1, 1, 0, 1, 0, 0], ['a', 'a', 'a', 'b', 'b', 'b']); // (1/3) / (2/3) = 0.5
@@ -306,10 +660,24 @@ export function demographicParityDifference(
 export function demographicParityRatio(
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): MetricWithInterval;
+export function demographicParityRatio(
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): number;
+export function demographicParityRatio(
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): number | MetricWithInterval;
+export function demographicParityRatio(
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): number {
-  const r = computeGroups('demographicParityRatio', undefined, yPred, sensitiveFeatures, options);
-  return ratio(rates(r, 'selectionRate'));
+): number | MetricWithInterval {
+  return metric('demographicParityRatio', undefined, yPred, sensitiveFeatures, options, dpRatio);
 }
 
 /**
@@ -322,7 +690,8 @@ export function demographicParityRatio(
  * @param yPred - the predicted labels, 0/1 or booleans.
  * @param sensitiveFeatures - each sample's group; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns a number in [0, 1].
+ * @returns a number in [0, 1]; with `options.confidenceInterval`, a
+ *   {@link MetricWithInterval}.
  * @example
  * ```ts
  * // a: TPR 1, FPR 1/2; b: TPR 1/2, FPR 0 -> max(1/2, 1/2)
@@ -334,13 +703,27 @@ export function equalizedOddsDifference(
   yTrue: BinaryLabels,
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): MetricWithInterval;
+export function equalizedOddsDifference(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): number;
+export function equalizedOddsDifference(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): number | MetricWithInterval;
+export function equalizedOddsDifference(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): number {
-  const r = computeGroups('equalizedOddsDifference', yTrue, yPred, sensitiveFeatures, options);
-  return Math.max(
-    difference(rates(r, 'truePositiveRate')),
-    difference(rates(r, 'falsePositiveRate')),
-  );
+): number | MetricWithInterval {
+  return metric('equalizedOddsDifference', yTrue, yPred, sensitiveFeatures, options, eoDifference);
 }
 
 /**
@@ -354,7 +737,9 @@ export function equalizedOddsDifference(
  * @param yPred - the predicted labels, 0/1 or booleans.
  * @param sensitiveFeatures - each sample's group; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns a number in [0, 1], or NaN.
+ * @returns a number in [0, 1], or NaN; with `options.confidenceInterval`, a
+ *   {@link MetricWithInterval} (a ratio that is 0/0 on the data is then a
+ *   typed error, never a NaN report).
  * @example
  * ```ts
  * // a: TPR 1, FPR 1/2; b: TPR 1/2, FPR 1/4 (4 negatives) -> min(1/2, 1/2)
@@ -367,12 +752,35 @@ export function equalizedOddsRatio(
   yTrue: BinaryLabels,
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): MetricWithInterval;
+export function equalizedOddsRatio(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): number;
+export function equalizedOddsRatio(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): number | MetricWithInterval;
+export function equalizedOddsRatio(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): number {
-  const r = computeGroups('equalizedOddsRatio', yTrue, yPred, sensitiveFeatures, options);
-  const tpr = ratio(rates(r, 'truePositiveRate'));
-  const fpr = ratio(rates(r, 'falsePositiveRate'));
-  return Number.isNaN(tpr) || Number.isNaN(fpr) ? Number.NaN : Math.min(tpr, fpr);
+): number | MetricWithInterval {
+  return metric(
+    'equalizedOddsRatio',
+    yTrue,
+    yPred,
+    sensitiveFeatures,
+    options,
+    eoRatio,
+    blameEqualizedOdds,
+  );
 }
 
 /**
@@ -385,7 +793,8 @@ export function equalizedOddsRatio(
  * @param yPred - the predicted labels, 0/1 or booleans.
  * @param sensitiveFeatures - each sample's group; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns a number in [0, 1].
+ * @returns a number in [0, 1]; with `options.confidenceInterval`, a
+ *   {@link MetricWithInterval}.
  * @example
  * ```ts
  * equalOpportunityDifference([1, 1, 1, 1], [1, 0, 1, 1], ['a', 'a', 'b', 'b']); // 1 − 0.5
@@ -395,10 +804,34 @@ export function equalOpportunityDifference(
   yTrue: BinaryLabels,
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): MetricWithInterval;
+export function equalOpportunityDifference(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): number;
+export function equalOpportunityDifference(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): number | MetricWithInterval;
+export function equalOpportunityDifference(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): number {
-  const r = computeGroups('equalOpportunityDifference', yTrue, yPred, sensitiveFeatures, options);
-  return difference(rates(r, 'truePositiveRate'));
+): number | MetricWithInterval {
+  return metric(
+    'equalOpportunityDifference',
+    yTrue,
+    yPred,
+    sensitiveFeatures,
+    options,
+    eopDifference,
+  );
 }
 
 /**
@@ -410,7 +843,9 @@ export function equalOpportunityDifference(
  * @param yPred - the predicted labels, 0/1 or booleans.
  * @param sensitiveFeatures - each sample's group; at least two groups.
  * @param options - {@link FairnessOptions}.
- * @returns a number in [0, 1], or NaN.
+ * @returns a number in [0, 1], or NaN; with `options.confidenceInterval`, a
+ *   {@link MetricWithInterval} (a ratio that is 0/0 on the data is then a
+ *   typed error, never a NaN report).
  * @example
  * ```ts
  * equalOpportunityRatio([1, 1, 1, 1], [1, 0, 1, 1], ['a', 'a', 'b', 'b']); // 0.5
@@ -420,8 +855,33 @@ export function equalOpportunityRatio(
   yTrue: BinaryLabels,
   yPred: BinaryLabels,
   sensitiveFeatures: SensitiveFeatures,
+  options: FairnessOptionsWithInterval,
+): MetricWithInterval;
+export function equalOpportunityRatio(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptionsWithoutInterval,
+): number;
+export function equalOpportunityRatio(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
+  options?: FairnessOptions,
+): number | MetricWithInterval;
+export function equalOpportunityRatio(
+  yTrue: BinaryLabels,
+  yPred: BinaryLabels,
+  sensitiveFeatures: SensitiveFeatures,
   options: FairnessOptions = {},
-): number {
-  const r = computeGroups('equalOpportunityRatio', yTrue, yPred, sensitiveFeatures, options);
-  return ratio(rates(r, 'truePositiveRate'));
+): number | MetricWithInterval {
+  return metric(
+    'equalOpportunityRatio',
+    yTrue,
+    yPred,
+    sensitiveFeatures,
+    options,
+    eopRatio,
+    blameRate('truePositiveRate'),
+  );
 }

@@ -10,6 +10,7 @@
 // declares side effects for the built entries only (scripts/check-dist.mjs).
 import '@tensorflow/tfjs-layers';
 
+export type { ConfidenceIntervalOptions, MetricWithInterval } from './bootstrap';
 export {
   computeDpFederatedEpsilon,
   type DpFederatedClient,
@@ -27,6 +28,13 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './dp-sgd';
+export type {
+  FairnessOptionsWithInterval,
+  FairnessOptionsWithoutInterval,
+  GroupConfusionMetricsWithIntervals,
+  RateIntervals,
+  RateName,
+} from './fairness';
 export {
   type BinaryLabels,
   type ConfusionMetrics,

@@ -514,13 +514,13 @@ describe('unknown option keys are rejected with the closest valid name', () => {
     });
   }
 
-  it('the fairness metrics reject sampleWeight (not supported yet) instead of ignoring it', () => {
+  it('the fairness metrics reject an unknown option (fairlearn has no sampleWeights) instead of ignoring it', () => {
     const call = () =>
       root.demographicParityDifference([1, 0], ['a', 'b'], {
-        sampleWeight: [1, 2],
+        sampleWeights: [1, 2],
       } as root.FairnessOptions);
     expect(call).toThrow(root.TfjsBlocksError);
-    expect(call).toThrow(/options\.sampleWeight must be one of the known options/);
+    expect(call).toThrow(/options\.sampleWeights must be one of the known options/);
   });
 
   it('the layers accept what getConfig wrote back through fromConfig (customObjects included)', () => {
