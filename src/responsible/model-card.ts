@@ -20,12 +20,18 @@ export interface ModelCardMetric {
   name: string;
   /** Its value (finite). */
   value: number;
-  /** A confidence interval `[lo, hi]` with `lo <= value <= hi` (e.g. a bootstrap percentile interval). */
+  /** A confidence interval `[lo, hi]`, `lo <= hi` (e.g. a bootstrap percentile interval, which need not contain `value`). */
   interval?: readonly [number, number];
   /** The interval's level in (0, 1). Default `0.95` when `interval` is given. */
   level?: number;
   /** What it was measured on (a split or dataset name). */
   dataset?: string;
+  /** Bootstrap resamples behind the interval (integer >= 1), as the fairness metrics' `confidenceInterval` reports it. */
+  nBoot?: number;
+  /** The bootstrap standard error (>= 0). */
+  standardError?: number;
+  /** Resamples left out of the interval (a ratio of 0/0), integer >= 0. */
+  undefinedResamples?: number;
 }
 
 /** One group's row of the fairness table of a {@link modelCard}. */
@@ -74,8 +80,8 @@ export interface ModelCardRun {
   flops?: number;
   /** Energy in joules (>= 0). */
   energyJoules?: number;
-  /** Whether the energy was measured (e.g. RAPL counters) or estimated from a power profile. Required with `energyJoules`. */
-  energySource?: 'measured' | 'estimated';
+  /** Whether the energy was measured (e.g. RAPL counters), estimated from a power profile, or a mix of both. Required with `energyJoules`. */
+  energySource?: 'measured' | 'estimated' | 'mixed';
   /** Grams of CO₂-equivalent (>= 0). */
   co2Grams?: number;
   /** Grid carbon intensity used, gCO₂/kWh (>= 0). */
@@ -188,6 +194,9 @@ const METRIC_KEYS = optionKeys<ModelCardMetric>({
   interval: true,
   level: true,
   dataset: true,
+  nBoot: true,
+  standardError: true,
+  undefinedResamples: true,
 });
 const GROUP_KEYS = optionKeys<ModelCardGroup>({ group: true, count: true, rates: true });
 const FAIRNESS_KEYS = optionKeys<ModelCardFairness>({
@@ -259,8 +268,9 @@ function checkMetric(name: string, m: unknown): ModelCardMetric {
     if (!Array.isArray(iv) || iv.length !== 2) {
       throw new TfjsBlocksError(FN, `${name}.interval`, 'a pair [lo, hi]', describeValue(iv));
     }
-    const lo = checkNumber(FN, `${name}.interval[0]`, iv[0], { max: value, maxInclusive: true });
-    const hi = checkNumber(FN, `${name}.interval[1]`, iv[1], { min: value });
+    // A percentile bootstrap interval need not contain the point estimate; it must be ordered.
+    const lo = checkNumber(FN, `${name}.interval[0]`, iv[0]);
+    const hi = checkNumber(FN, `${name}.interval[1]`, iv[1], { min: lo });
     interval = [lo, hi];
   }
   if (metric.level !== undefined && interval === undefined) {
@@ -279,6 +289,13 @@ function checkMetric(name: string, m: unknown): ModelCardMetric {
             max: 1,
           }),
     dataset: optionalText(`${name}.dataset`, metric.dataset),
+    nBoot:
+      metric.nBoot === undefined ? undefined : checkInteger(FN, `${name}.nBoot`, metric.nBoot, 1),
+    standardError: optionalNumber(`${name}.standardError`, metric.standardError, { min: 0 }),
+    undefinedResamples:
+      metric.undefinedResamples === undefined
+        ? undefined
+        : checkInteger(FN, `${name}.undefinedResamples`, metric.undefinedResamples, 0),
   });
 }
 
@@ -381,11 +398,16 @@ function checkRun(r: unknown): ModelCardRun {
   const nonNegative = { min: 0 };
   const energyJoules = optionalNumber('options.run.energyJoules', run.energyJoules, nonNegative);
   const source = run.energySource;
-  if (source !== undefined && source !== 'measured' && source !== 'estimated') {
+  if (
+    source !== undefined &&
+    source !== 'measured' &&
+    source !== 'estimated' &&
+    source !== 'mixed'
+  ) {
     throw new TfjsBlocksError(
       FN,
       'options.run.energySource',
-      "'measured' or 'estimated'",
+      "'measured', 'estimated' or 'mixed'",
       describeValue(source),
     );
   }
@@ -393,7 +415,7 @@ function checkRun(r: unknown): ModelCardRun {
     throw new TfjsBlocksError(
       FN,
       'options.run.energySource',
-      "'measured' or 'estimated' (with energyJoules)",
+      "'measured', 'estimated' or 'mixed' (with energyJoules)",
       'undefined',
     );
   }
@@ -519,7 +541,8 @@ function formatMetric(m: ModelCardMetric): string {
   const value = formatNumber(m.value);
   if (m.interval === undefined) return value;
   const level = Math.round((m.level ?? 0.95) * 1000) / 10;
-  return `${value} (${level}% CI ${formatNumber(m.interval[0])} – ${formatNumber(m.interval[1])})`;
+  const boot = m.nBoot === undefined ? '' : `, ${formatNumber(m.nBoot)} bootstrap resamples`;
+  return `${value} (${level}% CI ${formatNumber(m.interval[0])} – ${formatNumber(m.interval[1])}${boot})`;
 }
 
 /** A Markdown table cell: pipes escaped, line breaks folded. */
@@ -585,6 +608,12 @@ function architecture(config: DecoderLmConfig): string[] {
 function section(out: string[], title: string, body: string | undefined): void {
   if (body !== undefined) out.push(title, '', body, '');
 }
+
+const ENERGY_LABELS = {
+  measured: 'measured',
+  estimated: 'estimated from a power profile',
+  mixed: 'partly measured, partly estimated from a power profile',
+} as const;
 
 function render(data: ModelCardData): string {
   const c = data.card;
@@ -705,7 +734,7 @@ function render(data: ModelCardData): string {
     if (r.flops !== undefined) lines.push(`- **Compute:** ${si(r.flops, 'FLOP')}`);
     if (r.energyJoules !== undefined) {
       lines.push(
-        `- **Energy:** ${formatNumber(r.energyJoules / 3.6e6)} kWh (${r.energySource}${r.energySource === 'measured' ? '' : ' from a power profile'})`,
+        `- **Energy:** ${formatNumber(r.energyJoules / 3.6e6)} kWh (${ENERGY_LABELS[r.energySource!]})`,
       );
     }
     if (r.co2Grams !== undefined) {

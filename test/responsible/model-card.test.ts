@@ -210,6 +210,32 @@ describe('modelCard', () => {
     expect(modelCard(without).markdown).not.toContain(`\n${heading}\n`);
   });
 
+  it('takes a fairness metric with its bootstrap interval as the metrics return it', () => {
+    const ci = {
+      value: 0.2,
+      interval: [0.22, 0.4] as [number, number],
+      level: 0.9,
+      nBoot: 500,
+      standardError: 0.05,
+      undefinedResamples: 0,
+    };
+    const { markdown } = modelCard({
+      name: 'm',
+      fairness: { sensitiveFeature: 's', metrics: [{ name: 'dp', ...ci }] },
+    });
+    expect(markdown).toContain('| dp | 0.2 (90% CI 0.22 – 0.4, 500 bootstrap resamples) |  |');
+  });
+
+  it('a mixed energy figure is labelled as such', () => {
+    const { markdown } = modelCard({
+      name: 'm',
+      run: { wallSeconds: 1, tokens: 1, energyJoules: 3.6e6, energySource: 'mixed' },
+    });
+    expect(markdown).toContain(
+      '- **Energy:** 1 kWh (partly measured, partly estimated from a power profile)',
+    );
+  });
+
   it('co2_eq_emissions needs a CO₂ figure; a measured energy says so', () => {
     const { markdown } = modelCard({
       name: 'm',
@@ -243,10 +269,19 @@ describe('modelCard rejects bad input with typed errors', () => {
       'options.evaluation[0].value',
     ],
     [
-      'interval above the value',
+      'interval upside down',
       () =>
-        modelCard({ name: 'm', evaluation: [{ name: 'acc', value: 0.5, interval: [0.6, 0.7] }] }),
-      'options.evaluation[0].interval[0]',
+        modelCard({ name: 'm', evaluation: [{ name: 'acc', value: 0.5, interval: [0.7, 0.6] }] }),
+      'options.evaluation[0].interval[1]',
+    ],
+    [
+      'fractional nBoot',
+      () =>
+        modelCard({
+          name: 'm',
+          evaluation: [{ name: 'acc', value: 0.5, interval: [0.4, 0.6], nBoot: 2.5 }],
+        }),
+      'options.evaluation[0].nBoot',
     ],
     [
       'interval with NaN',
