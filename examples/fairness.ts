@@ -26,6 +26,7 @@ import {
   initLinear,
   type LinearParams,
   linear,
+  type MetricWithInterval,
   seededRandom,
   sigmoidBinaryCrossEntropy,
 } from 'tfjs-blocks';
@@ -179,29 +180,37 @@ function fitWeighted(weights: readonly number[]): (x: tf.Tensor2D) => number[] {
   }
 }
 
-// ---- Metrics on the held-out split.
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+/** `0.641 [0.60, 0.68]`, or in percent. */
+const withCi = (m: MetricWithInterval, percent = false) => {
+  const f = (x: number) => (percent ? pct(x) : x.toFixed(3));
+  return `${f(m.value)} [${f(m.interval[0])}, ${f(m.interval[1])}]`;
+};
+
+// ---- Metrics on the held-out split, each with a seeded, group-stratified bootstrap interval.
 type Row = {
   method: string;
-  accuracy: number;
-  dp: number;
-  eo: number;
-  fprFemale: number;
-  fprMale: number;
+  accuracy: MetricWithInterval;
+  dp: MetricWithInterval;
+  eo: MetricWithInterval;
+  fprFemale: MetricWithInterval;
+  fprMale: MetricWithInterval;
 };
 const rows: Row[] = [];
+const ci = { confidenceInterval: { nBoot: flags.boot, level: 0.95, seed: flags.seed } };
 
 function evaluate(method: string, predicted: readonly number[]): Row {
-  const m = groupConfusionMetrics(yTest, predicted, gTest);
+  const m = groupConfusionMetrics(yTest, predicted, gTest, ci);
   const row = {
     method,
-    accuracy: m.overall.accuracy,
-    dp: demographicParityDifference(predicted, gTest),
-    eo: equalizedOddsDifference(yTest, predicted, gTest),
-    fprFemale: m.byGroup.get('female')?.falsePositiveRate ?? 0,
-    fprMale: m.byGroup.get('male')?.falsePositiveRate ?? 0,
+    accuracy: m.intervals.overall.accuracy,
+    dp: demographicParityDifference(predicted, gTest, ci),
+    eo: equalizedOddsDifference(yTest, predicted, gTest, ci),
+    fprFemale: m.intervals.byGroup.get('female')!.falsePositiveRate,
+    fprMale: m.intervals.byGroup.get('male')!.falsePositiveRate,
   };
   rows.push(row);
-  console.log(`${method}: accuracy ${(100 * row.accuracy).toFixed(1)}% (${secondsSince(start)} s)`);
+  console.log(`${method}: accuracy ${pct(row.accuracy.value)} (${secondsSince(start)} s)`);
   return row;
 }
 
@@ -212,14 +221,24 @@ const plainTest = plain(xTest);
 evaluate('none (plain model)', threshold(plainTest));
 
 // ---- The table.
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const base = rows[0]!;
 const table = [
-  '| mitigation | accuracy | accuracy cost | demographic parity difference | equalized odds difference | ham flagged: female / male |',
-  '|---|---|---|---|---|---|',
-  ...rows.map(
-    (r) =>
-      `| ${r.method} | ${pct(r.accuracy)} | ${r === base ? '—' : `${(100 * (base.accuracy - r.accuracy)).toFixed(1)} pts`} | ${r.dp.toFixed(3)} | ${r.eo.toFixed(3)} | ${pct(r.fprFemale)} / ${pct(r.fprMale)} |`,
+  '| mitigation | accuracy | accuracy cost | demographic parity difference | equalized odds difference | ham flagged as spam: female-named senders | … male-named senders |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    [
+      '',
+      r.method,
+      withCi(r.accuracy, true),
+      r === base ? '—' : `${(100 * (base.accuracy.value - r.accuracy.value)).toFixed(1)} pts`,
+      withCi(r.dp),
+      withCi(r.eo),
+      withCi(r.fprFemale, true),
+      withCi(r.fprMale, true),
+      '',
+    ]
+      .join(' | ')
+      .trim(),
   ),
 ].join('\n');
 console.log(`\n${table}\n`);
