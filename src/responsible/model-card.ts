@@ -577,7 +577,7 @@ function frontMatter(card: ModelCardData['card']): string {
   list('metrics', [...new Set(metricNames)]);
   const run = card.run;
   if (run?.co2Grams !== undefined) {
-    lines.push('co2_eq_emissions:', `  emissions: ${run.co2Grams}`);
+    lines.push('co2_eq_emissions:', `  emissions: ${Number(run.co2Grams.toPrecision(4))}`);
     lines.push(
       `  source: ${yamlString(`tfjs-blocks run ledger (energy ${run.energySource ?? 'not recorded'})`)}`,
     );
@@ -607,6 +607,17 @@ function architecture(config: DecoderLmConfig): string[] {
 
 function section(out: string[], title: string, body: string | undefined): void {
   if (body !== undefined) out.push(title, '', body, '');
+}
+
+/** `+0.08 (+1.9%)`: the change, and relative to `before` when that is not 0. */
+function signedChange(before: number, after: number): string {
+  const sign = (x: number) => (x >= 0 ? '+' : '');
+  const change = after - before;
+  const relative =
+    before === 0
+      ? ''
+      : ` (${sign(change)}${formatNumber(Number(((100 * change) / Math.abs(before)).toPrecision(3)))}%)`;
+  return `${sign(change)}${formatNumber(Number(change.toPrecision(4)))}${relative}`;
 }
 
 const ENERGY_LABELS = {
@@ -714,9 +725,7 @@ function render(data: ModelCardData): string {
           s.metric ?? '',
           s.before === undefined ? '' : formatNumber(s.before),
           s.after === undefined ? '' : formatNumber(s.after),
-          s.before === undefined || s.after === undefined
-            ? ''
-            : `${s.after - s.before >= 0 ? '+' : ''}${formatNumber(s.after - s.before)}`,
+          s.before === undefined || s.after === undefined ? '' : signedChange(s.before, s.after),
           s.notes ?? '',
         ]),
       ),

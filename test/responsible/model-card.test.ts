@@ -129,7 +129,7 @@ describe('modelCard', () => {
     expect(markdown).toContain('- **Energy:** 2 kWh (estimated from a power profile)');
     expect(markdown).toContain('- **Wall time:** 1.5 hours (5,400 s)');
     expect(markdown).toContain('(ε, δ) = (2.5, 1.000e-5)');
-    expect(markdown).toContain('| int8 weights | perplexity | 4.12 | 4.2 | +0.08 |  |');
+    expect(markdown).toContain('| int8 weights | perplexity | 4.12 | 4.2 | +0.08 (+1.94%) |  |');
     expect(markdown).toContain('Sensitive feature: sender | domain.');
   });
 
