@@ -510,6 +510,25 @@ export type { ParamTree, TensorMap } from './tree/types';
 serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
 export {
+  createRunLedger,
+  DEFAULT_GRID_INTENSITY,
+  DEFAULT_POWER_PROFILE,
+  type EnergySource,
+  type FigureLabel,
+  type LedgerEntry,
+  type LedgerFigure,
+  type LedgerFigures,
+  type LedgerReport,
+  type LedgerSpan,
+  type LedgerTimer,
+  type LedgerTotals,
+  type PowerProfile,
+  type RunLedger,
+  type RunLedgerOptions,
+  type RunLedgerState,
+  type SpanKind,
+} from './efficiency/run-ledger';
+export {
   type ChatExamplesOptions,
   type ChatTokenizer,
   chatExamples,
@@ -577,6 +596,7 @@ export {
   minNewTokensProcessor,
   noRepeatNgramProcessor,
 } from './generate/logits-processors';
+export type { GenerationLedger } from './generate/options';
 export type { LoraFactors } from './nn/linear';
 export {
   generateOptionsFromConfigJson,

@@ -51,3 +51,22 @@ export {
   quantizeParams,
   quantizeWeights,
 } from './quantization';
+export {
+  createRunLedger,
+  DEFAULT_GRID_INTENSITY,
+  DEFAULT_POWER_PROFILE,
+  type EnergySource,
+  type FigureLabel,
+  type LedgerEntry,
+  type LedgerFigure,
+  type LedgerFigures,
+  type LedgerReport,
+  type LedgerSpan,
+  type LedgerTimer,
+  type LedgerTotals,
+  type PowerProfile,
+  type RunLedger,
+  type RunLedgerOptions,
+  type RunLedgerState,
+  type SpanKind,
+} from './run-ledger';

@@ -1,4 +1,5 @@
 import { clone, dispose, type Tensor, type TensorContainer, tidy } from '@tensorflow/tfjs-core';
+import type { RunLedgerState } from '../efficiency/run-ledger';
 import type { TensorMap } from '../tree/types';
 import { mapTree, visitLeaves } from '../tree/walk';
 
@@ -53,6 +54,8 @@ export type FineTuneCheckpointMetadata = {
   evalsWithoutImprovement: number;
   /** Training examples consumed (the data position). */
   examplesSeen: number;
+  /** With `fineTune`'s `ledger` option: the run ledger's state at this checkpoint. */
+  ledger?: RunLedgerState;
 };
 
 /**

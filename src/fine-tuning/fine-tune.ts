@@ -8,6 +8,7 @@ import {
   tidy,
   valueAndGrads,
 } from '@tensorflow/tfjs-core';
+import type { RunLedger } from '../efficiency/run-ledger';
 import { TfjsBlocksError } from '../errors';
 import {
   checkInteger,
@@ -132,6 +133,16 @@ export interface FineTuneOptions {
    * training and held-out losses are not privatised. Default: off.
    */
   privacy?: FineTunePrivacy;
+  /**
+   * A run ledger (`createRunLedger`): each optimizer step is recorded as a
+   * `'training'` span of `batchSize · accumulate · sequence length` tokens
+   * (its wall time and energy; held-out evaluation is not counted). Its
+   * state is saved with every checkpoint and, on a resume, the saved state
+   * is merged into this ledger, so pass a fresh one: the totals then equal
+   * an uninterrupted run's in tokens and FLOPs (steps redone after the last
+   * checkpoint are counted once). Default: none.
+   */
+  ledger?: RunLedger;
 }
 
 const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
@@ -151,6 +162,7 @@ const FINE_TUNE_KEYS = optionKeys<FineTuneOptions>({
   signal: true,
   seed: true,
   privacy: true,
+  ledger: true,
 });
 const DATA_KEYS = optionKeys<FineTuneData>({ train: true, heldOut: true });
 const EARLY_KEYS = optionKeys<EarlyStoppingOptions>({ patience: true, minDelta: true });
@@ -192,6 +204,7 @@ type Checked = {
   signal: AbortSignal | undefined;
   seed: number;
   privacy: CheckedFineTunePrivacy | undefined;
+  ledger: RunLedger | undefined;
 };
 
 function checkOptions(fn: string, options: FineTuneOptions): Checked {
@@ -311,7 +324,24 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
     throw new TfjsBlocksError(fn, 'options.seed', 'a safe integer', describeValue(seed));
   }
+  const ledger = options.ledger;
+  if (
+    ledger !== undefined &&
+    (ledger === null ||
+      typeof ledger !== 'object' ||
+      typeof ledger.start !== 'function' ||
+      typeof ledger.merge !== 'function' ||
+      typeof ledger.toJSON !== 'function')
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.ledger',
+      'a run ledger (createRunLedger)',
+      describeValue(ledger),
+    );
+  }
   return {
+    ledger,
     model,
     train: data.train,
     heldOut: data.heldOut,
@@ -609,6 +639,7 @@ async function train<T>(
       bestStep = m.bestStep;
       evalsWithoutImprovement = m.evalsWithoutImprovement;
       position = m.examplesSeen;
+      if (m.ledger !== undefined) c.ledger?.merge(m.ledger);
       // A run that stopped early stays stopped when started again.
       stoppedEarly = c.patience > 0 && evalsWithoutImprovement >= c.patience;
     } else {
@@ -626,6 +657,7 @@ async function train<T>(
           history,
           evalsWithoutImprovement,
           examplesSeen: position,
+          ...(c.ledger === undefined ? {} : { ledger: c.ledger.toJSON() }),
           ...(bestHeldOutLoss === undefined ? {} : { bestHeldOutLoss, bestStep }),
         },
         ...(best === undefined ? {} : { best }),
@@ -634,6 +666,7 @@ async function train<T>(
     };
     while (step < c.steps && !stoppedEarly) {
       const started = performance.now();
+      const span = c.ledger?.start('training');
       const examples = examplesAt(c.train, c.seed, position, perStep);
       // One dropout seed per micro-batch, from the run's seed and the micro-batch's index (resumable).
       const dropoutSeeds = splitSeed(c.seed + 0x5f3759df * (step + 1), c.accumulate);
@@ -697,6 +730,7 @@ async function train<T>(
         step++;
         position += perStep;
         const loss = (await lossSum!.data())[0]!;
+        span?.end(perStep * c.length);
         const record: FineTuneRecord = { step, loss, learningRate: factor };
         if (c.privacy !== undefined) record.epsilon = c.privacy.accountant.epsilon(step).epsilon;
         if (c.evalEvery > 0 && (step % c.evalEvery === 0 || step === c.steps)) {

@@ -4,11 +4,16 @@
  * (beam-search.ts) over a model adapter (decoders.ts).
  */
 import { beamSearch } from './beam-search';
-import { checkGenerateOptions, type GenerateOptions, type GenerationModel } from './options';
+import {
+  type CheckedOptions,
+  checkGenerateOptions,
+  type GenerateOptions,
+  type GenerationModel,
+} from './options';
 import { sampleLoop } from './sampling';
 import { throwIfAborted } from './steps';
 
-export type { GenerateOptions, GenerationModel } from './options';
+export type { GenerateOptions, GenerationLedger, GenerationModel } from './options';
 
 /**
  * Generates tokens from a decoder-only or encoder-decoder model: greedy
@@ -58,6 +63,18 @@ export async function generate(
   // An async function: a bad argument rejects the promise rather than throwing at the call.
   const checked = checkGenerateOptions(model, prompts, options);
   throwIfAborted(checked.signal);
+  const span = checked.ledger?.start('inference');
+  const results = await run(model, prompts, checked);
+  span?.end(results.reduce((sum, row) => sum + row.length, 0));
+  return results;
+}
+
+/** The loop `generate` runs once its options are checked. */
+async function run(
+  model: GenerationModel,
+  prompts: number[][],
+  checked: CheckedOptions,
+): Promise<number[][]> {
   const beams = checked.numBeams;
   const n = checked.numReturnSequences;
   if (beams === undefined) {

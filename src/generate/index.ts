@@ -21,4 +21,5 @@ export {
   topKProcessor,
   topPProcessor,
 } from './logits-processors';
+export type { GenerationLedger } from './options';
 export { ByteTokenizer, type ByteTokenizerOptions, type Tokenizer } from './tokenizer';

@@ -135,6 +135,27 @@ export type GenerateOptions = {
    * after freeing its tensors. Default: none.
    */
   signal?: AbortSignal;
+  /**
+   * A run ledger (`createRunLedger` of the efficiency folder): each call is
+   * recorded as one `'inference'` span of the tokens generated (the sum of
+   * the returned rows' lengths; prompt tokens are not counted), with its wall
+   * time and energy. Nothing is recorded when the call rejects. Default: none.
+   */
+  ledger?: GenerationLedger;
+};
+
+/**
+ * What `generate`'s `ledger` option needs: a `RunLedger` (`createRunLedger`)
+ * fits; any object with this `start` does.
+ *
+ * @example
+ * ```ts
+ * const ledger: GenerationLedger = createRunLedger({ flopsPerToken: 1e6 });
+ * ```
+ */
+export type GenerationLedger = {
+  /** Starts an inference span; `end(tokens)` records it. */
+  start(kind: 'inference'): { end(tokens: number): unknown };
 };
 
 const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
@@ -159,6 +180,7 @@ const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
   badWordsIds: true,
   earlyStopping: true,
   numReturnSequences: true,
+  ledger: true,
 });
 
 const DECODER_LM_MODEL_KEYS = optionKeys<Extract<GenerationModel, { kind: 'decoderLm' }>>({
@@ -207,6 +229,7 @@ export type CheckedOptions = {
   padId: number;
   onToken: GenerateOptions['onToken'];
   signal: AbortSignal | undefined;
+  ledger: GenerationLedger | undefined;
 };
 
 /** Checks the model record and reads the sizes generation checks ids against. */
@@ -373,6 +396,18 @@ export function checkGenerateOptions(
   ) {
     throw new TfjsBlocksError(fn, 'options.signal', 'an AbortSignal', describeValue(signal));
   }
+  const ledger = options.ledger;
+  if (
+    ledger !== undefined &&
+    (ledger === null || typeof ledger !== 'object' || typeof ledger.start !== 'function')
+  ) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.ledger',
+      'a run ledger (createRunLedger)',
+      describeValue(ledger),
+    );
+  }
   let numBeams: number | undefined;
   if (options.numBeams !== undefined) {
     numBeams = checkInteger(fn, 'options.numBeams', options.numBeams, 1);
@@ -488,5 +523,6 @@ export function checkGenerateOptions(
     padId,
     onToken: options.onToken,
     signal,
+    ledger,
   };
 }

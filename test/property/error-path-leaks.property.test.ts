@@ -208,6 +208,13 @@ const CASES: Record<string, Bad[]> = {
   // efficiency/
   energyEstimate: [bad('no source', () => root.energyEstimate(_, { watts: 1 }))],
   modelCost: [bad('batch 0', () => root.modelCost(lm, { batch: 0 }))],
+  createRunLedger: [
+    bad('no model or flopsPerToken', () => root.createRunLedger({})),
+    bad('power 0 W', () => root.createRunLedger({ model: lm, power: { watts: 0 } })),
+    bad('a corrupt saved state', () =>
+      root.createRunLedger({ model: lm, state: { format: 'tfjs-blocks/run-ledger' } as never }),
+    ),
+  ],
   applyPruningMasks: [
     bad('mask of another shape', () => root.applyPruningMasks(params, { w: f(4, 8) })),
   ],
@@ -1020,6 +1027,9 @@ const CASES: Record<string, Bad[]> = {
     bad('keepLast 0', () =>
       nodeEntry.fineTuneCheckpointDir('/tmp/tfjs-blocks-never', { keepLast: 0 }),
     ),
+  ],
+  'node:raplEnergySource': [
+    bad('root not a string', () => nodeEntry.raplEnergySource({ root: 3 as never })),
   ],
   'node:folderSource': [bad('empty path', () => nodeEntry.folderSource(''))],
   'node:savePretrained': [

@@ -288,6 +288,12 @@ const CASES: Case[] = [
   c('energyEstimate', 'source', 'source.tokensPerSteps', 'tokensPerStep', () =>
     root.energyEstimate(plus({ stepSeconds: 1, tokensPerStep: 1 }, 'tokensPerSteps'), { watts: 1 }),
   ),
+  c('createRunLedger', 'options', 'options.gridIntensty', 'gridIntensity', () =>
+    root.createRunLedger(plus({ flopsPerToken: 1 }, 'gridIntensty')),
+  ),
+  c('createRunLedger', 'options', 'options.power.wats', 'watts', () =>
+    root.createRunLedger({ flopsPerToken: 1, power: plus({ watts: 1 }, 'wats') }),
+  ),
   c('magnitudePruningMasks', 'options', 'options.scop', 'scope', () =>
     root.magnitudePruningMasks({}, plus({ sparsity: 0.5 }, 'scop', 'global')),
   ),
