@@ -13,17 +13,16 @@ import { MultiBar, Presets } from 'cli-progress';
 import {
   countParameters,
   createOptimizer,
+  createRunLedger,
   type DecoderLmParams,
   decoderLm,
   dequantizeParams,
   enableWasmFastKernels,
-  energyEstimate,
   flattenParams,
   generate,
   initDecoderLm,
   type ModelCardCompression,
   modelCard,
-  modelCost,
   paramsToVariables,
   quantizeParams,
   seededRandom,
@@ -245,10 +244,15 @@ for (const bits of [8, 4] as const) {
 
 // ---- The model card (Hugging Face README.md layout), beside the checkpoints.
 const tokens = STEPS * tokensPerStep;
-const energy = energyEstimate(
-  { stepSeconds: seconds / Math.max(1, STEPS), tokensPerStep },
-  { watts: flags.watts },
-);
+// The run ledger: the training loop's wall time and tokens; FLOPs from the config; energy
+// estimated from --watts (no RAPL energy source here, so it says 'estimated').
+const ledger = createRunLedger({
+  model: config,
+  context: T,
+  power: { watts: flags.watts, device: `${backend} backend` },
+});
+ledger.record({ kind: 'training', tokens, seconds });
+console.log(`run ledger: ${ledger.summary()}`);
 const card = modelCard({
   name: 'char-gpt (tfjs-blocks demo)',
   summary:
@@ -287,17 +291,7 @@ const card = modelCard({
     },
   ],
   compression,
-  run: {
-    wallSeconds: seconds,
-    tokens,
-    flops: modelCost(config, { context: T }).flopsPerToken.training * tokens,
-    energyJoules: (energy.joulesPer1000Tokens * tokens) / 1000,
-    energySource: 'estimated',
-    co2Grams: (energy.co2GramsPer1000Tokens * tokens) / 1000,
-    gridGramsPerKwh: 475,
-    hardware: `${backend} backend, ${flags.watts} W assumed`,
-    trainingType: 'pre-training',
-  },
+  ledger,
 });
 writeFileSync(join(OUT, 'README.md'), card.markdown);
 writeFileSync(join(OUT, 'model_card.json'), `${JSON.stringify(card.json, null, 2)}\n`);

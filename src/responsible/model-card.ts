@@ -4,6 +4,7 @@ import {
   modelCost,
   type ParameterCounts,
 } from '../efficiency/cost';
+import type { LedgerFigures, RunLedger } from '../efficiency/run-ledger';
 import { TfjsBlocksError } from '../errors';
 import {
   checkInteger,
@@ -142,8 +143,14 @@ export interface ModelCardOptions {
   fairness?: ModelCardFairness;
   /** The DP guarantee, when trained with DP-SGD. Default: none (no privacy section). */
   privacy?: ModelCardPrivacy;
-  /** What training cost (a run ledger's totals). Default: none. */
+  /** What training cost, as figures. Default: none. Give this or `ledger`, not both. */
   run?: ModelCardRun;
+  /**
+   * A run ledger (`createRunLedger`): its training spans' totals (all spans
+   * when it has no training span) become `run`, with their measured/estimated
+   * label, the power profile's device and the grid intensity. Default: none.
+   */
+  ledger?: RunLedger;
   /** Quantization, pruning and their measured quality cost. Default: none. */
   compression?: readonly ModelCardCompression[];
 }
@@ -151,7 +158,7 @@ export interface ModelCardOptions {
 /** The facts of a {@link modelCard}, as JSON-ready data. */
 export interface ModelCardData {
   /** The options as checked (copied, `tags` with `'tfjs-blocks'` first). */
-  card: Omit<ModelCardOptions, 'params' | 'tags'> & { tags: string[] };
+  card: Omit<ModelCardOptions, 'params' | 'tags' | 'ledger'> & { tags: string[] };
   /** Parameters: `modelCost`'s parts when a config was given, `countParameters`'s total from `params`. */
   parameters?: Partial<ParameterCounts> & { total: number };
   /** FLOPs per token at `context` (from `modelCost`), when a config was given. */
@@ -186,6 +193,7 @@ const MODEL_CARD_OPTION_KEYS = optionKeys<ModelCardOptions>({
   fairness: true,
   privacy: true,
   run: true,
+  ledger: true,
   compression: true,
 });
 const METRIC_KEYS = optionKeys<ModelCardMetric>({
@@ -445,6 +453,39 @@ function checkRun(r: unknown): ModelCardRun {
   });
 }
 
+/** `options.run` checked, or the ledger's totals as a run (checked the same way). */
+function runOf(options: ModelCardOptions): ModelCardRun | undefined {
+  const { ledger } = options;
+  if (ledger === undefined) return options.run === undefined ? undefined : checkRun(options.run);
+  if (options.run !== undefined) {
+    throw new TfjsBlocksError(FN, 'options.run', 'options.run or options.ledger, not both', 'both');
+  }
+  if (ledger === null || typeof ledger !== 'object' || typeof ledger.report !== 'function') {
+    throw new TfjsBlocksError(
+      FN,
+      'options.ledger',
+      'a run ledger (createRunLedger)',
+      describeValue(ledger),
+    );
+  }
+  const report = ledger.report();
+  const figures: LedgerFigures = report.training.spans > 0 ? report.training : report;
+  const energy = figures.energyJoules;
+  return checkRun({
+    wallSeconds: figures.seconds.value,
+    tokens: figures.tokens.value,
+    flops: figures.flops.value,
+    energyJoules: energy.value,
+    energySource: energy.label,
+    co2Grams: figures.co2Grams.value,
+    gridGramsPerKwh: report.gridIntensity,
+    hardware:
+      energy.label === 'measured'
+        ? `energy measured by ${report.energySource}`
+        : `${report.power.device}, ${report.power.watts} W power profile`,
+  });
+}
+
 function checkPrivacy(p: unknown): ModelCardPrivacy {
   checkOptionKeys(FN, p, PRIVACY_KEYS, 'options.privacy');
   const privacy = p as ModelCardPrivacy;
@@ -500,7 +541,7 @@ function checkCard(options: ModelCardOptions): ModelCardData['card'] {
         : checkList('options.evaluation', options.evaluation, checkMetric),
     fairness: options.fairness === undefined ? undefined : checkFairness(options.fairness),
     privacy: options.privacy === undefined ? undefined : checkPrivacy(options.privacy),
-    run: options.run === undefined ? undefined : checkRun(options.run),
+    run: runOf(options),
     compression:
       options.compression === undefined
         ? undefined

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { countParameters, modelCost } from '../../src/efficiency/cost';
+import { createRunLedger } from '../../src/efficiency/run-ledger';
 import { gpt2Config, initDecoderLm } from '../../src/models/decoder-lm';
 import { type ModelCardOptions, modelCard } from '../../src/responsible/model-card';
 import { thrownWithoutLeak } from '../helpers/rejections';
@@ -226,6 +227,39 @@ describe('modelCard', () => {
     expect(markdown).toContain('| dp | 0.2 (90% CI 0.22 – 0.4, 500 bootstrap resamples) |  |');
   });
 
+  it('takes a run ledger: its training totals, labelled estimated, and its power profile', () => {
+    const ledger = createRunLedger({
+      model: config,
+      power: { watts: 30, device: 'laptop' },
+      gridIntensity: 300,
+    });
+    ledger.record({ kind: 'training', tokens: 1000, seconds: 120 });
+    ledger.record({ kind: 'training', tokens: 1000, seconds: 120 });
+    ledger.record({ kind: 'inference', tokens: 50, seconds: 1 });
+    const { json, markdown } = modelCard({ name: 'm', ledger });
+    const t = ledger.report().training;
+    expect(json.card.run).toEqual({
+      wallSeconds: 240,
+      tokens: 2000,
+      flops: t.flops.value,
+      energyJoules: 30 * 240,
+      energySource: 'estimated',
+      co2Grams: t.co2Grams.value,
+      gridGramsPerKwh: 300,
+      hardware: 'laptop, 30 W power profile',
+    });
+    expect(t.flops.value).toBeGreaterThan(0);
+    expect(markdown).toContain('- **Energy:** 0.002 kWh (estimated from a power profile)');
+    expect(markdown).toContain('source: "tfjs-blocks run ledger (energy estimated)"');
+    expect(JSON.stringify(json)).not.toContain('report');
+  });
+
+  it('an empty ledger gives zeros, not NaN', () => {
+    const { markdown } = modelCard({ name: 'm', ledger: createRunLedger({ flopsPerToken: 10 }) });
+    expect(markdown).toContain('- **Tokens:** 0');
+    expect(markdown).not.toMatch(/NaN|Infinity|undefined/);
+  });
+
   it('a mixed energy figure is labelled as such', () => {
     const { markdown } = modelCard({
       name: 'm',
@@ -398,6 +432,21 @@ describe('modelCard rejects bad input with typed errors', () => {
       'options.compression[0].metric',
     ],
     ['context without config', () => modelCard({ name: 'm', context: 8 }), 'options.context'],
+    [
+      'run and ledger together',
+      () =>
+        modelCard({
+          name: 'm',
+          run: { wallSeconds: 1, tokens: 1 },
+          ledger: createRunLedger({ flopsPerToken: 1 }),
+        }),
+      'options.run',
+    ],
+    [
+      'a ledger that is not one',
+      () => modelCard({ name: 'm', ledger: {} as never }),
+      'options.ledger',
+    ],
     [
       'unknown config key',
       () => modelCard({ name: 'm', config: { ...config, layers: 2 } as never }),
