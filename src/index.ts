@@ -407,6 +407,14 @@ export type {
   RateName,
 } from './responsible/fairness';
 export {
+  type ExponentiatedGradientOptions,
+  type ExponentiatedGradientResult,
+  exponentiatedGradient,
+  type FairFit,
+  type FairPredictor,
+  type WeightedSamples,
+} from './responsible/exponentiated-gradient';
+export {
   type BinaryLabels,
   type ConfusionMetrics,
   demographicParityDifference,
@@ -426,6 +434,13 @@ export {
   federatedAverage,
   federatedAveragingRound,
 } from './responsible/federated-averaging';
+export {
+  type FairnessConstraint,
+  type GroupThresholds,
+  type GroupThresholdsOptions,
+  groupThresholds,
+  type ThresholdRule,
+} from './responsible/group-thresholds';
 export {
   type LinearTape,
   type PerExampleGradientsOptions,
@@ -458,6 +473,7 @@ export {
   type StepsForEpsilonOptions,
   stepsForEpsilon,
 } from './responsible/privacy-budget';
+export { type Reweighing, type ReweighingOptions, reweighing } from './responsible/reweighing';
 export { constantSchedule } from './schedules/constant';
 export {
   type CosineDecayScheduleOptions,

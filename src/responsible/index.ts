@@ -28,6 +28,14 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './dp-sgd';
+export {
+  type ExponentiatedGradientOptions,
+  type ExponentiatedGradientResult,
+  exponentiatedGradient,
+  type FairFit,
+  type FairPredictor,
+  type WeightedSamples,
+} from './exponentiated-gradient';
 export type {
   FairnessOptionsWithInterval,
   FairnessOptionsWithoutInterval,
@@ -55,6 +63,13 @@ export {
   federatedAverage,
   federatedAveragingRound,
 } from './federated-averaging';
+export {
+  type FairnessConstraint,
+  type GroupThresholds,
+  type GroupThresholdsOptions,
+  groupThresholds,
+  type ThresholdRule,
+} from './group-thresholds';
 export {
   type ModelCard,
   type ModelCardCompression,
@@ -99,3 +114,4 @@ export {
   type StepsForEpsilonOptions,
   stepsForEpsilon,
 } from './privacy-budget';
+export { type Reweighing, type ReweighingOptions, reweighing } from './reweighing';

@@ -3,11 +3,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-/** The code of the `@example` in the TSDoc right above `export function <name>` in `file`. */
+/** The code of the `@example` in the TSDoc right above `export (async) function <name>` in `file`. */
 function tsdocExample(file: string, name: string): string {
   const source = readFileSync(file, 'utf8');
   // Generic functions (`name<T>(`) too.
-  const at = source.search(new RegExp(`export function ${name}[(<]`));
+  const at = source.search(new RegExp(`export (async )?function ${name}[(<]`));
   const doc = source.slice(source.lastIndexOf('/**', at), at);
   const match = /@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/.exec(doc);
   if (!match) throw new Error(`no @example above ${name} in ${file}`);
@@ -137,6 +137,21 @@ import { gpt2Config, initDecoderLm, initLora, loraTensors, privateAdapterGradien
     file: 'src/responsible/model-card.ts',
     name: 'modelCard',
     imports: `import { gpt2Config, modelCard } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/reweighing.ts',
+    name: 'reweighing',
+    imports: `import { reweighing } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/group-thresholds.ts',
+    name: 'groupThresholds',
+    imports: `import { groupThresholds } from 'tfjs-blocks';`,
+  },
+  {
+    file: 'src/responsible/exponentiated-gradient.ts',
+    name: 'exponentiatedGradient',
+    imports: `import { exponentiatedGradient } from 'tfjs-blocks';`,
   },
 ];
 

@@ -461,6 +461,32 @@ const CASES: Record<string, Bad[]> = {
     bad('NaN group', () => root.equalOpportunityRatio([1, 0], [1, 0], ['a', Number.NaN])),
   ],
   groupConfusionMetrics: [bad('empty', () => root.groupConfusionMetrics([], [], []))],
+  reweighing: [
+    bad('negative sample weight', () =>
+      root.reweighing([1, 0, 1, 0], ['a', 'a', 'b', 'b'], { sampleWeight: [1, -1, 1, 1] }),
+    ),
+    bad('disposed labels', () => root.reweighing(dead, ['a', 'b'])),
+  ],
+  groupThresholds: [
+    bad('NaN score', () => root.groupThresholds([Number.NaN, 1], [1, 0], ['a', 'b'])),
+    bad('equalized odds, a one-member group', () =>
+      root.groupThresholds([0.1, 0.2, 0.3], [1, 0, 1], ['a', 'a', 'b'], {
+        constraint: 'equalizedOdds',
+      }),
+    ),
+  ],
+  exponentiatedGradient: [
+    bad('a fit that throws', () =>
+      root.exponentiatedGradient([0, 1, 2, 3], [1, 0, 1, 0], ['a', 'a', 'b', 'b'], {
+        fit: () => {
+          throw new Error('boom');
+        },
+      }),
+    ),
+    bad('a predictor that returns 2', () =>
+      root.exponentiatedGradient(float1d(1, 2), [1, 0], ['a', 'b'], { fit: () => () => [2, 0] }),
+    ),
+  ],
   federatedAverage: [
     bad('clients of different shapes', () =>
       root.federatedAverage([{ w: f(2) }, { w: f(3) }], [1, 1]),

@@ -421,6 +421,15 @@ const CASES: Case[] = [
   ).map(([fn, call]) =>
     c(fn, 'options', 'options.group', 'groups', () => call(plus({}, 'group', ['a', 'b']))),
   ),
+  c('reweighing', 'options', 'options.sampleWeights', 'sampleWeight', () =>
+    root.reweighing(_, _, plus({}, 'sampleWeights', [1, 1])),
+  ),
+  c('groupThresholds', 'options', 'options.constraints', 'constraint', () =>
+    root.groupThresholds(_, _, _, plus({}, 'constraints', 'equalizedOdds')),
+  ),
+  c('exponentiatedGradient', 'options', 'options.epsilom', 'epsilon', () =>
+    root.exponentiatedGradient(_, _, _, plus({ fit: () => () => [] }, 'epsilom', 0.1)),
+  ),
   // layers/ (factories and classes)
   ...(
     [
