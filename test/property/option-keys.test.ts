@@ -430,6 +430,9 @@ const CASES: Case[] = [
   c('exponentiatedGradient', 'options', 'options.epsilom', 'epsilon', () =>
     root.exponentiatedGradient(_, _, _, plus({ fit: () => () => [] }, 'epsilom', 0.1)),
   ),
+  c('modelCard', 'options', 'options.licence', 'license', () =>
+    root.modelCard(plus({ name: 'm' }, 'licence', 'mit')),
+  ),
   // layers/ (factories and classes)
   ...(
     [
