@@ -399,13 +399,6 @@ export {
   differentiallyPrivateAggregate,
   dpSgd,
 } from './responsible/dp-sgd';
-export type {
-  FairnessOptionsWithInterval,
-  FairnessOptionsWithoutInterval,
-  GroupConfusionMetricsWithIntervals,
-  RateIntervals,
-  RateName,
-} from './responsible/fairness';
 export {
   type ExponentiatedGradientOptions,
   type ExponentiatedGradientResult,
@@ -414,6 +407,13 @@ export {
   type FairPredictor,
   type WeightedSamples,
 } from './responsible/exponentiated-gradient';
+export type {
+  FairnessOptionsWithInterval,
+  FairnessOptionsWithoutInterval,
+  GroupConfusionMetricsWithIntervals,
+  RateIntervals,
+  RateName,
+} from './responsible/fairness';
 export {
   type BinaryLabels,
   type ConfusionMetrics,

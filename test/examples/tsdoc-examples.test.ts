@@ -133,7 +133,8 @@ import { gpt2Config, initDecoderLm, initLora, loraTensors, privateAdapterGradien
     file: 'src/responsible/privacy-budget.ts',
     name: 'rdpAccountant',
     imports: `import { rdpAccountant } from 'tfjs-blocks';`,
-  },  {
+  },
+  {
     file: 'src/responsible/model-card.ts',
     name: 'modelCard',
     imports: `import { gpt2Config, modelCard } from 'tfjs-blocks';`,
