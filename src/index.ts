@@ -627,3 +627,15 @@ export {
   generateOptionsFromConfigJson,
   toGenerationConfigJson,
 } from './pretrained/generation-config';
+export {
+  type ModelCard,
+  type ModelCardCompression,
+  type ModelCardData,
+  type ModelCardFairness,
+  type ModelCardGroup,
+  type ModelCardMetric,
+  type ModelCardOptions,
+  type ModelCardPrivacy,
+  type ModelCardRun,
+  modelCard,
+} from './responsible/model-card';

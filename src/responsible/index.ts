@@ -80,6 +80,18 @@ export {
   type ThresholdRule,
 } from './group-thresholds';
 export {
+  type ModelCard,
+  type ModelCardCompression,
+  type ModelCardData,
+  type ModelCardFairness,
+  type ModelCardGroup,
+  type ModelCardMetric,
+  type ModelCardOptions,
+  type ModelCardPrivacy,
+  type ModelCardRun,
+  modelCard,
+} from './model-card';
+export {
   type LinearTape,
   type PerExampleGradientsOptions,
   type PerExampleLoss,

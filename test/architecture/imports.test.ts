@@ -153,7 +153,7 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   'tokenizers/': ['generate/', ...MODEL_STACK, ...BASE],
   'pretrained/': ['tokenizers/', 'interop/', 'generate/', ...MODEL_STACK, ...BASE],
   'efficiency/': [...MODEL_STACK, ...TRAINING, ...BASE],
-  'responsible/': [...MODEL_STACK, ...TRAINING, ...BASE],
+  'responsible/': ['efficiency/', ...MODEL_STACK, ...TRAINING, ...BASE],
   'layers/': ['fine-tuning/', ...MODEL_STACK, ...TRAINING, ...BASE],
   'fine-tuning/': [
     'pretrained/',

@@ -67,6 +67,7 @@ const EXAMPLES = [
   'data-parallel',
   'pretrained',
   'lora',
+  'fairness',
 ];
 
 async function run(script: string, args: string[]) {

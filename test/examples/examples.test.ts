@@ -37,6 +37,12 @@ describe('examples', () => {
         expect(output).toMatch(/int4 weights: .* held-out perplexity/);
         expect(readFileSync(join(out, 'loss.svg'), 'utf8')).toMatch(/^<svg[^>]*>[\s\S]*<polyline/);
         expect(existsSync(join(out, 'checkpoints', 'step-2', 'params.safetensors'))).toBe(true);
+        // Its model card: Hugging Face front matter, the ledger's estimated energy, no NaN.
+        const card = readFileSync(join(out, 'README.md'), 'utf8');
+        expect(card).toMatch(/^---\nlicense: "apache-2.0"\nlibrary_name: "tfjs-blocks"\n/);
+        expect(card).toContain('## Environmental Impact');
+        expect(card).toContain('(estimated from a power profile)');
+        expect(card).not.toMatch(/NaN|Infinity|undefined/);
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

@@ -135,6 +135,11 @@ import { gpt2Config, initDecoderLm, initLora, loraTensors, privateAdapterGradien
     imports: `import { rdpAccountant } from 'tfjs-blocks';`,
   },
   {
+    file: 'src/responsible/model-card.ts',
+    name: 'modelCard',
+    imports: `import { gpt2Config, modelCard } from 'tfjs-blocks';`,
+  },
+  {
     file: 'src/responsible/reweighing.ts',
     name: 'reweighing',
     imports: `import { reweighing } from 'tfjs-blocks';`,

@@ -1162,6 +1162,14 @@ const CASES: Record<string, Bad[]> = {
       nodeEntry.saveAdapter('/tmp/tfjs-blocks-never', lmParams, peftAdapter(dead as tf.Tensor2D)),
     ),
   ],
+  modelCard: [
+    bad('a NaN metric', () =>
+      root.modelCard({ name: 'm', evaluation: [{ name: 'accuracy', value: Number.NaN }] }),
+    ),
+    bad('params that do not fit the config', () =>
+      root.modelCard({ name: 'm', config: lm, params: { w: f(2, 3) } }),
+    ),
+  ],
 };
 
 /** Exports with no error path to drive, and why. */

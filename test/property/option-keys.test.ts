@@ -449,6 +449,10 @@ const CASES: Case[] = [
       ),
     ];
   })(),
+
+  c('modelCard', 'options', 'options.licence', 'license', () =>
+    root.modelCard(plus({ name: 'm' }, 'licence', 'mit')),
+  ),
   // layers/ (factories and classes)
   ...(
     [
