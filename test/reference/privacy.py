@@ -152,6 +152,9 @@ CASES = [
     ('tiny-rate-q1e-4-sigma0.8', 1e-4, 0.8, 100000, 1e-6),
     ('large-epsilon-q0.1-sigma0.5', 0.1, 0.5, 1000, 1e-5),
     ('loose-delta-kl-shortcut', 0.001, 20.0, 10, 0.5),
+    # The browser demo's private run (examples/web/private-fine-tune.ts, defaults): q = 32 / 3641,
+    # the sigma noiseMultiplierForEpsilon picks for epsilon 8 at delta 1e-5 in 100 steps.
+    ('web-demo-private-100steps', 32 / 3641, 0.48974609375, 100, 1e-5),
 ]
 
 
@@ -224,6 +227,9 @@ NOISE_CASES = [
     ('fedavg-q0.01-500rounds-eps1', 0.01, 500, 1e-6, 1.0),
     ('full-batch-one-step-eps0.5', 1.0, 1, 1e-5, 0.5),
     ('q0.05-2000steps-eps8', 0.05, 2000, 1e-5, 8.0),
+    # The browser demo's private mode as it runs by default (examples/web/private-fine-tune.ts):
+    # batches of 32 of the 3,641 private training names, 100 steps, target epsilon 8 at delta 1e-5.
+    ('web-demo-private-100steps-eps8', 32 / 3641, 100, 1e-5, 8.0),
 ]
 # name, sampling rate q, noise multiplier sigma, delta, target epsilon
 STEPS_CASES = [
