@@ -74,13 +74,30 @@ function checkEmbeddingConfig(fn: string, config: EmbeddingConfig): Required<Emb
 }
 
 /**
- * An embedding table as the functions of this file take it: float32
- * `[numEmbeddings, embeddingDim]`, or that matrix quantized (int8 or int4,
- * from `quantizeWeights` / `quantizeParams`), read without a float copy.
+ * An embedding table as {@link embed}, {@link positionEmbedding} and
+ * {@link tiedOutputProjection} take it: float32 `[numEmbeddings, embeddingDim]`,
+ * or that matrix quantized (int8 or int4, from `quantizeWeights` /
+ * `quantizeParams`), whose rows are read from the codes without a float copy
+ * of the table.
+ *
+ * @example
+ * ```ts
+ * const table: EmbeddingTable = quantizeWeights(initEmbedding({ numEmbeddings: 96, embeddingDim: 64 }, 0).table);
+ * ```
  */
 export type EmbeddingTable = Tensor2D | QuantizedTensor;
 
-/** {@link EmbeddingParams} whose table may be quantized (a frozen, QLoRA-style base). */
+/**
+ * {@link EmbeddingParams} whose table may be quantized (a frozen, QLoRA-style
+ * base): no gradient reaches a quantized table.
+ *
+ * @example
+ * ```ts
+ * const config = { numEmbeddings: 96, embeddingDim: 64 };
+ * const tokens: MaybeQuantizedEmbeddingParams = { table: quantizeWeights(initEmbedding(config, 0).table) };
+ * const x = embed(config, tokens, tf.tensor2d([[5, 1, 9]], undefined, 'int32')); // [1, 3, 64]
+ * ```
+ */
 export type MaybeQuantizedEmbeddingParams = {
   /** `[numEmbeddings, embeddingDim]`, float32 or quantized. */
   table: EmbeddingTable;
