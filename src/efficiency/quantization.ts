@@ -223,7 +223,12 @@ export type QuantizationReport<P = QuantizedParams> = {
  *
  * With `kernelsOnly: true` the result is typed `WithQuantizedKernels<P>`
  * and runs directly in `decoderLm`, `generate` and `encoderClassifier`
- * (each product dequantizes its kernel and frees it after).
+ * (each product dequantizes its kernel and frees it after). With an explicit
+ * `kernelsOnly: false` it is typed `WithQuantizedKernels<P>` as well, and a
+ * decoder's quantized token and position tables run in `decoderLm`,
+ * `generate`, `withLora` and `fineTune` too (only gathered rows are
+ * dequantized; the tied head reads the codes): GPT-2 small shrinks ~4×
+ * (int8) / ~6.4× (int4) instead of 2.05× / 2.36×.
  *
  * @example
  * ```ts
