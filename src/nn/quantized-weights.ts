@@ -39,8 +39,7 @@ export type QuantizedTensor = {
  * `P` (a param record type) with the kernel of each linear (each record
  * holding a `kernel: Tensor2D`), and each embedding table (a record holding
  * a `table: Tensor2D`), allowed to be a {@link QuantizedTensor}: what
- * `decoderLm` and `generate` accept (`encoderClassifier`: quantized kernels
- * only), and what `quantizeParams(params, { kernelsOnly: true })` and
+ * `decoderLm`, `encoderClassifier` and `generate` accept, and what `quantizeParams(params, { kernelsOnly: true })` and
  * `quantizeParams(params, { kernelsOnly: false })` return.
  *
  * @example

@@ -1,12 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import {
+  bertConfig,
   type DecoderLmConfig,
   type DecoderLmParams,
   decoderLm,
   dequantizeParams,
+  type EncoderClassifierParams,
+  encoderClassifier,
   gpt2Config,
   initDecoderLm,
+  initEncoderClassifier,
   llamaConfig,
   quantizeParams,
   quantizeWeights,
@@ -127,6 +131,28 @@ describeEachBackend('decoderLm on quantized embedding tables (kernelsOnly: false
       step2.cache.self as unknown as tf.TensorContainer,
       params as unknown as tf.TensorContainer,
     ]);
+  });
+
+  it('encoderClassifier on quantized token, token-type and position tables equals the dequantized model', () => {
+    const config = bertConfig({
+      vocabSize: 50,
+      maxLength: 16,
+      dModel: 32,
+      numLayers: 2,
+      numHeads: 4,
+      numClasses: 3,
+    });
+    const params = initEncoderClassifier(config, 2);
+    const report = quantizeParams(params, { bits: 8, kernelsOnly: false });
+    expect(report.quantized).toContain('tokenEmbedding.table');
+    const q = report.params;
+    const restored = dequantizeParams(q) as EncoderClassifierParams;
+    const ids = tf.tensor2d([[2, 7, 1, 49]], undefined, 'int32');
+    const logits = encoderClassifier(config, q, ids);
+    expectClose(logits, encoderClassifier(config, restored, ids), { rtol: 1e-4, atol: 1e-5 });
+    expectNoLeak(() => encoderClassifier(config, q, ids));
+    disposeRestored(restored, q);
+    tf.dispose([ids, logits, params as unknown as tf.TensorContainer]);
   });
 
   for (const bits of [8, 4] as const) {
