@@ -202,6 +202,7 @@ export {
 } from './models/encoder-decoder';
 export { initVit, type VitConfig, type VitOptions, type VitParams, vit } from './models/vit';
 export { type GeluOptions, gelu, silu } from './nn/activations';
+export type { EmbeddingTable, MaybeQuantizedEmbeddingParams } from './nn/embedding';
 export {
   type EmbeddingConfig,
   type EmbeddingParams,

@@ -5,7 +5,6 @@ import {
   fill,
   mul,
   scalar,
-  slice,
   Tensor,
   type Tensor3D,
   tidy,
@@ -50,6 +49,7 @@ import {
   embedCore,
   initEmbedding,
   positionEmbedding,
+  tableRowsCore,
   tiedOutputProjection,
   tiedOutputProjectionCore,
 } from '../nn/embedding';
@@ -515,7 +515,7 @@ function decoderLmForward(
       if (checked) {
         positions = options.positionIds
           ? embedCore(table, options.positionIds)
-          : slice(table, [offset, 0], [time, -1]);
+          : tableRowsCore(table, offset, time);
       } else {
         const positionTable = tableConfigs(config).positions;
         positions = options.positionIds

@@ -44,6 +44,7 @@ import {
   embed,
   initEmbedding,
   positionEmbedding,
+  tableRowsCore,
 } from '../nn/embedding';
 import { initLinear, type LinearConfig, type LinearParams, linear } from '../nn/linear';
 import { initNorm, type NormParams, normalize } from '../nn/norm';
@@ -457,7 +458,7 @@ function prepare(
         x,
         tokenTypeIds
           ? embed(sub.tokenTypes, table, tokenTypeIds)
-          : slice(table.table, [0, 0], [1, -1]),
+          : tableRowsCore(table.table, 0, 1),
       );
     }
     x = add(x, positionEmbedding(sub.positions, params.positionEmbedding, time));

@@ -13,6 +13,7 @@ import {
   Tensor,
   type Tensor1D,
   type Tensor2D,
+  tensor,
   tidy,
   unsortedSegmentSum,
 } from '@tensorflow/tfjs-core';
@@ -29,6 +30,13 @@ import {
 import { customGradient } from '../internal/custom-gradient';
 import { checkClassLabels } from '../internal/label-checks';
 import { splitSeed } from '../internal/seed';
+import {
+  checkQuantizedTensor,
+  dequantizeRows,
+  isQuantizedTensor,
+  type QuantizedTensor,
+  quantizedMatMulTransposed,
+} from './quantized-weights';
 
 /** Parameters of an embedding: a `[numEmbeddings, embeddingDim]` table (tokens or positions). */
 export type EmbeddingParams = {
@@ -65,13 +73,49 @@ function checkEmbeddingConfig(fn: string, config: EmbeddingConfig): Required<Emb
   return { numEmbeddings, embeddingDim, std };
 }
 
-/** Throws unless `params.table` is a float `[numEmbeddings, embeddingDim]` tensor of `config`'s shape. */
-function checkTable(fn: string, config: EmbeddingConfig, params: EmbeddingParams): Tensor2D {
+/**
+ * An embedding table as {@link embed}, {@link positionEmbedding} and
+ * {@link tiedOutputProjection} take it: float32 `[numEmbeddings, embeddingDim]`,
+ * or that matrix quantized (int8 or int4, from `quantizeWeights` /
+ * `quantizeParams`), whose rows are read from the codes without a float copy
+ * of the table.
+ *
+ * @example
+ * ```ts
+ * const table: EmbeddingTable = quantizeWeights(initEmbedding({ numEmbeddings: 96, embeddingDim: 64 }, 0).table);
+ * ```
+ */
+export type EmbeddingTable = Tensor2D | QuantizedTensor;
+
+/**
+ * {@link EmbeddingParams} whose table may be quantized (a frozen, QLoRA-style
+ * base): no gradient reaches a quantized table.
+ *
+ * @example
+ * ```ts
+ * const config = { numEmbeddings: 96, embeddingDim: 64 };
+ * const tokens: MaybeQuantizedEmbeddingParams = { table: quantizeWeights(initEmbedding(config, 0).table) };
+ * const x = embed(config, tokens, tf.tensor2d([[5, 1, 9]], undefined, 'int32')); // [1, 3, 64]
+ * ```
+ */
+export type MaybeQuantizedEmbeddingParams = {
+  /** `[numEmbeddings, embeddingDim]`, float32 or quantized. */
+  table: EmbeddingTable;
+};
+
+/** Throws unless `params.table` is a float or quantized `[numEmbeddings, embeddingDim]` table of `config`'s shape. */
+function checkTable(
+  fn: string,
+  config: EmbeddingConfig,
+  params: MaybeQuantizedEmbeddingParams,
+): EmbeddingTable {
   const { numEmbeddings, embeddingDim } = checkEmbeddingConfig(fn, config);
-  const table = checkFloatTensor<Tensor2D>(fn, 'params.table', params?.table, {
-    rank: 2,
-    layout: '[numEmbeddings, embeddingDim]',
-  });
+  const table = isQuantizedTensor(params?.table)
+    ? checkQuantizedTensor(fn, 'params.table', params.table)
+    : checkFloatTensor<Tensor2D>(fn, 'params.table', params?.table, {
+        rank: 2,
+        layout: '[numEmbeddings, embeddingDim]',
+      });
   checkDim(fn, 'params.table.shape[0]', table.shape[0], numEmbeddings, 'config.numEmbeddings');
   checkDim(fn, 'params.table.shape[1]', table.shape[1], embeddingDim, 'config.embeddingDim');
   return table;
@@ -168,7 +212,11 @@ function scatterRows(rowsGrad: Tensor, ids: Tensor, rows: number): Tensor {
  * const x = embed(config, tokens, tf.tensor2d([[15496, 995]], undefined, 'int32')); // [1, 2, 768]
  * ```
  */
-export function embed(config: EmbeddingConfig, params: EmbeddingParams, ids: Tensor): Tensor {
+export function embed(
+  config: EmbeddingConfig,
+  params: EmbeddingParams | MaybeQuantizedEmbeddingParams,
+  ids: Tensor,
+): Tensor {
   const fn = 'embed';
   const table = checkTable(fn, config, params);
   checkClassLabels(fn, 'ids', ids, ids instanceof Tensor ? ids.shape : [], table.shape[0]);
@@ -177,10 +225,16 @@ export function embed(config: EmbeddingConfig, params: EmbeddingParams, ids: Ten
 
 /**
  * {@link embed} without checks: `table` is a validated `[rows, dim]` table
- * and `ids` were range-checked by the caller (a model's entry).
+ * and `ids` were range-checked by the caller (a model's entry). A quantized
+ * table dequantizes only the gathered rows (the ids are read on the host),
+ * and gives no gradient to the table: it is frozen.
  */
-export function embedCore(table: Tensor2D, ids: Tensor): Tensor {
+export function embedCore(table: EmbeddingTable, ids: Tensor): Tensor {
   const [rows, dim] = table.shape;
+  if (isQuantizedTensor(table)) {
+    const values = dequantizeRows(table, ids.dataSync());
+    return tensor(values, [...ids.shape, dim], 'float32');
+  }
   return tidy(() => {
     const flat = reshape(ids, [-1]);
     const lookup = customGradient<[Tensor]>(([t], save) => {
@@ -209,7 +263,7 @@ export function embedCore(table: Tensor2D, ids: Tensor): Tensor {
  */
 export function positionEmbedding(
   config: EmbeddingConfig,
-  params: EmbeddingParams,
+  params: EmbeddingParams | MaybeQuantizedEmbeddingParams,
   length: number,
   options: OffsetOptions = {},
 ): Tensor2D {
@@ -226,7 +280,18 @@ export function positionEmbedding(
       String(length),
     );
   }
-  return slice(table, [offset, 0], [length, -1]);
+  return tableRowsCore(table, offset, length);
+}
+
+/**
+ * Rows `offset … offset + length - 1` of a validated table, unchecked (the
+ * positions of {@link positionEmbedding}); of a quantized table only those
+ * rows are dequantized.
+ */
+export function tableRowsCore(table: EmbeddingTable, offset: number, length: number): Tensor2D {
+  if (!isQuantizedTensor(table)) return slice(table, [offset, 0], [length, -1]);
+  const ids = Array.from({ length }, (_, i) => offset + i);
+  return tensor(dequantizeRows(table, ids), [length, table.shape[1]], 'float32') as Tensor2D;
 }
 
 /**
@@ -244,7 +309,7 @@ export function positionEmbedding(
  */
 export function tiedOutputProjection(
   config: EmbeddingConfig,
-  params: EmbeddingParams,
+  params: EmbeddingParams | MaybeQuantizedEmbeddingParams,
   x: Tensor,
 ): Tensor {
   const fn = 'tiedOutputProjection';
@@ -262,14 +327,21 @@ export function tiedOutputProjection(
   return tiedOutputProjectionCore(table, input);
 }
 
-/** {@link tiedOutputProjection} without checks: `x`'s last axis is the validated table's width. */
-export function tiedOutputProjectionCore(table: Tensor2D, x: Tensor): Tensor {
+/**
+ * {@link tiedOutputProjection} without checks: `x`'s last axis is the
+ * validated table's width. A quantized table runs `quantizedMatMulTransposed`:
+ * the gradient reaches `x` (LoRA training through a frozen tied head), not
+ * the table.
+ */
+export function tiedOutputProjectionCore(table: EmbeddingTable, x: Tensor): Tensor {
   const [rows, dim] = table.shape;
   return tidy(() =>
-    reshape(matMul(reshape(x, [-1, dim]) as Tensor2D, table, false, true), [
-      ...x.shape.slice(0, -1),
-      rows,
-    ]),
+    reshape(
+      isQuantizedTensor(table)
+        ? quantizedMatMulTransposed(reshape(x, [-1, dim]) as Tensor2D, table)
+        : matMul(reshape(x, [-1, dim]) as Tensor2D, table, false, true),
+      [...x.shape.slice(0, -1), rows],
+    ),
   );
 }
 

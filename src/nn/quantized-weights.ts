@@ -37,9 +37,10 @@ export type QuantizedTensor = {
 
 /**
  * `P` (a param record type) with the kernel of each linear (each record
- * holding a `kernel: Tensor2D`) allowed to be a {@link QuantizedTensor}:
- * what `decoderLm`, `encoderClassifier` and `generate` accept, and what
- * `quantizeParams(params, { kernelsOnly: true })` returns.
+ * holding a `kernel: Tensor2D`), and each embedding table (a record holding
+ * a `table: Tensor2D`), allowed to be a {@link QuantizedTensor}: what
+ * `decoderLm`, `encoderClassifier` and `generate` accept, and what `quantizeParams(params, { kernelsOnly: true })` and
+ * `quantizeParams(params, { kernelsOnly: false })` return.
  *
  * @example
  * ```ts
@@ -60,9 +61,18 @@ export type WithQuantizedKernels<P> = P extends Tensor
             ? Tensor2D | QuantizedTensor
             : WithQuantizedKernels<P[K]>;
         }
-      : P extends object
-        ? { [K in keyof P]: WithQuantizedKernels<P[K]> }
-        : P;
+      : P extends {
+            /** An embedding's float32 table `[rows, dim]`. */
+            table: Tensor2D;
+          }
+        ? {
+            [K in keyof P]: K extends 'table'
+              ? Tensor2D | QuantizedTensor
+              : WithQuantizedKernels<P[K]>;
+          }
+        : P extends object
+          ? { [K in keyof P]: WithQuantizedKernels<P[K]> }
+          : P;
 
 /** Whether `node` has the fields of a {@link QuantizedTensor} (its arrays are not checked). */
 export function isQuantizedTensor(node: unknown): node is QuantizedTensor {
@@ -453,4 +463,75 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
     };
   });
   return product(x) as Tensor2D;
+}
+
+/**
+ * `x · dequantize(q)ᵀ` `[n, rows]` for a 2-D `x` `[n, cols]`: the tied
+ * output head over a quantized `[vocab, dModel]` token table. For a few rows
+ * (decoding, cpu and wasm) each output is a dot product of `x` pre-scaled by
+ * the column scales with one row of integer codes, so no float table is
+ * made; for more rows the table is dequantized inside the custom gradient and
+ * freed after the product (and again in the backward pass). The gradient
+ * w.r.t. `x` is `dy · dequantize(q)`; none is computed for the table (frozen).
+ */
+export function quantizedMatMulTransposed(x: Tensor2D, q: QuantizedTensor): Tensor2D {
+  const [rows, cols] = q.shape;
+  const product = customGradient<[Tensor2D]>(([input]) => {
+    const n = input.shape[0];
+    const plan = productPlan(n);
+    let value: Tensor;
+    if (plan === 'fused') {
+      value = tensor(fusedProductTransposed(q, input.dataSync() as Float32Array, n), [n, rows]);
+    } else if (plan === 'transposed') {
+      // (table · xᵀ)ᵀ: the fresh row-major table on XNNPACK's left operand.
+      value = transpose(matMul(dequantizeKernel(q), transpose(input)));
+    } else {
+      value = matMul(input, dequantizeKernelTransposed(q));
+    }
+    return {
+      value,
+      gradFunc: (dy) => {
+        const m = dy.shape[0]!;
+        const backward = productPlan(m);
+        if (backward === 'fused') {
+          // The JS loops, not the SIMD kernels: those keep a packed copy of the codes per table.
+          return tensor(fusedProduct(q, dy.dataSync() as Float32Array, m), [m, cols]);
+        }
+        if (backward === 'transposed') {
+          return transpose(matMul(dequantizeKernelTransposed(q), transpose(dy as Tensor2D)));
+        }
+        return matMul(dy as Tensor2D, dequantizeKernel(q));
+      },
+    };
+  });
+  return product(x) as Tensor2D;
+}
+
+/**
+ * Rows `ids` of `dequantize(q)` as a float32 `[ids.length, cols]` array,
+ * read from the codes and scales directly (an embedding lookup in a
+ * quantized table: only the gathered rows are dequantized). `ids` must be in
+ * `[0, rows)`.
+ */
+export function dequantizeRows(q: QuantizedTensor, ids: ArrayLike<number>): Float32Array {
+  const cols = q.shape[1];
+  const { scales, groupSize } = q;
+  const out = new Float32Array(ids.length * cols);
+  for (let m = 0; m < ids.length; m++) {
+    const r = ids[m]!;
+    const o = m * cols;
+    const base = r * cols;
+    if (q.format === 'int8') {
+      const values = q.values as Int8Array;
+      for (let c = 0; c < cols; c++) out[o + c] = values[base + c]! * scales[c]!;
+    } else {
+      const values = q.values as Uint8Array;
+      const s = ((r / groupSize) | 0) * cols;
+      for (let c = 0, i = base; c < cols; c++, i++) {
+        const byte = values[i >> 1]!;
+        out[o + c] = (((i & 1) === 0 ? byte & 0x0f : byte >> 4) - 8) * scales[s + c]!;
+      }
+    }
+  }
+  return out;
 }

@@ -183,12 +183,18 @@ describe('a quantized base: bad input', () => {
     tf.dispose(params.dense.kernel);
   });
 
-  it('decoderLm names the embedding table when it was quantized too (only kernels run quantized)', () => {
+  it('decoderLm names a quantized embedding table that is not a matrix of codes', () => {
     const params = initDecoderLm(gpt2, 0);
     const { params: all } = quantizeParams(params, { bits: 8 });
+    const wrong = {
+      ...(all as DecoderLmParams),
+      tokenEmbedding: {
+        table: { format: 'int8', values: new Int8Array(1), scales: new Float32Array(1) },
+      },
+    };
     const ids = tf.tensor2d([[1, 2]], undefined, 'int32');
-    const error = thrownWithoutLeak(() => decoderLm(gpt2, all as DecoderLmParams, ids));
-    expect(error.argument).toBe('params.table');
+    const error = thrownWithoutLeak(() => decoderLm(gpt2, wrong as never, ids));
+    expect(error.argument).toBe('params.table.shape');
     tf.dispose([ids, params as unknown as tf.TensorContainer]);
   });
 
