@@ -158,11 +158,20 @@ export interface ModelCardOptions {
 /** The facts of a {@link modelCard}, as JSON-ready data. */
 export interface ModelCardData {
   /** The options as checked (copied, `tags` with `'tfjs-blocks'` first). */
-  card: Omit<ModelCardOptions, 'params' | 'tags' | 'ledger'> & { tags: string[] };
+  card: Omit<ModelCardOptions, 'params' | 'tags' | 'ledger'> & {
+    /** The card's tags, `'tfjs-blocks'` first. */
+    tags: string[];
+  };
   /** Parameters: `modelCost`'s parts when a config was given, `countParameters`'s total from `params`. */
-  parameters?: Partial<ParameterCounts> & { total: number };
+  parameters?: Partial<ParameterCounts> & {
+    /** All parameters. */
+    total: number;
+  };
   /** FLOPs per token at `context` (from `modelCost`), when a config was given. */
-  flopsPerToken?: FlopCounts & { context: number };
+  flopsPerToken?: FlopCounts & {
+    /** The context length the FLOPs are counted at. */
+    context: number;
+  };
 }
 
 /** What {@link modelCard} returns. */
