@@ -78,6 +78,27 @@ export function checkGradientCheckpointing(
 }
 
 /**
+ * {@link checkGradientCheckpointing} for a call that may carry a KV cache:
+ * checkpointing is for training, so it is refused with a cache.
+ */
+export function checkCheckpointingWithoutCache(
+  fn: string,
+  value: unknown,
+  hasCache: boolean,
+): ((path: string) => boolean) | undefined {
+  const trainable = checkGradientCheckpointing(fn, value);
+  if (trainable !== undefined && hasCache) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.gradientCheckpointing',
+      'false or absent with options.cache (checkpointing is for training)',
+      describeValue(value),
+    );
+  }
+  return trainable;
+}
+
+/**
  * The `gradientCheckpointing` option a model passes to one of its blocks:
  * the model's predicate, seeing model paths (`blocks.0.` + the block's path).
  */

@@ -52,6 +52,7 @@ import {
   normalizeCore,
 } from '../nn/norm';
 import {
+  checkCheckpointingWithoutCache,
   checkGradientCheckpointing,
   checkpointBlock,
   type GradientCheckpointing,
@@ -749,16 +750,12 @@ export function transformerDecoderBlock(
       options.context === undefined ? 'undefined' : 'a context tensor',
     );
   }
-  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
+  const trainable = checkCheckpointingWithoutCache(
+    fn,
+    options.gradientCheckpointing,
+    cache !== undefined,
+  );
   if (trainable !== undefined) {
-    if (cache !== undefined) {
-      throw new TfjsBlocksError(
-        fn,
-        'options.gradientCheckpointing',
-        'false or absent with options.cache (checkpointing is for training)',
-        describeValue(options.gradientCheckpointing),
-      );
-    }
     return checkpointBlock(params, x, options, trainable, (p, input, o) =>
       transformerDecoderBlock(config, p, input as Tensor3D, o),
     ) as Tensor3D;

@@ -14,6 +14,7 @@ import {
   describeValue,
   optionKeys,
 } from '../internal/checks';
+import { siPrefix } from '../internal/si-prefix';
 import type { DecoderLmConfig } from '../models/decoder-lm';
 import { modelCost } from './cost';
 
@@ -391,17 +392,9 @@ function figures(totals: readonly LedgerTotals[]): LedgerFigures {
 
 /** A number for the summary line: 3 significant digits with a unit prefix. */
 function si(value: number, unit: string): string {
-  const prefixes: [number, string][] = [
-    [1e15, 'P'],
-    [1e12, 'T'],
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
-  ];
-  for (const [scale, prefix] of prefixes) {
-    if (Math.abs(value) >= scale) return `${(value / scale).toPrecision(3)} ${prefix}${unit}`;
-  }
-  return `${Number(value.toPrecision(3))} ${unit}`;
+  const { scaled, prefix } = siPrefix(value);
+  if (prefix === '') return `${Number(value.toPrecision(3))} ${unit}`;
+  return `${scaled.toPrecision(3)} ${prefix}${unit}`;
 }
 
 /**

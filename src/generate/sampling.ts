@@ -45,15 +45,7 @@ export async function sampleLoop(
       }
       logits.dispose();
       logits = undefined;
-      const emitted = tokens.map((t, b) => {
-        if (finished[b]) return null;
-        if (o.stop.has(t)) {
-          finished[b] = true;
-          if (!o.eos.has(t)) return null;
-        }
-        generated[b]!.push(t);
-        return t;
-      });
+      const emitted = emitTokens(tokens, finished, generated, o);
       // Awaited: an async onToken paces the loop, and its rejection rejects generate.
       await o.onToken?.(emitted, step);
       if (finished.every(Boolean) || step === o.maxNewTokens - 1) break;
@@ -68,4 +60,27 @@ export async function sampleLoop(
     decoder.dispose();
   }
   return generated;
+}
+
+/**
+ * Appends each running row's token to `generated` and returns what
+ * `onToken` reports: the token, or `null` for a row that had finished or
+ * finishes on a stop token that is not an EOS (an EOS is kept). Marks rows
+ * that stop in `finished`. Shared by the sampling and speculative loops.
+ */
+export function emitTokens(
+  tokens: readonly number[],
+  finished: boolean[],
+  generated: number[][],
+  o: Pick<CheckedOptions, 'stop' | 'eos'>,
+): (number | null)[] {
+  return tokens.map((t, b) => {
+    if (finished[b]) return null;
+    if (o.stop.has(t)) {
+      finished[b] = true;
+      if (!o.eos.has(t)) return null;
+    }
+    generated[b]!.push(t);
+    return t;
+  });
 }

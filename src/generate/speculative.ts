@@ -13,6 +13,7 @@ import { type CachedDecoderLmForward, uncheckedDecoderLm } from '../models/decod
 import { decoderLmStep, leftPad } from './decoders';
 import { disposeKvCache, initDecoderLmCache, rewindKvCache } from './kv-cache';
 import type { CheckedDraft, CheckedOptions, GenerationModel } from './options';
+import { emitTokens } from './sampling';
 import { throwIfAborted } from './steps';
 
 type DecoderLmModel = Extract<GenerationModel, { kind: 'decoderLm' }>;
@@ -85,15 +86,8 @@ export async function speculativeLoop(
   const finished = prompts.map(() => false);
   let step = 0;
   const emit = async (tokens: number[]) => {
-    const emitted = tokens.map((t, b) => {
-      if (finished[b]) return null;
-      if (o.stop.has(t)) {
-        finished[b] = true;
-        if (!o.eos.has(t)) return null;
-      }
-      generated[b]!.push(t);
-      return t;
-    });
+    // Emitted first: an absent onToken must not skip the bookkeeping.
+    const emitted = emitTokens(tokens, finished, generated, o);
     await o.onToken?.(emitted, step);
     step++;
   };

@@ -14,7 +14,7 @@ import {
 import type { AttentionCache } from '../attention/multi-head-attention';
 import {
   blockCheckpointing,
-  checkGradientCheckpointing,
+  checkCheckpointingWithoutCache,
   type GradientCheckpointing,
 } from '../blocks/checkpoint';
 import {
@@ -439,15 +439,11 @@ export function decoderLm(
     (options as Partial<CachedDecoderLmOptions>).cache,
     params.blocks.length,
   );
-  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
-  if (trainable !== undefined && cache !== undefined) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.gradientCheckpointing',
-      'false or absent with options.cache (checkpointing is for training)',
-      'on',
-    );
-  }
+  const trainable = checkCheckpointingWithoutCache(
+    fn,
+    options.gradientCheckpointing,
+    cache !== undefined,
+  );
   const blockSeeds = splitSeed(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numLayers,

@@ -3,6 +3,7 @@ import type { AttentionCache } from '../attention/multi-head-attention';
 import { sinusoidalPositionEncoding } from '../attention/sinusoidal-position-encoding';
 import {
   blockCheckpointing,
+  checkCheckpointingWithoutCache,
   checkGradientCheckpointing,
   type GradientCheckpointing,
 } from '../blocks/checkpoint';
@@ -315,15 +316,11 @@ export function runDecoder(
     options.seed ?? Math.floor(Math.random() * 2 ** 31),
     config.numDecoderLayers,
   );
-  const trainable = checkGradientCheckpointing(fn, options.gradientCheckpointing);
-  if (trainable !== undefined && cache !== undefined) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.gradientCheckpointing',
-      'false or absent with options.cache (checkpointing is for training)',
-      'on',
-    );
-  }
+  const trainable = checkCheckpointingWithoutCache(
+    fn,
+    options.gradientCheckpointing,
+    cache !== undefined,
+  );
   return tidy(() => {
     const contextMask = keyMask(options.sourceMask);
     let x = embedWithPositions(

@@ -3,12 +3,10 @@
  * source `loadPretrained` reads a local folder through (byte ranges, no whole
  * file in memory), and `savePretrained`, which writes a folder atomically.
  */
-import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { dispose } from '@tensorflow/tfjs-core';
+import { type FileHandle, open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { TfjsBlocksError } from '../errors';
 import { describeValue } from '../internal/checks';
-import { planWrite } from '../interop/safetensors-format';
 import type { PretrainedModel } from '../pretrained/load';
 import {
   type PretrainedTokenizerSource,
@@ -18,8 +16,8 @@ import {
   type SavePretrainedOptions,
 } from '../pretrained/save';
 import type { PretrainedFetch, PretrainedResponse } from '../pretrained/source';
-import { syncDirectory, tempPathFor, writeAll, writeFileAtomically } from './atomic-files';
 import { fileError } from './file-errors';
+import { writeFolderAtomically } from './folder-write';
 
 /** Bytes read per chunk of a response body. */
 const READ_CHUNK_BYTES = 1 << 20;
@@ -145,28 +143,6 @@ export function folderSource(dir: string): PretrainedFetch {
   };
 }
 
-/** Whether `path` exists; a folder that exists must be empty or hold a `config.json`. */
-async function checkTarget(fn: string, root: string): Promise<boolean> {
-  let entries: string[];
-  try {
-    const info = await stat(root);
-    if (!info.isDirectory()) throw new TfjsBlocksError(fn, 'dir', 'a folder', `a file at ${root}`);
-    entries = await readdir(root);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e instanceof TfjsBlocksError ? e : fileError(e, fn, 'dir');
-  }
-  if (entries.length > 0 && !entries.includes('config.json')) {
-    throw new TfjsBlocksError(
-      fn,
-      'dir',
-      'a new or empty folder, or a model folder to replace (one with a config.json)',
-      `${root}, which holds other files`,
-    );
-  }
-  return entries.length > 0;
-}
-
 /**
  * `savePretrained` over given dependencies.
  *
@@ -183,49 +159,10 @@ export async function savePretrainedWith(
   const root = checkDirectory(fn, dir);
   // Every check runs before the disk is touched.
   const files = planPretrained(fn, model, tokenizer, options, dependencies);
-  const replace = await checkTarget(fn, root);
-  try {
-    await mkdir(dirname(root), { recursive: true });
-  } catch (e) {
-    throw fileError(e, fn, 'dir');
-  }
-  const temp = tempPathFor(root);
-  await mkdir(temp);
-  try {
-    for (const file of files) {
-      const path = join(temp, file.name);
-      if ('text' in file) {
-        await writeFileAtomically(path, (h) => writeAll(h, new TextEncoder().encode(file.text)));
-        continue;
-      }
-      // One shard's tensors at a time, written from their own storage, then freed.
-      const tensors = file.tensors();
-      try {
-        const { header, parts } = planWrite(tensors, { format: 'pt' }, fn);
-        await writeFileAtomically(path, async (handle) => {
-          await writeAll(handle, header);
-          for (const { bytes } of parts) await writeAll(handle, bytes);
-        });
-      } finally {
-        dispose(Object.values(tensors));
-      }
-    }
-    await syncDirectory(temp);
-    if (replace) {
-      // rename() cannot replace a non-empty folder: move the old one aside first.
-      const aside = tempPathFor(root);
-      await rename(root, aside);
-      await rename(temp, root);
-      await rm(aside, { recursive: true, force: true });
-    } else {
-      await rename(temp, root);
-    }
-  } catch (e) {
-    await rm(temp, { recursive: true, force: true });
-    throw e instanceof TfjsBlocksError ? e : fileError(e, fn, 'dir');
-  }
-  await syncDirectory(dirname(root));
-  return root;
+  return writeFolderAtomically(fn, root, files, {
+    marker: 'config.json',
+    what: 'a model folder',
+  });
 }
 
 /**

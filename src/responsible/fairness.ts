@@ -1,6 +1,6 @@
-import { Tensor } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
-import { checkOptionKeys, describeValue, optionKeys, truncateForMessage } from '../internal/checks';
+import { checkOptionKeys, optionKeys } from '../internal/checks';
 import {
   type CheckedInterval,
   type ConfidenceIntervalOptions,
@@ -10,6 +10,7 @@ import {
   percentileInterval,
   resampleStrata,
 } from './bootstrap';
+import { quote, readValues } from './mitigation-inputs';
 
 /**
  * Binary labels or predictions: `0`/`1` numbers, booleans, or a tensor of
@@ -127,36 +128,11 @@ export interface GroupConfusionMetricsWithIntervals extends GroupConfusionMetric
   };
 }
 
-/**
- * One sample's value or a group label as a message quotes it (`"a"`, `2`,
- * `true`, a string cut short); anything else through the shared
- * {@link describeValue}, which never prints a buffer.
- */
-function quoteSample(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(truncateForMessage(v));
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return describeValue(v);
-}
-
-function readValues(fn: string, name: string, x: unknown): readonly unknown[] {
-  if (x instanceof Tensor) {
-    if (x.isDisposed)
-      throw new TfjsBlocksError(fn, name, 'an array or tensor', 'a disposed tensor');
-    // A metric's answer is a handful of JS numbers, so the values are read
-    // once here; dataSync creates no tensor, so nothing can leak.
-    return Array.from(x.dataSync() as ArrayLike<unknown>);
-  }
-  // Array.from reads a hole (`[1, , 0]`) as undefined, which the callers reject,
-  // where map/forEach would skip it and leave it unchecked.
-  if (Array.isArray(x)) return Array.from(x);
-  throw new TfjsBlocksError(fn, name, 'an array or tensor', describeValue(x));
-}
-
 function readBinary(fn: string, name: string, x: unknown): boolean[] {
   return readValues(fn, name, x).map((v, i) => {
     if (v === 1 || v === true) return true;
     if (v === 0 || v === false) return false;
-    throw new TfjsBlocksError(fn, `${name}[${i}]`, '0, 1, true or false', quoteSample(v));
+    throw new TfjsBlocksError(fn, `${name}[${i}]`, '0, 1, true or false', quote(v));
   });
 }
 
@@ -164,7 +140,7 @@ function readGroups(fn: string, name: string, x: unknown): GroupLabel[] {
   return readValues(fn, name, x).map((v, i) => {
     if (typeof v === 'string' || typeof v === 'boolean') return v;
     if (typeof v === 'number' && !Number.isNaN(v)) return v;
-    throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a string, number or boolean', quoteSample(v));
+    throw new TfjsBlocksError(fn, `${name}[${i}]`, 'a string, number or boolean', quote(v));
   });
 }
 
@@ -236,12 +212,7 @@ function readWeights(fn: string, x: unknown, n: number): Float64Array {
   const weight = new Float64Array(n);
   values.forEach((v, i) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new TfjsBlocksError(
-        fn,
-        `options.sampleWeight[${i}]`,
-        'a finite number >= 0',
-        quoteSample(v),
-      );
+      throw new TfjsBlocksError(fn, `options.sampleWeight[${i}]`, 'a finite number >= 0', quote(v));
     }
     weight[i] = v;
   });
@@ -283,12 +254,7 @@ function readSamples(
   if (options.groups !== undefined) {
     for (const g of readGroups(fn, 'options.groups', options.groups as unknown)) {
       if (index.has(g)) {
-        throw new TfjsBlocksError(
-          fn,
-          'options.groups',
-          'distinct values',
-          `${quoteSample(g)} twice`,
-        );
+        throw new TfjsBlocksError(fn, 'options.groups', 'distinct values', `${quote(g)} twice`);
       }
       index.set(g, index.size);
     }
@@ -303,7 +269,7 @@ function readSamples(
           fn,
           `sensitiveFeatures[${i}]`,
           'one of options.groups',
-          quoteSample(groups[i]),
+          quote(groups[i]),
         );
       }
       k = index.size;
@@ -326,7 +292,7 @@ function readSamples(
         fn,
         'options.groups',
         'groups with at least one sample',
-        `${quoteSample(g)} with none`,
+        `${quote(g)} with none`,
       );
     }
     if (totals[k] === 0) {
@@ -334,7 +300,7 @@ function readSamples(
         fn,
         'options.sampleWeight',
         'a positive total weight in every group',
-        `0 for group ${quoteSample(g)}`,
+        `0 for group ${quote(g)}`,
       );
     }
   });
@@ -400,7 +366,7 @@ function checkResamplable(fn: string, s: Samples): void {
         fn,
         'sensitiveFeatures',
         'at least 2 samples in every group for a bootstrap interval',
-        `group ${quoteSample(g)} with ${sizes[k]}`,
+        `group ${quote(g)} with ${sizes[k]}`,
       );
     }
   });

@@ -12,20 +12,30 @@ import type { GroupLabel } from './fairness';
  * reads a tensor with `dataSync` (no tensor is made, so nothing can leak).
  */
 
-/** A sample value or group label as a message quotes it. */
+/**
+ * One sample's value or a group label as a message quotes it (`"a"`, `2`,
+ * `true`, a string cut short); anything else through the shared
+ * `describeValue`, which never prints a buffer.
+ */
 export function quote(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(truncateForMessage(v));
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return describeValue(v);
 }
 
-function readValues(fn: string, name: string, x: unknown): readonly unknown[] {
+/**
+ * The values of an array or tensor argument, read once (`dataSync` makes
+ * no tensor, so nothing can leak). Shared with the fairness metrics.
+ */
+export function readValues(fn: string, name: string, x: unknown): readonly unknown[] {
   if (x instanceof Tensor) {
     if (x.isDisposed)
       throw new TfjsBlocksError(fn, name, 'an array or tensor', 'a disposed tensor');
     return Array.from(x.dataSync() as ArrayLike<unknown>);
   }
-  if (Array.isArray(x)) return x;
+  // Array.from reads a hole (`[1, , 0]`) as undefined, which the callers reject,
+  // where map/forEach would skip it and leave it unchecked.
+  if (Array.isArray(x)) return Array.from(x);
   throw new TfjsBlocksError(fn, name, 'an array or tensor', describeValue(x));
 }
 

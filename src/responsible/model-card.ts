@@ -13,6 +13,7 @@ import {
   describeValue,
   optionKeys,
 } from '../internal/checks';
+import { siPrefix } from '../internal/si-prefix';
 import { DECODER_LM_CONFIG_KEYS, type DecoderLmConfig } from '../models/decoder-lm';
 
 /** One evaluation figure of a {@link modelCard}: a value and, when measured, its confidence interval. */
@@ -572,19 +573,9 @@ function formatNumber(x: number): string {
 
 /** A count with an SI prefix, `1.23 G` (4 significant digits). */
 function si(x: number, unit: string): string {
-  const prefixes: [number, string][] = [
-    [1e18, 'E'],
-    [1e15, 'P'],
-    [1e12, 'T'],
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
-  ];
-  for (const [scale, prefix] of prefixes) {
-    if (Math.abs(x) >= scale)
-      return `${formatNumber(Number((x / scale).toPrecision(4)))} ${prefix}${unit}`;
-  }
-  return `${formatNumber(x)} ${unit}`;
+  const { scaled, prefix } = siPrefix(x);
+  if (prefix === '') return `${formatNumber(x)} ${unit}`;
+  return `${formatNumber(Number(scaled.toPrecision(4)))} ${prefix}${unit}`;
 }
 
 function formatMetric(m: ModelCardMetric): string {
