@@ -53,13 +53,25 @@ export type PowerProfile = {
  * The power profile used when none is given: 65 W, a desktop CPU package
  * under load (a laptop CPU draws 15–45 W, a data-centre GPU 300–700 W: set
  * yours).
+ *
+ * @example
+ * ```ts
+ * const ledger = createRunLedger({ flopsPerToken: 1e6, power: { ...DEFAULT_POWER_PROFILE, watts: 30 } });
+ * ```
  */
 export const DEFAULT_POWER_PROFILE: Readonly<Required<PowerProfile>> = Object.freeze({
   watts: 65,
   device: 'default (65 W desktop CPU package)',
 });
 
-/** Grams of CO₂ per kWh used when none is given: the IEA's 2019 world average (as `energyEstimate`). */
+/**
+ * Grams of CO₂ per kWh used when none is given: the IEA's 2019 world average (as `energyEstimate`).
+ *
+ * @example
+ * ```ts
+ * const kgPerKwh = DEFAULT_GRID_INTENSITY / 1000; // 0.475 kg of CO₂ per kWh
+ * ```
+ */
 export const DEFAULT_GRID_INTENSITY = 475;
 
 /** What a span ran: training steps (forward and backward) or inference (forward only). */

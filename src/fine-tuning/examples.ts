@@ -5,6 +5,11 @@ import { checkNumber, checkOptionKeys, describeValue, optionKeys } from '../inte
 /**
  * The label of a token that adds no loss (a prompt token, padding): PyTorch's
  * and our `softmaxCrossEntropy`'s default `ignoreIndex`.
+ *
+ * @example
+ * ```ts
+ * const labels = [IGNORED_LABEL, IGNORED_LABEL, 5, 9]; // only the last two tokens are trained
+ * ```
  */
 export const IGNORED_LABEL = -100;
 
