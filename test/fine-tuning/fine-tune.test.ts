@@ -8,6 +8,7 @@ import { decoderLm, gpt2Config, initDecoderLm } from '../../src/models/decoder-l
 import { adamw } from '../../src/optim/optimizers/adam';
 import { sgd } from '../../src/optim/optimizers/sgd';
 import { flattenParams } from '../../src/tree/flatten';
+import { interruptedFineTune } from '../helpers/fine-tune';
 import { rejectionOf } from '../helpers/rejections';
 
 const config = gpt2Config({ vocabSize: 24, maxLength: 12, dModel: 16, numHeads: 2, numLayers: 1 });
@@ -185,18 +186,7 @@ describe('fineTune (full fine-tuning)', () => {
     const options = base({ steps: 6, evalEvery: 2, earlyStopping: { patience: 5 } });
     const straight = await fineTune(options);
     const store = memoryCheckpointStore();
-    const controller = new AbortController();
-    const reason = new Error('stop');
-    const aborted = fineTune({
-      ...options,
-      checkpointStore: store,
-      checkpointEvery: 2,
-      signal: controller.signal,
-      onStep: ({ step }) => {
-        if (step === 3) controller.abort(reason);
-      },
-    });
-    await expect(aborted).rejects.toBe(reason);
+    await interruptedFineTune(options, store);
     const resumed = await fineTune({ ...options, checkpointStore: store, checkpointEvery: 2 });
     expect(resumed.step).toBe(6);
     expect(values(resumed.trained)).toEqual(values(straight.trained));
