@@ -70,6 +70,7 @@ export {
 } from './blocks/transformer-block';
 export {
   countParameters,
+  DEFAULT_GRID_INTENSITY,
   type EnergyEstimate,
   type EnergyOptions,
   energyEstimate,
@@ -537,7 +538,6 @@ serialization.registerClass(TransformOptimizer, 'tfjs-blocks');
 
 export {
   createRunLedger,
-  DEFAULT_GRID_INTENSITY,
   DEFAULT_POWER_PROFILE,
   type EnergySource,
   type FigureLabel,

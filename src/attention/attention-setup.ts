@@ -164,18 +164,7 @@ export function setUpAttention(
   if (typeof causal !== 'boolean') {
     throw new TfjsBlocksError(fn, 'options.causal', 'a boolean', String(causal));
   }
-  const slidingWindow =
-    options.slidingWindow === undefined
-      ? undefined
-      : checkInteger(fn, 'options.slidingWindow', options.slidingWindow, 1);
-  if (slidingWindow !== undefined && !causal) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.slidingWindow',
-      'absent unless options.causal is true (a sliding window is causal)',
-      String(slidingWindow),
-    );
-  }
+  const slidingWindow = checkSlidingWindow(fn, options.slidingWindow, causal);
   const scale =
     options.scale === undefined
       ? 1 / Math.sqrt(headDim)
@@ -265,4 +254,27 @@ export function dropoutKeepScale(
   const uniform = randomUniform(shape, 0, 1, 'float32', `${seed}:${salt}`);
   const keep = cast(lessEqual(scalar(rate), uniform), 'float32');
   return mul(keep, scalar(1 / (1 - rate)));
+}
+
+/**
+ * Checks an `options.slidingWindow` (absent, or an integer ≥ 1 that needs
+ * causal attention); returns it. Shared by the attention set-up and the
+ * cached multi-head attention.
+ */
+export function checkSlidingWindow(
+  fn: string,
+  slidingWindow: unknown,
+  causal: boolean,
+): number | undefined {
+  if (slidingWindow === undefined) return undefined;
+  const window = checkInteger(fn, 'options.slidingWindow', slidingWindow, 1);
+  if (!causal) {
+    throw new TfjsBlocksError(
+      fn,
+      'options.slidingWindow',
+      'absent unless options.causal is true (a sliding window is causal)',
+      String(window),
+    );
+  }
+  return window;
 }

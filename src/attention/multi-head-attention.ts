@@ -28,7 +28,11 @@ import { splitSeed } from '../internal/seed';
 import { tidyParams } from '../internal/tidy-params';
 import { affine, initLinear, type LinearParams } from '../nn/linear';
 import { checkKernel } from '../nn/quantized-weights';
-import { ATTENTION_OPTION_KEYS, type AttentionOptions } from './attention-setup';
+import {
+  ATTENTION_OPTION_KEYS,
+  type AttentionOptions,
+  checkSlidingWindow,
+} from './attention-setup';
 import {
   applyRotaryEmbedding,
   applyRotaryEmbeddingCore,
@@ -442,17 +446,7 @@ export function multiHeadAttentionCore(
  * see it): a whole number >= 1, given only with `causal: true`.
  */
 function checkWindowOption(fn: string, options: MultiHeadAttentionOptions): number | undefined {
-  if (options.slidingWindow === undefined) return undefined;
-  const window = checkInteger(fn, 'options.slidingWindow', options.slidingWindow, 1);
-  if (options.causal !== true) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.slidingWindow',
-      'absent unless options.causal is true (a sliding window is causal)',
-      String(window),
-    );
-  }
-  return window;
+  return checkSlidingWindow(fn, options.slidingWindow, options.causal === true);
 }
 
 /**

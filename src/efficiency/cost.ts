@@ -237,6 +237,16 @@ export type EnergyEstimate = {
 };
 
 /**
+ * Grams of CO₂ per kWh used when none is given: the IEA's 2019 world average (as `energyEstimate`).
+ *
+ * @example
+ * ```ts
+ * const kgPerKwh = DEFAULT_GRID_INTENSITY / 1000; // 0.475 kg of CO₂ per kWh
+ * ```
+ */
+export const DEFAULT_GRID_INTENSITY = 475;
+
+/**
  * Energy and CO₂ per 1,000 tokens, from a measured step time or from FLOPs
  * and a device's peak: time × power × PUE, and kWh × grid intensity. See
  * Strubell et al., https://arxiv.org/abs/1906.02243, and Patterson et al.,
@@ -252,9 +262,14 @@ export function energyEstimate(source: ThroughputSource, options: EnergyOptions)
   const fn = 'energyEstimate';
   checkOptionKeys(fn, options, ENERGY_OPTION_KEYS);
   const watts = checkNumber(fn, 'options.watts', options?.watts, { min: 0, minExclusive: true });
-  const grid = checkNumber(fn, 'options.gridGramsPerKwh', options.gridGramsPerKwh ?? 475, {
-    min: 0,
-  });
+  const grid = checkNumber(
+    fn,
+    'options.gridGramsPerKwh',
+    options.gridGramsPerKwh ?? DEFAULT_GRID_INTENSITY,
+    {
+      min: 0,
+    },
+  );
   const pue = checkNumber(
     fn,
     'options.powerUsageEffectiveness',

@@ -18,6 +18,7 @@ export {
 } from '../nn/quantized-weights';
 export {
   countParameters,
+  DEFAULT_GRID_INTENSITY,
   type EnergyEstimate,
   type EnergyOptions,
   energyEstimate,
@@ -53,7 +54,6 @@ export {
 } from './quantization';
 export {
   createRunLedger,
-  DEFAULT_GRID_INTENSITY,
   DEFAULT_POWER_PROFILE,
   type EnergySource,
   type FigureLabel,

@@ -16,7 +16,7 @@ import {
 } from '../internal/checks';
 import { siPrefix } from '../internal/si-prefix';
 import type { DecoderLmConfig } from '../models/decoder-lm';
-import { modelCost } from './cost';
+import { DEFAULT_GRID_INTENSITY, modelCost } from './cost';
 
 /** Whether a figure was measured (clock, counters, counted tokens) or estimated (a model of the hardware). */
 export type FigureLabel = 'measured' | 'estimated';
@@ -63,16 +63,6 @@ export const DEFAULT_POWER_PROFILE: Readonly<Required<PowerProfile>> = Object.fr
   watts: 65,
   device: 'default (65 W desktop CPU package)',
 });
-
-/**
- * Grams of CO₂ per kWh used when none is given: the IEA's 2019 world average (as `energyEstimate`).
- *
- * @example
- * ```ts
- * const kgPerKwh = DEFAULT_GRID_INTENSITY / 1000; // 0.475 kg of CO₂ per kWh
- * ```
- */
-export const DEFAULT_GRID_INTENSITY = 475;
 
 /** What a span ran: training steps (forward and backward) or inference (forward only). */
 export type SpanKind = 'training' | 'inference';

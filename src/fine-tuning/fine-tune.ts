@@ -10,7 +10,9 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { RunLedger } from '../efficiency/run-ledger';
 import { TfjsBlocksError } from '../errors';
+import { throwIfAborted } from '../internal/abort';
 import {
+  checkFlag,
   checkInteger,
   checkNumber,
   checkOptionKeys,
@@ -363,15 +365,12 @@ function checkOptions(fn: string, options: FineTuneOptions): Checked {
       describeValue(ledger),
     );
   }
-  const gradientCheckpointing = options.gradientCheckpointing ?? false;
-  if (typeof gradientCheckpointing !== 'boolean') {
-    throw new TfjsBlocksError(
-      fn,
-      'options.gradientCheckpointing',
-      'a boolean',
-      describeValue(gradientCheckpointing),
-    );
-  }
+  const gradientCheckpointing = checkFlag(
+    fn,
+    'options.gradientCheckpointing',
+    options.gradientCheckpointing,
+    false,
+  );
   if (gradientCheckpointing && options.privacy !== undefined) {
     throw new TfjsBlocksError(
       fn,
@@ -439,15 +438,6 @@ function firstQuantizedKernel(fn: string, params: unknown): string | undefined {
     },
   );
   return found;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (!signal?.aborted) return;
-  const reason: unknown = signal.reason;
-  if (reason !== undefined) throw reason;
-  const error = new Error('fineTune: aborted');
-  error.name = 'AbortError';
-  throw error;
 }
 
 /**
@@ -693,7 +683,7 @@ async function train<T>(
     if (t.isDisposed)
       throw new TfjsBlocksError(fn, `${argument}.${name}`, 'a live tensor', 'a disposed tensor');
   }
-  throwIfAborted(c.signal);
+  throwIfAborted('fineTune', c.signal);
   const names = Object.keys(initial);
   const shapes = shapesOf(initial);
   // `current` holds the caller's tensors until the first update; `owned` says whether to free it.
@@ -745,7 +735,7 @@ async function train<T>(
     } else {
       state = c.optimizer.init(initial);
     }
-    throwIfAborted(c.signal);
+    throwIfAborted('fineTune', c.signal);
     const perStep = c.batchSize * c.accumulate;
     const save = async () => {
       if (c.store === undefined) return;
@@ -866,7 +856,7 @@ async function train<T>(
         }
         if (step % c.checkpointEvery === 0 || step === c.steps || stoppedEarly) await save();
         await new Promise<void>((resolve) => setTimeout(resolve, 0));
-        throwIfAborted(c.signal);
+        throwIfAborted('fineTune', c.signal);
       } finally {
         if (grads !== undefined) dispose(Object.values(grads));
         if (lossSum !== undefined) lossSum.dispose();

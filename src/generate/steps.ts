@@ -4,17 +4,13 @@
  * aborted signal.
  */
 import { dispose, type Tensor2D } from '@tensorflow/tfjs-core';
+import { throwIfAborted as throwIfAbortedIn } from '../internal/abort';
 import { type LogitsProcessorContext, runProcessor } from './logits-processors';
 import type { NamedProcessor } from './options';
 
 /** Throws the signal's reason (an `AbortError` if it has none) once it is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (!signal?.aborted) return;
-  const reason: unknown = signal.reason;
-  if (reason !== undefined) throw reason;
-  const error = new Error('generate: aborted');
-  error.name = 'AbortError';
-  throw error;
+  throwIfAbortedIn('generate', signal);
 }
 
 /**

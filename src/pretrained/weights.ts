@@ -18,6 +18,7 @@ import {
   type SafetensorsEntry,
 } from '../interop/safetensors-format';
 import type { PretrainedFamily, TensorRule } from './families/family';
+import { setParamPath } from './families/rules';
 import {
   BodyReader,
   fetchFile,
@@ -282,21 +283,6 @@ function hasMapped(weightMap: Record<string, unknown>, name: string): boolean {
   return ownEntry(weightMap, name) !== undefined;
 }
 
-/** Puts `value` at `path` in `root`, making records (arrays under numeric keys) on the way. */
-function place(root: Record<string, unknown>, path: string[], value: Tensor): void {
-  let node: Record<string, unknown> = root;
-  for (let i = 0; i < path.length - 1; i++) {
-    const key = path[i]!;
-    let next = ownEntry(node, key) as Record<string, unknown> | undefined;
-    if (next === undefined) {
-      next = /^\d+$/.test(path[i + 1]!) ? ([] as unknown as Record<string, unknown>) : {};
-      node[key] = next;
-    }
-    node = next;
-  }
-  node[path[path.length - 1]!] = value;
-}
-
 /** Streams one planned file's tensors into `params`; `made` collects every tensor made. */
 async function readFileTensors(
   fn: string,
@@ -354,7 +340,7 @@ async function readFileTensors(
           `${outputs.length}`,
         );
       }
-      for (const [i, path] of rule.paths.entries()) place(params, path, outputs[i]!);
+      for (const [i, path] of rule.paths.entries()) setParamPath(params, path, outputs[i]!);
       progress(size, plan.file);
     }
   } finally {

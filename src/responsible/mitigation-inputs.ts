@@ -1,7 +1,7 @@
 import { Tensor } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
 import { describeValue, truncateForMessage } from '../internal/checks';
-import { splitSeed } from '../internal/seed';
+import { seededUniform } from './bootstrap';
 import type { GroupLabel } from './fairness';
 
 /**
@@ -113,14 +113,6 @@ export function seededUniforms(fn: string, name: string, seed: unknown, n: numbe
   if (typeof seed !== 'number' || !Number.isInteger(seed)) {
     throw new TfjsBlocksError(fn, name, 'an integer', quote(seed));
   }
-  let state = splitSeed(seed, 1)[0]!;
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out.push(((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
-  return out;
+  const next = seededUniform(seed);
+  return Array.from({ length: n }, next);
 }

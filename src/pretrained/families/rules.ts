@@ -1,6 +1,7 @@
 import { clone, concat, split, transpose } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../../errors';
 import { describeValue } from '../../internal/checks';
+import { ownEntry } from '../../internal/records';
 import type { DecoderLmConfig } from '../../models/decoder-lm';
 import type { FeedForwardActivation } from '../../nn/feed-forward';
 import type { ConfigJsonReader } from '../config-json';
@@ -141,9 +142,14 @@ export function readHeadDim(
 export function setParamPath(root: Record<string, unknown>, path: string[], value: unknown): void {
   let node = root;
   path.slice(0, -1).forEach((key, i) => {
-    const nextIsIndex = /^\d+$/.test(path[i + 1]!);
-    node[key] ??= nextIsIndex ? [] : {};
-    node = node[key] as Record<string, unknown>;
+    // Own keys only: a path step named like an inherited property
+    // (`constructor`) makes a container rather than walking into the prototype.
+    let next = ownEntry(node, key) as Record<string, unknown> | undefined;
+    if (next === undefined) {
+      next = /^\d+$/.test(path[i + 1]!) ? ([] as unknown as Record<string, unknown>) : {};
+      node[key] = next;
+    }
+    node = next;
   });
   node[path[path.length - 1]!] = value;
 }
