@@ -128,17 +128,39 @@ export function decoderLmStep(
     // With a cache decoderLm returns the logits and the cache (its second overload).
     decoderLm(config, params, x, options) as unknown as CachedDecoderResult,
 ): { logits: Tensor3D; cache: KvCache } {
-  const batch = newValid.length;
   const step = advanceKvCache(cache, newValid);
+  // Without left padding (every token so far real, as at batch 1) the key
+  // mask only repeats what attention knows from the cache index, and the
+  // positions are the index's: leave both out, so a decoding step uploads
+  // and combines no [batch, capacity] mask.
+  const padded =
+    newValid.some((row) => row.includes(false)) ||
+    step.positions.some((row) => row[0] !== cache.length);
   const { logits, self } = tidy(() => {
-    const r = forward(ids, {
-      paddingMask: tensor(step.mask.flat(), [batch, step.mask[0]!.length], 'bool'),
-      positionIds: tensor(step.positions.flat(), [batch, newValid[0]!.length], 'int32'),
-      cache: { self: cache.layers, index: cache.length },
-    });
+    const cached = { self: cache.layers, index: cache.length };
+    const r = forward(
+      ids,
+      padded
+        ? {
+            paddingMask: boolTensor(step.mask),
+            positionIds: tensor(Int32Array.from(step.positions.flat()), ids.shape, 'int32'),
+            cache: cached,
+          }
+        : { cache: cached },
+    );
     return { logits: r.logits, self: r.cache.self };
   });
   return { logits, cache: step.commit(self) };
+}
+
+/** A bool tensor `[rows, columns]` of a table of flags, filled without intermediate arrays. */
+function boolTensor(rows: boolean[][]): Tensor {
+  const columns = rows[0]!.length;
+  const flags = new Uint8Array(rows.length * columns);
+  rows.forEach((row, r) => {
+    for (let c = 0; c < columns; c++) flags[r * columns + c] = row[c] ? 1 : 0;
+  });
+  return tensor(flags, [rows.length, columns], 'bool');
 }
 
 /**
@@ -158,10 +180,9 @@ export function encoderDecoderStep(
   const [batch, t] = ids.shape as [number, number];
   const allValid = Array.from({ length: batch }, () => new Array<boolean>(t).fill(true));
   const step = advanceKvCache(cache, allValid);
-  const sourceTime = cache.sourceValid![0]!.length;
   const { logits, self } = tidy(() => {
     const r = runDecoder(config, params, ids, memory, {
-      sourceMask: tensor(cache.sourceValid!.flat(), [batch, sourceTime], 'bool'),
+      sourceMask: boolTensor(cache.sourceValid!),
       cache: { self: cache.layers, cross: cache.cross!, index: cache.length },
     });
     return { logits: r.logits, self: r.cache.self };
@@ -241,7 +262,7 @@ function decoderLmDecoder(
         return row.map((ok) => (ok ? seen++ : seen));
       });
       const logits = decoderLm(config, params, tensor2d(ids, undefined, 'int32'), {
-        paddingMask: tensor(valid.flat(), [valid.length, valid[0]!.length], 'bool'),
+        paddingMask: boolTensor(valid),
         positionIds: tensor2d(positions, undefined, 'int32'),
       });
       return lastPosition(logits);
@@ -276,7 +297,7 @@ function encoderDecoderDecoder(
     ...s,
     ...new Array<number>(width - s.length).fill(o.padId),
   ]);
-  let sourceMask = tensor(sourceValid.flat(), [sources.length, width], 'bool');
+  let sourceMask = boolTensor(sourceValid);
   let memory = orRelease(
     () =>
       tidy(() =>

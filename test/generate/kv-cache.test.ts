@@ -8,7 +8,15 @@ import {
   reorderKvCache,
   rewindKvCache,
 } from '../../src/generate/kv-cache';
-import { type DecoderLmConfig, initDecoderLm, llamaConfig } from '../../src/index';
+import {
+  type CachedDecoderResult,
+  type DecoderLmConfig,
+  decoderLm,
+  gpt2Config,
+  initDecoderLm,
+  llamaConfig,
+} from '../../src/index';
+import type { CachedDecoderLmForward } from '../../src/models/decoder-lm';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
@@ -211,5 +219,91 @@ describeEachBackend('rewindKvCache', () => {
     expect(rewindKvCache(wrapped, 0).length).toBe(3);
     expect(rewindKvCache({ ...c, slidingWindow: 2 }, 1).length).toBe(0);
     disposeKvCache(c);
+  });
+});
+
+describeEachBackend('decoderLmStep padding', () => {
+  it('leaves the key mask and positions out without left padding, with the same logits as passing them', () => {
+    const config = gpt2Config({
+      vocabSize: 16,
+      maxLength: 16,
+      dModel: 16,
+      numLayers: 2,
+      numHeads: 4,
+    });
+    const params = initDecoderLm(config, 3);
+    const seen: Array<{ mask: boolean; positions: boolean }> = [];
+    const forward: CachedDecoderLmForward = (x, options) => {
+      seen.push({
+        mask: options.paddingMask !== undefined,
+        positions: options.positionIds !== undefined,
+      });
+      return decoderLm(config, params, x, options) as unknown as CachedDecoderResult;
+    };
+    const inputs: tf.Tensor[] = [];
+    const ids = (rows: number[][]) => {
+      inputs.push(tf.tensor2d(rows, undefined, 'int32'));
+      return inputs[inputs.length - 1]!;
+    };
+    expectNoLeak(() => {
+      // One unpadded row: a 3-token prefill, then one token.
+      const empty = initDecoderLmCache(config, params, 1, 8);
+      const first = decoderLmStep(
+        config,
+        params,
+        ids([[3, 5, 7]]),
+        empty,
+        [[true, true, true]],
+        forward,
+      );
+      const second = decoderLmStep(config, params, ids([[9]]), first.cache, [[true]], forward);
+      expect(seen).toEqual([
+        { mask: false, positions: false },
+        { mask: false, positions: false },
+      ]);
+      // The second step with the key mask and positions passed: the same logits.
+      const explicit = decoderLm(config, params, ids([[9]]), {
+        paddingMask:
+          inputs[inputs.push(tf.tensor2d([[1, 1, 1, 1, 0, 0, 0, 0]], undefined, 'bool')) - 1],
+        positionIds: ids([[3]]),
+        cache: { self: first.cache.layers, index: first.cache.length },
+      }) as unknown as CachedDecoderResult;
+      expectClose(second.logits, explicit.logits);
+      tf.dispose([first.logits, second.logits, explicit.logits]);
+      for (const c of [empty, first.cache, second.cache]) disposeKvCache(c);
+      disposeKvCache({ ...first.cache, layers: explicit.cache.self });
+      // A left-padded row needs both, on every step.
+      seen.length = 0;
+      const start = initDecoderLmCache(config, params, 2, 8);
+      const padded = decoderLmStep(
+        config,
+        params,
+        ids([
+          [0, 3],
+          [4, 5],
+        ]),
+        start,
+        [
+          [false, true],
+          [true, true],
+        ],
+        forward,
+      );
+      const next = decoderLmStep(
+        config,
+        params,
+        ids([[6], [7]]),
+        padded.cache,
+        [[true], [true]],
+        forward,
+      );
+      expect(seen).toEqual([
+        { mask: true, positions: true },
+        { mask: true, positions: true },
+      ]);
+      tf.dispose([padded.logits, next.logits]);
+      for (const c of [start, padded.cache, next.cache]) disposeKvCache(c);
+      tf.dispose(inputs);
+    });
   });
 });
