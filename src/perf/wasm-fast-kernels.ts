@@ -282,6 +282,9 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
     return original(args) as TensorInfo;
   }
   const { batchMatMul } = fnsOf(backend);
+  if (fewRowsTimesWideTransposed(p, transposeA, transposeB)) {
+    return swappedProduct(backend, p, a, b, batchMatMul);
+  }
   const ops = untransposed(backend, p, a, b, transposeA, transposeB);
   const out = backend.makeOutput(p.outShape, 'float32');
   try {
@@ -292,6 +295,72 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
     for (const t of ops.temps) backend.disposeData(t);
   }
   return out;
+}
+
+/**
+ * `x · Bᵀ` with a few rows of `x` and a wide stored `B` `[n, k]`: the tied
+ * output head (`[1, d] × [vocab, d]ᵀ`). Transposing `B` for XNNPACK copies
+ * (and packs) all of it on every call, ~10× the product's own time at
+ * GPT-2 small's 154 MB head; {@link swappedProduct} reads it in place.
+ */
+function fewRowsTimesWideTransposed(p: Plan, transposeA: boolean, transposeB: boolean): boolean {
+  return (
+    transposeB && !transposeA && p.pairs.length === 1 && p.batchB === 1 && p.m <= 8 && p.n >= 256
+  );
+}
+
+/**
+ * `(B · xᵀ)ᵀ`: `B` `[n, k]` is XNNPACK's row-major input as stored (nothing
+ * copied or packed but the `k × m` operand `xᵀ`), then the `[n, m]` result
+ * is transposed back. With one row neither transpose moves data: `[1, k]`
+ * is `[k, 1]`, and `[n, 1]` is `[1, n]`.
+ */
+function swappedProduct(
+  backend: WasmBackend,
+  p: Plan,
+  a: TensorInfo,
+  b: TensorInfo,
+  batchMatMul: WasmFns['batchMatMul'],
+): TensorInfo {
+  const { m, k, n } = p;
+  const temps: DataId[] = [];
+  const ids: number[] = [];
+  const offset = (dataId: DataId) => backend.dataIdMap.get(dataId).memoryOffset;
+  try {
+    const xT = m === 1 ? a.dataId : transposeLast2(backend, a, 1, m, k).dataId;
+    if (m > 1) temps.push(xT);
+    const product = backend.makeOutput(m === 1 ? p.outShape : [n, m], 'float32');
+    // Freed in `finally` unless it is returned.
+    temps.push(product.dataId);
+    for (const [memory, size] of [
+      [offset(b.dataId), n * k],
+      [offset(xT), k * m],
+      [offset(product.dataId), n * m],
+    ] as const) {
+      ids.push(view(backend, memory, size));
+    }
+    const [bId, xId, productId] = ids as [number, number, number];
+    batchMatMul(
+      bId,
+      shapeBytes([1, n, k]),
+      3,
+      xId,
+      shapeBytes([1, k, m]),
+      3,
+      false,
+      false,
+      productId,
+    );
+    if (m === 1) {
+      temps.pop();
+      return product;
+    }
+    const back = transposeLast2(backend, product, 1, n, m);
+    return { ...back, shape: p.outShape };
+  } finally {
+    for (const id of ids) backend.wasm.tfjs.disposeData(id);
+    for (const t of temps) backend.disposeData(t);
+  }
 }
 
 const FUSABLE = new Set(['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu']);

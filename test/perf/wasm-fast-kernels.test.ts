@@ -46,7 +46,7 @@ describe('enableWasmFastKernels [wasm]', () => {
     await tf.setBackend('cpu');
   });
 
-  // [outer of a, outer of b, m, k, n]: batch 1, dims of 1, 2-D, 4-D, shared b, broadcasting.
+  // [outer of a, outer of b, m, k, n]: batch 1, dims of 1, 2-D, 4-D, shared b, broadcasting, wide b.
   const shapes: Array<[number[], number[], number, number, number]> = [
     [[], [], 7, 5, 3],
     [[], [], 1, 1, 1],
@@ -64,6 +64,12 @@ describe('enableWasmFastKernels [wasm]', () => {
     [[], [3], 4, 6, 5],
     [[2, 1], [3], 6, 5, 4],
     [[2, 1], [1, 3], 2, 2, 2],
+    // A few rows times a wide b: with transposeB, the tied output head's (b · aᵀ)ᵀ.
+    [[], [], 1, 16, 300],
+    [[], [], 3, 16, 300],
+    [[1], [1], 2, 8, 257],
+    [[], [], 8, 5, 256],
+    [[], [], 9, 5, 256],
   ];
   for (const [outerA, outerB, m, k, n] of shapes) {
     for (const [transposeA, transposeB] of [
@@ -364,6 +370,9 @@ describe('enableWasmFastKernels [wasm]', () => {
     const w = tf.randomNormal([6, 3]);
     const bias = tf.randomNormal([3]);
     const zeros = tf.zeros([5]);
+    const wide = tf.randomNormal([300, 6]);
+    const row = tf.randomNormal([1, 6]);
+    const rows = tf.randomNormal([3, 6]);
     const backend = tf.backend() as unknown as { numDataIds(): number };
     // Warm up, then count the backend's data ids around many calls.
     tf.dispose([tf.matMul(a, b, false, true), tf.matMul(a, w)]);
@@ -378,10 +387,12 @@ describe('enableWasmFastKernels [wasm]', () => {
       expectNoLeak(() => tf.sum(a, [0, 1]));
       expectNoLeak(() => tf.sum(a, 0, true));
       expectNoLeak(() => tf.clone(a));
+      expectNoLeak(() => tf.matMul(row, wide, false, true));
+      expectNoLeak(() => tf.matMul(rows, wide, false, true));
       expectNoLeak(() => tf.grad((x: tf.Tensor) => tf.sum(tf.matMul(x, w)))(a));
     }
     expect(backend.numDataIds()).toBe(dataIds);
-    tf.dispose([a, b, w, bias, zeros]);
+    tf.dispose([a, b, w, bias, zeros, wide, row, rows]);
   });
 
   it('restores the stock kernels, and enabling twice is harmless', () => {
