@@ -25,7 +25,8 @@
  * hits them alike; ratios against PyTorch are taken within a round.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { flag, reportUnlessDryRun } from './report';
 
@@ -433,6 +434,11 @@ async function parent(): Promise<void> {
       }
     }
   }
+  // The raw measurements, for a re-render or a closer look.
+  writeFileSync(
+    join(DIR, '..', 'decode-results.json'),
+    JSON.stringify({ contenders, results, profiles }, null, 1),
+  );
   const loadEnd = loadAverage();
   console.log(`load average at end: ${loadEnd}`);
   const body = report(contenders, results, profiles, {
@@ -554,17 +560,19 @@ function report(
       .sort(([, a], [, b]) => b.ms - a.ms)
       .map(
         ([g, v]) =>
-          `| ${g} | ${v.kernels} | ${v.ms.toFixed(1)} | ${((100 * v.ms) / p.stepMs).toFixed(0)}% |`,
+          `| ${g} | ${v.kernels} | ${v.ms.toFixed(1)} | ${((100 * v.ms) / p.kernelMs).toFixed(0)}% |`,
       );
     const js = p.stepMs - p.kernelMs;
     return [
       '',
-      `**${LABEL[p.contender as Contender]}**: ${p.stepMs.toFixed(1)} ms per token (median, not profiled); the profiled step's kernels sum to ${p.kernelMs.toFixed(1)} ms.`,
+      `**${LABEL[p.contender as Contender]}**: ${p.stepMs.toFixed(1)} ms per token (median of 8, not profiled); the profiled step's kernels sum to ${p.kernelMs.toFixed(1)} ms.`,
       '',
-      '| part | kernels | ms | % of the step |',
+      '| part | kernels | ms | % of Σ kernels |',
       '|---|---|---|---|',
       ...rows,
-      `| JS between kernels (step − Σ kernels) | – | ${js.toFixed(1)} | ${((100 * js) / p.stepMs).toFixed(0)}% |`,
+      js > 0
+        ? `| JS between kernels (median step − Σ kernels) | – | ${js.toFixed(1)} | – |`
+        : '| JS between kernels | – | not measurable: the profiled step ran slower than the median step (load) | – |',
       '',
       'Costliest kernels (name, input shapes → output shapes: ms in all, count):',
       '',
@@ -587,6 +595,9 @@ function report(
     `Host: ${host.cpu.model} (${host.cpu.flags}; wasm SIMD is 128-bit), Node ${process.version}.`,
     `Command: \`npm run bench:decode${argv.length ? ` -- ${argv.join(' ')}` : ''}\`, commit ${commit()}.`,
     `Load average (1/5/15 min) at start ${host.loadStart}, at end ${host.loadEnd}.`,
+    Number.parseFloat(host.loadStart) > availableParallelism()
+      ? `**Provisional:** the load average exceeded the ${availableParallelism()} cores: every contender (PyTorch's threads most) ran slowed by other jobs; rerun on a quiet machine before reading the ratios or the goals.`
+      : '',
     '',
     `Greedy decode, tokens/s:`,
     '',
@@ -620,7 +631,7 @@ function report(
           '',
           `Profile of one cached decode step (the second new token after the ${PROMPT}-token prompt), \`tf.profile\`'s`,
           'kernel list (wall time of each kernel on wasm), grouped by the shapes each part of GPT-2 works on;',
-          '"JS between kernels" is the unprofiled median step minus the kernels\' sum (argument checks, tensor',
+          '"JS between kernels" is the unprofiled median step minus the kernels\' sum, when positive (argument checks, tensor',
           'bookkeeping, and anything not run as a tfjs kernel).',
           ...profileText,
         ]
