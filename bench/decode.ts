@@ -408,6 +408,7 @@ async function parent(): Promise<void> {
   const folder = await ensureModel();
   const cpu = cpuInfo();
   const loadStart = loadAverage();
+  const revision = commit(); // what is measured: taken before the runs
   console.log(`model ${DIR}: ${folder}; ${cpu.model} (${cpu.flags}); load ${loadStart}`);
   const results: Record<string, (Measured | string)[]> = {};
   for (let run = 0; run < RUNS; run++) {
@@ -447,6 +448,7 @@ async function parent(): Promise<void> {
     loadStart,
     loadEnd,
     torchNote,
+    revision,
   });
   console.log(body);
   reportUnlessDryRun('decode', 'GPT-2 small decode, prefill and memory against PyTorch', body);
@@ -476,6 +478,7 @@ function report(
     loadStart: string;
     loadEnd: string;
     torchNote: string;
+    revision: string;
   },
 ): string {
   const ok = (r: Measured | string | undefined): r is Measured => typeof r === 'object';
@@ -593,7 +596,7 @@ function report(
     host.torchNote,
     '',
     `Host: ${host.cpu.model} (${host.cpu.flags}; wasm SIMD is 128-bit), Node ${process.version}.`,
-    `Command: \`npm run bench:decode${argv.length ? ` -- ${argv.join(' ')}` : ''}\`, commit ${commit()}.`,
+    `Command: \`npm run bench:decode${argv.length ? ` -- ${argv.join(' ')}` : ''}\`, commit ${host.revision}.`,
     `Load average (1/5/15 min) at start ${host.loadStart}, at end ${host.loadEnd}.`,
     Number.parseFloat(host.loadStart) > availableParallelism()
       ? `**Provisional:** the load average exceeded the ${availableParallelism()} cores: every contender (PyTorch's threads most) ran slowed by other jobs; rerun on a quiet machine before reading the ratios or the goals.`
