@@ -128,3 +128,118 @@ export function createBaselineGpt(config: BaselineGptConfig, learningRate = 1e-3
     },
   };
 }
+
+/**
+ * GPT-2 greedy decoding written with plain tfjs ops and a KV cache, the way
+ * a TensorFlow.js user writes it without this library (bench/decode.ts):
+ * the checkpoint's tensors under Hugging Face's names (`transformer.wte.weight`,
+ * `transformer.h.0.attn.c_attn.weight` `[d, 3d]`, …; GPT-2's Conv1D weights
+ * are already `[in, out]`), 2-D `tf.matMul` projections, 4-D batched matMul
+ * attention, keys and values appended with `tf.concat`, the tied head as
+ * `tf.matMul(h, wte, false, true)` on the last position only, `tf.argMax`.
+ */
+export type PlainGpt2Decoder = {
+  /** Greedy ids after `prompt`: `newTokens` of them; `onToken` after each. */
+  generate(prompt: number[], newTokens: number, onToken?: () => void): number[];
+};
+
+/** Sizes of {@link createPlainGpt2Decoder}'s model. */
+export type PlainGpt2Sizes = { numLayers: number; numHeads: number; epsilon: number };
+
+/** A plain-tfjs GPT-2 decoder over `weights` (not copied, not disposed). */
+export function createPlainGpt2Decoder(
+  weights: Record<string, tf.Tensor>,
+  sizes: PlainGpt2Sizes,
+): PlainGpt2Decoder {
+  const w = (name: string) => {
+    const t = weights[name];
+    if (!t) throw new Error(`missing ${name}`);
+    return t;
+  };
+  const wte = w('transformer.wte.weight') as tf.Tensor2D;
+  const wpe = w('transformer.wpe.weight') as tf.Tensor2D;
+  const d = wte.shape[1];
+  const heads = sizes.numHeads;
+  const headDim = d / heads;
+  const layerNorm = (x: tf.Tensor2D, prefix: string) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(
+      tf.mul(
+        tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, sizes.epsilon))),
+        w(`${prefix}.weight`),
+      ),
+      w(`${prefix}.bias`),
+    ) as tf.Tensor2D;
+  };
+  const dense = (x: tf.Tensor2D, prefix: string) =>
+    tf.add(tf.matMul(x, w(`${prefix}.weight`) as tf.Tensor2D), w(`${prefix}.bias`)) as tf.Tensor2D;
+  const gelu = (x: tf.Tensor) =>
+    tf.mul(
+      tf.mul(0.5, x),
+      tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))),
+    );
+  // [t, d] -> [1, heads, t, headDim]
+  const splitHeads = (x: tf.Tensor2D) =>
+    tf.transpose(tf.reshape(x, [1, x.shape[0], heads, headDim]), [0, 2, 1, 3]);
+
+  /** One forward over `ids` at `start`; appends to `cache`; returns the last position's next id. */
+  const forward = (ids: number[], start: number, cache: { k: tf.Tensor; v: tf.Tensor }[]) =>
+    tf.tidy(() => {
+      const t = ids.length;
+      let x = tf.add(
+        tf.gather(wte, tf.tensor1d(ids, 'int32')),
+        tf.slice(wpe, [start, 0], [t, d]),
+      ) as tf.Tensor2D;
+      // -1e9 where a query at position start + i would see a key after it.
+      const total = start + t;
+      const mask =
+        t === 1
+          ? undefined
+          : tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([t, total]), -1, start)), tf.scalar(-1e9));
+      for (let i = 0; i < sizes.numLayers; i++) {
+        const h = `transformer.h.${i}`;
+        const [q, k, v] = tf.split(dense(layerNorm(x, `${h}.ln_1`), `${h}.attn.c_attn`), 3, -1) as [
+          tf.Tensor2D,
+          tf.Tensor2D,
+          tf.Tensor2D,
+        ];
+        const past = cache[i];
+        const keys = past ? tf.concat([past.k, splitHeads(k)], 2) : splitHeads(k);
+        const values = past ? tf.concat([past.v, splitHeads(v)], 2) : splitHeads(v);
+        if (past) tf.dispose([past.k, past.v]);
+        cache[i] = { k: tf.keep(keys), v: tf.keep(values) };
+        let scores = tf.mul(tf.matMul(splitHeads(q), keys, false, true), 1 / Math.sqrt(headDim));
+        if (mask) scores = tf.add(scores, mask);
+        const attended = tf.matMul(tf.softmax(scores), values); // [1, heads, t, headDim]
+        const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [t, d]) as tf.Tensor2D;
+        x = tf.add(x, dense(merged, `${h}.attn.c_proj`)) as tf.Tensor2D;
+        const up = gelu(dense(layerNorm(x, `${h}.ln_2`), `${h}.mlp.c_fc`)) as tf.Tensor2D;
+        x = tf.add(x, dense(up, `${h}.mlp.c_proj`)) as tf.Tensor2D;
+      }
+      const last = layerNorm(tf.slice(x, [t - 1, 0], [1, d]), 'transformer.ln_f');
+      return tf.argMax(tf.matMul(last, wte, false, true), -1);
+    });
+
+  return {
+    generate(prompt, newTokens, onToken) {
+      const cache: { k: tf.Tensor; v: tf.Tensor }[] = [];
+      const out: number[] = [];
+      try {
+        let ids = prompt;
+        let start = 0;
+        for (let n = 0; n < newTokens; n++) {
+          const next = forward(ids, start, cache);
+          const id = next.dataSync()[0]!;
+          next.dispose();
+          out.push(id);
+          onToken?.();
+          start += ids.length;
+          ids = [id];
+        }
+      } finally {
+        tf.dispose(cache.flatMap((c) => [c.k, c.v]));
+      }
+      return out;
+    },
+  };
+}

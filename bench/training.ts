@@ -10,7 +10,8 @@
 //
 // Flags: --steps N (timed wasm steps, tiny config; default 8), --warmup N (2),
 // --large-steps N (3), --cpu-steps N (2), --leak-steps N (1000), --no-cpu,
-// --no-large, --no-torch, --no-parallel, --workers N (data-parallel workers; default the
+// --no-large, --no-issue20 (issue 20's d 256 / 4 layers / vocab 512, batch 8 × 128 config),
+// --only-issue20, --no-torch, --no-parallel, --workers N (data-parallel workers; default the
 // core count, at least 2), --python PATH, --no-write.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -69,6 +70,16 @@ const TINY: Sizes = {
   batch: 8,
 };
 const LARGE: Sizes = { name: 'larger', vocab: 64, d: 256, heads: 4, layers: 4, seq: 256, batch: 4 };
+/** Issue 20's training row: GPT-2-style d 256 / 4 layers / vocab 512, batch 8 × 128. */
+const ISSUE20: Sizes = {
+  name: 'issue-20',
+  vocab: 512,
+  d: 256,
+  heads: 4,
+  layers: 4,
+  seq: 128,
+  batch: 8,
+};
 const describe = (s: Sizes) =>
   `vocab ${s.vocab}, d ${s.d}, ${s.heads} heads, ${s.layers} layers, seq ${s.seq}, batch ${s.batch}`;
 const configOf = (s: Sizes): DecoderLmConfig =>
@@ -337,7 +348,11 @@ const log = (row: Row) => {
 await useBackend('wasm');
 gflops.wasm = matMulGflops(1024, 5);
 console.log(`wasm 1024³ matMul: ${gflops.wasm.toFixed(1)} GFLOP/s`);
-const configs = has('no-large') ? [TINY] : [TINY, LARGE];
+const configs = [
+  TINY,
+  ...(has('no-large') ? [] : [LARGE]),
+  ...(has('no-issue20') ? [] : [ISSUE20]),
+].filter((s) => !has('only-issue20') || s === ISSUE20);
 for (const s of configs) {
   const steps = s === TINY ? STEPS : LARGE_STEPS;
   const warmup = s === TINY ? WARMUP : 1;
@@ -438,7 +453,7 @@ const body = [
   `Training step = forward + backward + optimizer update on a fixed batch of random tokens, GPT-2-style`,
   `model (learned positions, pre-norm LayerNorm, GELU MLP 4d, tied embeddings). Median over the timed`,
   `steps after warm-up: tiny-GPT (${describe(TINY)}) ${STEPS} steps on wasm, ${CPU_STEPS} on cpu;`,
-  `larger (${describe(LARGE)}) ${LARGE_STEPS} steps. “tfjs-blocks” is \`decoderLm\` +`,
+  `larger (${describe(LARGE)}) and issue-20 (${describe(ISSUE20)}) ${LARGE_STEPS} steps. “tfjs-blocks” is \`decoderLm\` +`,
   '`softmaxCrossEntropy` + `createOptimizer(adamw(...))`; the baseline is bench/baseline-gpt.ts (plain tfjs',
   'ops, batched matMul attention, `tf.train.adam`). GFLOP/s counts `modelCost(...).flopsPerToken.training`',
   '(6N plus attention at the full context) per token; “% of matMul” divides it by the same backend’s',

@@ -325,11 +325,11 @@ async function readFileTensors(
       // A fresh ArrayBuffer is aligned: decodeTensor keeps it as the tensor's storage.
       const bytes = new Uint8Array(size);
       if ((await reader.read(bytes)) < size) throw truncated(where);
+      // The decoded tensor is ours: a rule that would copy it unchanged keeps it instead.
       const outputs = inFile(fn, plan.file, () =>
-        tidy(() => {
-          const raw = decodeTensor(entry, bytes, fn);
-          return rule.load(raw);
-        }),
+        rule.unchanged === true && rule.paths.length === 1
+          ? [decodeTensor(entry, bytes, fn)]
+          : tidy(() => rule.load(decodeTensor(entry, bytes, fn))),
       );
       made.push(...outputs);
       if (outputs.length !== rule.paths.length) {

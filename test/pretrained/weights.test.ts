@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
 import { serializeSafetensors } from '../../src/interop/safetensors';
+import { copyRule } from '../../src/pretrained/families/rules';
 import { loadWeights, type PretrainedProgress } from '../../src/pretrained/weights';
 import { type MemorySourceOptions, memorySource } from '../helpers/pretrained-source';
 import { rejectionOf } from '../helpers/rejections';
@@ -89,6 +90,50 @@ describe('loadWeights', () => {
     expect(tf.memory().numTensors - before).toBe(1 + 2 * 3);
     await expectLoaded(params);
     tf.dispose(params as unknown as tf.TensorContainer);
+  });
+
+  it('keeps the decoded tensor for a rule that copies unchanged (no copy, no Identity kernel)', async () => {
+    // The same rules, the table's marked `unchanged` with a load that must not run.
+    const unchangedFamily: typeof toyFamily = {
+      ...toyFamily,
+      tensors: (c) =>
+        toyFamily.tensors(c).map((rule) =>
+          rule.name === 'embed.weight'
+            ? {
+                ...rule,
+                unchanged: true,
+                load: () => {
+                  throw new Error('load ran for an unchanged rule');
+                },
+              }
+            : rule,
+        ),
+    };
+    const files = folder();
+    const before = tf.memory().numTensors;
+    let params: ToyParams | undefined;
+    const profile = await tf.profile(async () => {
+      params = await loadWeights<ToyConfig, ToyParams>(
+        'loadPretrained',
+        memorySource(files),
+        unchangedFamily,
+        config,
+        {},
+      );
+    });
+    expect(profile.kernels.map((k) => k.name)).not.toContain('Identity');
+    expect(tf.memory().numTensors - before).toBe(1 + 2 * 3);
+    await expectLoaded(params!);
+    tf.dispose(params as unknown as tf.TensorContainer);
+  });
+
+  it('copyRule is marked unchanged, so the loader keeps what it decodes', () => {
+    const rule = copyRule('x.weight', [2], ['x']);
+    expect(rule.unchanged).toBe(true);
+    const t = tf.ones([2]);
+    const [copy] = rule.load(t);
+    expect(copy).not.toBe(t); // fromHuggingFace's callers keep their tensors: load still copies
+    tf.dispose([t, copy!]);
   });
 
   it('works when the source ignores Range and sends no Content-Length, in any chunking', async () => {

@@ -34,6 +34,14 @@ export type TensorRule = {
    * tensors. The caller runs it inside `tf.tidy` and disposes the input.
    */
   load(tensor: Tensor): Tensor[];
+  /**
+   * `true` when `load` returns a copy of its input, unchanged (one path):
+   * a loader that owns the input (the streaming `loadPretrained`) keeps the
+   * decoded tensor itself and skips the copy, which on the wasm backend
+   * would hold the tensor twice for a moment and leave the heap (which never
+   * shrinks) that much larger. Default `false`.
+   */
+  unchanged?: boolean;
   /** Ours (one per path) back to the checkpoint's layout, a new tensor. */
   save(tensors: Tensor[]): Tensor;
 };

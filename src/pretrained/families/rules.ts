@@ -21,6 +21,7 @@ export function copyRule(name: string, shape: number[], path: string[]): TensorR
     shape,
     paths: [path],
     load: (t) => [clone(t)],
+    unchanged: true,
     save: ([t]) => clone(t!),
   };
 }
