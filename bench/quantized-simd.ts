@@ -4,7 +4,8 @@
  * and int4 kernels through the SIMD module, and the same through the JS loops
  * it replaces; then GPT-2-small-shaped greedy decode, float32 vs int8/int4.
  *
- *   npx tsx bench/quantized-simd.ts matmul [reps]    per-product times
+ *   npx tsx bench/quantized-simd.ts matmul [reps]    per-product times (and the head)
+ *   npx tsx bench/quantized-simd.ts head   [reps]    the tied GPT-2 head only
  *   npx tsx bench/quantized-simd.ts model  [tokens]  GPT-2-small decode tokens/s (untied head)
  *
  * Runs alternate between variants and the medians are reported, so a loaded
@@ -23,8 +24,10 @@ import {
   type LinearParams,
   linear,
   type QuantizableLinearParams,
+  type QuantizedTensor,
   quantizeParams,
   quantizeWeights,
+  tiedOutputProjection,
 } from 'tfjs-blocks';
 import { quantizedSimdBytesInUse, setQuantizedSimdEnabled } from '../src/nn/quantized-simd';
 
@@ -98,6 +101,54 @@ async function matmulBench(reps: number): Promise<void> {
     );
     tf.dispose([kernel, x]);
   }
+  await headBench(reps);
+}
+
+/**
+ * The tied GPT-2 head, `[1, 768] × [50257, 768]ᵀ`: float32 as `tiedOutputProjection`
+ * runs it (`matMul(x, table, false, true)`) and with the table stored
+ * transposed (`[768, 50257]`, XNNPACK's fast path), against the int8/int4
+ * table through the SIMD dot-product kernels and the JS loops.
+ */
+async function headBench(reps: number): Promise<void> {
+  const [vocab, d] = [50257, 768];
+  const table = tf.randomNormal([vocab, d], 0, 0.02, 'float32', 2) as tf.Tensor2D;
+  const stored = tf.transpose(table) as tf.Tensor2D;
+  const int8 = quantizeWeights(table, { bits: 8 });
+  // int4 tables group 32 rows of the vocabulary (the last group shorter), as quantizeParams does.
+  const { params } = quantizeParams({ wte: { table } }, { bits: 4, kernelsOnly: false });
+  const int4 = params.wte.table as QuantizedTensor;
+  const x = tf.randomNormal([1, d]);
+  const config = { numEmbeddings: vocab, embeddingDim: d };
+  const variants: [string, () => tf.Tensor, boolean][] = [
+    ['float32', () => tiedOutputProjection(config, { table }, x), true],
+    ['float32 [d, vocab]', () => tf.matMul(x, stored), true],
+    ['int8 SIMD', () => tiedOutputProjection(config, { table: int8 }, x), true],
+    ['int4 SIMD', () => tiedOutputProjection(config, { table: int4 }, x), true],
+    ['int8 JS', () => tiedOutputProjection(config, { table: int8 }, x), false],
+    ['int4 JS', () => tiedOutputProjection(config, { table: int4 }, x), false],
+  ];
+  const times = new Map<string, number[]>(variants.map(([name]) => [name, []]));
+  const run = ([, f, simd]: [string, () => tf.Tensor, boolean]) => {
+    setQuantizedSimdEnabled(simd);
+    const t0 = performance.now();
+    const y = f();
+    y.dataSync();
+    y.dispose();
+    return performance.now() - t0;
+  };
+  for (const v of variants) run(v); // warm-up (and packing)
+  for (let r = 0; r < reps; r++) for (const v of variants) times.get(v[0])!.push(run(v));
+  setQuantizedSimdEnabled(true);
+  const f = median(times.get('float32')!);
+  console.log('');
+  console.log(`| tied head [1, ${d}] × [${vocab}, ${d}]ᵀ | ms (× float32 as tied) |`);
+  console.log('|---|---|');
+  for (const [name] of variants) {
+    const t = median(times.get(name)!);
+    console.log(`| ${name} | ${t.toFixed(2)} (${(t / f).toFixed(2)}×) |`);
+  }
+  tf.dispose([table, stored, x]);
 }
 
 async function modelBench(tokens: number): Promise<void> {
@@ -149,5 +200,10 @@ async function modelBench(tokens: number): Promise<void> {
 }
 
 if (mode === 'matmul') await matmulBench(Number(arg ?? 15));
-else if (mode === 'model') await modelBench(Number(arg ?? 8));
+else if (mode === 'head') {
+  await tf.setBackend('wasm');
+  enableWasmFastKernels();
+  console.log(`host: ${host()}`);
+  await headBench(Number(arg ?? 15));
+} else if (mode === 'model') await modelBench(Number(arg ?? 8));
 else throw new Error(`unknown mode ${mode}: matmul or model`);
