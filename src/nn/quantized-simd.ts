@@ -76,6 +76,8 @@ export type QuantizedSimdThreads = {
   workers: number;
   /** Products whose packed codes take fewer bytes run on the calling thread alone. */
   minBytes: number;
+  /** Calls a worker takes per product; a product that needs more runs on the calling thread alone. */
+  maxCalls: number;
   /** Hands `calls[i]` to worker `i` (one list per worker) and returns at once. */
   start: (calls: KernelCall[][]) => void;
   /** Blocks until every worker has finished the calls of the last `start`. */
@@ -347,12 +349,18 @@ function part(total: number, parts: number, i: number, unit: number): [number, n
 /** Runs `calls[0]` here and `calls[1..]` on the worker threads, returning when all are done. */
 function runCalls(m: Exports, calls: KernelCall[][]): void {
   const others = calls.slice(1);
-  if (threads !== null && others.some((c) => c.length > 0)) threads.start(others);
+  const t = threads;
+  if (t !== null && others.some((c) => c.length > t.maxCalls)) {
+    // More calls than a worker's slot holds: all of them here, in the same order per output.
+    calls = [calls.flat()];
+    others.length = 0;
+  }
+  if (t !== null && others.some((c) => c.length > 0)) t.start(others);
   else others.length = 0;
   for (const [kernel, ...args] of calls[0]!) {
     (m[QUANTIZED_SIMD_KERNELS[kernel!]!] as (...a: number[]) => void)(...args);
   }
-  if (others.length > 0) threads!.wait();
+  if (others.length > 0) t!.wait();
 }
 
 /**
