@@ -153,16 +153,18 @@ async function headBench(reps: number): Promise<void> {
   tf.dispose([table, stored, x]);
 }
 
-/** Runs `body` with 1 thread, then 2, then 1, then 2 (`enableQuantizedThreads`), collecting times by thread count. */
+/** Runs `body` with 1 thread, then 2, `rounds` times (`enableQuantizedThreads` with `minBytes`), collecting times by thread count. */
 async function alternateThreads(
   rounds: number,
+  minBytes: number | undefined,
   body: (threads: number, record: (name: string, ms: number) => void) => Promise<void>,
 ): Promise<Map<string, number[]>> {
   const times = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (const threads of [1, 2]) {
       if (threads === 1) await disableQuantizedThreads();
-      else await enableQuantizedThreads({ threads, minBytes: 0 });
+      else
+        await enableQuantizedThreads({ threads, ...(minBytes === undefined ? {} : { minBytes }) });
       await body(threads, (name, ms) => {
         const key = `${name}|${threads}`;
         times.set(key, [...(times.get(key) ?? []), ms]);
@@ -234,7 +236,7 @@ async function threadsBench(reps: number): Promise<void> {
     y.dispose();
     return performance.now() - t0;
   };
-  const times = await alternateThreads(3, async (_, record) => {
+  const times = await alternateThreads(3, 0, async (_, record) => {
     for (const [, f] of cases) time(f); // packing into this memory
     for (let r = 0; r < Math.ceil(reps / 3); r++)
       for (const [name, f] of cases) record(name, time(f));
@@ -260,7 +262,8 @@ async function threadsBench(reps: number): Promise<void> {
   const model = { kind: 'decoderLm', config, params: q8 } as Parameters<typeof generate>[0];
   const prompt = [Array.from({ length: 16 }, (_, i) => (i * 97) % vocab)];
   const tokens = 4;
-  const decode = await alternateThreads(2, async (_, record) => {
+  // The default minBytes: only products of 4 MiB of codes or more (here the head) are split.
+  const decode = await alternateThreads(2, undefined, async (_, record) => {
     const stamps: number[] = [];
     await generate(model, prompt, {
       maxNewTokens: tokens + 2,
