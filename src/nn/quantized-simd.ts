@@ -150,25 +150,22 @@ function instantiate(): Exports | null {
  * Installs worker threads (`null`: back to one thread): the kernels are
  * instantiated again, on `t.memory`, and every QuantizedTensor is packed
  * again on its next product (the earlier packings are dropped with their
- * memory). Returns the kernel module's bytes for the workers (the shared
- * variant), or `null` when the kernels cannot run on that memory (then one
- * thread stays in use). For `src/node/quantized-threads.ts`.
+ * memory). Returns whether the kernels run on that memory (if not, one
+ * thread stays in use). For `src/node/quantized-threads.ts`, once its
+ * workers are ready.
  */
-export function setQuantizedSimdThreads(
-  t: QuantizedSimdThreads | null,
-): Uint8Array<ArrayBuffer> | null {
+export function setQuantizedSimdThreads(t: QuantizedSimdThreads | null): boolean {
   threads = t;
   module = undefined;
   generation++;
   free = [];
   packed = new WeakMap();
   scratch = undefined;
-  if (t === null) return null;
-  if (simd() !== null) return decode(quantizedSimdSharedWasm);
+  if (t === null || simd() !== null) return true;
   // The shared module does not run here: back to the module's own memory.
   threads = null;
   module = undefined;
-  return null;
+  return false;
 }
 
 /** Pages a shared memory for {@link setQuantizedSimdThreads} may grow to (its declared maximum). */

@@ -26,6 +26,7 @@ import {
   type QuantizedSimdThreads,
   setQuantizedSimdThreads,
 } from '../nn/quantized-simd';
+import { quantizedSimdSharedWasm } from '../nn/quantized-simd-module';
 
 /** Options of {@link enableQuantizedThreads}. */
 export type QuantizedThreadsOptions = {
@@ -110,7 +111,12 @@ let pool: { workers: Worker[]; control: Int32Array } | undefined;
  * await disableQuantizedThreads();
  * ```
  */
-export async function enableQuantizedThreads(options?: QuantizedThreadsOptions): Promise<number> {
+export function enableQuantizedThreads(options?: QuantizedThreadsOptions): Promise<number> {
+  return serialised(() => enable(options));
+}
+
+/** {@link enableQuantizedThreads}, once no other enable or disable is under way. */
+async function enable(options: QuantizedThreadsOptions | undefined): Promise<number> {
   const fn = 'enableQuantizedThreads';
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new TfjsBlocksError(fn, 'options', 'an options object', describeValue(options));
@@ -123,7 +129,7 @@ export async function enableQuantizedThreads(options?: QuantizedThreadsOptions):
     1,
   );
   const minBytes = checkInteger(fn, 'options.minBytes', options?.minBytes ?? DEFAULT_MIN_BYTES, 0);
-  await disableQuantizedThreads();
+  await disable();
   if (threads === 1) return 1;
   let memory: WebAssembly.Memory;
   try {
@@ -137,16 +143,7 @@ export async function enableQuantizedThreads(options?: QuantizedThreadsOptions):
   }
   const workers = threads - 1;
   const control = new Int32Array(new SharedArrayBuffer(4 * (HEADER + workers * SLOT)));
-  const installed: QuantizedSimdThreads = {
-    memory,
-    workers,
-    minBytes,
-    maxCalls: MAX_CALLS,
-    start: (calls) => start(control, calls),
-    wait: () => wait(control),
-  };
-  const bytes = setQuantizedSimdThreads(installed);
-  if (bytes === null) return 1;
+  const bytes = Buffer.from(quantizedSimdSharedWasm, 'base64');
   const started: Worker[] = [];
   try {
     for (let index = 0; index < workers; index++) {
@@ -163,7 +160,6 @@ export async function enableQuantizedThreads(options?: QuantizedThreadsOptions):
       worker.unref();
     }
   } catch (e) {
-    setQuantizedSimdThreads(null);
     await stopWorkers(control, started);
     throw new TfjsBlocksError(
       fn,
@@ -171,6 +167,19 @@ export async function enableQuantizedThreads(options?: QuantizedThreadsOptions):
       'worker threads that start',
       `a quantized-kernel worker failed to start: ${(e as Error).message}`,
     );
+  }
+  // Installed only now: a product started while the workers were loading would wait for them forever.
+  const installed: QuantizedSimdThreads = {
+    memory,
+    workers,
+    minBytes,
+    maxCalls: MAX_CALLS,
+    start: (calls) => start(control, calls),
+    wait: () => wait(control),
+  };
+  if (!setQuantizedSimdThreads(installed)) {
+    await stopWorkers(control, started);
+    return 1;
   }
   pool = { workers: started, control };
   return threads;
@@ -186,7 +195,22 @@ export async function enableQuantizedThreads(options?: QuantizedThreadsOptions):
  * await disableQuantizedThreads();
  * ```
  */
-export async function disableQuantizedThreads(): Promise<void> {
+export function disableQuantizedThreads(): Promise<void> {
+  return serialised(disable);
+}
+
+/** The last enable or disable, which the next one waits for (two calls never start two pools). */
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs `task` after every enable or disable called before it. */
+function serialised<T>(task: () => Promise<T>): Promise<T> {
+  const run = queue.then(task, task);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/** {@link disableQuantizedThreads}, in turn. */
+async function disable(): Promise<void> {
   if (pool === undefined) return;
   const { workers, control } = pool;
   pool = undefined;

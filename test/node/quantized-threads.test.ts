@@ -95,6 +95,21 @@ describe('enableQuantizedThreads: products split over worker threads', () => {
     await disableQuantizedThreads();
   });
 
+  it('products run (on one thread) while the workers start, and concurrent calls queue', async () => {
+    const q = quantized(300, 200, 8);
+    const x = inputs(1, 300, 4);
+    const single = quantizedSimdProduct(q, x, 1);
+    const starting = enableQuantizedThreads({ threads: 2, minBytes: 0 });
+    // The workers are not ready yet: installed only once they are, so this does not wait for them.
+    expect(quantizedSimdProduct(q, x, 1)).toEqual(single);
+    const [two, three] = await Promise.all([
+      starting,
+      enableQuantizedThreads({ threads: 3, minBytes: 0 }),
+    ]);
+    expect([two, three]).toEqual([2, 3]);
+    expect(quantizedSimdProduct(q, x, 1)).toEqual(single);
+  });
+
   it('does not keep the process alive: a script that leaves them running exits', async () => {
     const output = await runScriptToCompletion(CHILD, [], ROOT);
     expect(output).toContain('product done on 2 threads: 96 values');
