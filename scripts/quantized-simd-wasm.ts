@@ -347,23 +347,23 @@ function product(h: number, high: boolean, x: number): Bytes {
   ];
 }
 
-/** `acc += Σ` of the 16 signed bytes in local `v` times `xs[0..3]` (lane-wise), via temps `h`, `h2`. */
-function dotBytes(v: number, h: number, h2: number, xs: number[], acc: number): Bytes {
+/** `acc += ` the 16 signed bytes in local `v` times `xs[0..3]` (lane-wise), via temp `h`: one accumulate at a time, so few registers stay live. */
+function dotBytes(v: number, h: number, xs: number[], acc: number): Bytes {
   return [
     ...get(v),
     ...i16x8ExtendLowS,
     ...set(h),
-    ...get(v),
-    ...i16x8ExtendHighS,
-    ...set(h2),
+    ...get(acc),
     ...product(h, false, xs[0]!),
+    ...f32x4Add,
     ...product(h, true, xs[1]!),
     ...f32x4Add,
-    ...product(h2, false, xs[2]!),
-    ...product(h2, true, xs[3]!),
+    ...get(v),
+    ...i16x8ExtendHighS,
+    ...set(h),
+    ...product(h, false, xs[2]!),
     ...f32x4Add,
-    ...f32x4Add,
-    ...get(acc),
+    ...product(h, true, xs[3]!),
     ...f32x4Add,
     ...set(acc),
   ];
@@ -382,7 +382,7 @@ function dotKernel(int4: boolean): Bytes {
   const [w1, w2, w3, p, c, k, rowBytes] = [8, 9, 10, 11, 12, 13, 14];
   const accs = [15, 16, 17, 18];
   const xv = [19, 20, 21, 22, 23, 24, 25, 26];
-  const [v, h, h2, half, mask, eight] = [27, 28, 29, 30, 31, 32];
+  const [v, h, half, mask, eight] = [27, 28, 29, 30, 31];
   const rows = [w, w1, w2, w3];
   const zero = Array<number>(16).fill(0);
   const chunk: Bytes = int4
@@ -401,14 +401,14 @@ function dotKernel(int4: boolean): Bytes {
           ...get(eight),
           ...i8x16Sub,
           ...set(half),
-          ...dotBytes(half, h, h2, xv.slice(0, 4), accs[r]!),
+          ...dotBytes(half, h, xv.slice(0, 4), accs[r]!),
           ...get(v),
           ...i32(4),
           ...i8x16ShrU,
           ...get(eight),
           ...i8x16Sub,
           ...set(half),
-          ...dotBytes(half, h, h2, xv.slice(4, 8), accs[r]!),
+          ...dotBytes(half, h, xv.slice(4, 8), accs[r]!),
         ]),
         ...get(c),
         ...i32(128),
@@ -423,7 +423,7 @@ function dotKernel(int4: boolean): Bytes {
           ...add,
           ...v128Load(0),
           ...set(v),
-          ...dotBytes(v, h, h2, xv.slice(0, 4), accs[r]!),
+          ...dotBytes(v, h, xv.slice(0, 4), accs[r]!),
         ]),
         ...get(c),
         ...i32(64),
@@ -529,7 +529,7 @@ function dotKernel(int4: boolean): Bytes {
   return func(
     [
       [7, I32],
-      [18, V128],
+      [17, V128],
     ],
     body,
   );
