@@ -58,31 +58,31 @@ const CALL_WORDS = 9;
 const MAX_CALLS = 256;
 const SLOT = 1 + MAX_CALLS * CALL_WORDS;
 
-/** A worker's loop: instantiate the kernels on the shared memory, then serve until STOP. */
+/** A worker's loop: instantiate the kernels on the shared memory, then serve until STOP (indented: no top-level call in this file's text). */
 const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { memory, bytes, control, index } = workerData;
-const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-const kernels = [e.int8, e.int4, e.dot8, e.dot4];
-const c = new Int32Array(control);
-const at = ${HEADER} + index * ${SLOT};
-let seen = Atomics.load(c, ${SEQUENCE});
-parentPort.postMessage('ready');
-for (;;) {
-  Atomics.wait(c, ${SEQUENCE}, seen);
-  if (Atomics.load(c, ${STOP}) !== 0) break;
-  const now = Atomics.load(c, ${SEQUENCE});
-  if (now === seen) continue;
-  seen = now;
-  try {
-    for (let i = 0, o = at + 1; i < c[at]; i++, o += ${CALL_WORDS}) {
-      kernels[c[o]](c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7], c[o + 8]);
+  const { parentPort, workerData } = require('node:worker_threads');
+  const { memory, bytes, control, index } = workerData;
+  const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+  const kernels = [e.int8, e.int4, e.dot8, e.dot4];
+  const c = new Int32Array(control);
+  const at = ${HEADER} + index * ${SLOT};
+  let seen = Atomics.load(c, ${SEQUENCE});
+  parentPort.postMessage('ready');
+  for (;;) {
+    Atomics.wait(c, ${SEQUENCE}, seen);
+    if (Atomics.load(c, ${STOP}) !== 0) break;
+    const now = Atomics.load(c, ${SEQUENCE});
+    if (now === seen) continue;
+    seen = now;
+    try {
+      for (let i = 0, o = at + 1; i < c[at]; i++, o += ${CALL_WORDS}) {
+        kernels[c[o]](c[o + 1], c[o + 2], c[o + 3], c[o + 4], c[o + 5], c[o + 6], c[o + 7], c[o + 8]);
+      }
+    } catch (err) {
+      Atomics.store(c, ${FAILED}, 1);
     }
-  } catch (err) {
-    Atomics.store(c, ${FAILED}, 1);
+    if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
   }
-  if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
-}
 `;
 
 /** The running pool, if any. */
