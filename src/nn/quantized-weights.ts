@@ -425,7 +425,9 @@ function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
  * How, by backend: on cpu and wasm a product of up to 4 rows (decoding)
  * reads the int8/int4 values directly: with WebAssembly SIMD kernels
  * (`quantized-simd.ts`, codes packed once per QuantizedTensor into the
- * kernel module's memory) where the engine has them, else in JS loops; on wasm, longer inputs put the
+ * kernel module's memory) where the engine has them — split over worker
+ * threads for large kernels after `enableQuantizedThreads()` (tfjs-blocks/node)
+ * — else in JS loops; on wasm, longer inputs put the
  * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
  * does not repack; elsewhere (webgl, webgpu) the kernel is dequantized and
  * uploaded for an ordinary product.
