@@ -20,6 +20,19 @@
 //     nibble column 16 + j, as unsigned offsets by 8. Groups are padded to a
 //     multiple of 4 rows (4 · blocksPerGroup), so each block of 4 rows has one
 //     scale row: s: f32 [groups, stride]; y += s_g ⊙ (x_block · w_block).
+//   dot8(x, s, t, w, y, blocks, stride, blocksPerGroup)
+//   dot4(x, s, t, w, y, blocks, stride, blocksPerGroup)
+//     the product with the transpose, y = w · xᵀ, on the same packed layouts
+//     (the tied output head over a quantized [vocab, d] table: x has length
+//     stride, the padded d): rows of w are dot products with x ⊙ s_g, where
+//     s_g is the scale row of the row's group (int8: one group, the column
+//     scales), computed into the scratch t (f32 [stride]) once per group of
+//     blocksPerGroup blocks of 4 rows. y: f32 [4 · 4 · blocks], four partial
+//     lanes per row, summed by the caller ((l0 + l1) + (l2 + l3)).
+//
+// With `shared`, the module imports its memory (env.memory, shared, up to
+// 4 GiB) instead of owning it, so worker threads can instantiate it on the
+// same bytes (src/node/quantized-threads.ts); otherwise it is identical.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -55,6 +68,7 @@ const V128 = 0x7b;
 // Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
 const get = (i: number): Bytes => [0x20, ...uleb(i)];
 const set = (i: number): Bytes => [0x21, ...uleb(i)];
+const tee = (i: number): Bytes => [0x22, ...uleb(i)];
 const i32 = (n: number): Bytes => [0x41, ...sleb(n)];
 const add = [0x6a];
 const mul = [0x6c];
@@ -64,6 +78,9 @@ const ltU = [0x49];
 const loop = (body: Bytes): Bytes => [0x03, 0x40, ...body, 0x0b];
 const brIf = (depth: number): Bytes => [0x0d, ...uleb(depth)];
 const f32Load = (offset: number): Bytes => [0x2a, 2, ...uleb(offset)];
+const sub = [0x6b];
+const eqz = [0x45];
+const ifThen = (body: Bytes): Bytes => [0x04, 0x40, ...body, 0x0b];
 const simd = (op: number): Bytes => [0xfd, ...uleb(op)];
 const v128Load = (offset: number): Bytes => [...simd(0x00), 0, ...uleb(offset)];
 const v128Store = (offset: number): Bytes => [...simd(0x0b), 0, ...uleb(offset)];
@@ -130,12 +147,10 @@ function int8Kernel(): Bytes {
       ...get(w),
       ...get(stride),
       ...add,
-      ...set(w1),
-      ...get(w1),
+      ...tee(w1),
       ...get(stride),
       ...add,
-      ...set(w2),
-      ...get(w2),
+      ...tee(w2),
       ...get(stride),
       ...add,
       ...set(w3),
@@ -162,8 +177,7 @@ function int8Kernel(): Bytes {
         ...get(p),
         ...i32(16),
         ...add,
-        ...set(p),
-        ...get(p),
+        ...tee(p),
         ...get(width),
         ...ltU,
         ...brIf(0),
@@ -179,8 +193,7 @@ function int8Kernel(): Bytes {
       ...get(blocks),
       ...i32(-1),
       ...add,
-      ...set(blocks),
-      ...get(blocks),
+      ...tee(blocks),
       ...brIf(0),
     ]),
   ];
@@ -221,12 +234,10 @@ function int4Kernel(): Bytes {
       ...get(w),
       ...get(rowBytes),
       ...add,
-      ...set(w1),
-      ...get(w1),
+      ...tee(w1),
       ...get(rowBytes),
       ...add,
-      ...set(w2),
-      ...get(w2),
+      ...tee(w2),
       ...get(rowBytes),
       ...add,
       ...set(w3),
@@ -294,8 +305,7 @@ function int4Kernel(): Bytes {
         ...get(p),
         ...i32(16),
         ...add,
-        ...set(p),
-        ...get(p),
+        ...tee(p),
         ...get(end),
         ...ltU,
         ...brIf(0),
@@ -311,8 +321,7 @@ function int4Kernel(): Bytes {
       ...get(b),
       ...i32(1),
       ...add,
-      ...set(b),
-      ...get(b),
+      ...tee(b),
       ...get(blocks),
       ...ltU,
       ...brIf(0),
@@ -321,6 +330,205 @@ function int4Kernel(): Bytes {
   return func(
     [
       [9, I32],
+      [17, V128],
+    ],
+    body,
+  );
+}
+
+/** `f32x4(widen(h, half)) · x` on the stack, with `h` an i16x8 local. */
+function product(h: number, high: boolean, x: number): Bytes {
+  return [
+    ...get(h),
+    ...(high ? i32x4ExtendHighS : i32x4ExtendLowS),
+    ...f32x4ConvertI32x4S,
+    ...get(x),
+    ...f32x4Mul,
+  ];
+}
+
+/** `acc += ` the 16 signed bytes in local `v` times `xs[0..3]` (lane-wise), via temp `h`: one accumulate at a time, so few registers stay live. */
+function dotBytes(v: number, h: number, xs: number[], acc: number): Bytes {
+  return [
+    ...get(v),
+    ...i16x8ExtendLowS,
+    ...set(h),
+    ...get(acc),
+    ...product(h, false, xs[0]!),
+    ...f32x4Add,
+    ...product(h, true, xs[1]!),
+    ...f32x4Add,
+    ...get(v),
+    ...i16x8ExtendHighS,
+    ...set(h),
+    ...product(h, false, xs[2]!),
+    ...f32x4Add,
+    ...product(h, true, xs[3]!),
+    ...f32x4Add,
+    ...set(acc),
+  ];
+}
+
+/**
+ * dot8 / dot4(x, s, t, w, y, blocks, stride, blocksPerGroup): `y = w · (x ⊙ s_g)`,
+ * the product with the transpose (rows of w are contiguous along x), four rows
+ * of w per block; each row leaves 4 float lanes in y (16 bytes) whose sum,
+ * `(l0 + l1) + (l2 + l3)`, the caller takes. At the start of each group of
+ * `blocksPerGroup` blocks, `t = x ⊙ s` (then `s` moves on one row of `stride`
+ * floats), so the codes meet pre-scaled inputs.
+ */
+function dotKernel(int4: boolean): Bytes {
+  const [x, s, t, w, y, blocks, stride, perGroup] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [w1, w2, w3, p, c, k, rowBytes] = [8, 9, 10, 11, 12, 13, 14];
+  const accs = [15, 16, 17, 18];
+  const xv = [19, 20, 21, 22, 23, 24, 25, 26];
+  const [v, h, half, mask, eight] = [27, 28, 29, 30, 31];
+  const rows = [w, w1, w2, w3];
+  const zero = Array<number>(16).fill(0);
+  const chunk: Bytes = int4
+    ? [
+        ...xv.flatMap((xl, j) => [...get(c), ...v128Load(16 * j), ...set(xl)]),
+        ...rows.flatMap((row, r) => [
+          ...get(row),
+          ...get(p),
+          ...add,
+          ...v128Load(0),
+          ...set(v),
+          // Low nibbles: columns 0..15 of the chunk; high nibbles: 16..31.
+          ...get(v),
+          ...get(mask),
+          ...v128And,
+          ...get(eight),
+          ...i8x16Sub,
+          ...set(half),
+          ...dotBytes(half, h, xv.slice(0, 4), accs[r]!),
+          ...get(v),
+          ...i32(4),
+          ...i8x16ShrU,
+          ...get(eight),
+          ...i8x16Sub,
+          ...set(half),
+          ...dotBytes(half, h, xv.slice(4, 8), accs[r]!),
+        ]),
+        ...get(c),
+        ...i32(128),
+        ...add,
+        ...set(c),
+      ]
+    : [
+        ...xv.slice(0, 4).flatMap((xl, j) => [...get(c), ...v128Load(16 * j), ...set(xl)]),
+        ...rows.flatMap((row, r) => [
+          ...get(row),
+          ...get(p),
+          ...add,
+          ...v128Load(0),
+          ...set(v),
+          ...dotBytes(v, h, xv.slice(0, 4), accs[r]!),
+        ]),
+        ...get(c),
+        ...i32(64),
+        ...add,
+        ...set(c),
+      ];
+  const body: Bytes = [
+    ...v128Const(Array<number>(16).fill(0x0f)),
+    ...set(mask),
+    ...v128Const(Array<number>(16).fill(8)),
+    ...set(eight),
+    ...get(stride),
+    ...(int4 ? [...i32(1), ...shrU] : []),
+    ...set(rowBytes),
+    ...i32(0),
+    ...set(k),
+    ...loop([
+      // A new group: t = x ⊙ s, and s moves to the next group's scales.
+      ...get(k),
+      ...eqz,
+      ...ifThen([
+        ...i32(0),
+        ...set(c),
+        ...loop([
+          ...get(t),
+          ...get(c),
+          ...add,
+          ...get(x),
+          ...get(c),
+          ...add,
+          ...v128Load(0),
+          ...get(s),
+          ...get(c),
+          ...add,
+          ...v128Load(0),
+          ...f32x4Mul,
+          ...v128Store(0),
+          ...get(c),
+          ...i32(16),
+          ...add,
+          ...tee(c),
+          ...get(stride),
+          ...i32(4),
+          ...mul,
+          ...ltU,
+          ...brIf(0),
+        ]),
+        ...get(s),
+        ...get(stride),
+        ...i32(4),
+        ...mul,
+        ...add,
+        ...set(s),
+        ...get(perGroup),
+        ...set(k),
+      ]),
+      ...get(k),
+      ...i32(1),
+      ...sub,
+      ...set(k),
+      ...get(w),
+      ...get(rowBytes),
+      ...add,
+      ...tee(w1),
+      ...get(rowBytes),
+      ...add,
+      ...tee(w2),
+      ...get(rowBytes),
+      ...add,
+      ...set(w3),
+      ...accs.flatMap((a) => [...v128Const(zero), ...set(a)]),
+      ...i32(0),
+      ...set(p),
+      ...get(t),
+      ...set(c),
+      ...loop([
+        ...chunk,
+        ...get(p),
+        ...i32(16),
+        ...add,
+        ...tee(p),
+        ...get(rowBytes),
+        ...ltU,
+        ...brIf(0),
+      ]),
+      // Each row's accumulator: its four lanes are summed by the caller (the module stays under 4 KB).
+      ...accs.flatMap((a, r) => [...get(y), ...get(a), ...v128Store(16 * r)]),
+      ...get(y),
+      ...i32(64),
+      ...add,
+      ...set(y),
+      ...get(w3),
+      ...get(rowBytes),
+      ...add,
+      ...set(w),
+      ...get(blocks),
+      ...i32(-1),
+      ...add,
+      ...tee(blocks),
+      ...brIf(0),
+    ]),
+  ];
+  return func(
+    [
+      [7, I32],
       [17, V128],
     ],
     body,
@@ -336,31 +544,81 @@ function name(text: string): Bytes {
   return [...uleb(bytes.length), ...bytes];
 }
 
-/** The module's bytes: memory (exported as `memory`, 1 page to start) and the functions `int8`, `int4`. */
-export function quantizedSimdModule(): Uint8Array {
+/** Pages the shared memory may grow to (4 GiB, wasm32's limit). */
+export const SHARED_MAX_PAGES = 65536;
+
+/**
+ * The module's bytes: the functions `int8`, `int4`, `dot8`, `dot4` and a
+ * memory exported as `memory`. By default the module owns its memory (1 page
+ * to start); `shared` makes it import `env.memory` instead, a shared memory of
+ * up to {@link SHARED_MAX_PAGES} pages (the threads feature), so that worker
+ * threads can run the same kernels on the same bytes.
+ */
+export function quantizedSimdModule(shared = false): Uint8Array {
   const funcType = (n: number): Bytes => [0x60, ...uleb(n), ...Array<number>(n).fill(I32), 0];
+  const memoryImport = [
+    1,
+    ...name('env'),
+    ...name('memory'),
+    0x02,
+    0x03,
+    1,
+    ...uleb(SHARED_MAX_PAGES),
+  ];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, [2, ...funcType(6), ...funcType(8)]),
-    ...section(3, [2, 0, 1]),
-    ...section(5, [1, 0x00, 1]),
-    ...section(7, [3, ...name('memory'), 2, 0, ...name('int8'), 0, 0, ...name('int4'), 0, 1]),
-    ...section(10, [2, ...int8Kernel(), ...int4Kernel()]),
+    ...(shared ? section(2, memoryImport) : []),
+    ...section(3, [4, 0, 1, 1, 1]),
+    ...(shared ? [] : section(5, [1, 0x00, 1])),
+    ...section(7, [
+      5,
+      ...name('memory'),
+      2,
+      0,
+      ...name('int8'),
+      0,
+      0,
+      ...name('int4'),
+      0,
+      1,
+      ...name('dot8'),
+      0,
+      2,
+      ...name('dot4'),
+      0,
+      3,
+    ]),
+    ...section(10, [4, ...int8Kernel(), ...int4Kernel(), ...dotKernel(false), ...dotKernel(true)]),
   ];
   return Uint8Array.from(bytes);
 }
 
+/** Base64 in lines of 96 characters, as a TS string expression. */
+function base64Lines(bytes: Uint8Array): string {
+  const lines =
+    Buffer.from(bytes)
+      .toString('base64')
+      .match(/.{1,96}/g) ?? [];
+  return lines.map((line) => `  '${line}'`).join(' +\n');
+}
+
 /** The TS module that carries the bytes. */
 export function quantizedSimdSource(): string {
-  const base64 = Buffer.from(quantizedSimdModule()).toString('base64');
-  const lines = base64.match(/.{1,96}/g) ?? [];
   return [
     '// Generated by scripts/quantized-simd-wasm.ts (npx tsx scripts/quantized-simd-wasm.ts): do not edit.',
     '// The WebAssembly SIMD matrix-vector kernels for int8/int4 weights, as base64 (no file read at run time).',
     '',
-    '/** The bytes of the int8/int4 SIMD kernel module, base64. */',
+    '/** The bytes of the int8/int4 SIMD kernel module (it owns its memory), base64. */',
     'export const quantizedSimdWasm =',
-    `${lines.map((line) => `  '${line}'`).join(' +\n')};`,
+    `${base64Lines(quantizedSimdModule())};`,
+    '',
+    '/** The same kernels importing a shared `env.memory` (for worker threads), base64. */',
+    'export const quantizedSimdSharedWasm =',
+    `${base64Lines(quantizedSimdModule(true))};`,
+    '',
+    `/** Pages the shared memory may grow to. */`,
+    `export const QUANTIZED_SIMD_SHARED_MAX_PAGES = ${SHARED_MAX_PAGES};`,
     '',
   ].join('\n');
 }
@@ -368,5 +626,7 @@ export function quantizedSimdSource(): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const target = fileURLToPath(new URL('../src/nn/quantized-simd-module.ts', import.meta.url));
   writeFileSync(target, quantizedSimdSource());
-  console.log(`wrote ${target} (${quantizedSimdModule().length} bytes of wasm)`);
+  console.log(
+    `wrote ${target} (${quantizedSimdModule().length} and ${quantizedSimdModule(true).length} bytes of wasm)`,
+  );
 }

@@ -15,7 +15,7 @@ import {
 import { TfjsBlocksError } from '../errors';
 import { checkFloatTensor, checkInteger, describeValue, formatShape } from '../internal/checks';
 import { customGradient } from '../internal/custom-gradient';
-import { quantizedSimdProduct } from './quantized-simd';
+import { quantizedSimdProduct, quantizedSimdProductTransposed } from './quantized-simd';
 
 /**
  * A weight matrix `[in, out]` stored in 8 or 4 bits: symmetric integers and
@@ -425,7 +425,9 @@ function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
  * How, by backend: on cpu and wasm a product of up to 4 rows (decoding)
  * reads the int8/int4 values directly: with WebAssembly SIMD kernels
  * (`quantized-simd.ts`, codes packed once per QuantizedTensor into the
- * kernel module's memory) where the engine has them, else in JS loops; on wasm, longer inputs put the
+ * kernel module's memory) where the engine has them — split over worker
+ * threads for large kernels after `enableQuantizedThreads()` (tfjs-blocks/node)
+ * — else in JS loops; on wasm, longer inputs put the
  * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
  * does not repack; elsewhere (webgl, webgpu) the kernel is dequantized and
  * uploaded for an ordinary product.
@@ -470,7 +472,9 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
  * output head over a quantized `[vocab, dModel]` token table. For a few rows
  * (decoding, cpu and wasm) each output is a dot product of `x` pre-scaled by
  * the column scales with one row of integer codes, so no float table is
- * made; for more rows the table is dequantized inside the custom gradient and
+ * made: with the WebAssembly SIMD dot-product kernels (`quantized-simd.ts`,
+ * on the same packed copy as `quantizedMatMul`'s) where the engine has
+ * them, else in JS loops; for more rows the table is dequantized inside the custom gradient and
  * freed after the product (and again in the backward pass). The gradient
  * w.r.t. `x` is `dy · dequantize(q)`; none is computed for the table (frozen).
  */
@@ -481,7 +485,9 @@ export function quantizedMatMulTransposed(x: Tensor2D, q: QuantizedTensor): Tens
     const plan = productPlan(n);
     let value: Tensor;
     if (plan === 'fused') {
-      value = tensor(fusedProductTransposed(q, input.dataSync() as Float32Array, n), [n, rows]);
+      const xs = input.dataSync() as Float32Array;
+      const y = quantizedSimdProductTransposed(q, xs, n) ?? fusedProductTransposed(q, xs, n);
+      value = tensor(y, [n, rows]);
     } else if (plan === 'transposed') {
       // (table · xᵀ)ᵀ: the fresh row-major table on XNNPACK's left operand.
       value = transpose(matMul(dequantizeKernel(q), transpose(input)));
@@ -494,7 +500,8 @@ export function quantizedMatMulTransposed(x: Tensor2D, q: QuantizedTensor): Tens
         const m = dy.shape[0]!;
         const backward = productPlan(m);
         if (backward === 'fused') {
-          // The JS loops, not the SIMD kernels: those keep a packed copy of the codes per table.
+          // The JS loops (sums in float64), as quantizedMatMul's backward: the gradient stays
+          // as close to the float table's as before the SIMD forward.
           return tensor(fusedProduct(q, dy.dataSync() as Float32Array, m), [m, cols]);
         }
         if (backward === 'transposed') {

@@ -42,6 +42,11 @@ export {
   fineTuneCheckpointDir,
 } from './fine-tune-checkpoint';
 export { folderSource, savePretrained } from './pretrained-node';
+export {
+  disableQuantizedThreads,
+  enableQuantizedThreads,
+  type QuantizedThreadsOptions,
+} from './quantized-threads';
 export { type RaplEnergySource, type RaplOptions, raplEnergySource } from './rapl';
 export { NODE_FILE_SYSTEM_SCHEME, registerNodeFileSystemRouter } from './router';
 export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';

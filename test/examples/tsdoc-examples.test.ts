@@ -154,6 +154,16 @@ import { gpt2Config, initDecoderLm, initLora, loraTensors, privateAdapterGradien
     name: 'exponentiatedGradient',
     imports: `import { exponentiatedGradient } from 'tfjs-blocks';`,
   },
+  {
+    file: 'src/node/quantized-threads.ts',
+    name: 'enableQuantizedThreads',
+    imports: `import { disableQuantizedThreads, enableQuantizedThreads } from 'tfjs-blocks/node';`,
+  },
+  {
+    file: 'src/node/quantized-threads.ts',
+    name: 'disableQuantizedThreads',
+    imports: `import { disableQuantizedThreads, enableQuantizedThreads } from 'tfjs-blocks/node';`,
+  },
 ];
 
 describe('TSDoc examples type-check', () => {

@@ -2,15 +2,23 @@ import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { quantizedSimdSource } from '../../scripts/quantized-simd-wasm';
-import { dequantizeWeights, linear, type QuantizedTensor, quantizeWeights } from '../../src/index';
+import {
+  dequantizeWeights,
+  linear,
+  type QuantizedTensor,
+  quantizeParams,
+  quantizeWeights,
+  tiedOutputProjection,
+} from '../../src/index';
 import {
   quantizedSimdAvailable,
   quantizedSimdBytesInUse,
   quantizedSimdProduct,
+  quantizedSimdProductTransposed,
   releaseQuantizedSimd,
   setQuantizedSimdEnabled,
 } from '../../src/nn/quantized-simd';
-import { quantizedMatMul } from '../../src/nn/quantized-weights';
+import { quantizedMatMul, quantizedMatMulTransposed } from '../../src/nn/quantized-weights';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
@@ -80,11 +88,13 @@ describe('packed kernels in the module memory', () => {
     quantizedSimdProduct(q, x, 1);
     expect(quantizedSimdBytesInUse()).toBe(inUse);
     releaseQuantizedSimd(q);
-    expect(quantizedSimdBytesInUse()).toBe(inUse - 64 * 48);
+    // The codes and the column scales.
+    const bytes = 64 * 48 + 48 * 4;
+    expect(quantizedSimdBytesInUse()).toBe(inUse - bytes);
     const again = quantized(64, 48, 8);
     const bytesBefore = quantizedSimdBytesInUse();
     quantizedSimdProduct(again, x, 1);
-    expect(quantizedSimdBytesInUse()).toBe(bytesBefore + 64 * 48);
+    expect(quantizedSimdBytesInUse()).toBe(bytesBefore + bytes);
     releaseQuantizedSimd(again);
     releaseQuantizedSimd(again); // a second release is a no-op
     expect(quantizedSimdBytesInUse()).toBe(bytesBefore);
@@ -171,6 +181,122 @@ describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
     const dx = tf.grad((input: tf.Tensor) => tf.sum(quantizedMatMul(input as tf.Tensor2D, q)))(x);
     const expected = tf.tidy(() => tf.sum(dequantizeWeights(q), 1));
     expectClose(dx, expected, { rtol: 1e-5, atol: 1e-5 }, [1, 12]);
+    tf.dispose([x, dx, expected]);
+  });
+});
+
+/**
+ * An embedding table `[rows, cols]` quantized as `quantizeParams` does
+ * (int4: groups of `groupSize` rows, the last one shorter when it does not divide).
+ */
+function quantizedTable(rows: number, cols: number, bits: 4 | 8, groupSize = 32): QuantizedTensor {
+  const table = tf.randomNormal([rows, cols], 0, 0.3, 'float32', rows * 7 + cols) as tf.Tensor2D;
+  const { params } = quantizeParams(
+    { embedding: { table } },
+    bits === 8 ? { bits, kernelsOnly: false } : { bits, groupSize, kernelsOnly: false },
+  );
+  table.dispose();
+  return params.embedding.table as QuantizedTensor;
+}
+
+/** `x · dequantize(q)ᵀ` by tf's float product. */
+function referenceTransposed(x: tf.Tensor2D, q: QuantizedTensor): Float32Array {
+  return tf.tidy(() => tf.matMul(x, dequantizeWeights(q), false, true).dataSync() as Float32Array);
+}
+
+// Tables [vocab, d]: odd widths (d not a multiple of 16 / 32), vocab not a
+// multiple of 4, int4 groups not a multiple of 4 rows and a shorter last group.
+const TABLES = [
+  { rows: 24, cols: 12, bits: 8 },
+  { rows: 7, cols: 5, bits: 8 },
+  { rows: 1, cols: 1, bits: 8 },
+  { rows: 97, cols: 130, bits: 8 },
+  { rows: 30, cols: 10, bits: 4, groupSize: 8 },
+  { rows: 13, cols: 7, bits: 4, groupSize: 4 },
+  { rows: 50, cols: 33, bits: 4, groupSize: 6 },
+  { rows: 65, cols: 9, bits: 4, groupSize: 3 },
+  { rows: 101, cols: 96, bits: 4, groupSize: 32 },
+] as const;
+
+describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD kernel', () => {
+  for (const c of TABLES) {
+    const label = `${c.bits === 8 ? 'int8' : `int4 (groups of ${c.groupSize})`} table [${c.rows}, ${c.cols}]`;
+    it(`${label}: equals x · dequantize(table)ᵀ (1e-5 relative to the largest value), 1 to 4 rows`, () => {
+      const q = quantizedTable(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
+      for (const n of [1, 2, 4]) {
+        const x = tf.randomNormal([n, c.cols], 0, 1, 'float32', n) as tf.Tensor2D;
+        const expected = referenceTransposed(x, q);
+        const y = quantizedMatMulTransposed(x, q);
+        expect(y.shape).toEqual([n, c.rows]);
+        const scale = Math.max(...Array.from(expected, Math.abs));
+        expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+        // The SIMD path is the one taken.
+        const direct = quantizedSimdProductTransposed(q, x.dataSync() as Float32Array, n)!;
+        expectClose(y, direct, { rtol: 0, atol: 0 });
+        tf.dispose([x, y]);
+      }
+      releaseQuantizedSimd(q);
+    });
+  }
+
+  it('a GPT-2-sized head: [1, 96] × [50257, 96]ᵀ in int8 and int4 (a shorter last group)', () => {
+    for (const bits of [8, 4] as const) {
+      const q = quantizedTable(50257, 96, bits);
+      const x = tf.randomNormal([1, 96], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const y = quantizedSimdProductTransposed(q, x.dataSync() as Float32Array, 1)!;
+      const expected = referenceTransposed(x, q);
+      const scale = Math.max(...Array.from(expected, Math.abs));
+      expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+      releaseQuantizedSimd(q);
+      x.dispose();
+    }
+  });
+
+  it('gives the JS fallback loops values within 1e-5 of the SIMD ones', () => {
+    for (const c of [TABLES[3], TABLES[6]] as const) {
+      const q = quantizedTable(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
+      const x = tf.randomNormal([3, c.cols], 0, 1, 'float32', 9) as tf.Tensor2D;
+      const simd = quantizedMatMulTransposed(x, q);
+      setQuantizedSimdEnabled(false);
+      const js = quantizedMatMulTransposed(x, q);
+      setQuantizedSimdEnabled(true);
+      const scale = Math.max(...Array.from(js.dataSync(), Math.abs));
+      expectClose(simd, js, { rtol: 0, atol: 1e-5 * scale });
+      tf.dispose([x, simd, js]);
+    }
+  });
+
+  it('shares one packed copy with quantizedMatMul (x · W and x · Wᵀ read the same bytes)', () => {
+    const q = quantizedTable(40, 24, 4, 8);
+    const x = new Float32Array(24).fill(0.5);
+    quantizedSimdProductTransposed(q, x, 1);
+    const inUse = quantizedSimdBytesInUse();
+    quantizedSimdProduct(q, new Float32Array(40).fill(0.5), 1);
+    expect(quantizedSimdBytesInUse()).toBe(inUse);
+    releaseQuantizedSimd(q);
+  });
+
+  it('leaks no tensor: quantizedMatMulTransposed and tiedOutputProjection on int8 and int4 tables', () => {
+    const config = { numEmbeddings: 30, embeddingDim: 20 };
+    const x = tf.randomNormal([2, 3, 20], 0, 1, 'float32', 2);
+    const rows = tf.reshape(x, [6, 20]) as tf.Tensor2D;
+    for (const bits of [8, 4] as const) {
+      const table = quantizedTable(30, 20, bits, 6);
+      expectNoLeak(() => quantizedMatMulTransposed(rows, table));
+      expectNoLeak(() => tiedOutputProjection(config, { table }, x));
+      releaseQuantizedSimd(table);
+    }
+    tf.dispose([x, rows]);
+  });
+
+  it('keeps the gradient with respect to x (the backward is the JS loop)', () => {
+    const q = quantizedTable(20, 12, 4, 6);
+    const x = tf.randomNormal([2, 12], 0, 1, 'float32', 3) as tf.Tensor2D;
+    const dx = tf.grad((input: tf.Tensor) =>
+      tf.sum(quantizedMatMulTransposed(input as tf.Tensor2D, q)),
+    )(x);
+    const expected = tf.tidy(() => tf.tile(tf.sum(dequantizeWeights(q), 0, true), [2, 1]));
+    expectClose(dx, expected, { rtol: 1e-5, atol: 1e-5 }, [2, 12]);
     tf.dispose([x, dx, expected]);
   });
 });

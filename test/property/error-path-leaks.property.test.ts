@@ -1098,6 +1098,10 @@ const CASES: Record<string, Bad[]> = {
   'node:registerNodeFileSystemRouter': [
     bad('empty scheme', () => nodeEntry.registerNodeFileSystemRouter('')),
   ],
+  'node:enableQuantizedThreads': [
+    bad('zero threads', () => nodeEntry.enableQuantizedThreads({ threads: 0 })),
+    bad('unknown option', () => nodeEntry.enableQuantizedThreads({ workers: 2 } as never)),
+  ],
   initLora: [
     bad('pattern matching nothing', () =>
       root.initLora(lmParams, { targetModules: ['c_attn'] }, 0),
@@ -1180,6 +1184,7 @@ const EXCLUDED: Record<string, string> = {
   enableWasmFastKernels:
     'takes nothing; off the wasm backend it returns false, and it throws only when wasm runs without its kernels (not set up in this file)',
   isWasmFastKernelsEnabled: 'takes nothing and never throws',
+  'node:disableQuantizedThreads': 'takes nothing and never throws (a no-op when no threads run)',
 };
 
 /** Calls `call` and checks that it throws or rejects with a TfjsBlocksError and leaves no tensor behind. */
