@@ -116,7 +116,8 @@ type CachedStep = (
  * @param ids - int32 `[batch, t]`.
  * @param newValid - per row and new token, whether it is real (false for left padding).
  * @param forward - the model's cached forward. Default: the checked `decoderLm`.
- * @returns logits `[batch, t, vocab]` and the updated cache (the old one's tensors stay the caller's to free).
+ * @param logitsToKeep - logits for the last positions only (see `DecoderLmOptions`); 0: all.
+ * @returns logits `[batch, t, vocab]` (`[batch, logitsToKeep, vocab]`) and the updated cache (the old one's tensors stay the caller's to free).
  */
 export function decoderLmStep(
   config: DecoderLmConfig,
@@ -127,6 +128,7 @@ export function decoderLmStep(
   forward: CachedDecoderLmForward = (x, options) =>
     // With a cache decoderLm returns the logits and the cache (its second overload).
     decoderLm(config, params, x, options) as unknown as CachedDecoderResult,
+  logitsToKeep = 0,
 ): { logits: Tensor3D; cache: KvCache } {
   const step = advanceKvCache(cache, newValid);
   // Without left padding (every token so far real, as at batch 1) the key
@@ -138,6 +140,7 @@ export function decoderLmStep(
     step.positions.some((row) => row[0] !== cache.length);
   const { logits, self } = tidy(() => {
     const cached = { self: cache.layers, index: cache.length };
+    const keep = logitsToKeep > 0 ? { logitsToKeep } : {};
     const r = forward(
       ids,
       padded
@@ -145,8 +148,9 @@ export function decoderLmStep(
             paddingMask: boolTensor(step.mask),
             positionIds: tensor(Int32Array.from(step.positions.flat()), ids.shape, 'int32'),
             cache: cached,
+            ...keep,
           }
-        : { cache: cached },
+        : { cache: cached, ...keep },
     );
     return { logits: r.logits, self: r.cache.self };
   });
@@ -248,7 +252,8 @@ function decoderLmDecoder(
     let forward: CachedDecoderLmForward | undefined;
     const step: CachedStep = (c, stepIds, newValid) => {
       const ids = tensor2d(stepIds, undefined, 'int32');
-      const r = decoderLmStep(config, params, ids, c, newValid, forward);
+      // Sampling reads the last position's logits only: the head skips the rest.
+      const r = decoderLmStep(config, params, ids, c, newValid, forward, 1);
       forward ??= uncheckedDecoderLm(config, params);
       return r;
     };
@@ -264,6 +269,7 @@ function decoderLmDecoder(
       const logits = decoderLm(config, params, tensor2d(ids, undefined, 'int32'), {
         paddingMask: boolTensor(valid),
         positionIds: tensor2d(positions, undefined, 'int32'),
+        logitsToKeep: 1,
       });
       return lastPosition(logits);
     });

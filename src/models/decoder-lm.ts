@@ -5,6 +5,7 @@ import {
   fill,
   mul,
   scalar,
+  slice,
   Tensor,
   type Tensor3D,
   tidy,
@@ -335,6 +336,14 @@ export type DecoderLmOptions = {
    * Not with a cache. Default `false`.
    */
   gradientCheckpointing?: GradientCheckpointing;
+  /**
+   * Logits for the last `logitsToKeep` positions only, `[batch,
+   * logitsToKeep, vocabSize]` (Hugging Face's `logits_to_keep`): a prompt's
+   * prefill needs the next-token logits of its last position, and the
+   * output head over every position is a large share of its cost. An
+   * integer in `[0, time]`; `0` (the default) keeps all.
+   */
+  logitsToKeep?: number;
 };
 
 /**
@@ -378,6 +387,7 @@ const DECODER_LM_OPTION_KEYS = optionKeys<CachedDecoderLmOptions>({
   paddingMask: true,
   positionIds: true,
   gradientCheckpointing: true,
+  logitsToKeep: true,
   cache: true,
 });
 
@@ -433,6 +443,17 @@ export function decoderLm(
       `at most config.maxLength = ${config.maxLength}`,
       String(time),
     );
+  }
+  if (options.logitsToKeep !== undefined) {
+    checkInteger(fn, 'options.logitsToKeep', options.logitsToKeep, 0);
+    if (options.logitsToKeep > time) {
+      throw new TfjsBlocksError(
+        fn,
+        'options.logitsToKeep',
+        `at most ids.shape[1] = ${time}`,
+        String(options.logitsToKeep),
+      );
+    }
   }
   const cache = checkDecoderCache(
     fn,
@@ -554,6 +575,8 @@ function decoderLmForward(
         self.push(r.cache.self);
       }
     });
+    const keep = options.logitsToKeep ?? 0;
+    if (keep > 0 && keep < time) x = slice(x, [0, time - keep, 0], [-1, keep, -1]);
     let logits: Tensor3D;
     if (checked) {
       const h = normalizeCore(config.block.norm, params.finalNorm, x);
