@@ -17,6 +17,7 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { FLOAT_SIMD_MAX_ROWS, floatSimdKernels } from './float-simd';
 
 /*
  * Why: the wasm backend's matMul reaches XNNPACK's fast (packed, SIMD)
@@ -33,6 +34,8 @@ import { TfjsBlocksError } from '../errors';
 type WasmBackend = {
   wasm: {
     HEAPU8: Uint8Array;
+    /** The module's exports; `memory` is the heap's `WebAssembly.Memory`. */
+    asm?: { memory?: unknown };
     cwrap: (name: string, ret: null, argTypes: string[]) => (...args: unknown[]) => void;
     tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
@@ -278,9 +281,11 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   const original = saved!.get(BatchMatMul)!.kernelFunc;
   const p = plan(a, b, transposeA, transposeB);
-  if (!p || alreadyFast(a, b, transposeA, transposeB) || rowByRow(p)) {
-    return original(args) as TensorInfo;
-  }
+  if (!p) return original(args) as TensorInfo;
+  const few = fewRowsProduct(backend, p, a, b, transposeA, transposeB);
+  if (few) return few;
+  const fast = alreadyFast(a, b, transposeA, transposeB);
+  if ((fast && !packPerCall(p)) || rowByRow(p)) return original(args) as TensorInfo;
   const { batchMatMul } = fnsOf(backend);
   if (fewRowsTimesWideTransposed(p, transposeA, transposeB)) {
     return swappedProduct(backend, p, a, b, batchMatMul);
@@ -363,6 +368,112 @@ function swappedProduct(
   }
 }
 
+/**
+ * Rows of `a` from which a batch-1 product already on XNNPACK's path runs on
+ * temporary views (packing `b` for this call only) rather than on the
+ * tensors themselves: XNNPACK caches its operator, with a packed copy of
+ * `b`, per tensor id for the tensor's lifetime, which doubles the resident
+ * weights of a model. Below it (and above the float kernels' rows, where
+ * the SIMD module is unavailable) packing would cost as much as the product.
+ */
+let packPerCallFromRows = 16;
+
+function packPerCall(p: Plan): boolean {
+  return p.pairs.length * p.m >= packPerCallFromRows;
+}
+
+/**
+ * Sets the rows of `a` from which batch-1 products pack their weights per
+ * call instead of keeping XNNPACK's packed copy (`Infinity`: never, the
+ * stock behaviour); returns the previous setting. For benchmarks and tests.
+ */
+export function setPackPerCallFromRows(rows: number): number {
+  const previous = packPerCallFromRows;
+  packPerCallFromRows = rows;
+  return previous;
+}
+
+/** Columns per `rows` kernel call: the m output rows of a tile (≤ 16 KB) stay in L1. */
+const FLOAT_TILE = 1024;
+
+type Epilogue = { bias?: TensorInfo; activation: string; alpha: number };
+
+/**
+ * A float32 product with at most {@link FLOAT_SIMD_MAX_ROWS} rows of `a`
+ * and one `b` (decoding), by the SIMD kernels of `float-simd.ts` reading
+ * both operands in place: `b` untransposed streams row by row, `b`
+ * transposed (the tied head) as dot products over its rows. XNNPACK is not
+ * involved, so no packed copy of `b` is made or kept. `null` where the
+ * case or the engine does not fit (the caller takes the other paths).
+ */
+function fewRowsProduct(
+  backend: WasmBackend,
+  p: Plan,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  epilogue?: Epilogue,
+): TensorInfo | null {
+  const rows = p.pairs.length * p.m;
+  const foldable = p.batchB === 1 && p.pairs.every(([ia], i) => ia === i);
+  if (!foldable || rows > FLOAT_SIMD_MAX_ROWS || (transposeA && p.m > 1)) return null;
+  const kernels = floatSimdKernels(backend.wasm.asm?.memory);
+  if (kernels === null) return null;
+  const { k, n } = p;
+  const out = backend.makeOutput(p.outShape, 'float32');
+  // Offsets after makeOutput; views of the heap made after it too (it may have grown).
+  const offset = (dataId: DataId) => backend.dataIdMap.get(dataId).memoryOffset;
+  const [aMem, bMem, outMem] = [offset(a.dataId), offset(b.dataId), offset(out.dataId)];
+  const y = new Float32Array(backend.wasm.HEAPU8.buffer, outMem, rows * n);
+  if (transposeB) {
+    kernels.dots[rows - 1]!(aMem, bMem, outMem, k, n, n * 4);
+  } else {
+    // The kernel accumulates into y, one tile of columns at a time.
+    y.fill(0);
+    const rowsKernel = kernels.rows[rows - 1]!;
+    for (let c0 = 0; c0 < n; c0 += FLOAT_TILE) {
+      const width = Math.min(FLOAT_TILE, n - c0);
+      rowsKernel(aMem, bMem + 4 * c0, outMem + 4 * c0, k, width, n * 4);
+    }
+  }
+  if (epilogue) {
+    const bias =
+      epilogue.bias === undefined
+        ? undefined
+        : new Float32Array(backend.wasm.HEAPU8.buffer, offset(epilogue.bias.dataId), n);
+    applyEpilogue(y, n, bias, epilogue.activation, epilogue.alpha);
+  }
+  return out;
+}
+
+/** Bias and activation of a fused product, in place, as `_FusedMatMul` defines them. */
+function applyEpilogue(
+  y: Float32Array,
+  n: number,
+  bias: Float32Array | undefined,
+  activation: string,
+  alpha: number,
+): void {
+  if (bias !== undefined) {
+    for (let i = 0; i < y.length; i += n) {
+      for (let j = 0; j < n; j++) y[i + j]! += bias[j]!;
+    }
+  }
+  const f = ACTIVATIONS[activation];
+  if (f === undefined) return;
+  for (let i = 0; i < y.length; i++) y[i] = f(y[i]!, alpha);
+}
+
+const ACTIVATIONS: Record<string, ((v: number, alpha: number) => number) | undefined> = {
+  linear: undefined,
+  relu: (v) => Math.max(v, 0),
+  relu6: (v) => Math.min(Math.max(v, 0), 6),
+  leakyrelu: (v, alpha) => (v < 0 ? alpha * v : v),
+  sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+  elu: (v) => (v < 0 ? Math.expm1(v) : v),
+};
+
 const FUSABLE = new Set(['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu']);
 const ACTIVATION_CODE: Record<string, number> = {
   linear: 0,
@@ -396,7 +507,16 @@ function fastFusedMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
     preluActivationWeights == null &&
     FUSABLE.has(activation) &&
     (bias == null || (bias.shape.length === 1 && bias.shape[0] === p.n));
-  if (!simple || alreadyFast(a, b, transposeA, transposeB)) return original(args) as TensorInfo;
+  if (!simple) return original(args) as TensorInfo;
+  const few = fewRowsProduct(backend, p, a, b, transposeA, transposeB, {
+    bias,
+    activation,
+    alpha: attrs.leakyreluAlpha ?? 0,
+  });
+  if (few) return few;
+  if (alreadyFast(a, b, transposeA, transposeB) && !packPerCall(p)) {
+    return original(args) as TensorInfo;
+  }
   const { fusedMatMul } = fnsOf(backend);
   const biasId = bias == null ? 0 : backend.dataIdMap.get(bias.dataId).id;
   const ops = untransposed(backend, p, a, b, transposeA, transposeB);
