@@ -303,14 +303,16 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
 }
 
 /**
- * `x · Bᵀ` with a few rows of `x` and a wide stored `B` `[n, k]`: the tied
- * output head (`[1, d] × [vocab, d]ᵀ`). Transposing `B` for XNNPACK copies
- * (and packs) all of it on every call, ~10× the product's own time at
- * GPT-2 small's 154 MB head; {@link swappedProduct} reads it in place.
+ * `x · Bᵀ` with fewer rows of `x` than of a wide stored `B` `[n, k]`: the
+ * tied output head (`[t, d] × [vocab, d]ᵀ`). Transposing `B` for XNNPACK
+ * copies (and packs) all of it on every call, ~10× the product's own time at
+ * GPT-2 small's 154 MB head, and a prefill's two 154 MB temporaries stay in
+ * the wasm heap's high-water mark for good; {@link swappedProduct} reads `B`
+ * in place and copies only `x` and the `[t, vocab]` result.
  */
 function fewRowsTimesWideTransposed(p: Plan, transposeA: boolean, transposeB: boolean): boolean {
   return (
-    transposeB && !transposeA && p.pairs.length === 1 && p.batchB === 1 && p.m <= 8 && p.n >= 256
+    transposeB && !transposeA && p.pairs.length === 1 && p.batchB === 1 && p.m <= p.n && p.n >= 256
   );
 }
 
