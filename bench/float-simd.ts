@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/float-simd.ts products [reps]   per-product medians, variants alternating
  *   npx tsx bench/float-simd.ts model [tokens]     GPT-2 small: ms/token and RSS, before vs after
+ *   npx tsx bench/float-simd.ts decode [tokens]    GPT-2 small ms/token, kernels on/off alternating in one process
  *   npx tsx bench/float-simd.ts packing [reps]     prefill and training step: cached vs per-call packing
  *
  * The machine may be loaded by other jobs: read the ratios within a row.
@@ -147,6 +148,9 @@ async function modelChild(tokens: number, variant: string): Promise<void> {
       rssLoadedMB: rssLoaded / MB,
       rssDecodedMB: rssDecoded / MB,
       rssEndMB: rssEnd / MB,
+      wasmHeapMB:
+        (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer
+          .byteLength / MB,
     }),
   );
 }
@@ -168,6 +172,43 @@ function model(tokens: number): void {
   }
   console.log(
     `load average at the end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+}
+
+/** Greedy decode ms/token in one process, the float kernels on and off in alternating rounds. */
+async function decode(tokens: number): Promise<void> {
+  await tf.setBackend('wasm');
+  enableWasmFastKernels();
+  console.log(`host: ${host()}`);
+  const config = gpt2Config({
+    vocabSize: 50257,
+    maxLength: 1024,
+    dModel: 768,
+    numLayers: 12,
+    numHeads: 12,
+  });
+  const params = initDecoderLm(config, 1);
+  const model = { kind: 'decoderLm', config, params } as Parameters<typeof generate>[0];
+  const prompt = [Array.from({ length: 32 }, (_, i) => (i * 37) % 50257)];
+  const steps: [number[], number[]] = [[], []];
+  for (let round = 0; round < 2 * (tokens / 4) + 2; round++) {
+    const on = round % 2 === 1;
+    setFloatSimdEnabled(on);
+    const stamps: number[] = [];
+    await generate(model, prompt, {
+      maxNewTokens: 5,
+      temperature: 0,
+      onToken: () => stamps.push(performance.now()),
+    });
+    // Round 0 and 1 warm up; the first token of each round includes the prompt.
+    if (round >= 2) steps[on ? 1 : 0].push(...stamps.slice(1).map((t, i) => t - stamps[i]!));
+  }
+  setFloatSimdEnabled(true);
+  const [off, on] = [median(steps[0]), median(steps[1])];
+  console.log(
+    `median ms/token over ${steps[0].length} tokens each: XNNPACK ${off.toFixed(1)}, SIMD kernels ${on.toFixed(1)} (${(on / off).toFixed(2)}×); load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
@@ -251,5 +292,6 @@ async function packing(reps: number): Promise<void> {
 if (mode === 'products') await products(Number(arg ?? 9));
 else if (mode === 'model') model(Number(arg ?? 32));
 else if (mode === 'model-child') await modelChild(Number(arg ?? 32), variantArg ?? 'after');
+else if (mode === 'decode') await decode(Number(arg ?? 32));
 else if (mode === 'packing') await packing(Number(arg ?? 3));
 else throw new Error(`unknown mode ${mode}`);
