@@ -17,6 +17,7 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import { FLOAT_SIMD_MAX_ROWS, floatSimdKernels } from './float-simd';
 
 /*
@@ -378,7 +379,8 @@ function swappedProduct(
  * weights of a model. Below it (and above the float kernels' rows, where
  * the SIMD module is unavailable) packing would cost as much as the product.
  */
-let packPerCallFromRows = 16;
+const PACK_PER_CALL_FROM_ROWS = 16;
+let packPerCallFromRows = PACK_PER_CALL_FROM_ROWS;
 
 function packPerCall(p: Plan): boolean {
   return p.pairs.length * p.m >= packPerCallFromRows;
@@ -646,6 +648,23 @@ function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/** Options of {@link enableWasmFastKernels}. */
+export type WasmFastKernelsOptions = {
+  /**
+   * How products of 16 rows or more that run on XNNPACK (prefill, training)
+   * hold their packed weights. `'per-call'` (default): packed for each call
+   * on temporary views and freed after it, so a model's weights are resident
+   * once (GPT-2 small after decoding and a prefill: 1.7× the weight bytes in
+   * RSS instead of 2.8×); a 256-token GPT-2 small prefill costs 1.1–1.3×
+   * the time. `'cached'`: XNNPACK keeps a packed copy per weight tensor for
+   * the tensor's lifetime (tfjs's behaviour: faster prefill, twice the
+   * resident weights once any such product has run).
+   */
+  packedWeights?: 'per-call' | 'cached';
+};
+
+const WASM_FAST_KERNELS_OPTION_KEYS = optionKeys<WasmFastKernelsOptions>({ packedWeights: true });
+
 /**
  * Opt-in faster kernels for the **wasm** backend: replaces its
  * `BatchMatMul`, `_FusedMatMul`, `Slice`, `Sum` and `Identity` kernels.
@@ -663,6 +682,14 @@ function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
  *   different order). Batched products with one row per slice (a
  *   decoding step's attention) stay on the stock kernel, which reads the
  *   keys in place: packing them for XNNPACK costs as much as the product.
+ * - few-row float32 products (decoding): up to 4 rows of `a` times one `b`
+ *   run on WebAssembly SIMD kernels of this library that read the backend's
+ *   heap in place (`b` as stored, or transposed: the tied output head), so
+ *   no packed copy of a weight is made or kept; where WebAssembly SIMD is
+ *   missing, XNNPACK as before. Products of 16 rows or more that XNNPACK
+ *   runs pack their weights per call on temporary views instead of keeping
+ *   a packed copy per weight tensor for its lifetime (which doubled a
+ *   model's resident weights).
  * - slice: block copies inside the wasm heap instead of copying the whole
  *   input out to JavaScript and back row by row (what made cached decoding
  *   slow down with the context).
@@ -678,20 +705,34 @@ function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
  * relies on internals of tfjs-backend-wasm 4.x (its tensor table, heap and
  * C entry points) and has no effect on other backends.
  *
+ * @param options `packedWeights` (default `'per-call'`); applied on every
+ *   call, also when the kernels are already in place.
  * @returns `true` if the kernels were replaced now, `false` if they already were.
  * @throws TfjsBlocksError when the wasm backend's kernels are not registered
- *   (import `@tensorflow/tfjs-backend-wasm` first).
+ *   (import `@tensorflow/tfjs-backend-wasm` first), or for a bad option.
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-wasm';
  * import { disableWasmFastKernels, enableWasmFastKernels, useBackend } from 'tfjs-blocks';
  * await useBackend('wasm');
  * enableWasmFastKernels(); // training steps run ~3x faster
+ * enableWasmFastKernels({ packedWeights: 'cached' }); // faster prefill, more memory
  * // ...
  * disableWasmFastKernels();
  * ```
  */
-export function enableWasmFastKernels(): boolean {
+export function enableWasmFastKernels(options?: WasmFastKernelsOptions): boolean {
+  checkOptionKeys('enableWasmFastKernels', options, WASM_FAST_KERNELS_OPTION_KEYS);
+  const packing = options?.packedWeights ?? 'per-call';
+  if (packing !== 'per-call' && packing !== 'cached') {
+    throw new TfjsBlocksError(
+      'enableWasmFastKernels',
+      'options.packedWeights',
+      "'per-call' or 'cached'",
+      describeValue(packing),
+    );
+  }
+  packPerCallFromRows = packing === 'cached' ? Number.POSITIVE_INFINITY : PACK_PER_CALL_FROM_ROWS;
   if (saved) return false;
   const originals = new Map<string, KernelConfig>();
   for (const name of KERNELS) {
@@ -739,6 +780,7 @@ export function disableWasmFastKernels(): boolean {
     registerKernel(saved.get(name)!);
   }
   saved = undefined;
+  packPerCallFromRows = PACK_PER_CALL_FROM_ROWS;
   return true;
 }
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { floatSimdModule, floatSimdSource } from '../../scripts/float-simd-wasm';
-import { seededRandom } from '../../src/index';
+import { seededRandom, TfjsBlocksError } from '../../src/index';
 import {
   type FloatSimdKernel,
   floatSimdKernels,
@@ -281,6 +281,34 @@ describe('few-row float32 products on the SIMD kernels [wasm]', () => {
       tf.dispose([fast, fused]);
     }
     tf.dispose([a, b, bias, stock, stockFused]);
+  });
+
+  it('takes packedWeights: per-call (default) or cached, and rejects bad options', () => {
+    const a = random([20, 12], 1);
+    const b = random([12, 9], 2);
+    disableWasmFastKernels();
+    const stock = tf.matMul(a, b);
+    for (const packedWeights of ['cached', 'per-call'] as const) {
+      enableWasmFastKernels({ packedWeights });
+      const fast = tf.matMul(a, b);
+      expect(relativeError(fast, stock)).toBeLessThanOrEqual(1e-5);
+      fast.dispose();
+    }
+    const argumentOf = (call: () => unknown) => {
+      try {
+        call();
+      } catch (error) {
+        expect(error).toBeInstanceOf(TfjsBlocksError);
+        return (error as TfjsBlocksError).argument;
+      }
+      return 'no error';
+    };
+    const bad = (options: unknown) => () =>
+      enableWasmFastKernels(options as Parameters<typeof enableWasmFastKernels>[0]);
+    expect(argumentOf(bad({ packedWeights: 'never' }))).toBe('options.packedWeights');
+    expect(argumentOf(bad({ packedWeight: 'cached' }))).toBe('options.packedWeight');
+    expect(argumentOf(bad('cached'))).toBe('options');
+    tf.dispose([a, b, stock]);
   });
 
   it('leaks no tensors and no backend data ids', () => {
