@@ -344,6 +344,7 @@ export {
   disableWasmFastKernels,
   enableWasmFastKernels,
   isWasmFastKernelsEnabled,
+  type WasmFastKernelsOptions,
 } from './perf/wasm-fast-kernels';
 export { type ConfigJsonReader, configJsonReader } from './pretrained/config-json';
 export { bertFamily } from './pretrained/families/bert';

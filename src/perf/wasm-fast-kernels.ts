@@ -17,6 +17,8 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import { TfjsBlocksError } from '../errors';
+import { checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
+import { FLOAT_SIMD_MAX_ROWS, floatSimdKernels } from './float-simd';
 
 /*
  * Why: the wasm backend's matMul reaches XNNPACK's fast (packed, SIMD)
@@ -33,6 +35,8 @@ import { TfjsBlocksError } from '../errors';
 type WasmBackend = {
   wasm: {
     HEAPU8: Uint8Array;
+    /** The module's exports; `memory` is the heap's `WebAssembly.Memory`. */
+    asm?: { memory?: unknown };
     cwrap: (name: string, ret: null, argTypes: string[]) => (...args: unknown[]) => void;
     tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
@@ -278,9 +282,11 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   const original = saved!.get(BatchMatMul)!.kernelFunc;
   const p = plan(a, b, transposeA, transposeB);
-  if (!p || alreadyFast(a, b, transposeA, transposeB) || rowByRow(p)) {
-    return original(args) as TensorInfo;
-  }
+  if (!p) return original(args) as TensorInfo;
+  const few = fewRowsProduct(backend, p, a, b, transposeA, transposeB);
+  if (few) return few;
+  const fast = alreadyFast(a, b, transposeA, transposeB);
+  if ((fast && !packPerCall(p)) || rowByRow(p)) return original(args) as TensorInfo;
   const { batchMatMul } = fnsOf(backend);
   if (fewRowsTimesWideTransposed(p, transposeA, transposeB)) {
     return swappedProduct(backend, p, a, b, batchMatMul);
@@ -298,14 +304,16 @@ function fastBatchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
 }
 
 /**
- * `x · Bᵀ` with a few rows of `x` and a wide stored `B` `[n, k]`: the tied
- * output head (`[1, d] × [vocab, d]ᵀ`). Transposing `B` for XNNPACK copies
- * (and packs) all of it on every call, ~10× the product's own time at
- * GPT-2 small's 154 MB head; {@link swappedProduct} reads it in place.
+ * `x · Bᵀ` with fewer rows of `x` than of a wide stored `B` `[n, k]`: the
+ * tied output head (`[t, d] × [vocab, d]ᵀ`). Transposing `B` for XNNPACK
+ * copies (and packs) all of it on every call, ~10× the product's own time at
+ * GPT-2 small's 154 MB head, and a prefill's two 154 MB temporaries stay in
+ * the wasm heap's high-water mark for good; {@link swappedProduct} reads `B`
+ * in place and copies only `x` and the `[t, vocab]` result.
  */
 function fewRowsTimesWideTransposed(p: Plan, transposeA: boolean, transposeB: boolean): boolean {
   return (
-    transposeB && !transposeA && p.pairs.length === 1 && p.batchB === 1 && p.m <= 8 && p.n >= 256
+    transposeB && !transposeA && p.pairs.length === 1 && p.batchB === 1 && p.m <= p.n && p.n >= 256
   );
 }
 
@@ -363,6 +371,113 @@ function swappedProduct(
   }
 }
 
+/**
+ * Rows of `a` from which a batch-1 product already on XNNPACK's path runs on
+ * temporary views (packing `b` for this call only) rather than on the
+ * tensors themselves: XNNPACK caches its operator, with a packed copy of
+ * `b`, per tensor id for the tensor's lifetime, which doubles the resident
+ * weights of a model. Below it (and above the float kernels' rows, where
+ * the SIMD module is unavailable) packing would cost as much as the product.
+ */
+const PACK_PER_CALL_FROM_ROWS = 16;
+let packPerCallFromRows = PACK_PER_CALL_FROM_ROWS;
+
+function packPerCall(p: Plan): boolean {
+  return p.pairs.length * p.m >= packPerCallFromRows;
+}
+
+/**
+ * Sets the rows of `a` from which batch-1 products pack their weights per
+ * call instead of keeping XNNPACK's packed copy (`Infinity`: never, the
+ * stock behaviour); returns the previous setting. For benchmarks and tests.
+ */
+export function setPackPerCallFromRows(rows: number): number {
+  const previous = packPerCallFromRows;
+  packPerCallFromRows = rows;
+  return previous;
+}
+
+/** Columns per `rows` kernel call: the m output rows of a tile (≤ 16 KB) stay in L1. */
+const FLOAT_TILE = 1024;
+
+type Epilogue = { bias?: TensorInfo; activation: string; alpha: number };
+
+/**
+ * A float32 product with at most {@link FLOAT_SIMD_MAX_ROWS} rows of `a`
+ * and one `b` (decoding), by the SIMD kernels of `float-simd.ts` reading
+ * both operands in place: `b` untransposed streams row by row, `b`
+ * transposed (the tied head) as dot products over its rows. XNNPACK is not
+ * involved, so no packed copy of `b` is made or kept. `null` where the
+ * case or the engine does not fit (the caller takes the other paths).
+ */
+function fewRowsProduct(
+  backend: WasmBackend,
+  p: Plan,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  epilogue?: Epilogue,
+): TensorInfo | null {
+  const rows = p.pairs.length * p.m;
+  const foldable = p.batchB === 1 && p.pairs.every(([ia], i) => ia === i);
+  if (!foldable || rows > FLOAT_SIMD_MAX_ROWS || (transposeA && p.m > 1)) return null;
+  const kernels = floatSimdKernels(backend.wasm.asm?.memory);
+  if (kernels === null) return null;
+  const { k, n } = p;
+  const out = backend.makeOutput(p.outShape, 'float32');
+  // Offsets after makeOutput; views of the heap made after it too (it may have grown).
+  const offset = (dataId: DataId) => backend.dataIdMap.get(dataId).memoryOffset;
+  const [aMem, bMem, outMem] = [offset(a.dataId), offset(b.dataId), offset(out.dataId)];
+  const y = new Float32Array(backend.wasm.HEAPU8.buffer, outMem, rows * n);
+  if (transposeB) {
+    kernels.dots[rows - 1]!(aMem, bMem, outMem, k, n, n * 4);
+  } else {
+    // The kernel accumulates into y, one tile of columns at a time.
+    y.fill(0);
+    const rowsKernel = kernels.rows[rows - 1]!;
+    for (let c0 = 0; c0 < n; c0 += FLOAT_TILE) {
+      const width = Math.min(FLOAT_TILE, n - c0);
+      rowsKernel(aMem, bMem + 4 * c0, outMem + 4 * c0, k, width, n * 4);
+    }
+  }
+  if (epilogue) {
+    const bias =
+      epilogue.bias === undefined
+        ? undefined
+        : new Float32Array(backend.wasm.HEAPU8.buffer, offset(epilogue.bias.dataId), n);
+    applyEpilogue(y, n, bias, epilogue.activation, epilogue.alpha);
+  }
+  return out;
+}
+
+/** Bias and activation of a fused product, in place, as `_FusedMatMul` defines them. */
+function applyEpilogue(
+  y: Float32Array,
+  n: number,
+  bias: Float32Array | undefined,
+  activation: string,
+  alpha: number,
+): void {
+  if (bias !== undefined) {
+    for (let i = 0; i < y.length; i += n) {
+      for (let j = 0; j < n; j++) y[i + j]! += bias[j]!;
+    }
+  }
+  const f = ACTIVATIONS[activation];
+  if (f === undefined) return;
+  for (let i = 0; i < y.length; i++) y[i] = f(y[i]!, alpha);
+}
+
+const ACTIVATIONS: Record<string, ((v: number, alpha: number) => number) | undefined> = {
+  linear: undefined,
+  relu: (v) => Math.max(v, 0),
+  relu6: (v) => Math.min(Math.max(v, 0), 6),
+  leakyrelu: (v, alpha) => (v < 0 ? alpha * v : v),
+  sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+  elu: (v) => (v < 0 ? Math.expm1(v) : v),
+};
+
 const FUSABLE = new Set(['linear', 'relu', 'relu6', 'leakyrelu', 'sigmoid', 'elu']);
 const ACTIVATION_CODE: Record<string, number> = {
   linear: 0,
@@ -396,7 +511,16 @@ function fastFusedMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
     preluActivationWeights == null &&
     FUSABLE.has(activation) &&
     (bias == null || (bias.shape.length === 1 && bias.shape[0] === p.n));
-  if (!simple || alreadyFast(a, b, transposeA, transposeB)) return original(args) as TensorInfo;
+  if (!simple) return original(args) as TensorInfo;
+  const few = fewRowsProduct(backend, p, a, b, transposeA, transposeB, {
+    bias,
+    activation,
+    alpha: attrs.leakyreluAlpha ?? 0,
+  });
+  if (few) return few;
+  if (alreadyFast(a, b, transposeA, transposeB) && !packPerCall(p)) {
+    return original(args) as TensorInfo;
+  }
   const { fusedMatMul } = fnsOf(backend);
   const biasId = bias == null ? 0 : backend.dataIdMap.get(bias.dataId).id;
   const ops = untransposed(backend, p, a, b, transposeA, transposeB);
@@ -524,6 +648,23 @@ function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/** Options of {@link enableWasmFastKernels}. */
+export type WasmFastKernelsOptions = {
+  /**
+   * How products of 16 rows or more that run on XNNPACK (prefill, training)
+   * hold their packed weights. `'per-call'` (default): packed for each call
+   * on temporary views and freed after it, so a model's weights are resident
+   * once (GPT-2 small after decoding and a prefill: 1.7× the weight bytes in
+   * RSS instead of 2.8×); a 256-token GPT-2 small prefill costs 1.1–1.3×
+   * the time. `'cached'`: XNNPACK keeps a packed copy per weight tensor for
+   * the tensor's lifetime (tfjs's behaviour: faster prefill, twice the
+   * resident weights once any such product has run).
+   */
+  packedWeights?: 'per-call' | 'cached';
+};
+
+const WASM_FAST_KERNELS_OPTION_KEYS = optionKeys<WasmFastKernelsOptions>({ packedWeights: true });
+
 /**
  * Opt-in faster kernels for the **wasm** backend: replaces its
  * `BatchMatMul`, `_FusedMatMul`, `Slice`, `Sum` and `Identity` kernels.
@@ -541,6 +682,14 @@ function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
  *   different order). Batched products with one row per slice (a
  *   decoding step's attention) stay on the stock kernel, which reads the
  *   keys in place: packing them for XNNPACK costs as much as the product.
+ * - few-row float32 products (decoding): up to 4 rows of `a` times one `b`
+ *   run on WebAssembly SIMD kernels of this library that read the backend's
+ *   heap in place (`b` as stored, or transposed: the tied output head), so
+ *   no packed copy of a weight is made or kept; where WebAssembly SIMD is
+ *   missing, XNNPACK as before. Products of 16 rows or more that XNNPACK
+ *   runs pack their weights per call on temporary views instead of keeping
+ *   a packed copy per weight tensor for its lifetime (which doubled a
+ *   model's resident weights).
  * - slice: block copies inside the wasm heap instead of copying the whole
  *   input out to JavaScript and back row by row (what made cached decoding
  *   slow down with the context).
@@ -556,20 +705,34 @@ function sharedIdentity(args: Parameters<KernelFunc>[0]): TensorInfo {
  * relies on internals of tfjs-backend-wasm 4.x (its tensor table, heap and
  * C entry points) and has no effect on other backends.
  *
+ * @param options `packedWeights` (default `'per-call'`); applied on every
+ *   call, also when the kernels are already in place.
  * @returns `true` if the kernels were replaced now, `false` if they already were.
  * @throws TfjsBlocksError when the wasm backend's kernels are not registered
- *   (import `@tensorflow/tfjs-backend-wasm` first).
+ *   (import `@tensorflow/tfjs-backend-wasm` first), or for a bad option.
  * @example
  * ```ts
  * import '@tensorflow/tfjs-backend-wasm';
  * import { disableWasmFastKernels, enableWasmFastKernels, useBackend } from 'tfjs-blocks';
  * await useBackend('wasm');
  * enableWasmFastKernels(); // training steps run ~3x faster
+ * enableWasmFastKernels({ packedWeights: 'cached' }); // faster prefill, more memory
  * // ...
  * disableWasmFastKernels();
  * ```
  */
-export function enableWasmFastKernels(): boolean {
+export function enableWasmFastKernels(options?: WasmFastKernelsOptions): boolean {
+  checkOptionKeys('enableWasmFastKernels', options, WASM_FAST_KERNELS_OPTION_KEYS);
+  const packing = options?.packedWeights ?? 'per-call';
+  if (packing !== 'per-call' && packing !== 'cached') {
+    throw new TfjsBlocksError(
+      'enableWasmFastKernels',
+      'options.packedWeights',
+      "'per-call' or 'cached'",
+      describeValue(packing),
+    );
+  }
+  packPerCallFromRows = packing === 'cached' ? Number.POSITIVE_INFINITY : PACK_PER_CALL_FROM_ROWS;
   if (saved) return false;
   const originals = new Map<string, KernelConfig>();
   for (const name of KERNELS) {
@@ -617,6 +780,7 @@ export function disableWasmFastKernels(): boolean {
     registerKernel(saved.get(name)!);
   }
   saved = undefined;
+  packPerCallFromRows = PACK_PER_CALL_FROM_ROWS;
   return true;
 }
 

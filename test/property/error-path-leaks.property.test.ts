@@ -1182,7 +1182,7 @@ const EXCLUDED: Record<string, string> = {
   quantizedBytes: 'adds two byteLengths of a QuantizedTensor; makes no tensor',
   disableWasmFastKernels: 'takes nothing and never throws (a no-op when off)',
   enableWasmFastKernels:
-    'takes nothing; off the wasm backend it returns false, and it throws only when wasm runs without its kernels (not set up in this file)',
+    'throws only when wasm runs without its kernels (not set up in this file) or for a bad option (test/perf/float-simd.test.ts checks those; it makes no tensor)',
   isWasmFastKernelsEnabled: 'takes nothing and never throws',
   'node:disableQuantizedThreads': 'takes nothing and never throws (a no-op when no threads run)',
 };
