@@ -161,7 +161,8 @@ describe('tree helpers', () => {
       const out = mapTensors(map, (x, _name, y) => tf.add(x, y!), other);
       expect(Object.keys(out)).toEqual(['__proto__', 'w']);
       expect(Object.getPrototypeOf(out)).toBe(null);
-      expectClose(out['__proto__'] as tf.Tensor, 11);
+      const protoKey = '__proto__';
+      expectClose(out[protoKey]!, 11);
       expectClose(out.w!, 22);
     });
   });
