@@ -11,12 +11,14 @@ import {
   createOptimizer,
   type GradientTransformation,
   mapUpdatesTransform,
+  paramsToVariables,
   restoreOptimizerState,
   saveOptimizerState,
   scaleByAdam,
   scaleByLearningRate,
   sgd,
 } from '../../src/index';
+import { pickOptions } from '../../src/optim/hyperparameters';
 import { keepState, mapTensors } from '../../src/optim/tree';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
@@ -282,5 +284,38 @@ describe('saveOptimizerState / restoreOptimizerState reject', () => {
     saved.tensors['a/0'].dispose();
     expectClose(back.a[0]!, [1, 2]);
     back.a[0]!.dispose();
+  });
+});
+
+describe('paramsToVariables defaults and rejections', () => {
+  it('makes trainable variables with names of its own by default', () => {
+    const init = { a: { b: tf.ones([2]) } };
+    const { params, variables } = paramsToVariables(init);
+    expect(variables['a.b']!.trainable).toBe(true);
+    expect(variables['a.b']!.name).not.toContain('a.b');
+    expect(params.a.b).toBe(variables['a.b']);
+    tf.dispose([init.a.b, variables['a.b']!]);
+  });
+
+  it('rejects a disposed tensor, naming its path, and creates no variable', () => {
+    const gone = tf.zeros([2]);
+    gone.dispose();
+    const keep = tf.ones([1]);
+    const before = Object.keys(tf.engine().registeredVariables).length;
+    const error = thrownWithoutLeak(() => paramsToVariables({ x: keep, nested: { w: gone } }));
+    expect([error.functionName, error.argument]).toEqual(['paramsToVariables', 'params.nested.w']);
+    expect(Object.keys(tf.engine().registeredVariables).length).toBe(before);
+    keep.dispose();
+  });
+});
+
+describe('pickOptions', () => {
+  it('keeps the listed keys that are present, and nothing else', () => {
+    expect(pickOptions({ a: 1, b: undefined, c: 3 }, ['a', 'b', 'd'])).toEqual({
+      a: 1,
+      b: undefined,
+    });
+    expect(Object.keys(pickOptions({ a: 1, b: undefined }, ['b']))).toEqual(['b']);
+    expect(pickOptions({ a: 1 }, [])).toEqual({});
   });
 });
