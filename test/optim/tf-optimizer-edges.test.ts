@@ -212,6 +212,23 @@ describe('TransformOptimizer recipes and configs', () => {
       );
       expect([error.functionName, error.argument]).toEqual([fn, argument]);
     }
+    // JSON null is no recipe (an optimizer without a chain); other JSON that is no recipe
+    // reaches the constructor's checks unchanged.
+    const none = TransformOptimizer.fromConfig(TransformOptimizer, { recipe: 'null' });
+    expect((none as TransformOptimizer).recipe).toBeUndefined();
+    none.dispose();
+    for (const [recipe, argument] of [
+      ['[1]', 'transform'],
+      ['"adamw"', 'transform'],
+      ['{"optimizer":"sgd","options":null}', 'recipe.options'],
+      ['{"optimizer":"sgd","options":[1]}', 'recipe.options'],
+      ['{"optimizer":"sgd","options":"eps"}', 'recipe.options'],
+    ]) {
+      const error = await rejectionOf(() =>
+        TransformOptimizer.fromConfig(TransformOptimizer, { recipe }),
+      );
+      expect([error.functionName, error.argument]).toEqual(['TransformOptimizer', argument]);
+    }
     const orphan = TransformOptimizer.fromConfig(TransformOptimizer, {}) as TransformOptimizer;
     expect(orphan.recipe).toBeUndefined();
     expect(orphan.learningRateScale).toBe(1);
@@ -225,5 +242,49 @@ describe('TransformOptimizer recipes and configs', () => {
     ]);
     tf.dispose([w, g]);
     orphan.dispose();
+  });
+});
+
+describe('TransformOptimizer follows renamed variables', () => {
+  it('keeps the aliases it matched by position: a later step with a subset of them still works', () => {
+    const [a, b] = [unique('first_a'), unique('first_b')];
+    const va = tf.variable(tf.zeros([2]), true, a);
+    const vb = tf.variable(tf.zeros([3]), true, b);
+    const opt = new TransformOptimizer(sgd({ learningRate: 1 }));
+    tf.tidy(() => opt.applyGradients({ [a]: tf.ones([2]), [b]: tf.ones([3]) }));
+    // The same variables under new names (a reloaded model), all of them: matched by position.
+    const [a2, b2] = [unique('second_a'), unique('second_b')];
+    const va2 = tf.variable(tf.zeros([2]), true, a2);
+    const vb2 = tf.variable(tf.zeros([3]), true, b2);
+    tf.tidy(() => opt.applyGradients({ [a2]: tf.ones([2]), [b2]: tf.ones([3]) }));
+    expectClose(vb2, [-1, -1, -1]);
+    // Only one of them now: neither its name nor the count matches, its alias does.
+    tf.tidy(() => opt.applyGradients({ [b2]: tf.ones([3]) }));
+    expectClose(vb2, [-2, -2, -2]);
+    expectClose(va2, [-1, -1]);
+    expect(opt.iterations).toBe(3);
+    opt.dispose();
+    tf.dispose([va, vb, va2, vb2]);
+  });
+});
+
+describe('TransformOptimizer frees what it replaces', () => {
+  it('setWeights frees the old state and the exported weights; dispose frees the rest', async () => {
+    const name = unique('mem');
+    const w = tf.variable(tf.zeros([4]), true, name);
+    const opt = new TransformOptimizer(sgd({ learningRate: 1, momentum: 0.9 }));
+    tf.tidy(() => opt.applyGradients({ [name]: tf.ones([4]) }));
+    const weights = await opt.getWeights(); // step count, momentum buffer, skeleton
+    expect(weights.map((x) => x.name)).toContain('__tfjs_blocks_state__');
+    const snapshot = weights.map((x) => ({ name: x.name, tensor: tf.clone(x.tensor) }));
+    const before = tf.memory().numTensors;
+    await opt.setWeights(snapshot);
+    // The two exported tensors (step count, skeleton) are freed; the buffer is replaced by a copy.
+    expect(tf.memory().numTensors).toBe(before - 2);
+    tf.dispose(snapshot.map((s) => s.tensor));
+    const held = tf.memory().numTensors;
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(held - 1);
+    w.dispose();
   });
 });

@@ -319,3 +319,16 @@ describe('pickOptions', () => {
     expect(pickOptions({ a: 1 }, [])).toEqual({});
   });
 });
+
+describe('restoreOptimizerState names a malformed marker where it lies', () => {
+  it('at the root and nested', () => {
+    const root = thrownWithoutLeak(() =>
+      restoreOptimizerState({ tensors: {}, skeleton: { $tensor: 3 } }),
+    );
+    expect(root.argument).toBe('skeleton');
+    const nested = thrownWithoutLeak(() =>
+      restoreOptimizerState({ tensors: {}, skeleton: { a: [0, { $tensor: 'x', extra: 1 }] } }),
+    );
+    expect(nested.argument).toMatch(/^skeleton\.a/);
+  });
+});
