@@ -148,6 +148,15 @@ describe('scaleByAdafactor by hand', () => {
       ],
     ],
     [
+      '[3, 3, 3] (three-way tie: the last two axes)',
+      [3, 3, 3],
+      { minDimSizeToFactor: 3 },
+      [
+        [3, 3],
+        [3, 3],
+      ],
+    ],
+    [
       '[2, 1, 3, 2] (size-1 axis)',
       [2, 1, 3, 2],
       { minDimSizeToFactor: 2 },

@@ -9,6 +9,7 @@ import {
   addDecayedWeights,
   applyIfFinite,
   type GradientTransformation,
+  mapUpdatesTransform,
   masked,
   multiSteps,
   multiTransform,
@@ -74,9 +75,9 @@ describe('addDecayedWeights', () => {
     ).toEqual({ w: [0.5, 0.5], b: [3] });
   });
 
-  it('rate 0 passes the updates through as fresh tensors', () => {
+  it('rate 0 passes the updates through as fresh tensors (an infinite parameter adds no NaN)', () => {
     const tx = addDecayedWeights(0);
-    const params = { w: t([1, 2]) };
+    const params = { w: t([Number.POSITIVE_INFINITY, 2]) };
     const grads = { w: t([3, 4]) };
     const { updates, state } = tx.update(grads, tx.init(params), params);
     expect(updates.w).not.toBe(grads.w);
@@ -189,6 +190,21 @@ describe('scaleByLearningRate', () => {
     const zero = scaleByLearningRate(() => 0);
     expect(() => tf.dispose(zero.update(params, zero.init(params), params).updates)).not.toThrow();
     params.w.dispose();
+  });
+});
+
+describe('mapUpdatesTransform', () => {
+  it('hands on a parameter returned as an update as a fresh handle', () => {
+    const tx = mapUpdatesTransform((_u, _step, params) => ({ w: params!.w! }), {
+      needsParams: true,
+    });
+    const params = { w: t([1, 2]) };
+    const grads = { w: t([3, 4]) };
+    const { updates } = tx.update(grads, tx.init(params), params);
+    expect(updates.w).not.toBe(params.w);
+    tf.dispose([params, grads]);
+    expect(valuesOf(updates.w!)).toEqual([1, 2]);
+    updates.w!.dispose();
   });
 });
 
