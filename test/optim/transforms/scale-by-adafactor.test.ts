@@ -269,6 +269,12 @@ describe('clipByBlockRms', () => {
     });
   });
 
+  it('names itself when an update is not a tensor', () => {
+    const tx = clipByBlockRms(1);
+    const error = thrownWithoutLeak(() => tx.update({ w: 1 } as never, tx.init({})));
+    expect([error.functionName, error.argument]).toEqual(['clipByBlockRms', 'grads.w']);
+  });
+
   it.each([
     ['0', 0],
     ['-1', -1],
@@ -315,7 +321,8 @@ describe('scaleByParamBlockRms', () => {
     ['-1', -1],
     ['Infinity', Number.POSITIVE_INFINITY],
   ])('rejects minScale %s', (_n, minScale) => {
-    expect(thrownWithoutLeak(() => scaleByParamBlockRms(minScale)).argument).toBe('minScale');
+    const error = thrownWithoutLeak(() => scaleByParamBlockRms(minScale));
+    expect([error.functionName, error.argument]).toEqual(['scaleByParamBlockRms', 'minScale']);
   });
 });
 

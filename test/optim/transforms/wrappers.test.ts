@@ -139,8 +139,10 @@ describe('weightDecayMask', () => {
 
   it('rejects a name that is not a string and a param that is not a tensor', () => {
     const x = tf.zeros([2, 2]);
-    expect(thrownWithoutLeak(() => weightDecayMask(bad(3), x)).argument).toBe('name');
-    expect(thrownWithoutLeak(() => weightDecayMask('w', bad([1, 2]))).argument).toBe('param');
+    const name = thrownWithoutLeak(() => weightDecayMask(bad(3), x));
+    expect([name.functionName, name.argument]).toEqual(['weightDecayMask', 'name']);
+    const param = thrownWithoutLeak(() => weightDecayMask('w', bad([1, 2])));
+    expect([param.functionName, param.argument]).toEqual(['weightDecayMask', 'param']);
     x.dispose();
   });
 });
