@@ -214,8 +214,10 @@ describe('TransformOptimizer recipes and configs', () => {
     }
     // JSON null is no recipe (an optimizer without a chain); other JSON that is no recipe
     // reaches the constructor's checks unchanged.
-    const none = TransformOptimizer.fromConfig(TransformOptimizer, { recipe: 'null' });
-    expect((none as TransformOptimizer).recipe).toBeUndefined();
+    const none = TransformOptimizer.fromConfig(TransformOptimizer, {
+      recipe: 'null',
+    }) as TransformOptimizer;
+    expect(none.recipe).toBeUndefined();
     none.dispose();
     for (const [recipe, argument] of [
       ['[1]', 'transform'],
@@ -223,7 +225,7 @@ describe('TransformOptimizer recipes and configs', () => {
       ['{"optimizer":"sgd","options":null}', 'recipe.options'],
       ['{"optimizer":"sgd","options":[1]}', 'recipe.options'],
       ['{"optimizer":"sgd","options":"eps"}', 'recipe.options'],
-    ]) {
+    ] as Array<[string, string]>) {
       const error = await rejectionOf(() =>
         TransformOptimizer.fromConfig(TransformOptimizer, { recipe }),
       );
