@@ -400,6 +400,24 @@ describe('applyIfFinite', () => {
     ]);
   });
 
+  it('starts finite with no skips, and names itself when given no transformation', () => {
+    const tx = applyIfFinite(scaleByLearningRate(1));
+    expect(tx.init({})).toEqual({
+      inner: { count: 0 },
+      notFiniteCount: 0,
+      totalNotFinite: 0,
+      lastFinite: true,
+    });
+    for (const [wrap, name] of [
+      [() => applyIfFinite(bad(null)), 'applyIfFinite'],
+      [() => masked(bad({ init: () => 0 }), () => true), 'masked'],
+      [() => multiSteps(bad({ update: () => 0 }), 2), 'multiSteps'],
+    ] as Array<[() => unknown, string]>) {
+      const error = thrownWithoutLeak(wrap);
+      expect([error.functionName, error.argument]).toEqual([name, 'transform']);
+    }
+  });
+
   it('an empty gradient map is a finite step', () => {
     const tx = applyIfFinite(scaleByLearningRate(1));
     expectNoLeak(() => {
