@@ -106,7 +106,7 @@ export const MUTATIONS = [
     file: 'src/optim/transforms/scale-by-adafactor.ts',
     find: 'mean(vRow, reducedD1, true)',
     replace: 'mean(vRow, d1, true)',
-    why: "the row statistics normalised over the unreduced axis number: right on matrices, wrong on rank 3+ when the second-largest axis follows the largest",
+    why: 'the row statistics normalised over the unreduced axis number: right on matrices, wrong on rank 3+ when the second-largest axis follows the largest',
     tests: OPTIM_TESTS,
   },
   {
@@ -178,7 +178,7 @@ export const MUTATIONS = [
     file: 'src/optim/transforms/scale-by-nadam.ts',
     find: 'div(add(gradPart, momentumPart), denom)',
     replace: 'div(momentumPart, denom)',
-    why: "NAdam without the Nesterov gradient term",
+    why: 'NAdam without the Nesterov gradient term',
     tests: OPTIM_TESTS,
   },
   {
