@@ -250,7 +250,12 @@ describe('createOptimizer', () => {
 
 describe('saveOptimizerState / restoreOptimizerState reject', () => {
   it('a leaf that is not data, naming its path (or the state itself)', () => {
-    expect(thrownWithoutLeak(() => saveOptimizerState({ a: [1, () => 0] })).argument).toBe('a/1');
+    const leaf = thrownWithoutLeak(() => saveOptimizerState({ a: [1, () => 0] }));
+    expect([leaf.functionName, leaf.argument]).toEqual(['saveOptimizerState', 'a/1']);
+    const t = tf.scalar(1);
+    const duplicate = thrownWithoutLeak(() => saveOptimizerState({ 'a/b': t, a: { b: t } }));
+    expect(duplicate.functionName).toBe('saveOptimizerState');
+    t.dispose();
     expect(thrownWithoutLeak(() => saveOptimizerState(() => 0)).argument).toBe('state');
   });
 
@@ -295,6 +300,16 @@ describe('paramsToVariables defaults and rejections', () => {
     expect(variables['a.b']!.name).not.toContain('a.b');
     expect(params.a.b).toBe(variables['a.b']);
     tf.dispose([init.a.b, variables['a.b']!]);
+  });
+
+  it('names itself when an option key is unknown', () => {
+    const x = tf.ones([1]);
+    const error = thrownWithoutLeak(() => paramsToVariables({ x }, { trainabel: false } as never));
+    expect([error.functionName, error.argument]).toEqual([
+      'paramsToVariables',
+      'options.trainabel',
+    ]);
+    x.dispose();
   });
 
   it('rejects a disposed tensor, naming its path, and creates no variable', () => {
