@@ -178,9 +178,11 @@ export function rmsprop(options: RmspropOptions = {}) {
   // negative momenta used to fall through to no momentum).
   const momentum = checkDecay(fn, 'options.momentum', options.momentum ?? 0);
   checkFlag(fn, 'options.centered', options.centered, false);
+  // Checked here, under its own name: scaleByRms calls it options.decay.
+  const alpha = checkDecay(fn, 'options.alpha', options.alpha ?? 0.99);
   const direction: GradientTransformation<unknown>[] = [
     scaleByRms({
-      decay: options.alpha ?? 0.99,
+      decay: alpha,
       epsilon: options.epsilon,
       centered: options.centered,
     }),

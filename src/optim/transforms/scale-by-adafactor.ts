@@ -75,7 +75,8 @@ function factoredDims(
   minDim: number,
 ): [number, number] | undefined {
   if (!factored || shape.length < 2) return undefined;
-  const order = shape.map((d, i) => [d, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  // Array.prototype.sort is stable: equal sizes keep their axis order (the later axis counts as larger).
+  const order = shape.map((d, i) => [d, i] as const).sort((a, b) => a[0] - b[0]);
   const [secondSize, second] = order[order.length - 2]!;
   const [, largest] = order[order.length - 1]!;
   return secondSize < minDim ? undefined : [second, largest];
