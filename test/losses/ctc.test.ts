@@ -135,6 +135,31 @@ describe('ctcLoss against a brute-force sum over all alignments', () => {
   });
 });
 
+describe('ctcLoss on -Infinity log-probabilities', () => {
+  it('a class that can never occur (-Infinity) changes nothing: finite loss and gradient, as by brute force', () => {
+    const { perBatch } = logProbsOf(4, 1, 3, 20);
+    // Class 2 impossible in every frame; the rest renormalised.
+    const frames = perBatch[0]!.map((frame) => {
+      const lse = Math.log(Math.exp(frame[0]!) + Math.exp(frame[1]!));
+      return [frame[0]! - lse, frame[1]! - lse, Number.NEGATIVE_INFINITY];
+    });
+    const lp = tf.tensor3d(frames.map((f) => [f]));
+    const targets = int([1, 1], [1, 2]);
+    tf.tidy(() => {
+      expectClose(
+        ctcLoss(lp, targets, [4], [2], { reduction: 'none' }),
+        [bruteForceCtc(frames, 4, [1, 1], 0)],
+        { rtol: 1e-5 },
+      );
+      const g = tf.grad(
+        (x: tf.Tensor) => ctcLoss(x as tf.Tensor3D, targets, [4], [2]) as tf.Scalar,
+      )(lp);
+      expect(tf.all(tf.isFinite(g)).dataSync()[0]).toBe(1);
+    });
+    tf.dispose([lp, targets]);
+  });
+});
+
 describe('ctcLoss target and length layouts agree', () => {
   it('concatenated targets and int32 length tensors equal padded targets and arrays', () => {
     const { lp } = logProbsOf(5, 3, 4, 16);
