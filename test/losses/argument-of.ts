@@ -8,6 +8,11 @@ import { TfjsBlocksError } from '../../src/index';
  * test if it throws nothing or anything else.
  */
 export function argumentOf(call: () => unknown): string {
+  return errorOf(call).argument;
+}
+
+/** The {@link TfjsBlocksError} that `call` throws (see {@link argumentOf}). */
+export function errorOf(call: () => unknown): TfjsBlocksError {
   let thrown: unknown;
   tf.tidy(() => {
     try {
@@ -19,5 +24,5 @@ export function argumentOf(call: () => unknown): string {
   expect(thrown, 'the call returned instead of throwing').toBeInstanceOf(TfjsBlocksError);
   const error = thrown as TfjsBlocksError;
   expect(error.message).toContain(error.argument);
-  return error.argument;
+  return error;
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { toLayersLoss, toLayersMetric } from '../../src/index';
 import { expectNoLeak } from '../helpers/leaks';
-import { argumentOf } from './argument-of';
+import { errorOf } from './argument-of';
 
 // biome-ignore lint/suspicious/noExplicitAny: bad arguments are the point of the rejection tests.
 const bad = (x: unknown) => x as any;
@@ -146,39 +146,53 @@ describe('toLayersLoss / toLayersMetric names', () => {
 
 describe('toLayersLoss / toLayersMetric reject bad arguments, naming them', () => {
   const f = (p: tf.Tensor) => p;
-  const cases: Array<[string, () => unknown, string]> = [
-    ['loss not a function', () => toLayersLoss(bad('softmaxCrossEntropy')), 'loss'],
-    ['loss undefined', () => toLayersLoss(bad(undefined)), 'loss'],
-    ['metric not a function', () => toLayersMetric(bad({})), 'metric'],
-    ['options null', () => toLayersLoss(f, bad(null)), 'options'],
+  const L = 'toLayersLoss';
+  const M = 'toLayersMetric';
+  // [case, call, the function the error names, the argument]
+  const cases: Array<[string, () => unknown, string, string]> = [
+    ['loss not a function', () => toLayersLoss(bad('softmaxCrossEntropy')), L, 'loss'],
+    ['loss undefined', () => toLayersLoss(bad(undefined)), L, 'loss'],
+    ['metric not a function', () => toLayersMetric(bad({})), M, 'metric'],
+    ['options null', () => toLayersLoss(f, bad(null)), L, 'options'],
     [
       'an unknown key',
       () => toLayersMetric(f, bad({ integerLabel: true })),
+      M,
       'options.integerLabel',
     ],
     [
       'integerLabels "yes"',
       () => toLayersLoss(f, bad({ integerLabels: 'yes' })),
+      L,
       'options.integerLabels',
     ],
     [
       'integerLabels 1',
       () => toLayersMetric(f, bad({ integerLabels: 1 })),
+      M,
       'options.integerLabels',
     ],
-    ['ignoreIndex 0.5', () => toLayersLoss(f, { ignoreIndex: 0.5 }), 'options.ignoreIndex'],
+    ['ignoreIndex 0.5', () => toLayersLoss(f, { ignoreIndex: 0.5 }), L, 'options.ignoreIndex'],
     [
       'ignoreIndex "-100"',
       () => toLayersMetric(f, bad({ ignoreIndex: '-100' })),
+      M,
       'options.ignoreIndex',
     ],
-    ['ignoreIndex NaN', () => toLayersLoss(f, { ignoreIndex: Number.NaN }), 'options.ignoreIndex'],
-    ['name ""', () => toLayersMetric(f, { name: '' }), 'options.name'],
-    ['name 5', () => toLayersLoss(f, bad({ name: 5 })), 'options.name'],
+    [
+      'ignoreIndex NaN',
+      () => toLayersLoss(f, { ignoreIndex: Number.NaN }),
+      L,
+      'options.ignoreIndex',
+    ],
+    ['name ""', () => toLayersMetric(f, { name: '' }), M, 'options.name'],
+    ['name 5', () => toLayersLoss(f, bad({ name: 5 })), L, 'options.name'],
   ];
-  for (const [name, call, argument] of cases) {
-    it(`${name}: ${argument}`, () => {
-      expect(argumentOf(call)).toBe(argument);
+  for (const [name, call, functionName, argument] of cases) {
+    it(`${name}: ${functionName}, ${argument}`, () => {
+      const error = errorOf(call);
+      expect(error.functionName).toBe(functionName);
+      expect(error.argument).toBe(argument);
     });
   }
 

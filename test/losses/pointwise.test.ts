@@ -107,6 +107,21 @@ describe('focalLoss by hand', () => {
   });
 });
 
+describe('focalLoss at saturated probabilities', () => {
+  it('gamma 0 and 2: finite gradients where p_t rounds to 1 (logits of ±30)', () => {
+    tf.tidy(() => {
+      const x = tf.tensor1d([30, -30, 30]);
+      const y = tf.tensor1d([1, 0, 0]);
+      for (const gamma of [0, 2]) {
+        const g = tf.grad(
+          (a: tf.Tensor) => focalLoss(a, y, { gamma, reduction: 'sum' }) as tf.Scalar,
+        )(x);
+        expect(tf.all(tf.isFinite(g)).dataSync()[0], `gamma ${gamma}`).toBe(1);
+      }
+    });
+  });
+});
+
 describe('regression losses by hand', () => {
   const P = [
     [0, 3, -2],
