@@ -168,8 +168,8 @@ export interface SubsampledGaussianOptions {
  * ```
  */
 export function rdpOfSubsampledGaussian(options: SubsampledGaussianOptions): number[] {
-  checkOptionKeys('rdpOfSubsampledGaussian', options, SUBSAMPLED_GAUSSIAN_KEYS);
   const fn = 'rdpOfSubsampledGaussian';
+  checkOptionKeys(fn, options, SUBSAMPLED_GAUSSIAN_KEYS);
   return subsampledGaussianRdp(fn, options);
 }
 
@@ -421,7 +421,7 @@ export function computeDpSgdEpsilonForEpochs(options: DpSgdEpochsOptions): DpSgd
     samplingRate,
     noiseMultiplier: options.noiseMultiplier,
     delta: options.delta,
-    ...(options.orders !== undefined ? { orders: options.orders } : {}),
+    orders: options.orders, // undefined: computeDpSgdEpsilon's default
   });
   return { ...result, steps, samplingRate };
 }
