@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { perplexity, softmaxCrossEntropy, tokenAccuracy } from '../../src/index';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
-import { argumentOf } from './argument-of';
+import { argumentOf, errorOf } from './argument-of';
 
 // biome-ignore lint/suspicious/noExplicitAny: bad arguments are the point of the rejection tests.
 const bad = (x: unknown) => x as any;
@@ -115,4 +115,13 @@ describe('tokenAccuracy and perplexity reject bad input, naming the argument', (
       expect(argumentOf(call)).toBe(argument);
     });
   }
+
+  it('perplexity names itself in its own checks', () => {
+    expect(errorOf(() => perplexity(tf.scalar(1), tf.scalar(0, 'int32'))).functionName).toBe(
+      'perplexity',
+    );
+    expect(
+      errorOf(() => perplexity(tf.zeros([2, 3]), int([0, 1]), bad({ ignore: 1 }))).functionName,
+    ).toBe('perplexity');
+  });
 });

@@ -10,7 +10,7 @@ import {
 import { multiplyNoNan } from '../../src/losses/multiply-no-nan';
 import { expectClose } from '../helpers/close';
 import { expectNoLeak } from '../helpers/leaks';
-import { argumentOf } from './argument-of';
+import { argumentOf, errorOf } from './argument-of';
 
 // biome-ignore lint/suspicious/noExplicitAny: bad arguments are the point of the rejection tests.
 const bad = (x: unknown) => x as any;
@@ -268,6 +268,16 @@ describe('pointwise losses reject bad input, naming the argument', () => {
       expect(argumentOf(call)).toBe(argument);
     });
   }
+
+  it('the regression losses name themselves (they share one check)', () => {
+    for (const [call, name] of [
+      [() => meanSquaredError(v(), tf.zeros([2])), 'meanSquaredError'],
+      [() => meanAbsoluteError(v(), tf.zeros([2])), 'meanAbsoluteError'],
+      [() => huberLoss(v(), tf.zeros([2])), 'huberLoss'],
+    ] as const) {
+      expect(errorOf(call).functionName).toBe(name);
+    }
+  });
 
   it('accepts the boundaries: focal alpha 1 and gamma 0, a tiny huber delta', () => {
     tf.tidy(() => {
