@@ -126,18 +126,15 @@ function logAFractional(q: number, sigma: number, alpha: number): number {
   return Infinity;
 }
 
-function checkOrders(fn: string, orders: unknown): readonly number[] {
+/** Throws unless `orders` is a non-empty array of numbers > 1; `name` is how errors name it. */
+function checkOrders(fn: string, orders: unknown, name = 'options.orders'): readonly number[] {
   if (!Array.isArray(orders) || orders.length === 0) {
-    throw new TfjsBlocksError(
-      fn,
-      'options.orders',
-      'a non-empty array of numbers > 1',
-      `${orders}`,
-    );
+    throw new TfjsBlocksError(fn, name, 'a non-empty array of numbers > 1', `${orders}`);
   }
-  orders.forEach((a, i) => {
-    checkNumber(fn, `options.orders[${i}]`, a, { min: 1, minExclusive: true });
-  });
+  // An index loop, not forEach: a hole (`[2, , 8]`) is read as undefined and rejected.
+  for (let i = 0; i < orders.length; i++) {
+    checkNumber(fn, `${name}[${i}]`, orders[i], { min: 1, minExclusive: true });
+  }
   return orders as number[];
 }
 
@@ -171,8 +168,8 @@ export interface SubsampledGaussianOptions {
  * ```
  */
 export function rdpOfSubsampledGaussian(options: SubsampledGaussianOptions): number[] {
-  checkOptionKeys('rdpOfSubsampledGaussian', options, SUBSAMPLED_GAUSSIAN_KEYS);
   const fn = 'rdpOfSubsampledGaussian';
+  checkOptionKeys(fn, options, SUBSAMPLED_GAUSSIAN_KEYS);
   return subsampledGaussianRdp(fn, options);
 }
 
@@ -240,7 +237,7 @@ export function rdpToEpsilon(
   conversion: RdpConversion = 'improved',
 ): EpsilonAtOrder {
   const fn = 'rdpToEpsilon';
-  checkOrders(fn, orders);
+  checkOrders(fn, orders, 'orders');
   if (!Array.isArray(rdp) || rdp.length !== orders.length) {
     throw new TfjsBlocksError(
       fn,
@@ -249,11 +246,12 @@ export function rdpToEpsilon(
       Array.isArray(rdp) ? `length ${rdp.length}` : String(rdp),
     );
   }
-  rdp.forEach((r, i) => {
+  for (let i = 0; i < rdp.length; i++) {
+    const r: unknown = rdp[i];
     if (typeof r !== 'number' || Number.isNaN(r) || r < 0) {
       throw new TfjsBlocksError(fn, `rdp[${i}]`, 'a number >= 0 or Infinity', String(r));
     }
-  });
+  }
   checkNumber(fn, 'delta', delta, { min: 0, max: 1, minExclusive: true });
   if (conversion !== 'improved' && conversion !== 'classic') {
     throw new TfjsBlocksError(fn, 'conversion', "'improved' or 'classic'", String(conversion));
@@ -423,7 +421,7 @@ export function computeDpSgdEpsilonForEpochs(options: DpSgdEpochsOptions): DpSgd
     samplingRate,
     noiseMultiplier: options.noiseMultiplier,
     delta: options.delta,
-    ...(options.orders !== undefined ? { orders: options.orders } : {}),
+    orders: options.orders, // undefined: computeDpSgdEpsilon's default
   });
   return { ...result, steps, samplingRate };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TfjsBlocksError } from '../../src/errors';
 import {
   computeDpSgdEpsilon,
   computeDpSgdEpsilonForEpochs,
@@ -218,3 +219,391 @@ describeRejections('privacy accountant rejects bad input', () => [
     /options.batchSize must be at most options.datasetSize = 100; got 200/,
   ],
 ]);
+
+describe('RDP of the subsampled Gaussian: the fractional-order series, exactly', () => {
+  // dp_accounting's `_compute_log_a_frac` (two series of |binomial| terms and
+  // their stopping rule) in 50-digit arithmetic: test/reference/privacy_series.py.
+  // [samplingRate, noiseMultiplier, order, one-step RDP]
+  const SERIES: Array<[number, number, number, number]> = [
+    [0.01, 1, 1.5, 0.00013236850293993168],
+    [0.01, 1, 8.1, 0.0009209164273748836],
+    [0.004266666666666667, 1.1, 8.1, 9.965972767911544e-5],
+    [0.1, 2, 2.5, 0.0036216360963444274],
+    [0.3, 0.8, 4.7, 2.1521789956623696],
+    [0.5, 1.5, 10.9, 1.6729793623799096],
+    [0.001, 4, 1.1, 3.586866391323812e-8],
+    [0.02, 0.7, 6.3, 1.7796374224372224],
+    [0.1, 0.5, 1.3, Number.POSITIVE_INFINITY],
+    [0.1, 0.5, 2.5, 1.288717208513369],
+  ];
+  for (const [samplingRate, noiseMultiplier, order, expected] of SERIES) {
+    it(`q ${samplingRate}, σ ${noiseMultiplier}, order ${order}: ${expected}`, () => {
+      const [rdp] = rdpOfSubsampledGaussian({ samplingRate, noiseMultiplier, orders: [order] });
+      if (expected === Number.POSITIVE_INFINITY) expect(rdp).toBe(expected);
+      // log A_α near 0 is summed in float64 log space: an absolute error of
+      // about 1e-15 in it, divided by α - 1, dominates near α = 1.
+      else
+        expect(Math.abs(rdp! - expected)).toBeLessThanOrEqual(
+          1e-10 * expected + 2e-15 / (order - 1),
+        );
+    });
+  }
+
+  it('integer orders by hand: A_α = Σ C(α, i) qⁱ (1 - q)^(α - i) exp((i² - i) / 2σ²)', () => {
+    const [two, three] = rdpOfSubsampledGaussian({
+      samplingRate: 0.5,
+      noiseMultiplier: 1,
+      orders: [2, 3],
+    });
+    expect(relative(two!, Math.log(0.25 + 0.5 + 0.25 * Math.E))).toBeLessThan(1e-14);
+    expect(relative(three!, Math.log((1 + 3 + 3 * Math.E + Math.exp(3)) / 8) / 2)).toBeLessThan(
+      1e-14,
+    );
+  });
+
+  it('returns one value per order, in the orders’ order', () => {
+    const orders = [32, 1.5, 2, 8.1];
+    const all = rdpOfSubsampledGaussian({ samplingRate: 0.01, noiseMultiplier: 1, orders });
+    expect(all).toHaveLength(4);
+    orders.forEach((order, i) => {
+      expect(all[i]).toBe(
+        rdpOfSubsampledGaussian({ samplingRate: 0.01, noiseMultiplier: 1, orders: [order] })[0],
+      );
+    });
+    expect(all[0]!).toBeGreaterThan(all[3]!);
+  });
+
+  it('the edges at every kind of order: q = 0 is 0 (even with σ = 0), σ = 0 is +Infinity, q = 1 is α / 2σ²', () => {
+    const orders = [1.5, 2, 7.3, 64];
+    expect(rdpOfSubsampledGaussian({ samplingRate: 0, noiseMultiplier: 0, orders })).toEqual([
+      0, 0, 0, 0,
+    ]);
+    expect(rdpOfSubsampledGaussian({ samplingRate: 0.5, noiseMultiplier: 0, orders })).toEqual(
+      orders.map(() => Number.POSITIVE_INFINITY),
+    );
+    expect(rdpOfSubsampledGaussian({ samplingRate: 1, noiseMultiplier: 0.5, orders })).toEqual(
+      orders.map((a) => a / 0.5),
+    );
+  });
+
+  it('DEFAULT_RDP_ORDERS: 1.1 … 10.9 by 0.1, 11 … 63, then 128, 256, 512, 1024; frozen', () => {
+    expect(DEFAULT_RDP_ORDERS).toHaveLength(156);
+    expect(DEFAULT_RDP_ORDERS[0]).toBe(1.1);
+    expect(DEFAULT_RDP_ORDERS[98]).toBeCloseTo(10.9, 12);
+    expect(DEFAULT_RDP_ORDERS.slice(99, 152)).toEqual(Array.from({ length: 53 }, (_, i) => 11 + i));
+    expect(DEFAULT_RDP_ORDERS.slice(152)).toEqual([128, 256, 512, 1024]);
+    expect(Object.isFrozen(DEFAULT_RDP_ORDERS)).toBe(true);
+  });
+});
+
+describe('rdpToEpsilon: each branch of the conversion', () => {
+  it('ties go to the first order; the KL shortcut gives 0 at a tiny or zero RDP', () => {
+    expect(rdpToEpsilon([3, 2], [0, 0], 1e-5)).toEqual({ epsilon: 0, order: 3 });
+    expect(rdpToEpsilon([5, 2, 4], [1e-12, 1e-12, 1e-12], 1e-5)).toEqual({ epsilon: 0, order: 5 });
+    expect(rdpToEpsilon([4, 2], [3, 3], 1e-5, 'classic').order).toBe(4);
+    expect(rdpToEpsilon([2, 4], [0.5, 0.5], 1e-5, 'classic')).toEqual({
+      epsilon: 0.5 - Math.log(1e-5) / 3,
+      order: 4,
+    });
+  });
+
+  it('no improved bound at orders <= 1.01 (ε +Infinity, order NaN), one just above', () => {
+    expect(rdpToEpsilon([1.005, 1.01], [1, 1], 1e-5)).toEqual({
+      epsilon: Number.POSITIVE_INFINITY,
+      order: Number.NaN,
+    });
+    const above = rdpToEpsilon([1.01, 1.02], [1, 1], 1e-5);
+    expect(above.order).toBe(1.02);
+    expect(above.epsilon).toBeCloseTo(1 + Math.log1p(-1 / 1.02) - Math.log(1e-5 * 1.02) / 0.02, 9);
+    // The classic conversion has no such cut-off.
+    expect(rdpToEpsilon([1.005], [1], 1e-5, 'classic').epsilon).toBeCloseTo(
+      1 - Math.log(1e-5) / 0.005,
+      6,
+    );
+  });
+
+  it('an infinite RDP gives no bound at its order; all infinite: ε +Infinity, order NaN', () => {
+    const inf = Number.POSITIVE_INFINITY;
+    expect(rdpToEpsilon([2, 3], [inf, inf], 1e-5)).toEqual({ epsilon: inf, order: Number.NaN });
+    expect(rdpToEpsilon([2, 3], [inf, inf], 1e-5, 'classic')).toEqual({
+      epsilon: inf,
+      order: Number.NaN,
+    });
+    expect(rdpToEpsilon([2, 3], [inf, 0.5], 1e-5).order).toBe(3);
+  });
+
+  it('a negative improved bound (δ near 1, α near 1) is reported as 0', () => {
+    // δ = 0.9, α = 1.1, rdp 1.7: past the KL shortcut, and the formula is negative.
+    const raw = 1.7 + Math.log1p(-1 / 1.1) - Math.log(0.9 * 1.1) / 0.1;
+    expect(0.81 + Math.expm1(-1.7)).toBeLessThan(0);
+    expect(raw).toBeLessThan(0);
+    expect(rdpToEpsilon([1.1], [1.7], 0.9)).toEqual({ epsilon: 0, order: 1.1 });
+  });
+});
+
+describe('computeDpSgdEpsilon and computeDpSgdEpsilonForEpochs: what they return', () => {
+  it('the composed RDP, the orders used, and both conversions', () => {
+    const orders = [2, 4.5, 16];
+    const one = rdpOfSubsampledGaussian({ samplingRate: 0.02, noiseMultiplier: 0.9, orders });
+    const r = computeDpSgdEpsilon({
+      steps: 300,
+      samplingRate: 0.02,
+      noiseMultiplier: 0.9,
+      delta: 1e-6,
+      orders,
+    });
+    expect(r.orders).toEqual(orders);
+    expect(r.rdp).toEqual(one.map((x) => 300 * x));
+    expect({ epsilon: r.epsilon, order: r.order }).toEqual(rdpToEpsilon(orders, r.rdp, 1e-6));
+    expect({ epsilon: r.classicEpsilon, order: r.classicOrder }).toEqual(
+      rdpToEpsilon(orders, r.rdp, 1e-6, 'classic'),
+    );
+    expect(r.epsilon).toBeGreaterThan(0);
+    expect(r.classicEpsilon).toBeGreaterThan(r.epsilon);
+    expect(
+      computeDpSgdEpsilon({ steps: 1, samplingRate: 0.02, noiseMultiplier: 0.9, delta: 1e-6 })
+        .orders,
+    ).toBe(DEFAULT_RDP_ORDERS);
+  });
+
+  it('zero steps cost nothing even without noise (not 0 × Infinity = NaN)', () => {
+    const r = computeDpSgdEpsilon({ steps: 0, samplingRate: 0.5, noiseMultiplier: 0, delta: 1e-5 });
+    expect(r.rdp.every((x) => x === 0)).toBe(true);
+    expect(r.epsilon).toBe(0);
+    expect(r.classicEpsilon).toBeGreaterThan(0);
+  });
+
+  it('epochs: steps rounded up, the rate B / N, the orders passed on, a full batch is q = 1', () => {
+    const r = computeDpSgdEpsilonForEpochs({
+      datasetSize: 100,
+      batchSize: 32,
+      epochs: 1,
+      noiseMultiplier: 1.3,
+      delta: 1e-4,
+      orders: [2, 8],
+    });
+    expect(r.steps).toBe(4);
+    expect(r.samplingRate).toBe(0.32);
+    expect(r.orders).toEqual([2, 8]);
+    const direct = computeDpSgdEpsilon({
+      steps: 4,
+      samplingRate: 0.32,
+      noiseMultiplier: 1.3,
+      delta: 1e-4,
+      orders: [2, 8],
+    });
+    expect(r.epsilon).toBe(direct.epsilon);
+    expect(r.classicEpsilon).toBe(direct.classicEpsilon);
+    const half = computeDpSgdEpsilonForEpochs({
+      datasetSize: 100,
+      batchSize: 30,
+      epochs: 0.5,
+      noiseMultiplier: 1.3,
+      delta: 1e-4,
+    });
+    expect(half.steps).toBe(2);
+    expect(half.orders).toBe(DEFAULT_RDP_ORDERS);
+    const full = computeDpSgdEpsilonForEpochs({
+      datasetSize: 10,
+      batchSize: 10,
+      epochs: 2,
+      noiseMultiplier: 2,
+      delta: 1e-4,
+      orders: [3],
+    });
+    expect(full.samplingRate).toBe(1);
+    expect(full.rdp).toEqual([2 * (3 / 8)]);
+  });
+});
+
+describe('privacy accountant rejections name the argument', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: bad arguments are the point of these tests.
+  const bad = (x: unknown) => x as any;
+  const base = { steps: 10, samplingRate: 0.1, noiseMultiplier: 1, delta: 1e-5 };
+  const epochs = { datasetSize: 100, batchSize: 10, epochs: 1, noiseMultiplier: 1, delta: 1e-5 };
+  const mech = { samplingRate: 0.1, noiseMultiplier: 1 };
+  const cases: Array<[string, () => unknown, string]> = [
+    [
+      'rdp: options undefined',
+      () => rdpOfSubsampledGaussian(bad(undefined)),
+      'options.samplingRate',
+    ],
+    ['rdp: options null', () => rdpOfSubsampledGaussian(bad(null)), 'options'],
+    [
+      'rdp: unknown key',
+      () => rdpOfSubsampledGaussian(bad({ ...mech, steps: 1 })),
+      'options.steps',
+    ],
+    [
+      'rdp: samplingRate -0.1',
+      () => rdpOfSubsampledGaussian({ ...mech, samplingRate: -0.1 }),
+      'options.samplingRate',
+    ],
+    [
+      'rdp: samplingRate NaN',
+      () => rdpOfSubsampledGaussian({ ...mech, samplingRate: Number.NaN }),
+      'options.samplingRate',
+    ],
+    [
+      'rdp: samplingRate missing',
+      () => rdpOfSubsampledGaussian(bad({ noiseMultiplier: 1 })),
+      'options.samplingRate',
+    ],
+    [
+      'rdp: noiseMultiplier Infinity',
+      () => rdpOfSubsampledGaussian({ ...mech, noiseMultiplier: Number.POSITIVE_INFINITY }),
+      'options.noiseMultiplier',
+    ],
+    ['rdp: orders []', () => rdpOfSubsampledGaussian({ ...mech, orders: [] }), 'options.orders'],
+    [
+      'rdp: orders "2"',
+      () => rdpOfSubsampledGaussian(bad({ ...mech, orders: '2' })),
+      'options.orders',
+    ],
+    [
+      'rdp: orders [0.5]',
+      () => rdpOfSubsampledGaussian({ ...mech, orders: [0.5] }),
+      'options.orders[0]',
+    ],
+    [
+      'rdp: orders [2, NaN]',
+      () => rdpOfSubsampledGaussian({ ...mech, orders: [2, Number.NaN] }),
+      'options.orders[1]',
+    ],
+    [
+      'rdp: orders with a hole',
+      () =>
+        rdpOfSubsampledGaussian({
+          ...mech,
+          orders: // biome-ignore lint/suspicious/noSparseArray: a hole is the point.
+            [2, , 8] as number[],
+        }),
+      'options.orders[1]',
+    ],
+    ['dp-sgd: options undefined', () => computeDpSgdEpsilon(bad(undefined)), 'options.steps'],
+    ['dp-sgd: options an array', () => computeDpSgdEpsilon(bad([1])), 'options'],
+    [
+      'dp-sgd: unknown key',
+      () => computeDpSgdEpsilon(bad({ ...base, epochs: 1 })),
+      'options.epochs',
+    ],
+    ['dp-sgd: steps -1', () => computeDpSgdEpsilon({ ...base, steps: -1 }), 'options.steps'],
+    ['dp-sgd: delta 1', () => computeDpSgdEpsilon({ ...base, delta: 1 }), 'options.delta'],
+    [
+      'dp-sgd: delta NaN',
+      () => computeDpSgdEpsilon({ ...base, delta: Number.NaN }),
+      'options.delta',
+    ],
+    [
+      'dp-sgd: samplingRate 2',
+      () => computeDpSgdEpsilon({ ...base, samplingRate: 2 }),
+      'options.samplingRate',
+    ],
+    [
+      'dp-sgd: noiseMultiplier -0.5',
+      () => computeDpSgdEpsilon({ ...base, noiseMultiplier: -0.5 }),
+      'options.noiseMultiplier',
+    ],
+    [
+      'dp-sgd: orders [1]',
+      () => computeDpSgdEpsilon({ ...base, orders: [1] }),
+      'options.orders[0]',
+    ],
+    [
+      'epochs: options undefined',
+      () => computeDpSgdEpsilonForEpochs(bad(undefined)),
+      'options.datasetSize',
+    ],
+    [
+      'epochs: unknown key',
+      () => computeDpSgdEpsilonForEpochs(bad({ ...epochs, steps: 1 })),
+      'options.steps',
+    ],
+    [
+      'epochs: datasetSize 0',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, datasetSize: 0 }),
+      'options.datasetSize',
+    ],
+    [
+      'epochs: datasetSize 1.5',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, datasetSize: 1.5 }),
+      'options.datasetSize',
+    ],
+    [
+      'epochs: batchSize 0',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, batchSize: 0 }),
+      'options.batchSize',
+    ],
+    [
+      'epochs: batchSize 101',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, batchSize: 101 }),
+      'options.batchSize',
+    ],
+    [
+      'epochs: epochs 0',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, epochs: 0 }),
+      'options.epochs',
+    ],
+    [
+      'epochs: epochs -1',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, epochs: -1 }),
+      'options.epochs',
+    ],
+    [
+      'epochs: noiseMultiplier -1',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, noiseMultiplier: -1 }),
+      'options.noiseMultiplier',
+    ],
+    [
+      'epochs: delta 0',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, delta: 0 }),
+      'options.delta',
+    ],
+    [
+      'epochs: orders [2, 0]',
+      () => computeDpSgdEpsilonForEpochs({ ...epochs, orders: [2, 0] }),
+      'options.orders[1]',
+    ],
+    ['toEpsilon: orders []', () => rdpToEpsilon([], [], 1e-5), 'orders'],
+    ['toEpsilon: orders [1]', () => rdpToEpsilon([1], [0.1], 1e-5), 'orders[0]'],
+    ['toEpsilon: rdp not an array', () => rdpToEpsilon([2], bad(0.1), 1e-5), 'rdp'],
+    ['toEpsilon: rdp too long', () => rdpToEpsilon([2], [0.1, 0.2], 1e-5), 'rdp'],
+    ['toEpsilon: rdp NaN', () => rdpToEpsilon([2, 3], [0.1, Number.NaN], 1e-5), 'rdp[1]'],
+    ['toEpsilon: rdp "0.1"', () => rdpToEpsilon([2], bad(['0.1']), 1e-5), 'rdp[0]'],
+    [
+      'toEpsilon: rdp with a hole',
+      () =>
+        rdpToEpsilon(
+          [2, 3, 4], // biome-ignore lint/suspicious/noSparseArray: a hole is the point.
+          [0.1, , 0.2] as number[],
+          1e-5,
+        ),
+      'rdp[1]',
+    ],
+    ['toEpsilon: delta 0', () => rdpToEpsilon([2], [0.1], 0), 'delta'],
+    ['toEpsilon: delta 1', () => rdpToEpsilon([2], [0.1], 1), 'delta'],
+    ['toEpsilon: conversion', () => rdpToEpsilon([2], [0.1], 1e-5, bad('exact')), 'conversion'],
+  ];
+  for (const [name, call, argument] of cases) {
+    it(`${name}: ${argument}`, () => {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(TfjsBlocksError);
+      expect((thrown as TfjsBlocksError).argument).toBe(argument);
+      expect((thrown as TfjsBlocksError).message).toContain(argument);
+    });
+  }
+
+  it('accepts the boundaries: q 0 and 1, σ 0, an order just above 1, δ just below 1, Infinity in rdp', () => {
+    expect(() =>
+      rdpOfSubsampledGaussian({ samplingRate: 1, noiseMultiplier: 0, orders: [1.0001] }),
+    ).not.toThrow();
+    expect(() => computeDpSgdEpsilon({ ...base, samplingRate: 0, delta: 0.999 })).not.toThrow();
+    expect(() => rdpToEpsilon([2], [Number.POSITIVE_INFINITY], 1e-5)).not.toThrow();
+    expect(() => rdpToEpsilon([2], [0], 1e-5, 'classic')).not.toThrow();
+  });
+});
