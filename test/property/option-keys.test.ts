@@ -430,6 +430,10 @@ const CASES: Case[] = [
   c('exponentiatedGradient', 'options', 'options.epsilom', 'epsilon', () =>
     root.exponentiatedGradient(_, _, _, plus({ fit: () => () => [] }, 'epsilom', 0.1)),
   ),
+  // perf/: the key check runs before anything is registered.
+  c('enableWasmFastKernels', 'options', 'options.packedWeight', 'packedWeights', () =>
+    root.enableWasmFastKernels(plus({}, 'packedWeight', 'cached')),
+  ),
 
   ...(() => {
     const lm = root.gpt2Config({
