@@ -194,3 +194,35 @@ describeEachBackend('quantized products by plan', () => {
     }
   });
 });
+
+/** The kernels `f` runs, in order ('' and 'forward' are tfjs's own bookkeeping, left out). */
+async function kernelsOf(f: () => tf.TensorContainer): Promise<string[]> {
+  const profile = await tf.profile(f as () => tf.Tensor);
+  return profile.kernels.map((k) => k.name).filter((k) => k !== '' && k !== 'forward');
+}
+
+describeEachBackend('the plan each product runs by backend and rows', (backend) => {
+  it('up to 4 rows (decoding) read the codes on the host, no matMul; more rows dequantize, on wasm as the left operand', async () => {
+    const q = record('int8', 8, 6);
+    // wasm puts the fresh float kernel on XNNPACK's left operand: (Wᵀ · xᵀ)ᵀ.
+    const matMulPlan =
+      backend === 'wasm' ? ['Transpose', 'BatchMatMul', 'Transpose'] : ['BatchMatMul'];
+    for (const n of [1, 4, 5]) {
+      const x = tf.randomNormal([n, 8], 0, 1, 'float32', 1) as tf.Tensor2D;
+      const xt = tf.randomNormal([n, 6], 0, 1, 'float32', 2) as tf.Tensor2D;
+      const forward = n <= 4 ? [] : matMulPlan;
+      expect(await kernelsOf(() => quantizedMatMul(x, q))).toEqual(forward);
+      expect(await kernelsOf(() => quantizedMatMulTransposed(xt, q))).toEqual(forward);
+      const grad = (f: (a: tf.Tensor2D, q: QuantizedTensor) => tf.Tensor2D, input: tf.Tensor2D) =>
+        kernelsOf(() => tf.grad((a: tf.Tensor) => f(a as tf.Tensor2D, q))(input));
+      // The backward of the dequantized plan transposes the kernel for dy · Wᵀ (quantizedMatMul).
+      const backward = n <= 4 ? [] : backend === 'wasm' ? matMulPlan : ['BatchMatMul'];
+      expect(await grad(quantizedMatMul, x)).toEqual([
+        ...forward,
+        ...(n > 4 && backend !== 'wasm' ? ['Transpose', 'BatchMatMul'] : backward),
+      ]);
+      expect(await grad(quantizedMatMulTransposed, xt)).toEqual([...forward, ...backward]);
+      tf.dispose([x, xt]);
+    }
+  });
+});
