@@ -7,7 +7,7 @@
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients in Node
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, expect, it } from 'vitest';
-import { setQuantizedSimdEnabled } from '../../src/nn/quantized-simd';
+import { releaseQuantizedSimd, setQuantizedSimdEnabled } from '../../src/nn/quantized-simd';
 import {
   dequantizeRows,
   dequantizeWeights,
@@ -224,5 +224,37 @@ describeEachBackend('the plan each product runs by backend and rows', (backend) 
       expect(await grad(quantizedMatMulTransposed, xt)).toEqual([...forward, ...backward]);
       tf.dispose([x, xt]);
     }
+  });
+});
+
+describeEachBackend('packed kernels alive together', () => {
+  it('several packed at once keep their own codes; a freed range is reused without touching its neighbours', () => {
+    const direct = (q: QuantizedTensor, x: tf.Tensor2D) =>
+      tf.tidy(() => tf.matMul(x, tf.tensor2d(reference(q))));
+    const kernels = [
+      record('int8', 9, 6, 9, 11),
+      record('int4', 16, 40, 8, 12),
+      record('int8', 12, 33, 12, 13),
+      record('int4', 10, 7, 5, 14),
+    ];
+    const check = (q: QuantizedTensor) => {
+      const x = tf.randomNormal([2, q.shape[0]], 0, 1, 'float32', 5) as tf.Tensor2D;
+      const y = quantizedMatMul(x, q);
+      const expected = direct(q, x);
+      const scale = tf.tidy(() => tf.max(tf.abs(expected)).dataSync()[0]!);
+      expectClose(y, expected, { rtol: 1e-5, atol: 1e-5 * scale });
+      tf.dispose([x, y, expected]);
+    };
+    for (const q of kernels) check(q);
+    // All four packed: each product still reads its own codes.
+    for (const q of kernels) check(q);
+    releaseQuantizedSimd(kernels[1]!);
+    // A smaller kernel takes part of the freed range, a larger one goes past it.
+    const small = record('int8', 4, 16, 4, 15);
+    const large = record('int4', 64, 96, 16, 16);
+    check(small);
+    check(large);
+    for (const q of [kernels[0]!, kernels[2]!, kernels[3]!, small, large]) check(q);
+    for (const q of [...kernels, small, large]) releaseQuantizedSimd(q);
   });
 });
