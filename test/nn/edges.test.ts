@@ -619,3 +619,41 @@ describe('mixtureOfExperts: shapes and defaults', () => {
     });
   });
 });
+
+describeEachBackend('embed: the gradient without a ScatterNd kernel', (backend) => {
+  it('falls back to UnsortedSegmentSum where the backend has it, else a one-hot matMul: the same gradient', async () => {
+    const config = { numEmbeddings: 5, embeddingDim: 2 };
+    const { table } = initEmbedding(config, 1);
+    const ids = tf.tensor2d([[4, 0, 4, 1]], undefined, 'int32');
+    const w = tf.randomNormal([1, 4, 2], 0, 1, 'float32', 2);
+    const grad = () =>
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embed(config, { table: t as tf.Tensor2D }, ids), w)))(
+        table,
+      );
+    const kernels = async () =>
+      (await tf.profile(grad)).kernels.map((k) => k.name).filter((k) => k !== '');
+    const expected = grad();
+    expect(await kernels()).toContain('ScatterNd');
+    const removed: tf.KernelConfig[] = [];
+    try {
+      for (const name of ['ScatterNd', 'UnsortedSegmentSum']) {
+        const kernel = tf.getKernel(name, backend);
+        if (kernel) {
+          tf.unregisterKernel(name, backend);
+          removed.push(kernel);
+        }
+        const ran = await kernels();
+        expect(ran).not.toContain('ScatterNd');
+        const segmentSum = name === 'ScatterNd' && tf.getKernel('UnsortedSegmentSum', backend);
+        expect(ran.includes('UnsortedSegmentSum')).toBe(Boolean(segmentSum));
+        expect(ran.includes('OneHot')).toBe(!segmentSum);
+        const g = grad();
+        expectClose(g, expected, { rtol: 1e-6, atol: 1e-6 });
+        g.dispose();
+      }
+    } finally {
+      for (const kernel of removed) tf.registerKernel(kernel);
+    }
+    tf.dispose([table, ids, w, expected]);
+  });
+});

@@ -22,7 +22,7 @@ import {
   type MixtureOfExpertsConfig,
   mixtureOfExperts,
 } from '../../src/nn/mixture-of-experts';
-import { applyNorm, checkNormConfig, initNorm } from '../../src/nn/norm';
+import { applyNorm, checkNormConfig, initNorm, normalize } from '../../src/nn/norm';
 import { initPatchEmbedding, patchEmbedding } from '../../src/nn/patch-embedding';
 import {
   checkKernel,
@@ -148,6 +148,18 @@ rejects(
   () => ({ x: tf.zeros([2, 4]), g: tf.ones([4]) as tf.Tensor1D, b: tf.zeros([4]) as tf.Tensor1D }),
   (s) => [
     ['config null', 'initNorm', 'config', () => initNorm(bad(null))],
+    [
+      'normalize: LayerNorm without params',
+      'applyNorm',
+      'params.beta',
+      () => normalize({ kind: 'layer' }, bad(undefined), s.x),
+    ],
+    [
+      'normalize: RMSNorm without params',
+      'rmsNorm',
+      'gamma',
+      () => normalize({ kind: 'rms' }, bad(undefined), s.x),
+    ],
     ['config an array', 'initNorm', 'config', () => initNorm(bad([]))],
     ['config a string', 'initNorm', 'config', () => initNorm(bad('rms'))],
     ['unknown kind', 'initNorm', 'config.kind', () => initNorm(bad({ kind: 'batch', dModel: 4 }))],
@@ -238,6 +250,7 @@ rejects(
     const good = () => ({ a: s.a, b: s.b, scale: 2 });
     return [
       ['config null', 'initLinear', 'config', () => initLinear(bad(null), 0)],
+      ['config undefined', 'initLinear', 'config.inFeatures', () => initLinear(bad(undefined), 0)],
       [
         'unknown key',
         'initLinear',
@@ -534,6 +547,19 @@ rejects(
   },
   (s) => [
     ['config null', 'initEmbedding', 'config', () => initEmbedding(bad(null), 0)],
+    ['config undefined', 'embed', 'config.numEmbeddings', () => embed(bad(undefined), s.p, s.ids)],
+    [
+      'config undefined',
+      'tokenAndPositionEmbedding',
+      'config.vocabSize',
+      () => tokenAndPositionEmbedding(bad(undefined), s.tpp, s.ids),
+    ],
+    [
+      'one time step',
+      'positionEmbedding',
+      'length',
+      () => tokenAndPositionEmbedding(s.tp, s.tpp, tf.zeros([1, 1], 'int32'), { offset: 5 }),
+    ],
     [
       'unknown key',
       'initEmbedding',
@@ -773,6 +799,12 @@ rejects(
   (s) => [
     ['config null', 'initPatchEmbedding', 'config', () => initPatchEmbedding(bad(null), 0)],
     [
+      'config undefined',
+      'patchEmbedding',
+      'config.patchSize',
+      () => patchEmbedding(bad(undefined), s.p, s.images),
+    ],
+    [
       'unknown key',
       'initPatchEmbedding',
       'config.size',
@@ -896,6 +928,12 @@ rejects(
   () => ({ p: initMixtureOfExperts(moe, 0), x: tf.zeros([2, 4]) }),
   (s) => [
     ['config null', 'initMixtureOfExperts', 'config', () => initMixtureOfExperts(bad(null), 0)],
+    [
+      'config undefined',
+      'mixtureOfExperts',
+      'config.dModel',
+      () => mixtureOfExperts(bad(undefined), s.p, s.x),
+    ],
     [
       'unknown key',
       'initMixtureOfExperts',
