@@ -7,7 +7,11 @@
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients in Node
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, expect, it } from 'vitest';
-import { releaseQuantizedSimd, setQuantizedSimdEnabled } from '../../src/nn/quantized-simd';
+import {
+  quantizedSimdBytesInUse,
+  releaseQuantizedSimd,
+  setQuantizedSimdEnabled,
+} from '../../src/nn/quantized-simd';
 import {
   dequantizeRows,
   dequantizeWeights,
@@ -256,5 +260,32 @@ describeEachBackend('packed kernels alive together', () => {
     check(large);
     for (const q of [kernels[0]!, kernels[2]!, kernels[3]!, small, large]) check(q);
     for (const q of [...kernels, small, large]) releaseQuantizedSimd(q);
+  });
+});
+
+describeEachBackend('a QuantizedTensor whose arrays are replaced', () => {
+  it('is repacked for new codes or new scales, in the bytes of its old packing', () => {
+    const q = record('int8', 8, 16, 8, 21);
+    const x = tf.randomNormal([1, 8], 0, 1, 'float32', 22) as tf.Tensor2D;
+    const product = () => {
+      const y = quantizedMatMul(x, q);
+      const v = Array.from(y.dataSync());
+      y.dispose();
+      return v;
+    };
+    const expected = () =>
+      tf.tidy(() => Array.from(tf.matMul(x, tf.tensor2d(reference(q))).dataSync()));
+    expectClose(product(), expected(), { rtol: 1e-5, atol: 1e-5 });
+    const inUse = quantizedSimdBytesInUse();
+    // New codes only (the scales array stays the same object).
+    q.values = Int8Array.from(q.values as Int8Array, (v) => -v);
+    expectClose(product(), expected(), { rtol: 1e-5, atol: 1e-5 });
+    expect(quantizedSimdBytesInUse()).toBe(inUse);
+    // New scales only.
+    q.scales = q.scales.map((s) => 3 * s);
+    expectClose(product(), expected(), { rtol: 1e-5, atol: 1e-5 });
+    expect(quantizedSimdBytesInUse()).toBe(inUse);
+    releaseQuantizedSimd(q);
+    x.dispose();
   });
 });
