@@ -1,7 +1,7 @@
 // The quantized products' input space (issue 22): records made directly
 // (random codes and scales, so every nibble and sign occurs), int4 groups
 // that do not divide the rows, odd widths, shapes past one 64-element tile,
-// 1 to 9 rows (the fused, transposed and dequantized plans), the JS loops
+// 1 to 5 rows (the fused, transposed and dequantized plans), the JS loops
 // with the SIMD kernels off, and the transposed product of a tied head, all
 // against an element-by-element reference.
 import '@tensorflow/tfjs-layers'; // registers tfjs-core's gradients in Node
@@ -120,13 +120,13 @@ it('isQuantizedTensor needs format, scales and values', () => {
 
 describeEachBackend('quantized products by plan', () => {
   for (const shape of SHAPES) {
-    it(`${label(shape)}: quantizedMatMul, values and dx, 1 to 9 rows, SIMD on and off`, () => {
+    it(`${label(shape)}: quantizedMatMul, values and dx, 1, 3 and 5 rows, SIMD on and off`, () => {
       const [format, rows, cols, group] = shape;
       const q = record(format, rows, cols, group);
       const w = tf.tensor2d(reference(q));
       for (const simd of [true, false]) {
         setQuantizedSimdEnabled(simd);
-        for (const n of [1, 2, 3, 4, 5, 9]) {
+        for (const n of [1, 3, 5]) {
           tf.tidy(() => {
             const x = tf.randomNormal([n, rows], 0, 1, 'float32', n) as tf.Tensor2D;
             const dy = tf.randomNormal([n, cols], 0, 1, 'float32', n + 1);
@@ -143,11 +143,11 @@ describeEachBackend('quantized products by plan', () => {
       w.dispose();
     });
 
-    it(`${label(shape)}: quantizedMatMulTransposed (a tied head), values and dx, 1 to 9 rows`, () => {
+    it(`${label(shape)}: quantizedMatMulTransposed (a tied head), values and dx, 1 and 5 rows`, () => {
       const [format, rows, cols, group] = shape;
       const q = record(format, rows, cols, group);
       const w = tf.tensor2d(reference(q));
-      for (const n of [1, 3, 4, 5, 9]) {
+      for (const n of [1, 5]) {
         tf.tidy(() => {
           const x = tf.randomNormal([n, cols], 0, 1, 'float32', n) as tf.Tensor2D;
           const dy = tf.randomNormal([n, rows], 0, 1, 'float32', n + 1);
