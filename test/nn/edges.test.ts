@@ -657,3 +657,50 @@ describeEachBackend('embed: the gradient without a ScatterNd kernel', (backend) 
     tf.dispose([table, ids, w, expected]);
   });
 });
+
+describe('mixtureOfExperts: each activation, gated and not', () => {
+  const ACT: Record<FeedForwardActivation, (x: tf.Tensor) => tf.Tensor> = {
+    gelu: (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)),
+    'gelu-tanh': (x) =>
+      tf.mul(
+        x,
+        tf.sigmoid(tf.mul(2 * Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))))),
+      ),
+    relu: (x) => tf.relu(x),
+    silu: (x) => tf.mul(x, tf.sigmoid(x)),
+  };
+  for (const kind of ['mlp', 'gated'] as const) {
+    it(`${kind}: with one expert the layer is that expert's ${kind}, for every activation`, () => {
+      tf.tidy(() => {
+        for (const activation of Object.keys(ACT) as FeedForwardActivation[]) {
+          const config: MixtureOfExpertsConfig = {
+            dModel: 3,
+            hidden: 4,
+            numExperts: 1,
+            topK: 1,
+            kind,
+            activation,
+          };
+          const p = initMixtureOfExperts(config, 5);
+          const x = tf.randomNormal([2, 3], 0, 2, 'float32', 6) as tf.Tensor2D;
+          const at = (k: tf.Tensor3D) => tf.squeeze(k, [0]) as tf.Tensor2D;
+          const bias = (b?: tf.Tensor2D) => (b ? tf.squeeze(b, [0]) : tf.zeros([1]));
+          const up = tf.add(tf.matMul(x, at(p.up.kernel)), bias(p.up.bias));
+          const act = ACT[activation];
+          const h =
+            kind === 'gated'
+              ? tf.mul(act(tf.add(tf.matMul(x, at(p.gate!.kernel)), bias(p.gate!.bias))), up)
+              : act(up);
+          const expected = tf.add(
+            tf.matMul(h as tf.Tensor2D, at(p.down.kernel)),
+            bias(p.down.bias),
+          );
+          const { output, auxLoss } = mixtureOfExperts(config, p, x);
+          expectClose(output, expected, { rtol: 1e-4, atol: 1e-5 });
+          expectClose(auxLoss, 1, { rtol: 1e-6 });
+          expectNoLeak(() => mixtureOfExperts(config, p, x));
+        }
+      });
+    });
+  }
+});

@@ -367,6 +367,13 @@ rejects(
         lora(() => ({ ...good(), a: tf.zeros([3, 2]) })),
       ],
       ['lora.b missing', 'linear', 'params.lora.b', lora(() => ({ a: s.a, scale: 1 }))],
+      // Rank 1 [r]: its length is a's r, so only the rank check can name it.
+      [
+        'lora.b of rank 1',
+        'linear',
+        'params.lora.b',
+        lora(() => ({ ...good(), b: tf.zeros([2]) })),
+      ],
       [
         'lora.b rows (r)',
         'linear',
@@ -899,6 +906,20 @@ rejects(
         ),
     ],
     [
+      // Rank 1 with patchSize² · channels values: only the rank check names it.
+      'kernel of rank 1',
+      'patchEmbedding',
+      'params.kernel',
+      () => patchEmbedding(s.config, { kernel: bad(tf.zeros([4])), bias: s.p.bias }, s.images),
+    ],
+    [
+      // [dModel, 1]: its first size is dModel, so only the rank check names it.
+      'bias [dModel, 1]',
+      'patchEmbedding',
+      'params.bias',
+      () => patchEmbedding(s.config, { kernel: s.p.kernel, bias: bad(tf.zeros([3, 1])) }, s.images),
+    ],
+    [
       'height not divisible',
       'patchEmbedding',
       'images',
@@ -1021,6 +1042,18 @@ rejects(
         mixtureOfExperts(
           moe,
           { ...s.p, up: { kernel: bad(tf.zeros([4, 3])), bias: s.p.up.bias } },
+          s.x,
+        ),
+    ],
+    [
+      // [numExperts, dModel] matches the first two sizes: only the rank check names it.
+      'up of rank 2 that matches the leading sizes',
+      'mixtureOfExperts',
+      'params.up.kernel',
+      () =>
+        mixtureOfExperts(
+          moe,
+          { ...s.p, up: { kernel: bad(tf.zeros([3, 4])), bias: s.p.up.bias } },
           s.x,
         ),
     ],
