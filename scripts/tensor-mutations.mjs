@@ -21,6 +21,7 @@ const LOSS_TESTS = ['test/losses'];
 const SCHEDULE_TESTS = ['test/schedules'];
 const ATTENTION_TESTS = ['test/attention'];
 const NN_TESTS = ['test/nn'];
+const NN_EDGES = ['test/nn/edges.test.ts'];
 
 /**
  * One mutation: `find` must occur exactly once in `file`; it is replaced by
@@ -706,6 +707,112 @@ export const MUTATIONS = [
     replace: 'scalar(c * 0.04)',
     why: "a slightly wrong cubic coefficient in GPT-2's tanh GELU",
     tests: NN_TESTS,
+  },
+  // nn, the rest (issue 22, src/nn/): each against the test file that checks it.
+  // quantized-weights.ts and quantized-simd.ts are host JS loops, which Stryker mutates.
+  {
+    id: 'nn-linear-glorot-limit',
+    file: 'src/nn/linear.ts',
+    find: 'Math.sqrt(6 / (inFeatures + outFeatures))',
+    replace: 'Math.sqrt(3 / (inFeatures + outFeatures))',
+    why: "initLinear's Glorot bound halved in variance (a constant Stryker does not mutate)",
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-linear-lora-scale',
+    file: 'src/nn/linear.ts',
+    find: 'lora.scale === 1 ? down : mul(down, lora.scale)',
+    replace: 'down',
+    why: "LoRA's scale ignored: x · a · b added unscaled",
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-linear-lora-dropout',
+    file: 'src/nn/linear.ts',
+    find: 'dropout(flat, drop.rate, undefined, drop.seed)',
+    replace: 'flat',
+    why: "LoRA's dropout never applied in training",
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-feed-forward-gate-swapped',
+    file: 'src/nn/feed-forward.ts',
+    find: 'mul(act(linear(into, params.gate, x)), linear(into, params.up, x))',
+    replace: 'mul(act(linear(into, params.up, x)), linear(into, params.gate, x))',
+    why: 'the activation on the up projection instead of the gate',
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-feed-forward-core-gate-twice',
+    file: 'src/nn/feed-forward.ts',
+    find: 'mul(gate, affine(params.up, x))',
+    replace: 'mul(gate, affine(params.gate as LinearParams, x))',
+    why: 'the unchecked core multiplies the gate by itself, not by up',
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-position-rows-offset',
+    file: 'src/nn/embedding.ts',
+    find: 'slice(table, [offset, 0], [length, -1])',
+    replace: 'slice(table, [0, 0], [length, -1])',
+    why: 'position embeddings ignore the offset (decoding after a cache)',
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-position-std',
+    file: 'src/nn/embedding.ts',
+    find: '{ ...positions, std: 0.01 }',
+    replace: '{ ...positions, std: 0.02 }',
+    why: "the position table drawn with the token table's std, not GPT-2's 0.01",
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-patch-untransposed',
+    file: 'src/nn/patch-embedding.ts',
+    find: 'transpose(rowsOfPatches, [0, 2, 1, 3])',
+    replace: 'transpose(rowsOfPatches, [0, 1, 2, 3])',
+    why: 'patches cut without moving the grid column before the patch row: pixels of neighbouring patches mixed',
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-patch-no-bias',
+    file: 'src/nn/patch-embedding.ts',
+    find: 'add(matMul(flat as Tensor2D, kernel), params.bias)',
+    replace: 'matMul(flat as Tensor2D, kernel)',
+    why: 'the bias dropped',
+    tests: NN_EDGES,
+  },
+  {
+    id: 'nn-moe-renormalise-axis',
+    file: 'src/nn/mixture-of-experts.ts',
+    find: 'div(weights, sum(weights, -1, true))',
+    replace: 'div(weights, sum(weights, 0, true))',
+    why: "the top-k weights renormalised over tokens instead of each token's experts",
+    tests: ['test/nn/mixture-of-experts.test.ts'],
+  },
+  {
+    id: 'nn-moe-aux-fraction',
+    file: 'src/nn/mixture-of-experts.ts',
+    find: 'div(mean(mask, 0), c.topK)',
+    replace: 'mean(mask, 0)',
+    why: "the aux loss's f not divided by topK (routing slots, not tokens)",
+    tests: ['test/nn/mixture-of-experts.test.ts'],
+  },
+  {
+    id: 'nn-moe-down-bias-unweighted',
+    file: 'src/nn/mixture-of-experts.ts',
+    find: 'add(y, matMul(weights as Tensor2D, params.down.bias))',
+    replace: 'add(y, sum(params.down.bias, 0))',
+    why: "every expert's down bias added, not weighted by the routing",
+    tests: ['test/nn/mixture-of-experts.test.ts'],
+  },
+  {
+    id: 'nn-normalize-core-epsilon',
+    file: 'src/nn/norm.ts',
+    find: 'config.epsilon ?? 1e-5',
+    replace: 'config.epsilon ?? 1e-6',
+    why: "the unchecked LayerNorm's default epsilon is not layerNorm's (a constant Stryker does not mutate)",
+    tests: ['test/nn/cores.test.ts'],
   },
   // --- generate/logits-processors.ts (the rest is host JS, which Stryker mutates) ---
   {

@@ -77,7 +77,8 @@ export function checkFeedForwardConfig(
   if (config.kind !== 'mlp' && config.kind !== 'gated') {
     throw new TfjsBlocksError(fn, `${name}.kind`, "'mlp' or 'gated'", String(config.kind));
   }
-  if (!(config.activation in ACTIVATIONS)) {
+  // Own keys only: `in` would also accept Object.prototype's ('toString', 'constructor').
+  if (!Object.hasOwn(ACTIVATIONS, config.activation)) {
     throw new TfjsBlocksError(
       fn,
       `${name}.activation`,

@@ -43,7 +43,7 @@ export function layerNorm<T extends Tensor>(
   options: LayerNormOptions = {},
 ): T {
   checkOptionKeys('layerNorm', options, LAYER_NORM_OPTION_KEYS);
-  const epsilon = checkLastAxisNorm('layerNorm', x, { gamma, beta }, options?.epsilon ?? 1e-5);
+  const epsilon = checkLastAxisNorm('layerNorm', x, { gamma, beta }, options.epsilon ?? 1e-5);
   return layerNormCore(x, gamma, beta, epsilon);
 }
 

@@ -205,7 +205,8 @@ export function checkLoraFactors(
   });
   checkDim(fn, `${name}.b.shape[0]`, b.shape[0], a.shape[1], `${name}.a.shape[1] (r)`);
   checkDim(fn, `${name}.b.shape[1]`, b.shape[1], outFeatures, 'config.outFeatures');
-  if (typeof lora.scale !== 'number' || !Number.isFinite(lora.scale)) {
+  // Number.isFinite is false for anything but a finite number.
+  if (!Number.isFinite(lora.scale)) {
     throw new TfjsBlocksError(fn, `${name}.scale`, 'a finite number', describeValue(lora.scale));
   }
   if (lora.dropout !== undefined) {

@@ -5,6 +5,7 @@ import {
   mean,
   mul,
   oneHot,
+  onesLike,
   randomUniform,
   relu,
   reshape,
@@ -215,9 +216,13 @@ function topKMask(topK: number): (probs: Tensor) => Tensor {
     // [tokens, topK, numExperts] one-hot over axis 1 would transpose it, and
     // tfjs-backend-webgpu 4.22 emits invalid WGSL for a rank-3 transpose of an
     // int32 buffer (a cast to float32 does not help: it keeps the int32 buffer).
-    const slots = Array.from({ length: topK }, (_, k) =>
-      oneHot(reshape(slice(indices, [0, k], [-1, 1]), [-1]), numExperts),
-    );
+    // tfjs's oneHot needs a depth of at least 2: a single expert takes every slot.
+    const slots =
+      numExperts === 1
+        ? [onesLike(probs)]
+        : Array.from({ length: topK }, (_, k) =>
+            oneHot(reshape(slice(indices, [0, k], [-1, 1]), [-1]), numExperts),
+          );
     return { value: sumTensors(slots), gradFunc: (dy) => zerosLike(dy) };
   });
 }

@@ -35,8 +35,8 @@ const RMS_NORM_OPTION_KEYS = optionKeys<RmsNormOptions>({ epsilon: true, unitOff
  */
 export function rmsNorm<T extends Tensor>(x: T, gamma: Tensor, options: RmsNormOptions = {}): T {
   checkOptionKeys('rmsNorm', options, RMS_NORM_OPTION_KEYS);
-  const epsilon = checkLastAxisNorm('rmsNorm', x, { gamma }, options?.epsilon ?? 1e-6);
-  const unitOffset = checkFlag('rmsNorm', 'options.unitOffset', options?.unitOffset, false);
+  const epsilon = checkLastAxisNorm('rmsNorm', x, { gamma }, options.epsilon ?? 1e-6);
+  const unitOffset = checkFlag('rmsNorm', 'options.unitOffset', options.unitOffset, false);
   return rmsNormCore(x, gamma, epsilon, unitOffset);
 }
 
