@@ -21,77 +21,34 @@
 // Neither needs padding: odd k and n run through 1-row and 1-column tails.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-
-// ---------------------------------------------------------------------------
-// Encoder primitives (copied from scripts/quantized-simd-wasm.ts; to be
-// merged with it into one encoder).
-// ---------------------------------------------------------------------------
-
-type Bytes = number[];
-
-function uleb(n: number): Bytes {
-  const out: Bytes = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): Bytes {
-  const out: Bytes = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-// Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
-const get = (i: number): Bytes => [0x20, ...uleb(i)];
-const set = (i: number): Bytes => [0x21, ...uleb(i)];
-const i32 = (n: number): Bytes => [0x41, ...sleb(n)];
-const add = [0x6a];
-const mul = [0x6c];
-const leU = [0x4d];
-const ltU = [0x49];
-const eqz = [0x45];
-const f32Load = (offset: number): Bytes => [0x2a, 2, ...uleb(offset)];
-const f32Store = (offset: number): Bytes => [0x38, 2, ...uleb(offset)];
-const f32Add = [0x92];
-const f32Mul = [0x94];
-const simd = (op: number): Bytes => [0xfd, ...uleb(op)];
-const v128Load = (offset: number): Bytes => [...simd(0x00), 0, ...uleb(offset)];
-const v128Store = (offset: number): Bytes => [...simd(0x0b), 0, ...uleb(offset)];
-const v128Zero = [...simd(0x0c), ...Array<number>(16).fill(0)];
-const f32x4Splat = simd(0x13);
-const f32x4ExtractLane = (lane: number): Bytes => [...simd(0x1f), lane];
-const f32x4Add = simd(0xe4);
-const f32x4Mul = simd(0xe6);
-
-/** `while (cond) body`: `block (loop (br_if 1 (eqz cond)) body (br 0)))`. */
-function whileLoop(cond: Bytes, body: Bytes): Bytes {
-  return [0x02, 0x40, 0x03, 0x40, ...cond, ...eqz, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
-}
-
-function section(id: number, content: Bytes): Bytes {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(text: string): Bytes {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
-}
+import {
+  add,
+  type Bytes,
+  F32,
+  f32Add,
+  f32Load,
+  f32Mul,
+  f32Store,
+  f32x4Add,
+  f32x4ExtractLane,
+  f32x4Mul,
+  f32x4Splat,
+  get,
+  I32,
+  i32,
+  leU,
+  ltU,
+  mul,
+  name,
+  section,
+  set,
+  uleb,
+  V128,
+  v128Load,
+  v128Store,
+  v128Zero,
+  whileLoop,
+} from './wasm-encoder';
 
 // ---------------------------------------------------------------------------
 // The float32 kernels.

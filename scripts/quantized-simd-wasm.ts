@@ -35,67 +35,43 @@
 // same bytes (src/node/quantized-threads.ts); otherwise it is identical.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-
-type Bytes = number[];
-
-function uleb(n: number): Bytes {
-  const out: Bytes = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): Bytes {
-  const out: Bytes = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-// Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
-const get = (i: number): Bytes => [0x20, ...uleb(i)];
-const set = (i: number): Bytes => [0x21, ...uleb(i)];
-const tee = (i: number): Bytes => [0x22, ...uleb(i)];
-const i32 = (n: number): Bytes => [0x41, ...sleb(n)];
-const add = [0x6a];
-const mul = [0x6c];
-const divU = [0x6e];
-const shrU = [0x76];
-const ltU = [0x49];
-const loop = (body: Bytes): Bytes => [0x03, 0x40, ...body, 0x0b];
-const brIf = (depth: number): Bytes => [0x0d, ...uleb(depth)];
-const f32Load = (offset: number): Bytes => [0x2a, 2, ...uleb(offset)];
-const sub = [0x6b];
-const eqz = [0x45];
-const ifThen = (body: Bytes): Bytes => [0x04, 0x40, ...body, 0x0b];
-const simd = (op: number): Bytes => [0xfd, ...uleb(op)];
-const v128Load = (offset: number): Bytes => [...simd(0x00), 0, ...uleb(offset)];
-const v128Store = (offset: number): Bytes => [...simd(0x0b), 0, ...uleb(offset)];
-const v128Const = (lanes: number[]): Bytes => [...simd(0x0c), ...lanes];
-const f32x4Splat = simd(0x13);
-const v128And = simd(0x4e);
-const i8x16ShrU = simd(0x6d);
-const i8x16Sub = simd(0x71);
-const i16x8ExtendLowS = simd(0x87);
-const i16x8ExtendHighS = simd(0x88);
-const i32x4ExtendLowS = simd(0xa7);
-const i32x4ExtendHighS = simd(0xa8);
-const f32x4Add = simd(0xe4);
-const f32x4Mul = simd(0xe6);
-const f32x4ConvertI32x4S = simd(0xfa);
+import {
+  add,
+  type Bytes,
+  brIf,
+  divU,
+  eqz,
+  f32Load,
+  f32x4Add,
+  f32x4ConvertI32x4S,
+  f32x4Mul,
+  f32x4Splat,
+  get,
+  I32,
+  i8x16ShrU,
+  i8x16Sub,
+  i16x8ExtendHighS,
+  i16x8ExtendLowS,
+  i32,
+  i32x4ExtendHighS,
+  i32x4ExtendLowS,
+  ifThen,
+  loop,
+  ltU,
+  mul,
+  name,
+  section,
+  set,
+  shrU,
+  sub,
+  tee,
+  uleb,
+  V128,
+  v128And,
+  v128Const,
+  v128Load,
+  v128Store,
+} from './wasm-encoder';
 
 /** `acc += float(widen(h, half)) · x`, with `h` an i16x8 local. */
 function accumulate(acc: number, h: number, high: boolean, x: number): Bytes {
@@ -533,15 +509,6 @@ function dotKernel(int4: boolean): Bytes {
     ],
     body,
   );
-}
-
-function section(id: number, content: Bytes): Bytes {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(text: string): Bytes {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
 }
 
 /** Pages the shared memory may grow to (4 GiB, wasm32's limit). */

@@ -347,7 +347,8 @@ export const MUTATIONS = [
     id: 'ce-zloss-weighted-mean',
     file: 'src/losses/softmax-cross-entropy.ts',
     find: "const zScale = reduction === 'mean' ? safeDivide(keep, sum(keep)) : keep;",
-    replace: "const zScale = reduction === 'mean' ? safeDivide(keep, sum(weights ? targetWeight : keep)) : keep;",
+    replace:
+      "const zScale = reduction === 'mean' ? safeDivide(keep, sum(weights ? targetWeight : keep)) : keep;",
     why: 'z-loss divided by the total class weight instead of the count (class weights + z-loss)',
     tests: LOSS_TESTS,
   },
