@@ -132,7 +132,7 @@ describe('memoryEfficientAttention block edges', () => {
       const plain = tf.grads(loss(kind))([q, k, k]);
       for (const chunkSize of [2, 3]) {
         const chunked = tf.grads(loss(kind, chunkSize))([q, k, k]);
-        chunked.forEach((g, i) => expectClose(g, plain[i]!, TOL));
+        for (const [i, g] of chunked.entries()) expectClose(g, plain[i]!, TOL);
         tf.dispose(chunked);
       }
       tf.dispose(plain);
