@@ -112,9 +112,7 @@ export function setUpAttention(
   options: AttentionOptions,
   knownOptions: readonly string[],
 ): AttentionSetup {
-  if (options === null || typeof options !== 'object') {
-    throw new TfjsBlocksError(fn, 'options', 'an options object (or nothing)', String(options));
-  }
+  // Also rejects null and non-objects, naming `options`.
   checkOptionKeys(fn, options, knownOptions);
   const query = checkFloatTensor<Tensor4D>(fn, 'q', q, { rank: 4, layout: QUERY_LAYOUT });
   const key = checkFloatTensor<Tensor4D>(fn, 'k', k, { rank: 4, layout: KV_LAYOUT });

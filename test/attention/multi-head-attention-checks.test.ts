@@ -525,6 +525,11 @@ describe('multiHeadAttention rejections', () => {
     expect(message(config, noBias)).toMatch(
       /params.query.bias must be .*config.useBias is not false/,
     );
+    // outputBias false, useBias true: the missing query bias is asked for by useBias.
+    const { bias: _queryBias, ...queryKernel } = params.query;
+    expect(message({ ...config, outputBias: false }, { ...params, query: queryKernel })).toMatch(
+      /params.query.bias must be .*config.useBias is not false/,
+    );
     tf.dispose([x, ...leaves(params), ...leaves(noBias)]);
   });
 
