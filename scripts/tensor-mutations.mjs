@@ -19,7 +19,25 @@ const OPTIM_TESTS = [
 ];
 const LOSS_TESTS = ['test/losses'];
 const SCHEDULE_TESTS = ['test/schedules'];
-const ATTENTION_TESTS = ['test/attention'];
+// The attention module's own tests (test/attention/), in sets narrow enough
+// that each run stays short.
+const POSITION_TESTS = [
+  'test/attention/positions.test.ts',
+  'test/attention/alibi.test.ts',
+  'test/attention/sinusoidal-position-encoding.test.ts',
+  'test/attention/rotary-embedding.test.ts',
+];
+const SDPA_TESTS = [
+  'test/attention/scaled-dot-product-attention.test.ts',
+  'test/attention/attention-setup.test.ts',
+  'test/attention/memory-efficient-attention.test.ts',
+  'test/attention/sliding-window.test.ts',
+];
+const MHA_TESTS = [
+  'test/attention/multi-head-attention.test.ts',
+  'test/attention/multi-head-attention-checks.test.ts',
+  'test/attention/cached-attention.test.ts',
+];
 const NN_TESTS = ['test/nn'];
 const NN_EDGES = ['test/nn/edges.test.ts'];
 
@@ -618,7 +636,7 @@ export const MUTATIONS = [
     find: 'where(isFiniteTensor(rowMax), rowMax, zerosLike(rowMax))',
     replace: 'rowMax',
     why: 'a fully masked row shifts by -Infinity: NaN weights',
-    tests: ATTENTION_TESTS,
+    tests: SDPA_TESTS,
   },
   {
     id: 'attention-softmax-zero-total',
@@ -626,7 +644,7 @@ export const MUTATIONS = [
     find: 'where(equal(total, 0), onesLike(total), total)',
     replace: 'total',
     why: 'a fully masked row divides 0 by 0',
-    tests: ATTENTION_TESTS,
+    tests: SDPA_TESTS,
   },
   {
     id: 'attention-softmax-axis',
@@ -634,7 +652,7 @@ export const MUTATIONS = [
     find: 'const total = sum(e, -1, true);',
     replace: 'const total = sum(e, 2, true);',
     why: 'normalise over the queries instead of the keys',
-    tests: ATTENTION_TESTS,
+    tests: SDPA_TESTS,
   },
   {
     id: 'attention-softmax-gradient',
@@ -642,7 +660,7 @@ export const MUTATIONS = [
     find: 'mul(out, sub(dy, sum(mul(dy, out), -1, true)))',
     replace: 'mul(out, dy)',
     why: 'the softmax backward without its centring term',
-    tests: ATTENTION_TESTS,
+    tests: SDPA_TESTS,
   },
   {
     id: 'attention-keys-untransposed',
@@ -650,7 +668,7 @@ export const MUTATIONS = [
     find: 'matMul(query, k, false, true)',
     replace: 'matMul(query, k, false, false)',
     why: 'q · k instead of q · kᵀ (runs whenever headDim equals the key count)',
-    tests: ATTENTION_TESTS,
+    tests: SDPA_TESTS,
   },
   {
     id: 'attention-rope-sign',
@@ -658,7 +676,112 @@ export const MUTATIONS = [
     find: 'sub(mul(x1, cos), mul(x2, sin))',
     replace: 'add(mul(x1, cos), mul(x2, sin))',
     why: 'RoPE rotates the wrong way in the first half',
-    tests: ATTENTION_TESTS,
+    tests: POSITION_TESTS,
+  },
+  {
+    id: 'attention-rope-second-half-sign',
+    file: 'src/attention/rotary-embedding.ts',
+    find: 'add(mul(x2, cos), mul(x1, sin))',
+    replace: 'sub(mul(x2, cos), mul(x1, sin))',
+    why: 'RoPE rotates the second half the wrong way (no longer a rotation)',
+    tests: POSITION_TESTS,
+  },
+  {
+    id: 'attention-alibi-signed-distance',
+    file: 'src/attention/alibi.ts',
+    find: 'abs(sub(keyPositions, queryPositions))',
+    replace: 'sub(keyPositions, queryPositions)',
+    why: 'ALiBi without |·|: earlier keys get a positive bias, later ones a negative',
+    tests: POSITION_TESTS,
+  },
+  {
+    id: 'attention-alibi-query-positions',
+    file: 'src/attention/alibi.ts',
+    find: 'range(tk - tq, tk, 1, ',
+    replace: 'range(0, tq, 1, ',
+    why: 'queries placed at the first tq positions instead of the last (cached decoding)',
+    tests: POSITION_TESTS,
+  },
+  {
+    id: 'attention-sinusoidal-sin-cos-swapped',
+    file: 'src/attention/sinusoidal-position-encoding.ts',
+    find: 'values[p * dim + 2 * i] = Math.sin(angle);',
+    replace: 'values[p * dim + 2 * i] = Math.cos(angle);',
+    why: 'cos in the even columns (both columns of a pair the same)',
+    tests: POSITION_TESTS,
+  },
+  {
+    id: 'attention-bool-mask-inverted',
+    file: 'src/attention/attention-setup.ts',
+    find: 'where(logicalNot(mask), fill(mask.shape, -Infinity), zeros(mask.shape))',
+    replace: 'where(mask, fill(mask.shape, -Infinity), zeros(mask.shape))',
+    why: "a bool mask read as PyTorch's (true = blocked)",
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-window-one-wider',
+    file: 'src/attention/attention-setup.ts',
+    find: 'sub(rows, scalar(slidingWindow, ',
+    replace: 'sub(rows, scalar(slidingWindow + 1, ',
+    why: 'the sliding window sees one key more than slidingWindow',
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-dropout-keeps-rate',
+    file: 'src/attention/attention-setup.ts',
+    find: 'lessEqual(scalar(rate), uniform)',
+    replace: 'lessEqual(uniform, scalar(rate))',
+    why: 'dropout keeps a fraction `rate` of the weights instead of 1 - rate',
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-dropout-not-applied',
+    file: 'src/attention/scaled-dot-product-attention.ts',
+    find: 'const output = matMul(dropped, v);',
+    replace: 'const output = matMul(weights, v);',
+    why: 'the plain path forms the dropout mask but multiplies v by the undropped weights',
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-chunked-no-decay',
+    file: 'src/attention/memory-efficient-attention.ts',
+    find: 'acc: add(mul(decay, acc), matMul(pv, sliceTime(value, start, end))),',
+    replace: 'acc: add(acc, matMul(pv, sliceTime(value, start, end))),',
+    why: 'the online softmax does not rescale the running output when the row maximum grows',
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-chunked-row-dot',
+    file: 'src/attention/memory-efficient-attention.ts',
+    find: 'const rowDot = sum(mul(dy, output), -1, true);',
+    replace: 'const rowDot = sum(dy, -1, true);',
+    why: 'the chunked backward centres dP by rowsum(dO) instead of rowsum(dO ∘ O)',
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-chunked-masked-row-lse',
+    file: 'src/attention/memory-efficient-attention.ts',
+    find: 'where(seen, add(rowMax, log(rowSum)), fill(rowSum.shape, Infinity))',
+    replace: 'add(rowMax, log(rowSum))',
+    why: 'a fully masked row gets logSumExp -Infinity: exp(s - L) is NaN in the backward',
+    tests: SDPA_TESTS,
+  },
+  {
+    id: 'attention-mha-heads-untransposed',
+    file: 'src/attention/multi-head-attention.ts',
+    find: 'return transpose(reshape(projected, [batch, time, heads, headDim]), [0, 2, 1, 3]) as Tensor4D;',
+    replace: 'return reshape(projected, [batch, heads, time, headDim]) as Tensor4D;',
+    why: 'heads split by reshaping [B, T, H·D] to [B, H, T, D] without the transpose',
+    tests: MHA_TESTS,
+  },
+  {
+    id: 'attention-mha-cache-bool-mask-ignored',
+    file: 'src/attention/multi-head-attention.ts',
+    find: "[1, 1, t, capacity]);\n  if (mask === undefined) return positions;\n  if (mask.dtype === 'bool') return where(mask, positions, scalar(Number.NEGATIVE_INFINITY));",
+    replace:
+      "[1, 1, t, capacity]);\n  if (mask === undefined) return positions;\n  if (mask.dtype === 'bool') return positions;",
+    why: "a caller's bool mask dropped on the cached path (the position mask alone)",
+    tests: MHA_TESTS,
   },
   // --- nn -------------------------------------------------------------------
   {

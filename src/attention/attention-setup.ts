@@ -97,9 +97,6 @@ export interface AttentionSetup {
   seed: number;
 }
 
-const QUERY_LAYOUT = '[batch, heads, tq, headDim]';
-const KV_LAYOUT = '[batch, kvHeads, tk, headDim]';
-
 /**
  * Validates everything an attention call takes; throws {@link TfjsBlocksError}.
  * `knownOptions` lists the option names the calling function accepts.
@@ -112,13 +109,20 @@ export function setUpAttention(
   options: AttentionOptions,
   knownOptions: readonly string[],
 ): AttentionSetup {
-  if (options === null || typeof options !== 'object') {
-    throw new TfjsBlocksError(fn, 'options', 'an options object (or nothing)', String(options));
-  }
+  // Also rejects null and non-objects, naming `options`.
   checkOptionKeys(fn, options, knownOptions);
-  const query = checkFloatTensor<Tensor4D>(fn, 'q', q, { rank: 4, layout: QUERY_LAYOUT });
-  const key = checkFloatTensor<Tensor4D>(fn, 'k', k, { rank: 4, layout: KV_LAYOUT });
-  const value = checkFloatTensor<Tensor4D>(fn, 'v', v, { rank: 4, layout: KV_LAYOUT });
+  const query = checkFloatTensor<Tensor4D>(fn, 'q', q, {
+    rank: 4,
+    layout: '[batch, heads, tq, headDim]',
+  });
+  const key = checkFloatTensor<Tensor4D>(fn, 'k', k, {
+    rank: 4,
+    layout: '[batch, kvHeads, tk, headDim]',
+  });
+  const value = checkFloatTensor<Tensor4D>(fn, 'v', v, {
+    rank: 4,
+    layout: '[batch, kvHeads, tk, valueDim]',
+  });
   const [batch, heads, tq, headDim] = query.shape;
   const [, kvHeads, tk] = key.shape;
   checkDim(fn, 'k.shape[0]', key.shape[0], batch, 'q.shape[0] (batch)');
@@ -174,10 +178,13 @@ export function setUpAttention(
     max: 1,
   });
   const seed =
-    options.seed === undefined
-      ? Math.floor(Math.random() * 2 ** 31)
-      : checkInteger(fn, 'options.seed', options.seed, 0);
+    options.seed === undefined ? randomSeed() : checkInteger(fn, 'options.seed', options.seed, 0);
   return { dims, scale, causal, slidingWindow, mask, dropoutRate, seed };
+}
+
+/** A dropout seed when none is given: a whole number in `[0, 2^31)`. */
+export function randomSeed(): number {
+  return Math.floor(Math.random() * 2 ** 31);
 }
 
 function maskToBias(mask: Tensor): Tensor {

@@ -14,6 +14,7 @@ import {
   mul,
   onesLike,
   reshape,
+  scalar,
   slice,
   sub,
   sum,
@@ -21,7 +22,6 @@ import {
   type Tensor4D,
   tidy,
   where,
-  zeros,
   zerosLike,
 } from '@tensorflow/tfjs-core';
 import { checkInteger, optionKeys } from '../internal/checks';
@@ -153,12 +153,13 @@ function chunkedForward(
   setup: AttentionSetup,
   chunkSize: number,
 ): { output: Tensor; logSumExp: Tensor } {
-  const [b, h, rows] = query.shape as [number, number, number];
   // Running row max, row sum of exp(s - max) and unnormalised output; each
-  // block's intermediates are freed before the next block starts.
-  let rowMax: Tensor = fill([b, h, rows, 1], -Infinity);
-  let rowSum: Tensor = zeros([b, h, rows, 1]);
-  let acc: Tensor = zeros([b, h, rows, setup.dims.valueDim]);
+  // block's intermediates are freed before the next block starts. They
+  // start as scalars: the first block broadcasts them to [B, kvH, G*tq, 1]
+  // and [B, kvH, G*tq, Dv].
+  let rowMax: Tensor = scalar(-Infinity);
+  let rowSum: Tensor = scalar(0);
+  let acc: Tensor = scalar(0);
   keyBlocks(setup.dims.tk, chunkSize).forEach(([start, end], blockIndex) => {
     const next = tidy(() => {
       const scores = blockScores(query, sliceTime(key, start, end), setup, start, end);
@@ -230,8 +231,9 @@ function chunkedBackward(
     dValues.push(next.dValue);
   });
   rowDot.dispose();
-  const dKey = dKeys.length === 1 ? dKeys[0]! : concat(dKeys, 2);
-  const dValue = dValues.length === 1 ? dValues[0]! : concat(dValues, 2);
-  if (dKeys.length > 1) dispose([...dKeys, ...dValues]);
+  // concat of one block is a clone (the same data, no copy).
+  const dKey = concat(dKeys, 2);
+  const dValue = concat(dValues, 2);
+  dispose([...dKeys, ...dValues]);
   return [dQuery, dKey, dValue];
 }

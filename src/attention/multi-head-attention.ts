@@ -18,6 +18,7 @@ import { TfjsBlocksError } from '../errors';
 import {
   checkBroadcastsTo,
   checkDim,
+  checkFlag,
   checkFloatTensor,
   checkInteger,
   checkOptionKeys,
@@ -441,12 +442,16 @@ export function multiHeadAttentionCore(
 }
 
 /**
- * Checks `options.slidingWindow` before any tensor is made (the cached path
- * hands attention an explicit mask, so `scaledDotProductAttention` would not
- * see it): a whole number >= 1, given only with `causal: true`.
+ * Checks `options.causal` (a boolean) and `options.slidingWindow` before any
+ * tensor is made (the cached path hands attention an explicit mask, so
+ * `scaledDotProductAttention` would not see them): the window a whole number
+ * >= 1, given only with `causal: true`.
  */
 function checkWindowOption(fn: string, options: MultiHeadAttentionOptions): number | undefined {
-  return checkSlidingWindow(fn, options.slidingWindow, options.causal === true);
+  // Checked here too: the cached path hands attention `causal: false` and a
+  // mask of its own, so a `causal: 'yes'` would otherwise pass as non-causal.
+  const causal = checkFlag(fn, 'options.causal', options.causal, false);
+  return checkSlidingWindow(fn, options.slidingWindow, causal);
 }
 
 /**

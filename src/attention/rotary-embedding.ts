@@ -119,10 +119,8 @@ export function checkRopeScaling(fn: string, name: string, scaling: unknown): vo
       min: 0,
       minExclusive: true,
     });
-    const high = checkNumber(fn, `${name}.highFreqFactor`, s.highFreqFactor, {
-      min: 0,
-      minExclusive: true,
-    });
+    // Above lowFreqFactor, so above 0 too: one check of the range.
+    const high = checkNumber(fn, `${name}.highFreqFactor`, s.highFreqFactor);
     if (high <= low) {
       throw new TfjsBlocksError(
         fn,

@@ -9,6 +9,7 @@ import {
   attentionBias,
   dropoutKeepScale,
   groupedScaledQuery,
+  randomSeed,
   setUpAttention,
 } from './attention-setup';
 import { maskedSoftmax } from './masked-softmax';
@@ -133,18 +134,12 @@ export function attentionUnchecked(
     slidingWindow: options.slidingWindow,
     mask: options.mask,
     dropoutRate,
-    seed: options.seed ?? (dropoutRate > 0 ? Math.floor(Math.random() * 2 ** 31) : 0),
+    seed: options.seed ?? randomSeed(),
   };
-  return tidy(() => plainAttention(q, k, v, setup, false).output);
+  return tidy(() => plainAttention(q, k, v, setup).output);
 }
 
-function plainAttention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  setup: AttentionSetup,
-  withWeights = true,
-) {
+function plainAttention(q: Tensor, k: Tensor, v: Tensor, setup: AttentionSetup) {
   const { batch, heads, tq, tk, valueDim } = setup.dims;
   const query = groupedScaledQuery(q, setup); // [B, kvH, G*tq, D]
   const scores = addBias(matMul(query, k, false, true), attentionBias(setup, 0, tk), setup.dims);
@@ -156,7 +151,7 @@ function plainAttention(
   const output = matMul(dropped, v); // [B, kvH, G*tq, Dv]
   return {
     output: reshape(output, [batch, heads, tq, valueDim]) as Tensor4D,
-    // The unchecked core drops the weights: no reshape for them.
-    weights: (withWeights ? reshape(weights, [batch, heads, tq, tk]) : weights) as Tensor4D,
+    // A reshape is a view (no copy): the unchecked core drops it with the tidy.
+    weights: reshape(weights, [batch, heads, tq, tk]) as Tensor4D,
   };
 }
