@@ -433,38 +433,7 @@ function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
  * uploaded for an ordinary product.
  */
 export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
-  const [, cols] = q.shape;
-  const product = customGradient<[Tensor2D]>(([input]) => {
-    const n = input.shape[0];
-    const plan = productPlan(n);
-    let value: Tensor;
-    if (plan === 'fused') {
-      const xs = input.dataSync() as Float32Array;
-      value = tensor(quantizedSimdProduct(q, xs, n) ?? fusedProduct(q, xs, n), [n, cols]);
-    } else if (plan === 'transposed') {
-      value = transpose(matMul(dequantizeKernelTransposed(q), transpose(input)));
-    } else {
-      value = matMul(input, dequantizeKernel(q));
-    }
-    return {
-      value,
-      gradFunc: (dy) => {
-        const rows = dy.shape[0]!;
-        const backward = productPlan(rows);
-        if (backward === 'fused') {
-          const dx = fusedProductTransposed(q, dy.dataSync() as Float32Array, rows);
-          return tensor(dx, [rows, q.shape[0]]);
-        }
-        if (backward === 'transposed') {
-          // (kernel · dyᵀ)ᵀ: the row-major kernel on the left.
-          return transpose(matMul(dequantizeKernel(q), transpose(dy as Tensor2D)));
-        }
-        // dy · kernelᵀ with an explicit transpose keeps wasm on its fast 2-D path.
-        return matMul(dy as Tensor2D, transpose(dequantizeKernel(q)));
-      },
-    };
-  });
-  return product(x) as Tensor2D;
+  return orientedQuantizedMatMul(x, q, false);
 }
 
 /**
@@ -479,39 +448,49 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
  * w.r.t. `x` is `dy · dequantize(q)`; none is computed for the table (frozen).
  */
 export function quantizedMatMulTransposed(x: Tensor2D, q: QuantizedTensor): Tensor2D {
-  const [rows, cols] = q.shape;
-  const product = customGradient<[Tensor2D]>(([input]) => {
-    const n = input.shape[0];
-    const plan = productPlan(n);
-    let value: Tensor;
-    if (plan === 'fused') {
-      const xs = input.dataSync() as Float32Array;
-      const y = quantizedSimdProductTransposed(q, xs, n) ?? fusedProductTransposed(q, xs, n);
-      value = tensor(y, [n, rows]);
-    } else if (plan === 'transposed') {
-      // (table · xᵀ)ᵀ: the fresh row-major table on XNNPACK's left operand.
-      value = transpose(matMul(dequantizeKernel(q), transpose(input)));
-    } else {
-      value = matMul(input, dequantizeKernelTransposed(q));
-    }
-    return {
-      value,
-      gradFunc: (dy) => {
-        const m = dy.shape[0]!;
-        const backward = productPlan(m);
-        if (backward === 'fused') {
-          // The JS loops (sums in float64), as quantizedMatMul's backward: the gradient stays
-          // as close to the float table's as before the SIMD forward.
-          return tensor(fusedProduct(q, dy.dataSync() as Float32Array, m), [m, cols]);
-        }
-        if (backward === 'transposed') {
-          return transpose(matMul(dequantizeKernelTransposed(q), transpose(dy as Tensor2D)));
-        }
-        return matMul(dy as Tensor2D, dequantizeKernel(q));
-      },
-    };
-  });
+  return orientedQuantizedMatMul(x, q, true);
+}
+
+/**
+ * `x · W` or (`transposed`) `x · Wᵀ`, `W = dequantize(q)`: each orientation's
+ * gradient w.r.t. `x` is the other orientation's product with `dy`, so one
+ * custom gradient serves both (none is computed for the frozen `q`).
+ */
+function orientedQuantizedMatMul(x: Tensor2D, q: QuantizedTensor, transposed: boolean): Tensor2D {
+  const product = customGradient<[Tensor2D]>(([input]) => ({
+    value: orientedProduct(q, input, transposed, true),
+    // The backward's few-row products stay on the JS loops (sums in float64),
+    // so the gradient stays as close to the float kernel's as before the SIMD forward.
+    gradFunc: (dy) => orientedProduct(q, dy as Tensor2D, !transposed, false),
+  }));
   return product(x) as Tensor2D;
+}
+
+/** One product of {@link orientedQuantizedMatMul}, by the backend's plan for its row count. */
+function orientedProduct(
+  q: QuantizedTensor,
+  x: Tensor2D,
+  transposed: boolean,
+  simd: boolean,
+): Tensor {
+  const n = x.shape[0];
+  const [rows, cols] = q.shape;
+  const plan = productPlan(n);
+  if (plan === 'fused') {
+    const xs = x.dataSync() as Float32Array;
+    const y = transposed
+      ? ((simd ? quantizedSimdProductTransposed(q, xs, n) : null) ??
+        fusedProductTransposed(q, xs, n))
+      : ((simd ? quantizedSimdProduct(q, xs, n) : null) ?? fusedProduct(q, xs, n));
+    return tensor(y, [n, transposed ? rows : cols]);
+  }
+  if (plan === 'transposed') {
+    // (W · xᵀ)ᵀ or (Wᵀ · xᵀ)ᵀ: a fresh row-major matrix on XNNPACK's left operand, which it does not repack.
+    const left = transposed ? dequantizeKernel(q) : dequantizeKernelTransposed(q);
+    return transpose(matMul(left, transpose(x)));
+  }
+  // An untransposed right operand keeps wasm on its fast 2-D path.
+  return matMul(x, transposed ? dequantizeKernelTransposed(q) : dequantizeKernel(q));
 }
 
 /**
