@@ -29,10 +29,14 @@ import {
 } from './quantized-simd-module';
 import type { QuantizedTensor } from './quantized-weights';
 
-/** `int8`/`int4`: `y += x · W[:, tile]`; `dot8`/`dot4`: four lanes per row of `W · (x ⊙ s)`. */
+/**
+ * `int8`: `y += a · W[:, panels]` (int16 activations, panels of 32 columns;
+ * W or Wᵀ); `int4`: `y += x · W[:, tile]`; `dot4`: four f32 lanes per row of
+ * `W · (x ⊙ s)`.
+ */
 type Exports = {
   memory: WebAssembly.Memory;
-  int8: (x: number, w: number, y: number, blocks: number, width: number, stride: number) => void;
+  int8: (a: number, w: number, y: number, pairs: number, panels: number) => void;
   int4: (
     x: number,
     w: number,
@@ -43,23 +47,20 @@ type Exports = {
     stride: number,
     blocksPerGroup: number,
   ) => void;
-  dot8: Dot;
-  dot4: Dot;
+  dot4: (
+    x: number,
+    s: number,
+    t: number,
+    w: number,
+    y: number,
+    blocks: number,
+    stride: number,
+    blocksPerGroup: number,
+  ) => void;
 };
 
-type Dot = (
-  x: number,
-  s: number,
-  t: number,
-  w: number,
-  y: number,
-  blocks: number,
-  stride: number,
-  blocksPerGroup: number,
-) => void;
-
 /** The kernels' names; a {@link KernelCall} names one by its index here. */
-export const QUANTIZED_SIMD_KERNELS = ['int8', 'int4', 'dot8', 'dot4'] as const;
+export const QUANTIZED_SIMD_KERNELS = ['int8', 'int4', 'dot4'] as const;
 
 /** One kernel call: `[index in QUANTIZED_SIMD_KERNELS, ...arguments]` (all int32). */
 export type KernelCall = number[];
@@ -84,6 +85,14 @@ export type QuantizedSimdThreads = {
   wait: () => void;
 };
 
+/**
+ * How a kernel's codes are laid out in the module's memory: int8 in panels
+ * of 32 output columns with the input rows interleaved in pairs, of `W` for
+ * `x · W` (`'panels'`) or of `Wᵀ` for `x · Wᵀ` (`'transposedPanels'`); int4
+ * row-major (`'rows'`, padded), one copy for both products.
+ */
+type Layout = 'panels' | 'transposedPanels' | 'rows';
+
 /** A packed kernel: where its codes and scales live in the module's memory. */
 type Packed = {
   values: QuantizedTensor['values'];
@@ -95,9 +104,13 @@ type Packed = {
   bytes: number;
   /** Bytes of the codes at `ptr`. */
   codeBytes: number;
-  /** Scales at `scalesPtr`: int8 `[colsP]`, int4 `[groups, colsP]`. */
+  /** int4: scales `[groups, colsP]` at `scalesPtr` (int8 reads `q.scales` on the host). */
   scalesPtr: number;
-  /** Padded rows (int4: groups · paddedGroup) and columns. */
+  /**
+   * Padded rows and columns of the packed matrix: int8 inputs (to 2) and
+   * outputs (to 32: W's `[in, out]`, or Wᵀ's `[out, in]` = `[cols, rows]`);
+   * int4 rows (groups · paddedGroup) and columns (to 32).
+   */
   rowsP: number;
   colsP: number;
   /** int4: rows per group, padded to a multiple of 4 (int8: 4). */
@@ -112,7 +125,8 @@ let threads: QuantizedSimdThreads | null = null;
 let generation = 0;
 /** Free ranges of the module's memory, sorted by start: `[start, end)`. */
 let free: [number, number][] = [];
-let packed = /* @__PURE__ */ new WeakMap<QuantizedTensor, Packed>();
+/** The packed copies, by layout (an int8 tensor gets a second copy only if it is used in both orientations). */
+let packed = newPackedMaps();
 const registry =
   typeof FinalizationRegistry === 'function'
     ? /* @__PURE__ */ new FinalizationRegistry<[number, number, number]>(([gen, ptr, bytes]) => {
@@ -159,7 +173,7 @@ export function setQuantizedSimdThreads(t: QuantizedSimdThreads | null): boolean
   module = undefined;
   generation++;
   free = [];
-  packed = new WeakMap();
+  packed = newPackedMaps();
   scratch = undefined;
   if (t === null || simd() !== null) return true;
   // The shared module does not run here: back to the module's own memory.
@@ -237,16 +251,23 @@ const roundUp = (n: number, k: number): number => Math.ceil(n / k) * k;
  */
 const TILE = 4096;
 
-/** Copies `q`'s codes and scales into the module's memory in the kernels' padded layout. */
-function pack(m: Exports, q: QuantizedTensor): Packed | null {
+function newPackedMaps(): Record<Layout, WeakMap<QuantizedTensor, Packed>> {
+  return { panels: new WeakMap(), transposedPanels: new WeakMap(), rows: new WeakMap() };
+}
+
+/** Copies `q`'s codes (and int4 scales) into the module's memory in `layout`. */
+function pack(m: Exports, q: QuantizedTensor, layout: Layout): Packed | null {
   const [rows, cols] = q.shape;
   const int8 = q.format === 'int8';
-  const colsP = roundUp(cols, int8 ? 16 : 32);
+  const transposed = layout === 'transposedPanels';
+  // int8: the packed matrix is W [rows, cols] or Wᵀ [cols, rows].
+  const [inputs, outputs] = transposed ? [cols, rows] : [rows, cols];
+  const colsP = roundUp(int8 ? outputs : cols, 32);
   const paddedGroup = int8 ? 4 : roundUp(q.groupSize, 4);
   const groups = int8 ? 1 : Math.ceil(rows / q.groupSize);
-  const rowsP = int8 ? roundUp(rows, 4) : groups * paddedGroup;
+  const rowsP = int8 ? roundUp(inputs, 2) : groups * paddedGroup;
   const codeBytes = int8 ? rowsP * colsP : (rowsP * colsP) / 2;
-  const scaleBytes = groups * colsP * 4;
+  const scaleBytes = int8 ? 0 : groups * colsP * 4;
   const bytes = roundUp(codeBytes, 16) + scaleBytes;
   const ptr = allocate(m, bytes);
   if (ptr === null) return null;
@@ -255,7 +276,12 @@ function pack(m: Exports, q: QuantizedTensor): Packed | null {
   if (int8) {
     heap.fill(0);
     const values = new Uint8Array(q.values.buffer, q.values.byteOffset, q.values.length);
-    for (let r = 0; r < rows; r++) heap.set(values.subarray(r * cols, (r + 1) * cols), r * colsP);
+    // Input k, output j: panel j >> 5 (rowsP · 32 bytes), pair k >> 1 (64 bytes), column j & 31 (2 bytes), row k & 1.
+    const at = (k: number, j: number) =>
+      (j >> 5) * rowsP * 32 + (k >> 1) * 64 + (j & 31) * 2 + (k & 1);
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++, i++) heap[transposed ? at(c, r) : at(r, c)] = values[i]!;
+    }
   } else {
     // 0x88: both nibbles 8, a zero weight.
     heap.fill(0x88);
@@ -272,11 +298,11 @@ function pack(m: Exports, q: QuantizedTensor): Packed | null {
           (c & 16) === 0 ? (heap[at]! & 0xf0) | nibble : (heap[at]! & 0x0f) | (nibble << 4);
       }
     }
-  }
-  const scales = new Float32Array(m.memory.buffer, scalesPtr, groups * colsP);
-  scales.fill(0);
-  for (let g = 0; g < groups; g++) {
-    scales.set(q.scales.subarray(g * cols, (g + 1) * cols), g * colsP);
+    const scales = new Float32Array(m.memory.buffer, scalesPtr, groups * colsP);
+    scales.fill(0);
+    for (let g = 0; g < groups; g++) {
+      scales.set(q.scales.subarray(g * cols, (g + 1) * cols), g * colsP);
+    }
   }
   return {
     values: q.values,
@@ -292,23 +318,38 @@ function pack(m: Exports, q: QuantizedTensor): Packed | null {
   };
 }
 
-/** The packed form of `q`, packing it on first use (or when its arrays were replaced). */
-function packedFor(m: Exports, q: QuantizedTensor): Packed | null {
-  const entry = packed.get(q);
+/**
+ * The packed form of `q` for a product (`transposed`: `x · Wᵀ`), packing it
+ * on first use (or when its arrays were replaced). int4 has one layout for
+ * both products; int8 one per product.
+ */
+function packedFor(m: Exports, q: QuantizedTensor, transposed: boolean): Packed | null {
+  const layout: Layout = q.format === 'int4' ? 'rows' : transposed ? 'transposedPanels' : 'panels';
+  const map = packed[layout];
+  const entry = map.get(q);
   if (entry !== undefined && entry.values === q.values && entry.scales === q.scales) return entry;
-  if (entry !== undefined) releaseQuantizedSimd(q);
-  const fresh = pack(m, q);
+  if (entry !== undefined) releaseEntry(map, q, entry);
+  const fresh = pack(m, q, layout);
   if (fresh === null) return null;
-  packed.set(q, fresh);
+  map.set(q, fresh);
   registry?.register(q, [fresh.generation, fresh.ptr, fresh.bytes], fresh);
   return fresh;
 }
 
 /** Frees the module memory that holds `q`'s packed codes now, rather than when `q` is collected. */
 export function releaseQuantizedSimd(q: QuantizedTensor): void {
-  const entry = packed.get(q);
-  if (entry === undefined) return;
-  packed.delete(q);
+  for (const map of Object.values(packed)) {
+    const entry = map.get(q);
+    if (entry !== undefined) releaseEntry(map, q, entry);
+  }
+}
+
+function releaseEntry(
+  map: WeakMap<QuantizedTensor, Packed>,
+  q: QuantizedTensor,
+  entry: Packed,
+): void {
+  map.delete(q);
   registry?.unregister(entry);
   if (entry.generation === generation) release(entry.ptr, entry.bytes);
 }
@@ -361,9 +402,47 @@ function runCalls(m: Exports, calls: KernelCall[][]): void {
 }
 
 /**
+ * The largest int16 activation code: int8 products quantize each input row
+ * to `a = round(x / sx)`, `sx = max|x| / ACTIVATION_MAX`, so that
+ * `i32x4.dot_i16x8_s` multiplies 8 code pairs per instruction. The `int8`
+ * kernel adds at most 512 rows into an i32 (the generator's segments), and
+ * 512 · 128 · 32767 = 2,147,418,112 < 2^31 − 1 for any int8 code.
+ */
+const ACTIVATION_MAX = 32767;
+
+/**
+ * Quantizes `x` (times `scales`, element-wise, when given) into the int16
+ * codes `a` (the rest of `a` is left as it is): `a = round(t / s)` with
+ * `s = max|t| / limit`, so |a| ≤ limit. Returns `s`: 0 for a zero row, and
+ * not finite when `t` has a NaN or an infinity (the row's outputs are NaN).
+ */
+function quantizeActivations(
+  x: Float32Array,
+  scales: Float32Array | undefined,
+  a: Int16Array,
+  limit: number,
+): number {
+  let max = 0;
+  for (let i = 0; i < x.length; i++) {
+    max = Math.max(max, Math.abs(scales === undefined ? x[i]! : x[i]! * scales[i]!));
+  }
+  if (max === 0 || !Number.isFinite(max)) return max === 0 ? 0 : Number.NaN;
+  const inverse = limit / max;
+  for (let i = 0; i < x.length; i++) {
+    a[i] = Math.round((scales === undefined ? x[i]! : x[i]! * scales[i]!) * inverse);
+  }
+  return max / limit;
+}
+
+/**
  * `y = x · W` `[n, out]` for `x` row-major `[n, in]`, with the SIMD kernels;
  * `null` when they cannot run here (no WebAssembly SIMD, or the module's
  * memory cannot grow), and the caller falls back to its JS loops.
+ *
+ * int8 rounds each input row to int16 codes first ({@link ACTIVATION_MAX}):
+ * output `c` then differs from the float product of the dequantized weights
+ * by at most `(sx / 2) · Σ_r |W[r, c]|` (plus float32 rounding),
+ * `sx = max|x| / 32767`.
  */
 export function quantizedSimdProduct(
   q: QuantizedTensor,
@@ -373,10 +452,75 @@ export function quantizedSimdProduct(
   if (!enabled) return null;
   const m = simd();
   if (m === null) return null;
-  const p = packedFor(m, q);
+  const p = packedFor(m, q, false);
   if (p === null) return null;
+  return q.format === 'int8' ? int8Product(m, q, p, xs, n, false) : int4Product(m, q, p, xs, n);
+}
+
+/**
+ * `x · W` or (`transposed`) `x · Wᵀ` for int8 on W's or Wᵀ's panels: each
+ * input row (`x · Wᵀ`: times the column scales, which then scale the
+ * inputs) is quantized to int16 codes, the `int8` kernel sums the codes'
+ * products, and the outputs are those sums times the row's step (`x · W`:
+ * and the column scale).
+ */
+function int8Product(
+  m: Exports,
+  q: QuantizedTensor,
+  p: Packed,
+  xs: Float32Array,
+  n: number,
+  transposed: boolean,
+): Float32Array | null {
   const [rows, cols] = q.shape;
-  const int8 = q.format === 'int8';
+  const [inputs, outputs] = transposed ? [cols, rows] : [rows, cols];
+  const aBytes = roundUp(2 * p.rowsP, 16);
+  const yBytes = p.colsP * 4;
+  const base = scratchOf(m, n * (aBytes + yBytes));
+  if (base === null) return null;
+  const yBase = base + n * aBytes;
+  const { scales } = q;
+  const steps = new Float64Array(n);
+  for (let r = 0; r < n; r++) {
+    // Views after any growth: growing a memory that is not shared detaches the old buffer.
+    const a = new Int16Array(m.memory.buffer, base + r * aBytes, p.rowsP);
+    a.fill(0);
+    const x = xs.subarray(r * inputs, (r + 1) * inputs);
+    steps[r] = quantizeActivations(x, transposed ? scales : undefined, a, ACTIVATION_MAX);
+  }
+  new Float32Array(m.memory.buffer, yBase, n * p.colsP).fill(0);
+  // Each thread takes a range of panels; each output's sum is the same whatever the split.
+  const count = threadCount(p);
+  const calls: KernelCall[][] = [];
+  for (let i = 0; i < count; i++) {
+    const [from, to] = part(p.colsP, count, i, 32);
+    const mine: KernelCall[] = [];
+    for (let r = 0; r < n && to > from; r++) {
+      const [aAt, yAt] = [base + r * aBytes, yBase + r * yBytes];
+      mine.push([0, aAt, p.ptr + from * p.rowsP, yAt + 4 * from, p.rowsP / 2, (to - from) / 32]);
+    }
+    calls.push(mine);
+  }
+  runCalls(m, calls);
+  const y = new Float32Array(n * outputs);
+  const sums = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
+  for (let r = 0; r < n; r++) {
+    const [step, from, o] = [steps[r]!, r * p.colsP, r * outputs];
+    if (transposed) for (let j = 0; j < outputs; j++) y[o + j] = sums[from + j]! * step;
+    else for (let j = 0; j < outputs; j++) y[o + j] = sums[from + j]! * (step * scales[j]!);
+  }
+  return y;
+}
+
+/** {@link quantizedSimdProduct} for int4: float inputs, the `int4` kernel in column tiles. */
+function int4Product(
+  m: Exports,
+  q: QuantizedTensor,
+  p: Packed,
+  xs: Float32Array,
+  n: number,
+): Float32Array | null {
+  const [rows, cols] = q.shape;
   const xBytes = p.rowsP * 4;
   const yBytes = p.colsP * 4;
   const base = scratchOf(m, n * (xBytes + yBytes));
@@ -387,14 +531,11 @@ export function quantizedSimdProduct(
   const acc = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
   x.fill(0);
   acc.fill(0);
+  const g = q.groupSize;
   for (let r = 0; r < n; r++) {
     const row = xs.subarray(r * rows, (r + 1) * rows);
-    if (int8) x.set(row, r * p.rowsP);
-    else {
-      const g = q.groupSize;
-      for (let start = 0, k = 0; start < rows; start += g, k++) {
-        x.set(row.subarray(start, Math.min(rows, start + g)), r * p.rowsP + k * p.paddedGroup);
-      }
+    for (let start = 0, k = 0; start < rows; start += g, k++) {
+      x.set(row.subarray(start, Math.min(rows, start + g)), r * p.rowsP + k * p.paddedGroup);
     }
   }
   // Each thread takes a range of columns, in tiles; each column's sum runs over the rows in order.
@@ -407,21 +548,8 @@ export function quantizedSimdProduct(
       const [xAt, yAt] = [base + r * xBytes, yBase + r * yBytes];
       for (let c0 = from; c0 < to; c0 += TILE) {
         const width = Math.min(TILE, to - c0);
-        if (int8) mine.push([0, xAt, p.ptr + c0, yAt + 4 * c0, p.rowsP / 4, width, p.colsP]);
-        else {
-          const [wAt, sAt] = [p.ptr + c0 / 2, p.scalesPtr + 4 * c0];
-          mine.push([
-            1,
-            xAt,
-            wAt,
-            yAt + 4 * c0,
-            sAt,
-            p.rowsP / 4,
-            width,
-            p.colsP,
-            p.paddedGroup / 4,
-          ]);
-        }
+        const [wAt, sAt] = [p.ptr + c0 / 2, p.scalesPtr + 4 * c0];
+        mine.push([1, xAt, wAt, yAt + 4 * c0, sAt, p.rowsP / 4, width, p.colsP, p.paddedGroup / 4]);
       }
     }
     calls.push(mine);
@@ -430,12 +558,7 @@ export function quantizedSimdProduct(
   const y = new Float32Array(n * cols);
   const sums = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
   for (let r = 0; r < n; r++) {
-    const out = y.subarray(r * cols, (r + 1) * cols);
-    const from = r * p.colsP;
-    if (int8) {
-      const { scales } = q;
-      for (let c = 0; c < cols; c++) out[c] = sums[from + c]! * scales[c]!;
-    } else out.set(sums.subarray(from, from + cols));
+    y.set(sums.subarray(r * p.colsP, r * p.colsP + cols), r * cols);
   }
   return y;
 }
@@ -443,8 +566,12 @@ export function quantizedSimdProduct(
 /**
  * `y = x · Wᵀ` `[n, rows]` for `x` row-major `[n, cols]` (`W` is `q`,
  * `[rows, cols]`: the tied output head over a quantized `[vocab, d]` table),
- * with the SIMD dot-product kernels on the same packed copy as
- * {@link quantizedSimdProduct}; `null` when they cannot run here.
+ * with the SIMD dot-product kernels; `null` when they cannot run here.
+ *
+ * int8 rounds each `t = x ⊙ s` (the inputs times the column scales) to
+ * int16 codes first ({@link ACTIVATION_MAX}): output `v` then differs from
+ * the float product by at most `(st / 2) · Σ_c |code[v, c]|` (plus float32
+ * rounding), `st = max|t| / 32767`.
  */
 export function quantizedSimdProductTransposed(
   q: QuantizedTensor,
@@ -454,10 +581,22 @@ export function quantizedSimdProductTransposed(
   if (!enabled) return null;
   const m = simd();
   if (m === null) return null;
-  const p = packedFor(m, q);
+  const p = packedFor(m, q, true);
   if (p === null) return null;
+  return q.format === 'int8'
+    ? int8Product(m, q, p, xs, n, true)
+    : int4ProductTransposed(m, q, p, xs, n);
+}
+
+/** {@link quantizedSimdProductTransposed} for int4: float inputs times the group scales, the `dot4` kernel. */
+function int4ProductTransposed(
+  m: Exports,
+  q: QuantizedTensor,
+  p: Packed,
+  xs: Float32Array,
+  n: number,
+): Float32Array | null {
   const [rows, cols] = q.shape;
-  const int8 = q.format === 'int8';
   const count = threadCount(p);
   const xBytes = p.colsP * 4;
   // Four lanes per row, 16 bytes.
@@ -469,18 +608,18 @@ export function quantizedSimdProductTransposed(
   const x = new Float32Array(m.memory.buffer, base, n * p.colsP);
   x.fill(0);
   for (let r = 0; r < n; r++) x.set(xs.subarray(r * cols, (r + 1) * cols), r * p.colsP);
-  // Each thread takes a range of blocks of 4 rows (int4: whole groups) and its own scaled x.
+  // Each thread takes a range of whole groups and its own scaled x.
   const blocks = p.rowsP / 4;
-  const perGroup = int8 ? blocks : p.paddedGroup / 4;
+  const perGroup = p.paddedGroup / 4;
   const calls: KernelCall[][] = [];
   for (let i = 0; i < count; i++) {
-    const [from, to] = part(blocks, count, i, int8 ? 1 : perGroup);
+    const [from, to] = part(blocks, count, i, perGroup);
     const mine: KernelCall[] = [];
-    const s = p.scalesPtr + (int8 ? 0 : (from / perGroup) * xBytes);
-    const w = p.ptr + from * 4 * (int8 ? p.colsP : p.colsP / 2);
+    const s = p.scalesPtr + (from / perGroup) * xBytes;
+    const w = p.ptr + from * 2 * p.colsP;
     for (let r = 0; r < n && to > from; r++) {
       const [xAt, tAt, yAt] = [base + r * xBytes, tBase + i * xBytes, yBase + r * yBytes];
-      mine.push([int8 ? 2 : 3, xAt, s, tAt, w, yAt + from * 64, to - from, p.colsP, perGroup]);
+      mine.push([2, xAt, s, tAt, w, yAt + from * 64, to - from, p.colsP, perGroup]);
     }
     calls.push(mine);
   }
@@ -488,13 +627,11 @@ export function quantizedSimdProductTransposed(
   const y = new Float32Array(n * rows);
   const lanes = new Float32Array(m.memory.buffer, yBase, n * p.rowsP * 4);
   for (let r = 0; r < n; r++) {
-    const out = y.subarray(r * rows, (r + 1) * rows);
     const from = r * p.rowsP * 4;
     for (let v = 0; v < rows; v++) {
-      // Row v of int4 sits at its padded place: group g, row within the group.
-      const at = int8 ? v : padRow(v, q.groupSize, p.paddedGroup);
-      const l = from + 4 * at;
-      out[v] = lanes[l]! + lanes[l + 1]! + (lanes[l + 2]! + lanes[l + 3]!);
+      // Row v sits at its padded place: group g, row within the group.
+      const l = from + 4 * padRow(v, q.groupSize, p.paddedGroup);
+      y[r * rows + v] = lanes[l]! + lanes[l + 1]! + (lanes[l + 2]! + lanes[l + 3]!);
     }
   }
   return y;
