@@ -286,10 +286,20 @@ function pack(m: Exports, q: QuantizedTensor, layout: Layout): Packed | null {
     heap.fill(0);
     const values = new Uint8Array(q.values.buffer, q.values.byteOffset, q.values.length);
     // Input k, output j: panel j >> 5 (rowsP · 32 bytes), pair k >> 1 (64 bytes), column j & 31 (2 bytes), row k & 1.
-    const at = (k: number, j: number) =>
-      (j >> 5) * rowsP * 32 + (k >> 1) * 64 + (j & 31) * 2 + (k & 1);
-    for (let r = 0, i = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++, i++) heap[transposed ? at(c, r) : at(r, c)] = values[i]!;
+    const panelBytes = rowsP * 32;
+    if (transposed) {
+      // W's row r is output r: its codes go down one column of its panel.
+      for (let r = 0, i = 0; r < rows; r++) {
+        const o = (r >> 5) * panelBytes + (r & 31) * 2;
+        for (let c = 0; c < cols; c++, i++) heap[o + (c >> 1) * 64 + (c & 1)] = values[i]!;
+      }
+    } else {
+      // W's row r is input r: its codes go across the panels.
+      for (let r = 0, i = 0; r < rows; r++) {
+        const o = (r >> 1) * 64 + (r & 1);
+        for (let c = 0; c < cols; c++, i++)
+          heap[(c >> 5) * panelBytes + o + (c & 31) * 2] = values[i]!;
+      }
     }
   } else {
     // 0x88: both nibbles 8, a zero weight.
