@@ -14,16 +14,14 @@
 //     [32 · panels], accumulated into. Both products of an int8 tensor use
 //     it: x · W on W's panels, x · Wᵀ (the tied head) on Wᵀ's, with the
 //     column scales folded into the activations.
-//   int4(x, w, y, s, blocks, width, stride, blocksPerGroup)
-//     like int8 with 4-bit codes, width and stride multiples of 32 columns;
-//     each row is stride / 2 bytes in chunks of 16
-//     bytes covering 32 columns: byte j's low nibble is column j, its high
-//     nibble column 16 + j, as unsigned offsets by 8. Groups are padded to a
-//     multiple of 4 rows (4 · blocksPerGroup), so each block of 4 rows has one
-//     scale row: s: f32 [groups, stride]; y += s_g ⊙ (x_block · w_block).
+//   int4(a, w, y, s, groups, pairsPerGroup, panels)
+//     like int8 with 4-bit codes (two per byte, unsigned offsets by 8), the
+//     rows in int4 groups padded to even; after each group its i32 sums are
+//     scaled by the group's column scales (s: per panel, per group, 32
+//     floats) and added into y.
 //   dot4(x, s, t, w, y, blocks, stride, blocksPerGroup)
-//     the product with the transpose, y = w · xᵀ, on the same packed layout
-//     as int4 (the tied output head over a quantized [vocab, d] table: x has
+//     the product with the transpose, y = w · xᵀ, for int4 (the tied output
+//     head over a quantized [vocab, d] table, float inputs: x has
 //     length stride, the padded d): rows of w are dot products with x ⊙ s_g,
 //     where s_g is the scale row of the row's group, computed into the
 //     scratch t (f32 [stride]) once per group of
@@ -39,13 +37,10 @@ import {
   add,
   type Bytes,
   brIf,
-  divU,
   eqz,
-  f32Load,
   f32x4Add,
   f32x4ConvertI32x4S,
   f32x4Mul,
-  f32x4Splat,
   get,
   I32,
   i8x16ShrU,
@@ -77,36 +72,6 @@ import {
   v128Load,
   v128Store,
 } from './wasm-encoder';
-
-/** `acc += float(widen(h, half)) · x`, with `h` an i16x8 local. */
-function accumulate(acc: number, h: number, high: boolean, x: number): Bytes {
-  return [
-    ...get(acc),
-    ...get(h),
-    ...(high ? i32x4ExtendHighS : i32x4ExtendLowS),
-    ...f32x4ConvertI32x4S,
-    ...get(x),
-    ...f32x4Mul,
-    ...f32x4Add,
-    ...set(acc),
-  ];
-}
-
-/** Adds the 16 signed bytes in local `v` times `x` to accumulators `accs[0..3]`, via temp `h`. */
-function accumulateBytes(v: number, h: number, x: number, accs: number[]): Bytes {
-  return [
-    ...get(v),
-    ...i16x8ExtendLowS,
-    ...set(h),
-    ...accumulate(accs[0]!, h, false, x),
-    ...accumulate(accs[1]!, h, true, x),
-    ...get(v),
-    ...i16x8ExtendHighS,
-    ...set(h),
-    ...accumulate(accs[2]!, h, false, x),
-    ...accumulate(accs[3]!, h, true, x),
-  ];
-}
 
 function func(locals: [number, number][], body: Bytes): Bytes {
   const decl = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t])];
@@ -228,131 +193,134 @@ function int8Kernel(): Bytes {
   );
 }
 
-/** int4(x, w, y, s, blocks, width, stride, blocksPerGroup). */
+/**
+ * The most input pairs per group in `int4`: an i32 lane adds 2 products of
+ * |code| ≤ 8 and |a| ≤ 32767 per pair, so 4,096 pairs reach at most
+ * 4096 · 2 · 8 · 32767 = 2,147,418,112 < 2^31 − 1. Groups of more than 8,192
+ * rows are not packed for this kernel (their products run the JS loops).
+ */
+export const INT4_MAX_GROUP_PAIRS = 4096;
+
+/** `acc += dot(widen(h, half), pair)`, `h` an i8x16 local. */
+function dotInto(acc: number, h: number, high: boolean, pair: number): Bytes {
+  return [
+    ...get(acc),
+    ...get(h),
+    ...(high ? i16x8ExtendHighS : i16x8ExtendLowS),
+    ...get(pair),
+    ...i32x4DotI16x8S,
+    ...i32x4Add,
+    ...set(acc),
+  ];
+}
+
+/**
+ * int4(a, w, y, s, groups, pairsPerGroup, panels): `y += a · W` for 4-bit
+ * codes, on panels of 32 columns like `int8`. Per pair of rows a panel holds
+ * 32 bytes: byte 16h + b's low nibble is column 16h + (b >> 1), its high
+ * nibble column 16h + 8 + (b >> 1), row b & 1 of the pair (unsigned, offset
+ * by 8). Rows come in groups of 2 · pairsPerGroup (the int4 groups padded to
+ * even); per group the 8 i32x4 sums are converted, multiplied by the group's
+ * 32 column scales (`s`: per panel, per group, 32 floats) and added into
+ * `y` (f32 [32 · panels]).
+ */
 function int4Kernel(): Bytes {
-  const [x, w, y, s, blocks, width, stride, perGroup] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [w1, w2, w3, p, q, sp, rowBytes, b, end] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
-  const xs = [17, 18, 19, 20];
-  const ts = [21, 22, 23, 24, 25, 26, 27, 28];
-  const [v, h, half, mask, eight] = [29, 30, 31, 32, 33];
-  const rows = [w, w1, w2, w3];
-  const zero = Array<number>(16).fill(0);
+  const [a, w, y, s, groups, perGroup, panels] = [0, 1, 2, 3, 4, 5, 6];
+  const [ap, g, count] = [8, 9, 10];
+  const accs = [11, 12, 13, 14, 15, 16, 17, 18];
+  const [pair, v, half, mask, eight, zero] = [19, 20, 21, 22, 23, 24];
   const body: Bytes = [
     ...v128Const(Array<number>(16).fill(0x0f)),
     ...set(mask),
     ...v128Const(Array<number>(16).fill(8)),
     ...set(eight),
-    ...get(stride),
-    ...i32(1),
-    ...shrU,
-    ...set(rowBytes),
-    ...get(width),
-    ...i32(1),
-    ...shrU,
-    ...set(end),
-    ...i32(0),
-    ...set(b),
     ...loop([
-      ...get(w),
-      ...get(rowBytes),
-      ...add,
-      ...tee(w1),
-      ...get(rowBytes),
-      ...add,
-      ...tee(w2),
-      ...get(rowBytes),
-      ...add,
-      ...set(w3),
-      ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
-      // This block's scale row: s + (b / blocksPerGroup) · stride · 4.
-      ...get(s),
-      ...get(b),
-      ...get(perGroup),
-      ...divU,
-      ...get(stride),
-      ...mul,
-      ...i32(4),
-      ...mul,
-      ...add,
-      ...set(sp),
-      ...i32(0),
-      ...set(p),
-      ...get(y),
-      ...set(q),
+      ...get(a),
+      ...set(ap),
+      ...get(groups),
+      ...set(g),
       ...loop([
-        ...ts.flatMap((t) => [...v128Const(zero), ...set(t)]),
-        ...rows.flatMap((row, k) => [
-          ...get(row),
-          ...get(p),
-          ...add,
-          ...v128Load(0),
-          ...set(v),
-          // Low nibbles: columns 0..15 of the chunk.
-          ...get(v),
-          ...get(mask),
-          ...v128And,
-          ...get(eight),
-          ...i8x16Sub,
-          ...set(half),
-          ...accumulateBytes(half, h, xs[k]!, ts.slice(0, 4)),
-          // High nibbles: columns 16..31.
-          ...get(v),
+        ...accs.flatMap((acc) => [...get(zero), ...set(acc)]),
+        ...get(perGroup),
+        ...set(count),
+        ...loop([
+          ...get(ap),
+          ...i32Load(0),
+          ...i32x4Splat,
+          ...set(pair),
+          ...[0, 1].flatMap((h) => [
+            ...get(w),
+            ...v128Load(16 * h),
+            ...set(v),
+            // Low nibbles: columns 16h + 0..7; high nibbles: 16h + 8..15.
+            ...get(v),
+            ...get(mask),
+            ...v128And,
+            ...get(eight),
+            ...i8x16Sub,
+            ...set(half),
+            ...dotInto(accs[4 * h]!, half, false, pair),
+            ...dotInto(accs[4 * h + 1]!, half, true, pair),
+            ...get(v),
+            ...i32(4),
+            ...i8x16ShrU,
+            ...get(eight),
+            ...i8x16Sub,
+            ...set(half),
+            ...dotInto(accs[4 * h + 2]!, half, false, pair),
+            ...dotInto(accs[4 * h + 3]!, half, true, pair),
+          ]),
+          ...get(ap),
           ...i32(4),
-          ...i8x16ShrU,
-          ...get(eight),
-          ...i8x16Sub,
-          ...set(half),
-          ...accumulateBytes(half, h, xs[k]!, ts.slice(4, 8)),
+          ...add,
+          ...set(ap),
+          ...get(w),
+          ...i32(32),
+          ...add,
+          ...set(w),
+          ...get(count),
+          ...i32(-1),
+          ...add,
+          ...tee(count),
+          ...brIf(0),
         ]),
-        // y += scales ⊙ partial sums.
-        ...ts.flatMap((t, j) => [
-          ...get(q),
-          ...get(q),
+        ...accs.flatMap((acc, j) => [
+          ...get(y),
+          ...get(y),
           ...v128Load(16 * j),
-          ...get(t),
-          ...get(sp),
+          ...get(acc),
+          ...f32x4ConvertI32x4S,
+          ...get(s),
           ...v128Load(16 * j),
           ...f32x4Mul,
           ...f32x4Add,
           ...v128Store(16 * j),
         ]),
-        ...get(q),
+        ...get(s),
         ...i32(128),
         ...add,
-        ...set(q),
-        ...get(sp),
-        ...i32(128),
+        ...set(s),
+        ...get(g),
+        ...i32(-1),
         ...add,
-        ...set(sp),
-        ...get(p),
-        ...i32(16),
-        ...add,
-        ...tee(p),
-        ...get(end),
-        ...ltU,
+        ...tee(g),
         ...brIf(0),
       ]),
-      ...get(x),
-      ...i32(16),
+      ...get(y),
+      ...i32(128),
       ...add,
-      ...set(x),
-      ...get(w3),
-      ...get(rowBytes),
+      ...set(y),
+      ...get(panels),
+      ...i32(-1),
       ...add,
-      ...set(w),
-      ...get(b),
-      ...i32(1),
-      ...add,
-      ...tee(b),
-      ...get(blocks),
-      ...ltU,
+      ...tee(panels),
       ...brIf(0),
     ]),
   ];
   return func(
     [
-      [9, I32],
-      [17, V128],
+      [3, I32],
+      [14, V128],
     ],
     body,
   );

@@ -38,22 +38,20 @@ import {
 import type { QuantizedTensor } from './quantized-weights';
 
 /**
- * `int8`: `y += a · W[:, panels]` (int16 activations, panels of 32 columns;
- * W or Wᵀ); `int4`: `y += x · W[:, tile]`; `dot4`: four f32 lanes per row of
- * `W · (x ⊙ s)`.
+ * `int8` / `int4`: `y += a · W[:, panels]` (int16 activations, panels of 32
+ * columns; int8 on W or Wᵀ); `dot4`: four f32 lanes per row of `W · (x ⊙ s)`.
  */
 type Exports = {
   memory: WebAssembly.Memory;
   int8: (a: number, w: number, y: number, pairs: number, panels: number) => void;
   int4: (
-    x: number,
+    a: number,
     w: number,
     y: number,
     s: number,
-    blocks: number,
-    width: number,
-    stride: number,
-    blocksPerGroup: number,
+    groups: number,
+    pairsPerGroup: number,
+    panels: number,
   ) => void;
   dot4: (
     x: number,
@@ -94,10 +92,10 @@ export type QuantizedSimdThreads = {
 };
 
 /**
- * How a kernel's codes are laid out in the module's memory: int8 in panels
- * of 32 output columns with the input rows interleaved in pairs, of `W` for
- * `x · W` (`'panels'`) or of `Wᵀ` for `x · Wᵀ` (`'transposedPanels'`); int4
- * row-major (`'rows'`, padded), one copy for both products.
+ * How a kernel's codes are laid out in the module's memory: in panels of 32
+ * output columns with the input rows interleaved in pairs, of `W` for
+ * `x · W` (`'panels'`, int8 and int4) or of `Wᵀ` for int8's `x · Wᵀ`
+ * (`'transposedPanels'`); int4's `x · Wᵀ` row-major (`'rows'`, padded).
  */
 type Layout = 'panels' | 'transposedPanels' | 'rows';
 
@@ -252,14 +250,6 @@ function allocate(m: Exports, bytes: number): number | null {
 
 const roundUp = (n: number, k: number): number => Math.ceil(n / k) * k;
 
-/**
- * Columns per `int4` call: the kernel sweeps all rows over one tile, so its
- * 16 KB of float32 sums stay in L1 (a GPT-2 head's 50,257 would not). A
- * multiple of 32, as the int4 kernel needs. (The `int8` kernel keeps its
- * sums in registers, one panel of 32 columns at a time.)
- */
-const TILE = 4096;
-
 function newPackedMaps(): Record<Layout, WeakMap<QuantizedTensor, Packed>> {
   return { panels: new WeakMap(), transposedPanels: new WeakMap(), rows: new WeakMap() };
 }
@@ -272,7 +262,8 @@ function pack(m: Exports, q: QuantizedTensor, layout: Layout): Packed | null {
   // int8: the packed matrix is W [rows, cols] or Wᵀ [cols, rows].
   const [inputs, outputs] = transposed ? [cols, rows] : [rows, cols];
   const colsP = roundUp(int8 ? outputs : cols, 32);
-  const paddedGroup = int8 ? 4 : roundUp(q.groupSize, 4);
+  // int4: groups padded to whole pairs (panels) or blocks of 4 rows (rows).
+  const paddedGroup = int8 ? 4 : roundUp(q.groupSize, layout === 'panels' ? 2 : 4);
   const groups = int8 ? 1 : Math.ceil(rows / q.groupSize);
   const rowsP = int8 ? roundUp(inputs, 2) : groups * paddedGroup;
   const codeBytes = int8 ? rowsP * colsP : (rowsP * colsP) / 2;
@@ -300,6 +291,31 @@ function pack(m: Exports, q: QuantizedTensor, layout: Layout): Packed | null {
         for (let c = 0; c < cols; c++, i++)
           heap[(c >> 5) * panelBytes + o + (c & 31) * 2] = values[i]!;
       }
+    }
+  } else if (layout === 'panels') {
+    // 0x88: both nibbles 8, a zero weight.
+    heap.fill(0x88);
+    const values = q.values;
+    const panelBytes = rowsP * 16;
+    // Row r (group g, packed row R), column c: panel c >> 5, pair R >> 1 (32 bytes), half
+    // (c & 31) >> 4 (16 bytes), byte (c & 7) · 2 + (R & 1), high nibble for (c & 15) ≥ 8.
+    for (let r = 0, i = 0; r < rows; r++) {
+      const g = (r / q.groupSize) | 0;
+      const packedRow = g * paddedGroup + (r - g * q.groupSize);
+      const o = (packedRow >> 1) * 32 + (packedRow & 1);
+      for (let c = 0; c < cols; c++, i++) {
+        const byte = values[i >> 1]!;
+        const nibble = (i & 1) === 0 ? byte & 0x0f : byte >> 4;
+        const at = (c >> 5) * panelBytes + o + ((c & 31) >> 4) * 16 + (c & 7) * 2;
+        heap[at] = (c & 8) === 0 ? (heap[at]! & 0xf0) | nibble : (heap[at]! & 0x0f) | (nibble << 4);
+      }
+    }
+    // Scales per panel, per group: 32 floats.
+    const scales = new Float32Array(m.memory.buffer, scalesPtr, groups * colsP);
+    scales.fill(0);
+    for (let g = 0, i = 0; g < groups; g++) {
+      for (let c = 0; c < cols; c++, i++)
+        scales[((c >> 5) * groups + g) * 32 + (c & 31)] = q.scales[i]!;
     }
   } else {
     // 0x88: both nibbles 8, a zero weight.
@@ -339,11 +355,15 @@ function pack(m: Exports, q: QuantizedTensor, layout: Layout): Packed | null {
 
 /**
  * The packed form of `q` for a product (`transposed`: `x · Wᵀ`), packing it
- * on first use (or when its arrays were replaced). int4 has one layout for
- * both products; int8 one per product.
+ * on first use (or when its arrays were replaced): one layout per product
+ * (int8 panels of W and of Wᵀ; int4 panels of W, and rows for `dot4`).
  */
 function packedFor(m: Exports, q: QuantizedTensor, transposed: boolean): Packed | null {
-  const layout: Layout = q.format === 'int4' ? 'rows' : transposed ? 'transposedPanels' : 'panels';
+  const layout: Layout = transposed
+    ? q.format === 'int4'
+      ? 'rows'
+      : 'transposedPanels'
+    : 'panels';
   const map = packed[layout];
   const entry = map.get(q);
   if (entry !== undefined && entry.values === q.values && entry.scales === q.scales) return entry;
@@ -430,6 +450,14 @@ function runCalls(m: Exports, calls: KernelCall[][]): void {
 const ACTIVATION_MAX = 32767;
 
 /**
+ * The longest int4 group the `int4` kernel takes: it sums a group in i32,
+ * 2 products of |code| ≤ 8 per lane and pair of rows, and
+ * 4096 · 2 · 8 · 32767 = 2,147,418,112 < 2^31 − 1. Longer groups (not
+ * `quantizeWeights`' default of 32) run the JS loops.
+ */
+const INT4_MAX_GROUP_ROWS = 8192;
+
+/**
  * Quantizes `x` (times `scales`, element-wise, when given) into the int16
  * codes `a` (the rest of `a` is left as it is): `a = round(t / s)` with
  * `s = max|t| / limit`, so |a| ≤ limit. Returns `s`: 0 for a zero row, and
@@ -469,6 +497,8 @@ export function quantizedSimdProduct(
   n: number,
 ): Float32Array | null {
   if (!enabled) return null;
+  // Longer int4 groups could overflow the kernel's i32 sums.
+  if (q.format === 'int4' && roundUp(q.groupSize, 2) > INT4_MAX_GROUP_ROWS) return null;
   const m = simd();
   if (m === null) return null;
   const p = packedFor(m, q, false);
@@ -531,7 +561,10 @@ function int8Product(
   return y;
 }
 
-/** {@link quantizedSimdProduct} for int4: float inputs, the `int4` kernel in column tiles. */
+/**
+ * {@link quantizedSimdProduct} for int4: int16 activations, the `int4` kernel
+ * over panels of 32 columns, the group scales applied per group.
+ */
 function int4Product(
   m: Exports,
   q: QuantizedTensor,
@@ -540,36 +573,40 @@ function int4Product(
   n: number,
 ): Float32Array | null {
   const [rows, cols] = q.shape;
-  const xBytes = p.rowsP * 4;
+  const groups = p.rowsP / p.paddedGroup;
+  const aBytes = roundUp(2 * p.rowsP, 16);
   const yBytes = p.colsP * 4;
-  const base = scratchOf(m, n * (xBytes + yBytes));
+  // The int16 codes of a row before they are spread over the padded groups.
+  const codesBytes = p.paddedGroup === q.groupSize ? 0 : roundUp(2 * rows, 16);
+  const base = scratchOf(m, n * (aBytes + yBytes) + codesBytes);
   if (base === null) return null;
-  const yBase = base + n * xBytes;
-  // Views after any growth: growing a memory that is not shared detaches the old buffer.
-  const x = new Float32Array(m.memory.buffer, base, n * p.rowsP);
-  const acc = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
-  x.fill(0);
-  acc.fill(0);
-  const g = q.groupSize;
+  const yBase = base + n * aBytes;
+  const steps = new Float64Array(n);
   for (let r = 0; r < n; r++) {
-    const row = xs.subarray(r * rows, (r + 1) * rows);
-    for (let start = 0, k = 0; start < rows; start += g, k++) {
-      x.set(row.subarray(start, Math.min(rows, start + g)), r * p.rowsP + k * p.paddedGroup);
+    // Views after any growth: growing a memory that is not shared detaches the old buffer.
+    const a = new Int16Array(m.memory.buffer, base + r * aBytes, p.rowsP);
+    a.fill(0);
+    const x = xs.subarray(r * rows, (r + 1) * rows);
+    if (codesBytes === 0) steps[r] = quantizeActivations(x, undefined, a, ACTIVATION_MAX);
+    else {
+      const codes = new Int16Array(m.memory.buffer, yBase + n * yBytes, rows);
+      steps[r] = quantizeActivations(x, undefined, codes, ACTIVATION_MAX);
+      for (let start = 0, g = 0; start < rows; start += q.groupSize, g++) {
+        a.set(codes.subarray(start, Math.min(rows, start + q.groupSize)), g * p.paddedGroup);
+      }
     }
   }
-  // Each thread takes a range of columns, in tiles; each column's sum runs over the rows in order.
+  new Float32Array(m.memory.buffer, yBase, n * p.colsP).fill(0);
+  // Each thread takes a range of panels; each output's sum is the same whatever the split.
   const count = threadCount(p);
   const calls: KernelCall[][] = [];
   for (let i = 0; i < count; i++) {
     const [from, to] = part(p.colsP, count, i, 32);
     const mine: KernelCall[] = [];
-    for (let r = 0; r < n; r++) {
-      const [xAt, yAt] = [base + r * xBytes, yBase + r * yBytes];
-      for (let c0 = from; c0 < to; c0 += TILE) {
-        const width = Math.min(TILE, to - c0);
-        const [wAt, sAt] = [p.ptr + c0 / 2, p.scalesPtr + 4 * c0];
-        mine.push([1, xAt, wAt, yAt + 4 * c0, sAt, p.rowsP / 4, width, p.colsP, p.paddedGroup / 4]);
-      }
+    for (let r = 0; r < n && to > from; r++) {
+      const [aAt, yAt] = [base + r * aBytes, yBase + r * yBytes];
+      const [wAt, sAt] = [p.ptr + from * p.rowsP * 0.5, p.scalesPtr + from * groups * 4];
+      mine.push([1, aAt, wAt, yAt + 4 * from, sAt, groups, p.paddedGroup / 2, (to - from) / 32]);
     }
     calls.push(mine);
   }
@@ -577,7 +614,8 @@ function int4Product(
   const y = new Float32Array(n * cols);
   const sums = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
   for (let r = 0; r < n; r++) {
-    y.set(sums.subarray(r * p.colsP, r * p.colsP + cols), r * cols);
+    const [step, from, o] = [steps[r]!, r * p.colsP, r * cols];
+    for (let c = 0; c < cols; c++) y[o + c] = sums[from + c]! * step;
   }
   return y;
 }

@@ -129,25 +129,15 @@ describe('packed kernels in the module memory', () => {
 describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
   for (const c of CASES) {
     const label = `${c.bits === 8 ? 'int8' : `int4 (groups of ${c.groupSize})`} [${c.rows}, ${c.cols}]`;
-    const bound =
-      c.bits === 8
-        ? 'the kernel arithmetic exactly, and the dequantized float product within the int16 rounding of x'
-        : 'the dequantized float product (1e-5 relative to the largest value)';
-    it(`${label}: equals ${bound}, 1 to 4 rows`, () => {
+    it(`${label}: equals the kernel arithmetic exactly, and the dequantized float product within the int16 rounding of x, 1 to 4 rows`, () => {
       const q = quantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       for (const n of [1, 3, 4]) {
         const x = tf.randomNormal([n, c.rows], 0, 1, 'float32', n) as tf.Tensor2D;
         const xs = x.dataSync() as Float32Array;
         const y = quantizedMatMul(x, q);
         expect(y.shape).toEqual([n, c.cols]);
-        if (c.bits === 8) {
-          expectClose(y, int8KernelReference(q, xs, n, false), { rtol: 0, atol: 0 });
-          expectWithinActivationRounding(y.dataSync(), q, xs, n, false);
-        } else {
-          const expected = reference(x, q);
-          const scale = Math.max(...Array.from(expected, Math.abs));
-          expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
-        }
+        expectClose(y, int8KernelReference(q, xs, n, false), { rtol: 0, atol: 0 });
+        expectWithinActivationRounding(y.dataSync(), q, xs, n, false);
         // And the same values as the direct call (so the SIMD path is the one taken).
         expectClose(y, quantizedSimdProduct(q, x.dataSync() as Float32Array, n)!, {
           rtol: 0,
@@ -159,7 +149,7 @@ describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
     });
   }
 
-  it('gives the JS fallback loops (float sums) values within 1e-5 of the SIMD ones (int4), within the int16 rounding of x (int8)', () => {
+  it('gives the JS fallback loops (float sums) the float product, and the SIMD kernel within the int16 rounding of x of it', () => {
     for (const c of [CASES[3], CASES[7]] as const) {
       const q = quantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       const x = tf.randomNormal([2, c.rows], 0, 1, 'float32', 9) as tf.Tensor2D;
@@ -168,12 +158,10 @@ describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
       const js = quantizedMatMul(x, q);
       setQuantizedSimdEnabled(true);
       const scale = Math.max(...Array.from(js.dataSync(), Math.abs));
-      if (c.bits === 8) {
-        // The fallback keeps float inputs: it is the float product, the kernel within its bound of it.
-        expectClose(js, reference(x, q), { rtol: 0, atol: 1e-5 * scale });
-        expectWithinActivationRounding(simd.dataSync(), q, x.dataSync() as Float32Array, 2, false);
-        expect(Array.from(simd.dataSync())).not.toEqual(Array.from(js.dataSync()));
-      } else expectClose(simd, js, { rtol: 0, atol: 1e-5 * scale });
+      // The fallback keeps float inputs: it is the float product, the kernel within its bound of it.
+      expectClose(js, reference(x, q), { rtol: 0, atol: 1e-5 * scale });
+      expectWithinActivationRounding(simd.dataSync(), q, x.dataSync() as Float32Array, 2, false);
+      expect(Array.from(simd.dataSync())).not.toEqual(Array.from(js.dataSync()));
       tf.dispose([x, simd, js]);
     }
   });
@@ -298,14 +286,18 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
     }
   });
 
-  it('int4: shares one packed copy with quantizedMatMul (x · W and x · Wᵀ read the same bytes)', () => {
+  it('int4: packs rows for x · Wᵀ and panels for x · W, each when its product runs, and frees both on release', () => {
     const q = quantizedTable(40, 24, 4, 8);
-    const x = new Float32Array(24).fill(0.5);
-    quantizedSimdProductTransposed(q, x, 1);
-    const inUse = quantizedSimdBytesInUse();
+    quantizedSimdProductTransposed(q, new Float32Array(24).fill(0.5), 1);
+    const afterHead = quantizedSimdBytesInUse();
     quantizedSimdProduct(q, new Float32Array(40).fill(0.5), 1);
-    expect(quantizedSimdBytesInUse()).toBe(inUse);
+    // Panels: 40 rows (5 groups of 8) × 24 columns padded to 32, half a byte each, and 5 · 32 scales.
+    const panels = (40 * 32) / 2 + 5 * 32 * 4;
+    expect(quantizedSimdBytesInUse() - afterHead).toBe(panels);
+    const afterBoth = quantizedSimdBytesInUse();
     releaseQuantizedSimd(q);
+    // Rows: the same sizes (groups of 8 are whole blocks of 4 rows).
+    expect(quantizedSimdBytesInUse()).toBe(afterBoth - 2 * panels);
   });
 
   it('int8: packs Wᵀ for x · Wᵀ only when that product runs, and frees both copies on release', () => {
@@ -357,7 +349,7 @@ function constant(rows: number, cols: number, code: number, scale: number): Quan
   };
 }
 
-describe('int8 products on int16 activations: no i32 overflow', () => {
+describe('products on int16 activations: no i32 overflow', () => {
   // Every code at ±128 / 127 and every input at the largest activation code (32767): each i32 sum
   // is at its bound. 8,192 inputs are 16 runs of 512, each run's sum 512 · 128 · 32767 =
   // 2,147,418,112, just under 2^31; a kernel that summed longer runs in i32 would wrap around.
@@ -383,6 +375,31 @@ describe('int8 products on int16 activations: no i32 overflow', () => {
       expectClose(y, new Float32Array(rows).fill(expected), { rtol: 1e-6, atol: 0 });
       releaseQuantizedSimd(q);
     }
+  });
+
+  // int4 sums a whole group in i32: 8,192 rows of code −8 and the largest activation code reach
+  // 4096 · 2 · 8 · 32767 = 2,147,418,112; a longer group goes to the JS loops (null here).
+  it('int4 x · W with one group of 8,192 rows at the largest magnitude: exact; a longer group runs the JS loops', () => {
+    const rows = 8192;
+    const cols = 40;
+    const q: QuantizedTensor = {
+      format: 'int4',
+      shape: [rows, cols],
+      // 0x00: both nibbles 0, code −8.
+      values: new Uint8Array((rows * cols) / 2),
+      scales: new Float32Array(cols).fill(0.5),
+      groupSize: rows,
+    };
+    const y = quantizedSimdProduct(q, new Float32Array(rows).fill(3), 1)!;
+    expectClose(y, new Float32Array(cols).fill(3 * rows * -8 * 0.5), { rtol: 1e-6, atol: 0 });
+    releaseQuantizedSimd(q);
+    const longer: QuantizedTensor = {
+      ...q,
+      shape: [rows + 2, cols],
+      values: new Uint8Array(((rows + 2) * cols) / 2),
+      groupSize: rows + 2,
+    };
+    expect(quantizedSimdProduct(longer, new Float32Array(rows + 2).fill(3), 1)).toBeNull();
   });
 
   it('scales each row by its own largest input: a row 1e6 times another gives outputs 1e6 times larger', () => {

@@ -118,8 +118,8 @@ describeEachBackend('quantized kernels', (backend) => {
         const dy = tf.randomNormal([rows, outF], 0, 1, 'float32', 13);
         const y = quantizedMatMul(x, q);
         const expected = tf.matMul(x, w);
-        if (bits === 8 && rows <= 4) {
-          // The SIMD kernel (1-4 rows) rounds x to int16 first.
+        if (rows <= 4) {
+          // The SIMD kernels (1-4 rows) round x to int16 first.
           expectWithinActivationRounding(
             y.dataSync(),
             q,
