@@ -2,7 +2,8 @@
  * The int8 SIMD products of two checkouts in one process (A/B, issue 20):
  * each checkout's `src/nn/quantized-simd.ts` is imported (each instantiates
  * its own kernel module and memory) and the same int8 kernels of GPT-2-small
- * shapes, and its tied head, run through both, alternating A/B and B/A, so a
+ * shapes, and its tied head, and int4 kernels (groups of 32 rows) of the same
+ * shapes, run through both, alternating A/B and B/A, so a
  * loaded machine slows them alike: read the speed-up column.
  *
  *   npx tsx bench/quantized-simd-ab.ts <checkout A> <checkout B> [reps]
@@ -43,13 +44,22 @@ try {
 }
 console.log(`host: ${cpu}, Node ${process.version}, load average ${load()}`);
 
-/** Seeded codes in [-127, 127] and positive column scales. */
-function int8(rows: number, cols: number, seed: number): QuantizedTensor {
+/** Seeded codes (int8 in [-127, 127]; int4 any nibbles, groups of 32 rows) and positive scales. */
+function quantized(bits: 8 | 4, rows: number, cols: number, seed: number): QuantizedTensor {
   let s = seed >>> 0;
   const next = () => {
     s = (s * 1664525 + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
+  if (bits === 4) {
+    return {
+      format: 'int4',
+      shape: [rows, cols],
+      values: Uint8Array.from({ length: (rows * cols) / 2 }, () => Math.floor(next() * 256)),
+      scales: Float32Array.from({ length: (rows / 32) * cols }, () => 0.001 + next() * 0.01),
+      groupSize: 32,
+    };
+  }
   return {
     format: 'int8',
     shape: [rows, cols],
@@ -60,16 +70,19 @@ function int8(rows: number, cols: number, seed: number): QuantizedTensor {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const cases: [string, number, number, boolean][] = [
-  ['[1, 768] × [768, 768]', 768, 768, false],
-  ['[1, 768] × [768, 3072]', 768, 3072, false],
-  ['[1, 3072] × [3072, 768]', 3072, 768, false],
-  ['tied head [1, 768] × [50257, 768]ᵀ', 50257, 768, true],
+const cases: [string, 8 | 4, number, number, boolean][] = [
+  ['int8 [1, 768] × [768, 768]', 8, 768, 768, false],
+  ['int8 [1, 768] × [768, 3072]', 8, 768, 3072, false],
+  ['int8 [1, 3072] × [3072, 768]', 8, 3072, 768, false],
+  ['int8 tied head [1, 768] × [50257, 768]ᵀ', 8, 50257, 768, true],
+  ['int4 [1, 768] × [768, 768]', 4, 768, 768, false],
+  ['int4 [1, 768] × [768, 3072]', 4, 768, 3072, false],
+  ['int4 [1, 3072] × [3072, 768]', 4, 3072, 768, false],
 ];
-console.log(`| int8 product | ${sides[0]![0]} ms | ${sides[1]![0]} ms | A / B |`);
+console.log(`| product | ${sides[0]![0]} ms | ${sides[1]![0]} ms | A / B |`);
 console.log('|---|---|---|---|');
-for (const [label, rows, cols, transposed] of cases) {
-  const q = int8(rows, cols, rows + cols);
+for (const [label, bits, rows, cols, transposed] of cases) {
+  const q = quantized(bits, rows, cols, rows + cols);
   const x = Float32Array.from({ length: transposed ? cols : rows }, (_, i) => Math.sin(i * 0.37));
   const time = (k: Kernels) => {
     const t0 = performance.now();

@@ -4,8 +4,8 @@
  * backends when the JS engine has WebAssembly 128-bit SIMD.
  *
  * Each {@link QuantizedTensor} is packed once into the module's memory in a
- * padded layout (int8: panels of 32 output columns, input rows interleaved
- * in pairs; int4: int4 groups to a multiple of 4 rows, columns to 32) and
+ * padded layout (panels of 32 output columns, input rows interleaved in
+ * pairs; int4's `x · Wᵀ`: rows, groups padded to a multiple of 4 rows) and
  * kept there, keyed by the object: a
  * `WeakMap` finds it, a `FinalizationRegistry` frees its bytes when the
  * QuantizedTensor is garbage-collected. The module's memory (like any wasm
@@ -19,9 +19,9 @@
  * panels, `x · Wᵀ` (`quantizedMatMulTransposed`, the tied output head over
  * a quantized `[vocab, d]` table) on Wᵀ's, with the column scales folded
  * into the inputs. Each layout is packed on the first product that needs it.
- * int4: one packed copy serves both products, with float inputs: `x · W` on
- * the `int4` kernel (rows swept into column sums), `x · Wᵀ` on `dot4` (a dot
- * product per row).
+ * int4's `x · W` runs the same way on its own panels (the `int4` kernel,
+ * the group scales applied to each group's i32 sums); its `x · Wᵀ` keeps
+ * float inputs on a row-major copy (`dot4`, a dot product per row).
  *
  * Threads: `src/node/quantized-threads.ts` may install a
  * {@link QuantizedSimdThreads} (worker threads on a shared memory); the
@@ -486,8 +486,9 @@ function quantizeActivations(
  * `null` when they cannot run here (no WebAssembly SIMD, or the module's
  * memory cannot grow), and the caller falls back to its JS loops.
  *
- * int8 rounds each input row to int16 codes first ({@link ACTIVATION_MAX}):
- * output `c` then differs from the float product of the dequantized weights
+ * int8 and int4 round each input row to int16 codes first
+ * ({@link ACTIVATION_MAX}): output `c` then differs from the float product
+ * of the dequantized weights
  * by at most `(sx / 2) · Σ_r |W[r, c]|` (plus float32 rounding),
  * `sx = max|x| / 32767`.
  */

@@ -427,7 +427,7 @@ function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
  * (`quantized-simd.ts`, codes packed once per QuantizedTensor into the
  * kernel module's memory) where the engine has them — split over worker
  * threads for large kernels after `enableQuantizedThreads()` (tfjs-blocks/node);
- * int8 rounds each row of `x` to int16 codes first (`sx = max|x| / 32767`,
+ * they round each row of `x` to int16 codes first (`sx = max|x| / 32767`,
  * so each output within `(sx / 2) · Σ_r |W[r, c]|` of the float product) —
  * else in JS loops (float inputs); on wasm, longer inputs put the
  * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
