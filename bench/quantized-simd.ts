@@ -110,7 +110,7 @@ async function matmulBench(reps: number): Promise<void> {
  * The tied GPT-2 head, `[1, 768] × [50257, 768]ᵀ`: float32 as `tiedOutputProjection`
  * runs it (`matMul(x, table, false, true)`) and with the table stored
  * transposed (`[768, 50257]`, XNNPACK's fast path), against the int8/int4
- * table through the SIMD dot-product kernels and the JS loops.
+ * table through the SIMD kernels (int8: `int8` on the packed transpose; int4: `dot4`) and the JS loops.
  */
 async function headBench(reps: number): Promise<void> {
   const [vocab, d] = [50257, 768];

@@ -7,26 +7,24 @@
 // The kernels work on a padded layout that src/nn/quantized-simd.ts packs
 // once per QuantizedTensor, so they have no tail loops:
 //
-//   int8(x, w, y, blocks, width, stride)
-//     rows padded to 4 · blocks, columns to colsP (a multiple of 16);
-//     w: int8 [4 · blocks, stride] row-major; x: f32 [4 · blocks];
-//     y: f32 [width], accumulated into (y += x · w[:, 0:width]; the caller
-//     zeroes y and applies the column scales). `width` (a multiple of 16)
-//     lets the caller run one column tile at a time, so y stays in L1.
-//   int4(x, w, y, s, blocks, width, stride, blocksPerGroup)
-//     like int8 with 4-bit codes, width and stride multiples of 32 columns;
-//     each row is stride / 2 bytes in chunks of 16
-//     bytes covering 32 columns: byte j's low nibble is column j, its high
-//     nibble column 16 + j, as unsigned offsets by 8. Groups are padded to a
-//     multiple of 4 rows (4 · blocksPerGroup), so each block of 4 rows has one
-//     scale row: s: f32 [groups, stride]; y += s_g ⊙ (x_block · w_block).
-//   dot8(x, s, t, w, y, blocks, stride, blocksPerGroup)
+//   int8(a, w, y, pairs, panels)
+//     int16 activations a [2 · pairs] (the caller quantizes each input row,
+//     a = round(x / sx)) times int8 codes in panels of 32 output columns,
+//     each panel a run of 2 · pairs rows interleaved in pairs; y: f32
+//     [32 · panels], accumulated into. Both products of an int8 tensor use
+//     it: x · W on W's panels, x · Wᵀ (the tied head) on Wᵀ's, with the
+//     column scales folded into the activations.
+//   int4(a, w, y, s, groups, pairsPerGroup, panels)
+//     like int8 with 4-bit codes (two per byte, unsigned offsets by 8), the
+//     rows in int4 groups padded to even; after each group its i32 sums are
+//     scaled by the group's column scales (s: per panel, per group, 32
+//     floats) and added into y.
 //   dot4(x, s, t, w, y, blocks, stride, blocksPerGroup)
-//     the product with the transpose, y = w · xᵀ, on the same packed layouts
-//     (the tied output head over a quantized [vocab, d] table: x has length
-//     stride, the padded d): rows of w are dot products with x ⊙ s_g, where
-//     s_g is the scale row of the row's group (int8: one group, the column
-//     scales), computed into the scratch t (f32 [stride]) once per group of
+//     the product with the transpose, y = w · xᵀ, for int4 (the tied output
+//     head over a quantized [vocab, d] table, float inputs: x has
+//     length stride, the padded d): rows of w are dot products with x ⊙ s_g,
+//     where s_g is the scale row of the row's group, computed into the
+//     scratch t (f32 [stride]) once per group of
 //     blocksPerGroup blocks of 4 rows. y: f32 [4 · 4 · blocks], four partial
 //     lanes per row, summed by the caller ((l0 + l1) + (l2 + l3)).
 //
@@ -39,13 +37,10 @@ import {
   add,
   type Bytes,
   brIf,
-  divU,
   eqz,
-  f32Load,
   f32x4Add,
   f32x4ConvertI32x4S,
   f32x4Mul,
-  f32x4Splat,
   get,
   I32,
   i8x16ShrU,
@@ -53,14 +48,19 @@ import {
   i16x8ExtendHighS,
   i16x8ExtendLowS,
   i32,
+  i32Load,
+  i32x4Add,
+  i32x4DotI16x8S,
   i32x4ExtendHighS,
   i32x4ExtendLowS,
+  i32x4Splat,
   ifThen,
   loop,
   ltU,
   mul,
   name,
   section,
+  select,
   set,
   shrU,
   sub,
@@ -73,240 +73,254 @@ import {
   v128Store,
 } from './wasm-encoder';
 
-/** `acc += float(widen(h, half)) · x`, with `h` an i16x8 local. */
-function accumulate(acc: number, h: number, high: boolean, x: number): Bytes {
-  return [
-    ...get(acc),
-    ...get(h),
-    ...(high ? i32x4ExtendHighS : i32x4ExtendLowS),
-    ...f32x4ConvertI32x4S,
-    ...get(x),
-    ...f32x4Mul,
-    ...f32x4Add,
-    ...set(acc),
-  ];
-}
-
-/** Adds the 16 signed bytes in local `v` times `x` to accumulators `accs[0..3]`, via temp `h`. */
-function accumulateBytes(v: number, h: number, x: number, accs: number[]): Bytes {
-  return [
-    ...get(v),
-    ...i16x8ExtendLowS,
-    ...set(h),
-    ...accumulate(accs[0]!, h, false, x),
-    ...accumulate(accs[1]!, h, true, x),
-    ...get(v),
-    ...i16x8ExtendHighS,
-    ...set(h),
-    ...accumulate(accs[2]!, h, false, x),
-    ...accumulate(accs[3]!, h, true, x),
-  ];
-}
-
 function func(locals: [number, number][], body: Bytes): Bytes {
   const decl = [...uleb(locals.length), ...locals.flatMap(([n, t]) => [...uleb(n), t])];
   const code = [...decl, ...body, 0x0b];
   return [...uleb(code.length), ...code];
 }
 
-/** int8(x, w, y, blocks, width, stride). */
+/**
+ * Pairs of input rows per i32 sum in `int8`: each i32 lane adds 2 products
+ * per pair, |code| ≤ 128 and |a| ≤ 32767 (src/nn/quantized-simd.ts's
+ * `ACTIVATION_MAX`), so 256 pairs
+ * reach at most 512 · 128 · 32767 = 2,147,418,112 < 2^31 − 1; the sums go to
+ * the float32 `y` every 256 pairs, so any number of rows is safe.
+ */
+export const INT8_SEGMENT_PAIRS = 256;
+
+/**
+ * int8(a, w, y, pairs, panels): `y += a · W` on panels of 32 columns.
+ * `a`: int16 [2 · pairs]; `w`: per panel, per pair of rows, 64 bytes
+ * `[w(2i, c), w(2i+1, c)]` for its 32 columns c (so one 16-byte load is 8
+ * columns × 2 rows, and `i32x4.dot_i16x8_s` with the splatted pair
+ * `(a[2i], a[2i+1])` adds both rows into 4 column sums); `y`: f32 [32 · panels].
+ * Each panel's 8 i32x4 sums stay in registers over its rows, and are
+ * converted and added into `y` every {@link INT8_SEGMENT_PAIRS} pairs.
+ */
 function int8Kernel(): Bytes {
-  const [x, w, y, blocks, width, stride] = [0, 1, 2, 3, 4, 5];
-  const [w1, w2, w3, p, q] = [6, 7, 8, 9, 10];
-  const xs = [11, 12, 13, 14];
-  const accs = [15, 16, 17, 18];
-  const [v, h] = [19, 20];
-  const rows = [w, w1, w2, w3];
+  const [a, w, y, pairs, panels] = [0, 1, 2, 3, 4];
+  const [ap, left, count] = [5, 6, 7];
+  const accs = [8, 9, 10, 11, 12, 13, 14, 15];
+  // `zero` is never set: locals start at zero.
+  const [pair, v, zero] = [16, 17, 18];
   const body: Bytes = [
     ...loop([
-      // Row pointers and the four x values of this block, splatted.
-      ...get(w),
-      ...get(stride),
-      ...add,
-      ...tee(w1),
-      ...get(stride),
-      ...add,
-      ...tee(w2),
-      ...get(stride),
-      ...add,
-      ...set(w3),
-      ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
-      ...i32(0),
-      ...set(p),
-      ...get(y),
-      ...set(q),
+      ...get(a),
+      ...set(ap),
+      ...get(pairs),
+      ...set(left),
       ...loop([
-        ...accs.flatMap((a, j) => [...get(q), ...v128Load(16 * j), ...set(a)]),
-        ...rows.flatMap((row, k) => [
-          ...get(row),
-          ...get(p),
-          ...add,
-          ...v128Load(0),
-          ...set(v),
-          ...accumulateBytes(v, h, xs[k]!, accs),
-        ]),
-        ...accs.flatMap((a, j) => [...get(q), ...get(a), ...v128Store(16 * j)]),
-        ...get(q),
-        ...i32(64),
-        ...add,
-        ...set(q),
-        ...get(p),
-        ...i32(16),
-        ...add,
-        ...tee(p),
-        ...get(width),
+        ...accs.flatMap((acc) => [...get(zero), ...set(acc)]),
+        // count = min(left, INT8_SEGMENT_PAIRS); left -= count.
+        ...get(left),
+        ...i32(INT8_SEGMENT_PAIRS),
+        ...get(left),
+        ...i32(INT8_SEGMENT_PAIRS),
         ...ltU,
+        ...select,
+        ...set(count),
+        ...get(left),
+        ...get(count),
+        ...sub,
+        ...set(left),
+        ...loop([
+          ...get(ap),
+          ...i32Load(0),
+          ...i32x4Splat,
+          ...set(pair),
+          ...[0, 1, 2, 3].flatMap((j) => [
+            ...get(w),
+            ...v128Load(16 * j),
+            ...set(v),
+            ...get(accs[2 * j]!),
+            ...get(v),
+            ...i16x8ExtendLowS,
+            ...get(pair),
+            ...i32x4DotI16x8S,
+            ...i32x4Add,
+            ...set(accs[2 * j]!),
+            ...get(accs[2 * j + 1]!),
+            ...get(v),
+            ...i16x8ExtendHighS,
+            ...get(pair),
+            ...i32x4DotI16x8S,
+            ...i32x4Add,
+            ...set(accs[2 * j + 1]!),
+          ]),
+          ...get(ap),
+          ...i32(4),
+          ...add,
+          ...set(ap),
+          ...get(w),
+          ...i32(64),
+          ...add,
+          ...set(w),
+          ...get(count),
+          ...i32(-1),
+          ...add,
+          ...tee(count),
+          ...brIf(0),
+        ]),
+        ...accs.flatMap((acc, j) => [
+          ...get(y),
+          ...get(y),
+          ...v128Load(16 * j),
+          ...get(acc),
+          ...f32x4ConvertI32x4S,
+          ...f32x4Add,
+          ...v128Store(16 * j),
+        ]),
+        ...get(left),
         ...brIf(0),
       ]),
-      ...get(x),
-      ...i32(16),
+      ...get(y),
+      ...i32(128),
       ...add,
-      ...set(x),
-      ...get(w3),
-      ...get(stride),
-      ...add,
-      ...set(w),
-      ...get(blocks),
+      ...set(y),
+      ...get(panels),
       ...i32(-1),
       ...add,
-      ...tee(blocks),
+      ...tee(panels),
       ...brIf(0),
     ]),
   ];
   return func(
     [
-      [5, I32],
-      [10, V128],
+      [3, I32],
+      [11, V128],
     ],
     body,
   );
 }
 
-/** int4(x, w, y, s, blocks, width, stride, blocksPerGroup). */
+/**
+ * The most input pairs per group in `int4`: an i32 lane adds 2 products of
+ * |code| ≤ 8 and |a| ≤ 32767 per pair, so 4,096 pairs reach at most
+ * 4096 · 2 · 8 · 32767 = 2,147,418,112 < 2^31 − 1. Groups of more than 8,192
+ * rows are not packed for this kernel (their products run the JS loops).
+ */
+export const INT4_MAX_GROUP_PAIRS = 4096;
+
+/** `acc += dot(widen(h, half), pair)`, `h` an i8x16 local. */
+function dotInto(acc: number, h: number, high: boolean, pair: number): Bytes {
+  return [
+    ...get(acc),
+    ...get(h),
+    ...(high ? i16x8ExtendHighS : i16x8ExtendLowS),
+    ...get(pair),
+    ...i32x4DotI16x8S,
+    ...i32x4Add,
+    ...set(acc),
+  ];
+}
+
+/**
+ * int4(a, w, y, s, groups, pairsPerGroup, panels): `y += a · W` for 4-bit
+ * codes, on panels of 32 columns like `int8`. Per pair of rows a panel holds
+ * 32 bytes: byte 16h + b's low nibble is column 16h + (b >> 1), its high
+ * nibble column 16h + 8 + (b >> 1), row b & 1 of the pair (unsigned, offset
+ * by 8). Rows come in groups of 2 · pairsPerGroup (the int4 groups padded to
+ * even); per group the 8 i32x4 sums are converted, multiplied by the group's
+ * 32 column scales (`s`: per panel, per group, 32 floats) and added into
+ * `y` (f32 [32 · panels]).
+ */
 function int4Kernel(): Bytes {
-  const [x, w, y, s, blocks, width, stride, perGroup] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [w1, w2, w3, p, q, sp, rowBytes, b, end] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
-  const xs = [17, 18, 19, 20];
-  const ts = [21, 22, 23, 24, 25, 26, 27, 28];
-  const [v, h, half, mask, eight] = [29, 30, 31, 32, 33];
-  const rows = [w, w1, w2, w3];
-  const zero = Array<number>(16).fill(0);
+  const [a, w, y, s, groups, perGroup, panels] = [0, 1, 2, 3, 4, 5, 6];
+  const [ap, g, count] = [8, 9, 10];
+  const accs = [11, 12, 13, 14, 15, 16, 17, 18];
+  const [pair, v, half, mask, eight, zero] = [19, 20, 21, 22, 23, 24];
   const body: Bytes = [
     ...v128Const(Array<number>(16).fill(0x0f)),
     ...set(mask),
     ...v128Const(Array<number>(16).fill(8)),
     ...set(eight),
-    ...get(stride),
-    ...i32(1),
-    ...shrU,
-    ...set(rowBytes),
-    ...get(width),
-    ...i32(1),
-    ...shrU,
-    ...set(end),
-    ...i32(0),
-    ...set(b),
     ...loop([
-      ...get(w),
-      ...get(rowBytes),
-      ...add,
-      ...tee(w1),
-      ...get(rowBytes),
-      ...add,
-      ...tee(w2),
-      ...get(rowBytes),
-      ...add,
-      ...set(w3),
-      ...xs.flatMap((xl, k) => [...get(x), ...f32Load(4 * k), ...f32x4Splat, ...set(xl)]),
-      // This block's scale row: s + (b / blocksPerGroup) · stride · 4.
-      ...get(s),
-      ...get(b),
-      ...get(perGroup),
-      ...divU,
-      ...get(stride),
-      ...mul,
-      ...i32(4),
-      ...mul,
-      ...add,
-      ...set(sp),
-      ...i32(0),
-      ...set(p),
-      ...get(y),
-      ...set(q),
+      ...get(a),
+      ...set(ap),
+      ...get(groups),
+      ...set(g),
       ...loop([
-        ...ts.flatMap((t) => [...v128Const(zero), ...set(t)]),
-        ...rows.flatMap((row, k) => [
-          ...get(row),
-          ...get(p),
-          ...add,
-          ...v128Load(0),
-          ...set(v),
-          // Low nibbles: columns 0..15 of the chunk.
-          ...get(v),
-          ...get(mask),
-          ...v128And,
-          ...get(eight),
-          ...i8x16Sub,
-          ...set(half),
-          ...accumulateBytes(half, h, xs[k]!, ts.slice(0, 4)),
-          // High nibbles: columns 16..31.
-          ...get(v),
+        ...accs.flatMap((acc) => [...get(zero), ...set(acc)]),
+        ...get(perGroup),
+        ...set(count),
+        ...loop([
+          ...get(ap),
+          ...i32Load(0),
+          ...i32x4Splat,
+          ...set(pair),
+          ...[0, 1].flatMap((h) => [
+            ...get(w),
+            ...v128Load(16 * h),
+            ...set(v),
+            // Low nibbles: columns 16h + 0..7; high nibbles: 16h + 8..15.
+            ...get(v),
+            ...get(mask),
+            ...v128And,
+            ...get(eight),
+            ...i8x16Sub,
+            ...set(half),
+            ...dotInto(accs[4 * h]!, half, false, pair),
+            ...dotInto(accs[4 * h + 1]!, half, true, pair),
+            ...get(v),
+            ...i32(4),
+            ...i8x16ShrU,
+            ...get(eight),
+            ...i8x16Sub,
+            ...set(half),
+            ...dotInto(accs[4 * h + 2]!, half, false, pair),
+            ...dotInto(accs[4 * h + 3]!, half, true, pair),
+          ]),
+          ...get(ap),
           ...i32(4),
-          ...i8x16ShrU,
-          ...get(eight),
-          ...i8x16Sub,
-          ...set(half),
-          ...accumulateBytes(half, h, xs[k]!, ts.slice(4, 8)),
+          ...add,
+          ...set(ap),
+          ...get(w),
+          ...i32(32),
+          ...add,
+          ...set(w),
+          ...get(count),
+          ...i32(-1),
+          ...add,
+          ...tee(count),
+          ...brIf(0),
         ]),
-        // y += scales ⊙ partial sums.
-        ...ts.flatMap((t, j) => [
-          ...get(q),
-          ...get(q),
+        ...accs.flatMap((acc, j) => [
+          ...get(y),
+          ...get(y),
           ...v128Load(16 * j),
-          ...get(t),
-          ...get(sp),
+          ...get(acc),
+          ...f32x4ConvertI32x4S,
+          ...get(s),
           ...v128Load(16 * j),
           ...f32x4Mul,
           ...f32x4Add,
           ...v128Store(16 * j),
         ]),
-        ...get(q),
+        ...get(s),
         ...i32(128),
         ...add,
-        ...set(q),
-        ...get(sp),
-        ...i32(128),
+        ...set(s),
+        ...get(g),
+        ...i32(-1),
         ...add,
-        ...set(sp),
-        ...get(p),
-        ...i32(16),
-        ...add,
-        ...tee(p),
-        ...get(end),
-        ...ltU,
+        ...tee(g),
         ...brIf(0),
       ]),
-      ...get(x),
-      ...i32(16),
+      ...get(y),
+      ...i32(128),
       ...add,
-      ...set(x),
-      ...get(w3),
-      ...get(rowBytes),
+      ...set(y),
+      ...get(panels),
+      ...i32(-1),
       ...add,
-      ...set(w),
-      ...get(b),
-      ...i32(1),
-      ...add,
-      ...tee(b),
-      ...get(blocks),
-      ...ltU,
+      ...tee(panels),
       ...brIf(0),
     ]),
   ];
   return func(
     [
-      [9, I32],
-      [17, V128],
+      [3, I32],
+      [14, V128],
     ],
     body,
   );
@@ -346,14 +360,14 @@ function dotBytes(v: number, h: number, xs: number[], acc: number): Bytes {
 }
 
 /**
- * dot8 / dot4(x, s, t, w, y, blocks, stride, blocksPerGroup): `y = w · (x ⊙ s_g)`,
+ * dot4(x, s, t, w, y, blocks, stride, blocksPerGroup): `y = w · (x ⊙ s_g)`,
  * the product with the transpose (rows of w are contiguous along x), four rows
  * of w per block; each row leaves 4 float lanes in y (16 bytes) whose sum,
  * `(l0 + l1) + (l2 + l3)`, the caller takes. At the start of each group of
  * `blocksPerGroup` blocks, `t = x ⊙ s` (then `s` moves on one row of `stride`
  * floats), so the codes meet pre-scaled inputs.
  */
-function dotKernel(int4: boolean): Bytes {
+function dot4Kernel(): Bytes {
   const [x, s, t, w, y, blocks, stride, perGroup] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [w1, w2, w3, p, c, k, rowBytes] = [8, 9, 10, 11, 12, 13, 14];
   const accs = [15, 16, 17, 18];
@@ -361,58 +375,43 @@ function dotKernel(int4: boolean): Bytes {
   const [v, h, half, mask, eight] = [27, 28, 29, 30, 31];
   const rows = [w, w1, w2, w3];
   const zero = Array<number>(16).fill(0);
-  const chunk: Bytes = int4
-    ? [
-        ...xv.flatMap((xl, j) => [...get(c), ...v128Load(16 * j), ...set(xl)]),
-        ...rows.flatMap((row, r) => [
-          ...get(row),
-          ...get(p),
-          ...add,
-          ...v128Load(0),
-          ...set(v),
-          // Low nibbles: columns 0..15 of the chunk; high nibbles: 16..31.
-          ...get(v),
-          ...get(mask),
-          ...v128And,
-          ...get(eight),
-          ...i8x16Sub,
-          ...set(half),
-          ...dotBytes(half, h, xv.slice(0, 4), accs[r]!),
-          ...get(v),
-          ...i32(4),
-          ...i8x16ShrU,
-          ...get(eight),
-          ...i8x16Sub,
-          ...set(half),
-          ...dotBytes(half, h, xv.slice(4, 8), accs[r]!),
-        ]),
-        ...get(c),
-        ...i32(128),
-        ...add,
-        ...set(c),
-      ]
-    : [
-        ...xv.slice(0, 4).flatMap((xl, j) => [...get(c), ...v128Load(16 * j), ...set(xl)]),
-        ...rows.flatMap((row, r) => [
-          ...get(row),
-          ...get(p),
-          ...add,
-          ...v128Load(0),
-          ...set(v),
-          ...dotBytes(v, h, xv.slice(0, 4), accs[r]!),
-        ]),
-        ...get(c),
-        ...i32(64),
-        ...add,
-        ...set(c),
-      ];
+  const chunk: Bytes = [
+    ...xv.flatMap((xl, j) => [...get(c), ...v128Load(16 * j), ...set(xl)]),
+    ...rows.flatMap((row, r) => [
+      ...get(row),
+      ...get(p),
+      ...add,
+      ...v128Load(0),
+      ...set(v),
+      // Low nibbles: columns 0..15 of the chunk; high nibbles: 16..31.
+      ...get(v),
+      ...get(mask),
+      ...v128And,
+      ...get(eight),
+      ...i8x16Sub,
+      ...set(half),
+      ...dotBytes(half, h, xv.slice(0, 4), accs[r]!),
+      ...get(v),
+      ...i32(4),
+      ...i8x16ShrU,
+      ...get(eight),
+      ...i8x16Sub,
+      ...set(half),
+      ...dotBytes(half, h, xv.slice(4, 8), accs[r]!),
+    ]),
+    ...get(c),
+    ...i32(128),
+    ...add,
+    ...set(c),
+  ];
   const body: Bytes = [
     ...v128Const(Array<number>(16).fill(0x0f)),
     ...set(mask),
     ...v128Const(Array<number>(16).fill(8)),
     ...set(eight),
     ...get(stride),
-    ...(int4 ? [...i32(1), ...shrU] : []),
+    ...i32(1),
+    ...shrU,
     ...set(rowBytes),
     ...i32(0),
     ...set(k),
@@ -515,7 +514,7 @@ function dotKernel(int4: boolean): Bytes {
 export const SHARED_MAX_PAGES = 65536;
 
 /**
- * The module's bytes: the functions `int8`, `int4`, `dot8`, `dot4` and a
+ * The module's bytes: the functions `int8`, `int4`, `dot4` and a
  * memory exported as `memory`. By default the module owns its memory (1 page
  * to start); `shared` makes it import `env.memory` instead, a shared memory of
  * up to {@link SHARED_MAX_PAGES} pages (the threads feature), so that worker
@@ -534,12 +533,12 @@ export function quantizedSimdModule(shared = false): Uint8Array {
   ];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [2, ...funcType(6), ...funcType(8)]),
+    ...section(1, [2, ...funcType(5), ...funcType(8)]),
     ...(shared ? section(2, memoryImport) : []),
-    ...section(3, [4, 0, 1, 1, 1]),
+    ...section(3, [3, 0, 1, 1]),
     ...(shared ? [] : section(5, [1, 0x00, 1])),
     ...section(7, [
-      5,
+      4,
       ...name('memory'),
       2,
       0,
@@ -549,14 +548,11 @@ export function quantizedSimdModule(shared = false): Uint8Array {
       ...name('int4'),
       0,
       1,
-      ...name('dot8'),
-      0,
-      2,
       ...name('dot4'),
       0,
-      3,
+      2,
     ]),
-    ...section(10, [4, ...int8Kernel(), ...int4Kernel(), ...dotKernel(false), ...dotKernel(true)]),
+    ...section(10, [3, ...int8Kernel(), ...int4Kernel(), ...dot4Kernel()]),
   ];
   return Uint8Array.from(bytes);
 }

@@ -122,3 +122,14 @@ export function name(text: string): Bytes {
   const bytes = [...new TextEncoder().encode(text)];
   return [...uleb(bytes.length), ...bytes];
 }
+
+export const select = [0x1b];
+
+export const i32Load = (offset: number): Bytes => [0x28, 2, ...uleb(offset)];
+
+export const i32x4Splat = simd(0x11);
+
+export const i32x4Add = simd(0xae);
+
+/** `i32x4.dot_i16x8_s`: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] (pmaddwd). */
+export const i32x4DotI16x8S = simd(0xba);

@@ -426,8 +426,10 @@ function productPlan(n: number): 'fused' | 'transposed' | 'dequantized' {
  * reads the int8/int4 values directly: with WebAssembly SIMD kernels
  * (`quantized-simd.ts`, codes packed once per QuantizedTensor into the
  * kernel module's memory) where the engine has them — split over worker
- * threads for large kernels after `enableQuantizedThreads()` (tfjs-blocks/node)
- * — else in JS loops; on wasm, longer inputs put the
+ * threads for large kernels after `enableQuantizedThreads()` (tfjs-blocks/node);
+ * they round each row of `x` to int16 codes first (`sx = max|x| / 32767`,
+ * so each output within `(sx / 2) · Σ_r |W[r, c]|` of the float product) —
+ * else in JS loops (float inputs); on wasm, longer inputs put the
  * dequantized kernel on XNNPACK's left operand (`(kernelᵀ · xᵀ)ᵀ`), which it
  * does not repack; elsewhere (webgl, webgpu) the kernel is dequantized and
  * uploaded for an ordinary product.
@@ -441,9 +443,10 @@ export function quantizedMatMul(x: Tensor2D, q: QuantizedTensor): Tensor2D {
  * output head over a quantized `[vocab, dModel]` token table. For a few rows
  * (decoding, cpu and wasm) each output is a dot product of `x` pre-scaled by
  * the column scales with one row of integer codes, so no float table is
- * made: with the WebAssembly SIMD dot-product kernels (`quantized-simd.ts`,
- * on the same packed copy as `quantizedMatMul`'s) where the engine has
- * them, else in JS loops; for more rows the table is dequantized inside the custom gradient and
+ * made: with the WebAssembly SIMD kernels (`quantized-simd.ts`; int8 rounds
+ * `x ⊙ scales` to int16 codes first, within `max|x ⊙ scales| / 65534` per
+ * term) where the engine has them, else in JS loops (float inputs); for more
+ * rows the table is dequantized inside the custom gradient and
  * freed after the product (and again in the backward pass). The gradient
  * w.r.t. `x` is `dy · dequantize(q)`; none is computed for the table (frozen).
  */

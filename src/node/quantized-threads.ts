@@ -22,6 +22,7 @@ import { TfjsBlocksError } from '../errors';
 import { checkInteger, checkOptionKeys, describeValue, optionKeys } from '../internal/checks';
 import {
   type KernelCall,
+  QUANTIZED_SIMD_KERNELS,
   QUANTIZED_SIMD_MAX_PAGES,
   type QuantizedSimdThreads,
   setQuantizedSimdThreads,
@@ -63,7 +64,7 @@ const WORKER = `
   const { parentPort, workerData } = require('node:worker_threads');
   const { memory, bytes, control, index } = workerData;
   const e = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-  const kernels = [e.int8, e.int4, e.dot8, e.dot4];
+  const kernels = ${JSON.stringify(QUANTIZED_SIMD_KERNELS)}.map((name) => e[name]);
   const c = new Int32Array(control);
   const at = ${HEADER} + index * ${SLOT};
   let seen = Atomics.load(c, ${SEQUENCE});

@@ -102,7 +102,13 @@ describeEachBackend('a quantized frozen base runs directly in the models', () =>
     const step = decoderLm(llama, q, tf.slice(ids, [0, 3], [1, 2]), {
       cache: { self: prefix.cache.self, index: 3 },
     });
-    expectClose(step.logits, tf.slice(full, [0, 3, 0], [1, 2, -1]), { rtol: 1e-4, atol: 1e-5 });
+    // The cached step (2 rows) runs the SIMD kernels, which round each layer's inputs to int16
+    // (about 1e-5 relative per product); the full forward (5 rows) dequantizes: float inputs.
+    const largest = tf.tidy(() => tf.max(tf.abs(full)).dataSync()[0]!);
+    expectClose(step.logits, tf.slice(full, [0, 3, 0], [1, 2, -1]), {
+      rtol: 2e-3,
+      atol: 1e-3 * largest,
+    });
     tf.dispose([
       ids,
       full,

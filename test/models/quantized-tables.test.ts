@@ -117,8 +117,12 @@ describeEachBackend('decoderLm on quantized embedding tables (kernelsOnly: false
     const step2 = decoderLm(gpt2, q, tf.slice(ids, [0, 4], [1, 2]), {
       cache: { self: step.cache.self, index: 4 },
     });
-    expectClose(step.logits, tf.slice(full, [0, 3, 0], [1, 1, -1]), { rtol: 1e-4, atol: 1e-5 });
-    expectClose(step2.logits, tf.slice(full, [0, 4, 0], [1, 2, -1]), { rtol: 1e-4, atol: 1e-5 });
+    // The cached steps (1-2 rows) run the SIMD kernels, which round each layer's inputs to int16
+    // (about 1e-5 relative per product); the full forward (6 rows) dequantizes: float inputs.
+    const largest = tf.tidy(() => tf.max(tf.abs(full)).dataSync()[0]!);
+    const tolerance = { rtol: 2e-3, atol: 1e-3 * largest };
+    expectClose(step.logits, tf.slice(full, [0, 3, 0], [1, 1, -1]), tolerance);
+    expectClose(step2.logits, tf.slice(full, [0, 4, 0], [1, 2, -1]), tolerance);
     tf.dispose([
       ids,
       full,

@@ -21,6 +21,7 @@ import {
 import { quantizedMatMul, quantizedMatMulTransposed } from '../../src/nn/quantized-weights';
 import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
+import { expectWithinActivationRounding, int8KernelReference } from '../helpers/int8-activations';
 import { expectNoLeak } from '../helpers/leaks';
 
 /** `quantizeWeights` of a seeded random `[rows, cols]` matrix (freed after). */
@@ -88,8 +89,8 @@ describe('packed kernels in the module memory', () => {
     quantizedSimdProduct(q, x, 1);
     expect(quantizedSimdBytesInUse()).toBe(inUse);
     releaseQuantizedSimd(q);
-    // The codes and the column scales.
-    const bytes = 64 * 48 + 48 * 4;
+    // The codes, 48 columns padded to 64 (panels of 32); int8 scales stay on the host.
+    const bytes = 64 * 64;
     expect(quantizedSimdBytesInUse()).toBe(inUse - bytes);
     const again = quantized(64, 48, 8);
     const bytesBefore = quantizedSimdBytesInUse();
@@ -117,10 +118,9 @@ describe('packed kernels in the module memory', () => {
   it('grows the module memory for a kernel larger than it (a GPT-2-sized output head)', () => {
     const q = quantized(96, 50257, 8);
     const x = tf.randomNormal([1, 96], 0, 1, 'float32', 5) as tf.Tensor2D;
-    const y = quantizedSimdProduct(q, x.dataSync() as Float32Array, 1)!;
-    const expected = reference(x, q);
-    const scale = Math.max(...Array.from(expected, Math.abs));
-    expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+    const xs = x.dataSync() as Float32Array;
+    const y = quantizedSimdProduct(q, xs, 1)!;
+    expectWithinActivationRounding(y, q, xs, 1, false);
     releaseQuantizedSimd(q);
     x.dispose();
   });
@@ -129,15 +129,15 @@ describe('packed kernels in the module memory', () => {
 describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
   for (const c of CASES) {
     const label = `${c.bits === 8 ? 'int8' : `int4 (groups of ${c.groupSize})`} [${c.rows}, ${c.cols}]`;
-    it(`${label}: equals the dequantized float product (1e-5 relative to the largest value), 1 to 4 rows`, () => {
+    it(`${label}: equals the kernel arithmetic exactly, and the dequantized float product within the int16 rounding of x, 1 to 4 rows`, () => {
       const q = quantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       for (const n of [1, 3, 4]) {
         const x = tf.randomNormal([n, c.rows], 0, 1, 'float32', n) as tf.Tensor2D;
-        const expected = reference(x, q);
+        const xs = x.dataSync() as Float32Array;
         const y = quantizedMatMul(x, q);
         expect(y.shape).toEqual([n, c.cols]);
-        const scale = Math.max(...Array.from(expected, Math.abs));
-        expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+        expectClose(y, int8KernelReference(q, xs, n, false), { rtol: 0, atol: 0 });
+        expectWithinActivationRounding(y.dataSync(), q, xs, n, false);
         // And the same values as the direct call (so the SIMD path is the one taken).
         expectClose(y, quantizedSimdProduct(q, x.dataSync() as Float32Array, n)!, {
           rtol: 0,
@@ -149,7 +149,7 @@ describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
     });
   }
 
-  it('gives the JS fallback loops values within 1e-5 of the SIMD ones', () => {
+  it('gives the JS fallback loops (float sums) the float product, and the SIMD kernel within the int16 rounding of x of it', () => {
     for (const c of [CASES[3], CASES[7]] as const) {
       const q = quantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       const x = tf.randomNormal([2, c.rows], 0, 1, 'float32', 9) as tf.Tensor2D;
@@ -158,7 +158,10 @@ describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
       const js = quantizedMatMul(x, q);
       setQuantizedSimdEnabled(true);
       const scale = Math.max(...Array.from(js.dataSync(), Math.abs));
-      expectClose(simd, js, { rtol: 0, atol: 1e-5 * scale });
+      // The fallback keeps float inputs: it is the float product, the kernel within its bound of it.
+      expectClose(js, reference(x, q), { rtol: 0, atol: 1e-5 * scale });
+      expectWithinActivationRounding(simd.dataSync(), q, x.dataSync() as Float32Array, 2, false);
+      expect(Array.from(simd.dataSync())).not.toEqual(Array.from(js.dataSync()));
       tf.dispose([x, simd, js]);
     }
   });
@@ -221,15 +224,25 @@ const TABLES = [
 describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD kernel', () => {
   for (const c of TABLES) {
     const label = `${c.bits === 8 ? 'int8' : `int4 (groups of ${c.groupSize})`} table [${c.rows}, ${c.cols}]`;
-    it(`${label}: equals x · dequantize(table)ᵀ (1e-5 relative to the largest value), 1 to 4 rows`, () => {
+    const bound =
+      c.bits === 8
+        ? 'the kernel arithmetic exactly, and x · dequantize(table)ᵀ within the int16 rounding of x ⊙ s'
+        : 'x · dequantize(table)ᵀ (1e-5 relative to the largest value)';
+    it(`${label}: equals ${bound}, 1 to 4 rows`, () => {
       const q = quantizedTable(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       for (const n of [1, 2, 4]) {
         const x = tf.randomNormal([n, c.cols], 0, 1, 'float32', n) as tf.Tensor2D;
-        const expected = referenceTransposed(x, q);
+        const xs = x.dataSync() as Float32Array;
         const y = quantizedMatMulTransposed(x, q);
         expect(y.shape).toEqual([n, c.rows]);
-        const scale = Math.max(...Array.from(expected, Math.abs));
-        expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+        if (c.bits === 8) {
+          expectClose(y, int8KernelReference(q, xs, n, true), { rtol: 0, atol: 0 });
+          expectWithinActivationRounding(y.dataSync(), q, xs, n, true);
+        } else {
+          const expected = referenceTransposed(x, q);
+          const scale = Math.max(...Array.from(expected, Math.abs));
+          expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+        }
         // The SIMD path is the one taken.
         const direct = quantizedSimdProductTransposed(q, x.dataSync() as Float32Array, n)!;
         expectClose(y, direct, { rtol: 0, atol: 0 });
@@ -243,16 +256,20 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
     for (const bits of [8, 4] as const) {
       const q = quantizedTable(50257, 96, bits);
       const x = tf.randomNormal([1, 96], 0, 1, 'float32', 5) as tf.Tensor2D;
-      const y = quantizedSimdProductTransposed(q, x.dataSync() as Float32Array, 1)!;
-      const expected = referenceTransposed(x, q);
-      const scale = Math.max(...Array.from(expected, Math.abs));
-      expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+      const xs = x.dataSync() as Float32Array;
+      const y = quantizedSimdProductTransposed(q, xs, 1)!;
+      if (bits === 8) expectWithinActivationRounding(y, q, xs, 1, true);
+      else {
+        const expected = referenceTransposed(x, q);
+        const scale = Math.max(...Array.from(expected, Math.abs));
+        expectClose(y, expected, { rtol: 0, atol: 1e-5 * scale });
+      }
       releaseQuantizedSimd(q);
       x.dispose();
     }
   });
 
-  it('gives the JS fallback loops values within 1e-5 of the SIMD ones', () => {
+  it('gives the JS fallback loops (float sums) values within 1e-5 of the SIMD ones (int4), within the int16 rounding of x ⊙ s (int8)', () => {
     for (const c of [TABLES[3], TABLES[6]] as const) {
       const q = quantizedTable(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       const x = tf.randomNormal([3, c.cols], 0, 1, 'float32', 9) as tf.Tensor2D;
@@ -261,19 +278,39 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
       const js = quantizedMatMulTransposed(x, q);
       setQuantizedSimdEnabled(true);
       const scale = Math.max(...Array.from(js.dataSync(), Math.abs));
-      expectClose(simd, js, { rtol: 0, atol: 1e-5 * scale });
+      if (c.bits === 8) {
+        expectClose(js, referenceTransposed(x, q), { rtol: 0, atol: 1e-5 * scale });
+        expectWithinActivationRounding(simd.dataSync(), q, x.dataSync() as Float32Array, 3, true);
+      } else expectClose(simd, js, { rtol: 0, atol: 1e-5 * scale });
       tf.dispose([x, simd, js]);
     }
   });
 
-  it('shares one packed copy with quantizedMatMul (x · W and x · Wᵀ read the same bytes)', () => {
+  it('int4: packs rows for x · Wᵀ and panels for x · W, each when its product runs, and frees both on release', () => {
     const q = quantizedTable(40, 24, 4, 8);
-    const x = new Float32Array(24).fill(0.5);
-    quantizedSimdProductTransposed(q, x, 1);
-    const inUse = quantizedSimdBytesInUse();
+    quantizedSimdProductTransposed(q, new Float32Array(24).fill(0.5), 1);
+    const afterHead = quantizedSimdBytesInUse();
     quantizedSimdProduct(q, new Float32Array(40).fill(0.5), 1);
-    expect(quantizedSimdBytesInUse()).toBe(inUse);
+    // Panels: 40 rows (5 groups of 8) × 24 columns padded to 32, half a byte each, and 5 · 32 scales.
+    const panels = (40 * 32) / 2 + 5 * 32 * 4;
+    expect(quantizedSimdBytesInUse() - afterHead).toBe(panels);
+    const afterBoth = quantizedSimdBytesInUse();
     releaseQuantizedSimd(q);
+    // Rows: the same sizes (groups of 8 are whole blocks of 4 rows).
+    expect(quantizedSimdBytesInUse()).toBe(afterBoth - 2 * panels);
+  });
+
+  it('int8: packs Wᵀ for x · Wᵀ only when that product runs, and frees both copies on release', () => {
+    const q = quantizedTable(40, 24, 8);
+    quantizedSimdProductTransposed(q, new Float32Array(24).fill(0.5), 1);
+    const afterHead = quantizedSimdBytesInUse();
+    quantizedSimdProduct(q, new Float32Array(40).fill(0.5), 1);
+    // W [40, 24]: 24 outputs padded to 32 (panels of 32), 40 inputs.
+    expect(quantizedSimdBytesInUse() - afterHead).toBe(40 * 32);
+    const afterBoth = quantizedSimdBytesInUse();
+    releaseQuantizedSimd(q);
+    // And Wᵀ [24, 40]: 40 outputs padded to 64, 24 inputs.
+    expect(quantizedSimdBytesInUse()).toBe(afterBoth - 40 * 32 - 24 * 64);
   });
 
   it('leaks no tensor: quantizedMatMulTransposed and tiedOutputProjection on int8 and int4 tables', () => {
@@ -298,5 +335,98 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
     const expected = tf.tidy(() => tf.tile(tf.sum(dequantizeWeights(q), 0, true), [2, 1]));
     expectClose(dx, expected, { rtol: 1e-5, atol: 1e-5 }, [2, 12]);
     tf.dispose([x, dx, expected]);
+  });
+});
+
+/** An int8 QuantizedTensor `[rows, cols]` whose every code is `code`, with scale `scale`. */
+function constant(rows: number, cols: number, code: number, scale: number): QuantizedTensor {
+  return {
+    format: 'int8',
+    shape: [rows, cols],
+    values: new Int8Array(rows * cols).fill(code),
+    scales: new Float32Array(cols).fill(scale),
+    groupSize: rows,
+  };
+}
+
+describe('products on int16 activations: no i32 overflow', () => {
+  // Every code at ±128 / 127 and every input at the largest activation code (32767): each i32 sum
+  // is at its bound. 8,192 inputs are 16 runs of 512, each run's sum 512 · 128 · 32767 =
+  // 2,147,418,112, just under 2^31; a kernel that summed longer runs in i32 would wrap around.
+  it('x · W with 8,192 inputs of the largest magnitude: exactly k · code · scale', () => {
+    for (const c of [-128, 127]) {
+      for (const sign of [1, -1]) {
+        const [rows, cols] = [8192, 40];
+        const q = constant(rows, cols, c, 0.01);
+        const y = quantizedSimdProduct(q, new Float32Array(rows).fill(sign * 2.5), 1)!;
+        const expected = Math.fround(sign * 2.5 * rows * c * Math.fround(0.01));
+        expectClose(y, new Float32Array(cols).fill(expected), { rtol: 1e-6, atol: 0 });
+        releaseQuantizedSimd(q);
+      }
+    }
+  });
+
+  it('x · Wᵀ (the tied head) with 8,192 inputs of the largest magnitude: exactly k · code · scale', () => {
+    for (const c of [-128, 127]) {
+      const [rows, cols] = [40, 8192];
+      const q = constant(rows, cols, c, 0.02);
+      const y = quantizedSimdProductTransposed(q, new Float32Array(cols).fill(-1.5), 1)!;
+      const expected = Math.fround(-1.5 * cols * c * Math.fround(0.02));
+      expectClose(y, new Float32Array(rows).fill(expected), { rtol: 1e-6, atol: 0 });
+      releaseQuantizedSimd(q);
+    }
+  });
+
+  // int4 sums a whole group in i32: 8,192 rows of code −8 and the largest activation code reach
+  // 4096 · 2 · 8 · 32767 = 2,147,418,112; a longer group goes to the JS loops (null here).
+  it('int4 x · W with one group of 8,192 rows at the largest magnitude: exact; a longer group runs the JS loops', () => {
+    const rows = 8192;
+    const cols = 40;
+    const q: QuantizedTensor = {
+      format: 'int4',
+      shape: [rows, cols],
+      // 0x00: both nibbles 0, code −8.
+      values: new Uint8Array((rows * cols) / 2),
+      scales: new Float32Array(cols).fill(0.5),
+      groupSize: rows,
+    };
+    const y = quantizedSimdProduct(q, new Float32Array(rows).fill(3), 1)!;
+    expectClose(y, new Float32Array(cols).fill(3 * rows * -8 * 0.5), { rtol: 1e-6, atol: 0 });
+    releaseQuantizedSimd(q);
+    const longer: QuantizedTensor = {
+      ...q,
+      shape: [rows + 2, cols],
+      values: new Uint8Array(((rows + 2) * cols) / 2),
+      groupSize: rows + 2,
+    };
+    expect(quantizedSimdProduct(longer, new Float32Array(rows + 2).fill(3), 1)).toBeNull();
+  });
+
+  it('scales each row by its own largest input: a row 1e6 times another gives outputs 1e6 times larger', () => {
+    const q = quantized(600, 40, 8);
+    const x = Float32Array.from({ length: 600 }, (_, i) => Math.sin(i * 0.7));
+    const both = Float32Array.from([...x, ...x.map((v) => v * 1e6)]);
+    const y = quantizedSimdProduct(q, both, 2)!;
+    expectClose(
+      y.subarray(40),
+      y.subarray(0, 40).map((v) => v * 1e6),
+      { rtol: 1e-6, atol: 0 },
+    );
+    expectWithinActivationRounding(y, q, both, 2, false);
+    releaseQuantizedSimd(q);
+  });
+
+  it('gives zeros for a zero row and NaN for a row with a NaN or an infinity', () => {
+    const q = quantized(20, 12, 8);
+    const x = new Float32Array(60);
+    x[25] = Number.NaN;
+    x[50] = Number.POSITIVE_INFINITY;
+    for (const y of [quantizedSimdProduct(q, x, 3)!]) {
+      expect(Array.from(y.subarray(0, 12))).toEqual(new Array(12).fill(0));
+      expect(Array.from(y.subarray(12), Number.isNaN)).toEqual(new Array(24).fill(true));
+    }
+    const t = quantizedSimdProductTransposed(q, new Float32Array(36), 3)!;
+    expect(Array.from(t)).toEqual(new Array(60).fill(0));
+    releaseQuantizedSimd(q);
   });
 });
