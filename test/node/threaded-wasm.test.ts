@@ -14,7 +14,10 @@ import { expectNoLeak } from '../helpers/leaks';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./threaded-wasm-child.ts', import.meta.url));
 
-type WasmModule = { PThread?: unknown; wasmMemory?: WebAssembly.Memory };
+type WasmModule = {
+  PThread?: { runningWorkers: unknown[]; unusedWorkers: unknown[] };
+  wasmMemory?: WebAssembly.Memory;
+};
 const wasmModule = () => (tf.backend() as unknown as { wasm: WasmModule }).wasm;
 
 afterAll(async () => {
@@ -68,7 +71,9 @@ describe('useThreadedWasm', () => {
     expect(await useThreadedWasm({ threads: 2 })).toBe(2);
     expect(tf.getBackend()).toBe('wasm');
     expect(getThreadsCount()).toBe(2);
-    expect(wasmModule().PThread).toBeDefined();
+    // One worker runs pthreadpool's second thread; the build's 7 other pre-started workers are gone.
+    expect(wasmModule().PThread?.runningWorkers).toHaveLength(1);
+    expect(wasmModule().PThread?.unusedWorkers).toHaveLength(0);
     const threaded = workloads();
     enableWasmFastKernels();
     // The float kernels instantiate on the shared heap (a shared-memory import).
