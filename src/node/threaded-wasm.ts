@@ -88,10 +88,10 @@ let active: { backend: tf.KernelBackend; threads: number } | undefined;
  * with another count, it replaces the backend while that holds no tensor.
  * The pthread workers never keep the process alive; {@link
  * disposeThreadedWasm} stops them and puts the stock `wasm` backend back.
- * {@link enableWasmFastKernels} works on either build.
+ * `enableWasmFastKernels()` (main entry) works on either build.
  *
- * Values are those of the single-threaded build up to float rounding
- * (XNNPACK splits work by output tiles, not along the summed dimension).
+ * Values agree with the single-threaded build's within 1e-5 relative
+ * (tested on matMuls, conv2d and a GPT's forward and decode step).
  *
  * @param options - `threads` (default `os.availableParallelism()`, 1 to 8).
  * @returns The threads XNNPACK uses.
@@ -164,10 +164,10 @@ async function use(options: ThreadedWasmOptions | undefined): Promise<number> {
       `an initialised wasm backend holding ${current.numDataIds()} tensor buffer(s)`,
     );
   }
-  stock ??= {
-    factory: tf.findBackendFactory(BACKEND),
-    priority: tf.engine().registryFactory[BACKEND]?.priority ?? 2,
-  };
+  const registered = tf.findBackendFactory(BACKEND);
+  if (stock === undefined && registered) {
+    stock = { factory: registered, priority: tf.engine().registryFactory[BACKEND]?.priority ?? 2 };
+  }
   const listenersBefore = processListeners();
   let module: ThreadedModule;
   try {
@@ -192,8 +192,8 @@ async function use(options: ThreadedWasmOptions | undefined): Promise<number> {
   // isolate each, ~10 MB of RSS) go.
   await Promise.all(module.PThread.unusedWorkers.splice(0).map((worker) => worker.terminate()));
   const started = module.tfjs.getThreadsCount!();
-  tf.removeBackend(BACKEND);
-  tf.registerBackend(BACKEND, () => backend, stock.priority);
+  if (tf.findBackendFactory(BACKEND)) tf.removeBackend(BACKEND);
+  tf.registerBackend(BACKEND, () => backend, stock?.priority ?? 2);
   active = { backend, threads: started };
   await tf.setBackend(BACKEND);
   return started;
