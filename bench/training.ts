@@ -54,7 +54,10 @@ const LEAK_STEPS = numberFlag('leak-steps', 1000);
 const WORKERS = numberFlag('workers', Math.max(2, availableParallelism()));
 const WASM_THREADS = numberFlag('wasm-threads', Number(process.env.TFJS_BLOCKS_WASM_THREADS ?? 0));
 /** The backend column of this process's wasm rows. */
-const WASM = WASM_THREADS > 0 ? `wasm (threaded build, ${WASM_THREADS} threads)` : 'wasm';
+const WASM =
+  WASM_THREADS > 0
+    ? `wasm (threaded build, ${WASM_THREADS} thread${WASM_THREADS > 1 ? 's' : ''})`
+    : 'wasm';
 
 type Sizes = {
   name: string;
