@@ -12,7 +12,9 @@
  * Flags: --runs N (rounds; default 2), --prompt N (32), --new N (timed new
  * tokens; 32), --prefill N (256), --contenders a,b,… (float32,int8,int4,plain,torch),
  * --dir DIR (the model folder; default /tmp/tfjs-blocks-bench/gpt2-small),
- * --no-profile, --no-write.
+ * --wasm-threads N (the tfjs contenders on tfjs-backend-wasm's threaded build
+ * with N threads, `useThreadedWasm` from tfjs-blocks/node; default: the stock
+ * single-threaded build), --no-profile, --no-write.
  *
  * The model: `GPT2LMHeadModel(GPT2Config())` with `torch.manual_seed(0)`,
  * saved by `transformers` with `save_pretrained(dir, safe_serialization=True)`
@@ -38,6 +40,7 @@ const PROMPT = numberFlag('prompt', 32);
 const NEW = numberFlag('new', 32);
 const PREFILL = numberFlag('prefill', 256);
 const DIR = flag('dir', '/tmp/tfjs-blocks-bench/gpt2-small');
+const WASM_THREADS = numberFlag('wasm-threads', 0);
 const PYTHON = process.env.TORCH2_PYTHON;
 const ALL = ['float32', 'int8', 'int4', 'plain', 'torch'] as const;
 type Contender = (typeof ALL)[number];
@@ -97,6 +100,8 @@ async function tfjsChild(contender: Contender, profile: boolean): Promise<void> 
   // Quantized models load on the cpu backend (float weights in JS arrays, freed
   // after quantizing) and run on wasm: the wasm heap, which never shrinks,
   // never holds the float model.
+  // Before any tensor exists: the threaded backend replaces the stock one under the name 'wasm'.
+  if (WASM_THREADS > 0) await node.useThreadedWasm({ threads: WASM_THREADS });
   await tf.setBackend(quantized ? 'cpu' : 'wasm');
   if (contender !== 'plain') lib.enableWasmFastKernels();
   const mb = (bytes: number) => bytes / 1e6;
@@ -363,6 +368,7 @@ async function ensureModel(): Promise<string> {
 /** Runs one child; its last stdout line is JSON. */
 function child<T>(contender: Contender, profile = false): T | string {
   const common = ['--dir', DIR, '--prompt', String(PROMPT), '--new', String(NEW)];
+  const threads = WASM_THREADS > 0 ? ['--wasm-threads', String(WASM_THREADS)] : [];
   const r =
     contender === 'torch'
       ? spawnSync(
@@ -388,6 +394,7 @@ function child<T>(contender: Contender, profile = false): T | string {
             ...common,
             '--prefill',
             String(PREFILL),
+            ...threads,
           ],
           { encoding: 'utf8', timeout: 900_000, maxBuffer: 1 << 26 },
         );
@@ -599,7 +606,7 @@ function report(
   const torchRun = firstOk('torch') as (Measured & { torch?: string }) | undefined;
   return [
     `Random-weight GPT-2 small (124M parameters, tied head; ${fmt(WEIGHT_MB, 0)} MB of float32 weights), \`${DIR}\` (${host.folder}),`,
-    'loaded with `loadPretrained(folderSource(dir))` on wasm with `enableWasmFastKernels()`; int8 / int4 are',
+    `loaded with \`loadPretrained(folderSource(dir))\` on wasm${WASM_THREADS > 0 ? ` (every tfjs contender on the threaded build, \`useThreadedWasm({ threads: ${WASM_THREADS} })\`)` : ''} with \`enableWasmFastKernels()\`; int8 / int4 are`,
     '`quantizeParams(params, { bits, groupSize: 32, kernelsOnly: false })` (every matrix, the token table and so the',
     'tied head included). Plain tfjs is bench/baseline-gpt.ts `createPlainGpt2Decoder` (the checkpoint read with',
     '`readSafetensorsFile`, plain ops, `tf.concat` KV cache, head on the last position) on stock wasm kernels.',

@@ -12,7 +12,9 @@
 // --large-steps N (3), --cpu-steps N (2), --leak-steps N (1000), --no-cpu,
 // --no-large, --no-issue20 (issue 20's d 256 / 4 layers / vocab 512, batch 8 × 128 config),
 // --only-issue20, --no-torch, --no-parallel, --workers N (data-parallel workers; default the
-// core count, at least 2), --python PATH, --no-write.
+// core count, at least 2), --wasm-threads N (this process's wasm rows on tfjs-backend-wasm's
+// threaded build with N threads, `useThreadedWasm`; also TFJS_BLOCKS_WASM_THREADS=N; the
+// data-parallel workers keep the stock build), --python PATH, --no-write.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -35,7 +37,7 @@ import {
   unflattenParams,
   useBackend,
 } from 'tfjs-blocks';
-import { startDataParallel } from 'tfjs-blocks/node';
+import { startDataParallel, useThreadedWasm } from 'tfjs-blocks/node';
 import { createBaselineGpt } from './baseline-gpt';
 import { decodingConfig, timeDecoding, warmUpDecoding } from './decoding';
 import type { GptTaskOptions } from './gpt-task';
@@ -50,6 +52,12 @@ const LARGE_STEPS = numberFlag('large-steps', 3);
 const CPU_STEPS = numberFlag('cpu-steps', 2);
 const LEAK_STEPS = numberFlag('leak-steps', 1000);
 const WORKERS = numberFlag('workers', Math.max(2, availableParallelism()));
+const WASM_THREADS = numberFlag('wasm-threads', Number(process.env.TFJS_BLOCKS_WASM_THREADS ?? 0));
+/** The backend column of this process's wasm rows. */
+const WASM =
+  WASM_THREADS > 0
+    ? `wasm (threaded build, ${WASM_THREADS} thread${WASM_THREADS > 1 ? 's' : ''})`
+    : 'wasm';
 
 type Sizes = {
   name: string;
@@ -345,7 +353,8 @@ const log = (row: Row) => {
   );
 };
 
-await useBackend('wasm');
+if (WASM_THREADS > 0) await useThreadedWasm({ threads: WASM_THREADS });
+else await useBackend('wasm');
 gflops.wasm = matMulGflops(1024, 5);
 console.log(`wasm 1024³ matMul: ${gflops.wasm.toFixed(1)} GFLOP/s`);
 const configs = [
@@ -357,17 +366,13 @@ for (const s of configs) {
   const steps = s === TINY ? STEPS : LARGE_STEPS;
   const warmup = s === TINY ? WARMUP : 1;
   disableWasmFastKernels();
-  await measure(s, 'baseline (plain tfjs, tf.train.adam)', 'wasm', () =>
+  await measure(s, 'baseline (plain tfjs, tf.train.adam)', WASM, () =>
     trainBaseline(s, warmup, steps),
   );
-  await measure(s, 'tfjs-blocks', 'wasm', () => trainOurs(s, warmup, steps));
+  await measure(s, 'tfjs-blocks', WASM, () => trainOurs(s, warmup, steps));
   enableWasmFastKernels();
-  await measure(s, 'tfjs-blocks + enableWasmFastKernels', 'wasm', () =>
-    trainOurs(s, warmup, steps),
-  );
-  await measure(s, 'baseline + enableWasmFastKernels', 'wasm', () =>
-    trainBaseline(s, warmup, steps),
-  );
+  await measure(s, 'tfjs-blocks + enableWasmFastKernels', WASM, () => trainOurs(s, warmup, steps));
+  await measure(s, 'baseline + enableWasmFastKernels', WASM, () => trainBaseline(s, warmup, steps));
   disableWasmFastKernels();
   if (!has('no-parallel')) {
     for (const workers of [1, WORKERS]) {
@@ -395,7 +400,7 @@ const inferenceRows: string[] = [];
 const decode: Record<string, Record<number, number>> = {};
 for (const fast of [false, true]) {
   if (fast) enableWasmFastKernels();
-  const label = fast ? 'wasm + enableWasmFastKernels' : 'wasm';
+  const label = fast ? `${WASM} + enableWasmFastKernels` : WASM;
   decode[label] = {};
   for (const context of [32, 512]) {
     const r = await inference(context);
@@ -466,7 +471,7 @@ const body = [
   machineLine('bench:train'),
   `Load average (1/5/15 min) at start ${loadStart}, at end ${loadEnd}: a shared machine, compare ratios.`,
   '',
-  `1024³ matMul: wasm ${gflops.wasm!.toFixed(1)} GFLOP/s${gflops.cpu ? `, cpu ${gflops.cpu.toFixed(2)} GFLOP/s` : ''}.`,
+  `1024³ matMul: ${WASM} ${gflops.wasm!.toFixed(1)} GFLOP/s${gflops.cpu ? `, cpu ${gflops.cpu.toFixed(2)} GFLOP/s` : ''}.`,
   '',
   '| config | variant | backend | tokens/s | × baseline | × PyTorch | GFLOP/s | matMul GFLOP/s | % of matMul | tensors |',
   '|---|---|---|---|---|---|---|---|---|---|',

@@ -36,7 +36,9 @@ import { fileURLToPath } from 'node:url';
 import {
   add,
   type Bytes,
+  base64Lines,
   brIf,
+  envMemoryImport,
   eqz,
   f32x4Add,
   f32x4ConvertI32x4S,
@@ -59,6 +61,7 @@ import {
   ltU,
   mul,
   name,
+  SHARED_MAX_PAGES,
   section,
   select,
   set,
@@ -510,9 +513,6 @@ function dot4Kernel(): Bytes {
   );
 }
 
-/** Pages the shared memory may grow to (4 GiB, wasm32's limit). */
-export const SHARED_MAX_PAGES = 65536;
-
 /**
  * The module's bytes: the functions `int8`, `int4`, `dot4` and a
  * memory exported as `memory`. By default the module owns its memory (1 page
@@ -522,19 +522,10 @@ export const SHARED_MAX_PAGES = 65536;
  */
 export function quantizedSimdModule(shared = false): Uint8Array {
   const funcType = (n: number): Bytes => [0x60, ...uleb(n), ...Array<number>(n).fill(I32), 0];
-  const memoryImport = [
-    1,
-    ...name('env'),
-    ...name('memory'),
-    0x02,
-    0x03,
-    1,
-    ...uleb(SHARED_MAX_PAGES),
-  ];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, [2, ...funcType(5), ...funcType(8)]),
-    ...(shared ? section(2, memoryImport) : []),
+    ...(shared ? envMemoryImport(1, true) : []),
     ...section(3, [3, 0, 1, 1]),
     ...(shared ? [] : section(5, [1, 0x00, 1])),
     ...section(7, [
@@ -555,15 +546,6 @@ export function quantizedSimdModule(shared = false): Uint8Array {
     ...section(10, [3, ...int8Kernel(), ...int4Kernel(), ...dot4Kernel()]),
   ];
   return Uint8Array.from(bytes);
-}
-
-/** Base64 in lines of 96 characters, as a TS string expression. */
-function base64Lines(bytes: Uint8Array): string {
-  const lines =
-    Buffer.from(bytes)
-      .toString('base64')
-      .match(/.{1,96}/g) ?? [];
-  return lines.map((line) => `  '${line}'`).join(' +\n');
 }
 
 /** The TS module that carries the bytes. */

@@ -133,3 +133,29 @@ export const i32x4Add = simd(0xae);
 
 /** `i32x4.dot_i16x8_s`: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] (pmaddwd). */
 export const i32x4DotI16x8S = simd(0xba);
+
+/** Pages a shared memory may grow to (4 GiB, wasm32's limit, which Emscripten's threaded builds also declare). */
+export const SHARED_MAX_PAGES = 65536;
+
+/**
+ * An import section importing `env.memory`: with `shared`, a shared memory
+ * (the threads feature) of at least `minPages` and at most
+ * {@link SHARED_MAX_PAGES} pages, which a shared memory import must declare
+ * (it matches any shared memory whose maximum is at most that); otherwise an
+ * unshared memory of at least `minPages` and no maximum.
+ */
+export function envMemoryImport(minPages: number, shared: boolean): Bytes {
+  const limits = shared
+    ? [0x03, ...uleb(minPages), ...uleb(SHARED_MAX_PAGES)]
+    : [0x00, ...uleb(minPages)];
+  return section(2, [1, ...name('env'), ...name('memory'), 0x02, ...limits]);
+}
+
+/** Base64 in lines of 96 characters, as a TS string expression (for the generated modules). */
+export function base64Lines(bytes: Uint8Array): string {
+  const lines =
+    Buffer.from(bytes)
+      .toString('base64')
+      .match(/.{1,96}/g) ?? [];
+  return lines.map((line) => `  '${line}'`).join(' +\n');
+}

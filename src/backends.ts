@@ -80,7 +80,7 @@ export async function useBackend(name: BackendName): Promise<string> {
 type ErrorEvent = 'uncaughtException' | 'unhandledRejection';
 const ERROR_EVENTS: ErrorEvent[] = ['uncaughtException', 'unhandledRejection'];
 
-function processListeners(): Map<ErrorEvent, unknown[]> | undefined {
+export function processListeners(): Map<ErrorEvent, unknown[]> | undefined {
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   if (typeof proc?.listeners !== 'function') return undefined;
   return new Map(
@@ -95,7 +95,7 @@ function processListeners(): Map<ErrorEvent, unknown[]> | undefined {
  * error. Removing them restores Node's default, which reports the same error
  * and exits the same way.
  */
-function removeListenersAddedSince(before: Map<ErrorEvent, unknown[]> | undefined): void {
+export function removeListenersAddedSince(before: Map<ErrorEvent, unknown[]> | undefined): void {
   const proc = (globalThis as { process?: NodeJS.Process }).process;
   if (!before || !proc) return;
   for (const event of ERROR_EVENTS) {

@@ -1,8 +1,8 @@
 /**
  * tfjs-blocks/node: save and load tfjs models on Node's file system without
- * tfjs-node, atomically, and train data-parallel over `worker_threads`. Kept
- * out of the main entry so browser bundles never see `node:fs` or
- * `node:worker_threads`.
+ * tfjs-node, atomically, train data-parallel over `worker_threads`, and run
+ * the wasm backend on its threaded build. Kept out of the main entry so
+ * browser bundles never see `node:fs` or `node:worker_threads`.
  *
  * @packageDocumentation
  */
@@ -50,3 +50,4 @@ export {
 export { type RaplEnergySource, type RaplOptions, raplEnergySource } from './rapl';
 export { NODE_FILE_SYSTEM_SCHEME, registerNodeFileSystemRouter } from './router';
 export { readSafetensorsFile, writeSafetensorsFile } from './safetensors-node';
+export { disposeThreadedWasm, type ThreadedWasmOptions, useThreadedWasm } from './threaded-wasm';

@@ -35,8 +35,10 @@ import { FLOAT_SIMD_MAX_ROWS, floatSimdKernels } from './float-simd';
 type WasmBackend = {
   wasm: {
     HEAPU8: Uint8Array;
-    /** The module's exports; `memory` is the heap's `WebAssembly.Memory`. */
+    /** The module's exports; `memory` is the heap's `WebAssembly.Memory` (single-threaded builds, which export it). */
     asm?: { memory?: unknown };
+    /** The heap's memory where the module imports it (the threaded build's shared memory). */
+    wasmMemory?: unknown;
     cwrap: (name: string, ret: null, argTypes: string[]) => (...args: unknown[]) => void;
     tfjs: {
       registerTensor(id: number, size: number, memoryOffset: number): void;
@@ -422,7 +424,7 @@ function fewRowsProduct(
   const rows = p.pairs.length * p.m;
   const foldable = p.batchB === 1 && p.pairs.every(([ia], i) => ia === i);
   if (!foldable || rows > FLOAT_SIMD_MAX_ROWS || (transposeA && p.m > 1)) return null;
-  const kernels = floatSimdKernels(backend.wasm.asm?.memory);
+  const kernels = floatSimdKernels(backend.wasm.asm?.memory ?? backend.wasm.wasmMemory);
   if (kernels === null) return null;
   const { k, n } = p;
   const out = backend.makeOutput(p.outShape, 'float32');

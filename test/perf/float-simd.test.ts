@@ -95,6 +95,23 @@ describe('the float32 SIMD module', () => {
     expect(floatSimdKernels(memory)).toBeNull();
     setFloatSimdEnabled(true);
   });
+
+  it('runs on a shared memory too (the threaded build’s heap), with the same values', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const kernels = floatSimdKernels(memory)!;
+    expect(kernels).not.toBeNull();
+    expect(kernels).not.toBe(floatSimdKernels(new WebAssembly.Memory({ initial: 1 })));
+    const f = new Float32Array(memory.buffer);
+    f.set([1, 2, 3, 4, 5, 6], 0);
+    f.set([1, 0, 0, 1, 1, 1], 16);
+    kernels.rows[1]!(0, 64, 128, 3, 2, 8);
+    expect(Array.from(f.subarray(32, 36))).toEqual([4, 5, 10, 11]);
+    f.set([1, 0, 1, 0, 1, 1], 16);
+    kernels.dots[1]!(0, 64, 128, 3, 2, 8);
+    expect(Array.from(f.subarray(32, 36))).toEqual([4, 5, 10, 11]);
+    expect(WebAssembly.validate(floatSimdModule(true) as Uint8Array<ArrayBuffer>)).toBe(true);
+  });
 });
 
 describe('few-row float32 products on the SIMD kernels [wasm]', () => {
