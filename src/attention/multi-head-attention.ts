@@ -380,7 +380,6 @@ export function multiHeadAttentionCore(
   const rotate = checkedOps ? checkedRotary : applyRotaryEmbeddingCore;
   const { numHeads, numKvHeads, headDim } = config;
   const context = options.context ?? input;
-  const rolling = window !== undefined && cached?.index !== undefined;
   const {
     context: _c,
     rope,
@@ -406,21 +405,18 @@ export function multiHeadAttentionCore(
     }
     let { key, value } = cached.cache;
     let mask = attentionOptions.mask;
-    if (rolling) {
-      const k = projectHeads(params.key, input, numKvHeads, headDim);
-      const v = projectHeads(params.value, input, numKvHeads, headDim);
-      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
-      return attendRolling(qr, kr, v, cached.cache, cached.index!, window, {
-        ...attentionOptions,
-        merge,
-        attention,
-      });
-    }
     if (cached.index !== undefined) {
-      // The same projections, written into the cache at the index (fixed shape).
+      // x's keys and values, rolled into the cache (a window) or written at the index.
       const k = projectHeads(params.key, input, numKvHeads, headDim);
       const v = projectHeads(params.value, input, numKvHeads, headDim);
       const kr = ropeOptions ? rotate(k, ropeOptions) : k;
+      if (window !== undefined) {
+        return attendRolling(qr, kr, v, cached.cache, cached.index, window, {
+          ...attentionOptions,
+          merge,
+          attention,
+        });
+      }
       key = writeAt(key, kr, cached.index);
       value = writeAt(value, v, cached.index);
       mask = withCachePositions(
@@ -547,12 +543,13 @@ function checkProjections(
     checkDim(fn, `params.${name}.kernel.shape[1]`, kernel[1], cols, colsWhat);
     const biasFlag = name === 'output' && outputBias !== useBias ? 'outputBias' : 'useBias';
     if (name === 'output' ? outputBias : useBias) {
-      const bias = checkFloatTensor(fn, `params.${name}.bias`, projection?.bias, {
+      // checkKernel has rejected a missing projection.
+      const bias = checkFloatTensor(fn, `params.${name}.bias`, projection!.bias, {
         rank: 1,
         layout: `[out] (config.${biasFlag} is not false)`,
       });
       checkDim(fn, `params.${name}.bias.shape[0]`, bias.shape[0]!, cols, colsWhat);
-    } else if (projection?.bias !== undefined) {
+    } else if (projection!.bias !== undefined) {
       throw new TfjsBlocksError(
         fn,
         `params.${name}.bias`,
