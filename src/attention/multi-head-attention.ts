@@ -653,21 +653,24 @@ function checkCache(
   if (cache === null || typeof cache !== 'object') {
     throw new TfjsBlocksError(fn, 'options.cache', '{key, value}', describeValue(cache));
   }
-  const layout = '[batch, kvHeads, capacity, headDim]';
-  const key = checkFloatTensor<Tensor4D>(fn, 'options.cache.key', cache.key, { rank: 4, layout });
+  const key = checkFloatTensor<Tensor4D>(fn, 'options.cache.key', cache.key, {
+    rank: 4,
+    layout: '[batch, kvHeads, capacity, headDim]',
+  });
   const value = checkFloatTensor<Tensor4D>(fn, 'options.cache.value', cache.value, {
     rank: 4,
-    layout,
+    layout: '[batch, kvHeads, capacity, headDim]',
   });
-  const expected = [x.shape[0], heads.numKvHeads, key.shape[2], heads.headDim];
-  const what = ['x.shape[0] (batch)', 'numKvHeads', 'options.cache.key.shape[2]', 'headDim'];
   for (const [name, t] of [
     ['key', key],
     ['value', value],
   ] as const) {
-    t.shape.forEach((size, i) => {
-      checkDim(fn, `options.cache.${name}.shape[${i}]`, size, expected[i]!, what[i]!);
-    });
+    const [batch, kvHeads, slots, dim] = t.shape;
+    const at = `options.cache.${name}.shape`;
+    checkDim(fn, `${at}[0]`, batch, x.shape[0], 'x.shape[0] (batch)');
+    checkDim(fn, `${at}[1]`, kvHeads, heads.numKvHeads, 'numKvHeads');
+    checkDim(fn, `${at}[2]`, slots, key.shape[2], 'options.cache.key.shape[2]');
+    checkDim(fn, `${at}[3]`, dim, heads.headDim, 'headDim');
   }
   if (cacheUpdateIndex === undefined) {
     if (options.context !== undefined) {
