@@ -783,6 +783,47 @@ export const MUTATIONS = [
     why: "a caller's bool mask dropped on the cached path (the position mask alone)",
     tests: MHA_TESTS,
   },
+  {
+    id: 'attention-mha-merge-untransposed',
+    file: 'src/attention/multi-head-attention.ts',
+    find: 'return reshape(transpose(attended, [0, 2, 1, 3]), [batch, time, width]);',
+    replace: 'return reshape(attended, [batch, time, width]);',
+    why: 'heads merged by reshaping [B, H, T, D] to [B, T, H·D] without the transpose',
+    tests: MHA_TESTS,
+  },
+  {
+    id: 'attention-mha-cache-write-tail',
+    file: 'src/attention/multi-head-attention.ts',
+    find: 'parts.push(slice(cache, [0, 0, start + t, 0],',
+    replace: 'parts.push(slice(cache, [0, 0, start, 0],',
+    why: 'a cache write keeps the slots from its start instead of after its end (slots after the write overwritten)',
+    tests: MHA_TESTS,
+  },
+  {
+    id: 'attention-mha-cache-float-mask-ignored',
+    file: 'src/attention/multi-head-attention.ts',
+    find: "[1, 1, t, capacity]);\n  if (mask === undefined) return positions;\n  if (mask.dtype === 'bool') return where(mask, positions, scalar(Number.NEGATIVE_INFINITY));\n  return add(mask, positions);",
+    replace:
+      "[1, 1, t, capacity]);\n  if (mask === undefined) return positions;\n  if (mask.dtype === 'bool') return where(mask, positions, scalar(Number.NEGATIVE_INFINITY));\n  return positions;",
+    why: "a caller's float mask dropped on the cached path (the position mask alone)",
+    tests: MHA_TESTS,
+  },
+  {
+    id: 'attention-mha-rolling-new-keys-first',
+    file: 'src/attention/multi-head-attention.ts',
+    find: 'const keys = concat([cache.key, kr], 2) as Tensor4D;',
+    replace: 'const keys = concat([kr, cache.key], 2) as Tensor4D;',
+    why: 'a rolling cache puts the new keys before the slots: keys and values, and the position mask, no longer line up',
+    tests: MHA_TESTS,
+  },
+  {
+    id: 'attention-mha-context-cache-values-from-keys',
+    file: 'src/attention/multi-head-attention.ts',
+    find: 'value: projectHeads(params.value, input, numKvHeads, headDim),',
+    replace: 'value: projectHeads(params.key, input, numKvHeads, headDim),',
+    why: 'contextAttentionCache projects the values with the key projection',
+    tests: MHA_TESTS,
+  },
   // --- nn -------------------------------------------------------------------
   {
     id: 'nn-layer-norm-epsilon',

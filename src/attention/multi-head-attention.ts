@@ -380,7 +380,6 @@ export function multiHeadAttentionCore(
   const rotate = checkedOps ? checkedRotary : applyRotaryEmbeddingCore;
   const { numHeads, numKvHeads, headDim } = config;
   const context = options.context ?? input;
-  const rolling = window !== undefined && cached?.index !== undefined;
   const {
     context: _c,
     rope,
@@ -406,21 +405,18 @@ export function multiHeadAttentionCore(
     }
     let { key, value } = cached.cache;
     let mask = attentionOptions.mask;
-    if (rolling) {
-      const k = projectHeads(params.key, input, numKvHeads, headDim);
-      const v = projectHeads(params.value, input, numKvHeads, headDim);
-      const kr = ropeOptions ? rotate(k, ropeOptions) : k;
-      return attendRolling(qr, kr, v, cached.cache, cached.index!, window, {
-        ...attentionOptions,
-        merge,
-        attention,
-      });
-    }
     if (cached.index !== undefined) {
-      // The same projections, written into the cache at the index (fixed shape).
+      // x's keys and values, rolled into the cache (a window) or written at the index.
       const k = projectHeads(params.key, input, numKvHeads, headDim);
       const v = projectHeads(params.value, input, numKvHeads, headDim);
       const kr = ropeOptions ? rotate(k, ropeOptions) : k;
+      if (window !== undefined) {
+        return attendRolling(qr, kr, v, cached.cache, cached.index, window, {
+          ...attentionOptions,
+          merge,
+          attention,
+        });
+      }
       key = writeAt(key, kr, cached.index);
       value = writeAt(value, v, cached.index);
       mask = withCachePositions(
@@ -547,12 +543,13 @@ function checkProjections(
     checkDim(fn, `params.${name}.kernel.shape[1]`, kernel[1], cols, colsWhat);
     const biasFlag = name === 'output' && outputBias !== useBias ? 'outputBias' : 'useBias';
     if (name === 'output' ? outputBias : useBias) {
-      const bias = checkFloatTensor(fn, `params.${name}.bias`, projection?.bias, {
+      // checkKernel has rejected a missing projection.
+      const bias = checkFloatTensor(fn, `params.${name}.bias`, projection!.bias, {
         rank: 1,
         layout: `[out] (config.${biasFlag} is not false)`,
       });
       checkDim(fn, `params.${name}.bias.shape[0]`, bias.shape[0]!, cols, colsWhat);
-    } else if (projection?.bias !== undefined) {
+    } else if (projection!.bias !== undefined) {
       throw new TfjsBlocksError(
         fn,
         `params.${name}.bias`,
@@ -656,21 +653,24 @@ function checkCache(
   if (cache === null || typeof cache !== 'object') {
     throw new TfjsBlocksError(fn, 'options.cache', '{key, value}', describeValue(cache));
   }
-  const layout = '[batch, kvHeads, capacity, headDim]';
-  const key = checkFloatTensor<Tensor4D>(fn, 'options.cache.key', cache.key, { rank: 4, layout });
+  const key = checkFloatTensor<Tensor4D>(fn, 'options.cache.key', cache.key, {
+    rank: 4,
+    layout: '[batch, kvHeads, capacity, headDim]',
+  });
   const value = checkFloatTensor<Tensor4D>(fn, 'options.cache.value', cache.value, {
     rank: 4,
-    layout,
+    layout: '[batch, kvHeads, capacity, headDim]',
   });
-  const expected = [x.shape[0], heads.numKvHeads, key.shape[2], heads.headDim];
-  const what = ['x.shape[0] (batch)', 'numKvHeads', 'options.cache.key.shape[2]', 'headDim'];
   for (const [name, t] of [
     ['key', key],
     ['value', value],
   ] as const) {
-    t.shape.forEach((size, i) => {
-      checkDim(fn, `options.cache.${name}.shape[${i}]`, size, expected[i]!, what[i]!);
-    });
+    const [batch, kvHeads, slots, dim] = t.shape;
+    const at = `options.cache.${name}.shape`;
+    checkDim(fn, `${at}[0]`, batch, x.shape[0], 'x.shape[0] (batch)');
+    checkDim(fn, `${at}[1]`, kvHeads, heads.numKvHeads, 'numKvHeads');
+    checkDim(fn, `${at}[2]`, slots, key.shape[2], 'options.cache.key.shape[2]');
+    checkDim(fn, `${at}[3]`, dim, heads.headDim, 'headDim');
   }
   if (cacheUpdateIndex === undefined) {
     if (options.context !== undefined) {

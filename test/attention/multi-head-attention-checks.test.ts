@@ -277,6 +277,35 @@ describe('multiHeadAttention with a cache: the cases the decoding tests leave ou
     tf.dispose([params, x, cache, checked, core] as never);
   });
 
+  it('a write keeps the slots before and after it (a cache that is rewound, or filled elsewhere)', () => {
+    const params = initMultiHeadAttention(config, 16);
+    const x = tf.randomNormal([2, 2, 8], 0, 1, 'float32', 17) as tf.Tensor3D;
+    // Non-zero slots everywhere: the slots after the write hold older keys than the zeros of a fresh cache.
+    const cache: AttentionCache = {
+      key: tf.randomNormal([2, 1, 6, 4], 0, 1, 'float32', 18) as tf.Tensor4D,
+      value: tf.randomNormal([2, 1, 6, 4], 0, 1, 'float32', 19) as tf.Tensor4D,
+    };
+    // No RoPE: the written keys and values are x's projections, as a fixed cache of x holds them.
+    const projected = contextAttentionCache(config, params, x);
+    for (const index of [0, 1, 4]) {
+      const r = multiHeadAttention(config, params, x, { cache, cacheUpdateIndex: index });
+      for (const name of ['key', 'value'] as const) {
+        const expected = tf.concat(
+          [
+            tf.slice(cache[name], [0, 0, 0, 0], [-1, -1, index, -1]),
+            projected[name],
+            tf.slice(cache[name], [0, 0, index + 2, 0], [-1, -1, 4 - index, -1]),
+          ],
+          2,
+        );
+        expectClose(r.cache[name], expected, { rtol: 0, atol: 0 });
+        expected.dispose();
+      }
+      tf.dispose([r.output, r.cache.key, r.cache.value]);
+    }
+    tf.dispose([params, x, cache, projected] as never);
+  });
+
   it('a cache written exactly to its end is accepted; contextAttentionCache needs only key and value', () => {
     const params = initMultiHeadAttention(config, 14);
     const x = tf.randomNormal([1, 2, 8], 0, 1, 'float32', 15) as tf.Tensor3D;
@@ -420,6 +449,21 @@ describe('multiHeadAttention rejections', () => {
         () => multiHeadAttention({ ...config, useBias: false, outputBias: true }, noBias, x),
       ],
       ['options.slidingWindow', () => multiHeadAttention(config, params, x, { slidingWindow: 2 })],
+      // With a cache attention never sees the window: the door alone rejects it without causal.
+      [
+        'options.slidingWindow',
+        () =>
+          multiHeadAttention(config, params, x, { slidingWindow: 2, cache, cacheUpdateIndex: 0 }),
+      ],
+      // A self-attention cache projects x's keys: x must be as wide as config.contextDim.
+      [
+        'options.context.shape[2]',
+        () =>
+          multiHeadAttention({ ...config, contextDim: 6 }, params, x, {
+            cache,
+            cacheUpdateIndex: 0,
+          }),
+      ],
       [
         'options.slidingWindow',
         () => multiHeadAttention(config, params, x, { causal: true, slidingWindow: 0 }),
@@ -438,6 +482,14 @@ describe('multiHeadAttention rejections', () => {
         () =>
           multiHeadAttention(config, params, x, {
             cache: { key: cache.key, value: v12 } as never,
+          }),
+      ],
+      // A rank-3 key whose sizes pass every per-axis check: only its rank tells.
+      [
+        'options.cache.key',
+        () =>
+          multiHeadAttention(config, params, x, {
+            cache: { key: v12, value: cache.value } as never,
           }),
       ],
       [
@@ -498,6 +550,18 @@ describe('multiHeadAttention rejections', () => {
       expect(e.argument, argument).toBe(argument);
     }
     tf.dispose([x, cache.key, cache.value, ...made, ...leaves(params), ...leaves(noBias)]);
+  });
+
+  it('a bad rope option says that a boolean is allowed too, not only an options record', () => {
+    const config = { dModel: 8, numHeads: 2 };
+    const params = initMultiHeadAttention(config, 0);
+    const x = tf.zeros([1, 2, 8]) as tf.Tensor3D;
+    for (const rope of [1, 'yes', null, [], [true]]) {
+      const e = thrownWithoutLeak(() => multiHeadAttention(config, params, x, { rope } as never));
+      expect(e.argument, String(rope)).toBe('options.rope');
+      expect(e.expected, String(rope)).toMatch(/^a boolean or \{/);
+    }
+    tf.dispose([x, ...leaves(params)]);
   });
 
   it('says which bias flag rules a projection out or in', () => {
