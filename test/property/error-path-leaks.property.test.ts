@@ -1098,6 +1098,10 @@ const CASES: Record<string, Bad[]> = {
   'node:registerNodeFileSystemRouter': [
     bad('empty scheme', () => nodeEntry.registerNodeFileSystemRouter('')),
   ],
+  'node:useThreadedWasm': [
+    bad('zero threads', () => nodeEntry.useThreadedWasm({ threads: 0 })),
+    bad('unknown option', () => nodeEntry.useThreadedWasm({ workers: 2 } as never)),
+  ],
   'node:enableQuantizedThreads': [
     bad('zero threads', () => nodeEntry.enableQuantizedThreads({ threads: 0 })),
     bad('unknown option', () => nodeEntry.enableQuantizedThreads({ workers: 2 } as never)),
@@ -1185,6 +1189,8 @@ const EXCLUDED: Record<string, string> = {
     'throws only when wasm runs without its kernels (not set up in this file) or for a bad option (test/perf/float-simd.test.ts checks those; it makes no tensor)',
   isWasmFastKernelsEnabled: 'takes nothing and never throws',
   'node:disableQuantizedThreads': 'takes nothing and never throws (a no-op when no threads run)',
+  'node:disposeThreadedWasm':
+    'takes nothing and never throws (a no-op when the threaded wasm build is not in use)',
 };
 
 /** Calls `call` and checks that it throws or rejects with a TfjsBlocksError and leaves no tensor behind. */
