@@ -524,42 +524,20 @@ function int8Product(
 ): Float32Array | null {
   const [rows, cols] = q.shape;
   const [inputs, outputs] = transposed ? [cols, rows] : [rows, cols];
-  const aBytes = roundUp(2 * p.rowsP, 16);
-  const yBytes = p.colsP * 4;
-  const base = scratchOf(m, n * (aBytes + yBytes));
-  if (base === null) return null;
-  const yBase = base + n * aBytes;
-  const { scales } = q;
-  const steps = new Float64Array(n);
-  for (let r = 0; r < n; r++) {
-    // Views after any growth: growing a memory that is not shared detaches the old buffer.
-    const a = new Int16Array(m.memory.buffer, base + r * aBytes, p.rowsP);
-    a.fill(0);
-    const x = xs.subarray(r * inputs, (r + 1) * inputs);
-    steps[r] = quantizeActivations(x, transposed ? scales : undefined, a, ACTIVATION_MAX);
-  }
-  new Float32Array(m.memory.buffer, yBase, n * p.colsP).fill(0);
-  // Each thread takes a range of panels; each output's sum is the same whatever the split.
-  const count = threadCount(p);
-  const calls: KernelCall[][] = [];
-  for (let i = 0; i < count; i++) {
-    const [from, to] = part(p.colsP, count, i, 32);
-    const mine: KernelCall[] = [];
-    for (let r = 0; r < n && to > from; r++) {
-      const [aAt, yAt] = [base + r * aBytes, yBase + r * yBytes];
-      mine.push([0, aAt, p.ptr + from * p.rowsP, yAt + 4 * from, p.rowsP / 2, (to - from) / 32]);
-    }
-    calls.push(mine);
-  }
-  runCalls(m, calls);
-  const y = new Float32Array(n * outputs);
-  const sums = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
-  for (let r = 0; r < n; r++) {
-    const [step, from, o] = [steps[r]!, r * p.colsP, r * outputs];
-    if (transposed) for (let j = 0; j < outputs; j++) y[o + j] = sums[from + j]! * step;
-    else for (let j = 0; j < outputs; j++) y[o + j] = sums[from + j]! * (step * scales[j]!);
-  }
-  return y;
+  return panelProduct(m, p, xs, n, {
+    inputs,
+    outputs,
+    inputScales: transposed ? q.scales : undefined,
+    outputScales: transposed ? undefined : q.scales,
+    call: (aAt, yAt, from, to) => [
+      0,
+      aAt,
+      p.ptr + from * p.rowsP,
+      yAt + 4 * from,
+      p.rowsP / 2,
+      (to - from) / 32,
+    ],
+  });
 }
 
 /**
@@ -575,10 +553,59 @@ function int4Product(
 ): Float32Array | null {
   const [rows, cols] = q.shape;
   const groups = p.rowsP / p.paddedGroup;
+  return panelProduct(m, p, xs, n, {
+    inputs: rows,
+    outputs: cols,
+    groupSize: q.groupSize,
+    call: (aAt, yAt, from, to) => [
+      1,
+      aAt,
+      p.ptr + from * p.rowsP * 0.5,
+      yAt + 4 * from,
+      p.scalesPtr + from * groups * 4,
+      groups,
+      p.paddedGroup / 2,
+      (to - from) / 32,
+    ],
+  });
+}
+
+/** How {@link panelProduct} reads its inputs and writes its outputs. */
+interface PanelProductLayout {
+  /** Inputs per row of `x`. */
+  inputs: number;
+  /** Outputs per row of `y`. */
+  outputs: number;
+  /** Multiplies the inputs (element-wise) before they are quantized. */
+  inputScales?: Float32Array;
+  /** Multiplies each output column after the sums. */
+  outputScales?: Float32Array;
+  /** Input rows per group, spread over groups of `p.paddedGroup` rows when the two differ (int4). */
+  groupSize?: number;
+  /** The kernel call for one row's int16 codes at `aAt` and sums at `yAt`, panels' columns `[from, to)`. */
+  call: (aAt: number, yAt: number, from: number, to: number) => KernelCall;
+}
+
+/**
+ * What int8's and int4's panel products share: each input row is quantized
+ * to int16 codes ({@link ACTIVATION_MAX}) on the scratch, the panels are
+ * split over the threads (each output's sum is the same whatever the split),
+ * and the outputs are the kernel's sums times the row's step (and the
+ * output scale).
+ */
+function panelProduct(
+  m: Exports,
+  p: Packed,
+  xs: Float32Array,
+  n: number,
+  layout: PanelProductLayout,
+): Float32Array | null {
+  const { inputs, outputs, inputScales, outputScales, call } = layout;
+  const groupSize = layout.groupSize ?? p.paddedGroup;
   const aBytes = roundUp(2 * p.rowsP, 16);
   const yBytes = p.colsP * 4;
   // The int16 codes of a row before they are spread over the padded groups.
-  const codesBytes = p.paddedGroup === q.groupSize ? 0 : roundUp(2 * rows, 16);
+  const codesBytes = groupSize === p.paddedGroup ? 0 : roundUp(2 * inputs, 16);
   const base = scratchOf(m, n * (aBytes + yBytes) + codesBytes);
   if (base === null) return null;
   const yBase = base + n * aBytes;
@@ -587,36 +614,35 @@ function int4Product(
     // Views after any growth: growing a memory that is not shared detaches the old buffer.
     const a = new Int16Array(m.memory.buffer, base + r * aBytes, p.rowsP);
     a.fill(0);
-    const x = xs.subarray(r * rows, (r + 1) * rows);
-    if (codesBytes === 0) steps[r] = quantizeActivations(x, undefined, a, ACTIVATION_MAX);
+    const x = xs.subarray(r * inputs, (r + 1) * inputs);
+    if (codesBytes === 0) steps[r] = quantizeActivations(x, inputScales, a, ACTIVATION_MAX);
     else {
-      const codes = new Int16Array(m.memory.buffer, yBase + n * yBytes, rows);
-      steps[r] = quantizeActivations(x, undefined, codes, ACTIVATION_MAX);
-      for (let start = 0, g = 0; start < rows; start += q.groupSize, g++) {
-        a.set(codes.subarray(start, Math.min(rows, start + q.groupSize)), g * p.paddedGroup);
+      const codes = new Int16Array(m.memory.buffer, yBase + n * yBytes, inputs);
+      steps[r] = quantizeActivations(x, inputScales, codes, ACTIVATION_MAX);
+      for (let start = 0, g = 0; start < inputs; start += groupSize, g++) {
+        a.set(codes.subarray(start, Math.min(inputs, start + groupSize)), g * p.paddedGroup);
       }
     }
   }
   new Float32Array(m.memory.buffer, yBase, n * p.colsP).fill(0);
-  // Each thread takes a range of panels; each output's sum is the same whatever the split.
   const count = threadCount(p);
   const calls: KernelCall[][] = [];
   for (let i = 0; i < count; i++) {
     const [from, to] = part(p.colsP, count, i, 32);
     const mine: KernelCall[] = [];
     for (let r = 0; r < n && to > from; r++) {
-      const [aAt, yAt] = [base + r * aBytes, yBase + r * yBytes];
-      const [wAt, sAt] = [p.ptr + from * p.rowsP * 0.5, p.scalesPtr + from * groups * 4];
-      mine.push([1, aAt, wAt, yAt + 4 * from, sAt, groups, p.paddedGroup / 2, (to - from) / 32]);
+      mine.push(call(base + r * aBytes, yBase + r * yBytes, from, to));
     }
     calls.push(mine);
   }
   runCalls(m, calls);
-  const y = new Float32Array(n * cols);
+  const y = new Float32Array(n * outputs);
   const sums = new Float32Array(m.memory.buffer, yBase, n * p.colsP);
   for (let r = 0; r < n; r++) {
-    const [step, from, o] = [steps[r]!, r * p.colsP, r * cols];
-    for (let c = 0; c < cols; c++) y[o + c] = sums[from + c]! * step;
+    const [step, from, o] = [steps[r]!, r * p.colsP, r * outputs];
+    if (outputScales === undefined)
+      for (let j = 0; j < outputs; j++) y[o + j] = sums[from + j]! * step;
+    else for (let j = 0; j < outputs; j++) y[o + j] = sums[from + j]! * (step * outputScales[j]!);
   }
   return y;
 }
