@@ -19,9 +19,8 @@
 // to keep full fine-tuning at seq 512 well inside the wasm backend's 4 GiB heap: full
 // fine-tuning of this model already peaks at ~3.6 GB. (softmaxCrossEntropy itself now
 // holds about four [batch, seq, vocab] tensors at its peak, down from 20-41.)
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import {
@@ -45,6 +44,7 @@ import {
   type WithQuantizedKernels,
   withLora,
 } from 'tfjs-blocks';
+import { commitLine, cpuInfo, loadAverage } from './host';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const numberFlag = (name: string, fallback: number): number => Number(flag(name, String(fallback)));
@@ -264,34 +264,9 @@ async function runChild(variant: Variant): Promise<void> {
 
 // ---- The parent: machine facts, one child per variant, the table.
 
-const sh = (command: string, args: string[]): string => {
-  try {
-    return execFileSync(command, args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return '';
-  }
-};
-const loadAverage = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 /** The CPU's SIMD extensions (from /proc/cpuinfo), and whether this Node's wasm has SIMD. */
 function simdLine(): string {
-  const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const flags = new Set((/^flags\s*:(.*)$/m.exec(info)?.[1] ?? '').trim().split(/\s+/));
-  const simd = [
-    'sse4_2',
-    'avx',
-    'avx2',
-    'fma',
-    'avx512f',
-    'avx512bw',
-    'avx512_vnni',
-    'avx_vnni',
-  ].filter((f) => flags.has(f));
+  const simd = cpuInfo().flags.split(' ');
   // A module whose one function returns a v128 constant: valid only where wasm SIMD is.
   const wasmSimd = WebAssembly.validate(
     new Uint8Array([
@@ -299,14 +274,8 @@ function simdLine(): string {
       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11,
     ]),
   );
-  return `CPU SIMD: ${simd.join(', ') || 'unknown'}; wasm SIMD ${wasmSimd ? 'yes' : 'no'}`;
+  return `CPU SIMD: ${simd.join(', ')}; wasm SIMD ${wasmSimd ? 'yes' : 'no'}`;
 }
-function commitLine(): string {
-  const commit = sh('git', ['rev-parse', '--short', 'HEAD']) || 'unknown';
-  const dirty = sh('git', ['status', '--porcelain']) !== '';
-  return `Commit ${commit}${dirty ? ' (with uncommitted changes)' : ''}`;
-}
-
 function runVariant(variant: Variant): Result | string {
   const started = performance.now();
   const run = spawnSync(
@@ -338,7 +307,7 @@ async function runParent(): Promise<void> {
   ).filter((v) => chosen === '' || chosen.split(',').includes(nameOf(v)));
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const loadStart = loadAverage();
-  const commit = commitLine(); // before the children run: what was measured
+  const commit = `Commit ${commitLine()}`; // before the children run: what was measured
   const parameters = modelCost(configOf()).parameters.total;
   const sizes = `d ${SIZES.d}, ${SIZES.layers} layers, ${SIZES.heads} heads, vocab ${SIZES.vocab}, seq ${SIZES.seq}, batch ${SIZES.batch}`;
   console.log(

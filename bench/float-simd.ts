@@ -14,8 +14,7 @@
  * The machine may be loaded by other jobs: read the ratios within a row.
  */
 import '@tensorflow/tfjs-backend-wasm';
-import { execSync, spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -30,25 +29,10 @@ import { softmaxCrossEntropy } from '../src/losses/softmax-cross-entropy';
 import { setFloatSimdEnabled } from '../src/perf/float-simd';
 import { setPackPerCallFromRows } from '../src/perf/wasm-fast-kernels';
 import { unflattenParams } from '../src/tree/flatten';
+import { hostLine, loadAverage } from './host';
 
 const [mode = 'products', arg, variantArg] = process.argv.slice(2);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function host(): string {
-  let cpu = 'unknown CPU';
-  let flags = '';
-  try {
-    const info = execSync('lscpu', { encoding: 'utf8' });
-    cpu = /Model name:\s*(.*)/.exec(info)?.[1]?.trim() ?? cpu;
-    const all = /Flags:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
-    flags = all.filter((f) => /^(avx|avx2|fma|avx512f|avx512_vnni|sse4_2)$/.test(f)).join(' ');
-  } catch {
-    // lscpu missing: the model stays unknown.
-  }
-  return `${cpu} (${flags}), load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}, Node ${process.version}`;
-}
 
 function time(f: () => tf.Tensor): number {
   const t0 = performance.now();
@@ -62,7 +46,7 @@ function time(f: () => tf.Tensor): number {
 async function products(reps: number): Promise<void> {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   // [label, rows, k, n, transposeB]
   const shapes: Array<[string, number, number, number, boolean]> = [
     ['[1, 768] × [768, 768]', 1, 768, 768, false],
@@ -156,7 +140,7 @@ async function modelChild(tokens: number, variant: string): Promise<void> {
 }
 
 function model(tokens: number): void {
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   const script = fileURLToPath(import.meta.url);
   const rows: string[] = [];
   for (const round of [1, 2]) {
@@ -170,18 +154,14 @@ function model(tokens: number): void {
       console.log(line);
     }
   }
-  console.log(
-    `load average at the end: ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average at the end: ${loadAverage()}`);
 }
 
 /** Greedy decode ms/token in one process, the float kernels on and off in alternating rounds. */
 async function decode(tokens: number): Promise<void> {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   const config = gpt2Config({
     vocabSize: 50257,
     maxLength: 1024,
@@ -208,9 +188,7 @@ async function decode(tokens: number): Promise<void> {
   setFloatSimdEnabled(true);
   const [off, on] = [median(steps[0]), median(steps[1])];
   console.log(
-    `median ms/token over ${steps[0].length} tokens each: XNNPACK ${off.toFixed(1)}, SIMD kernels ${on.toFixed(1)} (${(on / off).toFixed(2)}×); load average ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
+    `median ms/token over ${steps[0].length} tokens each: XNNPACK ${off.toFixed(1)}, SIMD kernels ${on.toFixed(1)} (${(on / off).toFixed(2)}×); load average ${loadAverage()}`,
   );
 }
 
@@ -218,7 +196,7 @@ async function decode(tokens: number): Promise<void> {
 async function packing(reps: number): Promise<void> {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   const big = gpt2Config({
     vocabSize: 50257,
     maxLength: 1024,

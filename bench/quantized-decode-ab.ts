@@ -14,48 +14,24 @@
  *   e.g. npx tsx bench/quantized-decode-ab.ts ../main . 8 6
  */
 import '@tensorflow/tfjs-backend-wasm';
-import { execSync } from 'node:child_process';
-import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+
+import { abSides, hostLine, loadAverage } from './host';
 
 type Library = typeof import('../src/index');
 
-const [rootA, rootB, tokensArg, roundsArg] = process.argv.slice(2);
-if (rootA === undefined || rootB === undefined) {
-  throw new Error(
-    'usage: npx tsx bench/quantized-decode-ab.ts <checkout A> <checkout B> [tokens] [rounds]',
-  );
-}
-const tokens = Number(tokensArg ?? 8);
-const rounds = Number(roundsArg ?? 6);
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
-const library = async (root: string): Promise<Library> =>
-  (await import(resolve(root, 'src/index.ts'))) as Library;
-const sides: [string, Library][] = [
-  [`A (${rootA})`, await library(rootA)],
-  [`B (${rootB})`, await library(rootB)],
-];
-
-let cpu = 'unknown CPU';
-try {
-  const info = execSync('lscpu', { encoding: 'utf8' });
-  const flags = (/Flags:\s*(.*)/.exec(info)?.[1] ?? '')
-    .split(' ')
-    .filter((f) => /^(avx|avx2|fma|avx512f|avx512_vnni)$/.test(f));
-  cpu = `${/Model name:\s*(.*)/.exec(info)?.[1]?.trim()} (${flags.join(' ')})`;
-} catch {
-  // lscpu missing: the model stays unknown.
-}
+const { sides, rest } = await abSides<Library>(
+  'npx tsx bench/quantized-decode-ab.ts <checkout A> <checkout B> [tokens] [rounds]',
+  'src/index.ts',
+);
+const tokens = Number(rest[0] ?? 8);
+const rounds = Number(rest[1] ?? 6);
 
 await tf.setBackend('wasm');
 // Kernel registrations are global: A's fast kernels serve both.
 const a = sides[0]![1];
 a.enableWasmFastKernels();
-console.log(`host: ${cpu}, Node ${process.version}, load average ${load()}`);
+console.log(`host: ${hostLine()}`);
 const config = a.gpt2Config({
   vocabSize: 50257,
   maxLength: 1024,
@@ -93,5 +69,7 @@ console.log(
   `| decode (median of ${times[0]!.length} tokens, ${rounds} alternating rounds) | ${ta.toFixed(1)} (${(1000 / ta).toFixed(1)} tokens/s) | ${tb.toFixed(1)} (${(1000 / tb).toFixed(1)} tokens/s) | ${(ta / tb).toFixed(2)}× |`,
 );
 const same = JSON.stringify(outputs[0]![0]) === JSON.stringify(outputs[1]![0]);
-console.log(`greedy tokens identical between A and B: ${same}; load average after: ${load()}`);
+console.log(
+  `greedy tokens identical between A and B: ${same}; load average after: ${loadAverage()}`,
+);
 tf.dispose(params as unknown as tf.TensorContainer);

@@ -9,40 +9,18 @@
  *   npx tsx bench/quantized-simd-ab.ts <checkout A> <checkout B> [reps]
  *   e.g. npx tsx bench/quantized-simd-ab.ts ../main . 40
  */
-import { execSync } from 'node:child_process';
-import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import type { QuantizedTensor } from '../src/nn/quantized-weights';
+
+import { abSides, hostLine, loadAverage } from './host';
 
 type Kernels = typeof import('../src/nn/quantized-simd');
 
-const [rootA, rootB, repsArg] = process.argv.slice(2);
-if (rootA === undefined || rootB === undefined) {
-  throw new Error('usage: npx tsx bench/quantized-simd-ab.ts <checkout A> <checkout B> [reps]');
-}
-const reps = Number(repsArg ?? 30);
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
-const kernels = async (root: string): Promise<Kernels> =>
-  (await import(resolve(root, 'src/nn/quantized-simd.ts'))) as Kernels;
-const sides: [string, Kernels][] = [
-  [`A (${rootA})`, await kernels(rootA)],
-  [`B (${rootB})`, await kernels(rootB)],
-];
-
-let cpu = 'unknown CPU';
-try {
-  const info = execSync('lscpu', { encoding: 'utf8' });
-  const flags = (/Flags:\s*(.*)/.exec(info)?.[1] ?? '')
-    .split(' ')
-    .filter((f) => /^(avx|avx2|fma|avx512f|avx512_vnni)$/.test(f));
-  cpu = `${/Model name:\s*(.*)/.exec(info)?.[1]?.trim()} (${flags.join(' ')})`;
-} catch {
-  // lscpu missing: the model stays unknown.
-}
-console.log(`host: ${cpu}, Node ${process.version}, load average ${load()}`);
+const { sides, rest } = await abSides<Kernels>(
+  'npx tsx bench/quantized-simd-ab.ts <checkout A> <checkout B> [reps]',
+  'src/nn/quantized-simd.ts',
+);
+const reps = Number(rest[0] ?? 30);
+console.log(`host: ${hostLine()}`);
 
 /** Seeded codes (int8 in [-127, 127]; int4 any nibbles, groups of 32 rows) and positive scales. */
 function quantized(bits: 8 | 4, rows: number, cols: number, seed: number): QuantizedTensor {
@@ -104,4 +82,4 @@ for (const [label, bits, rows, cols, transposed] of cases) {
   console.log(`| ${label} | ${a.toFixed(3)} | ${b.toFixed(3)} | ${(a / b).toFixed(2)}× |`);
   for (const [, k] of sides) k.releaseQuantizedSimd(q);
 }
-console.log(`load average after: ${load()}`);
+console.log(`load average after: ${loadAverage()}`);

@@ -13,8 +13,6 @@
  * machine shifts them alike: read the ratios.
  */
 import '@tensorflow/tfjs-backend-wasm';
-import { execSync } from 'node:child_process';
-import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type DecoderLmConfig,
@@ -32,32 +30,17 @@ import {
 } from 'tfjs-blocks';
 import { quantizedSimdBytesInUse, setQuantizedSimdEnabled } from '../src/nn/quantized-simd';
 import { disableQuantizedThreads, enableQuantizedThreads } from '../src/node/quantized-threads';
+import { hostLine, loadAverage } from './host';
 
 const [mode = 'matmul', arg] = process.argv.slice(2);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function host(): string {
-  let cpu = 'unknown CPU';
-  let flags = '';
-  try {
-    const info = execSync('lscpu', { encoding: 'utf8' });
-    cpu = /Model name:\s*(.*)/.exec(info)?.[1]?.trim() ?? cpu;
-    const all = /Flags:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
-    flags = all.filter((f) => /^(avx|avx2|fma|avx512f|avx512_vnni|sse4_2)$/.test(f)).join(' ');
-  } catch {
-    // lscpu missing: the model stays unknown.
-  }
-  return `${cpu} (${flags}), load average ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}, Node ${process.version}`;
-}
 
 type Variant = [string, LinearParams | QuantizableLinearParams, boolean];
 
 async function matmulBench(reps: number): Promise<void> {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   const shapes: [number, number][] = [
     [768, 768],
     [768, 3072],
@@ -184,7 +167,7 @@ async function alternateThreads(
 async function threadsBench(reps: number): Promise<void> {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   const shapes: [number, number][] = [
     [768, 768],
     [768, 1536],
@@ -282,18 +265,14 @@ async function threadsBench(reps: number): Promise<void> {
   console.log(
     `| decode, batch 1 | ${one.toFixed(1)} | ${two.toFixed(1)} | ${(one / two).toFixed(2)}× |`,
   );
-  console.log(
-    `load average after: ${loadavg()
-      .map((l) => l.toFixed(1))
-      .join(' ')}`,
-  );
+  console.log(`load average after: ${loadAverage()}`);
   tf.dispose(params as unknown as tf.TensorContainer);
 }
 
 async function modelBench(tokens: number): Promise<void> {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   const sizes = { vocabSize: 50257, maxLength: 1024, dModel: 768, numLayers: 12, numHeads: 12 };
   // Untied head: the output projection is a linear, so it is quantized too
   // (a tied head multiplies by the float embedding table).
@@ -343,7 +322,7 @@ else if (mode === 'threads') await threadsBench(Number(arg ?? 15));
 else if (mode === 'head') {
   await tf.setBackend('wasm');
   enableWasmFastKernels();
-  console.log(`host: ${host()}`);
+  console.log(`host: ${hostLine()}`);
   await headBench(Number(arg ?? 15));
 } else if (mode === 'model') await modelBench(Number(arg ?? 8));
 else throw new Error(`unknown mode ${mode}: matmul or model`);

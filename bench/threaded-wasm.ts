@@ -16,9 +16,9 @@
  * switch makes a fresh backend), and also reports the fastest call: on a
  * loaded machine the median mostly measures the other jobs.
  */
-import { execSync, spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { hostLine, loadAverage } from './host';
 import { flag } from './report';
 
 const VARIANTS = ['stock', 'threads1', 'threads2'] as const;
@@ -60,7 +60,7 @@ async function matMulRounds(rounds: number, reps: number): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const lib = await import('tfjs-blocks');
   const node = await import('tfjs-blocks/node');
-  console.log(`host: ${host()}; load average at the start ${load()}`);
+  console.log(`host: ${hostLine()}`);
   const results: Record<string, Timing[]> = { stock: [], threads1: [], threads2: [] };
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
@@ -90,7 +90,7 @@ async function matMulRounds(rounds: number, reps: number): Promise<void> {
       `| ${variant} | ${median(ts.map((t) => t.wallMs)).toFixed(1)} | ${best.toFixed(1)} (${(flops / best / 1e6).toFixed(1)}) | ${median(ts.map((t) => t.cpuMs)).toFixed(1)} |`,
     );
   }
-  console.log(`${rounds} rounds × ${reps} calls; load average at the end ${load()}`);
+  console.log(`${rounds} rounds × ${reps} calls; load average at the end ${loadAverage()}`);
 }
 
 async function child(variant: Variant, tokens: number): Promise<void> {
@@ -167,30 +167,11 @@ async function child(variant: Variant, tokens: number): Promise<void> {
   console.log(JSON.stringify(row));
 }
 
-function host(): string {
-  let cpu = 'unknown CPU';
-  let flags = '';
-  try {
-    const info = execSync('lscpu', { encoding: 'utf8' });
-    cpu = /Model name:\s*(.*)/.exec(info)?.[1]?.trim() ?? cpu;
-    const all = /Flags:\s*(.*)/.exec(info)?.[1]?.split(' ') ?? [];
-    flags = all.filter((f) => /^(avx|avx2|fma|avx512f|avx512_vnni)$/.test(f)).join(' ');
-  } catch {
-    // lscpu missing: the model stays unknown.
-  }
-  return `${cpu} (${flags}), Node ${process.version}`;
-}
-
-const load = () =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
-
 function main(): void {
   const rounds = Number(flag('rounds', '2'));
   const tokens = Number(flag('tokens', '8'));
   const variants = flag('variants', VARIANTS.join(',')).split(',') as Variant[];
-  console.log(`host: ${host()}; load average at the start ${load()}`);
+  console.log(`host: ${hostLine()}`);
   const script = fileURLToPath(import.meta.url);
   const rows: Row[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -207,7 +188,7 @@ function main(): void {
         continue;
       }
       rows.push(JSON.parse(line) as Row);
-      console.log(`round ${round + 1} ${variant}: ${line} (load ${load()})`);
+      console.log(`round ${round + 1} ${variant}: ${line} (load ${loadAverage()})`);
     }
   }
   const cell = (t: Timing) =>
@@ -222,7 +203,7 @@ function main(): void {
     );
   }
   console.log('median / fastest wall ms (median process CPU ms, all threads)');
-  console.log(`load average at the end ${load()}`);
+  console.log(`load average at the end ${loadAverage()}`);
 }
 
 const childAt = process.argv.indexOf('--child');
