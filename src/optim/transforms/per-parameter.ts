@@ -71,9 +71,8 @@ export function perParameterTransform<K extends string>(
       if (reference) checkSameStructure(fn, 'grads', grads, reference, 'the optimizer state');
       if (spec.needsParams) requireParams(fn, params, grads);
       const count = state.count + 1;
-      const numbers = spec.numbers
-        ? spec.numbers.advance(count, state.numbers)
-        : { ...state.numbers };
+      // A rule without numbers starts with none and never gains any.
+      const numbers = spec.numbers ? spec.numbers.advance(count, state.numbers) : {};
       // Parameter names may be any string (`__proto__` included): prototype-less records.
       const updates: TensorMap = emptyRecord();
       const next: Record<string, TensorMap> = Object.fromEntries(

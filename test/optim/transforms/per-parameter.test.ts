@@ -69,6 +69,43 @@ describe('perParameterTransform', () => {
     expect(count).toBe(1);
   });
 
+  it('a rule with one moment that returns the old moment as the update (the update is copied)', () => {
+    const tx = perParameterTransform<'m'>({
+      fn: 'custom',
+      moments: ['m'],
+      initMoment: (p) => tf.fill(p.shape, 7),
+      rule: (g, { m }) => ({ update: m, moments: { m: tf.add(m, g) } }),
+    });
+    const params = { w: tf.tensor([5, 6]) };
+    const grads = { w: tf.tensor([3, 4]) };
+    const state = tx.init(params);
+    const { updates, state: next } = tx.update(grads, state, params);
+    expect(updates.w).not.toBe(state.moments.m.w);
+    tf.dispose([params, grads, state as unknown as tf.TensorContainer]);
+    expectClose(updates.w!, [7, 7], { rtol: 0, atol: 0 });
+    expectClose(next.moments.m.w!, [10, 11], { rtol: 0, atol: 0 });
+    tf.dispose([updates, next as unknown as tf.TensorContainer]);
+  });
+
+  it('a rule with no moments at all: only the step count and numbers carry over', () => {
+    const tx = perParameterTransform<never>({
+      fn: 'custom',
+      moments: [],
+      numbers: { initial: { n: 0 }, advance: (count, { n }) => ({ n: n! + count }) },
+      rule: (g, _moments, { numbers }) => ({ update: tf.mul(g, numbers.n!), moments: {} }),
+    });
+    const grads = { w: tf.tensor([1, -2]) };
+    const params = { w: tf.zeros([2]) };
+    const s0 = tx.init(params);
+    expect(s0.moments).toEqual({});
+    const first = tx.update(grads, s0);
+    const second = tx.update(grads, first.state);
+    expectClose(first.updates.w!, [1, -2], { rtol: 0, atol: 0 });
+    expectClose(second.updates.w!, [3, -6], { rtol: 0, atol: 0 });
+    expect([second.state.count, second.state.numbers]).toEqual([2, { n: 3 }]);
+    tf.dispose([params, grads, first.updates, second.updates]);
+  });
+
   it('gets the count, the advanced numbers and the params; adds exactly its outputs', () => {
     const seen: Array<[number, number, number[] | undefined]> = [];
     const tx = perParameterTransform<'m'>({
