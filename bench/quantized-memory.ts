@@ -8,12 +8,13 @@
  * the first decode, after the 256-token prefill.
  *
  *   node --expose-gc --import tsx bench/quantized-memory.ts [--bits 8|4]
- *     [--dir DIR] [--on-load]
+ *     [--dir DIR] [--on-load] [--load-backend cpu|wasm]
  *
  * Default: bench/decode.ts's recipe (load float32 on the cpu backend,
  * `quantizeParams(..., { bits, groupSize: 32, kernelsOnly: false })`, dispose
  * the floats, run on wasm). `--on-load`: `loadPretrained(source, { quantize })`,
- * quantizing each matrix as it is read.
+ * quantizing each matrix as it is read. `--load-backend` (default cpu):
+ * the backend the model loads on (it runs on wasm).
  */
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -28,6 +29,7 @@ const argv = process.argv.slice(2);
 const BITS = Number(flag('bits', '8')) as 8 | 4;
 const DIR = flag('dir', '/tmp/tfjs-blocks-bench/gpt2-small');
 const ON_LOAD = argv.includes('--on-load');
+const LOAD_BACKEND = flag('load-backend', 'cpu');
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc --import tsx');
 
@@ -71,9 +73,9 @@ function tensorsIn(node: unknown, out = new Set<tf.Tensor>()): Set<tf.Tensor> {
 
 const promptOf = (n: number) => Array.from({ length: n }, (_, i) => (i * 97 + 13) % 50257);
 
-await tf.setBackend('cpu');
+await tf.setBackend(LOAD_BACKEND);
 lib.enableWasmFastKernels();
-phase('start (cpu backend, nothing loaded)');
+phase(`start (${LOAD_BACKEND} backend, nothing loaded)`);
 const quantize = { bits: BITS, groupSize: 32, kernelsOnly: false } as const;
 const loaded = await lib.loadPretrained(folderSource(DIR), ON_LOAD ? { quantize } : {});
 if (loaded.kind !== 'decoder-lm') throw new Error(`${DIR} is not a decoder`);
@@ -96,7 +98,7 @@ await decode(promptOf(256), 1);
 phase('after 256-token prefill');
 
 console.log(
-  `GPT-2 small int${BITS}, ${ON_LOAD ? 'quantized while loading' : 'load then quantizeParams'}; MB`,
+  `GPT-2 small int${BITS}, ${ON_LOAD ? 'quantized while loading' : 'load then quantizeParams'} on ${LOAD_BACKEND}; MB`,
 );
 const keys = Object.keys(rows[0]!);
 console.log(`| ${keys.join(' | ')} |`);
