@@ -291,8 +291,8 @@ export async function loadPretrainedWith<T>(
  * exists whole, and a matrix stored as we keep it (GPT-2's Conv1D kernels and
  * tables) never becomes a float tensor at all. The params are those of
  * `quantizeParams(loadPretrained(source).params, quantize)`, value for value.
- * GPT-2 small in int8 (`{ bits: 8, kernelsOnly: false }`): peak RSS while
- * loading ~0.3 GB instead of ~0.75 GB (docs/benchmarks.md).
+ * GPT-2 small in int8 (`{ bits: 8, kernelsOnly: false }`): RSS after loading
+ * ~0.32 GB instead of ~0.77 GB for load-then-quantize (docs/benchmarks.md).
  *
  * @param options - `onProgress({ loadedBytes, totalBytes, file })` (default
  *   none), `signal` (an `AbortSignal`; default none), `dtype` (`'float32'`,
