@@ -131,15 +131,35 @@ const LOAD_OPTION_KEYS = optionKeys<LoadPretrainedOptions>({
  * const loaded: QuantizedLoadedPretrained = await loadPretrained(source, { quantize: { bits: 8 } });
  * ```
  */
-export type QuantizedLoadedPretrained<T = HuggingFaceTokenizer> =
-  LoadedPretrained<T> extends infer M
-    ? M extends { params: infer P }
-      ? Omit<M, 'params'> & {
-          /** Its params, matrices quantized. */
-          params: WithQuantizedKernels<P>;
-        }
-      : never
-    : never;
+export type QuantizedLoadedPretrained<T = HuggingFaceTokenizer> = (
+  | {
+      /** A decoder-only language model. */
+      kind: 'decoder-lm';
+      /** `model_type` of `config.json`. */
+      modelType: string;
+      /** Its config. */
+      config: DecoderLmConfig;
+      /** Its params: matrices as `QuantizedTensor`s, the other leaves float32 tensors. */
+      params: WithQuantizedKernels<DecoderLmParams>;
+      /** Defaults for `generate` (from `generation_config.json`), if any. */
+      generationConfig?: Partial<GenerateOptions> | undefined;
+    }
+  | {
+      /** An encoder (BERT). */
+      kind: 'encoder-classifier';
+      /** `model_type` of `config.json`. */
+      modelType: string;
+      /** Its config. */
+      config: EncoderClassifierConfig;
+      /** Its params: matrices as `QuantizedTensor`s, the other leaves float32 tensors. */
+      params: WithQuantizedKernels<EncoderClassifierParams>;
+      /** Encoders have no generation defaults. */
+      generationConfig?: undefined;
+    }
+) & {
+  /** The folder's tokenizer; `undefined` when it has no `tokenizer.json`. */
+  tokenizer: T | undefined;
+};
 
 /**
  * What the loader needs from the rest of issue 18, as functions: the family
