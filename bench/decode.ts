@@ -89,9 +89,10 @@ async function tfjsChild(contender: Contender, profile: boolean): Promise<void> 
   const node = await import('tfjs-blocks/node');
   const quantized = contender === 'int8' || contender === 'int4';
   // Quantized models are quantized while they load (`loadPretrained`'s
-  // `quantize`: GPT-2's matrices never become float tensors) on the cpu
-  // backend, and run on wasm: the biases and norms move to the wasm heap on
-  // first use, and no float matrix ever enters it.
+  // `quantize`: GPT-2's tables and kernels never become float tensors, its
+  // fused q/k/v kernels one at a time) on the cpu backend, and run on wasm:
+  // the biases and norms move to the wasm heap on first use, and no float
+  // matrix ever enters it.
   // Before any tensor exists: the threaded backend replaces the stock one under the name 'wasm'.
   if (WASM_THREADS > 0) await node.useThreadedWasm({ threads: WASM_THREADS });
   await tf.setBackend(quantized ? 'cpu' : 'wasm');

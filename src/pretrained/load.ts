@@ -107,8 +107,8 @@ export interface LoadPretrainedOptions {
    * (`bits`, `groupSize`, `kernelsOnly`) and its choice of matrices: each
    * matrix becomes a `QuantizedTensor` as it is read and its float bytes are
    * dropped before the next one, so the float32 model never exists whole
-   * (a matrix stored as we keep it, such as GPT-2's, never becomes a tensor
-   * at all). The params equal `quantizeParams(loaded.params, quantize).params`
+   * (a matrix stored as we keep it, such as GPT-2's tables and most of its
+   * kernels, never becomes a tensor at all). The params equal `quantizeParams(loaded.params, quantize).params`
    * value for value. Default: none (float32 params).
    */
   quantize?: QuantizeParamsOptions;
@@ -309,7 +309,7 @@ export async function loadPretrainedWith<T>(
  * With `quantize` (`quantizeParams`' options), each matrix is quantized as
  * it is read and its floats dropped before the next: the float32 model never
  * exists whole, and a matrix stored as we keep it (GPT-2's Conv1D kernels and
- * tables) never becomes a float tensor at all. The params are those of
+ * tables; not its fused q/k/v, which is split) never becomes a float tensor. The params are those of
  * `quantizeParams(loadPretrained(source).params, quantize)`, value for value.
  * GPT-2 small in int8 (`{ bits: 8, kernelsOnly: false }`): RSS after loading
  * ~0.32 GB instead of ~0.77 GB for load-then-quantize (docs/benchmarks.md).

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { paramQuantizer } from '../../src/efficiency/quantization';
 import {
   type DecoderLmConfig,
@@ -108,6 +108,33 @@ describe('loadPretrained({ quantize })', () => {
       }
     });
   }
+
+  it('a matrix kept as stored never becomes a float tensor; a converted one does, then is freed', async () => {
+    // A token table far larger than any other tensor, so that its size identifies it.
+    const wide = { vocabSize: 2000, maxLength: 16, dModel: 16, numLayers: 2, numHeads: 4 };
+    for (const [modelType, config, expected] of [
+      // GPT-2's table is copied as stored: read straight from its bytes.
+      ['gpt2', gpt2Config(wide), 0],
+      // Llama's table too; its untied head [16, 2000] is transposed: decoded, then its copy.
+      ['llama', llamaConfig({ ...wide, hidden: 24 }), 2],
+    ] as const) {
+      const source = folderOf(modelType, config);
+      const backend = tf.backend();
+      const write = vi.spyOn(backend, 'write');
+      try {
+        const before = tf.memory().numTensors;
+        const loaded = await loadPretrained(source, { quantize: { bits: 8 } });
+        const large = write.mock.calls.filter(
+          ([values]) => (values as ArrayLike<number>).length >= 2000 * 16,
+        );
+        expect(large.length, modelType).toBe(expected);
+        expect(tf.memory().numTensors - before).toBe(tensorsOf(loaded.params).length);
+        tf.dispose(tensorsOf(loaded.params));
+      } finally {
+        write.mockRestore();
+      }
+    }
+  });
 
   it('quantizes float16 and bfloat16 matrices from their widened values', async () => {
     const c: ToyConfig = { rows: 2, cols: 2, layers: 0 };
