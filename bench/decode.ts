@@ -47,7 +47,7 @@ const ALL = ['float32', 'int8', 'int4', 'plain', 'torch'] as const;
 type Contender = (typeof ALL)[number];
 const LABEL: Record<Contender, string> = {
   float32: 'tfjs-blocks float32',
-  int8: 'tfjs-blocks int8 (weight-only, `quantizeParams` bits 8)',
+  int8: 'tfjs-blocks int8 (weight-only, quantized while loading)',
   int4: 'tfjs-blocks int4 (groups of 32)',
   plain: 'plain tfjs (stock wasm kernels)',
   torch: 'PyTorch fp32, 2 threads, HF `generate`',
@@ -82,15 +82,6 @@ export const promptOf = (n: number, vocab = 50257) =>
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 
-/** Every tensor reachable in a param record (QuantizedTensors are skipped). */
-function tensorsIn(tf: Tf, node: unknown, out = new Set<unknown>()): Set<unknown> {
-  if (node instanceof tf.Tensor) out.add(node);
-  else if (Array.isArray(node)) for (const v of node) tensorsIn(tf, v, out);
-  else if (node !== null && typeof node === 'object' && !ArrayBuffer.isView(node))
-    for (const v of Object.values(node)) tensorsIn(tf, v, out);
-  return out;
-}
-
 async function tfjsChild(contender: Contender, profile: boolean): Promise<void> {
   await import('@tensorflow/tfjs-backend-cpu');
   await import('@tensorflow/tfjs-backend-wasm');
@@ -98,9 +89,11 @@ async function tfjsChild(contender: Contender, profile: boolean): Promise<void> 
   const lib = await import('tfjs-blocks');
   const node = await import('tfjs-blocks/node');
   const quantized = contender === 'int8' || contender === 'int4';
-  // Quantized models load on the cpu backend (float weights in JS arrays, freed
-  // after quantizing) and run on wasm: the wasm heap, which never shrinks,
-  // never holds the float model.
+  // Quantized models are quantized while they load (`loadPretrained`'s
+  // `quantize`: GPT-2's tables and kernels never become float tensors, its
+  // fused q/k/v kernels one at a time) on the cpu backend, and run on wasm:
+  // the biases and norms move to the wasm heap on first use, and no float
+  // matrix ever enters it.
   // Before any tensor exists: the threaded backend replaces the stock one under the name 'wasm'.
   if (WASM_THREADS > 0) await node.useThreadedWasm({ threads: WASM_THREADS });
   await tf.setBackend(quantized ? 'cpu' : 'wasm');
@@ -121,27 +114,19 @@ async function tfjsChild(contender: Contender, profile: boolean): Promise<void> 
     });
     decode = async (prompt, n, onToken) => plain.generate(prompt, n, onToken);
   } else {
-    const loaded = await lib.loadPretrained(node.folderSource(DIR));
+    // Every matrix, the token table (and with it the tied head) included.
+    const bits = contender === 'int4' ? 4 : 8;
+    const loaded = quantized
+      ? await lib.loadPretrained(node.folderSource(DIR), {
+          quantize: { bits, groupSize: 32, kernelsOnly: false },
+        })
+      : await lib.loadPretrained(node.folderSource(DIR));
     if (loaded.kind !== 'decoder-lm') throw new Error(`${DIR} is not a decoder`);
-    let params: unknown = loaded.params;
-    if (quantized) {
-      const bits = contender === 'int8' ? 8 : 4;
-      // Every matrix, the token table (and with it the tied head) included.
-      const q = lib.quantizeParams(loaded.params, { bits, groupSize: 32, kernelsOnly: false });
-      const kept = tensorsIn(tf, q.params);
-      tf.dispose(
-        [...tensorsIn(tf, loaded.params)].filter(
-          (t) => !kept.has(t),
-        ) as import('@tensorflow/tfjs-core').Tensor[],
-      );
-      params = q.params;
-      (globalThis as { gc?: () => void }).gc?.();
-      await tf.setBackend('wasm');
-    }
+    if (quantized) await tf.setBackend('wasm');
     const model = {
       kind: 'decoderLm',
       config: loaded.config,
-      params,
+      params: loaded.params,
     } as import('tfjs-blocks').GenerationModel;
     decode = async (prompt, n, onToken) =>
       (await lib.generate(model, [prompt], { maxNewTokens: n, temperature: 0, onToken }))[0]!;
@@ -586,8 +571,8 @@ function report(
   return [
     `Random-weight GPT-2 small (124M parameters, tied head; ${fmt(WEIGHT_MB, 0)} MB of float32 weights), \`${DIR}\` (${host.folder}),`,
     `loaded with \`loadPretrained(folderSource(dir))\` on wasm${WASM_THREADS > 0 ? ` (every tfjs contender on the threaded build, \`useThreadedWasm({ threads: ${WASM_THREADS} })\`)` : ''} with \`enableWasmFastKernels()\`; int8 / int4 are`,
-    '`quantizeParams(params, { bits, groupSize: 32, kernelsOnly: false })` (every matrix, the token table and so the',
-    'tied head included). Plain tfjs is bench/baseline-gpt.ts `createPlainGpt2Decoder` (the checkpoint read with',
+    '`loadPretrained(source, { quantize: { bits, groupSize: 32, kernelsOnly: false } })` (quantized while loading, on the',
+    'cpu backend, then run on wasm; every matrix, the token table and so the tied head included). Plain tfjs is bench/baseline-gpt.ts `createPlainGpt2Decoder` (the checkpoint read with',
     '`readSafetensorsFile`, plain ops, `tf.concat` KV cache, head on the last position) on stock wasm kernels.',
     `PyTorch: bench/reference/decode_gpt2.py, \`torch.set_num_threads(2)\`, \`generate(do_sample=False)\`${torchRun?.torch ? ` (${torchRun.torch})` : ''}.`,
     `Each contender runs in a child process of its own, once per run, the runs rotating the order. Decode: greedy, batch 1,`,

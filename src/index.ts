@@ -371,6 +371,7 @@ export {
   type LoadPretrainedOptions,
   loadPretrained,
   type PretrainedModel,
+  type QuantizedLoadedPretrained,
 } from './pretrained/load';
 export {
   type PretrainedFile,

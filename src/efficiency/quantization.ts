@@ -65,10 +65,37 @@ export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}):
         : describeValue(weights),
     );
   }
+  return quantizeFloats(fn, matrixOf(weights), options);
+}
+
+/**
+ * A float32 matrix `[rows, cols]` to quantize: its shape and dtype, and its
+ * values (row-major), read only if it is quantized: a tensor, or in
+ * `loadPretrained` a checkpoint's decoded bytes that never become a tensor.
+ *
+ * @internal
+ */
+export type FloatMatrix = {
+  shape: readonly number[];
+  dtype: string;
+  values(): ArrayLike<number>;
+};
+
+/** A tensor as a {@link FloatMatrix}. */
+function matrixOf(t: Tensor): FloatMatrix {
+  return { shape: t.shape, dtype: t.dtype, values: () => t.dataSync() };
+}
+
+/** {@link quantizeWeights} of a float32 matrix whose options are checked here (errors name `fn`). */
+function quantizeFloats(
+  fn: string,
+  matrix: FloatMatrix,
+  options: QuantizeOptions,
+): QuantizedTensor {
   const bits = options.bits ?? 8;
   if (bits !== 8 && bits !== 4)
     throw new TfjsBlocksError(fn, 'options.bits', '8 or 4', describeChoice(bits));
-  const rows = weights.shape[0]!;
+  const rows = matrix.shape[0]!;
   const groupSize =
     bits === 8
       ? rows
@@ -81,7 +108,7 @@ export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}):
       String(groupSize),
     );
   }
-  return quantizeMatrix(weights, bits, groupSize);
+  return quantizeMatrix(matrix, bits, groupSize);
 }
 
 /**
@@ -89,9 +116,9 @@ export function quantizeWeights(weights: Tensor, options: QuantizeOptions = {}):
  * need not divide the rows: the last group is then shorter (an embedding
  * table of 50,257 rows, whose count has no small divisor).
  */
-function quantizeMatrix(weights: Tensor, bits: 8 | 4, groupSize: number): QuantizedTensor {
-  const [rows, cols] = weights.shape as [number, number];
-  const w = weights.dataSync();
+function quantizeMatrix(matrix: FloatMatrix, bits: 8 | 4, groupSize: number): QuantizedTensor {
+  const [rows, cols] = matrix.shape as [number, number];
+  const w = matrix.values();
   if (bits === 8) {
     const scales = new Float32Array(cols);
     for (let c = 0; c < cols; c++) {
@@ -254,32 +281,16 @@ export function quantizeParams(
   params: unknown,
   options: QuantizeParamsOptions = {},
 ): QuantizationReport {
-  const fn = 'quantizeParams';
-  checkOptionKeys(fn, options, QUANTIZE_PARAMS_OPTION_KEYS);
-  const { kernelsOnly = false, ...weightOptions } = options;
-  if (typeof kernelsOnly !== 'boolean') {
-    throw new TfjsBlocksError(fn, 'options.kernelsOnly', 'a boolean', describeValue(kernelsOnly));
-  }
+  checkQuantizeParamsOptions('quantizeParams', options);
   let originalBytes = 0;
   let after = 0;
   const quantized: string[] = [];
-  const groupOk = (rows: number) =>
-    options.bits !== 4 || rows % (options.groupSize ?? Math.min(32, rows)) === 0;
+  const quantizeLeaf = paramQuantizer(options);
   const quantize = (leaf: unknown, keys: readonly TreeKey[]): unknown => {
     const node = leaf as Tensor;
     originalBytes += node.size * 4;
-    const wanted = !kernelsOnly || keys[keys.length - 1] === 'kernel';
-    const table = keys[keys.length - 1] === 'table';
-    if (
-      wanted &&
-      node.rank === 2 &&
-      node.dtype === 'float32' &&
-      (table || groupOk(node.shape[0]!))
-    ) {
-      const q =
-        table && options.bits === 4
-          ? quantizeTable(node, options.groupSize)
-          : quantizeWeights(node, weightOptions);
+    const q = quantizeLeaf(node, keys[keys.length - 1]);
+    if (q !== undefined) {
       after += quantizedBytes(q);
       quantized.push(joinPath(keys));
       return q;
@@ -291,8 +302,66 @@ export function quantizeParams(
   return { params: out, originalBytes, quantizedBytes: after, quantized };
 }
 
+/**
+ * Checks {@link quantizeParams}' options (`name`: the argument that holds
+ * them), the keys and `kernelsOnly`; `bits` and `groupSize` are checked by
+ * the first matrix quantized, as {@link quantizeWeights} checks them.
+ *
+ * @internal Also `loadPretrained`'s `quantize` option.
+ */
+export function checkQuantizeParamsOptions(
+  fn: string,
+  options: QuantizeParamsOptions,
+  name = 'options',
+): void {
+  checkOptionKeys(fn, options, QUANTIZE_PARAMS_OPTION_KEYS, name);
+  if (options.kernelsOnly !== undefined && typeof options.kernelsOnly !== 'boolean') {
+    throw new TfjsBlocksError(
+      fn,
+      `${name}.kernelsOnly`,
+      'a boolean',
+      describeValue(options.kernelsOnly),
+    );
+  }
+}
+
+/**
+ * {@link quantizeParams}' choice for one leaf, named `lastKey` in its record:
+ * the matrix quantized, or `undefined` to keep it float32. One choice for
+ * `quantizeParams` and for `loadPretrained({ quantize })`, which quantizes
+ * each matrix as it is read (a checkpoint's decoded bytes, as a
+ * {@link FloatMatrix}) and so gives the same params.
+ *
+ * @internal
+ */
+export function paramQuantizer(
+  options: QuantizeParamsOptions,
+): (leaf: Tensor | FloatMatrix, lastKey: TreeKey | undefined) => QuantizedTensor | undefined {
+  const { kernelsOnly = false, ...weightOptions } = options;
+  const groupOk = (rows: number) =>
+    options.bits !== 4 || rows % (options.groupSize ?? Math.min(32, rows)) === 0;
+  return (leaf, lastKey) => {
+    const wanted = !kernelsOnly || lastKey === 'kernel';
+    const table = lastKey === 'table';
+    if (
+      !wanted ||
+      leaf.shape.length !== 2 ||
+      leaf.dtype !== 'float32' ||
+      !(table || groupOk(leaf.shape[0]!))
+    ) {
+      return undefined;
+    }
+    const matrix = leaf instanceof Tensor ? matrixOf(leaf) : leaf;
+    if (table && options.bits === 4) return quantizeTable(matrix, options.groupSize);
+    // A tensor goes through quantizeWeights' own checks (a disposed one is named there).
+    return leaf instanceof Tensor
+      ? quantizeWeights(leaf, weightOptions)
+      : quantizeFloats('quantizeWeights', matrix, weightOptions);
+  };
+}
+
 /** An embedding table in int4: groups of `groupSize` rows (default 32, or all rows if fewer), the last one possibly shorter. */
-function quantizeTable(table: Tensor, groupSize: number | undefined): QuantizedTensor {
+function quantizeTable(table: FloatMatrix, groupSize: number | undefined): QuantizedTensor {
   const rows = table.shape[0]!;
   const group = checkInteger(
     'quantizeParams',

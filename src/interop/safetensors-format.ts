@@ -386,6 +386,38 @@ function toHostOrder(bytes: Uint8Array, size: number): void {
 }
 
 /**
+ * The values of a float entry (F32, F16 or BF16; the halves widened
+ * exactly), without making a tensor: what {@link decodeTensor} would store.
+ * F32 bytes become the array's storage: pass bytes the caller will not
+ * reuse, starting at an 8-byte-aligned offset.
+ *
+ * @example
+ * ```ts
+ * const values = decodeFloats(entry, bytes); // Float32Array of entry.shape's size
+ * ```
+ *
+ * @internal For `loadPretrained({ quantize })`, which quantizes a matrix
+ * straight from its bytes.
+ */
+export function decodeFloats(entry: SafetensorsEntry, bytes: Uint8Array): Float32Array {
+  const size = DTYPE_BYTES[entry.dtype];
+  const owned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  toHostOrder(owned, size);
+  const count = owned.byteLength / size;
+  const { buffer, byteOffset } = owned;
+  switch (entry.dtype) {
+    case 'F32':
+      return new Float32Array(buffer, byteOffset, count);
+    case 'F16':
+      return float16ToFloat32(new Uint16Array(buffer, byteOffset, count));
+    case 'BF16':
+      return bfloat16ToFloat32(new Uint16Array(buffer, byteOffset, count));
+    default:
+      throw new Error(`decodeFloats: ${entry.dtype} is not a float dtype`);
+  }
+}
+
+/**
  * Makes the tensor of one entry from its bytes. `bytes` becomes the tensor's
  * storage where the dtype allows (F32, I32, BOOL): pass bytes the caller
  * will not reuse, starting at an 8-byte-aligned offset.
@@ -398,6 +430,9 @@ function toHostOrder(bytes: Uint8Array, size: number): void {
  * @internal Shared by the interop modules; not exported from the package.
  */
 export function decodeTensor(entry: SafetensorsEntry, bytes: Uint8Array, fn: string): Tensor {
+  if (entry.dtype === 'F32' || entry.dtype === 'F16' || entry.dtype === 'BF16') {
+    return tensor(decodeFloats(entry, bytes), entry.shape, 'float32');
+  }
   const size = DTYPE_BYTES[entry.dtype];
   // Typed-array views need an aligned offset; a copy is the exception, not the rule.
   const owned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
@@ -405,22 +440,8 @@ export function decodeTensor(entry: SafetensorsEntry, bytes: Uint8Array, fn: str
   const count = owned.byteLength / size;
   const { buffer, byteOffset } = owned;
   switch (entry.dtype) {
-    case 'F32':
-      return tensor(new Float32Array(buffer, byteOffset, count), entry.shape, 'float32');
     case 'I32':
       return tensor(new Int32Array(buffer, byteOffset, count), entry.shape, 'int32');
-    case 'F16':
-      return tensor(
-        float16ToFloat32(new Uint16Array(buffer, byteOffset, count)),
-        entry.shape,
-        'float32',
-      );
-    case 'BF16':
-      return tensor(
-        bfloat16ToFloat32(new Uint16Array(buffer, byteOffset, count)),
-        entry.shape,
-        'float32',
-      );
     case 'I8':
       return tensor(
         Int32Array.from(new Int8Array(buffer, byteOffset, count)),

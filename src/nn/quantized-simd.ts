@@ -400,6 +400,11 @@ export function quantizedSimdBytesInUse(): number {
   return module.memory.buffer.byteLength - freeBytes;
 }
 
+/** Bytes of the module's memory, in use or free (it never shrinks; for benchmarks). */
+export function quantizedSimdMemoryBytes(): number {
+  return module === undefined || module === null ? 0 : module.memory.buffer.byteLength;
+}
+
 /** A scratch range of at least `bytes`. */
 function scratchOf(m: Exports, bytes: number): number | null {
   if (scratch !== undefined && scratch[1] >= bytes) return scratch[0];

@@ -4,14 +4,27 @@
  * tokenizer and generation defaults. The small JSON files are read and
  * checked first; the weights last, streamed (see `weights.ts`).
  */
+
+import {
+  checkQuantizeParamsOptions,
+  paramQuantizer,
+  type QuantizeParamsOptions,
+} from '../efficiency/quantization';
 import { TfjsBlocksError } from '../errors';
 import type { GenerateOptions } from '../generate/options';
-import { checkOptionKeys, describeChoice, describeValue, optionKeys } from '../internal/checks';
+import {
+  checkInteger,
+  checkOptionKeys,
+  describeChoice,
+  describeValue,
+  optionKeys,
+} from '../internal/checks';
 import type { DecoderLmConfig, DecoderLmParams } from '../models/decoder-lm';
 import type {
   EncoderClassifierConfig,
   EncoderClassifierParams,
 } from '../models/encoder-classifier';
+import type { WithQuantizedKernels } from '../nn/quantized-weights';
 import { type HuggingFaceTokenizer, loadTokenizer } from '../tokenizers/hugging-face-tokenizer';
 import type { TokenizerFiles } from '../tokenizers/tokenizer-files';
 import { type ConfigJsonReader, configJsonReader } from './config-json';
@@ -89,13 +102,64 @@ export interface LoadPretrainedOptions {
    * only one; float16 and bfloat16 checkpoints are widened exactly).
    */
   dtype?: 'float32';
+  /**
+   * Quantizes the weights while they load, with `quantizeParams`' options
+   * (`bits`, `groupSize`, `kernelsOnly`) and its choice of matrices: each
+   * matrix becomes a `QuantizedTensor` as it is read and its float bytes are
+   * dropped before the next one, so the float32 model never exists whole
+   * (a matrix stored as we keep it, such as GPT-2's tables and most of its
+   * kernels, never becomes a tensor at all). The params equal `quantizeParams(loaded.params, quantize).params`
+   * value for value. Default: none (float32 params).
+   */
+  quantize?: QuantizeParamsOptions;
 }
 
 const LOAD_OPTION_KEYS = optionKeys<LoadPretrainedOptions>({
   onProgress: true,
   signal: true,
   dtype: true,
+  quantize: true,
 });
+
+/**
+ * What {@link loadPretrained} returns with its `quantize` option: the same
+ * model, its params with quantized matrices (`WithQuantizedKernels`), which
+ * run in `decoderLm`, `generate` and `encoderClassifier` as they are.
+ *
+ * @example
+ * ```ts
+ * const loaded: QuantizedLoadedPretrained = await loadPretrained(source, { quantize: { bits: 8 } });
+ * ```
+ */
+export type QuantizedLoadedPretrained<T = HuggingFaceTokenizer> = (
+  | {
+      /** A decoder-only language model. */
+      kind: 'decoder-lm';
+      /** `model_type` of `config.json`. */
+      modelType: string;
+      /** Its config. */
+      config: DecoderLmConfig;
+      /** Its params: matrices as `QuantizedTensor`s, the other leaves float32 tensors. */
+      params: WithQuantizedKernels<DecoderLmParams>;
+      /** Defaults for `generate` (from `generation_config.json`), if any. */
+      generationConfig?: Partial<GenerateOptions> | undefined;
+    }
+  | {
+      /** An encoder (BERT). */
+      kind: 'encoder-classifier';
+      /** `model_type` of `config.json`. */
+      modelType: string;
+      /** Its config. */
+      config: EncoderClassifierConfig;
+      /** Its params: matrices as `QuantizedTensor`s, the other leaves float32 tensors. */
+      params: WithQuantizedKernels<EncoderClassifierParams>;
+      /** Encoders have no generation defaults. */
+      generationConfig?: undefined;
+    }
+) & {
+  /** The folder's tokenizer; `undefined` when it has no `tokenizer.json`. */
+  tokenizer: T | undefined;
+};
 
 /**
  * What the loader needs from the rest of issue 18, as functions: the family
@@ -143,6 +207,16 @@ async function readTokenizerFiles(
   return files;
 }
 
+/** Checks `options.quantize` whole before any weight is read (a bad `bits` fails before any tensor exists). */
+function checkQuantizeOption(fn: string, quantize: QuantizeParamsOptions): void {
+  checkQuantizeParamsOptions(fn, quantize, 'options.quantize');
+  const { bits, groupSize } = quantize;
+  if (bits !== undefined && bits !== 8 && bits !== 4) {
+    throw new TfjsBlocksError(fn, 'options.quantize.bits', '8 or 4', describeChoice(bits));
+  }
+  if (groupSize !== undefined) checkInteger(fn, 'options.quantize.groupSize', groupSize, 1);
+}
+
 /**
  * `loadPretrained` over given dependencies (the registry, tokenizer and
  * generation-config readers).
@@ -157,10 +231,11 @@ export async function loadPretrainedWith<T>(
 ): Promise<LoadedPretrained<T>> {
   const fetcher = sourceFetch(fn, source);
   checkOptionKeys(fn, options, LOAD_OPTION_KEYS);
-  const { onProgress, signal, dtype = 'float32' } = options ?? {};
+  const { onProgress, signal, dtype = 'float32', quantize } = options ?? {};
   if (dtype !== 'float32') {
     throw new TfjsBlocksError(fn, 'options.dtype', "'float32'", describeChoice(dtype));
   }
+  if (quantize !== undefined) checkQuantizeOption(fn, quantize);
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new TfjsBlocksError(fn, 'options.onProgress', 'a function', describeValue(onProgress));
   }
@@ -192,6 +267,7 @@ export async function loadPretrainedWith<T>(
   const params = await loadWeights<unknown, unknown>(fn, fetcher, family, config, {
     ...(signal === undefined ? {} : { signal }),
     ...(onProgress === undefined ? {} : { onProgress }),
+    ...(quantize === undefined ? {} : { quantize: paramQuantizer(quantize) }),
   });
   return {
     kind: family.kind,
@@ -230,14 +306,24 @@ export async function loadPretrainedWith<T>(
  * @param source - a base URL (`https://huggingface.co/<repo>/resolve/main`),
  *   a fetch-like function `(file, init?) => Promise<Response>`, or, in Node,
  *   `folderSource(dir)` from `tfjs-blocks/node`.
+ * With `quantize` (`quantizeParams`' options), each matrix is quantized as
+ * it is read and its floats dropped before the next: the float32 model never
+ * exists whole, and a matrix stored as we keep it (GPT-2's Conv1D kernels and
+ * tables; not its fused q/k/v, which is split) never becomes a float tensor. The params are those of
+ * `quantizeParams(loadPretrained(source).params, quantize)`, value for value.
+ * GPT-2 small in int8 (`{ bits: 8, kernelsOnly: false }`): RSS after loading
+ * ~0.32 GB instead of ~0.77 GB for load-then-quantize (docs/benchmarks.md).
+ *
  * @param options - `onProgress({ loadedBytes, totalBytes, file })` (default
  *   none), `signal` (an `AbortSignal`; default none), `dtype` (`'float32'`,
- *   the default and only choice).
+ *   the default and only choice), `quantize` (`{ bits, groupSize,
+ *   kernelsOnly }` as in `quantizeParams`; default none: float32 params).
  * @returns `{ kind, modelType, config, params, tokenizer, generationConfig }`:
  *   for `kind: 'decoder-lm'`, `decoderLm(config, params, ids)` gives logits
  *   `[batch, time, vocabSize]` and `generate({ kind: 'decoderLm', config,
  *   params }, prompts, { ...generationConfig, ... })` decodes. The params are
- *   new tensors the caller owns.
+ *   new tensors the caller owns (with `quantize`, `QuantizedTensor`s for the
+ *   quantized matrices).
  *
  * @example
  * ```ts
@@ -253,12 +339,28 @@ export async function loadPretrainedWith<T>(
  *   });
  *   console.log(model.tokenizer.decode(out ?? []));
  * }
+ *
+ * // int8 weights from the start: the float32 model never exists whole.
+ * const small = await loadPretrained(base, { quantize: { bits: 8, kernelsOnly: false } });
+ * if (small.kind === 'decoder-lm') {
+ *   const [ids] = await generate({ kind: 'decoderLm', config: small.config, params: small.params }, [[1, 2, 3]], {
+ *     maxNewTokens: 8,
+ *   });
+ * }
  * ```
  */
 export function loadPretrained(
   source: PretrainedSource,
+  options: LoadPretrainedOptions & { quantize: QuantizeParamsOptions },
+): Promise<QuantizedLoadedPretrained>;
+export function loadPretrained(
+  source: PretrainedSource,
   options?: LoadPretrainedOptions,
-): Promise<LoadedPretrained> {
+): Promise<LoadedPretrained>;
+export function loadPretrained(
+  source: PretrainedSource,
+  options?: LoadPretrainedOptions,
+): Promise<LoadedPretrained | QuantizedLoadedPretrained> {
   return loadPretrainedWith('loadPretrained', source, options, {
     familyFor: familyForConfigJson,
     loadTokenizer: (files) => loadTokenizer(files),

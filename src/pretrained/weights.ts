@@ -7,16 +7,19 @@
  * the params at once.
  */
 import { dispose, type Tensor, tidy } from '@tensorflow/tfjs-core';
+import type { FloatMatrix } from '../efficiency/quantization';
 import { TfjsBlocksError } from '../errors';
 import { describeValue, formatShape } from '../internal/checks';
 import { emptyRecord, ownEntry } from '../internal/records';
 import {
   DEFAULT_MAX_TENSORS,
+  decodeFloats,
   decodeTensor,
   parseHeader,
   readHeaderLength,
   type SafetensorsEntry,
 } from '../interop/safetensors-format';
+import type { QuantizedTensor } from '../nn/quantized-weights';
 import type { PretrainedFamily, TensorRule } from './families/family';
 import { setParamPath } from './families/rules';
 import {
@@ -56,6 +59,12 @@ export interface PretrainedProgress {
   /** The file being read. */
   file: string;
 }
+
+/** `quantizeParams`' choice for one matrix, by the last key of its path: quantized, or `undefined` (kept float32). */
+type ParamQuantizer = (
+  leaf: Tensor | FloatMatrix,
+  lastKey: string | undefined,
+) => QuantizedTensor | undefined;
 
 /** One weight file, its header read and checked. */
 type PlannedFile = {
@@ -292,6 +301,7 @@ async function readFileTensors(
   made: Tensor[],
   progress: (bytes: number, file: string) => void,
   signal: AbortSignal | undefined,
+  quantize: ParamQuantizer | undefined,
 ): Promise<void> {
   const response = (await fetchFile(fn, fetcher, plan.file, { signal }))!;
   const reader = new BodyReader(response, signal);
@@ -325,9 +335,23 @@ async function readFileTensors(
       // A fresh ArrayBuffer is aligned: decodeTensor keeps it as the tensor's storage.
       const bytes = new Uint8Array(size);
       if ((await reader.read(bytes)) < size) throw truncated(where);
+      const kept = rule.unchanged === true && rule.paths.length === 1;
+      // A matrix kept as stored is quantized from its bytes: its floats never become a tensor.
+      const direct =
+        kept && quantize !== undefined
+          ? quantize(
+              { shape: entry.shape, dtype: 'float32', values: () => decodeFloats(entry, bytes) },
+              rule.paths[0]!.at(-1),
+            )
+          : undefined;
+      if (direct !== undefined) {
+        setParamPath(params, rule.paths[0]!, direct);
+        progress(size, plan.file);
+        continue;
+      }
       // The decoded tensor is ours: a rule that would copy it unchanged keeps it instead.
       const outputs = inFile(fn, plan.file, () =>
-        rule.unchanged === true && rule.paths.length === 1
+        kept
           ? [decodeTensor(entry, bytes, fn)]
           : tidy(() => rule.load(decodeTensor(entry, bytes, fn))),
       );
@@ -340,7 +364,13 @@ async function readFileTensors(
           `${outputs.length}`,
         );
       }
-      for (const [i, path] of rule.paths.entries()) setParamPath(params, path, outputs[i]!);
+      for (const [i, path] of rule.paths.entries()) {
+        const output = outputs[i]!;
+        const q = quantize?.(output, path.at(-1));
+        // Its floats are freed before the next tensor is read.
+        if (q !== undefined) output.dispose();
+        setParamPath(params, path, q ?? output);
+      }
       progress(size, plan.file);
     }
   } finally {
@@ -360,9 +390,14 @@ export async function loadWeights<C, P>(
   fetcher: PretrainedFetch,
   family: PretrainedFamily<C>,
   config: C,
-  options: { signal?: AbortSignal; onProgress?: (progress: PretrainedProgress) => void },
+  options: {
+    signal?: AbortSignal;
+    onProgress?: (progress: PretrainedProgress) => void;
+    /** Quantizes each matrix as it is read (`undefined`: keep it float32). */
+    quantize?: ParamQuantizer;
+  },
 ): Promise<P> {
-  const { signal, onProgress } = options;
+  const { signal, onProgress, quantize } = options;
   const rules = family.tensors(config);
   const plans = await planWeights(fn, fetcher, family, config, rules, signal);
   const totalBytes = plans.reduce((sum, p) => sum + p.totalBytes, 0);
@@ -375,7 +410,7 @@ export async function loadWeights<C, P>(
   const made: Tensor[] = [];
   try {
     for (const plan of plans) {
-      await readFileTensors(fn, fetcher, plan, params, made, progress, signal);
+      await readFileTensors(fn, fetcher, plan, params, made, progress, signal, quantize);
       throwIfAborted(signal);
     }
   } catch (e) {

@@ -703,6 +703,11 @@ const CASES: Record<string, Bad[]> = {
     bad('a folder without config.json', () =>
       root.loadPretrained(async () => new Response('', { status: 404 })),
     ),
+    bad('quantize with 5 bits', () =>
+      root.loadPretrained(async () => new Response('', { status: 404 }), {
+        quantize: { bits: 5 as 8 },
+      }),
+    ),
   ],
   pretrainedFiles: [
     bad('disposed params', () =>

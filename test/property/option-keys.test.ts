@@ -309,6 +309,12 @@ const CASES: Case[] = [
   c('quantizeParams', 'options', 'options.groupsize', 'groupSize', () =>
     root.quantizeParams({}, plus({}, 'groupsize', 16)),
   ),
+  // pretrained/: loadPretrained's quantize option is quantizeParams' options, checked before any fetch.
+  c('loadPretrained', 'options', 'options.quantize.groupsize', 'groupSize', () =>
+    root.loadPretrained(async () => new Response('', { status: 404 }), {
+      quantize: plus({}, 'groupsize', 16),
+    }),
+  ),
   c('quantizedLinear', 'config', 'config.inFeature', 'inFeatures', () =>
     root.quantizedLinear(plus({ inFeatures: 2, outFeatures: 2 }, 'inFeature', 2), _, _),
   ),
