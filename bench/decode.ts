@@ -30,7 +30,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { flag, reportUnlessDryRun } from './report';
+import { commit, cpuInfo, flag, loadAverage, reportUnlessDryRun } from './report';
 
 const argv = process.argv.slice(2);
 const has = (name: string) => argv.includes(`--${name}`);
@@ -311,28 +311,6 @@ function classify(name: string, inputs: number[][], outputs: number[][]): string
 
 // ---------------------------------------------------------------------------------------------
 // The parent.
-
-function cpuInfo(): { model: string; flags: string } {
-  try {
-    const text = readFileSync('/proc/cpuinfo', 'utf8');
-    const model = /model name\s*:\s*(.*)/.exec(text)?.[1]?.trim() ?? 'unknown CPU';
-    const all = new Set(/flags\s*:\s*(.*)/.exec(text)?.[1]?.split(/\s+/) ?? []);
-    const wanted = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl'];
-    const vnni = ['avx512_vnni', 'avx_vnni'];
-    return { model, flags: [...wanted, ...vnni].filter((f) => all.has(f)).join(' ') };
-  } catch {
-    return { model: 'unknown CPU', flags: 'unknown' };
-  }
-}
-const loadAverage = () =>
-  existsSync('/proc/loadavg')
-    ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-    : 'n/a';
-const commit = () => {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
-  const dirty = spawnSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).stdout.trim();
-  return `${r.stdout.trim() || 'unknown'}${dirty ? ' (with uncommitted changes)' : ''}`;
-};
 
 /** The model folder: made by transformers when a Python is given, else by savePretrained. */
 async function ensureModel(): Promise<string> {

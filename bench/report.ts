@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
@@ -48,3 +49,32 @@ export function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : fallback;
 }
+
+/** The CPU model and its SIMD flags (PyTorch uses the widest; wasm SIMD is 128-bit everywhere). */
+export function cpuInfo(): { model: string; flags: string } {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const model = /model name\s*:\s*(.*)/.exec(text)?.[1]?.trim() ?? 'unknown CPU';
+    const all = new Set(/flags\s*:\s*(.*)/.exec(text)?.[1]?.split(/\s+/) ?? []);
+    const wanted = ['sse4_2', 'avx', 'avx2', 'fma', 'f16c', 'avx512f', 'avx512bw', 'avx512vl'];
+    const vnni = ['avx512_vnni', 'avx_vnni'];
+    return { model, flags: [...wanted, ...vnni].filter((f) => all.has(f)).join(' ') };
+  } catch {
+    return { model: 'unknown CPU', flags: 'unknown' };
+  }
+}
+
+/** The 1, 5 and 15 minute load averages, as /proc/loadavg says them. */
+export const loadAverage = () =>
+  existsSync('/proc/loadavg')
+    ? readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+    : 'n/a';
+
+/** The short hash of HEAD, marked when tracked files differ from it (untracked ones, such as a worktree's node_modules link, do not count). */
+export const commit = () => {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  return `${r.stdout.trim() || 'unknown'}${dirty ? ' (with uncommitted changes)' : ''}`;
+};
