@@ -82,6 +82,8 @@ export function batchOf(s: Sizes, seed: number): { ids: tf.Tensor2D; targets: tf
 
 /** The tfjs-blocks training loop's state for one config: variables, AdamW, a fixed batch. */
 export type OursTraining = {
+  /** The trained variables, by parameter path. */
+  variables: Record<string, tf.Variable>;
   /** The forward pass and the loss (a scalar the caller disposes). */
   loss: () => tf.Scalar;
   optimizer: ReturnType<typeof createOptimizer>;
@@ -106,6 +108,7 @@ export function createOursTraining(s: Sizes): OursTraining {
       targets,
     ) as tf.Scalar;
   return {
+    variables,
     loss,
     optimizer,
     step: () => {
