@@ -885,7 +885,7 @@ function report(r: Measured): string {
     `#### Prefill profile (tfjs-blocks, one prefill under \`tf.profile\`, mean of ${r.prefill.tfjs.filter(ok).length} runs)`,
     '',
     'Kernels grouped by what they compute: products by the weight they multiply by (their shapes are',
-    'known: `[256, 768] × [768, 2304]` is q, k, v …), batched products as attention, the rest by name and',
+    'known: `[256, 768] × [768, 3072]` is the MLP’s up projection …), batched products as attention, the rest by name and',
     "shape. A product's time includes what the fast kernels do inside it (explicit transposes, per-slice",
     "calls) and XNNPACK's packing of the right-hand side when it is new: neither is a kernel of its own,",
     'so they cannot be separated here (the ceiling table below measures packing apart).',
