@@ -45,11 +45,14 @@ export function hostLine(): string {
   return `${model} (${flags}), Node ${process.version}, load average ${loadAverage()}`;
 }
 
-/** The short commit hash, marked when the tree has uncommitted changes. */
+/**
+ * The short commit hash, marked when tracked files differ from it (untracked
+ * ones, such as a worktree's node_modules link, do not count).
+ */
 export function commitLine(): string {
   const git = (...args: string[]) =>
     spawnSync('git', args, { encoding: 'utf8' }).stdout?.trim() ?? '';
-  const dirty = git('status', '--porcelain') !== '';
+  const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
   return `${git('rev-parse', '--short', 'HEAD') || 'unknown'}${dirty ? ' (with uncommitted changes)' : ''}`;
 }
 

@@ -14,11 +14,13 @@ const HEADER = [
 /**
  * Replaces (or appends) the section `id` of docs/benchmarks.md, leaving the
  * other benchmarks' sections as they are. Written to a temp file and renamed.
+ * `level` is the heading's (2: `##`; 3 for a subsection whose markers sit
+ * inside another section).
  */
-export function updateBenchmarkSection(id: string, title: string, body: string): void {
+export function updateBenchmarkSection(id: string, title: string, body: string, level = 2): void {
   const start = `<!-- bench:${id} -->`;
   const end = `<!-- /bench:${id} -->`;
-  const section = `${start}\n## ${title}\n\n${body}\n${end}`;
+  const section = `${start}\n${'#'.repeat(level)} ${title}\n\n${body}\n${end}`;
   const current = existsSync(PATH) ? readFileSync(PATH, 'utf8') : HEADER;
   const pattern = new RegExp(`${start}[\\s\\S]*?${end}`);
   const next = pattern.test(current)
@@ -37,9 +39,9 @@ export function machineLine(script: string): string {
 }
 
 /** Writes the section unless `--no-write` was given. */
-export function reportUnlessDryRun(id: string, title: string, body: string): void {
+export function reportUnlessDryRun(id: string, title: string, body: string, level = 2): void {
   if (process.argv.includes('--no-write')) return;
-  updateBenchmarkSection(id, title, body);
+  updateBenchmarkSection(id, title, body, level);
   console.log('wrote docs/benchmarks.md');
 }
 

@@ -22,19 +22,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import {
-  adamw,
-  createOptimizer,
-  type DecoderLmConfig,
-  type DecoderLmParams,
-  decoderLm,
   disableWasmFastKernels,
   enableWasmFastKernels,
   flattenParams,
-  gpt2Config,
   initDecoderLm,
-  modelCost,
-  softmaxCrossEntropy,
-  unflattenParams,
   useBackend,
 } from 'tfjs-blocks';
 import { startDataParallel, useThreadedWasm } from 'tfjs-blocks/node';
@@ -42,6 +33,17 @@ import { createBaselineGpt } from './baseline-gpt';
 import { decodingConfig, timeDecoding, warmUpDecoding } from './decoding';
 import type { GptTaskOptions } from './gpt-task';
 import { flag, machineLine, reportUnlessDryRun } from './report';
+import {
+  batchOf,
+  configOf,
+  createOursTraining,
+  describeSizes as describe,
+  ISSUE20,
+  LARGE,
+  type Sizes,
+  TINY,
+  trainingFlopsPerToken,
+} from './training-model';
 
 const argv = process.argv.slice(2);
 const has = (name: string) => argv.includes(`--${name}`);
@@ -59,67 +61,11 @@ const WASM =
     ? `wasm (threaded build, ${WASM_THREADS} thread${WASM_THREADS > 1 ? 's' : ''})`
     : 'wasm';
 
-type Sizes = {
-  name: string;
-  vocab: number;
-  d: number;
-  heads: number;
-  layers: number;
-  seq: number;
-  batch: number;
-};
-const TINY: Sizes = {
-  name: 'tiny-GPT',
-  vocab: 64,
-  d: 128,
-  heads: 4,
-  layers: 2,
-  seq: 128,
-  batch: 8,
-};
-const LARGE: Sizes = { name: 'larger', vocab: 64, d: 256, heads: 4, layers: 4, seq: 256, batch: 4 };
-/** Issue 20's training row: GPT-2-style d 256 / 4 layers / vocab 512, batch 8 × 128. */
-const ISSUE20: Sizes = {
-  name: 'issue-20',
-  vocab: 512,
-  d: 256,
-  heads: 4,
-  layers: 4,
-  seq: 128,
-  batch: 8,
-};
-const describe = (s: Sizes) =>
-  `vocab ${s.vocab}, d ${s.d}, ${s.heads} heads, ${s.layers} layers, seq ${s.seq}, batch ${s.batch}`;
-const configOf = (s: Sizes): DecoderLmConfig =>
-  gpt2Config({
-    vocabSize: s.vocab,
-    maxLength: s.seq,
-    dModel: s.d,
-    numLayers: s.layers,
-    numHeads: s.heads,
-  });
-const trainingFlopsPerToken = (s: Sizes) =>
-  modelCost(configOf(s), { context: s.seq }).flopsPerToken.training;
-
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-
-/** Seeded token batches, the same for every variant. */
-function batchOf(s: Sizes, seed: number): { ids: tf.Tensor2D; targets: tf.Tensor2D } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
-    return a % s.vocab;
-  };
-  const rows = () => Array.from({ length: s.batch }, () => Array.from({ length: s.seq }, next));
-  return {
-    ids: tf.tensor2d(rows(), [s.batch, s.seq], 'int32'),
-    targets: tf.tensor2d(rows(), [s.batch, s.seq], 'int32'),
-  };
-}
 
 type TrainResult = {
   tokensPerS: number;
@@ -151,34 +97,13 @@ async function timeSteps(
   return { tokensPerS: (s.batch * s.seq * 1000) / stepMs, stepMs, steps, tensors, loss };
 }
 
-/** This library: decoderLm + softmaxCrossEntropy + createOptimizer(adamw). */
+/** This library: decoderLm + softmaxCrossEntropy + createOptimizer(adamw) (bench/training-model.ts). */
 async function trainOurs(s: Sizes, warmup: number, steps: number): Promise<TrainResult> {
-  const config = configOf(s);
-  const template = initDecoderLm(config, 0);
-  const variables = Object.fromEntries(
-    Object.entries(flattenParams(template)).map(([n, t]) => [n, tf.variable(t, true, `ours.${n}`)]),
-  );
-  tf.dispose(Object.values(flattenParams(template)));
-  const optimizer = createOptimizer(adamw({ learningRate: 1e-3, weightDecay: 0.01 }), variables);
-  const { ids, targets } = batchOf(s, 1);
-  const step = () => {
-    const loss = optimizer.minimize(
-      () =>
-        softmaxCrossEntropy(
-          decoderLm(config, unflattenParams(template, variables) as DecoderLmParams, ids),
-          targets,
-        ) as tf.Scalar,
-      true,
-    )!;
-    const value = loss.dataSync()[0]!;
-    loss.dispose();
-    return value;
-  };
+  const training = createOursTraining(s);
   try {
-    return await timeSteps(s, step, warmup, steps);
+    return await timeSteps(s, training.step, warmup, steps);
   } finally {
-    optimizer.dispose();
-    tf.dispose([...Object.values(variables), ids, targets]);
+    training.dispose();
   }
 }
 
