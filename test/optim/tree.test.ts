@@ -209,7 +209,11 @@ describe('tree helpers', () => {
   });
 
   it('keepState keeps every tensor of a nested state through a tidy', () => {
-    const state = tf.tidy(() => keepState({ a: [tf.scalar(1), { b: tf.ones([2]) }], n: 3 }));
+    // Not returned from the tidy (a returned tensor survives it anyway): only keep() saves it.
+    let state = { a: [] as unknown[], n: 0 };
+    tf.tidy(() => {
+      state = keepState({ a: [tf.scalar(1), { b: tf.ones([2]) }], n: 3 });
+    });
     expect((state.a[0] as tf.Tensor).isDisposed).toBe(false);
     expect((state.a[1] as { b: tf.Tensor }).b.isDisposed).toBe(false);
     tf.dispose(state as unknown as tf.TensorContainer);
