@@ -16,7 +16,7 @@ export function checkShapes(
   what: string,
   actual: TensorMap,
   expected: Record<string, readonly number[]>,
-  expectedWhat = 'the parameters',
+  expectedWhat: string,
 ): void {
   if (actual === null || typeof actual !== 'object') {
     throw new TfjsBlocksError(
@@ -29,12 +29,11 @@ export function checkShapes(
   for (const [name, shape] of Object.entries(expected)) {
     const a = ownEntry(actual, name);
     if (!(a instanceof Tensor)) {
-      const got = a === undefined ? 'nothing' : describeValue(a);
       throw new TfjsBlocksError(
         fn,
         `${what}.${name}`,
         `a tensor (${expectedWhat} have "${name}")`,
-        got,
+        a === undefined ? 'nothing' : describeValue(a),
       );
     }
     if (a.isDisposed) {
@@ -54,11 +53,10 @@ export function checkShapes(
   }
   for (const name of Object.keys(actual)) {
     if (!hasName(expected, name)) {
-      const names = Object.keys(expected).join(', ');
       throw new TfjsBlocksError(
         fn,
         `${what}.${name}`,
-        `one of the names in ${expectedWhat} (${names})`,
+        `one of the names in ${expectedWhat} (${Object.keys(expected).join(', ')})`,
         `an extra entry "${name}"`,
       );
     }

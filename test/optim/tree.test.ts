@@ -17,6 +17,7 @@ import {
   scaleByAdam,
   scaleByLearningRate,
   sgd,
+  treeLeaves,
 } from '../../src/index';
 import { pickOptions } from '../../src/optim/hyperparameters';
 import { keepState, mapTensors } from '../../src/optim/tree';
@@ -64,6 +65,9 @@ describe('applyUpdates checks names, tensors, dtypes and shapes', () => {
       [{ w: tf.zeros([3, 2]) }, 'updates.w', 'shape [3, 2]'],
       [{ w: tf.zeros([2, 3, 1]) }, 'updates.w', 'shape [2, 3, 1]'],
       [{ w: tf.zeros([6]) }, 'updates.w', 'shape [6]'],
+      // Lower rank, the leading sizes equal: the rank is compared, not just each size.
+      [{ w: tf.zeros([2]) }, 'updates.w', 'shape [2]'],
+      [{ w: tf.scalar(0) }, 'updates.w', ''],
       [{ w: tf.zeros([2, 3]), v: tf.zeros([1]) }, 'updates.v', 'an extra entry "v"'],
     ];
     for (const [updates, argument, actual] of cases) {
@@ -134,8 +138,43 @@ describe('chain', () => {
     tf.dispose([params, state as tf.TensorContainer]);
   });
 
+  it('a failed step leaves the caller’s state alive, also what a link passed through', () => {
+    // A link whose new state is its old one (the same tensor), then a link that throws.
+    const passing: GradientTransformation<{ kept: tf.Tensor }> = {
+      init: () => ({ kept: tf.scalar(7) }),
+      update: (grads, state) => ({ updates: grads, state }),
+    };
+    const failing: GradientTransformation<null> = {
+      init: () => null,
+      update: () => {
+        throw new Error('boom');
+      },
+    };
+    const tx = chain(scaleByAdam(), bad(passing), failing);
+    const params = { w: tf.ones([2]) };
+    const state = tx.init(params);
+    const before = tf.memory().numTensors;
+    expect(() => tx.update(params, state, params)).toThrow('boom');
+    expect(tf.memory().numTensors).toBe(before);
+    const kept = (state[1] as { kept: tf.Tensor }).kept;
+    expect(kept.isDisposed).toBe(false);
+    expectClose(kept, 7);
+    tf.dispose([params, state as tf.TensorContainer]);
+  });
+
   it('rejects what is not a transformation, naming its position', () => {
-    for (const t of [null, {}, { init: () => 0 }, { init: () => 0, update: 1 }, () => 0]) {
+    // A function is refused even when it carries init and update.
+    const callable = Object.assign(() => 0, { init: () => 0, update: () => 0 });
+    const cases = [
+      null,
+      undefined,
+      3,
+      {},
+      { init: () => 0 },
+      { init: () => 0, update: 1 },
+      callable,
+    ];
+    for (const t of cases) {
       const error = thrownWithoutLeak(() => chain(scaleByAdam(), bad(t)));
       expect([error.functionName, error.argument]).toEqual(['chain', 'transforms[1]']);
     }
@@ -170,7 +209,11 @@ describe('tree helpers', () => {
   });
 
   it('keepState keeps every tensor of a nested state through a tidy', () => {
-    const state = tf.tidy(() => keepState({ a: [tf.scalar(1), { b: tf.ones([2]) }], n: 3 }));
+    // Not returned from the tidy (a returned tensor survives it anyway): only keep() saves it.
+    let state = { a: [] as unknown[], n: 0 };
+    tf.tidy(() => {
+      state = keepState({ a: [tf.scalar(1), { b: tf.ones([2]) }], n: 3 });
+    });
     expect((state.a[0] as tf.Tensor).isDisposed).toBe(false);
     expect((state.a[1] as { b: tf.Tensor }).b.isDisposed).toBe(false);
     tf.dispose(state as unknown as tf.TensorContainer);
@@ -226,12 +269,46 @@ describe('createOptimizer', () => {
     tensor.dispose();
   });
 
+  it('step names a gradient map that does not fit the variables', () => {
+    const w = tf.variable(tf.zeros([2]));
+    const opt = createOptimizer(sgd(), { w });
+    const stray = { w: tf.zeros([2]), v: tf.zeros([2]) };
+    for (const [grads, argument] of [
+      [{}, 'grads.w'],
+      [stray, 'grads.v'],
+      [{ w: tf.zeros([2, 1]) }, 'grads.w'],
+    ] as Array<[tf.NamedTensorMap, string]>) {
+      const error = thrownWithoutLeak(() => opt.step(grads));
+      expect([error.functionName, error.argument]).toEqual(['StatefulOptimizer.step', argument]);
+      tf.dispose(grads);
+    }
+    expect(opt.iterations).toBe(0);
+    opt.dispose();
+    w.dispose();
+  });
+
+  it('dispose frees the state: every tensor it held, nothing else', () => {
+    const w = tf.variable(tf.zeros([2, 3]));
+    const before = tf.memory().numTensors;
+    const opt = createOptimizer(scaleByAdam(), { w });
+    const held = treeLeaves(opt.state);
+    expect(held).toHaveLength(2); // Adam's two moments
+    expect(tf.memory().numTensors).toBe(before + 2);
+    opt.dispose();
+    expect(held.every((t) => t.isDisposed)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(w.isDisposed).toBe(false);
+    w.dispose();
+  });
+
   it('load rejects what save() did not return, naming the field', () => {
     const w = tf.variable(tf.zeros([1]));
     const opt = createOptimizer(scaleByAdam(), { w });
     const saved = opt.save();
     for (const [value, argument] of [
       [null, 'saved'],
+      [undefined, 'saved'],
+      [3, 'saved'],
       [[], 'saved'],
       [{ ...saved, iterations: -1 }, 'saved.iterations'],
       [{ ...saved, iterations: 1.5 }, 'saved.iterations'],

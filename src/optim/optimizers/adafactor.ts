@@ -73,7 +73,10 @@ export function adafactor(options: AdafactorOptions = {}): GradientTransformatio
           min: 0,
           minExclusive: true,
         });
-  if (options.momentum !== undefined) checkDecay(fn, 'options.momentum', options.momentum);
+  const momentum =
+    options.momentum === undefined
+      ? undefined
+      : checkDecay(fn, 'options.momentum', options.momentum);
   const parts: GradientTransformation<unknown>[] = [
     scaleByAdafactor(pickOptions(options, SCALE_BY_ADAFACTOR_KEYS)),
   ];
@@ -81,14 +84,16 @@ export function adafactor(options: AdafactorOptions = {}): GradientTransformatio
   // optax scales by +lr here and flips the sign last; scaling by -lr now is the same product.
   parts.push(scaleByLearningRate(options.learningRate ?? 1e-2));
   if (scaleByParameter) parts.push(scaleByParamBlockRms());
-  if (options.momentum !== undefined) parts.push(emaOfUpdates(options.momentum));
+  if (momentum !== undefined) parts.push(emaOfUpdates(momentum));
   if (weightDecay > 0) parts.push(subtractDecayedWeights(weightDecay, mask));
   return chain(...parts);
 }
 
-/** optax's `ema(decay, debias=False)` of the updates: `m ← decay · m + (1 - decay) · u`, from 0. */
-function emaOfUpdates(decay: number): GradientTransformation<unknown> {
-  const rate = checkDecay('adafactor', 'options.momentum', decay);
+/**
+ * optax's `ema(decay, debias=False)` of the updates: `m ← decay · m + (1 - decay) · u`, from 0.
+ * `rate` was checked by {@link adafactor}, with every other option, before any part was built.
+ */
+function emaOfUpdates(rate: number): GradientTransformation<unknown> {
   return perParameterTransform<'mu'>({
     fn: 'adafactor',
     moments: ['mu'],

@@ -177,14 +177,14 @@ export function rmsprop(options: RmspropOptions = {}) {
   // Checked here: with momentum 0 no trace is built to check it (NaN and
   // negative momenta used to fall through to no momentum).
   const momentum = checkDecay(fn, 'options.momentum', options.momentum ?? 0);
-  checkFlag(fn, 'options.centered', options.centered, false);
+  const centered = checkFlag(fn, 'options.centered', options.centered, false);
   // Checked here, under its own name: scaleByRms calls it options.decay.
   const alpha = checkDecay(fn, 'options.alpha', options.alpha ?? 0.99);
   const direction: GradientTransformation<unknown>[] = [
     scaleByRms({
       decay: alpha,
       epsilon: options.epsilon,
-      centered: options.centered,
+      centered,
     }),
   ];
   if (momentum > 0) direction.push(trace({ decay: momentum }));

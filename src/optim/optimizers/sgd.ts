@@ -38,13 +38,13 @@ const SGD_KEYS = optionKeys<SgdOptions>({
  */
 export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]> {
   checkOptionKeys('sgd', options, SGD_KEYS);
-  checkFlag('sgd', 'options.nesterov', options.nesterov, false);
+  const nesterov = checkFlag('sgd', 'options.nesterov', options.nesterov, false);
   // Checked here: with momentum 0 no trace is built to check them (NaN and
   // negative momenta used to fall through to plain SGD).
   const momentum = checkDecay('sgd', 'options.momentum', options.momentum ?? 0);
   const dampening = checkDecay('sgd', 'options.dampening', options.dampening ?? 0);
   // As torch.optim.SGD: Nesterov's look-ahead needs momentum and no dampening.
-  if (options.nesterov && (momentum <= 0 || dampening !== 0)) {
+  if (nesterov && (momentum <= 0 || dampening !== 0)) {
     throw new TfjsBlocksError(
       'sgd',
       'options.nesterov',
@@ -53,19 +53,12 @@ export function sgd(options: SgdOptions = {}): GradientTransformation<unknown[]>
     );
   }
   const direction =
-    momentum > 0 || options.nesterov
-      ? [
-          trace({
-            decay: momentum,
-            dampening: options.dampening,
-            nesterov: options.nesterov,
-          }) as GradientTransformation<unknown>,
-        ]
+    momentum > 0
+      ? [trace({ decay: momentum, dampening, nesterov }) as GradientTransformation<unknown>]
       : [];
   const recipe = l2Recipe('sgd', options.weightDecay, direction, options.learningRate ?? 1e-3);
-  if (direction.length > 0) return recipe;
-  // Plain SGD keeps no per-parameter state, so nothing else checks the
-  // gradients against the parameters: a misshapen gradient map is named here.
+  // Named here, as sgd's: plain SGD keeps no per-parameter state to check the
+  // gradients against, and with momentum the trace would name itself.
   return {
     init: recipe.init,
     update(grads, state, params) {
