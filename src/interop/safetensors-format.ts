@@ -386,6 +386,22 @@ function toHostOrder(bytes: Uint8Array, size: number): void {
 }
 
 /**
+ * An entry's bytes in host order at an 8-byte-aligned offset (`owned`),
+ * ready for a typed-array view of `count` elements: `bytes` itself when
+ * aligned (reordered in place), else a copy.
+ */
+function hostOrderBytes(
+  entry: SafetensorsEntry,
+  bytes: Uint8Array,
+): { owned: Uint8Array; count: number } {
+  const size = DTYPE_BYTES[entry.dtype];
+  // Typed-array views need an aligned offset; a copy is the exception, not the rule.
+  const owned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  toHostOrder(owned, size);
+  return { owned, count: owned.byteLength / size };
+}
+
+/**
  * The values of a float entry (F32, F16 or BF16; the halves widened
  * exactly), without making a tensor: what {@link decodeTensor} would store.
  * F32 bytes become the array's storage: pass bytes the caller will not
@@ -400,10 +416,7 @@ function toHostOrder(bytes: Uint8Array, size: number): void {
  * straight from its bytes.
  */
 export function decodeFloats(entry: SafetensorsEntry, bytes: Uint8Array): Float32Array {
-  const size = DTYPE_BYTES[entry.dtype];
-  const owned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
-  toHostOrder(owned, size);
-  const count = owned.byteLength / size;
+  const { owned, count } = hostOrderBytes(entry, bytes);
   const { buffer, byteOffset } = owned;
   switch (entry.dtype) {
     case 'F32':
@@ -433,11 +446,7 @@ export function decodeTensor(entry: SafetensorsEntry, bytes: Uint8Array, fn: str
   if (entry.dtype === 'F32' || entry.dtype === 'F16' || entry.dtype === 'BF16') {
     return tensor(decodeFloats(entry, bytes), entry.shape, 'float32');
   }
-  const size = DTYPE_BYTES[entry.dtype];
-  // Typed-array views need an aligned offset; a copy is the exception, not the rule.
-  const owned = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
-  toHostOrder(owned, size);
-  const count = owned.byteLength / size;
+  const { owned, count } = hostOrderBytes(entry, bytes);
   const { buffer, byteOffset } = owned;
   switch (entry.dtype) {
     case 'I32':
