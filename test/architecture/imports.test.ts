@@ -149,10 +149,10 @@ const ALLOWED_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   'losses/': BASE,
   'perf/': ['internal/'],
   'backends.ts': ['internal/'],
+  'efficiency/': [...MODEL_STACK, ...TRAINING, ...BASE],
   'interop/': [...MODEL_STACK, ...BASE],
   'tokenizers/': ['generate/', ...MODEL_STACK, ...BASE],
-  'pretrained/': ['tokenizers/', 'interop/', 'generate/', ...MODEL_STACK, ...BASE],
-  'efficiency/': [...MODEL_STACK, ...TRAINING, ...BASE],
+  'pretrained/': ['tokenizers/', 'interop/', 'generate/', 'efficiency/', ...MODEL_STACK, ...BASE],
   'responsible/': ['efficiency/', ...MODEL_STACK, ...TRAINING, ...BASE],
   'layers/': ['fine-tuning/', ...MODEL_STACK, ...TRAINING, ...BASE],
   'fine-tuning/': [
