@@ -8,8 +8,7 @@
 //   npm run bench:speculative                      (wasm; writes docs/benchmarks.md)
 //   npm run bench:speculative -- --steps 40 --no-write
 //   npm run bench:speculative -- --target-d 768 --target-layers 12 --draft-d 256 --draft-layers 4
-import { existsSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
@@ -26,6 +25,7 @@ import {
 } from 'tfjs-blocks';
 import { makeTrainable, train } from '../examples/data-common';
 import { ALPHABET, encode, loadNames, randomStarts, windows } from '../examples/names-data';
+import { commitLine, cpuInfo, loadAverage } from './host';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const backend = flag('backend', 'wasm');
@@ -33,6 +33,7 @@ const steps = Number(flag('steps', '200'));
 const newTokens = Number(flag('tokens', '48'));
 const ks = flag('k', '2,4,6').split(',').map(Number);
 const size = (name: string, fallback: string) => Number(flag(name, fallback));
+const loadAtStart = loadAverage();
 await tf.setBackend(backend);
 if (backend === 'wasm') enableWasmFastKernels();
 
@@ -84,13 +85,6 @@ const draftParams = countParameters(draft.params);
 // Prompts: a boundary and the first two letters of held-out names.
 const prompts = names.heldOut.slice(0, 6).map((n) => encode(`.${n.slice(0, 2)}`));
 
-/** The CPU's SIMD flags that matter for the ratios (issue 20 asks for them with every table). */
-const simd = existsSync('/proc/cpuinfo')
-  ? ['sse4_2', 'avx2', 'fma', 'avx512f'].filter((f) =>
-      new RegExp(`\\b${f}\\b`).test(readFileSync('/proc/cpuinfo', 'utf8')),
-    )
-  : [];
-
 type Run = { ms: number; tokens: number; ids: number[][]; proposed: number; accepted: number };
 
 /** Greedy decoding of every prompt, one at a time (batch 1), with or without the draft. */
@@ -140,12 +134,16 @@ const runs = Number(flag('runs', '3'));
 const rows: string[] = [];
 const tokensPerSecond = (r: Run) => (1000 * r.tokens) / r.ms;
 let mismatch = false;
+/** Acceptance rate (accepted / proposed) per k, summed over the runs. */
+const acceptance = new Map(ks.map((k) => [k, { proposed: 0, accepted: 0 }]));
 for (let i = 0; i < runs; i++) {
   const plain = await run(undefined);
   const cells = [`${tokensPerSecond(plain).toFixed(1)}`];
   for (const k of ks) {
     const spec = await run(k);
     if (JSON.stringify(spec.ids) !== JSON.stringify(plain.ids)) mismatch = true;
+    acceptance.get(k)!.proposed += spec.proposed;
+    acceptance.get(k)!.accepted += spec.accepted;
     cells.push(
       `${tokensPerSecond(spec).toFixed(1)} (${(tokensPerSecond(spec) / tokensPerSecond(plain)).toFixed(2)}×, ${((100 * spec.accepted) / spec.proposed).toFixed(0)}%)`,
     );
@@ -156,7 +154,38 @@ for (let i = 0; i < runs; i++) {
 }
 const targetMs = await msPerToken(target);
 const draftMs = await msPerToken(draft);
-const costs = `Per cached token, batch 1 (median): target ${targetMs.toFixed(2)} ms, draft ${draftMs.toFixed(2)} ms (c = ${(draftMs / targetMs).toFixed(2)}). With acceptance rate α per token and k draft tokens, a round emits (1 − α^(k+1)) / (1 − α) tokens for k draft steps and one target forward over k + 1 positions: the speed-up needs c well below α.`;
+const c = draftMs / targetMs;
+/**
+ * Expected speed-up over greedy at acceptance `alpha` and `k` draft tokens, if
+ * the target's forward over k + 1 positions cost one cached token's (its lower
+ * bound: so the speed-up's upper bound): tokens per round over the round's cost.
+ */
+const speedUp = (alpha: number, k: number) =>
+  (alpha >= 1 ? k + 1 : (1 - alpha ** (k + 1)) / (1 - alpha)) / (k * c + 1);
+/** The least acceptance that reaches `goal` with `k` draft tokens, by bisection; NaN if none. */
+function acceptanceNeeded(goal: number, k: number): number {
+  if (speedUp(1, k) < goal) return Number.NaN;
+  let [lo, hi] = [0, 1];
+  for (let i = 0; i < 50; i++) {
+    const mid = (lo + hi) / 2;
+    if (speedUp(mid, k) >= goal) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+const GOAL = 1.5;
+const perK = ks.map((k) => {
+  const { proposed, accepted } = acceptance.get(k)!;
+  const measured = proposed > 0 ? accepted / proposed : Number.NaN;
+  const needed = acceptanceNeeded(GOAL, k);
+  return `k = ${k}: at the measured ${(100 * measured).toFixed(0)}%, at most ${speedUp(measured, k).toFixed(2)}×; ${GOAL}× needs ${Number.isNaN(needed) ? 'c lower (unreachable even if every draft token were accepted)' : `at least ${(100 * needed).toFixed(0)}% accepted`}`;
+});
+const costs = [
+  `Per cached token, batch 1 (median): target ${targetMs.toFixed(2)} ms, draft ${draftMs.toFixed(2)} ms (c = ${c.toFixed(2)}; the draft has ${(targetParams / draftParams).toFixed(1)}× fewer parameters but runs only ${(1 / c).toFixed(1)}× faster: at this size a cached step costs its kernels' fixed overhead more than its arithmetic).`,
+  `With acceptance rate α per token and k draft tokens, a round emits (1 − α^(k+1)) / (1 − α) tokens for k draft steps and one target forward over k + 1 positions; if that forward cost one cached token's, the speed-up would be that over k·c + 1:`,
+  '',
+  ...perK.map((line) => `- ${line}.`),
+].join('\n');
 console.log(costs);
 if (mismatch) console.log('MISMATCH: speculative ids differ from greedy ids');
 const body = [
@@ -164,12 +193,10 @@ const body = [
   `alone and with a draft (d ${draftConfig.block.dModel}, ${draftConfig.numLayers} layers, ${(draftParams / 1e6).toFixed(2)} M parameters, ${(targetParams / draftParams).toFixed(1)}× smaller), both trained`,
   `for ${steps} steps on the first-names data; backend \`${tf.getBackend()}\`, batch 1, ${prompts.length} prompts × ${newTokens} new tokens.`,
   `Cells: tokens/s (speed-up over plain greedy, acceptance rate = accepted / proposed draft tokens).`,
-  `Speculative ids equal greedy ids: ${mismatch ? '**no**' : 'yes'}. Load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} — a loaded`,
-  'machine: compare ratios within a run; the lead re-measures on a quiet one.',
+  `Speculative ids equal greedy ids: ${mismatch ? '**no**' : 'yes'}.`,
   '',
-  `${machineLine('bench:speculative')} SIMD: ${simd.join(' ') || 'unknown'}.`,
+  `${machineLine('bench:speculative')} SIMD: ${cpuInfo().flags}. Commit ${commitLine()}.`,
+  `Load average (1/5/15 min) at start ${loadAtStart}, at end ${loadAverage()}${loadavg()[0]! > availableParallelism() ? ': **provisional**, more runnable jobs than cores; compare ratios within a run only' : ''}.`,
   '',
   `| run | greedy tokens/s | ${ks.map((k) => `k = ${k}`).join(' | ')} |`,
   `|---|---|${ks.map(() => '---').join('|')}|`,
