@@ -936,8 +936,10 @@ function report(r: Measured): string {
     argument('prefill', 'Prefill', prefillRows),
     argument('train', 'Training', trainRows),
     '',
-    Number.parseFloat(r.loadStart) > r.settings.cores
-      ? `**Provisional:** the load average exceeded the ${r.settings.cores} cores during this run: every figure is slowed by other jobs, PyTorch's 2-thread ones most; rerun on a quiet machine before reading the ratios.`
+    // The 1-minute average at the end covers the run's last minute; the one at
+    // the start still carries whatever ran just before.
+    Number.parseFloat(r.loadEnd) > r.settings.cores
+      ? `**Provisional:** the load average exceeded the ${r.settings.cores} cores at the end of this run: every figure is slowed by other jobs, PyTorch's 2-thread ones most; rerun on a quiet machine before reading the ratios.`
       : '',
     '',
   ].join('\n');

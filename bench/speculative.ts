@@ -156,22 +156,17 @@ const targetMs = await msPerToken(target);
 const draftMs = await msPerToken(draft);
 const c = draftMs / targetMs;
 /**
- * Expected speed-up over greedy at acceptance `alpha` and `k` draft tokens, if
- * the target's forward over k + 1 positions cost one cached token's (its lower
- * bound: so the speed-up's upper bound): tokens per round over the round's cost.
+ * The speed-up over greedy at acceptance rate `rate` (accepted / proposed)
+ * and `k` draft tokens, if the target's forward over k + 1 positions cost one
+ * cached token's (its least cost, so this is the speed-up's upper bound): a
+ * round emits its accepted draft tokens plus the target's own, 1 + rate·k on
+ * average, for k draft steps and one target forward.
  */
-const speedUp = (alpha: number, k: number) =>
-  (alpha >= 1 ? k + 1 : (1 - alpha ** (k + 1)) / (1 - alpha)) / (k * c + 1);
-/** The least acceptance that reaches `goal` with `k` draft tokens, by bisection; NaN if none. */
+const speedUp = (rate: number, k: number) => (1 + rate * k) / (k * c + 1);
+/** The least acceptance rate that reaches `goal` with `k` draft tokens; NaN if none does. */
 function acceptanceNeeded(goal: number, k: number): number {
-  if (speedUp(1, k) < goal) return Number.NaN;
-  let [lo, hi] = [0, 1];
-  for (let i = 0; i < 50; i++) {
-    const mid = (lo + hi) / 2;
-    if (speedUp(mid, k) >= goal) hi = mid;
-    else lo = mid;
-  }
-  return hi;
+  const rate = (goal * (k * c + 1) - 1) / k;
+  return rate <= 1 ? Math.max(0, rate) : Number.NaN;
 }
 const GOAL = 1.5;
 const perK = ks.map((k) => {
@@ -182,7 +177,7 @@ const perK = ks.map((k) => {
 });
 const costs = [
   `Per cached token, batch 1 (median): target ${targetMs.toFixed(2)} ms, draft ${draftMs.toFixed(2)} ms (c = ${c.toFixed(2)}; the draft has ${(targetParams / draftParams).toFixed(1)}× fewer parameters but runs only ${(1 / c).toFixed(1)}× faster: at this size a cached step costs its kernels' fixed overhead more than its arithmetic).`,
-  `With acceptance rate α per token and k draft tokens, a round emits (1 − α^(k+1)) / (1 − α) tokens for k draft steps and one target forward over k + 1 positions; if that forward cost one cached token's, the speed-up would be that over k·c + 1:`,
+  `A round of k draft tokens at acceptance rate r emits 1 + r·k tokens (the accepted ones and the target's own) for k draft steps and one target forward over k + 1 positions; if that forward cost one cached token's, the speed-up would be (1 + r·k) / (k·c + 1), an upper bound:`,
   '',
   ...perK.map((line) => `- ${line}.`),
 ].join('\n');
