@@ -176,7 +176,7 @@ const perK = ks.map((k) => {
   return `k = ${k}: at the measured ${(100 * measured).toFixed(0)}%, at most ${speedUp(measured, k).toFixed(2)}×; ${GOAL}× needs ${Number.isNaN(needed) ? 'c lower (unreachable even if every draft token were accepted)' : `at least ${(100 * needed).toFixed(0)}% accepted`}`;
 });
 const costs = [
-  `Per cached token, batch 1 (median): target ${targetMs.toFixed(2)} ms, draft ${draftMs.toFixed(2)} ms (c = ${c.toFixed(2)}; the draft has ${(targetParams / draftParams).toFixed(1)}× fewer parameters but runs only ${(1 / c).toFixed(1)}× faster: at this size a cached step costs its kernels' fixed overhead more than its arithmetic).`,
+  `Per cached token, batch 1 (median): target ${targetMs.toFixed(2)} ms, draft ${draftMs.toFixed(2)} ms (c = ${c.toFixed(2)}; the draft has ${(targetParams / draftParams).toFixed(1)}× fewer parameters and runs ${(1 / c).toFixed(1)}× faster${1 / c < targetParams / draftParams / 2 ? ": at this size a cached step costs its kernels' fixed overhead more than its arithmetic" : ''}).`,
   `A round of k draft tokens at acceptance rate r emits 1 + r·k tokens (the accepted ones and the target's own) for k draft steps and one target forward over k + 1 positions; if that forward cost one cached token's, the speed-up would be (1 + r·k) / (k·c + 1), an upper bound:`,
   '',
   ...perK.map((line) => `- ${line}.`),
