@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
 import {
   computeDpSgdEpsilon,
@@ -297,6 +297,37 @@ describe('RDP of the subsampled Gaussian: the fractional-order series, exactly',
     expect(DEFAULT_RDP_ORDERS.slice(99, 152)).toEqual(Array.from({ length: 53 }, (_, i) => 11 + i));
     expect(DEFAULT_RDP_ORDERS.slice(152)).toEqual([128, 256, 512, 1024]);
     expect(Object.isFrozen(DEFAULT_RDP_ORDERS)).toBe(true);
+  });
+});
+
+describe('the module-level tables, evaluated inside a test', () => {
+  // DEFAULT_RDP_ORDERS and the Lanczos table are built when the module is
+  // first imported, outside any test. Stryker's vitest runner did not
+  // activate mutants of such code (every one survived, though the tests
+  // above fail against each): a fresh import inside the test builds them
+  // again, where the mutant is active.
+  it('DEFAULT_RDP_ORDERS and log Γ (through the RDP at fractional and integer orders)', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/responsible/privacy-accountant');
+    expect(fresh.DEFAULT_RDP_ORDERS).toEqual([
+      ...Array.from({ length: 99 }, (_, x) => 1 + (x + 1) / 10),
+      ...Array.from({ length: 53 }, (_, x) => 11 + x),
+      128,
+      256,
+      512,
+      1024,
+    ]);
+    expect(fresh.DEFAULT_RDP_ORDERS[5]).toBe(1.6);
+    expect(fresh.DEFAULT_RDP_ORDERS[99]).toBe(11);
+    // Pinned values of the series table below (log Γ of fractional and
+    // negative arguments) and an integer order by hand.
+    const [a, b] = fresh.rdpOfSubsampledGaussian({
+      samplingRate: 0.3,
+      noiseMultiplier: 0.8,
+      orders: [4.7, 2],
+    });
+    expect(Math.abs(a! - 2.1521789956623696)).toBeLessThan(1e-10 * 2.1521789956623696);
+    expect(relative(b!, Math.log(0.49 + 0.42 + 0.09 * Math.exp(1 / 0.64)))).toBeLessThan(1e-14);
   });
 });
 
