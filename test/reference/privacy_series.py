@@ -16,7 +16,9 @@ so the TypeScript float64 evaluation can be held to it within ~1e-12.
 The cases reach every branch of the TypeScript helpers: log|Gamma| with
 negative arguments (binomials of fractional orders), log(erfc) of negative,
 small (< 2.5) and large arguments (far tails where erfc underflows in
-float64), and a series that does not converge (+Infinity).
+float64), a series that does not converge (+Infinity), and two that meet
+the stopping rule at the 1000th and at the 1001st term, either side of the
+cap.
 
 Run: /work/venv/bin/python test/reference/privacy_series.py
 """
@@ -81,6 +83,11 @@ CASES = [
     (0.02, 0.7, 6.3),
     (0.1, 0.5, 1.3),
     (0.1, 0.5, 2.5),
+    # Either side of the 1000-term cap: the stopping rule first holds at
+    # term 1000 (i = 999, the last one summed) and at term 1001 (i = 1000,
+    # never reached: +Infinity).
+    (0.1, 1.0665, 1.5),
+    (0.1, 1.0658, 1.5),
 ]
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
 import {
   computeDpSgdEpsilon,
@@ -235,6 +235,10 @@ describe('RDP of the subsampled Gaussian: the fractional-order series, exactly',
     [0.02, 0.7, 6.3, 1.7796374224372224],
     [0.1, 0.5, 1.3, Number.POSITIVE_INFINITY],
     [0.1, 0.5, 2.5, 1.288717208513369],
+    // The stopping rule first holds at the 1000th term (the last one summed)
+    // and at the 1001st (never reached: +Infinity).
+    [0.1, 1.0665, 1.5, 0.012443810679354001],
+    [0.1, 1.0658, 1.5, Number.POSITIVE_INFINITY],
   ];
   for (const [samplingRate, noiseMultiplier, order, expected] of SERIES) {
     it(`q ${samplingRate}, σ ${noiseMultiplier}, order ${order}: ${expected}`, () => {
@@ -296,6 +300,37 @@ describe('RDP of the subsampled Gaussian: the fractional-order series, exactly',
   });
 });
 
+describe('the module-level tables, evaluated inside a test', () => {
+  // DEFAULT_RDP_ORDERS and the Lanczos table are built when the module is
+  // first imported, outside any test. Stryker's vitest runner did not
+  // activate mutants of such code (every one survived, though the tests
+  // above fail against each): a fresh import inside the test builds them
+  // again, where the mutant is active.
+  it('DEFAULT_RDP_ORDERS and log Γ (through the RDP at fractional and integer orders)', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/responsible/privacy-accountant');
+    expect(fresh.DEFAULT_RDP_ORDERS).toEqual([
+      ...Array.from({ length: 99 }, (_, x) => 1 + (x + 1) / 10),
+      ...Array.from({ length: 53 }, (_, x) => 11 + x),
+      128,
+      256,
+      512,
+      1024,
+    ]);
+    expect(fresh.DEFAULT_RDP_ORDERS[5]).toBe(1.6);
+    expect(fresh.DEFAULT_RDP_ORDERS[99]).toBe(11);
+    // Pinned values of the series table below (log Γ of fractional and
+    // negative arguments) and an integer order by hand.
+    const [a, b] = fresh.rdpOfSubsampledGaussian({
+      samplingRate: 0.3,
+      noiseMultiplier: 0.8,
+      orders: [4.7, 2],
+    });
+    expect(Math.abs(a! - 2.1521789956623696)).toBeLessThan(1e-10 * 2.1521789956623696);
+    expect(relative(b!, Math.log(0.49 + 0.42 + 0.09 * Math.exp(1 / 0.64)))).toBeLessThan(1e-14);
+  });
+});
+
 describe('rdpToEpsilon: each branch of the conversion', () => {
   it('ties go to the first order; the KL shortcut gives 0 at a tiny or zero RDP', () => {
     expect(rdpToEpsilon([3, 2], [0, 0], 1e-5)).toEqual({ epsilon: 0, order: 3 });
@@ -330,6 +365,26 @@ describe('rdpToEpsilon: each branch of the conversion', () => {
       order: Number.NaN,
     });
     expect(rdpToEpsilon([2, 3], [inf, 0.5], 1e-5).order).toBe(3);
+  });
+
+  it('the KL shortcut needs δ² + expm1(-rdp) > 0: at exactly 0 the formula applies', () => {
+    // The double nearest log(4/3) where 0.25 + expm1(-r) is exactly 0 (found
+    // among its neighbours, so the test holds for any correctly rounded expm1).
+    const bits = new BigInt64Array(new Float64Array([Math.log(4 / 3)]).buffer)[0]!;
+    const neighbours = Array.from({ length: 201 }, (_, d) => {
+      const f = new Float64Array(new BigInt64Array([bits + BigInt(d - 100)]).buffer);
+      return f[0]!;
+    });
+    const r = neighbours.find((x) => 0.25 + Math.expm1(-x) === 0);
+    expect(r).toBeDefined();
+    // δ = 0.5, α = 100: the improved bound is about 0.238, well above 0.
+    const formula = r! + Math.log1p(-1 / 100) - Math.log(0.5 * 100) / 99;
+    expect(formula).toBeGreaterThan(0.2);
+    expect(rdpToEpsilon([100], [r!], 0.5)).toEqual({ epsilon: formula, order: 100 });
+    // One ulp less RDP: the KL bound already gives δ, ε = 0.
+    const below = neighbours[neighbours.indexOf(r!) - 1]!;
+    expect(0.25 + Math.expm1(-below)).toBeGreaterThan(0);
+    expect(rdpToEpsilon([100], [below], 0.5)).toEqual({ epsilon: 0, order: 100 });
   });
 
   it('a negative improved bound (δ near 1, α near 1) is reported as 0', () => {
@@ -567,6 +622,13 @@ describe('privacy accountant rejections name the argument', () => {
     ['toEpsilon: orders []', () => rdpToEpsilon([], [], 1e-5), 'orders'],
     ['toEpsilon: orders [1]', () => rdpToEpsilon([1], [0.1], 1e-5), 'orders[0]'],
     ['toEpsilon: rdp not an array', () => rdpToEpsilon([2], bad(0.1), 1e-5), 'rdp'],
+    // Array-likes of the right length are no arrays either (not rdp[0]).
+    ['toEpsilon: rdp a string', () => rdpToEpsilon([2], bad('5'), 1e-5), 'rdp'],
+    [
+      'toEpsilon: rdp an array-like',
+      () => rdpToEpsilon([2, 3], bad({ length: 2, 0: 0.1, 1: 0.2 }), 1e-5),
+      'rdp',
+    ],
     ['toEpsilon: rdp too long', () => rdpToEpsilon([2], [0.1, 0.2], 1e-5), 'rdp'],
     ['toEpsilon: rdp NaN', () => rdpToEpsilon([2, 3], [0.1, Number.NaN], 1e-5), 'rdp[1]'],
     ['toEpsilon: rdp "0.1"', () => rdpToEpsilon([2], bad(['0.1']), 1e-5), 'rdp[0]'],
