@@ -62,7 +62,10 @@ describe('TransformOptimizer steps', () => {
     const opt = new TransformOptimizer(sgd());
     const g = tf.ones([1]);
     const error = await rejectionOf(() => opt.applyGradients({ no_such_variable_edges: g }));
-    expect(error.argument).toBe('gradients["no_such_variable_edges"]');
+    expect([error.functionName, error.argument]).toEqual([
+      'TransformOptimizer.applyGradients',
+      'gradients["no_such_variable_edges"]',
+    ]);
     g.dispose();
     opt.dispose();
   });
