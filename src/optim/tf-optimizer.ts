@@ -237,9 +237,8 @@ export class TransformOptimizer extends Optimizer {
     const scaled =
       this.learningRateScale === 1 ? updates : scaleAll(updates, this.learningRateScale);
     applyUpdatesInPlace(params, scaled);
-    dispose(Object.values(updates));
-    if (scaled !== updates) dispose(Object.values(scaled));
-    dispose(treeLeaves(this.state));
+    // The same tensors twice when unscaled: disposing a disposed tensor does nothing.
+    dispose([Object.values(updates), Object.values(scaled), treeLeaves(this.state)]);
     this.state = keepState(state);
     this.incrementIterations();
   }
@@ -257,9 +256,7 @@ export class TransformOptimizer extends Optimizer {
       return { keys: byName as string[], aliases: new Map() };
     const keys = this.keys!;
     if (names.length === keys.length) {
-      const aliases = new Map(
-        names.map((n, i) => [n, keys[i]!] as const).filter(([n, k]) => n !== k),
-      );
+      const aliases = new Map(names.map((n, i) => [n, keys[i]!] as const));
       return { keys: [...keys], aliases };
     }
     const unknown = names[byName.indexOf(undefined)]!;
@@ -312,15 +309,14 @@ export class TransformOptimizer extends Optimizer {
       );
     }
     const skeleton = parseSkeleton(fn, (await skeletonEntry.tensor.data())[0]);
-    const tensors = Object.fromEntries(
-      rest.filter((w) => w !== skeletonEntry).map((w) => [w.name, w.tensor]),
-    );
+    // The skeleton's entry too: restoreOptimizerState reads only the names its markers give.
+    const tensors = Object.fromEntries(rest.map((w) => [w.name, w.tensor]));
     const restored = restoreOptimizerState<{ names: string[]; state: unknown }>({
       tensors,
       skeleton,
     });
     this.releaseExported();
-    if (this.state !== undefined) dispose(treeLeaves(this.state));
+    dispose(treeLeaves(this.state));
     this.keys = restored.names;
     this.aliases.clear();
     this.state = keepState(restored.state);
@@ -366,7 +362,7 @@ export class TransformOptimizer extends Optimizer {
   /** Frees the state. */
   override dispose(): void {
     this.releaseExported();
-    if (this.state !== undefined) dispose(treeLeaves(this.state));
+    dispose(treeLeaves(this.state)); // none before the first step
     this.state = undefined;
     super.dispose();
   }
@@ -411,10 +407,13 @@ function variablesFor(names: string[]): Record<string, Variable> {
 
 /** Checks a recipe's keys, name, options (JSON data only) and clip norm; returns a deep copy. */
 function checkRecipe(fn: string, recipe: unknown): OptimizerRecipe {
-  const expected =
-    'a gradient transformation or a recipe { optimizer, options?, clipByGlobalNorm? }';
   if (recipe === null || typeof recipe !== 'object' || Array.isArray(recipe)) {
-    throw new TfjsBlocksError(fn, 'transform', expected, describeValue(recipe));
+    throw new TfjsBlocksError(
+      fn,
+      'transform',
+      'a gradient transformation or a recipe { optimizer, options?, clipByGlobalNorm? }',
+      describeValue(recipe),
+    );
   }
   checkOptionKeys(fn, recipe, RECIPE_KEYS, 'recipe');
   const { optimizer, options, clipByGlobalNorm: clip } = recipe as OptimizerRecipe;
@@ -440,7 +439,7 @@ function checkRecipe(fn: string, recipe: unknown): OptimizerRecipe {
 /** Throws unless `x` survives JSON unchanged (finite numbers, strings, booleans, null, arrays, plain objects). */
 function checkJsonData(fn: string, path: string, x: unknown): void {
   if (x === null || typeof x === 'string' || typeof x === 'boolean') return;
-  if (typeof x === 'number' && Number.isFinite(x)) return;
+  if (Number.isFinite(x)) return; // false for every non-number
   if (Array.isArray(x)) {
     x.forEach((v, i) => {
       checkJsonData(fn, `${path}[${i}]`, v);
@@ -485,8 +484,8 @@ function fromRecipe(recipe: OptimizerRecipe): GradientTransformation<unknown> {
  * optimizer then rejects it as an unknown option).
  */
 function upgradeRecipe(recipe: unknown): unknown {
-  if (recipe === null || typeof recipe !== 'object' || Array.isArray(recipe)) return recipe;
-  const options = (recipe as { options?: unknown }).options;
+  // JSON null has no options, nor has an array, a string, a number or a boolean.
+  const options = (recipe as { options?: unknown } | null)?.options;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return recipe;
   // fromEntries, not assignment: an own `__proto__` key stays a key for the optimizer to reject.
   const upgraded = Object.fromEntries(
@@ -495,7 +494,7 @@ function upgradeRecipe(recipe: unknown): unknown {
       return [renamed !== undefined && !Object.hasOwn(options, renamed) ? renamed : key, value];
     }),
   );
-  return { ...recipe, options: upgraded };
+  return { ...(recipe as object), options: upgraded };
 }
 
 /**

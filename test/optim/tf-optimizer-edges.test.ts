@@ -62,7 +62,10 @@ describe('TransformOptimizer steps', () => {
     const opt = new TransformOptimizer(sgd());
     const g = tf.ones([1]);
     const error = await rejectionOf(() => opt.applyGradients({ no_such_variable_edges: g }));
-    expect(error.argument).toBe('gradients["no_such_variable_edges"]');
+    expect([error.functionName, error.argument]).toEqual([
+      'TransformOptimizer.applyGradients',
+      'gradients["no_such_variable_edges"]',
+    ]);
     g.dispose();
     opt.dispose();
   });
@@ -288,5 +291,134 @@ describe('TransformOptimizer frees what it replaces', () => {
     opt.dispose();
     expect(tf.memory().numTensors).toBe(held - 1);
     w.dispose();
+  });
+});
+
+describe('TransformOptimizer at the edges the mutation run found', () => {
+  it('a recipe with an init or update key is no transformation; a function carrying both is neither', async () => {
+    const noop = () => undefined;
+    const carrying = Object.assign(() => undefined, { init: noop, update: noop });
+    for (const [transform, argument] of [
+      [{ optimizer: 'sgd', update: noop }, 'recipe.update'],
+      [{ optimizer: 'sgd', init: noop }, 'recipe.init'],
+      [carrying, 'transform'],
+      [{ optimizer: ['sgd'] }, 'recipe.optimizer'],
+    ] as Array<[unknown, string]>) {
+      const error = await rejectionOf(() => new TransformOptimizer(bad(transform)));
+      expect([error.functionName, error.argument]).toEqual(['TransformOptimizer', argument]);
+    }
+  });
+
+  it('null is JSON data in a recipe: adafactor with clippingThreshold null builds and keeps it', () => {
+    const recipe = { optimizer: 'adafactor' as const, options: { clippingThreshold: null } };
+    const opt = new TransformOptimizer(recipe);
+    expect(opt.recipe).toEqual(recipe);
+    expect(opt.getConfig().recipe).toBe(
+      '{"optimizer":"adafactor","options":{"clippingThreshold":null}}',
+    );
+    opt.dispose();
+  });
+
+  it('adamw from a recipe without a mask decays every parameter, a rank-1 one included', () => {
+    const bName = unique('bias');
+    const b = tf.variable(tf.ones([2]), true, bName);
+    const opt = new TransformOptimizer({
+      optimizer: 'adamw',
+      options: { learningRate: 0.1, weightDecay: 0.5 },
+    });
+    tf.tidy(() => opt.applyGradients({ [bName]: tf.zeros([2]) }));
+    expectClose(b, [0.95, 0.95]);
+    opt.dispose();
+    b.dispose();
+  });
+
+  it('a saved recipe option named after an Object.prototype property is kept as it is, for the optimizer to reject', async () => {
+    const config = { recipe: '{"optimizer":"sgd","options":{"toString":1}}' };
+    const error = await rejectionOf(() =>
+      TransformOptimizer.fromConfig(TransformOptimizer, config),
+    );
+    expect([error.functionName, error.argument]).toEqual(['sgd', 'options.toString']);
+  });
+
+  it('setWeights rejects a function entry by its index, though a function has a string name', async () => {
+    const opt = new TransformOptimizer(sgd());
+    const iter = tf.scalar(0);
+    const error = await rejectionOf(() =>
+      opt.setWeights(bad([{ name: 'iter', tensor: iter }, function w() {}])),
+    );
+    expect([error.functionName, error.argument]).toEqual([
+      'TransformOptimizer.setWeights',
+      'weightValues[1]',
+    ]);
+    iter.dispose();
+    opt.dispose();
+  });
+});
+
+describe('TransformOptimizer matches gradients to its state', () => {
+  /** Variables of sizes 2 and 3 with unique names, and an sgd with momentum (state per variable). */
+  function setUp(prefix: string) {
+    const [a, b] = [unique(`${prefix}_a`), unique(`${prefix}_b`)];
+    const va = tf.variable(tf.zeros([2]), true, a);
+    const vb = tf.variable(tf.zeros([3]), true, b);
+    const opt = new TransformOptimizer(sgd({ learningRate: 1, momentum: 0.5 }));
+    tf.tidy(() => opt.applyGradients({ [a]: tf.ones([2]), [b]: tf.ones([3]) }));
+    return { a, b, va, vb, opt };
+  }
+
+  it('by name in any order; by position when only some names are known and the count matches', () => {
+    const { a, b, va, vb, opt } = setUp('order');
+    // By name, in the other order: each variable steps with its own momentum.
+    tf.tidy(() => opt.applyGradients({ [b]: tf.ones([3]), [a]: tf.ones([2]) }));
+    expectClose(va, [-2.5, -2.5]);
+    expectClose(vb, [-2.5, -2.5, -2.5]);
+    // a known, c new: not all known, as many as the state has, so by position: c takes b's momentum.
+    const c = unique('order_c');
+    const vc = tf.variable(tf.zeros([3]), true, c);
+    tf.tidy(() => opt.applyGradients({ [a]: tf.zeros([2]), [c]: tf.zeros([3]) }));
+    expectClose(va, [-3.25, -3.25]);
+    expectClose(vc, [-0.75, -0.75, -0.75]);
+    expectClose(vb, [-2.5, -2.5, -2.5]);
+    opt.dispose();
+    tf.dispose([va, vb, vc]);
+  });
+
+  it('setWeights forgets the aliases of the state it replaces', async () => {
+    const { va, vb, opt } = setUp('restore');
+    // Renamed variables, matched by position: aliases a2 -> a, b2 -> b.
+    const [a2, b2] = [unique('restore_a2'), unique('restore_b2')];
+    const va2 = tf.variable(tf.zeros([2]), true, a2);
+    const vb2 = tf.variable(tf.zeros([3]), true, b2);
+    tf.tidy(() => opt.applyGradients({ [a2]: tf.ones([2]), [b2]: tf.ones([3]) }));
+    // A state made for a2 and b2 by name: the old aliases must not send them to a and b.
+    const other = new TransformOptimizer(sgd({ learningRate: 1, momentum: 0.5 }));
+    tf.tidy(() => other.applyGradients({ [a2]: tf.zeros([2]), [b2]: tf.zeros([3]) }));
+    await opt.setWeights(await other.getWeights());
+    tf.tidy(() => opt.applyGradients({ [a2]: tf.ones([2]), [b2]: tf.ones([3]) }));
+    // -1.5 after the step with a's and b's momentum, then -1 with the restored (zero) one.
+    expectClose(va2, [-2.5, -2.5]);
+    expectClose(vb2, [-2.5, -2.5, -2.5]);
+    other.dispose();
+    opt.dispose();
+    tf.dispose([va, vb, va2, vb2]);
+  });
+
+  it('after dispose, a step starts a new state for the variables it is given, forgetting the aliases', () => {
+    const { va, vb, opt } = setUp('again');
+    const [a2, b2] = [unique('again_a2'), unique('again_b2')];
+    const va2 = tf.variable(tf.zeros([2]), true, a2);
+    const vb2 = tf.variable(tf.zeros([3]), true, b2);
+    tf.tidy(() => opt.applyGradients({ [a2]: tf.ones([2]), [b2]: tf.ones([3]) }));
+    const held = tf.memory().numTensors;
+    opt.dispose();
+    expect(tf.memory().numTensors).toBe(held - 2);
+    const c = unique('again_c');
+    const vc = tf.variable(tf.zeros([4]), true, c);
+    tf.tidy(() => opt.applyGradients({ [a2]: tf.ones([2]), [c]: tf.ones([4]) }));
+    // -1.5 after the step with a's momentum, then -1 with a new one.
+    expectClose(va2, [-2.5, -2.5]);
+    expectClose(vc, [-1, -1, -1, -1]);
+    opt.dispose();
+    tf.dispose([va, vb, va2, vb2, vc]);
   });
 });
