@@ -7,7 +7,6 @@
 // (test/node/quantized-threads.test.ts runs the real worker threads.)
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { quantizeParams } from '../../src/index';
 import {
   type KernelCall,
   QUANTIZED_SIMD_KERNELS,
@@ -21,12 +20,9 @@ import {
   setQuantizedSimdThreads,
 } from '../../src/nn/quantized-simd';
 import { quantizedSimdSharedWasm } from '../../src/nn/quantized-simd-module';
-import {
-  dequantizeWeights,
-  type QuantizedTensor,
-  quantizedMatMul,
-} from '../../src/nn/quantized-weights';
+import { dequantizeWeights, quantizedMatMul } from '../../src/nn/quantized-weights';
 import { expectClose } from '../helpers/close';
+import { seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
 
 /** A fake pool: what `start` was handed, per product. */
 type FakeThreads = QuantizedSimdThreads & { starts: KernelCall[][][] };
@@ -80,21 +76,6 @@ function fakeThreads({
   };
 }
 
-/** A seeded int8, or int4 in groups of `groupSize` rows (the last one shorter when it does not divide). */
-function quantized(rows: number, cols: number, bits: 4 | 8, groupSize = 8): QuantizedTensor {
-  const table = tf.randomNormal([rows, cols], 0, 0.3, 'float32', rows + 3 * cols) as tf.Tensor2D;
-  const { params } = quantizeParams(
-    { embedding: { table } },
-    bits === 8 ? { bits, kernelsOnly: false } : { bits, groupSize, kernelsOnly: false },
-  );
-  table.dispose();
-  return params.embedding.table as QuantizedTensor;
-}
-
-/** Inputs `[n, width]` with varied values. */
-const inputs = (n: number, width: number, seed: number) =>
-  Float32Array.from({ length: n * width }, (_, i) => Math.sin(i * 0.37 + seed));
-
 afterEach(() => {
   expect(setQuantizedSimdThreads(null)).toBe(true);
 });
@@ -113,13 +94,13 @@ const CASES = [
 describe('SIMD products split over threads (a fake pool on a shared memory)', () => {
   it('give the one-thread values bit for bit: x · W and x · Wᵀ, int8 and int4, 1 to 4 rows, 2 and 3 threads', () => {
     const qs = CASES.map((c) =>
-      quantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
+      seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
     );
     const products = () =>
       qs.flatMap((q, i) =>
         [1, 3, 4].flatMap((n) => [
-          quantizedSimdProduct(q, inputs(n, CASES[i]!.rows, n), n)!,
-          quantizedSimdProductTransposed(q, inputs(n, CASES[i]!.cols, n), n)!,
+          quantizedSimdProduct(q, varyingInputs(n, CASES[i]!.rows, n), n)!,
+          quantizedSimdProductTransposed(q, varyingInputs(n, CASES[i]!.cols, n), n)!,
         ]),
       );
     const single = products();
@@ -136,15 +117,15 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
   });
 
   it('hands each worker its own share: every panel (x · W) or block of rows (int4 x · Wᵀ) once', () => {
-    const q8 = quantized(40, 300, 8);
-    const q4 = quantized(24, 40, 4, 6);
+    const q8 = seededQuantized(40, 300, 8);
+    const q4 = seededQuantized(24, 40, 4, 6);
     for (const workers of [1, 2]) {
       const threads = fakeThreads({ workers });
       setQuantizedSimdThreads(threads);
       for (const n of [1, 2]) {
         // int8 x · W: 300 columns, 10 panels of 32, split into `workers + 1` ranges of whole panels.
         threads.starts.length = 0;
-        const single = quantizedSimdProduct(q8, inputs(n, 40, 1), n)!;
+        const single = quantizedSimdProduct(q8, varyingInputs(n, 40, 1), n)!;
         expect(single).toHaveLength(n * 300);
         expect(threads.starts).toHaveLength(1);
         const [started] = threads.starts;
@@ -156,7 +137,7 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
         expect(onWorkers).toBeLessThan(10);
         // int4 x · Wᵀ: 24 rows in 4 groups of 6 (padded to 8): 6 blocks of 4 rows, whole groups per thread.
         threads.starts.length = 0;
-        quantizedSimdProductTransposed(q4, inputs(n, 40, 2), n);
+        quantizedSimdProductTransposed(q4, varyingInputs(n, 40, 2), n);
         expect(threads.starts).toHaveLength(1);
         for (const list of threads.starts[0]!) {
           expect(list).toHaveLength(n);
@@ -173,8 +154,8 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
 
   it('runs products whose codes take fewer than minBytes on the calling thread alone', () => {
     // int8 [64, 48]: 64 rows × 64 padded columns, 4,096 bytes of codes.
-    const q = quantized(64, 48, 8);
-    const x = inputs(2, 64, 3);
+    const q = seededQuantized(64, 48, 8);
+    const x = varyingInputs(2, 64, 3);
     const single = quantizedSimdProduct(q, x, 2)!;
     for (const [minBytes, split] of [
       [4096, true],
@@ -188,8 +169,8 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
   });
 
   it('runs every call on the calling thread when a worker would get more than maxCalls', () => {
-    const q = quantized(64, 96, 8);
-    const x = inputs(3, 64, 4);
+    const q = seededQuantized(64, 96, 8);
+    const x = varyingInputs(3, 64, 4);
     const single = quantizedSimdProduct(q, x, 3)!;
     // Three rows: three calls per worker.
     for (const [maxCalls, split] of [
@@ -204,8 +185,8 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
   });
 
   it('stays on one thread, in its own memory, when the kernels do not run on the given memory', () => {
-    const q = quantized(16, 40, 4, 8);
-    const x = inputs(1, 16, 5);
+    const q = seededQuantized(16, 40, 4, 8);
+    const x = varyingInputs(1, 16, 5);
     const single = quantizedSimdProduct(q, x, 1)!;
     // The shared module imports a shared memory: a plain one does not instantiate.
     const threads = fakeThreads({ workers: 1, shared: false });
@@ -216,22 +197,22 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
   });
 
   it('packs every QuantizedTensor again in the new memory; the old packing is not freed into it', () => {
-    const a = quantized(64, 48, 8);
-    const b = quantized(32, 64, 8);
-    quantizedSimdProduct(a, inputs(1, 64, 6), 1);
+    const a = seededQuantized(64, 48, 8);
+    const b = seededQuantized(32, 64, 8);
+    quantizedSimdProduct(a, varyingInputs(1, 64, 6), 1);
     setQuantizedSimdThreads(fakeThreads({ workers: 1 }));
     expect(quantizedSimdBytesInUse()).toBe(0);
-    const ya = quantizedSimdProduct(a, inputs(1, 64, 6), 1)!;
+    const ya = quantizedSimdProduct(a, varyingInputs(1, 64, 6), 1)!;
     const withA = quantizedSimdBytesInUse();
     // a's codes (64 × 64 bytes) and the scratch.
     expect(withA).toBeGreaterThan(64 * 64);
-    quantizedSimdProduct(b, inputs(1, 32, 7), 1);
+    quantizedSimdProduct(b, varyingInputs(1, 32, 7), 1);
     const withBoth = quantizedSimdBytesInUse();
     // b: 32 rows × 64 columns.
     expect(withBoth - withA).toBe(32 * 64);
     releaseQuantizedSimd(a);
     expect(quantizedSimdBytesInUse()).toBe(withBoth - 64 * 64);
-    expect(quantizedSimdProduct(a, inputs(1, 64, 6), 1)).toEqual(ya);
+    expect(quantizedSimdProduct(a, varyingInputs(1, 64, 6), 1)).toEqual(ya);
     releaseQuantizedSimd(a);
     releaseQuantizedSimd(b);
   });
@@ -245,7 +226,7 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
       [600, 300],
     ] as const) {
       setQuantizedSimdThreads(fakeThreads({ workers: 1, maximum: 2 }));
-      const q = quantized(rows, cols, 8);
+      const q = seededQuantized(rows, cols, 8);
       const x = tf.tidy(() => tf.randomNormal([1, rows], 0, 1, 'float32', rows)) as tf.Tensor2D;
       expect(quantizedSimdProduct(q, x.dataSync() as Float32Array, 1)).toBeNull();
       tf.tidy(() => {

@@ -2,17 +2,14 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TfjsBlocksError } from '../../src/errors';
-import { quantizeParams, quantizeWeights } from '../../src/index';
+import { quantizeWeights } from '../../src/index';
 import { quantizedSimdProduct, quantizedSimdProductTransposed } from '../../src/nn/quantized-simd';
-import {
-  type QuantizedTensor,
-  quantizedMatMul,
-  quantizedMatMulTransposed,
-} from '../../src/nn/quantized-weights';
+import { quantizedMatMul, quantizedMatMulTransposed } from '../../src/nn/quantized-weights';
 import { disableQuantizedThreads, enableQuantizedThreads } from '../../src/node/quantized-threads';
 import { describeEachBackend } from '../helpers/backends';
 import { runScriptToCompletion } from '../helpers/child-process';
 import { expectNoLeak } from '../helpers/leaks';
+import { seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./quantized-threads-child.ts', import.meta.url));
@@ -20,21 +17,6 @@ const CHILD = fileURLToPath(new URL('./quantized-threads-child.ts', import.meta.
 afterEach(async () => {
   await disableQuantizedThreads();
 });
-
-/** A seeded int8 or int4 (groups of `groupSize` rows, the last one possibly shorter) matrix. */
-function quantized(rows: number, cols: number, bits: 4 | 8, groupSize = 8): QuantizedTensor {
-  const table = tf.randomNormal([rows, cols], 0, 0.3, 'float32', rows + 3 * cols) as tf.Tensor2D;
-  const { params } = quantizeParams(
-    { embedding: { table } },
-    bits === 8 ? { bits, kernelsOnly: false } : { bits, groupSize, kernelsOnly: false },
-  );
-  table.dispose();
-  return params.embedding.table as QuantizedTensor;
-}
-
-/** Inputs `[n, width]` with varied values. */
-const inputs = (n: number, width: number, seed: number) =>
-  Float32Array.from({ length: n * width }, (_, i) => Math.sin(i * 0.37 + seed));
 
 // Odd widths, rows not a multiple of 4, int4 groups of 3 / 6 rows and a shorter last group,
 // and products wider than one 4,096-column tile.
@@ -50,13 +32,13 @@ const CASES = [
 describe('enableQuantizedThreads: products split over worker threads', () => {
   it('gives the same values, bit for bit, as one thread: x · W and x · Wᵀ, int8 and int4, 1 to 4 rows', async () => {
     const qs = CASES.map((c) =>
-      quantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
+      seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
     );
     const products = () =>
       qs.flatMap((q, i) =>
         [1, 3, 4].flatMap((n) => [
-          quantizedSimdProduct(q, inputs(n, CASES[i]!.rows, n), n)!,
-          quantizedSimdProductTransposed(q, inputs(n, CASES[i]!.cols, n), n)!,
+          quantizedSimdProduct(q, varyingInputs(n, CASES[i]!.rows, n), n)!,
+          quantizedSimdProductTransposed(q, varyingInputs(n, CASES[i]!.cols, n), n)!,
         ]),
       );
     const single = products();
@@ -72,8 +54,8 @@ describe('enableQuantizedThreads: products split over worker threads', () => {
   });
 
   it('keeps products under minBytes on one thread, with the same values', async () => {
-    const q = quantized(64, 48, 8);
-    const x = inputs(2, 64, 1);
+    const q = seededQuantized(64, 48, 8);
+    const x = varyingInputs(2, 64, 1);
     const single = quantizedSimdProduct(q, x, 2);
     await enableQuantizedThreads({ threads: 2, minBytes: 1 << 30 });
     expect(quantizedSimdProduct(q, x, 2)).toEqual(single);
@@ -81,13 +63,13 @@ describe('enableQuantizedThreads: products split over worker threads', () => {
 
   it('threads: 1 changes nothing and reports one thread', async () => {
     expect(await enableQuantizedThreads({ threads: 1 })).toBe(1);
-    const q = quantized(16, 16, 8);
-    expect(quantizedSimdProduct(q, inputs(1, 16, 0), 1)).not.toBeNull();
+    const q = seededQuantized(16, 16, 8);
+    expect(quantizedSimdProduct(q, varyingInputs(1, 16, 0), 1)).not.toBeNull();
   });
 
   it('disableQuantizedThreads stops the workers; products then run on one thread, same values; a second disable is a no-op', async () => {
-    const q = quantized(200, 300, 4, 8);
-    const x = inputs(1, 300, 2);
+    const q = seededQuantized(200, 300, 4, 8);
+    const x = varyingInputs(1, 300, 2);
     await enableQuantizedThreads({ threads: 2, minBytes: 0 });
     const split = quantizedSimdProductTransposed(q, x, 1);
     await disableQuantizedThreads();
@@ -96,8 +78,8 @@ describe('enableQuantizedThreads: products split over worker threads', () => {
   });
 
   it('products run (on one thread) while the workers start, and concurrent calls queue', async () => {
-    const q = quantized(300, 200, 8);
-    const x = inputs(1, 300, 4);
+    const q = seededQuantized(300, 200, 8);
+    const x = varyingInputs(1, 300, 4);
     const single = quantizedSimdProduct(q, x, 1);
     const starting = enableQuantizedThreads({ threads: 2, minBytes: 0 });
     // The workers are not ready yet: installed only once they are, so this does not wait for them.

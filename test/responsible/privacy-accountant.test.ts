@@ -309,14 +309,26 @@ describe('the module-level tables, evaluated inside a test', () => {
   it('DEFAULT_RDP_ORDERS and log Γ (through the RDP at fractional and integer orders)', async () => {
     vi.resetModules();
     const fresh = await import('../../src/responsible/privacy-accountant');
-    expect(fresh.DEFAULT_RDP_ORDERS).toEqual([
-      ...Array.from({ length: 99 }, (_, x) => 1 + (x + 1) / 10),
-      ...Array.from({ length: 53 }, (_, x) => 11 + x),
-      128,
-      256,
-      512,
-      1024,
-    ]);
+    // 1.1 to 10.9 by tenths, 11 to 63, then 128 to 1024 by doubling: values, not the formula.
+    const orders = fresh.DEFAULT_RDP_ORDERS;
+    expect(orders).toHaveLength(156);
+    for (const [i, order] of [
+      [0, 1.1],
+      [1, 1.2],
+      [97, 10.8],
+      [98, 10.9],
+      [99, 11],
+      [100, 12],
+      [150, 62],
+      [151, 63],
+      [152, 128],
+      [153, 256],
+      [154, 512],
+      [155, 1024],
+    ] as const) {
+      expect(orders[i]).toBeCloseTo(order, 12);
+    }
+    expect(orders.every((o, i) => i === 0 || o > orders[i - 1]!)).toBe(true);
     expect(fresh.DEFAULT_RDP_ORDERS[5]).toBe(1.6);
     expect(fresh.DEFAULT_RDP_ORDERS[99]).toBe(11);
     // Pinned values of the series table below (log Γ of fractional and

@@ -1,0 +1,25 @@
+// Seeded quantized matrices and inputs for the SIMD products' tests
+// (test/nn/quantized-simd-threads.test.ts, test/node/quantized-threads.test.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import { quantizeParams } from '../../src/efficiency/quantization';
+import type { QuantizedTensor } from '../../src/nn/quantized-weights';
+
+/** A seeded int8, or int4 in groups of `groupSize` rows (the last one shorter when it does not divide). */
+export function seededQuantized(
+  rows: number,
+  cols: number,
+  bits: 4 | 8,
+  groupSize = 8,
+): QuantizedTensor {
+  const table = tf.randomNormal([rows, cols], 0, 0.3, 'float32', rows + 3 * cols) as tf.Tensor2D;
+  const { params } = quantizeParams(
+    { embedding: { table } },
+    bits === 8 ? { bits, kernelsOnly: false } : { bits, groupSize, kernelsOnly: false },
+  );
+  table.dispose();
+  return params.embedding.table as QuantizedTensor;
+}
+
+/** Inputs `[n, width]` with varied values. */
+export const varyingInputs = (n: number, width: number, seed: number) =>
+  Float32Array.from({ length: n * width }, (_, i) => Math.sin(i * 0.37 + seed));
