@@ -2,6 +2,7 @@
 // (test/nn/quantized-simd-threads.test.ts, test/node/quantized-threads.test.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { quantizeParams } from '../../src/efficiency/quantization';
+import { quantizedSimdProduct, quantizedSimdProductTransposed } from '../../src/nn/quantized-simd';
 import type { QuantizedTensor } from '../../src/nn/quantized-weights';
 
 /** A seeded int8, or int4 in groups of `groupSize` rows (the last one shorter when it does not divide). */
@@ -23,3 +24,26 @@ export function seededQuantized(
 /** Inputs `[n, width]` with varied values. */
 export const varyingInputs = (n: number, width: number, seed: number) =>
   Float32Array.from({ length: n * width }, (_, i) => Math.sin(i * 0.37 + seed));
+
+/** A matrix case: int8, or int4 in groups of `groupSize` rows (8 when absent). */
+export type QuantizedCase =
+  | { rows: number; cols: number; bits: 8 }
+  | { rows: number; cols: number; bits: 4; groupSize: number };
+
+/**
+ * Every SIMD product of the `cases`' seeded matrices, x · W and x · Wᵀ with
+ * 1, 3 and 4 input rows, as a function: call it once per thread setting and
+ * compare the lists.
+ */
+export function simdProductsOf(cases: readonly QuantizedCase[]): () => Float32Array[] {
+  const qs = cases.map((c) =>
+    seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
+  );
+  return () =>
+    qs.flatMap((q, i) =>
+      [1, 3, 4].flatMap((n) => [
+        quantizedSimdProduct(q, varyingInputs(n, cases[i]!.rows, n), n)!,
+        quantizedSimdProductTransposed(q, varyingInputs(n, cases[i]!.cols, n), n)!,
+      ]),
+    );
+}

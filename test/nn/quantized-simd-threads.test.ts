@@ -22,7 +22,7 @@ import {
 import { quantizedSimdSharedWasm } from '../../src/nn/quantized-simd-module';
 import { dequantizeWeights, quantizedMatMul } from '../../src/nn/quantized-weights';
 import { expectClose } from '../helpers/close';
-import { seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
+import { seededQuantized, simdProductsOf, varyingInputs } from '../helpers/quantized-fixtures';
 
 /** A fake pool: what `start` was handed, per product. */
 type FakeThreads = QuantizedSimdThreads & { starts: KernelCall[][][] };
@@ -93,16 +93,7 @@ const CASES = [
 
 describe('SIMD products split over threads (a fake pool on a shared memory)', () => {
   it('give the one-thread values bit for bit: x · W and x · Wᵀ, int8 and int4, 1 to 4 rows, 2 and 3 threads', () => {
-    const qs = CASES.map((c) =>
-      seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
-    );
-    const products = () =>
-      qs.flatMap((q, i) =>
-        [1, 3, 4].flatMap((n) => [
-          quantizedSimdProduct(q, varyingInputs(n, CASES[i]!.rows, n), n)!,
-          quantizedSimdProductTransposed(q, varyingInputs(n, CASES[i]!.cols, n), n)!,
-        ]),
-      );
+    const products = simdProductsOf(CASES);
     const single = products();
     for (const workers of [1, 2]) {
       const threads = fakeThreads({ workers });

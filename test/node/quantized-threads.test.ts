@@ -9,7 +9,7 @@ import { disableQuantizedThreads, enableQuantizedThreads } from '../../src/node/
 import { describeEachBackend } from '../helpers/backends';
 import { runScriptToCompletion } from '../helpers/child-process';
 import { expectNoLeak } from '../helpers/leaks';
-import { seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
+import { seededQuantized, simdProductsOf, varyingInputs } from '../helpers/quantized-fixtures';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./quantized-threads-child.ts', import.meta.url));
@@ -31,16 +31,7 @@ const CASES = [
 
 describe('enableQuantizedThreads: products split over worker threads', () => {
   it('gives the same values, bit for bit, as one thread: x · W and x · Wᵀ, int8 and int4, 1 to 4 rows', async () => {
-    const qs = CASES.map((c) =>
-      seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : 8),
-    );
-    const products = () =>
-      qs.flatMap((q, i) =>
-        [1, 3, 4].flatMap((n) => [
-          quantizedSimdProduct(q, varyingInputs(n, CASES[i]!.rows, n), n)!,
-          quantizedSimdProductTransposed(q, varyingInputs(n, CASES[i]!.cols, n), n)!,
-        ]),
-      );
+    const products = simdProductsOf(CASES);
     const single = products();
     expect(await enableQuantizedThreads({ threads: 2, minBytes: 0 })).toBe(2);
     const split = products();
