@@ -151,10 +151,9 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
 }
 
 function instantiate(): Exports | null {
+  // No WebAssembly or atob (a ReferenceError), or no SIMD (a CompileError): null.
   try {
-    if (typeof WebAssembly !== 'object' || typeof atob !== 'function') return null;
     const bytes = decode(threads ? quantizedSimdSharedWasm : quantizedSimdWasm);
-    if (!WebAssembly.validate(bytes)) return null;
     // Synchronous compilation: the module is under browsers' 4 KB main-thread limit.
     const imports: WebAssembly.Imports = threads ? { env: { memory: threads.memory } } : {};
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports);
@@ -390,7 +389,8 @@ function releaseEntry(
 ): void {
   map.delete(q);
   registry?.unregister(entry);
-  if (entry.generation === generation) release(entry.ptr, entry.bytes);
+  // The maps are replaced with the memory (setQuantizedSimdThreads): an entry is of this generation.
+  release(entry.ptr, entry.bytes);
 }
 
 /** Bytes of the module's memory in use by packed kernels and scratch (for tests and benchmarks). */

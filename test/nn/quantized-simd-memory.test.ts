@@ -8,10 +8,12 @@ import {
   quantizedSimdBytesInUse,
   quantizedSimdMemoryBytes,
   quantizedSimdProduct,
+  quantizedSimdProductTransposed,
   releaseQuantizedSimd,
   setQuantizedSimdThreads,
 } from '../../src/nn/quantized-simd';
 import type { QuantizedTensor } from '../../src/nn/quantized-weights';
+import { seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
 
 const PAGE = 65536;
 
@@ -104,4 +106,49 @@ describe('the SIMD module memory', () => {
     releaseQuantizedSimd(q);
     expect(quantizedSimdBytesInUse()).toBe(2 * PAGE);
   });
+});
+
+// Each case needs just more than a page of scratch (its own rounding takes two), and each writes
+// up to the end of what it needs: a product that took less, or wrote past it, would write into the
+// kernel packed right after its scratch range.
+const SCRATCH_CASES = [
+  {
+    // int4 groups of 3 rows padded to 4: 4 rows of 8,000 int16 codes (16,000 bytes) and sums
+    // (128 bytes), then 12,000 bytes of one row's codes before they are spread: 76,512 bytes.
+    label: 'int4 x · W, codes spread over padded groups, 4 rows',
+    q: () => seededQuantized(6000, 32, 4, 3),
+    product: quantizedSimdProduct,
+    n: 4,
+  },
+  {
+    // int4 groups of 4: 128 bytes of x, 128 of x ⊙ s and 4,084 rows of four lanes: 65,600 bytes.
+    label: 'int4 x · Wᵀ (dot4), 1 row',
+    q: () => seededQuantized(4084, 32, 4, 4),
+    product: quantizedSimdProductTransposed,
+    n: 1,
+  },
+  {
+    // int8 with 30,000 inputs: 60,000 bytes of codes and 128 of sums, the rest of the page free.
+    label: 'int8 x · W, 30,000 inputs, 1 row',
+    q: () => seededQuantized(30000, 32, 8),
+    product: quantizedSimdProduct,
+    n: 1,
+  },
+] as const;
+
+describe('the scratch range', () => {
+  for (const c of SCRATCH_CASES) {
+    it(`holds all that a product writes: ${c.label}`, () => {
+      const q = c.q();
+      const x = varyingInputs(c.n, c.product === quantizedSimdProduct ? q.shape[0] : q.shape[1], 9);
+      const y = c.product(q, x, c.n)!;
+      // r is packed where the free memory starts: right after the scratch.
+      const r = int8(64, 64);
+      use(r);
+      expect(c.product(q, x, c.n)).toEqual(y);
+      use(r);
+      releaseQuantizedSimd(q);
+      releaseQuantizedSimd(r);
+    });
+  }
 });

@@ -130,10 +130,15 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
         threads.starts.length = 0;
         quantizedSimdProductTransposed(q4, varyingInputs(n, 40, 2), n);
         expect(threads.starts).toHaveLength(1);
-        for (const list of threads.starts[0]!) {
+        // Each thread scales x into its own range (40 columns padded to 64: 256 bytes), after the n
+        // rows of x and the calling thread's range: worker i (from 1) at x + (n + i) · 256.
+        const xAt = threads.starts[0]![0]![0]![1]!;
+        for (const [w, list] of threads.starts[0]!.entries()) {
           expect(list).toHaveLength(n);
-          for (const call of list) {
+          for (const [r, call] of list.entries()) {
             expect(call[0]).toBe(QUANTIZED_SIMD_KERNELS.indexOf('dot4'));
+            expect(call[1]).toBe(xAt + r * 256);
+            expect(call[3]).toBe(xAt + (n + w + 1) * 256);
             // blocks, a multiple of the 2 blocks per group.
             expect(call[6]! % 2).toBe(0);
             expect(call[6]!).toBeGreaterThan(0);
@@ -173,6 +178,34 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
       expect(quantizedSimdProduct(q, x, 3)).toEqual(single);
       expect(threads.starts.length).toBe(split ? 1 : 0);
     }
+  });
+
+  it('runs every call on the calling thread when one worker would get more than maxCalls and others none', () => {
+    // int8 [64, 64]: 2 panels over 4 threads: the calling thread and the second worker get one
+    // each, the first and third none.
+    const q = seededQuantized(64, 64, 8);
+    const x = varyingInputs(3, 64, 8);
+    const single = quantizedSimdProduct(q, x, 3)!;
+    for (const [maxCalls, split] of [
+      [3, true],
+      [2, false],
+    ] as const) {
+      const threads = fakeThreads({ workers: 3, maxCalls });
+      setQuantizedSimdThreads(threads);
+      expect(quantizedSimdProduct(q, x, 3)).toEqual(single);
+      expect(threads.starts.length).toBe(split ? 1 : 0);
+      if (split) expect(threads.starts[0]!.map((list) => list.length)).toEqual([0, 3, 0]);
+    }
+  });
+
+  it('starts no worker when the calling thread takes every panel (one panel of 32 columns)', () => {
+    const q = seededQuantized(64, 32, 8);
+    const x = varyingInputs(2, 64, 9);
+    const single = quantizedSimdProduct(q, x, 2)!;
+    const threads = fakeThreads({ workers: 1 });
+    setQuantizedSimdThreads(threads);
+    expect(quantizedSimdProduct(q, x, 2)).toEqual(single);
+    expect(threads.starts).toHaveLength(0);
   });
 
   it('stays on one thread, in its own memory, when the kernels do not run on the given memory', () => {

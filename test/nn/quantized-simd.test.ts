@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { quantizedSimdSource } from '../../scripts/quantized-simd-wasm';
 import {
   dequantizeWeights,
@@ -73,6 +73,14 @@ describe('the SIMD kernel module', () => {
     expect(committed).toBe(quantizedSimdSource());
   });
 
+  it('is on by default: a fresh import runs the kernels', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/nn/quantized-simd');
+    const q = quantized(8, 4, 8);
+    expect(fresh.quantizedSimdProduct(q, new Float32Array(8).fill(1), 1)).not.toBeNull();
+    expect(fresh.setQuantizedSimdEnabled(true)).toBe(true);
+  });
+
   it('answers null when turned off (the caller falls back to its JS loops)', () => {
     const q = quantized(8, 4, 8);
     setQuantizedSimdEnabled(false);
@@ -112,6 +120,32 @@ describe('packed kernels in the module memory', () => {
       after,
       before.map((v) => 2 * v),
     );
+    releaseQuantizedSimd(q);
+  });
+
+  it('int4: repacks its scales (held in the module memory) when only they are replaced, in both layouts', () => {
+    // Groups of 4: the scales are packed beside the codes, for x · W (panels) and x · Wᵀ (rows).
+    const q = quantized(16, 12, 4, 4);
+    const [x, xt] = [new Float32Array(16).fill(1), new Float32Array(12).fill(1)];
+    const before = quantizedSimdProduct(q, x, 1)!;
+    const beforeT = quantizedSimdProductTransposed(q, xt, 1)!;
+    const values = q.values;
+    Object.assign(q, { scales: q.scales.map((s) => 2 * s) });
+    expect(q.values).toBe(values);
+    expectClose(
+      quantizedSimdProduct(q, x, 1)!,
+      before.map((v) => 2 * v),
+    );
+    expectClose(
+      quantizedSimdProductTransposed(q, xt, 1)!,
+      beforeT.map((v) => 2 * v),
+    );
+    // Packed again, not beside the old copy: the same bytes in use for the same sizes.
+    const inUse = quantizedSimdBytesInUse();
+    Object.assign(q, { scales: q.scales.map((s) => 0.5 * s) });
+    expectClose(quantizedSimdProduct(q, x, 1)!, before);
+    expectClose(quantizedSimdProductTransposed(q, xt, 1)!, beforeT);
+    expect(quantizedSimdBytesInUse()).toBe(inUse);
     releaseQuantizedSimd(q);
   });
 
@@ -300,6 +334,25 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
     expect(quantizedSimdBytesInUse()).toBe(afterBoth - 2 * panels);
   });
 
+  it('int4 in groups of 6: panels pad each group to whole pairs of rows (6), rows to blocks of 4 (8)', () => {
+    const q = quantizedTable(24, 40, 4, 6);
+    // A product first, so that the scratch range is in place before the count starts.
+    const warm = quantizedTable(8, 8, 8);
+    quantizedSimdProduct(warm, new Float32Array(8), 1);
+    releaseQuantizedSimd(warm);
+    const start = quantizedSimdBytesInUse();
+    quantizedSimdProduct(q, new Float32Array(24).fill(0.5), 1);
+    // 4 groups of 6 rows × 40 columns padded to 64, half a byte each, and 4 · 64 scales.
+    const panels = (4 * 6 * 64) / 2 + 4 * 64 * 4;
+    expect(quantizedSimdBytesInUse() - start).toBe(panels);
+    const afterPanels = quantizedSimdBytesInUse();
+    quantizedSimdProductTransposed(q, new Float32Array(40).fill(0.5), 1);
+    // 4 groups padded to 8 rows.
+    expect(quantizedSimdBytesInUse() - afterPanels).toBe((4 * 8 * 64) / 2 + 4 * 64 * 4);
+    releaseQuantizedSimd(q);
+    expect(quantizedSimdBytesInUse()).toBe(start);
+  });
+
   it('int8: packs Wᵀ for x · Wᵀ only when that product runs, and frees both copies on release', () => {
     const q = quantizedTable(40, 24, 8);
     quantizedSimdProductTransposed(q, new Float32Array(24).fill(0.5), 1);
@@ -353,10 +406,15 @@ describe('products on int16 activations: no i32 overflow', () => {
   // Every code at ±128 / 127 and every input at the largest activation code (32767): each i32 sum
   // is at its bound. 8,192 inputs are 16 runs of 512, each run's sum 512 · 128 · 32767 =
   // 2,147,418,112, just under 2^31; a kernel that summed longer runs in i32 would wrap around.
-  it('x · W with 8,192 inputs of the largest magnitude: exactly k · code · scale', () => {
-    for (const c of [-128, 127]) {
+  // 8,194 inputs: more rows than an int4 group may hold, which limits int4 only.
+  it('x · W with 8,192 and 8,194 inputs of the largest magnitude: exactly k · code · scale', () => {
+    for (const [c, rows] of [
+      [-128, 8192],
+      [127, 8192],
+      [127, 8194],
+    ] as const) {
       for (const sign of [1, -1]) {
-        const [rows, cols] = [8192, 40];
+        const cols = 40;
         const q = constant(rows, cols, c, 0.01);
         const y = quantizedSimdProduct(q, new Float32Array(rows).fill(sign * 2.5), 1)!;
         const expected = Math.fround(sign * 2.5 * rows * c * Math.fround(0.01));
