@@ -164,39 +164,37 @@ describe('SIMD products split over threads (a fake pool on a shared memory)', ()
     }
   });
 
-  it('runs every call on the calling thread when a worker would get more than maxCalls', () => {
-    const q = seededQuantized(64, 96, 8);
-    const x = varyingInputs(3, 64, 4);
-    const single = quantizedSimdProduct(q, x, 3)!;
-    // Three rows: three calls per worker.
-    for (const [maxCalls, split] of [
-      [3, true],
-      [2, false],
-    ] as const) {
-      const threads = fakeThreads({ workers: 2, maxCalls });
-      setQuantizedSimdThreads(threads);
-      expect(quantizedSimdProduct(q, x, 3)).toEqual(single);
-      expect(threads.starts.length).toBe(split ? 1 : 0);
-    }
-  });
-
-  it('runs every call on the calling thread when one worker would get more than maxCalls and others none', () => {
-    // int8 [64, 64]: 2 panels over 4 threads: the calling thread and the second worker get one
-    // each, the first and third none.
-    const q = seededQuantized(64, 64, 8);
-    const x = varyingInputs(3, 64, 8);
-    const single = quantizedSimdProduct(q, x, 3)!;
-    for (const [maxCalls, split] of [
-      [3, true],
-      [2, false],
-    ] as const) {
-      const threads = fakeThreads({ workers: 3, maxCalls });
-      setQuantizedSimdThreads(threads);
-      expect(quantizedSimdProduct(q, x, 3)).toEqual(single);
-      expect(threads.starts.length).toBe(split ? 1 : 0);
-      if (split) expect(threads.starts[0]!.map((list) => list.length)).toEqual([0, 3, 0]);
-    }
-  });
+  // Three input rows: three calls per worker that gets a panel.
+  const maxCallsCases = [
+    // int8 [64, 96]: 3 panels over 3 threads, one each.
+    { what: 'a worker', cols: 96, workers: 2, seed: 4, callsPerWorker: [3, 3] },
+    // int8 [64, 64]: 2 panels over 4 threads: the calling thread and the second worker get
+    // one each, the first and third none.
+    {
+      what: 'one worker (and the others none)',
+      cols: 64,
+      workers: 3,
+      seed: 8,
+      callsPerWorker: [0, 3, 0],
+    },
+  ];
+  for (const { what, cols, workers, seed, callsPerWorker } of maxCallsCases) {
+    it(`runs every call on the calling thread when ${what} would get more than maxCalls`, () => {
+      const q = seededQuantized(64, cols, 8);
+      const x = varyingInputs(3, 64, seed);
+      const single = quantizedSimdProduct(q, x, 3)!;
+      for (const [maxCalls, split] of [
+        [3, true],
+        [2, false],
+      ] as const) {
+        const threads = fakeThreads({ workers, maxCalls });
+        setQuantizedSimdThreads(threads);
+        expect(quantizedSimdProduct(q, x, 3)).toEqual(single);
+        expect(threads.starts.length).toBe(split ? 1 : 0);
+        if (split) expect(threads.starts[0]!.map((list) => list.length)).toEqual(callsPerWorker);
+      }
+    });
+  }
 
   it('starts no worker when the calling thread takes every panel (one panel of 32 columns)', () => {
     const q = seededQuantized(64, 32, 8);
