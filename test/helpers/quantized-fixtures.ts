@@ -1,16 +1,20 @@
 // Seeded quantized matrices and inputs for the SIMD products' tests
-// (test/nn/quantized-simd-threads.test.ts, test/node/quantized-threads.test.ts).
+// (test/nn/quantized-simd*.test.ts, test/node/quantized-threads.test.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { quantizeParams } from '../../src/efficiency/quantization';
 import { quantizedSimdProduct, quantizedSimdProductTransposed } from '../../src/nn/quantized-simd';
 import type { QuantizedTensor } from '../../src/nn/quantized-weights';
 
-/** A seeded int8, or int4 in groups of `groupSize` rows (the last one shorter when it does not divide). */
+/**
+ * A seeded int8, or int4 in groups of `groupSize` rows (32, `quantizeWeights`'
+ * default; the last group shorter when it does not divide), quantized as
+ * `quantizeParams` does an embedding table.
+ */
 export function seededQuantized(
   rows: number,
   cols: number,
   bits: 4 | 8,
-  groupSize = 8,
+  groupSize = 32,
 ): QuantizedTensor {
   const table = tf.randomNormal([rows, cols], 0, 0.3, 'float32', rows + 3 * cols) as tf.Tensor2D;
   const { params } = quantizeParams(
@@ -20,6 +24,20 @@ export function seededQuantized(
   table.dispose();
   return params.embedding.table as QuantizedTensor;
 }
+
+/** An int8 `[rows, cols]` record whose every code is `code`, every column's scale `scale`. */
+export const constantInt8 = (
+  rows: number,
+  cols: number,
+  code: number,
+  scale: number,
+): QuantizedTensor => ({
+  format: 'int8',
+  shape: [rows, cols],
+  values: new Int8Array(rows * cols).fill(code),
+  scales: new Float32Array(cols).fill(scale),
+  groupSize: rows,
+});
 
 /** Inputs `[n, width]` with varied values. */
 export const varyingInputs = (n: number, width: number, seed: number) =>

@@ -13,18 +13,12 @@ import {
   setQuantizedSimdThreads,
 } from '../../src/nn/quantized-simd';
 import type { QuantizedTensor } from '../../src/nn/quantized-weights';
-import { seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
+import { constantInt8, seededQuantized, varyingInputs } from '../helpers/quantized-fixtures';
 
 const PAGE = 65536;
 
 /** An int8 `[rows, cols]` kernel of ones. */
-const int8 = (rows: number, cols: number): QuantizedTensor => ({
-  format: 'int8',
-  shape: [rows, cols],
-  values: new Int8Array(rows * cols).fill(1),
-  scales: new Float32Array(cols).fill(1),
-  groupSize: rows,
-});
+const int8 = (rows: number, cols: number): QuantizedTensor => constantInt8(rows, cols, 1, 1);
 
 /** Packs `q` (one product of a row of ones) and checks the product: each output the row count. */
 function use(q: QuantizedTensor, n = 1): void {

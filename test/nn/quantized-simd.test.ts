@@ -6,7 +6,6 @@ import {
   dequantizeWeights,
   linear,
   type QuantizedTensor,
-  quantizeParams,
   quantizeWeights,
   tiedOutputProjection,
 } from '../../src/index';
@@ -23,6 +22,7 @@ import { describeEachBackend } from '../helpers/backends';
 import { expectClose } from '../helpers/close';
 import { expectWithinActivationRounding, int8KernelReference } from '../helpers/int8-activations';
 import { expectNoLeak } from '../helpers/leaks';
+import { constantInt8, seededQuantized } from '../helpers/quantized-fixtures';
 
 /** `quantizeWeights` of a seeded random `[rows, cols]` matrix (freed after). */
 function quantized(rows: number, cols: number, bits: 4 | 8, groupSize?: number): QuantizedTensor {
@@ -222,20 +222,6 @@ describeEachBackend('quantizedMatMul through the SIMD kernel', () => {
   });
 });
 
-/**
- * An embedding table `[rows, cols]` quantized as `quantizeParams` does
- * (int4: groups of `groupSize` rows, the last one shorter when it does not divide).
- */
-function quantizedTable(rows: number, cols: number, bits: 4 | 8, groupSize = 32): QuantizedTensor {
-  const table = tf.randomNormal([rows, cols], 0, 0.3, 'float32', rows * 7 + cols) as tf.Tensor2D;
-  const { params } = quantizeParams(
-    { embedding: { table } },
-    bits === 8 ? { bits, kernelsOnly: false } : { bits, groupSize, kernelsOnly: false },
-  );
-  table.dispose();
-  return params.embedding.table as QuantizedTensor;
-}
-
 /** `x · dequantize(q)ᵀ` by tf's float product. */
 function referenceTransposed(x: tf.Tensor2D, q: QuantizedTensor): Float32Array {
   return tf.tidy(() => tf.matMul(x, dequantizeWeights(q), false, true).dataSync() as Float32Array);
@@ -263,7 +249,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
         ? 'the kernel arithmetic exactly, and x · dequantize(table)ᵀ within the int16 rounding of x ⊙ s'
         : 'x · dequantize(table)ᵀ (1e-5 relative to the largest value)';
     it(`${label}: equals ${bound}, 1 to 4 rows`, () => {
-      const q = quantizedTable(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
+      const q = seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       for (const n of [1, 2, 4]) {
         const x = tf.randomNormal([n, c.cols], 0, 1, 'float32', n) as tf.Tensor2D;
         const xs = x.dataSync() as Float32Array;
@@ -288,7 +274,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
 
   it('a GPT-2-sized head: [1, 96] × [50257, 96]ᵀ in int8 and int4 (a shorter last group)', () => {
     for (const bits of [8, 4] as const) {
-      const q = quantizedTable(50257, 96, bits);
+      const q = seededQuantized(50257, 96, bits);
       const x = tf.randomNormal([1, 96], 0, 1, 'float32', 5) as tf.Tensor2D;
       const xs = x.dataSync() as Float32Array;
       const y = quantizedSimdProductTransposed(q, xs, 1)!;
@@ -305,7 +291,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
 
   it('gives the JS fallback loops (float sums) values within 1e-5 of the SIMD ones (int4), within the int16 rounding of x ⊙ s (int8)', () => {
     for (const c of [TABLES[3], TABLES[6]] as const) {
-      const q = quantizedTable(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
+      const q = seededQuantized(c.rows, c.cols, c.bits, 'groupSize' in c ? c.groupSize : undefined);
       const x = tf.randomNormal([3, c.cols], 0, 1, 'float32', 9) as tf.Tensor2D;
       const simd = quantizedMatMulTransposed(x, q);
       setQuantizedSimdEnabled(false);
@@ -321,7 +307,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
   });
 
   it('int4: packs rows for x · Wᵀ and panels for x · W, each when its product runs, and frees both on release', () => {
-    const q = quantizedTable(40, 24, 4, 8);
+    const q = seededQuantized(40, 24, 4, 8);
     quantizedSimdProductTransposed(q, new Float32Array(24).fill(0.5), 1);
     const afterHead = quantizedSimdBytesInUse();
     quantizedSimdProduct(q, new Float32Array(40).fill(0.5), 1);
@@ -335,9 +321,9 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
   });
 
   it('int4 in groups of 6: panels pad each group to whole pairs of rows (6), rows to blocks of 4 (8)', () => {
-    const q = quantizedTable(24, 40, 4, 6);
+    const q = seededQuantized(24, 40, 4, 6);
     // A product first, so that the scratch range is in place before the count starts.
-    const warm = quantizedTable(8, 8, 8);
+    const warm = seededQuantized(8, 8, 8);
     quantizedSimdProduct(warm, new Float32Array(8), 1);
     releaseQuantizedSimd(warm);
     const start = quantizedSimdBytesInUse();
@@ -354,7 +340,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
   });
 
   it('int8: packs Wᵀ for x · Wᵀ only when that product runs, and frees both copies on release', () => {
-    const q = quantizedTable(40, 24, 8);
+    const q = seededQuantized(40, 24, 8);
     quantizedSimdProductTransposed(q, new Float32Array(24).fill(0.5), 1);
     const afterHead = quantizedSimdBytesInUse();
     quantizedSimdProduct(q, new Float32Array(40).fill(0.5), 1);
@@ -371,7 +357,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
     const x = tf.randomNormal([2, 3, 20], 0, 1, 'float32', 2);
     const rows = tf.reshape(x, [6, 20]) as tf.Tensor2D;
     for (const bits of [8, 4] as const) {
-      const table = quantizedTable(30, 20, bits, 6);
+      const table = seededQuantized(30, 20, bits, 6);
       expectNoLeak(() => quantizedMatMulTransposed(rows, table));
       expectNoLeak(() => tiedOutputProjection(config, { table }, x));
       releaseQuantizedSimd(table);
@@ -380,7 +366,7 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
   });
 
   it('keeps the gradient with respect to x (the backward is the JS loop)', () => {
-    const q = quantizedTable(20, 12, 4, 6);
+    const q = seededQuantized(20, 12, 4, 6);
     const x = tf.randomNormal([2, 12], 0, 1, 'float32', 3) as tf.Tensor2D;
     const dx = tf.grad((input: tf.Tensor) =>
       tf.sum(quantizedMatMulTransposed(input as tf.Tensor2D, q)),
@@ -390,17 +376,6 @@ describeEachBackend('quantizedMatMulTransposed (the tied head) through the SIMD 
     tf.dispose([x, dx, expected]);
   });
 });
-
-/** An int8 QuantizedTensor `[rows, cols]` whose every code is `code`, with scale `scale`. */
-function constant(rows: number, cols: number, code: number, scale: number): QuantizedTensor {
-  return {
-    format: 'int8',
-    shape: [rows, cols],
-    values: new Int8Array(rows * cols).fill(code),
-    scales: new Float32Array(cols).fill(scale),
-    groupSize: rows,
-  };
-}
 
 describe('products on int16 activations: no i32 overflow', () => {
   // Every code at ±128 / 127 and every input at the largest activation code (32767): each i32 sum
@@ -415,7 +390,7 @@ describe('products on int16 activations: no i32 overflow', () => {
     ] as const) {
       for (const sign of [1, -1]) {
         const cols = 40;
-        const q = constant(rows, cols, c, 0.01);
+        const q = constantInt8(rows, cols, c, 0.01);
         const y = quantizedSimdProduct(q, new Float32Array(rows).fill(sign * 2.5), 1)!;
         const expected = Math.fround(sign * 2.5 * rows * c * Math.fround(0.01));
         expectClose(y, new Float32Array(cols).fill(expected), { rtol: 1e-6, atol: 0 });
@@ -427,7 +402,7 @@ describe('products on int16 activations: no i32 overflow', () => {
   it('x · Wᵀ (the tied head) with 8,192 inputs of the largest magnitude: exactly k · code · scale', () => {
     for (const c of [-128, 127]) {
       const [rows, cols] = [40, 8192];
-      const q = constant(rows, cols, c, 0.02);
+      const q = constantInt8(rows, cols, c, 0.02);
       const y = quantizedSimdProductTransposed(q, new Float32Array(cols).fill(-1.5), 1)!;
       const expected = Math.fround(-1.5 * cols * c * Math.fround(0.02));
       expectClose(y, new Float32Array(rows).fill(expected), { rtol: 1e-6, atol: 0 });
