@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { scaledDotProductAttention } from 'tfjs-blocks';
+import { upperMedian } from './median';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const backend = flag('backend', 'wasm');
@@ -43,8 +44,6 @@ async function peakBytes(path: Path, q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tenso
   return profile.peakBytes - baseline;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /**
  * Times both paths on the same inputs, alternating plain and memory-efficient
  * runs so that machine noise hits both alike; at least `repeats` runs each and
@@ -63,9 +62,9 @@ async function measure(t: number) {
   }
   const result = {
     runs: times.plain.length,
-    plain: { ms: median(times.plain), peakBytes: await peakBytes('plain', q, k, v) },
+    plain: { ms: upperMedian(times.plain), peakBytes: await peakBytes('plain', q, k, v) },
     chunked: {
-      ms: median(times['memory-efficient']),
+      ms: upperMedian(times['memory-efficient']),
       peakBytes: await peakBytes('memory-efficient', q, k, v),
     },
   };

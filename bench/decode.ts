@@ -33,6 +33,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { commitLine, cpuInfo, loadAverage } from './host';
+import { median } from './median';
 import { flag, reportUnlessDryRun } from './report';
 
 const argv = process.argv.slice(2);
@@ -71,11 +72,6 @@ export type Measured = {
   loadS?: number;
 };
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 /** Token i of an n-token prompt: the same in decode_gpt2.py. */
 export const promptOf = (n: number, vocab = 50257) =>
   Array.from({ length: n }, (_, i) => (i * 97 + 13) % vocab);

@@ -14,13 +14,12 @@ import {
   perExampleGradientsOfLinearLayers,
   softmaxCrossEntropy,
 } from 'tfjs-blocks';
+import { upperMedian } from './median';
 import { flag } from './report';
 
 const backends = flag('backends', 'cpu,wasm').split(',');
 const repeats = Number(flag('repeats', '3'));
 const batchSize = Number(flag('batch', '64'));
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Case {
   name: string;
@@ -104,8 +103,8 @@ for (const backend of backends) {
         runs.onePass.push(fast.ms);
       }
     }
-    const loopMs = median(runs.loop);
-    const fastMs = median(runs.onePass);
+    const loopMs = upperMedian(runs.loop);
+    const fastMs = upperMedian(runs.onePass);
     console.log(
       `${backend.padEnd(4)} ${c.name.padEnd(40)} loop ${loopMs.toFixed(1).padStart(8)} ms  ` +
         `one pass ${fastMs.toFixed(1).padStart(7)} ms  speed-up ${(loopMs / fastMs).toFixed(1)}x  ` +

@@ -45,6 +45,7 @@ import {
   withLora,
 } from 'tfjs-blocks';
 import { commitLine, cpuInfo, loadAverage } from './host';
+import { median } from './median';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const numberFlag = (name: string, fallback: number): number => Number(flag(name, String(fallback)));
@@ -209,12 +210,6 @@ function setUp(
     ? setUpFull(config, variant, ids, targets)
     : setUpLora(config, variant, ids, targets);
 }
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** The child: one variant, measured, printed as `RESULT {json}`. */
 async function runChild(variant: Variant): Promise<void> {

@@ -30,9 +30,9 @@ import { setFloatSimdEnabled } from '../src/perf/float-simd';
 import { setPackPerCallFromRows } from '../src/perf/wasm-fast-kernels';
 import { unflattenParams } from '../src/tree/flatten';
 import { hostLine, loadAverage } from './host';
+import { upperMedian } from './median';
 
 const [mode = 'products', arg, variantArg] = process.argv.slice(2);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function time(f: () => tf.Tensor): number {
   const t0 = performance.now();
@@ -71,7 +71,7 @@ async function products(reps: number): Promise<void> {
         if (r > 0) times[on ? 1 : 0].push(ms);
       }
     }
-    const [before, after] = [median(times[0]), median(times[1])];
+    const [before, after] = [upperMedian(times[0]), upperMedian(times[1])];
     console.log(
       `| ${label} | ${before.toFixed(3)} | ${after.toFixed(3)} | ${(after / before).toFixed(2)}× |`,
     );
@@ -110,7 +110,7 @@ async function modelChild(tokens: number, variant: string): Promise<void> {
   });
   // The first token includes the prompt's prefill: median of the others.
   const steps = stamps.slice(1).map((t, i) => t - stamps[i]!);
-  const msPerToken = median(steps);
+  const msPerToken = upperMedian(steps);
   const rssDecoded = process.memoryUsage().rss;
   const long = tf.tensor2d(
     [Array.from({ length: 256 }, (_, i) => (i * 101) % 50257)],
@@ -186,7 +186,7 @@ async function decode(tokens: number): Promise<void> {
     if (round >= 2) steps[on ? 1 : 0].push(...stamps.slice(1).map((t, i) => t - stamps[i]!));
   }
   setFloatSimdEnabled(true);
-  const [off, on] = [median(steps[0]), median(steps[1])];
+  const [off, on] = [upperMedian(steps[0]), upperMedian(steps[1])];
   console.log(
     `median ms/token over ${steps[0].length} tokens each: XNNPACK ${off.toFixed(1)}, SIMD kernels ${on.toFixed(1)} (${(on / off).toFixed(2)}×); load average ${loadAverage()}`,
   );
@@ -259,7 +259,7 @@ async function packing(reps: number): Promise<void> {
         if (r > 0) times[perCall ? 1 : 0].push(ms);
       }
     }
-    const [cached, perCall] = [median(times[0]), median(times[1])];
+    const [cached, perCall] = [upperMedian(times[0]), upperMedian(times[1])];
     console.log(
       `| ${label} | ${cached.toFixed(0)} | ${perCall.toFixed(0)} | ${(perCall / cached).toFixed(2)}× |`,
     );

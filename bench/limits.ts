@@ -41,6 +41,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { commitLine, cpuInfo, loadAverage } from './host';
+import { median } from './median';
 import { flag, reportUnlessDryRun } from './report';
 import { createOursTraining, describeSizes, ISSUE20 } from './training-model';
 
@@ -64,11 +65,6 @@ const RESULTS = join(DIR, '..', 'limits-results.json');
 /** Issue 20's goal for both rows: ≥ 0.3× PyTorch on the machine's cores. */
 const GOAL = 0.3;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 /** `record[key]`, made by `init` when missing. */
 function entry<V>(record: Record<string, V>, key: string, init: () => V): V {
   let value = record[key];

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { adamw, createOptimizer } from 'tfjs-blocks';
+import { upperMedian } from './median';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 
 const backends = flag('backends', 'wasm,cpu').split(',');
@@ -20,8 +21,6 @@ for (let i = 0; i < 8; i++) {
   SHAPES[`block${i}.bias`] = [1024];
 }
 const parameterCount = Object.values(SHAPES).reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Waits for the step to finish: on cpu and wasm kernels run synchronously, so
@@ -71,8 +70,8 @@ async function measure(backend: string) {
   const result = {
     backend,
     runs: runs.ours.length,
-    ours: median(runs.ours),
-    tfjs: median(runs.tfjs),
+    ours: upperMedian(runs.ours),
+    tfjs: upperMedian(runs.tfjs),
   };
   ourOptimizer.dispose();
   tfAdam.dispose();

@@ -26,10 +26,9 @@ import {
   quantizeWeights,
   treeLeaves,
 } from 'tfjs-blocks';
+import { upperMedian } from './median';
 
 const [mode = 'matmul', arg] = process.argv.slice(2);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The dequantization loop before issue 19 (per element: `%`, `Math.floor`, a branch). */
 function oldDequantize(q: QuantizedTensor): tf.Tensor2D {
@@ -96,10 +95,10 @@ async function matmulBench(reps: number): Promise<void> {
         });
         oldTimes.push(performance.now() - t0);
       }
-      const f = median(times.get('float32')!);
-      const i8 = median(times.get('int8')!);
-      const i4 = median(times.get('int4')!);
-      const old = median(oldTimes);
+      const f = upperMedian(times.get('float32')!);
+      const i8 = upperMedian(times.get('int8')!);
+      const i4 = upperMedian(times.get('int4')!);
+      const old = upperMedian(oldTimes);
       rows.push(
         `| ${backend} | [${n}, ${inF}] × [${inF}, ${outF}] | ${f.toFixed(2)} | ${i8.toFixed(2)} (${(i8 / f).toFixed(1)}×) | ${i4.toFixed(2)} (${(i4 / f).toFixed(1)}×) | ${old.toFixed(2)} (${(old / f).toFixed(1)}×) |`,
       );
@@ -158,7 +157,7 @@ async function modelBench(tokens: number): Promise<void> {
         onToken: () => stamps.push(performance.now()),
       });
       const steps = stamps.slice(1).map((t, i) => t - stamps[i]!);
-      const ms = median(steps);
+      const ms = upperMedian(steps);
       results.push(
         `| ${tied ? 'tied (GPT-2)' : 'untied head'} | ${name} | ${(bytes / MB).toFixed(0)} | ${(floatBytes / bytes).toFixed(2)}× | ${ms.toFixed(0)} | ${(1000 / ms).toFixed(1)} |`,
       );

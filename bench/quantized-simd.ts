@@ -31,9 +31,9 @@ import {
 import { quantizedSimdBytesInUse, setQuantizedSimdEnabled } from '../src/nn/quantized-simd';
 import { disableQuantizedThreads, enableQuantizedThreads } from '../src/node/quantized-threads';
 import { hostLine, loadAverage } from './host';
+import { upperMedian } from './median';
 
 const [mode = 'matmul', arg] = process.argv.slice(2);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 type Variant = [string, LinearParams | QuantizableLinearParams, boolean];
 
@@ -76,9 +76,9 @@ async function matmulBench(reps: number): Promise<void> {
     for (const v of variants) run(v); // warm-up (and packing)
     for (let r = 0; r < reps; r++) for (const v of variants) times.get(v[0])!.push(run(v));
     setQuantizedSimdEnabled(true);
-    const f = median(times.get('float32')!);
+    const f = upperMedian(times.get('float32')!);
     const cell = (name: string) => {
-      const t = median(times.get(name)!);
+      const t = upperMedian(times.get(name)!);
       return `${t.toFixed(3)} (${(t / f).toFixed(2)}×)`;
     };
     console.log(
@@ -125,12 +125,12 @@ async function headBench(reps: number): Promise<void> {
   for (const v of variants) run(v); // warm-up (and packing)
   for (let r = 0; r < reps; r++) for (const v of variants) times.get(v[0])!.push(run(v));
   setQuantizedSimdEnabled(true);
-  const f = median(times.get('float32')!);
+  const f = upperMedian(times.get('float32')!);
   console.log('');
   console.log(`| tied head [1, ${d}] × [${vocab}, ${d}]ᵀ | ms (× float32 as tied) |`);
   console.log('|---|---|');
   for (const [name] of variants) {
-    const t = median(times.get(name)!);
+    const t = upperMedian(times.get(name)!);
     console.log(`| ${name} | ${t.toFixed(2)} (${(t / f).toFixed(2)}×) |`);
   }
   tf.dispose([table, stored, x]);
@@ -227,7 +227,7 @@ async function threadsBench(reps: number): Promise<void> {
   console.log('| product (packed bytes) | 1 thread ms | 2 threads ms | speed-up |');
   console.log('|---|---|---|---|');
   for (const [name] of cases) {
-    const [one, two] = [median(times.get(`${name}|1`)!), median(times.get(`${name}|2`)!)];
+    const [one, two] = [upperMedian(times.get(`${name}|1`)!), upperMedian(times.get(`${name}|2`)!)];
     console.log(`| ${name} | ${one.toFixed(3)} | ${two.toFixed(3)} | ${(one / two).toFixed(2)}× |`);
   }
   tf.dispose(kept);
@@ -256,7 +256,7 @@ async function threadsBench(reps: number): Promise<void> {
     // The first two tokens include the prompt and the packing.
     for (let i = 2; i < stamps.length; i++) record('decode', stamps[i]! - stamps[i - 1]!);
   });
-  const [one, two] = [median(decode.get('decode|1')!), median(decode.get('decode|2')!)];
+  const [one, two] = [upperMedian(decode.get('decode|1')!), upperMedian(decode.get('decode|2')!)];
   console.log('');
   console.log(
     '| GPT-2 small, int8 weights and tables (tied head), greedy | ms / token, 1 thread | 2 threads | speed-up |',
@@ -301,11 +301,11 @@ async function modelBench(tokens: number): Promise<void> {
   // Alternate: a few tokens of each model per round.
   for (let round = 0; round < 2; round++) for (const m of models) await decode(m, tokens / 2);
   setQuantizedSimdEnabled(true);
-  const f = median(steps.get('float32')!);
+  const f = upperMedian(steps.get('float32')!);
   console.log('| weights | ms / token (median) | tokens/s | × float32 |');
   console.log('|---|---|---|---|');
   for (const [name] of models) {
-    const ms = median(steps.get(name)!);
+    const ms = upperMedian(steps.get(name)!);
     console.log(
       `| ${name} | ${ms.toFixed(1)} | ${(1000 / ms).toFixed(1)} | ${(f / ms).toFixed(2)} |`,
     );

@@ -32,6 +32,7 @@ import { startDataParallel, useThreadedWasm } from 'tfjs-blocks/node';
 import { createBaselineGpt } from './baseline-gpt';
 import { decodingConfig, timeDecoding, warmUpDecoding } from './decoding';
 import type { GptTaskOptions } from './gpt-task';
+import { median } from './median';
 import { flag, machineLine, reportUnlessDryRun } from './report';
 import {
   batchOf,
@@ -60,12 +61,6 @@ const WASM =
   WASM_THREADS > 0
     ? `wasm (threaded build, ${WASM_THREADS} thread${WASM_THREADS > 1 ? 's' : ''})`
     : 'wasm';
-
-const median = (xs: number[]) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 type TrainResult = {
   tokensPerS: number;
